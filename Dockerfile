@@ -1,0 +1,21 @@
+# One image, two commands: `web` (the ASGI server) and `worker` (Celery). See docs/operations.md.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOUPE_DATA_DIR=/data
+WORKDIR /app
+
+COPY requirements.txt .
+# torch==2.13.0 is the CPU build; for GPU hosts, build with a CUDA torch wheel of the same version.
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+
+COPY . .
+RUN LOUPE_STATIC_FROM_APPS=False python manage.py collectstatic --noinput
+
+EXPOSE 8000
+# web:    docker run IMAGE web
+# worker: docker run IMAGE worker -Q gpu
+ENTRYPOINT ["sh", "-c", "case \"$0\" in \
+  web) exec daphne -b 0.0.0.0 -p 8000 portal.asgi:application ;; \
+  worker) exec celery -A portal worker \"$@\" ;; \
+  *) exec \"$0\" \"$@\" ;; esac"]
+CMD ["web"]

@@ -1,0 +1,1 @@
+"""The browser side: templates, static ES modules and CSS, page views."""

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "frontend"
+
+urlpatterns = [
+    path("", views.productions, name="productions"),
+    path("productions/<slug:code>/", views.production_detail, name="production"),
+    path("review/<int:proposal_id>/", views.review_room, name="review"),
+    path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
+]

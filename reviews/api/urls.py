@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("productions/", views.ProductionList.as_view(), name="productions"),
+    path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
+    path("productions/<slug:code>/shots/", views.ShotList.as_view(), name="shots"),
+    path("productions/<slug:code>/fix-requests/", views.FixRequestList.as_view(), name="fix-requests"),
+    path("productions/<slug:code>/fix-requests/<int:pk>/jobs/", views.FixRequestJobs.as_view(), name="fix-request-jobs"),
+    path("productions/<slug:code>/jobs/", views.JobList.as_view(), name="jobs"),
+    path("productions/<slug:code>/jobs/<int:pk>/", views.JobDetail.as_view(), name="job"),
+    path("productions/<slug:code>/proposals/<int:pk>/", views.ProposalDetail.as_view(), name="proposal"),
+    path("productions/<slug:code>/proposals/<int:pk>/decisions/", views.ProposalDecisions.as_view(),
+         name="proposal-decisions"),
+]

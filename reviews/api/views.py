@@ -1,0 +1,135 @@
+"""API views, all under ``/api/productions/<code>/``: the production is resolved from the
+person's memberships first, and every object is fetched within it — never by id alone."""
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviews import selectors
+from reviews.models import Production
+from reviews.services.clips import clip_ingest
+from reviews.services.fix_requests import fix_request_create
+from reviews.services.jobs import job_submit
+from reviews.services.proposals import proposal_decide
+
+from . import serializers
+
+
+class ProductionScoped:
+    """Resolves ``self.production`` from the URL among the person's productions (404 otherwise)."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        production = selectors.production_for(request.user, kwargs["code"])
+        if production is None:
+            raise Http404("No such production among yours.")
+        self.production: Production = production
+
+
+class ProductionList(generics.ListAPIView):
+    serializer_class = serializers.ProductionSerializer
+
+    def get_queryset(self):
+        return selectors.productions_for(self.request.user)
+
+
+class ClipList(ProductionScoped, generics.ListAPIView):
+    serializer_class = serializers.ClipSerializer
+
+    def get_queryset(self):
+        return selectors.clips_of(self.production)
+
+    @extend_schema(request=serializers.ClipIngestSerializer, responses={201: serializers.ClipSerializer})
+    def post(self, request, code):
+        """Ingest a file from server-side storage (it stays where it is, read-only)."""
+        data = serializers.ClipIngestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        clip = clip_ingest(production=self.production, path=data.validated_data["path"], actor=request.user)
+        return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+
+
+class ShotList(ProductionScoped, generics.ListAPIView):
+    serializer_class = serializers.ShotSerializer
+
+    def get_queryset(self):
+        return self.production.shots.all()
+
+
+class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
+    serializer_class = serializers.FixRequestSerializer
+
+    def get_queryset(self):
+        return selectors.fix_requests_of(self.production)
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if hasattr(self, "production"):
+            # Shots and reference shots may only be chosen from this production.
+            for name in ("shot", "reference_shot"):
+                serializer.fields[name].queryset = self.production.shots.all()
+        return serializer
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = fix_request_create(
+            production=self.production,
+            actor=self.request.user,
+            shot=data["shot"],
+            kind=data["kind"],
+            frame_in=data["frame_in"],
+            frame_out=data["frame_out"],
+            reference_shot=data.get("reference_shot"),
+            parameters=data.get("parameters", {}),
+            assignee=data.get("assignee"),
+            description=data.get("description", ""),
+        )
+
+
+class JobList(ProductionScoped, generics.ListAPIView):
+    serializer_class = serializers.JobSerializer
+
+    def get_queryset(self):
+        return selectors.jobs_of(self.production)
+
+
+class JobDetail(ProductionScoped, generics.RetrieveAPIView):
+    serializer_class = serializers.JobSerializer
+
+    def get_queryset(self):
+        return selectors.jobs_of(self.production)
+
+
+class FixRequestJobs(ProductionScoped, APIView):
+    @extend_schema(request=None, responses={201: serializers.JobSerializer})
+    def post(self, request, code, pk):
+        """Run the engine for this fix request (queue ``gpu``)."""
+        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
+        job = job_submit(fix_request=fix_request, actor=request.user)
+        return Response(serializers.JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class ProposalDetail(ProductionScoped, generics.RetrieveAPIView):
+    serializer_class = serializers.ProposalSerializer
+
+    def get_queryset(self):
+        return self.production.proposals.all()
+
+
+class ProposalDecisions(ProductionScoped, generics.ListCreateAPIView):
+    """A director's decisions on a proposal: approve, reject or request changes (with a note)."""
+
+    serializer_class = serializers.ReviewDecisionSerializer
+
+    def get_queryset(self):
+        return self.production.review_decisions.filter(proposal_id=self.kwargs["pk"])
+
+    def perform_create(self, serializer):
+        proposal = get_object_or_404(self.production.proposals.select_related("production"), pk=self.kwargs["pk"])
+        serializer.instance = proposal_decide(
+            proposal=proposal,
+            director=self.request.user,
+            decision=serializer.validated_data["decision"],
+            note=serializer.validated_data.get("note", ""),
+        )

@@ -1,0 +1,47 @@
+"""Who may do what in a production: the one place roles are checked."""
+from django.contrib.auth.models import AnonymousUser, User
+
+from .errors import NotAllowed
+from .models import Membership, Production, Role
+
+# Actions and the roles that may take them.
+APPROVE_PROPOSAL = "approve_proposal"
+INGEST_FOOTAGE = "ingest_footage"
+FILE_FIX_REQUEST = "file_fix_request"
+RUN_JOB = "run_job"
+
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
+    INGEST_FOOTAGE: frozenset({Role.SUPERVISOR}),
+    FILE_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
+    RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+}
+
+ACTION_DESCRIPTIONS = {
+    APPROVE_PROPOSAL: "decide on proposals",
+    INGEST_FOOTAGE: "ingest footage",
+    FILE_FIX_REQUEST: "file fix requests",
+    RUN_JOB: "run engine jobs",
+}
+
+
+def roles_in(user: User | AnonymousUser, production: Production) -> set[str]:
+    """The roles ``user`` holds in ``production`` (empty for non-members and anonymous users)."""
+    if not user.is_authenticated:
+        return set()
+    return set(Membership.objects.filter(user=user, production=production).values_list("role", flat=True))
+
+
+def is_member(user: User | AnonymousUser, production: Production) -> bool:
+    return bool(roles_in(user, production))
+
+
+def may(user: User | AnonymousUser, production: Production, action: str) -> bool:
+    return bool(roles_in(user, production) & ACTION_ROLES[action])
+
+
+def require(user: User | AnonymousUser, production: Production, action: str) -> None:
+    """Raise ``NotAllowed`` unless ``user`` holds a role in ``production`` that may take ``action``."""
+    if not may(user, production, action):
+        roles = " or ".join(sorted(ACTION_ROLES[action]))
+        raise NotAllowed(f"Only a {roles} of {production.code} may {ACTION_DESCRIPTIONS[action]}.")

@@ -1,0 +1,25 @@
+"""Events fanned out to browsers through the channel layer, sent only once the change commits.
+
+Groups: ``production-<id>`` (jobs, new proposals) and ``proposal-<id>`` (its status).
+"""
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def production_group(production_id: int) -> str:
+    return f"production-{production_id}"
+
+
+def proposal_group(proposal_id: int) -> str:
+    return f"proposal-{proposal_id}"
+
+
+def broadcast(group: str, event: str, data: dict) -> None:
+    """Send ``{"event": event, "data": data}`` to ``group`` after the current transaction commits."""
+    message = {"type": "relay", "event": event, "data": data}
+
+    def send():
+        async_to_sync(get_channel_layer().group_send)(group, message)
+
+    transaction.on_commit(send)

@@ -1,0 +1,64 @@
+"""Where derived media lives under ``MEDIA_ROOT`` and how review frames are encoded.
+
+Originals are never written to. Derived media of a clip lives in ``clips/<clip id>/``; a
+proposal's in ``proposals/job-<job id>/``:
+
+- ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame);
+- ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
+  made from the same decode so that frame N is frame N on both;
+- ``region.png`` — the region the fix changed (255) and left untouched (0).
+"""
+from pathlib import Path
+
+import cv2
+import numpy as np
+from django.conf import settings
+
+SIDES = ("before", "after")
+
+
+def media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+def clip_thumbnail_path(clip_id: int) -> Path:
+    return media_path(f"clips/{clip_id}/thumbnail.jpg")
+
+
+def proposal_media_dir(job_id: int) -> str:
+    """The folder (relative to MEDIA_ROOT) of the proposal a job makes: one job, one folder."""
+    return f"proposals/job-{job_id}"
+
+
+def frame_name(frame: int, extension: str) -> str:
+    return f"{frame:06d}.{extension}"
+
+
+def review_frame_path(media_dir: str, side: str, frame: int) -> Path:
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+    return media_path(media_dir) / "review" / side / frame_name(frame, "jpg")
+
+
+def encode_review_jpeg(frame: np.ndarray) -> bytes:
+    """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``LOUPE_REVIEW_WIDTH``,
+    resized with area averaging."""
+    height, width = frame.shape[:2]
+    if width > settings.LOUPE_REVIEW_WIDTH:
+        new_width = settings.LOUPE_REVIEW_WIDTH
+        new_height = max(2, round(height * new_width / width / 2) * 2)
+        frame = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY]
+    )
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a review JPEG")
+    return data.tobytes()
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,279 @@
+"""The data model. Every row belongs to a production, and every query is scoped by it.
+
+Frames are counted from 0 at the start of a clip. Ranges are ``[in, out)``: the out frame is
+exclusive, as in CMX3600 EDLs and OpenTimelineIO. Business rules live in ``reviews.services``,
+not here.
+"""
+from fractions import Fraction
+
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    DIRECTOR = "director", "Director"
+    SUPERVISOR = "supervisor", "Post supervisor"
+    ARTIST = "artist", "Artist"
+    PRODUCER = "producer", "Producer"
+    PERFORMER = "performer", "Performer"
+
+
+class Production(models.Model):
+    """One title (a film or a series). Everything else is scoped to a production."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text="Short code, e.g. DEMO or NGT01.")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class Membership(models.Model):
+    """A person's role in a production. A person may hold several roles."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "production", "role"], name="membership_unique_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.role} · {self.production}"
+
+
+class Performer(models.Model):
+    """A performer whose likeness or performance is in the production's footage."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="performers")
+    name = models.CharField(max_length=200)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="performer_roles"
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class Clip(models.Model):
+    """One dailies media file, probed at ingest. The original is never modified or moved."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="clips")
+    name = models.CharField(max_length=255)
+    source_path = models.CharField(max_length=1024, help_text="Absolute path of the original, read-only.")
+    checksum_sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    codec = models.CharField(max_length=32)
+    pixel_format = models.CharField(max_length=32, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    frame_rate_num = models.PositiveIntegerField()
+    frame_rate_den = models.PositiveIntegerField()
+    frame_count = models.PositiveIntegerField()
+    start_timecode = models.CharField(max_length=11, default="00:00:00:00")
+    ingested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "checksum_sha256"], name="clip_unique_checksum"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return Fraction(self.frame_rate_num, self.frame_rate_den)
+
+
+class Shot(models.Model):
+    """One continuous piece of the cut: a source range ``[source_in, source_out)`` of a clip."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="shots")
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="shots")
+    code = models.CharField(max_length=64, help_text="e.g. SC012_0040")
+    source_in = models.PositiveIntegerField()
+    source_out = models.PositiveIntegerField(help_text="Exclusive.")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "code"], name="shot_unique_code"),
+            models.CheckConstraint(condition=models.Q(source_out__gt=models.F("source_in")), name="shot_range_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def duration_frames(self) -> int:
+        return self.source_out - self.source_in
+
+
+class FixKind(models.TextChoices):
+    COLOR_MATCH = "color_match", "Shot match"
+
+
+class FixRequestStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class FixRequest(models.Model):
+    """A task on a shot: which fix, on which frames ``[frame_in, frame_out)`` of the shot's clip,
+    with which reference shot and parameters; assigned to an artist."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="fix_requests")
+    shot = models.ForeignKey(Shot, on_delete=models.PROTECT, related_name="fix_requests")
+    kind = models.CharField(max_length=32, choices=FixKind.choices)
+    frame_in = models.PositiveIntegerField()
+    frame_out = models.PositiveIntegerField(help_text="Exclusive.")
+    reference_shot = models.ForeignKey(
+        Shot, null=True, blank=True, on_delete=models.PROTECT, related_name="referenced_by"
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_fix_requests"
+    )
+    status = models.CharField(max_length=16, choices=FixRequestStatus.choices, default=FixRequestStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(frame_out__gt=models.F("frame_in")), name="fix_range_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.shot}"
+
+    @property
+    def duration_frames(self) -> int:
+        return self.frame_out - self.frame_in
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Job(models.Model):
+    """One run of the engine for a fix request, on a worker."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="jobs")
+    fix_request = models.ForeignKey(FixRequest, on_delete=models.CASCADE, related_name="jobs")
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    frames_done = models.PositiveIntegerField(default=0)
+    frames_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"job {self.pk} ({self.state})"
+
+
+class ProposalStatus(models.TextChoices):
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    REJECTED = "rejected", "Rejected"
+
+
+class Proposal(models.Model):
+    """A version (v001, v002, …) of a fix request: the frames a job rendered, the region it
+    changed, its measurements and the parameters and engine method that made it."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="proposals")
+    fix_request = models.ForeignKey(FixRequest, on_delete=models.CASCADE, related_name="proposals")
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="proposal")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=ProposalStatus.choices, default=ProposalStatus.IN_REVIEW)
+    frame_in = models.PositiveIntegerField()
+    frame_out = models.PositiveIntegerField(help_text="Exclusive.")
+    media_dir = models.CharField(max_length=255, help_text="Folder under MEDIA_ROOT holding the frames.")
+    region_fraction = models.FloatField(help_text="Share of the frame's pixels the fix may change, 0–1.")
+    metrics = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict)
+    method = models.CharField(max_length=200, help_text="Engine module and method that made it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["fix_request", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["fix_request", "version"], name="proposal_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.fix_request} {self.version_label}"
+
+    @property
+    def version_label(self) -> str:
+        return f"v{self.version:03d}"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    REQUEST_CHANGES = "request_changes", "Request changes"
+
+
+class ReviewDecision(models.Model):
+    """A director's decision on a proposal."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="review_decisions")
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="decisions")
+    director = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class AuditEvent(models.Model):
+    """One entry of a production's append-only, hash-chained audit trail.
+
+    ``hash`` is SHA-256 over the canonical JSON of the event's fields and ``previous_hash``
+    (the hash of the production's previous event), so any edit or deletion breaks the chain.
+    Written only by ``reviews.services.audit.audit_record``, in the transaction of the change.
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.PROTECT, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"

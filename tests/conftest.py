@@ -1,0 +1,150 @@
+"""Shared fixtures: real footage, a production with one member per role, isolated media, and
+real worker / ASGI server processes pointed at the test database."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+
+from reviews.models import Role
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def footage() -> Path:
+    path = settings.LOUPE_FOOTAGE
+    if not (path / "clips").is_dir():
+        pytest.fail(f"Real footage is needed at {path} (set LOUPE_FOOTAGE).", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, media_root):
+    settings.MEDIA_ROOT = media_root
+
+
+@pytest.fixture
+def people(db) -> dict[str, User]:
+    """One user per role, named after it, plus an outsider who belongs to no production."""
+    users = {role.value: User.objects.create_user(role.value, password=f"pw-{role.value}") for role in Role}
+    users["outsider"] = User.objects.create_user("outsider", password="pw-outsider")
+    return users
+
+
+@pytest.fixture
+def production(people):
+    from reviews.services.productions import membership_add, production_create
+
+    with transaction.atomic():
+        production = production_create(code="TEST", name="Test production", actor=None)
+        for role in Role:
+            membership_add(production=production, user=people[role.value], role=role.value, actor=None)
+    return production
+
+
+@pytest.fixture
+def shots(production, people, footage):
+    """Two ingested real clips — the shot and its reference — as shots ``CUPS`` and ``COFFEE``."""
+    from reviews.services.clips import clip_ingest
+    from reviews.services.shots import shot_create
+
+    made = {}
+    for code, name in (("CUPS", "sam2_02_cups.mp4"), ("COFFEE", "sam2_04_coffee.mp4")):
+        clip = clip_ingest(production=production, path=footage / "clips" / name, actor=people["supervisor"])
+        made[code] = shot_create(production=production, clip=clip, code=code, source_in=0,
+                                 source_out=clip.frame_count, actor=people["supervisor"])
+    return made
+
+
+@pytest.fixture
+def fix_request(production, people, shots):
+    from reviews.services.fix_requests import fix_request_create
+
+    return fix_request_create(production=production, actor=people["supervisor"], shot=shots["CUPS"],
+                              kind="color_match", frame_in=10, frame_out=16, reference_shot=shots["COFFEE"],
+                              assignee=people["artist"])
+
+
+@pytest.fixture
+def proposal(fix_request, people):
+    """A proposal rendered in this process by the real engine (no worker involved)."""
+    from reviews.models import Job
+    from reviews.services.jobs import job_execute
+
+    job = Job.objects.create(production=fix_request.production, fix_request=fix_request,
+                             frames_total=fix_request.duration_frames, created_by=people["artist"])
+    return job_execute(job_id=job.pk, worker="test")
+
+
+def _database_url() -> str:
+    """The URL of the test database pytest-django created, for processes started by the tests."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def process_env(django_db_setup, media_root) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=_database_url(), LOUPE_MEDIA_ROOT=str(media_root),
+               DJANGO_SETTINGS_MODULE="portal.settings")
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(process_env):
+    """A real Celery worker process consuming both queues, on the test database and broker."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,default", "--concurrency", "1",
+         "--pool", "solo", "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=REPO, env=process_env,
+    )
+    yield process
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def asgi_server(process_env):
+    """The portal under Daphne (HTTP and WebSockets) on a free port; yields its base URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+        cwd=REPO, env=process_env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail("Daphne exited at start-up", pytrace=False)
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    _stop(process)

@@ -1,0 +1,46 @@
+"""Helpers for talking to the portal the way a browser does."""
+import json
+import struct
+
+import cv2
+import numpy as np
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from portal.asgi import application
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+def websocket(path: str, user=None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1")]
+    if user is not None:
+        headers.append((b"cookie", session_cookie(user)))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def unpack_frame_message(data: bytes) -> tuple[dict, np.ndarray]:
+    """The review protocol's binary message → (header, decoded image uint8 [H, W, 3] RGB)."""
+    (length,) = struct.unpack(">I", data[:4])
+    header = json.loads(data[4:4 + length])
+    image = cv2.imdecode(np.frombuffer(data[4 + length:], np.uint8), cv2.IMREAD_COLOR)
+    return header, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def review_size(frame: np.ndarray) -> np.ndarray:
+    """``frame`` resized the way review frames are (area averaging to LOUPE_REVIEW_WIDTH)."""
+    height, width = frame.shape[:2]
+    if width <= settings.LOUPE_REVIEW_WIDTH:
+        return frame
+    new_width = settings.LOUPE_REVIEW_WIDTH
+    new_height = max(2, round(height * new_width / width / 2) * 2)
+    return cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA)
+
+
+def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
