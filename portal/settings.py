@@ -148,7 +148,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 # Static files are served by WhiteNoise from the apps' folders, so the ASGI server needs no
 # collectstatic step on one machine; behind a CDN, run collectstatic and set this to False.
 WHITENOISE_USE_FINDERS = env.bool("LOUPE_STATIC_FROM_APPS", default=True)

@@ -56,15 +56,16 @@ def production(people):
 
 @pytest.fixture
 def shots(production, people, footage):
-    """Two ingested real clips — the shot and its reference — as shots ``CUPS`` and ``COFFEE``."""
+    """Two ingested real clips as shots: ``CUPS`` (the whole clip) and its reference ``COFFEE``
+    (its first two seconds, which keeps the engine's reference pass short)."""
     from reviews.services.clips import clip_ingest
     from reviews.services.shots import shot_create
 
     made = {}
-    for code, name in (("CUPS", "sam2_02_cups.mp4"), ("COFFEE", "sam2_04_coffee.mp4")):
+    for code, name, duration in (("CUPS", "sam2_02_cups.mp4", None), ("COFFEE", "sam2_04_coffee.mp4", 60)):
         clip = clip_ingest(production=production, path=footage / "clips" / name, actor=people["supervisor"])
         made[code] = shot_create(production=production, clip=clip, code=code, source_in=0,
-                                 source_out=clip.frame_count, actor=people["supervisor"])
+                                 source_out=duration or clip.frame_count, actor=people["supervisor"])
     return made
 
 

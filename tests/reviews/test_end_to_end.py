@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.test import Client
 
@@ -38,12 +38,11 @@ def test_dailies_to_approved_proposal(celery_worker_process, fix_request, people
     production = fix_request.production
     progress_events = []
 
+    socket = websocket(f"/ws/productions/{production.code}/", people["director"])
+
     async def watch_production_and_submit():
-        socket = websocket(f"/ws/productions/{production.code}/", people["director"])
         connected, _ = await socket.connect()
         assert connected
-        from asgiref.sync import sync_to_async
-
         job = await sync_to_async(job_submit)(fix_request=fix_request, actor=people["artist"])
         while True:
             message = json.loads(await socket.receive_from(timeout=180))
@@ -65,8 +64,9 @@ def test_dailies_to_approved_proposal(celery_worker_process, fix_request, people
     assert sorted(p.name for p in frames_dir.iterdir()) == [f"{n:06d}.png" for n in range(10, 16)]
     assert proposal.metrics["delta_e2000_after"] < proposal.metrics["delta_e2000_before"]
 
-    async def fetch_frame(frame):
-        socket = websocket(f"/ws/review/{proposal.pk}/", people["director"])
+    review_socket = websocket(f"/ws/review/{proposal.pk}/", people["director"])
+
+    async def fetch_frame(frame, socket=review_socket):
         connected, _ = await socket.connect()
         assert connected
         hello = json.loads(await socket.receive_from())

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def connect(path, user):
+    socket = websocket(path, user)
+
     async def attempt():
-        socket = websocket(path, user)
         connected, code = await socket.connect()
         if connected:
             first = json.loads(await socket.receive_from())
