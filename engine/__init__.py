@@ -1,0 +1,20 @@
+"""Loupe's engine: the post-production fixes, as a plain Python library.
+
+The engine reads a production's own footage (video files or folders of numbered
+images), proposes a fix, and reports the region the fix may change together with
+objective measurements such as ``delta_e2000`` to a reference. It imports nothing
+from Django or Celery: the portal's Celery tasks call it, and ``python -m engine``
+runs a fix directly on files.
+
+Modules:
+
+- :mod:`engine.errors` — the exception types every public function raises.
+- :mod:`engine.device` — the one place the torch device (CUDA or CPU) is chosen.
+- :mod:`engine.io` — probing clips, frame-accurate reading, atomic writing of frames.
+- :mod:`engine.colorspace` — sRGB ↔ CIELAB and CIEDE2000 in PyTorch.
+- :mod:`engine.rgb_lut` — an exact, lazily filled table of a per-pixel colour transform.
+- :mod:`engine.color` — shot match (Reinhard et al. 2001 colour transfer in CIELAB).
+
+Frames are counted from 0 at the start of a clip; frame ranges are half-open
+``[first, stop)`` like CMX3600 and OpenTimelineIO out points.
+"""

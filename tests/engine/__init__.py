@@ -1,0 +1,1 @@
+"""Tests of the engine package on real footage (no Django needed by the tests themselves)."""

@@ -1,0 +1,60 @@
+"""python -m engine: the command line, run as a real subprocess on real clips."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _engine(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_match_writes_png_frames_and_prints_one_json_line(cups, coffee, tmp_path):
+    out = tmp_path / "SC012_0040_v001"
+
+    done = _engine(
+        "match",
+        "--reference", str(coffee), "--reference-range", "0:8",
+        "--shot", str(cups), "--shot-range", "10:16",
+        "--out", str(out),
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["frame_count"] == 6
+    assert result["delta_e2000_after"] < result["delta_e2000_before"]
+    assert all(isinstance(value, float) for key, value in result.items() if key != "frame_count")
+    assert sorted(p.name for p in out.iterdir()) == [f"{n:06d}.png" for n in range(10, 16)]
+
+
+def test_match_with_a_missing_reference_exits_2_and_names_the_file(cups, tmp_path):
+    missing = tmp_path / "A003C012_reference.mov"
+    out = tmp_path / "never_written"
+
+    done = _engine("match", "--reference", str(missing), "--shot", str(cups), "--out", str(out))
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: ")
+    assert "A003C012_reference.mov" in done.stderr
+    assert not out.exists()
+
+
+def test_match_with_a_range_past_the_end_exits_2_with_the_clip_length(cups, coffee, tmp_path):
+    done = _engine(
+        "match", "--reference", str(coffee), "--shot", str(cups), "--shot-range", "290:310",
+        "--out", str(tmp_path / "out"),
+    )
+    assert done.returncode == 2
+    assert "sam2_02_cups.mp4, which has 300 frames" in done.stderr
