@@ -183,6 +183,12 @@ class Job(models.Model):
     frames_total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has started it.")
+    idempotency_key = models.CharField(
+        max_length=64, null=True, blank=True,
+        help_text="Client-chosen key: the same key submitted twice gives the same job.",
+    )
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -190,6 +196,9 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "idempotency_key"], name="job_unique_idempotency_key"),
+        ]
 
     def __str__(self):
         return f"job {self.pk} ({self.state})"
