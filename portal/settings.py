@@ -87,7 +87,9 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message a worker took but never acknowledged (the worker died) is delivered again after
+    # this long. Safe to keep short: a job that is still running elsewhere holds a lease (below).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("LOUPE_BROKER_VISIBILITY_TIMEOUT_S", default=300)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     BROKER_DIR = DATA_DIR / "broker"
@@ -113,6 +115,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running job renews its lease (Job.heartbeat_at) about every second; a delivery that finds
+# the job running with a lease younger than this waits and tries again, an older one takes over.
+LOUPE_JOB_LEASE_S = env.int("LOUPE_JOB_LEASE_S", default=30)
 
 # --- Media ----------------------------------------------------------------------------------
 # Derived media (thumbnails, review frames, proposal frames). Originals stay where they were

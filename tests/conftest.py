@@ -3,7 +3,6 @@ real worker / ASGI server processes pointed at the test database."""
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
+from portal.processes import asgi_server_command, celery_worker_command, database_url
 from reviews.models import Role
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,19 +89,14 @@ def proposal(fix_request, people):
     return job_execute(job_id=job.pk, worker="test")
 
 
-def _database_url() -> str:
-    """The URL of the test database pytest-django created, for processes started by the tests."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def process_env(django_db_setup, media_root) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=_database_url(), LOUPE_MEDIA_ROOT=str(media_root),
-               DJANGO_SETTINGS_MODULE="portal.settings")
-    return env
+    """The environment of processes started by the tests: the test database pytest-django
+    created, this run's media folder, and short broker and lease timeouts so that a job whose
+    worker was killed is picked up again within seconds."""
+    return dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_MEDIA_ROOT=str(media_root),
+                DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="8",
+                LOUPE_JOB_LEASE_S="4")
 
 
 def _free_port() -> int:
@@ -118,26 +113,26 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def celery_worker_process(process_env):
     """A real Celery worker process consuming both queues, on the test database and broker."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,default", "--concurrency", "1",
-         "--pool", "solo", "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=REPO, env=process_env,
-    )
+    process = start_worker(process_env, "main")
     yield process
     _stop(process)
+
+
+def start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
+    """A Celery worker process running jobs in its own process (solo pool), so killing it kills the job."""
+    command = celery_worker_command(pool="solo", hostname=f"{name}@%h", loglevel="WARNING")
+    return subprocess.Popen(command + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
+                            cwd=REPO, env=env)
 
 
 @pytest.fixture(scope="session")
 def asgi_server(process_env):
     """The portal under Daphne (HTTP and WebSockets) on a free port; yields its base URL."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-        cwd=REPO, env=process_env,
-    )
+    process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=process_env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

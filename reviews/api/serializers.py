@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from reviews.models import Clip, Decision, FixRequest, Job, Production, Proposal, ReviewDecision, Shot
+from reviews.services.jobs import job_eta_seconds
 
 
 class ProductionSerializer(serializers.ModelSerializer):
@@ -28,10 +29,15 @@ class ShotSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    eta_seconds = serializers.SerializerMethodField()
+
     class Meta:
         model = Job
-        fields = ["id", "fix_request", "state", "frames_done", "frames_total", "error", "worker", "created_at",
-                  "started_at", "finished_at"]
+        fields = ["id", "fix_request", "state", "frames_done", "frames_total", "eta_seconds", "error", "worker",
+                  "attempts", "cancel_requested_at", "created_at", "started_at", "finished_at"]
+
+    def get_eta_seconds(self, job) -> float | None:
+        return job_eta_seconds(job)
 
 
 class FixRequestSerializer(serializers.ModelSerializer):

@@ -12,6 +12,8 @@ urlpatterns = [
     path("productions/<slug:code>/fix-requests/<int:pk>/jobs/", views.FixRequestJobs.as_view(), name="fix-request-jobs"),
     path("productions/<slug:code>/jobs/", views.JobList.as_view(), name="jobs"),
     path("productions/<slug:code>/jobs/<int:pk>/", views.JobDetail.as_view(), name="job"),
+    path("productions/<slug:code>/jobs/<int:pk>/cancel/", views.JobCancel.as_view(), name="job-cancel"),
+    path("productions/<slug:code>/jobs/<int:pk>/retry/", views.JobRetry.as_view(), name="job-retry"),
     path("productions/<slug:code>/proposals/<int:pk>/", views.ProposalDetail.as_view(), name="proposal"),
     path("productions/<slug:code>/proposals/<int:pk>/decisions/", views.ProposalDecisions.as_view(),
          name="proposal-decisions"),

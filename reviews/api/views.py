@@ -2,16 +2,17 @@
 person's memberships first, and every object is fetched within it — never by id alone."""
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviews import selectors
-from reviews.models import Production
+from reviews.errors import ServiceError
+from reviews.models import Job, Production
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_submit
+from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.proposals import proposal_decide
 
 from . import serializers
@@ -102,11 +103,37 @@ class JobDetail(ProductionScoped, generics.RetrieveAPIView):
 
 
 class FixRequestJobs(ProductionScoped, APIView):
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="Send the same key again (a retry) to get the same job back.")],
+        responses={201: serializers.JobSerializer, 200: serializers.JobSerializer},
+    )
+    def post(self, request, code, pk):
+        """Run the engine for this fix request (queue ``gpu``). 201 with a new job; 200 with the
+        existing one when its ``Idempotency-Key`` was seen before."""
+        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > Job._meta.get_field("idempotency_key").max_length:
+            raise ServiceError("Idempotency-Key is at most 64 characters.")
+        job, created = job_submit(fix_request=fix_request, actor=request.user, idempotency_key=key)
+        return Response(serializers.JobSerializer(job).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class JobCancel(ProductionScoped, APIView):
+    @extend_schema(request=None, responses={200: serializers.JobSerializer})
+    def post(self, request, code, pk):
+        """Cancel a queued or running job; a running one stops between frames."""
+        job = job_cancel(job=get_object_or_404(selectors.jobs_of(self.production), pk=pk), actor=request.user)
+        return Response(serializers.JobSerializer(job).data)
+
+
+class JobRetry(ProductionScoped, APIView):
     @extend_schema(request=None, responses={201: serializers.JobSerializer})
     def post(self, request, code, pk):
-        """Run the engine for this fix request (queue ``gpu``)."""
-        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
-        job = job_submit(fix_request=fix_request, actor=request.user)
+        """Run a failed or cancelled job's fix request again, as a new job."""
+        job = job_retry(job=get_object_or_404(selectors.jobs_of(self.production), pk=pk), actor=request.user)
         return Response(serializers.JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

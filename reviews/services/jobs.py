@@ -1,19 +1,33 @@
-"""Engine jobs: submitted by people, executed by Celery workers on the ``gpu`` queue."""
+"""Engine jobs: submitted by people, executed by Celery workers on the ``gpu`` queue.
+
+A job runs at most once at a time and makes at most one proposal:
+
+- a running job holds a lease — ``heartbeat_at``, renewed about every second — so a second
+  delivery of its message (a broker redelivering after a worker died, or a visibility timeout)
+  finds it alive and raises ``JobBusy``; the task tries again later, and takes the job over
+  once the lease has run out;
+- frames are rendered into a staging folder that is renamed into place in the transaction that
+  creates the proposal; the proposal is one-to-one with its job;
+- a delivery for a job that has ended does nothing.
+"""
 import logging
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from engine.errors import EngineError
+from engine.errors import Cancelled, EngineError
 from engine.io import FrameSource
 from reviews import authz, events
+from reviews.errors import Conflict
 from reviews.fixes import fix_spec
 from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
 from reviews.models import FixRequest, FixRequestStatus, Job, JobState, Proposal
@@ -24,9 +38,25 @@ logger = logging.getLogger(__name__)
 
 # Progress is written and broadcast at most this often (seconds), plus on the last frame.
 PROGRESS_INTERVAL_S = 0.5
+# The lease is renewed, and a cancel request looked for, at most this often (seconds).
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+class JobBusy(Exception):
+    """The job is running on another worker whose lease has not run out; try again later."""
+
+
+def job_eta_seconds(job: Job) -> float | None:
+    """Seconds left at the rate frames have been rendered so far; None before the first frame."""
+    if job.state != JobState.RUNNING or not job.started_at or not job.frames_done:
+        return None
+    elapsed = (timezone.now() - job.started_at).total_seconds()
+    return elapsed / job.frames_done * (job.frames_total - job.frames_done)
 
 
 def job_payload(job: Job) -> dict:
+    """What browsers are told about a job (production events, the jobs page, the API)."""
+    eta = job_eta_seconds(job)
     return {
         "id": job.pk,
         "fix_request": job.fix_request_id,
@@ -34,52 +64,122 @@ def job_payload(job: Job) -> dict:
         "state_label": job.get_state_display(),
         "frames_done": job.frames_done,
         "frames_total": job.frames_total,
+        "eta_seconds": round(eta, 1) if eta is not None else None,
+        "worker": job.worker,
+        "attempts": job.attempts,
         "error": job.error,
     }
 
 
-def job_submit(*, fix_request: FixRequest, actor: User) -> Job:
-    """Queue an engine job for ``fix_request``; it is sent to the ``gpu`` queue once the
-    transaction commits. Raises ``NotAllowed`` unless ``actor`` is a supervisor or artist."""
+def _broadcast(job: Job) -> None:
+    events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
+
+
+def _enqueue(job: Job) -> None:
     from reviews.tasks import job_run  # the task module imports this one
 
+    transaction.on_commit(lambda: job_run.delay(job.pk))
+
+
+def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | None = None) -> tuple[Job, bool]:
+    """Queue an engine job for ``fix_request``; it is sent to the ``gpu`` queue once the
+    transaction commits. Returns ``(job, created)``: submitting the same ``idempotency_key``
+    again (a double click, a client retry) returns the first job and queues nothing.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor or artist of the production.
+    """
     production = fix_request.production
     authz.require(actor, production, authz.RUN_JOB)
+    if idempotency_key:
+        existing = Job.objects.filter(production=production, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing, False
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(production=production, fix_request=fix_request, created_by=actor,
+                                     frames_total=fix_request.duration_frames, idempotency_key=idempotency_key)
+            FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_PROGRESS)
+            audit_record(production=production, actor=actor, action="job.submit", target=job,
+                         payload={"fix_request": fix_request.pk})
+            _broadcast(job)
+            _enqueue(job)
+    except IntegrityError:
+        # The same key won a race with this request: that job is the one.
+        return Job.objects.get(production=production, idempotency_key=idempotency_key), False
+    return job, True
+
+
+def job_cancel(*, job: Job, actor: User) -> Job:
+    """Cancel a job. A queued job ends at once; a running one is asked to stop, and its worker
+    stops between frames, removes its partial output and marks it cancelled.
+
+    Raises ``NotAllowed`` unless ``actor`` may run jobs; ``Conflict`` if the job has ended.
+    """
+    authz.require(actor, job.production, authz.RUN_JOB)
     with transaction.atomic():
-        job = Job.objects.create(
-            production=production, fix_request=fix_request, created_by=actor, frames_total=fix_request.duration_frames
-        )
-        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_PROGRESS)
-        audit_record(production=production, actor=actor, action="job.submit", target=job,
-                     payload={"fix_request": fix_request.pk})
-        events.broadcast(events.production_group(production.pk), "job", job_payload(job))
-        transaction.on_commit(lambda: job_run.delay(job.pk))
+        job = Job.objects.select_for_update().select_related("production").get(pk=job.pk)
+        if job.is_finished:
+            raise Conflict(f"Job {job.pk} has already {job.get_state_display().lower()}; there is nothing to cancel.")
+        job.cancel_requested_at = timezone.now()
+        fields = ["cancel_requested_at"]
+        if job.state == JobState.QUEUED:
+            job.state = JobState.CANCELLED
+            job.finished_at = job.cancel_requested_at
+            fields += ["state", "finished_at"]
+        job.save(update_fields=fields)
+        audit_record(production=job.production, actor=actor, action="job.cancel", target=job,
+                     payload={"state": job.state})
+        _broadcast(job)
     return job
+
+
+def job_retry(*, job: Job, actor: User) -> Job:
+    """Run a failed or cancelled job's fix request again, as a new job.
+
+    Raises ``NotAllowed`` unless ``actor`` may run jobs; ``Conflict`` unless the job failed or
+    was cancelled.
+    """
+    if job.state not in (JobState.FAILED, JobState.CANCELLED):
+        raise Conflict(f"Job {job.pk} is {job.get_state_display().lower()}; only failed or cancelled jobs are retried.")
+    new_job, _ = job_submit(fix_request=job.fix_request, actor=actor)
+    return new_job
 
 
 def _job_start(job_id: int, worker: str) -> Job | None:
-    """Mark the job running; None when it has already ended (a redelivered message)."""
+    """Take the job's lease and mark it running. None when it has ended or is gone (nothing to do);
+    ``JobBusy`` when another worker holds a live lease on it."""
+    now = timezone.now()
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("production").get(pk=job_id)
-        if job.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED):
+        job = Job.objects.select_for_update().select_related("production").filter(pk=job_id).first()
+        if job is None:
+            logger.warning("job %s no longer exists; dropping its message", job_id)
             return None
+        if job.is_finished:
+            return None
+        lease = timedelta(seconds=settings.LOUPE_JOB_LEASE_S)
+        if job.state == JobState.RUNNING and job.heartbeat_at and now - job.heartbeat_at < lease:
+            raise JobBusy(f"job {job.pk} is running on {job.worker}")
+        if job.state == JobState.RUNNING:
+            logger.warning("job %s: taking over from %s, whose lease ran out", job.pk, job.worker)
         job.state = JobState.RUNNING
         job.worker = worker
-        job.started_at = timezone.now()
+        job.attempts += 1
+        job.started_at = job.heartbeat_at = now
         job.frames_done = 0
-        job.save(update_fields=["state", "worker", "started_at", "frames_done"])
-        events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
+        job.save(update_fields=["state", "worker", "attempts", "started_at", "heartbeat_at", "frames_done"])
+        _broadcast(job)
     return job
 
 
-def _job_fail(job: Job, message: str) -> None:
+def _job_end(job: Job, state: str, error: str = "") -> None:
     with transaction.atomic():
-        job.state = JobState.FAILED
-        job.error = message
+        job.state = state
+        job.error = error
         job.finished_at = timezone.now()
         job.save(update_fields=["state", "error", "finished_at"])
-        audit_record(production=job.production, actor=None, action="job.fail", target=job, payload={"error": message})
-        events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
+        audit_record(production=job.production, actor=None, action=f"job.{state}", target=job,
+                     payload={"error": error} if error else {})
+        _broadcast(job)
 
 
 class _ProposalWriter:
@@ -99,13 +199,42 @@ class _ProposalWriter:
         (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
 
 
+class _JobMonitor:
+    """The engine's progress and should_cancel callbacks: writes progress, renews the lease and
+    looks for a cancel request — each at most every so often, since the engine calls per frame."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.last_progress = 0.0
+        self.last_heartbeat = time.monotonic()
+        self.cancelled = False
+
+    def progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last_progress < PROGRESS_INTERVAL_S:
+            return
+        self.last_progress = now
+        Job.objects.filter(pk=self.job.pk).update(frames_done=done, frames_total=total)
+        self.job.frames_done, self.job.frames_total = done, total
+        _broadcast(self.job)
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.last_heartbeat >= HEARTBEAT_INTERVAL_S:
+            self.last_heartbeat = now
+            Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
+            self.cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested_at__isnull=False).exists()
+        return self.cancelled
+
+
 def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     """Run the engine for a job and store its result as the fix request's next proposal version.
 
-    Frames are rendered into a staging folder and moved into place only when the proposal row
-    is created, so a failed or interrupted job leaves nothing half-stored. A job that already
-    ended (a redelivered message) does nothing. Engine errors end the job as failed with the
-    engine's message. Returns the proposal, or None when nothing was made.
+    Returns the proposal, or None when nothing was made: the job had ended already (a
+    redelivered message), was cancelled (partial output removed), or failed — engine errors
+    (unreadable footage, bad parameters) end it as failed with the engine's message. Raises
+    ``JobBusy`` while another worker holds the job's lease; unexpected errors fail the job and
+    propagate.
     """
     job = _job_start(job_id, worker)
     if job is None:
@@ -114,37 +243,37 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     spec = fix_spec(fix_request.kind)
     final_dir = proposal_media_dir(job.pk)
     staging = media_path(final_dir).with_name(f".staging-job-{job.pk}")
-    shutil.rmtree(staging, ignore_errors=True)
-    writer = _ProposalWriter(staging)
-    last_report = 0.0
-
-    def progress(done: int, total: int) -> None:
-        nonlocal last_report
-        now = time.monotonic()
-        if done < total and now - last_report < PROGRESS_INTERVAL_S:
-            return
-        last_report = now
-        Job.objects.filter(pk=job.pk).update(frames_done=done, frames_total=total)
-        job.frames_done, job.frames_total = done, total
-        events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
-
+    shutil.rmtree(staging, ignore_errors=True)  # a previous attempt's, if a worker died mid-job
+    monitor = _JobMonitor(job)
     reference = fix_request.reference_shot
     try:
         result = spec.run(
             shot=FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out),
             reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out),
             params=spec.params_type.from_dict(fix_request.parameters),
-            sink=writer,
-            progress=progress,
+            sink=_ProposalWriter(staging),
+            progress=monitor.progress,
+            should_cancel=monitor.should_cancel,
         )
         cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+    except Cancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        _job_end(job, JobState.CANCELLED)
+        return None
     except EngineError as error:
         shutil.rmtree(staging, ignore_errors=True)
-        _job_fail(job, str(error))
+        _job_end(job, JobState.FAILED, str(error))
         logger.warning("job %s failed: %s", job.pk, error)
         return None
-    except BaseException:
+    except (OperationalError, InterfaceError):
+        # Transient database trouble: the task retries, and takes the job over once its lease
+        # has run out.
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except Exception as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                       f"Retry the job; if it fails again, report job {job.pk}.")
         raise
 
     with transaction.atomic():
@@ -173,7 +302,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
-        events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
+        _broadcast(job)
         events.broadcast(events.production_group(job.production_id), "proposal",
                          {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})
     return proposal

@@ -43,7 +43,8 @@ def test_dailies_to_approved_proposal(celery_worker_process, fix_request, people
     async def watch_production_and_submit():
         connected, _ = await socket.connect()
         assert connected
-        job = await sync_to_async(job_submit)(fix_request=fix_request, actor=people["artist"])
+        job, created = await sync_to_async(job_submit)(fix_request=fix_request, actor=people["artist"])
+        assert created
         while True:
             message = json.loads(await socket.receive_from(timeout=180))
             progress_events.append(message)

@@ -8,7 +8,6 @@ Run again, it reuses what exists.
 """
 import signal
 import subprocess
-import sys
 import time
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from portal.processes import asgi_server_command, celery_worker_command
 from reviews.models import Production, Role
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
@@ -97,12 +97,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  queued shot match {shot_code} → {reference_code}, frames {frame_in}–{frame_out - 1}")
 
     def serve(self, port: int):
-        python = sys.executable
-        commands = [
-            [python, "-m", "celery", "-A", "portal", "worker", "-Q", "gpu,default", "--concurrency", "1",
-             "--loglevel", "INFO"],
-            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-        ]
+        commands = [celery_worker_command(queues="gpu,default", concurrency=1), asgi_server_command(port=port)]
         processes = [subprocess.Popen(command) for command in commands]
         self.stdout.write(self.style.SUCCESS(
             f"\nLoupe is at http://127.0.0.1:{port}/ — sign in as director / loupe-director. Ctrl-C stops it."
