@@ -89,7 +89,13 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A message a worker took but never acknowledged (the worker died) is delivered again after
     # this long. Safe to keep short: a job that is still running elsewhere holds a lease (below).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("LOUPE_BROKER_VISIBILITY_TIMEOUT_S", default=300)}
+    # Workers sweep for such messages every restore interval (kombu's default throttle would
+    # make that ten times rarer).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("LOUPE_BROKER_VISIBILITY_TIMEOUT_S", default=300),
+        "unacked_restore_interval": env.int("LOUPE_BROKER_RESTORE_INTERVAL_S", default=10),
+        "unacked_restore_throttle": 1,
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     BROKER_DIR = DATA_DIR / "broker"
@@ -126,6 +132,11 @@ MEDIA_ROOT = Path(env.str("LOUPE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
+# Media uploaded through the browser or API is stored as an original under
+# MEDIA_ROOT/originals/<production>/; larger uploads are refused (bytes; default 4 GiB).
+LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
+# Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
+LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
 
 # --- Auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -95,8 +95,8 @@ def process_env(django_db_setup, media_root) -> dict[str, str]:
     created, this run's media folder, and short broker and lease timeouts so that a job whose
     worker was killed is picked up again within seconds."""
     return dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_MEDIA_ROOT=str(media_root),
-                DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="8",
-                LOUPE_JOB_LEASE_S="4")
+                DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
+                LOUPE_BROKER_RESTORE_INTERVAL_S="2", LOUPE_JOB_LEASE_S="4")
 
 
 def _free_port() -> int:
