@@ -13,7 +13,12 @@ Modules:
 - :mod:`engine.io` — probing clips, frame-accurate reading, atomic writing of frames.
 - :mod:`engine.colorspace` — sRGB ↔ CIELAB and CIEDE2000 in PyTorch.
 - :mod:`engine.rgb_lut` — an exact, lazily filled table of a per-pixel colour transform.
-- :mod:`engine.color` — shot match (Reinhard et al. 2001 colour transfer in CIELAB).
+- :mod:`engine.color` — shot match (MKL, Pitié & Kokaram 2007; Reinhard et al. 2001) in CIELAB.
+- :mod:`engine.masks` — fit masks (include/exclude pixels from a colour fit).
+- :mod:`engine.measure` — per-pixel ΔE2000 (mean, p95) and the flicker measure.
+- :mod:`engine.lut3d` — 3D LUTs: trilinear lattice, .cube export, OpenColorIO files, 8-bit fast path.
+- :mod:`engine.look` — look model: a smooth, monotone 33³ LUT trained per production.
+- :mod:`engine.relight` — lighting harmonisation as an ASC CDL (exposure, CAT02 white balance, contrast).
 
 Frames are counted from 0 at the start of a clip; frame ranges are half-open
 ``[first, stop)`` like CMX3600 and OpenTimelineIO out points.

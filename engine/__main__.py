@@ -1,8 +1,12 @@
 """Command line of the engine: run a fix on files and print its measurements.
 
-    python -m engine match --reference REF --shot SHOT --out OUT
+    python -m engine match --reference REF --shot SHOT --out OUT [--method mkl|reinhard]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP]
-        [--strength 1.0] [--sample-stride 4] [--max-std-ratio 4.0]
+        [--strength 1.0] [--sample-stride 4] [--max-std-ratio 4.0] [--pixels-correspond]
+    python -m engine look train --pair SOURCE GRADED [--pair SOURCE GRADED ...] [--frames N] --out LOOK.cube
+    python -m engine look apply --look LOOK.cube INPUT OUT [--reference GRADED]
+    python -m engine relight --reference REF --shot SHOT --out OUT [--pixels-correspond]
+        [--reference-range FIRST:STOP] [--shot-range FIRST:STOP] [--smoothing-frames 24]
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -22,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color
+from engine import color, look, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -62,7 +66,11 @@ def _progress(done: int, total: int) -> None:
 
 def _match(args: argparse.Namespace) -> dict[str, float | int]:
     params = color.MatchParams(
-        sample_stride=args.sample_stride, strength=args.strength, max_std_ratio=args.max_std_ratio
+        sample_stride=args.sample_stride,
+        strength=args.strength,
+        max_std_ratio=args.max_std_ratio,
+        method=args.method,
+        pixels_correspond=args.pixels_correspond,
     )
     shot = _source(args.shot, args.shot_range)
     reference = _source(args.reference, args.reference_range)
@@ -77,14 +85,55 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
     return {**result.measurements, "frame_count": result.frame_count}
 
 
+def _look_train(args: argparse.Namespace) -> dict[str, object]:
+    params = look.LookTrainParams(frames_per_pair=args.frames)
+    pairs = [(FrameSource(Path(source)), FrameSource(Path(graded))) for source, graded in args.pair]
+    trained = look.train_look(pairs, params=params, title=Path(args.out).stem)
+    trained.write_cube(args.out)
+    return {**trained.measurements, "lut_size": trained.lut.size, "out": str(args.out), "lineage": trained.lineage}
+
+
+def _look_apply(args: argparse.Namespace) -> dict[str, float | int]:
+    shot = FrameSource(Path(args.input))
+    reference = FrameSource(Path(args.reference)) if args.reference else None
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        result = look.apply_look(
+            shot,
+            args.look,
+            sink=lambda number, _before, after: writer.write(number, after),
+            progress=_progress,
+            reference=reference,
+        )
+    return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _relight(args: argparse.Namespace) -> dict[str, object]:
+    params = relight.RelightParams(smoothing_frames=args.smoothing_frames, pixels_correspond=args.pixels_correspond)
+    shot = _source(args.shot, args.shot_range)
+    reference = _source(args.reference, args.reference_range)
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        result = relight.run(
+            shot,
+            reference,
+            params=params,
+            sink=lambda number, _before, after: writer.write(number, after),
+            progress=_progress,
+        )
+    return {**result.measurements, "frame_count": result.frame_count, "cdl": result.cdl.to_dict()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
     commands = parser.add_subparsers(dest="command", required=True)
     match = commands.add_parser(
         "match",
-        help="shot match: transfer the reference's colour to the shot (Reinhard et al. 2001, CIELAB)",
+        help="shot match: transfer the reference's colour to the shot (MKL, Pitié & Kokaram 2007, or Reinhard 2001)",
     )
+    match.add_argument("--method", choices=color.METHODS, default=color.MatchParams().method,
+                       help="colour transfer method (default %(default)s)")
+    match.add_argument("--pixels-correspond", action="store_true",
+                       help="the reference has the shot's framing: also measure per-pixel ΔE2000")
     match.add_argument("--reference", required=True, help="reference clip: video file or folder of numbered images")
     match.add_argument("--shot", required=True, help="shot clip: video file or folder of numbered images")
     match.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
@@ -102,6 +151,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="bound on the per-channel deviation ratio (default %(default)s)",
     )
     match.set_defaults(handler=_match)
+
+    look_parser = commands.add_parser("look", help="look model: train a 3D LUT from graded pairs, or apply a look")
+    look_commands = look_parser.add_subparsers(dest="look_command", required=True)
+    train = look_commands.add_parser("train", help="train a 33³ look LUT from (source, graded) clip pairs")
+    train.add_argument("--pair", nargs=2, action="append", required=True, metavar=("SOURCE", "GRADED"),
+                       help="camera original and its graded version (same size and length); repeatable")
+    train.add_argument("--frames", type=int, default=look.LookTrainParams().frames_per_pair,
+                       help="frames sampled from each pair (default %(default)s)")
+    train.add_argument("--out", required=True, help="output .cube file")
+    train.set_defaults(handler=_look_train)
+    apply = look_commands.add_parser("apply", help="apply a .cube/.3dl/.clf/.cdl/.ccc look to a clip")
+    apply.add_argument("--look", required=True, help="look file (read through OpenColorIO)")
+    apply.add_argument("--reference", help="the wanted result, same framing: measure per-pixel ΔE2000 against it")
+    apply.add_argument("input", help="clip: video file or folder of numbered images")
+    apply.add_argument("out", help="output: folder of PNG frames, or a .mp4/.mov file")
+    apply.set_defaults(handler=_look_apply)
+
+    light = commands.add_parser("relight", help="lighting harmonisation as an ASC CDL (exposure, CAT02 white balance, contrast)")
+    light.add_argument("--reference", required=True, help="reference clip")
+    light.add_argument("--shot", required=True, help="shot clip")
+    light.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    light.add_argument("--reference-range", metavar="FIRST:STOP", help="frames of the reference (stop exclusive)")
+    light.add_argument("--shot-range", metavar="FIRST:STOP", help="frames of the shot (stop exclusive)")
+    light.add_argument("--smoothing-frames", type=float, default=relight.RelightParams().smoothing_frames,
+                       help="σ of the temporal smoothing of the CDL, frames (default %(default)s; 0 = one CDL)")
+    light.add_argument("--pixels-correspond", action="store_true",
+                       help="the reference has the shot's framing: also measure per-pixel ΔE2000")
+    light.set_defaults(handler=_relight)
     return parser
 
 

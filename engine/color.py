@@ -1,6 +1,21 @@
 """Shot match: make a shot's colour continuous with a reference shot.
 
-Method: E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley, "Color Transfer between
+Two methods, both in CIELAB (CIE 15:2004, D65, from sRGB — see :mod:`engine.colorspace`):
+
+``mkl`` (the default): F. Pitié, A. Kokaram, "The linear Monge-Kantorovitch linear colour
+mapping for example-based colour transfer", IET CVMP 2007. The shot's colour distribution,
+modelled as a Gaussian N(μs, Σs), is mapped onto the reference's N(μr, Σr) by the linear map
+that minimises the mean squared displacement of colours (the Monge–Kantorovich solution
+between Gaussians)::
+
+    out = T (x − μs) + μr,   T = Σs^-½ (Σs^½ Σr Σs^½)^½ Σs^-½
+
+T is symmetric positive definite; unlike Reinhard it matches the full 3×3 covariance (the
+correlation of lightness and chroma, e.g. warm highlights with cool shadows) and does not
+depend on the choice of axes. Its eigenvalues are clamped to
+``[1 / max_std_ratio, max_std_ratio]`` so a flat shot is not blown up.
+
+``reinhard`` (the baseline): E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley, "Color Transfer between
 Images", IEEE Computer Graphics and Applications 21(5), 2001 — each channel is
 shifted and scaled so that its mean and standard deviation match the reference's:
 
@@ -19,9 +34,11 @@ shot gets one transform for all its frames and the match does not flicker from f
 to frame. The transform depends only on a pixel's colour, so each distinct 8-bit colour
 is transformed once and then looked up (:class:`engine.rgb_lut.RgbLut8`).
 
-Not implemented here: F. Pitié, A. Kokaram, "The linear Monge-Kantorovitch linear
-colour mapping for example-based colour transfer" (CVMP 2007), which matches the full
-3×3 covariance instead of per-channel deviations — a later improvement on Reinhard.
+Fit masks (:mod:`engine.masks`) leave pixels out of the statistics of the shot and/or the
+reference (e.g. a performer's skin, a sky); the transform is still applied to every pixel.
+
+Not implemented yet: aligning two shots that share content (homography or optical flow)
+before fitting; with ``pixels_correspond`` the frames are assumed already aligned.
 """
 
 from __future__ import annotations
@@ -39,6 +56,8 @@ from engine.colorspace import delta_e2000, lab_to_srgb, srgb_to_lab
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
+from engine.masks import FitMask, resolve_mask
+from engine.measure import CorrespondingDeltaE, FlickerMeter
 from engine.rgb_lut import RgbLut8
 
 log = logging.getLogger(__name__)
@@ -47,6 +66,8 @@ log = logging.getLogger(__name__)
 #: pixels along the longer side (decimation, not filtering, so the sample keeps the
 #: full-resolution distribution of colours, texture included).
 STATS_MAX_SAMPLES_PER_SIDE = 320
+#: Shot match methods: Pitié & Kokaram 2007 (linear Monge–Kantorovich) and Reinhard et al. 2001.
+METHODS = ("mkl", "reinhard")
 
 
 @dataclass(frozen=True)
@@ -57,8 +78,14 @@ class MatchParams:
         sample_stride: statistics use every ``sample_stride``-th frame of the shot and
             of the reference (frames first, first+stride, …); integer >= 1.
         strength: 0..1 blend from the shot as it is (0) to the full transfer (1).
-        max_std_ratio: bound on the per-channel scale σ_reference / σ_shot, which is
-            clamped to ``[1 / max_std_ratio, max_std_ratio]``; finite, >= 1.
+        max_std_ratio: bound on the scale of the transfer — the per-channel ratio
+            σ_reference / σ_shot (reinhard) or the eigenvalues of T (mkl) are clamped
+            to ``[1 / max_std_ratio, max_std_ratio]``; finite, >= 1.
+        method: ``"mkl"`` (Pitié & Kokaram 2007, full covariance; default) or
+            ``"reinhard"`` (Reinhard et al. 2001, per-channel mean and deviation).
+        pixels_correspond: True when the reference has the same framing as the shot
+            (another take locked off, or the same plate) and frame ``shot.first + i``
+            corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
 
     Raises:
         ParameterError: a value has the wrong type or is out of range.
@@ -67,8 +94,15 @@ class MatchParams:
     sample_stride: int = 4
     strength: float = 1.0
     max_std_ratio: float = 4.0
+    method: str = "mkl"
+    pixels_correspond: bool = False
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not isinstance(self.pixels_correspond, (bool, np.bool_)):
+            raise ParameterError(f"pixels_correspond must be true or false, got {self.pixels_correspond!r}")
+        object.__setattr__(self, "pixels_correspond", bool(self.pixels_correspond))
         stride = self.sample_stride
         if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
             raise ParameterError(f"sample_stride must be an integer >= 1 (frames), got {stride!r}")
@@ -106,7 +140,7 @@ class MatchParams:
             )
         return cls(**values)
 
-    def to_dict(self) -> dict[str, int | float]:
+    def to_dict(self) -> dict[str, int | float | str | bool]:
         """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
         return dataclasses.asdict(self)
 
@@ -128,20 +162,34 @@ class FixResult:
 
 
 class _LabMoments:
-    """Running per-channel mean and standard deviation of CIELAB over sampled pixels."""
+    """Running mean, per-channel deviation and 3×3 covariance of CIELAB over sampled pixels."""
 
     def __init__(self, device: torch.device) -> None:
         self._device = device
         self._sum = torch.zeros(3, dtype=torch.float64, device=device)
         self._sum_sq = torch.zeros(3, dtype=torch.float64, device=device)
+        self._sum_outer = torch.zeros(3, 3, dtype=torch.float64, device=device)
         self._count = 0
 
-    def add(self, frame: np.ndarray) -> None:
-        """Add the sampled pixels of one uint8 [H, W, 3] RGB frame."""
+    def add(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """Add the sampled pixels of one uint8 [H, W, 3] RGB frame (only True ones of a bool [H, W] mask)."""
         lab = _frame_sample_lab(frame, self._device).to(torch.float64)
+        if mask is not None:
+            keep = np.ascontiguousarray(_sample_grid(mask)).reshape(-1)
+            lab = lab[torch.from_numpy(keep).to(self._device)]
+        self.add_lab(lab)
+
+    def add_lab(self, lab: torch.Tensor) -> None:
+        """Add float64 [N, 3] CIELAB samples."""
         self._sum += lab.sum(dim=0)
         self._sum_sq += (lab * lab).sum(dim=0)
+        self._sum_outer += lab.T @ lab
         self._count += lab.shape[0]
+
+    def covariance(self) -> torch.Tensor:
+        """float64 [3, 3] population covariance of L*, a*, b* (on CPU)."""
+        mean = self._sum / self._count
+        return (self._sum_outer / self._count - torch.outer(mean, mean)).cpu()
 
     @property
     def count(self) -> int:
@@ -158,10 +206,14 @@ class _LabMoments:
         return variance.sqrt().cpu()
 
 
+def _sample_grid(frame: np.ndarray) -> np.ndarray:
+    step = max(1, math.ceil(max(frame.shape[:2]) / STATS_MAX_SAMPLES_PER_SIDE))
+    return frame[::step, ::step]
+
+
 def _frame_sample_lab(frame: np.ndarray, device: torch.device) -> torch.Tensor:
     """float32 [N, 3] CIELAB of a regular pixel grid of a uint8 [H, W, 3] RGB frame."""
-    step = max(1, math.ceil(max(frame.shape[:2]) / STATS_MAX_SAMPLES_PER_SIDE))
-    sample = np.ascontiguousarray(frame[::step, ::step]).reshape(-1, 3)
+    sample = np.ascontiguousarray(_sample_grid(frame)).reshape(-1, 3)
     rgb = torch.from_numpy(sample).to(device=device, dtype=torch.float32) / 255.0
     return srgb_to_lab(rgb)
 
@@ -179,18 +231,22 @@ def run(
     sink: Callable[[int, np.ndarray, np.ndarray], None],
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    shot_mask: FitMask = None,
+    reference_mask: FitMask = None,
 ) -> FixResult:
-    """Match the colour of ``shot`` to ``reference`` (Reinhard et al. 2001, in CIELAB).
+    """Match the colour of ``shot`` to ``reference`` in CIELAB (MKL, Pitié & Kokaram 2007,
+    or Reinhard et al. 2001 — ``params.method``).
 
     Pass 1 reads the sampled frames of the shot and the reference and computes their
-    CIELAB means and deviations; pass 2 decodes the shot again, transforms every
-    frame with the one shot-wide transform, and hands each frame to ``sink``. Memory
-    is bounded whatever the shot's length: a few frames plus a 64 MiB colour table.
-    Computation runs on :func:`engine.device.get_device`.
+    CIELAB means and covariances (over the pixels the fit masks keep); pass 2 decodes
+    the shot again, transforms every frame with the one shot-wide transform, and hands
+    each frame to ``sink``. Memory is bounded whatever the shot's length: a few frames
+    plus a 64 MiB colour table. Computation runs on :func:`engine.device.get_device`.
 
     Args:
         shot: the frames to change.
-        reference: the frames whose colour the shot should take on (any size).
+        reference: the frames whose colour the shot should take on (any size, unless
+            ``params.pixels_correspond``).
         params: :class:`MatchParams`; defaults when None.
         sink: called as ``sink(frame_number, before, after)`` for every frame of the
             shot, in order; before/after are uint8 [H, W, 3] RGB, frame_number counted
@@ -199,6 +255,8 @@ def run(
             ``len(shot)``.
         should_cancel: polled between frames (in both passes); when it returns True
             the run stops by raising :class:`engine.errors.Cancelled`.
+        shot_mask, reference_mask: fit masks (:mod:`engine.masks`): None, bool [H, W],
+            or ``mask(frame_number) -> bool [H, W]``; True pixels take part in the fit.
 
     Returns:
         :class:`FixResult` with ``region`` all True (bool [H, W] of the shot) and
@@ -210,9 +268,16 @@ def run(
           colour of the reference.
         - ``mean_l_reference``, ``mean_a_reference``, ``mean_b_reference``,
           ``mean_l_before``, …, ``mean_b_after``: those mean colours (L*, a*, b*).
+        - ``flicker_source_l``, ``flicker_after_l``, ``flicker_added_l``: see
+          :class:`engine.measure.FlickerMeter` (every frame).
+        - with ``params.pixels_correspond``: ``delta_e2000_mean``, ``delta_e2000_p95``
+          (per-pixel, output vs corresponding reference frame) and
+          ``delta_e2000_mean_before``, ``delta_e2000_p95_before`` (shot vs reference).
 
     Raises:
-        ParameterError: invalid ``params``.
+        ParameterError: invalid ``params``; a mask of the wrong size or one that leaves
+            no pixel to fit; ``pixels_correspond`` with a reference of another size or
+            fewer frames than the shot.
         FrameSourceError: a source cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
         Anything ``sink`` or ``progress`` raise propagates unchanged.
@@ -225,30 +290,47 @@ def run(
     device = get_device()
     stride = params.sample_stride
     total = len(shot)
+    height, width = shot.clip_probe.height, shot.clip_probe.width
+    if params.pixels_correspond:
+        _check_correspondence(shot, reference)
 
     # Pass 1: shot-wide and reference-wide statistics.
     shot_before = _LabMoments(device)
+    shot_fit = _LabMoments(device)
     for number, frame in shot.frames(step=stride):
         _check_cancel(should_cancel, f"while measuring the shot (frame {number})")
         shot_before.add(frame)
+        shot_fit.add(frame, resolve_mask(shot_mask, number, frame.shape[:2]))
     reference_stats = _LabMoments(device)
+    reference_fit = _LabMoments(device)
     for number, frame in reference.frames(step=stride):
         _check_cancel(should_cancel, f"while measuring the reference (frame {number})")
         reference_stats.add(frame)
+        reference_fit.add(frame, resolve_mask(reference_mask, number, frame.shape[:2]))
+    for name, moments in (("shot", shot_fit), ("reference", reference_fit)):
+        if moments.count < 16:
+            raise ParameterError(f"the {name} fit mask leaves {moments.count} sampled pixels; too few to fit on")
 
-    scale, offset = _transfer_coefficients(shot_before, reference_stats, params)
+    if params.method == "mkl":
+        matrix, offset = _mkl_coefficients(shot_fit, reference_fit, params)
+    else:
+        scale, offset = _transfer_coefficients(shot_fit, reference_fit, params)
+        matrix = torch.diag(scale)
     log.info(
-        "shot match %s → %s: Lab scale %s, offset %s, device %s",
-        shot.path.name, reference.path.name, scale.tolist(), offset.tolist(), device,
+        "shot match %s → %s (%s): Lab matrix %s, offset %s, device %s",
+        shot.path.name, reference.path.name, params.method, matrix.tolist(), offset.tolist(), device,
     )
     _check_cancel(should_cancel, "before rendering")
-    scale_d = scale.to(device=device, dtype=torch.float32)
+    matrix_t = matrix.T.to(device=device, dtype=torch.float32)
     offset_d = offset.to(device=device, dtype=torch.float32)
-    lut = RgbLut8(lambda rgb: lab_to_srgb(srgb_to_lab(rgb) * scale_d + offset_d), device)
+    lut = RgbLut8(lambda rgb: lab_to_srgb(srgb_to_lab(rgb) @ matrix_t + offset_d), device)
 
     # Pass 2: render every frame, measuring the output on the same sample.
     shot_after = _LabMoments(device)
-    height, width = shot.clip_probe.height, shot.clip_probe.width
+    flicker = FlickerMeter()
+    per_pixel_after = CorrespondingDeltaE()
+    per_pixel_before = CorrespondingDeltaE()
+    references = reference.frames() if params.pixels_correspond else None
     done = 0
     first = shot.frame_range.start
     for number, before in shot.frames():
@@ -256,6 +338,12 @@ def run(
         after = lut.apply(before)
         if (number - first) % stride == 0:
             shot_after.add(after)
+        flicker.add(before, after)
+        if references is not None:
+            _, reference_frame = next(references)
+            if (number - first) % stride == 0:
+                per_pixel_after.add(after, reference_frame)
+                per_pixel_before.add(before, reference_frame)
         sink(number, before, after)
         done += 1
         if progress is not None:
@@ -271,8 +359,78 @@ def run(
     for label, mean in (("reference", mean_reference), ("before", mean_before), ("after", mean_after)):
         for channel, value in zip("lab", mean.tolist(), strict=True):
             measurements[f"mean_{channel}_{label}"] = float(value)
+    measurements.update(flicker.measurements())
+    if params.pixels_correspond:
+        measurements.update(per_pixel_after.measurements("delta_e2000"))
+        before_values = per_pixel_before.measurements("delta_e2000")
+        measurements["delta_e2000_mean_before"] = before_values["delta_e2000_mean"]
+        measurements["delta_e2000_p95_before"] = before_values["delta_e2000_p95"]
     log.info("shot match %s: %s (%d distinct colours transformed)", shot.path.name, measurements, lut.colours_evaluated)
     return FixResult(region=np.ones((height, width), dtype=bool), measurements=measurements, frame_count=done)
+
+
+def _check_correspondence(shot: FrameSource, reference: FrameSource) -> None:
+    """Raise ParameterError unless the reference can supply a corresponding frame for every shot frame."""
+    s, r = shot.clip_probe, reference.clip_probe
+    if (s.width, s.height) != (r.width, r.height):
+        raise ParameterError(
+            f"pixels_correspond needs the same framing, but the shot is {s.width}x{s.height} "
+            f"and the reference {r.width}x{r.height}"
+        )
+    if len(reference) < len(shot):
+        raise ParameterError(
+            f"pixels_correspond needs a reference frame for every shot frame: the shot has {len(shot)} "
+            f"frames, the reference range only {len(reference)}"
+        )
+
+
+def mkl_transform(
+    shot_covariance: torch.Tensor, reference_covariance: torch.Tensor, *, max_scale: float = float("inf")
+) -> torch.Tensor:
+    """The linear Monge–Kantorovich map between two Gaussians (Pitié & Kokaram 2007, eq. 9).
+
+    ``T = Σs^-½ (Σs^½ Σr Σs^½)^½ Σs^-½``: the symmetric positive-definite T with
+    ``T Σs Tᵀ = Σr`` that moves colours least in the mean-square sense.
+
+    Args:
+        shot_covariance, reference_covariance: float64 [3, 3] symmetric positive
+            semi-definite covariances (any colour space; here CIELAB).
+        max_scale: the eigenvalues of T are clamped to ``[1 / max_scale, max_scale]``.
+
+    Returns:
+        float64 [3, 3] T.
+    """
+    eye = torch.eye(3, dtype=torch.float64)
+    shot_covariance = shot_covariance.to(torch.float64) + 1e-6 * eye
+    reference_covariance = reference_covariance.to(torch.float64) + 1e-6 * eye
+    root = _sym_sqrt(shot_covariance)
+    inverse_root = torch.linalg.inv(root)
+    middle = _sym_sqrt(root @ reference_covariance @ root)
+    transform = inverse_root @ middle @ inverse_root
+    transform = (transform + transform.T) / 2.0
+    values, vectors = torch.linalg.eigh(transform)
+    values = values.clamp(1.0 / max_scale, max_scale)
+    return vectors @ torch.diag(values) @ vectors.T
+
+
+def _sym_sqrt(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh((matrix + matrix.T) / 2.0)
+    return vectors @ torch.diag(values.clamp(min=0.0).sqrt()) @ vectors.T
+
+
+def _mkl_coefficients(
+    shot: _LabMoments, reference: _LabMoments, params: MatchParams
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``matrix`` float64 [3, 3] and ``offset`` float64 [3] with ``out = matrix @ lab + offset``.
+
+    The full transfer ``T(x − μs) + μr`` blended with ``x`` by strength s is
+    ``((1 − s)I + sT) x + s(μr − T μs)``.
+    """
+    transform = mkl_transform(shot.covariance(), reference.covariance(), max_scale=params.max_std_ratio)
+    s = params.strength
+    matrix = (1.0 - s) * torch.eye(3, dtype=torch.float64) + s * transform
+    offset = s * (reference.mean() - transform @ shot.mean())
+    return matrix, offset
 
 
 def _transfer_coefficients(
@@ -289,3 +447,37 @@ def _transfer_coefficients(
     scale = 1.0 + s * (ratio - 1.0)
     offset = s * (reference.mean() - shot.mean() * ratio)
     return scale, offset
+
+
+def fit_colour_transfer(
+    source_rgb: np.ndarray, target_rgb: np.ndarray, *, method: str = "mkl", max_std_ratio: float = 4.0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Fit a shot-match transfer from pixel samples (no clip reading), for comparisons.
+
+    Args:
+        source_rgb, target_rgb: uint8 [P, 3] RGB samples of the two distributions (any
+            P each; they need not correspond).
+        method: ``"mkl"`` or ``"reinhard"`` (see the module docstring).
+        max_std_ratio: as :attr:`MatchParams.max_std_ratio`.
+
+    Returns:
+        ``transform(rgb)``: float32 [N, 3] sRGB 0..1 → float32 [N, 3] sRGB 0..1 (CPU).
+
+    Raises:
+        ParameterError: unknown method or invalid ratio.
+    """
+    params = MatchParams(method=method, max_std_ratio=max_std_ratio)
+    device = torch.device("cpu")
+    moments = []
+    for rgb in (source_rgb, target_rgb):
+        m = _LabMoments(device)
+        m.add_lab(srgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb).reshape(-1, 3)).to(torch.float64) / 255.0))
+        moments.append(m)
+    if method == "mkl":
+        matrix, offset = _mkl_coefficients(moments[0], moments[1], params)
+    else:
+        scale, offset = _transfer_coefficients(moments[0], moments[1], params)
+        matrix = torch.diag(scale)
+    matrix_t = matrix.T.to(torch.float32)
+    offset_f = offset.to(torch.float32)
+    return lambda rgb: lab_to_srgb(srgb_to_lab(rgb) @ matrix_t + offset_f)

@@ -58,3 +58,44 @@ def test_match_with_a_range_past_the_end_exits_2_with_the_clip_length(cups, coff
     )
     assert done.returncode == 2
     assert "sam2_02_cups.mp4, which has 300 frames" in done.stderr
+
+
+def test_match_method_reinhard_stays_selectable(cups, coffee, tmp_path):
+    done = _engine(
+        "match", "--method", "reinhard",
+        "--reference", str(coffee), "--reference-range", "0:4",
+        "--shot", str(cups), "--shot-range", "0:3",
+        "--out", str(tmp_path / "out"),
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["delta_e2000_after"] < result["delta_e2000_before"]
+
+
+def test_look_apply_of_a_real_lut_prints_measurements(footage, tennis_frames, tmp_path):
+    out = tmp_path / "graded"
+    done = _engine("look", "apply", "--look", str(footage / "luts" / "ocio_lustre_33x33x33.3dl"),
+                   str(tennis_frames), str(out))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["frame_count"] == 70 and len(list(out.iterdir())) == 70
+    assert result["apply_frames_per_second"] > 0
+
+
+def test_look_train_writes_a_cube_that_applies(tennis_frames, tmp_path):
+    # The tennis frames against themselves: the learned look must be (nearly) the identity.
+    cube = tmp_path / "tennis_identity.cube"
+    done = _engine("look", "train", "--pair", str(tennis_frames), str(tennis_frames), "--frames", "3", "--out", str(cube))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["train_delta_e2000_mean"] < 0.5
+    assert cube.read_text().splitlines()[1] == "LUT_3D_SIZE 33"
+
+
+def test_relight_prints_the_cdl(cups, coffee, tmp_path):
+    done = _engine("relight", "--reference", str(coffee), "--reference-range", "0:4",
+                   "--shot", str(cups), "--shot-range", "0:3", "--out", str(tmp_path / "relit"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["cdl"]["slope"]) == 3 and result["frame_count"] == 3
+    assert "exposure_stops" in result

@@ -201,6 +201,43 @@ def test_bad_parameters_are_refused_by_name(values, message):
 
 def test_parameters_round_trip_through_a_dict():
     params = color.MatchParams(sample_stride=2, strength=0.75, max_std_ratio=3)
-    assert params.to_dict() == {"sample_stride": 2, "strength": 0.75, "max_std_ratio": 3.0}
+    assert params.to_dict() == {
+        "sample_stride": 2,
+        "strength": 0.75,
+        "max_std_ratio": 3.0,
+        "method": "mkl",
+        "pixels_correspond": False,
+    }
     assert color.MatchParams.from_dict(params.to_dict()) == params
     assert color.MatchParams.from_dict({}) == color.MatchParams()
+
+
+def test_mkl_matches_the_reference_covariance_closer_than_reinhard(cups, coffee):
+    shot = FrameSource(cups, first=0, stop=8)
+    reference = FrameSource(coffee, first=0, stop=8)
+    covariances = {}
+    for method in ("mkl", "reinhard"):
+        lab = []
+        color.run(shot, reference, params=color.MatchParams(method=method, sample_stride=4),
+                  sink=lambda n, before, after: lab.append(_sample_lab(after)) if n % 4 == 0 else None)
+        covariances[method] = torch.cov(torch.cat(lab).T)
+    wanted = torch.cov(torch.cat([_sample_lab(f) for _, f in reference.frames(step=4)]).T)
+    error = {m: float((c - wanted).norm() / wanted.norm()) for m, c in covariances.items()}
+    print(f"relative covariance error after the match: {error}")
+    assert error["mkl"] < error["reinhard"]
+    assert error["mkl"] < 0.1
+
+
+def test_fit_mask_leaves_pixels_out_of_the_fit(cups, coffee):
+    shot = FrameSource(cups, first=0, stop=4)
+    reference = FrameSource(coffee, first=0, stop=4)
+    left_half = np.zeros((720, 1280), dtype=bool)
+    left_half[:, :640] = True
+    means = {}
+    for name, mask in (("all", None), ("left", left_half), ("left_callable", lambda n: left_half)):
+        result = color.run(shot, reference, reference_mask=mask, sink=lambda n, b, a: None)
+        means[name] = result.measurements["mean_l_after"]
+    assert means["left"] == pytest.approx(means["left_callable"])
+    assert abs(means["left"] - means["all"]) > 0.5  # the right half of the reference no longer counts
+    with pytest.raises(ParameterError, match="fit mask"):
+        color.run(shot, reference, shot_mask=np.ones((10, 10), bool), sink=lambda n, b, a: None)
