@@ -72,6 +72,19 @@ class ClipProbe:
         frame_count: number of frames in the clip; frames are numbered 0..frame_count-1.
         start_timecode: SMPTE ``HH:MM:SS:FF`` (``;`` before FF for drop-frame) from the
             stream's or container's ``timecode`` tag, or None when the clip has none.
+        container_format: FFmpeg demuxer name(s) (``"mov,mp4,m4a,3gp,3g2,mj2"``, ``"mxf"``),
+            or ``"image_sequence"`` for a folder of images.
+        pixel_aspect: sample (pixel) aspect ratio, width/height of one pixel; 1 when the
+            stream declares none.
+        bit_depth: bits per colour component of the decoded pixel format (8, 10, 12, 16),
+            or None when unknown.
+        color_primaries, color_transfer, color_matrix: the stream's colour tags as
+            ITU-T H.273 names (``"bt709"``, ``"smpte2084"``, ``"bt470bg"``); None when
+            untagged (H.273 code 2, "unspecified").
+        color_range: ``"limited"`` (MPEG/TV), ``"full"`` (JPEG/PC) or None when untagged.
+        reel: reel/tape name from a ``reel_name``/``reel``/``tape`` tag, or None.
+        audio_streams: one dict per audio stream: ``codec``, ``channels``,
+            ``sample_rate_hz``.
     """
 
     codec: str
@@ -81,6 +94,15 @@ class ClipProbe:
     frame_rate: Fraction
     frame_count: int
     start_timecode: str | None
+    container_format: str = ""
+    pixel_aspect: Fraction = Fraction(1)
+    bit_depth: int | None = None
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_matrix: str | None = None
+    color_range: str | None = None
+    reel: str | None = None
+    audio_streams: tuple[dict, ...] = ()
 
 
 def probe(path: str | os.PathLike) -> ClipProbe:
@@ -124,7 +146,45 @@ def _probe_video(path: Path) -> ClipProbe:
             frame_rate=Fraction(rate),
             frame_count=int(frame_count),
             start_timecode=_find_timecode(container, stream),
+            container_format=container.format.name,
+            pixel_aspect=Fraction(stream.sample_aspect_ratio or context.sample_aspect_ratio or 1),
+            bit_depth=_bit_depth(context.format),
+            color_primaries=_H273_PRIMARIES.get(context.color_primaries),
+            color_transfer=_H273_TRANSFER.get(context.color_trc),
+            color_matrix=_H273_MATRIX.get(context.colorspace),
+            color_range={1: "limited", 2: "full"}.get(context.color_range),
+            reel=_find_tag(container, stream, ("reel_name", "reel", "tape")),
+            audio_streams=tuple(
+                {"codec": audio.codec_context.name, "channels": audio.codec_context.channels,
+                 "sample_rate_hz": audio.codec_context.sample_rate}
+                for audio in container.streams.audio
+            ),
         )
+
+
+# ITU-T H.273 code points → names (FFmpeg's names for them); 2 ("unspecified") is left out.
+_H273_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+                   9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+_H273_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+                  11: "iec61966-2-4", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+                  16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+_H273_MATRIX = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+                9: "bt2020nc", 10: "bt2020c", 14: "ictcp"}
+
+
+def _bit_depth(pixel_format: av.VideoFormat | None) -> int | None:
+    if pixel_format is None or not pixel_format.components:
+        return None
+    return max(component.bits for component in pixel_format.components)
+
+
+def _find_tag(container: av.container.InputContainer, stream: av.VideoStream, names: tuple[str, ...]) -> str | None:
+    for metadata in (stream.metadata, container.metadata, *(s.metadata for s in container.streams)):
+        for name in names:
+            value = (metadata or {}).get(name, "").strip()
+            if value:
+                return value
+    return None
 
 
 def _count_packets(container: av.container.InputContainer, stream: av.VideoStream, path: Path) -> int:
@@ -221,6 +281,8 @@ def _probe_image_folder(folder: Path) -> ClipProbe:
         frame_rate=IMAGE_SEQUENCE_FRAME_RATE,
         frame_count=len(images.files),
         start_timecode=None,
+        container_format="image_sequence",
+        bit_depth=int(first.dtype.itemsize * 8),
     )
 
 

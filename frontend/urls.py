@@ -7,6 +7,8 @@ app_name = "frontend"
 urlpatterns = [
     path("", views.productions, name="productions"),
     path("productions/<slug:code>/", views.production_detail, name="production"),
+    path("productions/<slug:code>/shots/", views.shot_board, name="shot-board"),
+    path("productions/<slug:code>/jobs/", views.jobs, name="jobs"),
     path("review/<int:proposal_id>/", views.review_room, name="review"),
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
 ]

@@ -115,7 +115,10 @@ CHANNEL_LAYER_IS_SHARED = bool(REDIS_URL)
 
 # Engine jobs go to "gpu", everything else (ingest, proxies, reports) to "default".
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"reviews.tasks.job_run": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "reviews.tasks.job_run": {"queue": "gpu"},
+    "reviews.tasks.look_model_train_run": {"queue": "gpu"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

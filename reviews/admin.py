@@ -73,3 +73,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.LookModel)
+class LookModelAdmin(admin.ModelAdmin):
+    list_display = ["production", "version", "name", "trained_by", "created_at"]
+    list_filter = ["production"]
+    readonly_fields = ["cube_path", "lineage", "measurements", "parameters"]

@@ -7,21 +7,27 @@ from .models import Membership, Production, Role
 # Actions and the roles that may take them.
 APPROVE_PROPOSAL = "approve_proposal"
 INGEST_FOOTAGE = "ingest_footage"
+IMPORT_CUT = "import_cut"
 FILE_FIX_REQUEST = "file_fix_request"
 RUN_JOB = "run_job"
+TRAIN_LOOK = "train_look"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
     INGEST_FOOTAGE: frozenset({Role.SUPERVISOR}),
+    IMPORT_CUT: frozenset({Role.SUPERVISOR}),
     FILE_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+    TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
 }
 
 ACTION_DESCRIPTIONS = {
     APPROVE_PROPOSAL: "decide on proposals",
     INGEST_FOOTAGE: "ingest footage",
+    IMPORT_CUT: "import editorial cuts",
     FILE_FIX_REQUEST: "file fix requests",
     RUN_JOB: "run engine jobs",
+    TRAIN_LOOK: "train look models",
 }
 
 

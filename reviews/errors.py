@@ -21,3 +21,14 @@ class Conflict(ServiceError):
 
 class IngestError(ServiceError):
     """A media file could not be ingested (missing, unreadable, not video, already ingested)."""
+
+
+class CutImportError(ServiceError):
+    """An editorial file could not be imported (unsupported format, syntax error — the message
+    names the file and, for an EDL, the line — or no video events)."""
+
+
+class TooLarge(ServiceError):
+    """An upload is larger than the installation accepts."""
+
+    status_code = 413

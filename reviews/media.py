@@ -40,12 +40,13 @@ def review_frame_path(media_dir: str, side: str, frame: int) -> Path:
     return media_path(media_dir) / "review" / side / frame_name(frame, "jpg")
 
 
-def encode_review_jpeg(frame: np.ndarray) -> bytes:
-    """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``LOUPE_REVIEW_WIDTH``,
-    resized with area averaging."""
+def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes:
+    """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``max_width`` pixels
+    (default ``LOUPE_REVIEW_WIDTH``), resized with area averaging."""
     height, width = frame.shape[:2]
-    if width > settings.LOUPE_REVIEW_WIDTH:
-        new_width = settings.LOUPE_REVIEW_WIDTH
+    max_width = max_width or settings.LOUPE_REVIEW_WIDTH
+    if width > max_width:
+        new_width = max_width
         new_height = max(2, round(height * new_width / width / 2) * 2)
         frame = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(

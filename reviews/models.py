@@ -62,7 +62,15 @@ class Performer(models.Model):
 
 
 class Clip(models.Model):
-    """One dailies media file, probed at ingest. The original is never modified or moved."""
+    """One dailies media file (or image sequence), probed at ingest. The original is never
+    modified or moved.
+
+    ``source_path`` is a video file or, for an image sequence, the folder holding it (one
+    sequence per folder). ``checksum_sha256`` is the file's SHA-256 or, for a sequence, the
+    SHA-256 of its manifest (each image's name and SHA-256, in frame order). Colour tags are
+    ITU-T H.273 names (``bt709``); blank when the media is untagged. ``reel`` is the reel/tape
+    name an EDL refers to (from the media's tags, else the file name without extension).
+    """
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="clips")
     name = models.CharField(max_length=255)
@@ -77,6 +85,17 @@ class Clip(models.Model):
     frame_rate_den = models.PositiveIntegerField()
     frame_count = models.PositiveIntegerField()
     start_timecode = models.CharField(max_length=11, default="00:00:00:00")
+    container_format = models.CharField(max_length=64, blank=True)
+    pixel_aspect_num = models.PositiveIntegerField(default=1)
+    pixel_aspect_den = models.PositiveIntegerField(default=1)
+    bit_depth = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Bits per colour component.")
+    color_primaries = models.CharField(max_length=32, blank=True)
+    color_transfer = models.CharField(max_length=32, blank=True)
+    color_matrix = models.CharField(max_length=32, blank=True)
+    color_range = models.CharField(max_length=8, blank=True, help_text="limited or full; blank if untagged.")
+    reel = models.CharField(max_length=128, blank=True, help_text="Reel/tape name, as EDLs refer to the clip.")
+    audio_streams = models.JSONField(default=list, blank=True,
+                                     help_text="[{codec, channels, sample_rate_hz}] per audio stream.")
     ingested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -94,14 +113,60 @@ class Clip(models.Model):
         return Fraction(self.frame_rate_num, self.frame_rate_den)
 
 
+class Cut(models.Model):
+    """One import of an editorial file (EDL, OTIO, FCP7 XML): a version of a sequence.
+
+    ``sequence`` names the line of cuts that revise each other (by default the timeline's
+    title): importing a cut conforms the shots of the previous cut of the same sequence.
+    ``report`` keeps what the import did (see ``reviews.services.editorial.CutImportReport``).
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="cuts")
+    sequence = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="The timeline's own name (EDL TITLE).")
+    file_name = models.CharField(max_length=255)
+    checksum_sha256 = models.CharField(max_length=64)
+    frame_rate_num = models.PositiveIntegerField()
+    frame_rate_den = models.PositiveIntegerField()
+    report = models.JSONField(default=dict)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.sequence} ({self.file_name})"
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return Fraction(self.frame_rate_num, self.frame_rate_den)
+
+
 class Shot(models.Model):
-    """One continuous piece of the cut: a source range ``[source_in, source_out)`` of a clip."""
+    """One continuous piece of the cut: a source range ``[source_in, source_out)`` of a clip.
+
+    Shots that came from an editorial import also carry where they sit in the cut: ``cut`` (the
+    latest cut that placed them), ``record_in``/``record_out`` (frames from the start of that
+    cut's track, ``[in, out)``, at the cut's frame rate), ``cut_order`` (their position among
+    the cut's shots), ``track`` and the ``reel`` / ``clip_name`` the editorial file gave. A
+    re-import that no longer contains the shot sets ``removed_from_cut_at``; the shot and its
+    fix requests are kept.
+    """
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="shots")
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="shots")
     code = models.CharField(max_length=64, help_text="e.g. SC012_0040")
     source_in = models.PositiveIntegerField()
     source_out = models.PositiveIntegerField(help_text="Exclusive.")
+    cut = models.ForeignKey(Cut, null=True, blank=True, on_delete=models.SET_NULL, related_name="shots")
+    cut_order = models.PositiveIntegerField(null=True, blank=True)
+    track = models.CharField(max_length=64, blank=True)
+    record_in = models.PositiveIntegerField(null=True, blank=True)
+    record_out = models.PositiveIntegerField(null=True, blank=True, help_text="Exclusive.")
+    reel = models.CharField(max_length=128, blank=True)
+    clip_name = models.CharField(max_length=255, blank=True, help_text="The clip name the editorial file gave.")
+    removed_from_cut_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -120,6 +185,8 @@ class Shot(models.Model):
 
 class FixKind(models.TextChoices):
     COLOR_MATCH = "color_match", "Shot match"
+    LOOK_TRANSFER = "look_transfer", "Look transfer"
+    RELIGHT = "relight", "Lighting harmonisation"
 
 
 class FixRequestStatus(models.TextChoices):
@@ -291,3 +358,28 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
+
+
+class LookModel(models.Model):
+    """A production's own look, learned from pairs of its dailies (camera original → graded):
+    a 3D LUT stored as a ``.cube`` file. Versioned per production; ``lineage`` records which
+    clips and frames trained it. It trains only on, and applies only to, its production."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="look_models")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    cube_path = models.CharField(max_length=255, help_text="The .cube file, relative to MEDIA_ROOT.")
+    lineage = models.JSONField(default=list, help_text="[{source, graded, frames}] per training pair.")
+    measurements = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict)
+    trained_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["production", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "version"], name="look_model_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.production} look v{self.version:03d} {self.name}"

@@ -1,9 +1,13 @@
 """Celery tasks: thin calls of services. Idempotent — a job identifies the one proposal it makes."""
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from reviews.services.jobs import JobBusy, job_execute
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -25,3 +29,26 @@ def job_run(self, job_id: int) -> int | None:
         # if that worker dies this message finishes the job.
         raise self.retry(countdown=settings.LOUPE_JOB_LEASE_S, max_retries=None) from None
     return proposal.pk if proposal else None
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: int, name: str,
+                         parameters: dict) -> int | None:
+    """Train a look model (queue ``gpu``); returns its id, or None when training was refused."""
+    from django.contrib.auth.models import User
+
+    from reviews.errors import ServiceError
+    from reviews.models import Production
+    from reviews.services.looks import look_model_train
+
+    production = Production.objects.get(pk=production_id)
+    shots = {shot.pk: shot for shot in production.shots.select_related("clip")}
+    try:
+        look_model = look_model_train(
+            production=production, actor=User.objects.get(pk=actor_id), name=name, parameters=parameters,
+            pairs=[(shots[source], shots[graded]) for source, graded in pairs],
+        )
+    except ServiceError as error:
+        logger.warning("look model %r of %s not trained: %s", name, production.code, error)
+        return None
+    return look_model.pk

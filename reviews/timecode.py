@@ -16,3 +16,32 @@ def frame_timecode(*, start_timecode: str, frame_rate: Fraction, frame: int) -> 
     drop_frame = ";" in start_timecode
     start = otio.opentime.from_timecode(start_timecode, rate)
     return otio.opentime.to_timecode(start + otio.opentime.RationalTime(frame, rate), rate, drop_frame)
+
+
+def nominal_rate(frame_rate: float | Fraction) -> int:
+    """The timecode base of a frame rate: 24 for 23.976, 30 for 29.97, 60 for 59.94."""
+    return round(float(frame_rate))
+
+
+def source_frame(*, time: otio.opentime.RationalTime, start_timecode: str, frame_rate: Fraction) -> int:
+    """The frame (counted from 0 at the start of a clip) that an editorial source time names.
+
+    ``time`` is a source time as OpenTimelineIO read it from a cut (an EDL source timecode, an
+    OTIO/XML clip's source range start); ``start_timecode`` and ``frame_rate`` are the clip's.
+    Editorial timecodes are labels of the source's frames, so a cut read at 24 frames/s names
+    the same frames of a 23.976 clip (same timecode base); drop-frame counts come from the
+    timecodes' own notation. Raises ``ValueError`` when the timecode bases differ (e.g. a cut at
+    24 against a clip at 25), or when ``start_timecode`` is invalid at ``frame_rate``.
+    """
+    if nominal_rate(time.rate) != nominal_rate(frame_rate):
+        raise ValueError(f"the cut counts {float(time.rate):g} frames/s but the clip has {float(frame_rate):g}")
+    start = otio.opentime.from_timecode(start_timecode, float(frame_rate))
+    return round(time.value) - round(start.value)
+
+
+def time_timecode(time: otio.opentime.RationalTime) -> str:
+    """An editorial time as non-drop ``HH:MM:SS:FF`` at its own rate (as CMX3600 prints it)."""
+    try:
+        return otio.opentime.to_timecode(time, time.rate, False)
+    except ValueError:
+        return f"{time.value:g}@{time.rate:g}"

@@ -1,7 +1,8 @@
 """Serialisers: shapes of the API's input and output."""
 from rest_framework import serializers
 
-from reviews.models import Clip, Decision, FixRequest, Job, Production, Proposal, ReviewDecision, Shot
+from reviews.models import (Clip, Cut, Decision, FixRequest, Job, LookModel, Production, Proposal, ReviewDecision,
+                            Shot)
 from reviews.services.jobs import job_eta_seconds
 
 
@@ -15,25 +16,51 @@ class ClipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Clip
         fields = ["id", "name", "source_path", "checksum_sha256", "size_bytes", "codec", "pixel_format", "width",
-                  "height", "frame_rate_num", "frame_rate_den", "frame_count", "start_timecode", "created_at"]
+                  "height", "frame_rate_num", "frame_rate_den", "frame_count", "start_timecode", "container_format",
+                  "pixel_aspect_num", "pixel_aspect_den", "bit_depth", "color_primaries", "color_transfer",
+                  "color_matrix", "color_range", "reel", "audio_streams", "created_at"]
 
 
 class ClipIngestSerializer(serializers.Serializer):
     path = serializers.CharField(help_text="Server-side path of a video file or image-sequence folder.")
 
 
+class ClipUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A video file (MOV, MP4, MXF, AVI, MKV); its type is decided by probing.")
+
+
 class ShotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Shot
-        fields = ["id", "code", "clip", "source_in", "source_out"]
+        fields = ["id", "code", "clip", "source_in", "source_out", "cut", "cut_order", "track", "record_in",
+                  "record_out", "reel", "clip_name", "removed_from_cut_at"]
+
+
+class CutImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A CMX3600 .edl, OpenTimelineIO .otio or Final Cut Pro 7 .xml cut.")
+    sequence = serializers.CharField(required=False, max_length=200,
+                                     help_text="The sequence this cut revises (default: the cut's title).")
+    rate = serializers.RegexField(r"^\d+(\.\d+)?(/\d+)?$", required=False,
+                                  help_text="Frame rate of an EDL's timecodes, e.g. 24, 25, 30000/1001.")
+
+
+class CutSerializer(serializers.ModelSerializer):
+    report = serializers.JSONField(read_only=True, help_text="What the import did: shots created, matched "
+                                                             "(trimmed, moved), removed; unmatched events.")
+
+    class Meta:
+        model = Cut
+        fields = ["id", "sequence", "name", "file_name", "checksum_sha256", "frame_rate_num", "frame_rate_den",
+                  "created_at", "report"]
 
 
 class JobSerializer(serializers.ModelSerializer):
     eta_seconds = serializers.SerializerMethodField()
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
 
     class Meta:
         model = Job
-        fields = ["id", "fix_request", "state", "frames_done", "frames_total", "eta_seconds", "error", "worker",
+        fields = ["id", "fix_request", "state", "state_label", "frames_done", "frames_total", "eta_seconds", "error", "worker",
                   "attempts", "cancel_requested_at", "created_at", "started_at", "finished_at"]
 
     def get_eta_seconds(self, job) -> float | None:
@@ -68,3 +95,18 @@ class ReviewDecisionSerializer(serializers.ModelSerializer):
         fields = ["id", "proposal", "director", "decision", "note", "created_at", "proposal_status",
                   "proposal_status_label"]
         read_only_fields = ["proposal", "director", "created_at"]
+
+
+class LookModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LookModel
+        fields = ["id", "version", "name", "lineage", "measurements", "parameters", "trained_by", "created_at"]
+
+
+class LookModelTrainSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    pairs = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        min_length=1, help_text="[[camera original shot id, graded shot id], ...] — same frames in each pair.",
+    )
+    parameters = serializers.DictField(required=False, default=dict)

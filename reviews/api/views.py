@@ -1,19 +1,24 @@
 """API views, all under ``/api/productions/<code>/``: the production is resolved from the
 person's memberships first, and every object is fetched within it — never by id alone."""
+from fractions import Fraction
+
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviews import selectors
-from reviews.errors import ServiceError
+from reviews import authz, selectors
+from reviews.errors import ServiceError, TooLarge
 from reviews.models import Job, Production
-from reviews.services.clips import clip_ingest
+from reviews.services.clips import clip_ingest, clip_upload
+from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.proposals import proposal_decide
+from reviews.tasks import look_model_train_run
 
 from . import serializers
 
@@ -49,6 +54,46 @@ class ClipList(ProductionScoped, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         clip = clip_ingest(production=self.production, path=data.validated_data["path"], actor=request.user)
         return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+
+
+class ClipUpload(ProductionScoped, APIView):
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": serializers.ClipUploadSerializer},
+                   responses={201: serializers.ClipSerializer})
+    def post(self, request, code):
+        """Upload a video file: stored as an original under the production's folder with a safe
+        name (its type decided by probing), then ingested. 413 over the size limit."""
+        data = serializers.ClipUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        clip = clip_upload(production=self.production, upload=data.validated_data["file"], actor=request.user)
+        return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+
+
+class CutList(ProductionScoped, generics.ListAPIView):
+    """The production's imported cuts, newest first, each with its import report."""
+
+    serializer_class = serializers.CutSerializer
+    parser_classes = [parsers.MultiPartParser]
+
+    def get_queryset(self):
+        return self.production.cuts.all()
+
+    @extend_schema(request={"multipart/form-data": serializers.CutImportSerializer},
+                   responses={201: serializers.CutSerializer})
+    def post(self, request, code):
+        """Import (conform) an editorial cut: EDL, OTIO or FCP7 XML. The response's ``report``
+        lists shots created, matched (trimmed, moved), removed, and unmatched events with reasons."""
+        data = serializers.CutImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        limit = settings.LOUPE_CUT_UPLOAD_MAX_BYTES
+        if upload.size > limit:
+            raise TooLarge(f"{upload.name} is {upload.size} bytes; editorial files are limited to {limit} bytes.")
+        rate = data.validated_data.get("rate")
+        report = cut_import(production=self.production, path=upload.name, data=upload.read(), actor=request.user,
+                            sequence=data.validated_data.get("sequence"), rate=Fraction(rate) if rate else None)
+        return Response(serializers.CutSerializer(report.cut).data, status=status.HTTP_201_CREATED)
 
 
 class ShotList(ProductionScoped, generics.ListAPIView):
@@ -160,3 +205,29 @@ class ProposalDecisions(ProductionScoped, generics.ListCreateAPIView):
             decision=serializer.validated_data["decision"],
             note=serializer.validated_data.get("note", ""),
         )
+
+
+class LookModelList(ProductionScoped, generics.ListAPIView):
+    """The production's look models, newest first."""
+
+    serializer_class = serializers.LookModelSerializer
+
+    def get_queryset(self):
+        return self.production.look_models.all()
+
+    @extend_schema(request=serializers.LookModelTrainSerializer, responses={202: None})
+    def post(self, request, code):
+        """Train the next look model from pairs of this production's shots (queue ``gpu``).
+        202: it appears in this list when trained."""
+        authz.require(request.user, self.production, authz.TRAIN_LOOK)
+        data = serializers.LookModelTrainSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pairs = data.validated_data["pairs"]
+        known = set(self.production.shots.values_list("pk", flat=True))
+        unknown = sorted({shot for pair in pairs for shot in pair} - known)
+        if unknown:
+            raise ServiceError(f"No shot(s) {', '.join(map(str, unknown))} in {self.production.code}.")
+        look_model_train_run.delay(self.production.pk, pairs, request.user.pk, data.validated_data["name"],
+                                   data.validated_data["parameters"])
+        return Response({"detail": "Training queued; the look model appears in this list when it is trained."},
+                        status=status.HTTP_202_ACCEPTED)

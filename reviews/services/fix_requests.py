@@ -32,6 +32,9 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         )
     if spec.needs_reference and reference_shot is None:
         raise ServiceError(f"A {kind} fix needs a reference shot.")
+    parameters = clean_parameters(kind, parameters or {})
+    if spec.needs_look_model and not production.look_models.filter(pk=parameters["look_model"]).exists():
+        raise ServiceError(f"Look model {parameters['look_model']} is not one of {production.code}'s look models.")
     if assignee is not None and not authz.is_member(assignee, production):
         raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
     fix_request = FixRequest.objects.create(
@@ -41,7 +44,7 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         frame_in=frame_in,
         frame_out=frame_out,
         reference_shot=reference_shot,
-        parameters=clean_parameters(kind, parameters or {}),
+        parameters=parameters,
         assignee=assignee,
         description=description,
         created_by=actor,

@@ -10,6 +10,7 @@ A job runs at most once at a time and makes at most one proposal:
   creates the proposal; the proposal is one-to-one with its job;
 - a delivery for a job that has ended does nothing.
 """
+import base64
 import logging
 import shutil
 import time
@@ -28,11 +29,12 @@ from engine.errors import Cancelled, EngineError
 from engine.io import FrameSource
 from reviews import authz, events
 from reviews.errors import Conflict
-from reviews.fixes import fix_spec
+from reviews.fixes import FixInputs, fix_spec
 from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
 from reviews.models import FixRequest, FixRequestStatus, Job, JobState, Proposal
 
 from .audit import audit_record
+from .looks import look_model_file
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.5
 # The lease is renewed, and a cancel request looked for, at most this often (seconds).
 HEARTBEAT_INTERVAL_S = 1.0
+# While a job renders, a small preview of its latest frame goes to browsers this often (seconds).
+PREVIEW_INTERVAL_S = 2.0
+PREVIEW_WIDTH = 320
 
 
 class JobBusy(Exception):
@@ -187,6 +192,7 @@ class _ProposalWriter:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         for sub in ("frames", "review/before", "review/after"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
 
@@ -197,14 +203,17 @@ class _ProposalWriter:
             raise OSError(f"could not write frame {frame} to {self.folder}")
         (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
         (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
+        self.latest = (frame, after)
 
 
 class _JobMonitor:
     """The engine's progress and should_cancel callbacks: writes progress, renews the lease and
     looks for a cancel request — each at most every so often, since the engine calls per frame."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, writer: _ProposalWriter):
         self.job = job
+        self.writer = writer
+        self.last_preview = 0.0
         self.last_progress = 0.0
         self.last_heartbeat = time.monotonic()
         self.cancelled = False
@@ -217,6 +226,13 @@ class _JobMonitor:
         Job.objects.filter(pk=self.job.pk).update(frames_done=done, frames_total=total)
         self.job.frames_done, self.job.frames_total = done, total
         _broadcast(self.job)
+        if self.writer.latest is not None and now - self.last_preview >= PREVIEW_INTERVAL_S:
+            self.last_preview = now
+            frame, image = self.writer.latest
+            data_url = "data:image/jpeg;base64," + base64.b64encode(encode_review_jpeg(image, PREVIEW_WIDTH)).decode()
+            events.broadcast(events.production_group(self.job.production_id), "job.preview",
+                             {"id": self.job.pk, "fix_request": self.job.fix_request_id, "frame": frame,
+                              "image": data_url})
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
@@ -244,18 +260,24 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     final_dir = proposal_media_dir(job.pk)
     staging = media_path(final_dir).with_name(f".staging-job-{job.pk}")
     shutil.rmtree(staging, ignore_errors=True)  # a previous attempt's, if a worker died mid-job
-    monitor = _JobMonitor(job)
+    writer = _ProposalWriter(staging)
+    monitor = _JobMonitor(job, writer)
     reference = fix_request.reference_shot
+    params = spec.params_type.from_dict(fix_request.parameters)
     try:
-        result = spec.run(
+        result = spec.run(FixInputs(
             shot=FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out),
-            reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out),
-            params=spec.params_type.from_dict(fix_request.parameters),
-            sink=_ProposalWriter(staging),
+            reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out)
+            if reference else None,
+            params=params,
+            look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
+            sink=writer,
             progress=monitor.progress,
             should_cancel=monitor.should_cancel,
-        )
+        ))
         cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+        for name, data in spec.extra_files(result).items():
+            (staging / name).write_bytes(data)
     except Cancelled:
         shutil.rmtree(staging, ignore_errors=True)
         _job_end(job, JobState.CANCELLED)

@@ -25,11 +25,13 @@ from reviews.services.shots import shot_create
 
 PRODUCTION_CODE = "DEMO"
 CLIP_EXTENSIONS = {".mp4", ".mov", ".mxf", ".avi", ".mkv"}
-# (shot, reference shot, frames [in, out)): shot matches between real clips of the footage.
+# (fix kind, shot, reference shot, frames [in, out), description): fixes between real clips.
 FIX_REQUESTS = [
-    ("SAM2_02_CUPS", "SAM2_04_COFFEE", 0, 72, "Bring the cups to the warm look of the coffee shot."),
-    ("SAM2_03_BLOCKS", "SAM2_01_DOG", 0, 72, "Match the blocks to the daylight of the courtyard."),
-    ("SAM2_BEDROOM", "SAM2_05_DEFAULT_JUGGLE", 0, 60, "Match the bedroom to the juggling shot's greens."),
+    ("color_match", "SAM2_02_CUPS", "SAM2_04_COFFEE", 0, 72, "Bring the cups to the warm look of the coffee shot."),
+    ("color_match", "SAM2_03_BLOCKS", "SAM2_01_DOG", 0, 72, "Match the blocks to the daylight of the courtyard."),
+    ("color_match", "SAM2_BEDROOM", "SAM2_05_DEFAULT_JUGGLE", 0, 60, "Match the bedroom to the juggling shot's greens."),
+    ("relight", "HARMONIZER_AERIAL_DUSK_LOWLIGHT", "SAM2_01_DOG", 0, 30,
+     "The aerial is underexposed: bring its exposure and white balance to the daylight of the courtyard."),
 ]
 
 
@@ -84,17 +86,18 @@ class Command(BaseCommand):
                                       source_out=clip.frame_count, actor=supervisor)
             self.stdout.write(f"  ingested {clip.name}: {clip.codec} {clip.width}x{clip.height} "
                               f"{clip.frame_count} frames at {clip.frame_rate_num}/{clip.frame_rate_den} fps")
-        for shot_code, reference_code, frame_in, frame_out, description in FIX_REQUESTS:
+        for kind, shot_code, reference_code, frame_in, frame_out, description in FIX_REQUESTS:
             if shot_code not in shots or reference_code not in shots:
                 self.stdout.write(self.style.WARNING(f"  skipped {shot_code} → {reference_code}: clip missing"))
                 continue
             fix_request = fix_request_create(
-                production=production, actor=supervisor, shot=shots[shot_code], kind="color_match",
+                production=production, actor=supervisor, shot=shots[shot_code], kind=kind,
                 frame_in=frame_in, frame_out=frame_out, reference_shot=shots[reference_code],
                 assignee=users[Role.ARTIST], description=description,
             )
             job_submit(fix_request=fix_request, actor=users[Role.ARTIST])
-            self.stdout.write(f"  queued shot match {shot_code} → {reference_code}, frames {frame_in}–{frame_out - 1}")
+            self.stdout.write(f"  queued {fix_request.get_kind_display().lower()} {shot_code} → {reference_code}, "
+                              f"frames {frame_in}–{frame_out - 1}")
 
     def serve(self, port: int):
         commands = [celery_worker_command(queues="gpu,default", concurrency=1), asgi_server_command(port=port)]
