@@ -30,6 +30,7 @@ def production_detail(request, code):
         "roles": sorted(authz.roles_in(request.user, production)),
         "clips": selectors.clips_of(production),
         "fix_requests": selectors.fix_requests_of(production),
+        "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
     })
 
 

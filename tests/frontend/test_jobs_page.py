@@ -8,7 +8,7 @@ from playwright.sync_api import expect, sync_playwright
 from reviews.models import Job, JobState
 from reviews.services.jobs import job_execute
 
-from .test_review_room import CHROMIUM, CHROMIUM_ARGS
+from .browser import launch, open_signed_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -22,12 +22,8 @@ def test_failed_job_is_explained_retried_and_the_retry_cancelled(asgi_server, fi
     job_execute(job_id=failed.pk, worker="test")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{asgi_server}/productions/{fix_request.production.code}/jobs/")
-        page.fill("input[name=username]", "artist")
-        page.fill("input[name=password]", "pw-artist")
-        page.click("button[type=submit]")
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/{fix_request.production.code}/jobs/", "artist")
         row = page.locator(f"tr[data-job='{failed.pk}']")
         expect(row.locator(".state")).to_contain_text("offline_reel.mp4")
         row.locator("[data-action=retry]").click()
@@ -42,3 +38,22 @@ def test_failed_job_is_explained_retried_and_the_retry_cancelled(asgi_server, fi
 
     new_job = Job.objects.exclude(pk=failed.pk).get()
     assert new_job.state == JobState.CANCELLED and new_job.fix_request_id == fix_request.pk
+
+
+def test_a_double_click_on_run_makes_one_job(asgi_server, fix_request, people):
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/{fix_request.production.code}/", "artist")
+        statuses = []
+        page.on("response", lambda response: statuses.append(response.status)
+                if response.url.endswith(f"/fix-requests/{fix_request.pk}/jobs/") else None)
+        page.dblclick(f"button[data-run='{fix_request.pk}']")
+        for _ in range(100):  # until both clicks have been answered
+            if len(statuses) == 2:
+                break
+            page.wait_for_timeout(100)
+        expect(page.locator(f"tr[data-fix-request='{fix_request.pk}'] .job")).to_contain_text("Queued")
+        browser.close()
+
+    assert sorted(statuses) == [200, 201]
+    assert Job.objects.filter(fix_request=fix_request).count() == 1

@@ -9,11 +9,10 @@ from django.conf import settings
 
 from reviews.models import ProposalStatus
 
+from .browser import launch, open_signed_in
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def review_image(proposal, side, frame) -> np.ndarray:
@@ -28,12 +27,8 @@ def test_director_reviews_and_approves_in_the_browser(asgi_server, proposal, peo
     before = review_image(proposal, "before", frame)
     after = review_image(proposal, "after", frame)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{asgi_server}/review/{proposal.pk}/")
-        page.fill("input[name=username]", "director")
-        page.fill("input[name=password]", "pw-director")
-        page.click("button[type=submit]")
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/review/{proposal.pk}/", "director")
         page.wait_for_url(f"**/review/{proposal.pk}/")
         canvas = page.locator("#viewer")
         expect(canvas).to_have_attribute("data-frame", str(frame), timeout=20_000)

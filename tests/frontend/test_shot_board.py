@@ -8,7 +8,7 @@ from reviews.services.clips import clip_ingest
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 
-from .test_review_room import CHROMIUM, CHROMIUM_ARGS
+from .browser import launch, open_signed_in
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -55,12 +55,8 @@ def test_supervisor_filters_the_shot_board_in_the_browser(asgi_server, board, pe
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{asgi_server}/productions/TEST/shots/")
-        page.fill("input[name=username]", "supervisor")
-        page.fill("input[name=password]", "pw-supervisor")
-        page.click("button[type=submit]")
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/", "supervisor")
         page.wait_for_url("**/productions/TEST/shots/")
 
         rows = page.locator("#shots tbody tr")

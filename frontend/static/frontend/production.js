@@ -29,4 +29,34 @@ function connect() {
   });
 }
 
+// Run a fix request's job. One key per intent: a double click or a retry of the same click sends
+// the same Idempotency-Key, so the server makes one job; the key is dropped once it answers.
+const pendingKeys = new Map();
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+table.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-run]");
+  if (!button) return;
+  const id = button.dataset.run;
+  if (!pendingKeys.has(id)) pendingKeys.set(id, newKey());
+  const response = await fetch(`/api/productions/${code}/fix-requests/${id}/jobs/`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Idempotency-Key": pendingKeys.get(id),
+      "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
+    },
+  });
+  const body = await response.json();
+  document.getElementById("run-error").textContent = response.ok ? "" : body.detail;
+  if (response.ok) {
+    pendingKeys.delete(id);
+    row(id).querySelector(".job").textContent = `${body.state_label} ${body.frames_done}/${body.frames_total}`;
+  }
+});
+
 connect();
