@@ -2,7 +2,7 @@
 
     python -m engine match --reference REF --shot SHOT --out OUT [--method mkl|reinhard]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP]
-        [--strength 1.0] [--sample-stride 4] [--max-std-ratio 4.0] [--pixels-correspond]
+        [--strength 1.0] [--sample-stride 4] [--max-std-ratio 4.0] [--pixels-correspond | --align]
     python -m engine look train --pair SOURCE GRADED [--pair SOURCE GRADED ...] [--frames N] --out LOOK.cube
     python -m engine look apply --look LOOK.cube INPUT OUT [--reference GRADED]
     python -m engine relight --reference REF --shot SHOT --out OUT [--pixels-correspond]
@@ -71,6 +71,7 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
         max_std_ratio=args.max_std_ratio,
         method=args.method,
         pixels_correspond=args.pixels_correspond,
+        align=args.align,
     )
     shot = _source(args.shot, args.shot_range)
     reference = _source(args.reference, args.reference_range)
@@ -134,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="colour transfer method (default %(default)s)")
     match.add_argument("--pixels-correspond", action="store_true",
                        help="the reference has the shot's framing: also measure per-pixel ΔE2000")
+    match.add_argument("--align", action="store_true",
+                       help="the reference is another take or angle of the setup: align it first, fit on shared pixels")
     match.add_argument("--reference", required=True, help="reference clip: video file or folder of numbered images")
     match.add_argument("--shot", required=True, help="shot clip: video file or folder of numbered images")
     match.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")

@@ -37,8 +37,9 @@ is transformed once and then looked up (:class:`engine.rgb_lut.RgbLut8`).
 Fit masks (:mod:`engine.masks`) leave pixels out of the statistics of the shot and/or the
 reference (e.g. a performer's skin, a sky); the transform is still applied to every pixel.
 
-Not implemented yet: aligning two shots that share content (homography or optical flow)
-before fitting; with ``pixels_correspond`` the frames are assumed already aligned.
+When two shots share content (another take or angle of the setup), ``align`` first warps
+the reference onto the shot by a feature homography (:mod:`engine.align`) and fits on the
+pixels both show; with ``pixels_correspond`` the frames are taken as aligned already.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class MatchParams:
         pixels_correspond: True when the reference has the same framing as the shot
             (another take locked off, or the same plate) and frame ``shot.first + i``
             corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
+        align: True when the reference is another take or angle of the same setup:
+            each sampled reference frame is aligned onto the sampled shot frame of the
+            same index by a feature homography (:mod:`engine.align`) and the transform
+            is fitted on the pixels both show. Raises ParameterError if no pair aligns.
 
     Raises:
         ParameterError: a value has the wrong type or is out of range.
@@ -96,13 +101,17 @@ class MatchParams:
     max_std_ratio: float = 4.0
     method: str = "mkl"
     pixels_correspond: bool = False
+    align: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if not isinstance(self.pixels_correspond, (bool, np.bool_)):
-            raise ParameterError(f"pixels_correspond must be true or false, got {self.pixels_correspond!r}")
-        object.__setattr__(self, "pixels_correspond", bool(self.pixels_correspond))
+        for name in ("pixels_correspond", "align"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        if self.align and self.pixels_correspond:
+            raise ParameterError("align and pixels_correspond exclude each other: aligned pixels already correspond")
         stride = self.sample_stride
         if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
             raise ParameterError(f"sample_stride must be an integer >= 1 (frames), got {stride!r}")
@@ -307,6 +316,8 @@ def run(
         _check_cancel(should_cancel, f"while measuring the reference (frame {number})")
         reference_stats.add(frame)
         reference_fit.add(frame, resolve_mask(reference_mask, number, frame.shape[:2]))
+    if params.align:
+        shot_fit, reference_fit = _aligned_moments(shot, reference, stride, device, shot_mask, should_cancel)
     for name, moments in (("shot", shot_fit), ("reference", reference_fit)):
         if moments.count < 16:
             raise ParameterError(f"the {name} fit mask leaves {moments.count} sampled pixels; too few to fit on")
@@ -367,6 +378,38 @@ def run(
         measurements["delta_e2000_p95_before"] = before_values["delta_e2000_p95"]
     log.info("shot match %s: %s (%d distinct colours transformed)", shot.path.name, measurements, lut.colours_evaluated)
     return FixResult(region=np.ones((height, width), dtype=bool), measurements=measurements, frame_count=done)
+
+
+def _aligned_moments(shot: FrameSource, reference: FrameSource, stride: int, device: torch.device,
+                     shot_mask: FitMask, should_cancel: Callable[[], bool] | None) -> tuple[_LabMoments, _LabMoments]:
+    """Moments of the shot and of the reference over the pixels where the reference, aligned onto
+    the shot (:func:`engine.align.align_to_shot`), shows the same scene points. The i-th sampled
+    frame of the shot is paired with the i-th sampled frame of the reference (cycling the
+    shorter)."""
+    from engine.align import align_to_shot
+
+    references = [frame for _, frame in reference.frames(step=stride)]
+    shot_fit, reference_fit = _LabMoments(device), _LabMoments(device)
+    aligned = 0
+    for index, (number, frame) in enumerate(shot.frames(step=stride)):
+        _check_cancel(should_cancel, f"while aligning the reference to the shot (frame {number})")
+        alignment = align_to_shot(frame, references[index % len(references)])
+        if alignment is None:
+            continue
+        aligned += 1
+        keep = alignment.valid
+        mask = resolve_mask(shot_mask, number, frame.shape[:2])
+        if mask is not None:
+            keep = keep & mask
+        shot_fit.add(frame, keep)
+        reference_fit.add(alignment.warped, keep)
+    if not aligned:
+        raise ParameterError(
+            f"could not align {reference.path.name} to {shot.path.name}: too few matching features — "
+            "are they the same setup? Match without align."
+        )
+    log.info("shot match: aligned %d sampled frame pairs of %s and %s", aligned, shot.path.name, reference.path.name)
+    return shot_fit, reference_fit
 
 
 def _check_correspondence(shot: FrameSource, reference: FrameSource) -> None:

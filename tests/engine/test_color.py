@@ -207,6 +207,7 @@ def test_parameters_round_trip_through_a_dict():
         "max_std_ratio": 3.0,
         "method": "mkl",
         "pixels_correspond": False,
+        "align": False,
     }
     assert color.MatchParams.from_dict(params.to_dict()) == params
     assert color.MatchParams.from_dict({}) == color.MatchParams()
