@@ -24,7 +24,13 @@ from . import serializers
 
 
 class ProductionScoped:
-    """Resolves ``self.production`` from the URL among the person's productions (404 otherwise)."""
+    """Resolves ``self.production`` from the URL among the person's productions (404 otherwise),
+    then checks the ``authz`` action ``actions`` names for the request's method (403 otherwise) —
+    before the body is parsed or any object looked up, so that a person without the role learns
+    nothing from validation errors or object states."""
+
+    #: HTTP method → the ``authz`` action it takes (methods not listed: any member).
+    actions: dict[str, str] = {}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -32,6 +38,9 @@ class ProductionScoped:
         if production is None:
             raise Http404("No such production among yours.")
         self.production: Production = production
+        action = self.actions.get(request.method)
+        if action is not None:
+            authz.require(request.user, production, action)
 
 
 class ProductionList(generics.ListAPIView):
@@ -43,6 +52,7 @@ class ProductionList(generics.ListAPIView):
 
 class ClipList(ProductionScoped, generics.ListAPIView):
     serializer_class = serializers.ClipSerializer
+    actions = {"POST": authz.INGEST_FOOTAGE}
 
     def get_queryset(self):
         return selectors.clips_of(self.production)
@@ -58,6 +68,7 @@ class ClipList(ProductionScoped, generics.ListAPIView):
 
 class ClipUpload(ProductionScoped, APIView):
     parser_classes = [parsers.MultiPartParser]
+    actions = {"POST": authz.INGEST_FOOTAGE}
 
     @extend_schema(request={"multipart/form-data": serializers.ClipUploadSerializer},
                    responses={201: serializers.ClipSerializer})
@@ -75,6 +86,7 @@ class CutList(ProductionScoped, generics.ListAPIView):
 
     serializer_class = serializers.CutSerializer
     parser_classes = [parsers.MultiPartParser]
+    actions = {"POST": authz.IMPORT_CUT}
 
     def get_queryset(self):
         return self.production.cuts.all()
@@ -105,13 +117,14 @@ class ShotList(ProductionScoped, generics.ListAPIView):
 
 class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
     serializer_class = serializers.FixRequestSerializer
+    actions = {"POST": authz.FILE_FIX_REQUEST}
 
     def get_queryset(self):
         return selectors.fix_requests_of(self.production)
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
-        if hasattr(self, "production"):
+        if hasattr(self, "production") and not kwargs.get("many"):  # a list has no fields to narrow
             # Shots and reference shots may only be chosen from this production.
             for name in ("shot", "reference_shot"):
                 serializer.fields[name].queryset = self.production.shots.all()
@@ -148,6 +161,8 @@ class JobDetail(ProductionScoped, generics.RetrieveAPIView):
 
 
 class FixRequestJobs(ProductionScoped, APIView):
+    actions = {"POST": authz.RUN_JOB}
+
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -167,6 +182,8 @@ class FixRequestJobs(ProductionScoped, APIView):
 
 
 class JobCancel(ProductionScoped, APIView):
+    actions = {"POST": authz.RUN_JOB}
+
     @extend_schema(request=None, responses={200: serializers.JobSerializer})
     def post(self, request, code, pk):
         """Cancel a queued or running job; a running one stops between frames."""
@@ -175,6 +192,8 @@ class JobCancel(ProductionScoped, APIView):
 
 
 class JobRetry(ProductionScoped, APIView):
+    actions = {"POST": authz.RUN_JOB}
+
     @extend_schema(request=None, responses={201: serializers.JobSerializer})
     def post(self, request, code, pk):
         """Run a failed or cancelled job's fix request again, as a new job."""
@@ -193,14 +212,19 @@ class ProposalDecisions(ProductionScoped, generics.ListCreateAPIView):
     """A director's decisions on a proposal: approve, reject or request changes (with a note)."""
 
     serializer_class = serializers.ReviewDecisionSerializer
+    actions = {"POST": authz.APPROVE_PROPOSAL}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # 404 for a proposal not in this production, on reads as on writes, before the body is read.
+        self.proposal = get_object_or_404(self.production.proposals.select_related("production"), pk=kwargs["pk"])
 
     def get_queryset(self):
-        return self.production.review_decisions.filter(proposal_id=self.kwargs["pk"])
+        return self.production.review_decisions.filter(proposal=self.proposal)
 
     def perform_create(self, serializer):
-        proposal = get_object_or_404(self.production.proposals.select_related("production"), pk=self.kwargs["pk"])
         serializer.instance = proposal_decide(
-            proposal=proposal,
+            proposal=self.proposal,
             director=self.request.user,
             decision=serializer.validated_data["decision"],
             note=serializer.validated_data.get("note", ""),
@@ -211,6 +235,7 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
     """The production's look models, newest first."""
 
     serializer_class = serializers.LookModelSerializer
+    actions = {"POST": authz.TRAIN_LOOK}
 
     def get_queryset(self):
         return self.production.look_models.all()

@@ -144,6 +144,7 @@ def job_retry(*, job: Job, actor: User) -> Job:
     Raises ``NotAllowed`` unless ``actor`` may run jobs; ``Conflict`` unless the job failed or
     was cancelled.
     """
+    authz.require(actor, job.production, authz.RUN_JOB)  # before the state: it is not theirs to learn
     if job.state not in (JobState.FAILED, JobState.CANCELLED):
         raise Conflict(f"Job {job.pk} is {job.get_state_display().lower()}; only failed or cancelled jobs are retried.")
     new_job, _ = job_submit(fix_request=job.fix_request, actor=actor)
