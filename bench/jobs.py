@@ -14,7 +14,7 @@ their cost is dispatch, not pixels.
 """
 import argparse
 import os
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,6 +147,7 @@ def main():
               f"p99 {p99 * 1000:.0f} ms (target p99 < 1 s: {'met' if p99 < 1 else 'NOT met'})")
     finally:
         connection.creation.destroy_test_db(test_db, verbosity=0)
+        shutil.rmtree(MEDIA, ignore_errors=True)
 
 
 if __name__ == "__main__":
