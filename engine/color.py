@@ -58,6 +58,7 @@ from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
 from engine.masks import FitMask, resolve_mask
+from engine.params import params_from_dict
 from engine.measure import CorrespondingDeltaE, FlickerMeter
 from engine.rgb_lut import RgbLut8
 
@@ -138,16 +139,7 @@ class MatchParams:
             ParameterError: ``values`` is not a mapping, has unknown keys (named in the
                 message), or a value is invalid.
         """
-        if not isinstance(values, Mapping):
-            raise ParameterError(f"shot match parameters must be a mapping, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(key) for key in values if key not in known)
-        if unknown:
-            raise ParameterError(
-                f"unknown shot match parameter(s): {', '.join(unknown)}; "
-                f"known parameters are {', '.join(sorted(known))}"
-            )
-        return cls(**values)
+        return params_from_dict(cls, values, "shot match")
 
     def to_dict(self) -> dict[str, int | float | str | bool]:
         """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""

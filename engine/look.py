@@ -41,32 +41,11 @@ from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
-from engine.lut3d import DenseLut8, Lut3D, OcioTransform, load_look, trilinear
+from engine.lut3d import DenseLut8, Lut3D, OcioTransform, load_look
 from engine.measure import CorrespondingDeltaE, FlickerMeter
+from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
-
-
-def _params_from_dict(cls, values: Mapping[str, object], what: str):
-    if not isinstance(values, Mapping):
-        raise ParameterError(f"{what} parameters must be a mapping, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(str(key) for key in values if key not in known)
-    if unknown:
-        raise ParameterError(
-            f"unknown {what} parameter(s): {', '.join(unknown)}; known parameters are {', '.join(sorted(known))}"
-        )
-    return cls(**values)
-
-
-def _check_number(name: str, value: object, *, low: float, high: float = math.inf, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterError(f"{name} must be a number, got {value!r}")
-    if integer and float(value) != int(value):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ParameterError(f"{name} must be between {low} and {high}, got {value!r}")
-    return int(value) if integer else float(value)
 
 
 @dataclass(frozen=True)
@@ -107,7 +86,7 @@ class LookTrainParams:
             "monotonicity_weight": (0.0, math.inf, False),
         }
         for name, (low, high, integer) in limits.items():
-            object.__setattr__(self, name, _check_number(name, getattr(self, name), low=low, high=high, integer=integer))
+            object.__setattr__(self, name, check_number(name, getattr(self, name), low=low, high=high, integer=integer))
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> LookTrainParams:
@@ -116,7 +95,7 @@ class LookTrainParams:
         Raises:
             ParameterError: not a mapping, unknown keys (named), or invalid values.
         """
-        return _params_from_dict(cls, values, "look training")
+        return params_from_dict(cls, values, "look training")
 
     def to_dict(self) -> dict[str, int | float]:
         """JSON-serialisable dict, the inverse of :meth:`from_dict`."""

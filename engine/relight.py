@@ -45,7 +45,7 @@ from engine.color import FixResult, _check_correspondence
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
-from engine.look import _check_number, _params_from_dict
+from engine.params import check_number, params_from_dict
 from engine.masks import FitMask, resolve_mask
 from engine.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
 
@@ -161,12 +161,12 @@ class RelightParams:
     pixels_correspond: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sample_stride", _check_number("sample_stride", self.sample_stride, low=1,
+        object.__setattr__(self, "sample_stride", check_number("sample_stride", self.sample_stride, low=1,
                                                                 high=10_000, integer=True))
-        object.__setattr__(self, "smoothing_frames", _check_number("smoothing_frames", self.smoothing_frames,
+        object.__setattr__(self, "smoothing_frames", check_number("smoothing_frames", self.smoothing_frames,
                                                                    low=0.0, high=1e6))
-        object.__setattr__(self, "max_contrast", _check_number("max_contrast", self.max_contrast, low=1.0, high=10.0))
-        object.__setattr__(self, "strength", _check_number("strength", self.strength, low=0.0, high=1.0))
+        object.__setattr__(self, "max_contrast", check_number("max_contrast", self.max_contrast, low=1.0, high=10.0))
+        object.__setattr__(self, "strength", check_number("strength", self.strength, low=0.0, high=1.0))
         for name in ("match_exposure", "match_white_balance", "match_contrast", "pixels_correspond"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -179,7 +179,7 @@ class RelightParams:
         Raises:
             ParameterError: not a mapping, unknown keys (named), or invalid values.
         """
-        return _params_from_dict(cls, values, "relight")
+        return params_from_dict(cls, values, "relight")
 
     def to_dict(self) -> dict[str, int | float | bool]:
         """JSON-serialisable dict, the inverse of :meth:`from_dict`."""
