@@ -30,8 +30,8 @@ FIX_REQUESTS = [
     ("color_match", "SAM2_02_CUPS", "SAM2_04_COFFEE", 0, 72, "Bring the cups to the warm look of the coffee shot."),
     ("color_match", "SAM2_03_BLOCKS", "SAM2_01_DOG", 0, 72, "Match the blocks to the daylight of the courtyard."),
     ("color_match", "SAM2_BEDROOM", "SAM2_05_DEFAULT_JUGGLE", 0, 60, "Match the bedroom to the juggling shot's greens."),
-    ("relight", "HARMONIZER_AERIAL_DUSK_LOWLIGHT", "SAM2_01_DOG", 0, 30,
-     "The aerial is underexposed: bring its exposure and white balance to the daylight of the courtyard."),
+    ("relight", "HARMONIZER_AERIAL_DUSK_LOWLIGHT", "SAM2_05_DEFAULT_JUGGLE", 0, 30,
+     "The aerial is underexposed: bring its exposure and white balance to the daylight of the park."),
 ]
 
 
