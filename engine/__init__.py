@@ -19,6 +19,7 @@ Modules:
 - :mod:`engine.lut3d` — 3D LUTs: trilinear lattice, .cube export, OpenColorIO files, 8-bit fast path.
 - :mod:`engine.look` — look model: a smooth, monotone 33³ LUT trained per production.
 - :mod:`engine.relight` — lighting harmonisation as an ASC CDL (exposure, CAT02 white balance, contrast).
+- :mod:`engine.flow` — DIS optical flow, warping along it, forward–backward consistency.
 
 Frames are counted from 0 at the start of a clip; frame ranges are half-open
 ``[first, stop)`` like CMX3600 and OpenTimelineIO out points.
