@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/look_memory.py [--frames 10000] [--short 250]
 
-Builds a long 1080p H.264 clip by looping the real aerial clip (footage/clips/
+Builds a long 1080p H.264 clip by looping the packets of the real aerial clip (footage/clips/
 harmonizer_aerial_dusk_lowlight.mp4, 1920x1080) into a temporary folder, then applies the real
 Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) with engine.look.apply_look in a fresh
 process for the short and the long clip, and prints each run's peak resident memory
@@ -15,21 +15,17 @@ import resource
 import subprocess
 import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from footage import loop_packets  # noqa: E402  (bench/footage.py)
+
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or REPO.parent / "shared" / "footage")
 
 
 def build_clip(path: Path, frames: int) -> None:
-    from engine.io import FrameSource, FrameWriter
-
-    source = [frame for _, frame in FrameSource(FOOTAGE / "clips" / "harmonizer_aerial_dusk_lowlight.mp4").frames()]
-    with FrameWriter(path, frame_rate=Fraction(30)) as writer:
-        for number in range(frames):
-            writer.write(number, source[number % len(source)])
+    loop_packets(FOOTAGE / "clips" / "harmonizer_aerial_dusk_lowlight.mp4", path, frames)
 
 
 def apply_once(path: str) -> None:

@@ -507,7 +507,8 @@ class FrameWriter:
     """Write output frames atomically, as a folder of PNGs or as an H.264 video file.
 
     If ``out`` ends in ``.mp4`` or ``.mov`` the frames are encoded as H.264 (libx264,
-    yuv420p, BT.709, CRF 12) at ``frame_rate``; frame numbers must then be consecutive.
+    yuv420p, BT.709; by default CRF 12, preset medium — ``encoder_options`` overrides these
+    libx264 options) at ``frame_rate``; frame numbers must then be consecutive.
     Otherwise ``out`` is a folder and frame N is written to ``{N:06d}.png`` (OpenCV,
     PNG compression level 1); frame numbers must increase.
 
@@ -521,14 +522,18 @@ class FrameWriter:
         out: output folder or video file path; parent folders are created.
         frame_rate: frames per second of a video output (ignored for PNG folders);
             pass the exact Fraction, e.g. ``ClipProbe.frame_rate`` (30000/1001).
+        encoder_options: libx264 options (FFmpeg names, string values) for a video
+            output, e.g. ``{"preset": "veryfast", "crf": "20", "g": "12"}``.
 
     Raises:
         FrameWriteError: a frame rate that is not positive; and see :meth:`write`,
             :meth:`close`.
     """
 
-    def __init__(self, out: str | os.PathLike, frame_rate: Fraction = Fraction(24)) -> None:
+    def __init__(self, out: str | os.PathLike, frame_rate: Fraction = Fraction(24),
+                 encoder_options: dict[str, str] | None = None) -> None:
         self.out = Path(out)
+        self._encoder_options = {"crf": "12", "preset": "medium", **(encoder_options or {})}
         # Bound the denominator: a float such as 29.97 would otherwise become a
         # 50-bit fraction that no encoder time base can hold.
         self.frame_rate = Fraction(frame_rate).limit_denominator(100_000)
@@ -577,17 +582,34 @@ class FrameWriter:
                 for PNG folders, consecutive for video); odd width/height for video;
                 the file cannot be written or encoded.
         """
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            described = f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise FrameWriteError(f"frame {frame_number} must be uint8 [H, W, 3] RGB, got {described}")
+        self._write(frame_number, frame, frame.shape)
+
+    def write_picture(self, frame_number: int, picture: av.VideoFrame) -> None:
+        """Write one decoded picture, already yuv420p at the output size, to a video output —
+        without a round trip through RGB (review proxies: decode, scale, encode).
+
+        The picture's colour tags are taken as they are (pass the source's: a proxy keeps the
+        original's matrix and range). Raises as :meth:`write`, and ``FrameWriteError`` for a
+        PNG-folder output or a picture that is not yuv420p.
+        """
+        if not self.is_video:
+            raise FrameWriteError(f"{self.out.name} is a folder of PNGs; write RGB frames with write()")
+        if picture.format.name != "yuv420p":
+            raise FrameWriteError(f"frame {frame_number} must be a yuv420p picture, got {picture.format.name}")
+        self._write(frame_number, picture, (picture.height, picture.width, 3))
+
+    def _write(self, frame_number, frame: np.ndarray | av.VideoFrame, shape: tuple[int, ...]) -> None:
         if self._closed:
             raise FrameWriteError(f"writer for {self.out.name} is already closed")
         if isinstance(frame_number, bool) or not isinstance(frame_number, (int, np.integer)) or frame_number < 0:
             raise FrameWriteError(f"frame number must be a non-negative integer, got {frame_number!r}")
         frame_number = int(frame_number)
-        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            described = f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise FrameWriteError(f"frame {frame_number} must be uint8 [H, W, 3] RGB, got {described}")
-        if self._shape is not None and frame.shape != self._shape:
+        if self._shape is not None and shape != self._shape:
             raise FrameWriteError(
-                f"frame {frame_number} is {frame.shape[1]}x{frame.shape[0]} but earlier frames of "
+                f"frame {frame_number} is {shape[1]}x{shape[0]} but earlier frames of "
                 f"{self.out.name} are {self._shape[1]}x{self._shape[0]}"
             )
         if self._last_number is not None:
@@ -602,15 +624,17 @@ class FrameWriter:
                     f"{frame_number} after frame {self._last_number}"
                 )
         if self._temp is None:
-            self._start(frame)
+            self._start(shape[0], shape[1])
         try:
-            if self.is_video:
+            if isinstance(frame, av.VideoFrame):
+                self._encode_picture(frame)
+            elif self.is_video:
                 self._encode(frame)
             else:
                 self._write_png(frame_number, frame)
         except (av.error.FFmpegError, OSError, cv2.error) as exc:
             raise FrameWriteError(f"frame {frame_number} could not be written to {self.out.name}: {exc}") from exc
-        self._shape = frame.shape
+        self._shape = shape
         self._last_number = frame_number
         self._written += 1
 
@@ -654,8 +678,7 @@ class FrameWriter:
             _remove(self._temp)
             self._temp = None
 
-    def _start(self, frame: np.ndarray) -> None:
-        height, width = frame.shape[:2]
+    def _start(self, height: int, width: int) -> None:
         if self.is_video and (width % 2 or height % 2):
             raise FrameWriteError(
                 f"H.264 yuv420p needs an even width and height, but the frames are {width}x{height}; "
@@ -680,7 +703,7 @@ class FrameWriter:
                 stream.codec_context.color_range = ColorRange.MPEG
                 stream.codec_context.color_primaries = 1  # AVCOL_PRI_BT709
                 stream.codec_context.color_trc = 1  # AVCOL_TRC_BT709
-                stream.options = {"crf": "12", "preset": "medium"}
+                stream.options = dict(self._encoder_options)
             except (av.error.FFmpegError, OSError) as exc:
                 if container is not None:
                     container.close()
@@ -700,9 +723,12 @@ class FrameWriter:
         video_frame = video_frame.reformat(
             format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
         )
-        video_frame.pts = self._written
-        video_frame.time_base = Fraction(1) / self.frame_rate
-        for packet in self._stream.encode(video_frame):
+        self._encode_picture(video_frame)
+
+    def _encode_picture(self, picture: av.VideoFrame) -> None:
+        picture.pts = self._written
+        picture.time_base = Fraction(1) / self.frame_rate
+        for packet in self._stream.encode(picture):
             self._container.mux(packet)
 
     def _write_png(self, frame_number: int, frame: np.ndarray) -> None:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("productions/<slug:code>/jobs/", views.jobs, name="jobs"),
     path("review/<int:proposal_id>/", views.review_room, name="review"),
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
+    path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),
 ]

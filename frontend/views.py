@@ -7,9 +7,9 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 
 from reviews import authz, selectors
-from reviews.media import clip_thumbnail_path
+from reviews.media import clip_proxy_path, clip_thumbnail_path
 from reviews.services.jobs import job_payload
-from reviews.models import Clip, Decision, Role
+from reviews.models import Clip, Decision, ProxyState, Role
 from reviews.timecode import frame_timecode
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,17 @@ def clip_thumbnail(request, clip_id):
         raise Http404("This clip has no thumbnail yet.")
     logger.info("media access user=%s clip=%s thumbnail", request.user.pk, clip.pk)
     return FileResponse(path.open("rb"), content_type="image/jpeg")
+
+
+@login_required
+def clip_proxy(request, clip_id):
+    """A clip's browser review proxy (H.264), for members of its production only; each access is logged."""
+    clip = get_object_or_404(Clip, pk=clip_id, production__in=selectors.productions_for(request.user))
+    path = clip_proxy_path(clip.pk)
+    if clip.proxy_state != ProxyState.READY or not path.exists():
+        raise Http404("This clip's review proxy is not ready yet.")
+    logger.info("media access user=%s clip=%s proxy", request.user.pk, clip.pk)
+    return FileResponse(path.open("rb"), content_type="video/mp4")
 
 
 @login_required

@@ -118,6 +118,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "reviews.tasks.job_run": {"queue": "gpu"},
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
+    "reviews.tasks.clip_proxy_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -135,6 +136,9 @@ MEDIA_ROOT = Path(env.str("LOUPE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
+# Make a browser review proxy (H.264 at review width, frame for frame) of every clip ingested,
+# on the "default" queue. Off where proxies come from elsewhere (and in tests that do not need one).
+LOUPE_REVIEW_PROXIES = env.bool("LOUPE_REVIEW_PROXIES", default=True)
 # Media uploaded through the browser or API is stored as an original under
 # MEDIA_ROOT/originals/<production>/; larger uploads are refused (bytes; default 4 GiB).
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)

@@ -1,7 +1,8 @@
 """Where derived media lives under ``MEDIA_ROOT`` and how review frames are encoded.
 
-Originals are never written to. Derived media of a clip lives in ``clips/<clip id>/``; a
-proposal's in ``proposals/job-<job id>/``:
+Originals are never written to. Derived media of a clip lives in ``clips/<clip id>/``
+(``thumbnail.jpg``, its middle frame; ``proxy.mp4``, the browser review proxy, frame for frame);
+a proposal's in ``proposals/job-<job id>/``:
 
 - ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame);
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
@@ -23,6 +24,10 @@ def media_path(relative: str) -> Path:
 
 def clip_thumbnail_path(clip_id: int) -> Path:
     return media_path(f"clips/{clip_id}/thumbnail.jpg")
+
+
+def clip_proxy_path(clip_id: int) -> Path:
+    return media_path(f"clips/{clip_id}/proxy.mp4")
 
 
 def proposal_media_dir(job_id: int) -> str:

@@ -61,6 +61,15 @@ class Performer(models.Model):
         return self.name
 
 
+class ProxyState(models.TextChoices):
+    """Where a clip's browser review proxy is: made by a task on the ``default`` queue."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
 class Clip(models.Model):
     """One dailies media file (or image sequence), probed at ingest. The original is never
     modified or moved.
@@ -98,6 +107,9 @@ class Clip(models.Model):
                                      help_text="[{codec, channels, sample_rate_hz}] per audio stream.")
     ingested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    proxy_state = models.CharField(max_length=10, choices=ProxyState.choices, default=ProxyState.QUEUED)
+    proxy_frames_done = models.PositiveIntegerField(default=0)
+    proxy_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]

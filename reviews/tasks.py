@@ -52,3 +52,12 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
         logger.warning("look model %r of %s not trained: %s", name, production.code, error)
         return None
     return look_model.pk
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=2, max_retries=8)
+def clip_proxy_run(clip_id: int) -> None:
+    """Make clip ``clip_id``'s browser review proxy (queue ``default``)."""
+    from reviews.services.proxies import clip_proxy_make
+
+    clip_proxy_make(clip_id=clip_id)

@@ -33,6 +33,9 @@ def media_root(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, media_root):
     settings.MEDIA_ROOT = media_root
+    # Review proxies are made by the default queue after ingest; only the tests of proxies
+    # (tests/reviews/test_proxies.py) turn them on, so other tests' workers run only their jobs.
+    settings.LOUPE_REVIEW_PROXIES = False
 
 
 @pytest.fixture

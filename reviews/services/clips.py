@@ -20,6 +20,7 @@ from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, w
 from reviews.models import Clip, Production
 
 from .audit import audit_record
+from .proxies import clip_proxy_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,8 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
     pixel format and bit depth, size, pixel aspect, exact frame rate, frame count, start
     timecode, reel, colour tags, audio streams), record its SHA-256 (chain of custody; a
     sequence's is its manifest's), decode its middle and last frames (which catches truncated
-    files), and make a thumbnail of the middle one. The original is only read.
+    files), and make a thumbnail of the middle one; the browser review proxy is queued on the
+    ``default`` queue once this commits (``services.proxies``). The original is only read.
 
     Raises ``NotAllowed`` unless ``actor`` is the production's supervisor, and ``IngestError``
     (naming the file) when it is missing, empty, of a type Loupe does not ingest, its extension
@@ -216,6 +218,7 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
         audit_record(production=production, actor=actor, action="clip.ingest", target=clip,
                      payload={"path": str(source.probe_path), "sha256": checksum, "frame_count": probe.frame_count})
         write_bytes_atomically(clip_thumbnail_path(clip.pk), thumbnail)
+        clip_proxy_enqueue(clip)
     logger.info("ingested clip %s (%s) into %s", clip.pk, source.probe_path, production.code)
     return clip
 

@@ -32,8 +32,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from reviews.media import clip_thumbnail_path
-from reviews.models import Clip, FixRequest, Job, JobState, Production, Proposal, Role, Shot
+from reviews.media import clip_proxy_path, clip_thumbnail_path
+from reviews.models import Clip, FixRequest, Job, JobState, Production, Proposal, ProxyState, Role, Shot
 from reviews.routing import websocket_urlpatterns
 
 from .helpers import websocket
@@ -91,6 +91,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "productions/<slug:code>/jobs/": Endpoint(CODE, {"post": None}),
     "review/<int:proposal_id>/": Endpoint({"proposal_id": "proposal"}, {"post": None}),
     "media/clips/<int:clip_id>/thumbnail.jpg": Endpoint({"clip_id": "clip"}, {"post": None}),
+    "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
 }
 
 SOCKETS: dict[str, dict[str, str]] = {
@@ -169,7 +170,7 @@ def other_production() -> tuple[dict, dict[str, User]]:
 
 
 def add_objects(production, tag: str) -> dict:
-    """A clip (with a thumbnail), shot, fix request, succeeded job and proposal in
+    """A clip (with a thumbnail and a review proxy), shot, fix request, succeeded job and proposal in
     ``production``, made directly (no engine run); their URL values by object key."""
     clip = Clip.objects.create(production=production, name=f"{tag}_plate.mov", source_path=f"/nowhere/{tag}.mov",
                                checksum_sha256=tag.ljust(64, "0"), size_bytes=1, codec="h264", width=64, height=64,
@@ -184,7 +185,16 @@ def add_objects(production, tag: str) -> dict:
     thumbnail = clip_thumbnail_path(clip.pk)
     thumbnail.parent.mkdir(parents=True, exist_ok=True)
     thumbnail.write_bytes(b"\xff\xd8\xff\xd9")
+    give_proxy(clip.pk)
     return objects_of(proposal)
+
+
+def give_proxy(clip_id: int) -> None:
+    """Mark a clip's review proxy made, with a stand-in file (the matrix checks access, not media)."""
+    path = clip_proxy_path(clip_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    Clip.objects.filter(pk=clip_id).update(proxy_state=ProxyState.READY)
 
 
 def objects_of(proposal) -> dict:
@@ -245,6 +255,7 @@ def test_http_matrix(proposal, people):
     """Every route × method × (each role, outsider, another production's supervisor, anonymous);
     and every role of each production × the other production's object ids."""
     ours = objects_of(proposal)
+    give_proxy(ours["clip"])
     theirs, rivals = other_production()
     our_markers = markers_of(proposal.production)
     their_markers = markers_of(Production.objects.get(code="OTHER"))

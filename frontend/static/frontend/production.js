@@ -8,10 +8,28 @@ function row(fixRequestId) {
   return table.querySelector(`tr[data-fix-request="${fixRequestId}"]`);
 }
 
+// A clip's review proxy: its progress while the default queue makes it, then a link to it.
+function showProxy({ clip, state, frames_done, frames_total, error }) {
+  const span = document.querySelector(`.proxy[data-clip="${clip}"]`);
+  if (!span) return;
+  if (state === "ready") {
+    const link = document.createElement("a");
+    link.href = span.dataset.href;
+    link.textContent = "Review proxy";
+    span.replaceChildren(link);
+  } else {
+    span.textContent = `Proxy ${state} ${frames_done}/${frames_total}${error ? `: ${error}` : ""}`;
+  }
+}
+
 function connect() {
   const socket = new WebSocket(socketUrl(`/ws/productions/${code}/`));
   socket.addEventListener("message", (event) => {
     const { event: name, data } = JSON.parse(event.data);
+    if (name === "clip.proxy") {
+      showProxy(data);
+      return;
+    }
     const tr = row(data.fix_request);
     if (!tr) return;
     if (name === "job") {
