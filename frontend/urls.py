@@ -12,4 +12,6 @@ urlpatterns = [
     path("review/<int:proposal_id>/", views.review_room, name="review"),
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
     path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),
+    path("media/clips/<int:clip_id>/frames/<int:frame>.jpg", views.clip_frame, name="clip-frame"),
+    path("assignments/", views.assignments, name="assignments"),
 ]

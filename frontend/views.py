@@ -3,13 +3,15 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from engine.errors import FrameSourceError
+from engine.io import read_frame
 from reviews import authz, selectors
-from reviews.media import clip_proxy_path, clip_thumbnail_path
+from reviews.media import clip_proxy_path, clip_thumbnail_path, encode_review_jpeg
+from reviews.models import Clip, Decision, FixKind, ProxyState, Role
 from reviews.services.jobs import job_payload
-from reviews.models import Clip, Decision, ProxyState, Role
 from reviews.timecode import frame_timecode
 
 logger = logging.getLogger(__name__)
@@ -74,15 +76,16 @@ def clip_proxy(request, clip_id):
 @login_required
 def shot_board(request, code):
     """The post supervisor's shot board: every shot with its thumbnail, source range in frames
-    and timecode, status, open fix requests and assignees; filtered by status, assignee and a
-    search, all as query parameters (so a filtered board is a link)."""
+    and timecode, status, open fix requests, assignees and the soonest due date; filtered by
+    status, assignee, fix kind and a search, sorted by a column — all as query parameters, so a
+    filtered board is a link. Supervisors select shots to assign in bulk and file fix requests
+    with a mask drawn on a frame (board.js, through the API)."""
     production = selectors.production_for(request.user, code)
     if production is None:
         raise Http404("No such production among yours.")
-    status = request.GET.get("status", "")
-    assignee = request.GET.get("assignee", "")
-    search = request.GET.get("q", "").strip()
-    shots = selectors.shot_board(production, status=status, assignee=assignee, search=search)
+    filters = {name: request.GET.get(name, "").strip() for name in ("status", "assignee", "kind", "q", "sort")}
+    shots = list(selectors.shot_board(production, status=filters["status"], assignee=filters["assignee"],
+                                      kind=filters["kind"], search=filters["q"], sort=filters["sort"] or "cut"))
     rows = []
     for shot in shots:
         clip = shot.clip
@@ -95,15 +98,47 @@ def shot_board(request, code):
                                              frame=shot.source_out - 1),
             "assignees": sorted({fix.assignee.username for fix in shot.active_fixes if fix.assignee}),
         })
-    members = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
+    artists = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
                .distinct().order_by("username"))
+    current = filters["sort"] or "cut"
+    columns = [("code", "Shot"), ("status", "Status"), ("open", "Open fixes"), ("due", "Due")]
     return render(request, "frontend/shot_board.html", {
         "production": production,
         "rows": rows,
         "statuses": selectors.SHOT_STATUSES.items(),
-        "artists": members,
-        "filters": {"status": status, "assignee": assignee, "q": search},
+        "kinds": FixKind.choices,
+        "artists": artists,
+        "filters": filters,
+        "sort_links": {key: {"sort": f"-{key}" if current == key else key,
+                             "arrow": "▲" if current == key else "▼" if current == f"-{key}" else ""}
+                       for key, _ in columns},
+        "reference_shots": production.shots.filter(removed_from_cut_at__isnull=True).order_by("cut_order", "code"),
+        "may_assign": authz.may(request.user, production, authz.ASSIGN_FIX_REQUEST),
+        "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
     })
+
+
+@login_required
+def assignments(request):
+    """The artist's "my assignments": fix requests assigned to them in all their productions,
+    those still in work first, soonest due first, with their latest version."""
+    fix_requests = selectors.assignments_of(request.user)
+    return render(request, "frontend/assignments.html", {"fix_requests": fix_requests})
+
+
+@login_required
+def clip_frame(request, clip_id, frame):
+    """Frame ``frame`` of a clip's original as a review JPEG (for drawing a mask on it), for
+    members of its production only; each access is logged."""
+    clip = get_object_or_404(Clip, pk=clip_id, production__in=selectors.productions_for(request.user))
+    if not 0 <= frame < clip.frame_count:
+        raise Http404(f"The clip has frames 0–{clip.frame_count - 1}.")
+    try:
+        picture = read_frame(clip.source_path, frame)
+    except FrameSourceError as error:
+        raise Http404(f"The original cannot be read: {error}") from None
+    logger.info("media access user=%s clip=%s frame=%s", request.user.pk, clip.pk, frame)
+    return HttpResponse(encode_review_jpeg(picture), content_type="image/jpeg")
 
 
 @login_required

@@ -9,6 +9,7 @@ APPROVE_PROPOSAL = "approve_proposal"
 INGEST_FOOTAGE = "ingest_footage"
 IMPORT_CUT = "import_cut"
 FILE_FIX_REQUEST = "file_fix_request"
+ASSIGN_FIX_REQUEST = "assign_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
 
@@ -17,6 +18,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     INGEST_FOOTAGE: frozenset({Role.SUPERVISOR}),
     IMPORT_CUT: frozenset({Role.SUPERVISOR}),
     FILE_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
+    ASSIGN_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
 }
@@ -26,6 +28,7 @@ ACTION_DESCRIPTIONS = {
     INGEST_FOOTAGE: "ingest footage",
     IMPORT_CUT: "import editorial cuts",
     FILE_FIX_REQUEST: "file fix requests",
+    ASSIGN_FIX_REQUEST: "assign fix requests",
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
 }

@@ -227,6 +227,11 @@ class FixRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_fix_requests"
     )
     status = models.CharField(max_length=16, choices=FixRequestStatus.choices, default=FixRequestStatus.OPEN)
+    due_date = models.DateField(null=True, blank=True)
+    mask = models.JSONField(
+        null=True, blank=True,
+        help_text='The region to fix, drawn on one frame: {"frame": N, "shape": "rectangle" | "polygon", '
+                  '"points": [[x, y], ...]} in the clip\'s pixels.')
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,6 +1,6 @@
 """Reads, always scoped to the productions the person is a member of."""
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When
 
 from .models import Clip, FixRequest, Job, Production, Proposal
 
@@ -34,6 +34,18 @@ def fix_requests_of(production: Production) -> QuerySet[FixRequest]:
     )
 
 
+def assignments_of(user: User | AnonymousUser, *, production: Production | None = None) -> QuerySet[FixRequest]:
+    """Fix requests assigned to ``user`` in their productions (or in ``production``): still in
+    work first, soonest due first."""
+    fixes = FixRequest.objects.filter(assignee=user, production__in=productions_for(user))
+    if production is not None:
+        fixes = fixes.filter(production=production)
+    in_work = Case(When(status__in=ACTIVE_FIX_STATUSES, then=Value(0)), default=Value(1))
+    return (fixes.select_related("production", "shot__clip", "reference_shot", "assignee")
+            .prefetch_related("proposals")
+            .order_by(in_work, F("due_date").asc(nulls_last=True), "-created_at"))
+
+
 def jobs_of(production: Production) -> QuerySet[Job]:
     return production.jobs.select_related("fix_request__shot")
 
@@ -52,19 +64,28 @@ SHOT_STATUSES = {
 ACTIVE_FIX_STATUSES = ("open", "in_progress", "in_review")
 
 
-def shot_board(production: Production, *, status: str = "", assignee: str = "", search: str = "") -> QuerySet:
+#: Shot board sort keys (a leading "-" reverses): the cut's order, code, status (most pressing
+#: first), the soonest due date of its fixes in work, their number.
+BOARD_SORTS = ("cut", "code", "status", "due", "open")
+
+
+def shot_board(production: Production, *, status: str = "", assignee: str = "", kind: str = "", search: str = "",
+               sort: str = "cut") -> QuerySet:
     """The production's shots for the shot board, each annotated with ``board_status`` (see
     ``SHOT_STATUSES``) and ``open_fix_count`` (fix requests still in work), their clip and their
     active fix requests (``active_fixes``, with assignees) prefetched — a fixed number of queries.
 
     Filters: ``status`` (a ``SHOT_STATUSES`` key), ``assignee`` (username assigned to one of the
-    shot's active fix requests), ``search`` (in code, clip name, editorial clip name, reel).
+    shot's active fix requests), ``kind`` (a fix kind among them), ``search`` (in code, clip name,
+    editorial clip name, reel). ``sort``: one of ``BOARD_SORTS``, "-" first to reverse; each
+    shot also carries ``next_due`` (the soonest due date of its fixes in work).
     """
     fixes = FixRequest.objects.filter(shot=OuterRef("pk"))
     shots = (
         production.shots.select_related("clip")
         .annotate(
             open_fix_count=Count("fix_requests", filter=Q(fix_requests__status__in=ACTIVE_FIX_STATUSES)),
+            next_due=Min("fix_requests__due_date", filter=Q(fix_requests__status__in=ACTIVE_FIX_STATUSES)),
             board_status=Case(
                 When(removed_from_cut_at__isnull=False, then=Value("removed")),
                 *[When(Exists(fixes.filter(status=s)), then=Value(s)) for s in ACTIVE_FIX_STATUSES],
@@ -78,13 +99,27 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
             queryset=FixRequest.objects.filter(status__in=ACTIVE_FIX_STATUSES).select_related("assignee"),
             to_attr="active_fixes",
         ))
-        .order_by("removed_from_cut_at", "cut_order", "code")
     )
+    shots = shots.order_by(*_board_order(sort))
     if status in SHOT_STATUSES:
         shots = shots.filter(board_status=status)
     if assignee:
         shots = shots.filter(Exists(fixes.filter(status__in=ACTIVE_FIX_STATUSES, assignee__username=assignee)))
+    if kind:
+        shots = shots.filter(Exists(fixes.filter(status__in=ACTIVE_FIX_STATUSES, kind=kind)))
     if search:
         shots = shots.filter(Q(code__icontains=search) | Q(clip__name__icontains=search)
                              | Q(clip_name__icontains=search) | Q(reel__icontains=search))
     return shots
+
+
+def _board_order(sort: str) -> list:
+    """ORDER BY of the shot board: the sort key (reversed by a leading "-"; empty values last),
+    then the cut's order. Shots removed from the cut always come last."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-") if sort.lstrip("-") in BOARD_SORTS else "cut"
+    rank = Case(*[When(board_status=status, then=Value(i)) for i, status in enumerate(SHOT_STATUSES)])
+    primary = {"cut": F("cut_order"), "code": F("code"), "status": rank, "due": F("next_due"),
+               "open": F("open_fix_count")}[key]
+    primary = primary.desc(nulls_last=True) if descending else primary.asc(nulls_last=True)
+    return [F("removed_from_cut_at").asc(nulls_first=True), primary, "cut_order", "code", "pk"]

@@ -73,8 +73,14 @@ class FixRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = FixRequest
         fields = ["id", "shot", "kind", "frame_in", "frame_out", "reference_shot", "parameters", "description",
-                  "assignee", "status", "created_at"]
+                  "assignee", "due_date", "mask", "status", "created_at"]
         read_only_fields = ["status", "created_at"]
+
+
+class AssignmentSerializer(serializers.Serializer):
+    shots = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000,
+                                  help_text="Ids of shots whose fix requests still in work are assigned.")
+    assignee = serializers.IntegerField(allow_null=True, help_text="User id of a member; null to unassign.")
 
 
 class ProposalSerializer(serializers.ModelSerializer):

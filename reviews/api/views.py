@@ -3,6 +3,7 @@ person's memberships first, and every object is fetched within it — never by i
 from fractions import Fraction
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,7 +16,7 @@ from reviews.errors import ServiceError, TooLarge
 from reviews.models import Job, Production
 from reviews.services.clips import clip_ingest, clip_upload
 from reviews.services.editorial import cut_import
-from reviews.services.fix_requests import fix_request_create
+from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
@@ -143,7 +144,38 @@ class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
             parameters=data.get("parameters", {}),
             assignee=data.get("assignee"),
             description=data.get("description", ""),
+            due_date=data.get("due_date"),
+            mask=data.get("mask"),
         )
+
+
+class Assignments(ProductionScoped, generics.ListAPIView):
+    """GET: the fix requests of this production assigned to you (the artist's "my assignments").
+    POST: the shot board's bulk assign — every fix request still in work on the given shots goes
+    to one member (supervisors)."""
+
+    serializer_class = serializers.FixRequestSerializer
+    actions = {"POST": authz.ASSIGN_FIX_REQUEST}
+
+    def get_queryset(self):
+        return selectors.assignments_of(self.request.user, production=self.production)
+
+    @extend_schema(request=serializers.AssignmentSerializer,
+                   responses={200: serializers.FixRequestSerializer(many=True)})
+    def post(self, request, code):
+        data = serializers.AssignmentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shots = list(self.production.shots.filter(pk__in=data.validated_data["shots"]))
+        if len(shots) != len(set(data.validated_data["shots"])):
+            raise ServiceError("A shot id is not one of this production's shots.")
+        user_id = data.validated_data["assignee"]
+        assignee = None
+        if user_id is not None:
+            assignee = User.objects.filter(pk=user_id, memberships__production=self.production).distinct().first()
+            if assignee is None:
+                raise ServiceError(f"User {user_id} is not a member of {self.production.code}.")
+        changed = fix_requests_assign(production=self.production, actor=request.user, shots=shots, assignee=assignee)
+        return Response(serializers.FixRequestSerializer(changed, many=True).data)
 
 
 class JobList(ProductionScoped, generics.ListAPIView):

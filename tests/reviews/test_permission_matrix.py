@@ -71,6 +71,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/cuts/": Endpoint(CODE, {"post": authz.IMPORT_CUT}, body=MULTIPART),
     "api/productions/<slug:code>/shots/": Endpoint(CODE),
     "api/productions/<slug:code>/fix-requests/": Endpoint(CODE, {"post": authz.FILE_FIX_REQUEST}),
+    "api/productions/<slug:code>/assignments/": Endpoint(CODE, {"post": authz.ASSIGN_FIX_REQUEST}),
     # An over-long Idempotency-Key: 400 once past authorisation, so no job is queued.
     "api/productions/<slug:code>/fix-requests/<int:pk>/jobs/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.RUN_JOB},
@@ -92,6 +93,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "review/<int:proposal_id>/": Endpoint({"proposal_id": "proposal"}, {"post": None}),
     "media/clips/<int:clip_id>/thumbnail.jpg": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
+    "media/clips/<int:clip_id>/frames/<int:frame>.jpg": Endpoint({"clip_id": "clip", "frame": "frame"}, {"post": None}),
+    "assignments/": Endpoint(lists_productions=True, actions={"post": None}),
 }
 
 SOCKETS: dict[str, dict[str, str]] = {
@@ -200,7 +203,7 @@ def give_proxy(clip_id: int) -> None:
 def objects_of(proposal) -> dict:
     fix_request = proposal.fix_request
     return {"production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
-            "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk}
+            "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk, "frame": fix_request.frame_in}
 
 
 def markers_of(production) -> list[str]:

@@ -1,0 +1,195 @@
+// The shot board: select shots and assign their open fixes in bulk; file a fix request on a shot
+// with a mask drawn on one of its frames (a rectangle dragged, or a polygon clicked). Both go
+// through the API; the board reloads to show what the server stored.
+const table = document.getElementById("shots");
+const code = table.dataset.production;
+const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+    body: JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  return { ok: response.ok, data };
+}
+
+// An API error as a sentence: {"detail": ...} or DRF's {"field": ["message"]}.
+function describe(data) {
+  if (data.detail) return data.detail;
+  return Object.entries(data).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
+}
+
+// --- Bulk assign ---------------------------------------------------------------------------
+const bulk = document.getElementById("bulk-assign");
+if (bulk) {
+  const boxes = () => [...table.querySelectorAll("input.select")];
+  const chosen = () => boxes().filter((box) => box.checked).map((box) => Number(box.closest("tr").dataset.shot));
+  const refresh = () => {
+    const count = chosen().length;
+    document.getElementById("selected-count").textContent = `${count} shot${count === 1 ? "" : "s"} selected`;
+    bulk.querySelector("button[type=submit]").disabled = count === 0;
+  };
+  table.addEventListener("change", (event) => {
+    if (event.target.id === "select-all") boxes().forEach((box) => { box.checked = event.target.checked; });
+    refresh();
+  });
+  bulk.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const assignee = bulk.elements.assignee.value;
+    const { ok, data } = await post(`/api/productions/${code}/assignments/`,
+      { shots: chosen(), assignee: assignee ? Number(assignee) : null });
+    document.getElementById("bulk-error").textContent = ok ? "" : describe(data);
+    if (ok) window.location.reload();
+  });
+}
+
+// --- File a fix request with a drawn mask -----------------------------------------------------
+const dialog = document.getElementById("file-fix");
+if (dialog) {
+  const form = document.getElementById("file-fix-form");
+  const image = document.getElementById("mask-frame");
+  const canvas = document.getElementById("mask-overlay");
+  let shot = null; // the row's dataset
+  let points = []; // in the clip's pixels
+  let closed = false; // a polygon is finished
+  let drag = null; // rectangle being dragged: its first corner
+
+  const scale = () => Number(shot.width) / canvas.width; // clip pixels per canvas pixel
+  const toClip = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const x = ((event.clientX - box.left) / box.width) * canvas.width * scale();
+    const y = ((event.clientY - box.top) / box.height) * canvas.height * scale();
+    return [Math.min(Math.max(x, 0), Number(shot.width)), Math.min(Math.max(y, 0), Number(shot.height))];
+  };
+  const shape = () => form.elements.mask_shape.value;
+
+  function draw() {
+    const context = canvas.getContext("2d");
+    context.clearRect(0, 0, canvas.width, canvas.height);
+    if (!points.length) return;
+    const s = 1 / scale();
+    context.lineWidth = 2;
+    context.strokeStyle = "#ffcc00";
+    context.fillStyle = "rgba(255, 204, 0, 0.2)";
+    context.beginPath();
+    if (shape() === "rectangle" && points.length === 2) {
+      const [[x0, y0], [x1, y1]] = points;
+      context.rect(x0 * s, y0 * s, (x1 - x0) * s, (y1 - y0) * s);
+    } else {
+      points.forEach(([x, y], i) => (i ? context.lineTo(x * s, y * s) : context.moveTo(x * s, y * s)));
+      if (closed) context.closePath();
+    }
+    context.fill();
+    context.stroke();
+    const summary = document.getElementById("mask-summary");
+    summary.textContent = mask() ? `${shape()} of ${points.length} points on frame ${form.elements.mask_frame.value}`
+      : "No mask drawn.";
+  }
+
+  function clear() {
+    points = [];
+    closed = false;
+    drag = null;
+    draw();
+  }
+
+  function mask() {
+    const complete = shape() === "rectangle" ? points.length === 2 : closed && points.length >= 3;
+    if (!complete) return null;
+    return { frame: Number(form.elements.mask_frame.value), shape: shape(), points };
+  }
+
+  function loadFrame() {
+    image.src = `/media/clips/${shot.clip}/frames/${form.elements.mask_frame.value}.jpg`;
+    clear();
+  }
+
+  image.addEventListener("load", () => {
+    canvas.width = image.naturalWidth;
+    canvas.height = image.naturalHeight;
+    draw();
+  });
+
+  canvas.addEventListener("pointerdown", (event) => {
+    if (shape() !== "rectangle") return;
+    drag = toClip(event);
+    points = [drag, drag];
+    canvas.setPointerCapture(event.pointerId);
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    points = [drag, toClip(event)];
+    draw();
+  });
+  canvas.addEventListener("pointerup", (event) => {
+    if (!drag) return;
+    points = [drag, toClip(event)];
+    drag = null;
+    draw();
+  });
+  canvas.addEventListener("click", (event) => {
+    if (shape() !== "polygon" || closed) return;
+    points.push(toClip(event));
+    draw();
+  });
+  canvas.addEventListener("dblclick", () => {
+    if (shape() !== "polygon") return;
+    // The double-click's own two clicks added its point twice: keep it once.
+    const same = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]) < 2 * scale();
+    while (points.length > 1 && same(points.at(-1), points.at(-2))) points.pop();
+    closed = points.length >= 3;
+    draw();
+  });
+  form.elements.mask_frame.addEventListener("change", loadFrame);
+  form.querySelectorAll("input[name=mask_shape]").forEach((radio) => radio.addEventListener("change", clear));
+  document.getElementById("clear-mask").addEventListener("click", clear);
+
+  table.addEventListener("click", (event) => {
+    const button = event.target.closest("button.file-fix");
+    if (!button) return;
+    const row = button.closest("tr");
+    shot = { id: Number(row.dataset.shot), ...row.dataset };
+    dialog.querySelector(".shot-code").textContent = row.querySelector(".code").textContent;
+    form.elements.frame_in.value = shot.sourceIn;
+    form.elements.frame_last.value = Number(shot.sourceOut) - 1;
+    form.elements.mask_frame.value = shot.sourceIn;
+    document.getElementById("file-fix-error").textContent = "";
+    loadFrame();
+    dialog.showModal();
+  });
+
+  form.addEventListener("submit", async (event) => {
+    if (event.submitter && event.submitter.value === "cancel") return;
+    event.preventDefault();
+    const error = document.getElementById("file-fix-error");
+    let parameters;
+    try {
+      parameters = JSON.parse(form.elements.parameters.value || "{}");
+    } catch {
+      error.textContent = "Parameters must be a JSON object, e.g. {\"method\": \"mkl\"}.";
+      return;
+    }
+    const value = (name) => form.elements[name].value;
+    const body = {
+      shot: shot.id,
+      kind: value("kind"),
+      frame_in: Number(value("frame_in")),
+      frame_out: Number(value("frame_last")) + 1,
+      reference_shot: value("reference_shot") ? Number(value("reference_shot")) : null,
+      assignee: value("assignee") ? Number(value("assignee")) : null,
+      due_date: value("due_date") || null,
+      parameters,
+      description: value("description"),
+      mask: mask(),
+    };
+    const { ok, data } = await post(`/api/productions/${code}/fix-requests/`, body);
+    error.textContent = ok ? "" : describe(data);
+    if (ok) {
+      dialog.close();
+      window.location.reload();
+    }
+  });
+}
