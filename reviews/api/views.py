@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError, TooLarge
-from reviews.models import Job, Production
+from reviews.models import Clip, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
 from reviews.services.clips import clip_ingest, clip_upload
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
@@ -21,7 +21,7 @@ from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
 
-from . import serializers
+from . import filters, serializers
 
 
 class ProductionScoped:
@@ -53,6 +53,8 @@ class ProductionList(generics.ListAPIView):
 
 class ClipList(ProductionScoped, generics.ListAPIView):
     serializer_class = serializers.ClipSerializer
+    queryset = Clip.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.ClipFilter
     actions = {"POST": authz.INGEST_FOOTAGE}
 
     def get_queryset(self):
@@ -86,6 +88,7 @@ class CutList(ProductionScoped, generics.ListAPIView):
     """The production's imported cuts, newest first, each with its import report."""
 
     serializer_class = serializers.CutSerializer
+    queryset = Cut.objects.none()  # the model, for the schema; get_queryset() scopes it
     parser_classes = [parsers.MultiPartParser]
     actions = {"POST": authz.IMPORT_CUT}
 
@@ -111,6 +114,8 @@ class CutList(ProductionScoped, generics.ListAPIView):
 
 class ShotList(ProductionScoped, generics.ListAPIView):
     serializer_class = serializers.ShotSerializer
+    queryset = Shot.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.ShotFilter
 
     def get_queryset(self):
         return self.production.shots.all()
@@ -118,6 +123,8 @@ class ShotList(ProductionScoped, generics.ListAPIView):
 
 class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
     serializer_class = serializers.FixRequestSerializer
+    queryset = FixRequest.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.FixRequestFilter
     actions = {"POST": authz.FILE_FIX_REQUEST}
 
     def get_queryset(self):
@@ -155,6 +162,8 @@ class Assignments(ProductionScoped, generics.ListAPIView):
     to one member (supervisors)."""
 
     serializer_class = serializers.FixRequestSerializer
+    queryset = FixRequest.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.FixRequestFilter
     actions = {"POST": authz.ASSIGN_FIX_REQUEST}
 
     def get_queryset(self):
@@ -180,6 +189,8 @@ class Assignments(ProductionScoped, generics.ListAPIView):
 
 class JobList(ProductionScoped, generics.ListAPIView):
     serializer_class = serializers.JobSerializer
+    queryset = Job.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.JobFilter
 
     def get_queryset(self):
         return selectors.jobs_of(self.production)
@@ -244,6 +255,7 @@ class ProposalDecisions(ProductionScoped, generics.ListCreateAPIView):
     """A director's decisions on a proposal: approve, reject or request changes (with a note)."""
 
     serializer_class = serializers.ReviewDecisionSerializer
+    queryset = ReviewDecision.objects.none()  # the model, for the schema; get_queryset() scopes it
     actions = {"POST": authz.APPROVE_PROPOSAL}
 
     def initial(self, request, *args, **kwargs):
@@ -267,6 +279,7 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
     """The production's look models, newest first."""
 
     serializer_class = serializers.LookModelSerializer
+    queryset = LookModel.objects.none()  # the model, for the schema; get_queryset() scopes it
     actions = {"POST": authz.TRAIN_LOOK}
 
     def get_queryset(self):

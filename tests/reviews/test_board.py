@@ -112,3 +112,26 @@ def test_the_board_sorts_and_filters_by_fix_kind(production, shots, fixes):
     assert codes(kind="relight") == ["COFFEE"]
     assert codes(kind="color_match") == ["CUPS"]  # its approved color_match does not count, its open one does
     assert codes(sort="no-such-key") == codes(sort="cut")
+
+
+def test_api_lists_filter_and_page_on_request(people, shots, fixes):
+    director = client(people["director"])
+    everything = director.get("/api/productions/TEST/fix-requests/").json()
+    assert len(everything) == 3  # no limit: the whole list
+
+    page = director.get("/api/productions/TEST/fix-requests/?limit=2").json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and "offset=2" in page["next"]
+    rest = director.get(page["next"]).json()
+    assert {f["id"] for f in page["results"] + rest["results"]} == {f["id"] for f in everything}
+
+    relight = director.get("/api/productions/TEST/fix-requests/?kind=relight").json()
+    assert [f["id"] for f in relight] == [fixes["coffee"].pk]
+    on_cups = director.get(f"/api/productions/TEST/fix-requests/?shot={shots['CUPS'].pk}&status=open").json()
+    assert [f["id"] for f in on_cups] == [fixes["open"].pk]
+    due = director.get("/api/productions/TEST/fix-requests/?due_before=2026-12-02").json()
+    assert [f["id"] for f in due] == [fixes["coffee"].pk]
+    # Another production's or a made-up id matches nothing; neither is confirmed to exist.
+    assert director.get("/api/productions/TEST/fix-requests/?shot=987654").json() == []
+
+    bad = director.get("/api/productions/TEST/fix-requests/?status=nonsense")
+    assert bad.status_code == 400 and "status" in bad.content.decode()

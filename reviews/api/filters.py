@@ -1,0 +1,46 @@
+"""Query-string filters of the API's lists (django-filter).
+
+Related objects are filtered by plain id (``NumberFilter`` on ``<field>_id``), never through a
+choice of all rows in the database: an id from another production then matches nothing, exactly
+like an id that does not exist, so a filter cannot confirm that someone else's object exists.
+"""
+import django_filters
+
+from reviews.models import Clip, FixRequest, Job, Shot
+
+
+class ClipFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Clip
+        fields = ["name", "reel", "codec", "proxy_state"]
+
+
+class ShotFilter(django_filters.FilterSet):
+    clip = django_filters.NumberFilter(field_name="clip_id")
+    cut = django_filters.NumberFilter(field_name="cut_id")
+    code = django_filters.CharFilter(lookup_expr="icontains")
+    removed = django_filters.BooleanFilter(field_name="removed_from_cut_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Shot
+        fields = ["clip", "cut", "code", "reel", "removed"]
+
+
+class FixRequestFilter(django_filters.FilterSet):
+    shot = django_filters.NumberFilter(field_name="shot_id")
+    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+
+    class Meta:
+        model = FixRequest
+        fields = ["shot", "kind", "status", "assignee", "due_before"]
+
+
+class JobFilter(django_filters.FilterSet):
+    fix_request = django_filters.NumberFilter(field_name="fix_request_id")
+
+    class Meta:
+        model = Job
+        fields = ["state", "fix_request"]
