@@ -33,6 +33,8 @@ def production_detail(request, code):
         "clips": selectors.clips_of(production),
         "fix_requests": selectors.fix_requests_of(production),
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
+        "may_ingest": authz.may(request.user, production, authz.INGEST_FOOTAGE),
+        "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
     })
 
 
