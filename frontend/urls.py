@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import account, views
 
 app_name = "frontend"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("productions/<slug:code>/jobs/", views.jobs, name="jobs"),
     path("review/<int:proposal_id>/", views.review_room, name="review"),
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
+    path("media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg", views.proposal_review_frame,
+         name="proposal-review-frame"),
+    path("media/proposals/<int:proposal_id>/frames/<int:frame>.png", views.proposal_rendered_frame,
+         name="proposal-rendered-frame"),
+    path("account/security/", account.account_security, name="account-security"),
 ]

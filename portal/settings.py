@@ -8,6 +8,7 @@ broker — the way it runs in production and in CI. ``docs/operations.md`` lists
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "reviews",
     "frontend",
 ]
@@ -46,8 +51,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor (TOTP) in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Login throttling: refuses sign-in after too many failures (django-axes; keep it last).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -132,6 +141,13 @@ LOUPE_JOB_LEASE_S = env.int("LOUPE_JOB_LEASE_S", default=30)
 # Derived media (thumbnails, review frames, proposal frames). Originals stay where they were
 # ingested from and are never written to. Served only through permission-checked views.
 MEDIA_ROOT = Path(env.str("LOUPE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Media files are served only by permission-checked, audited views; the file itself is streamed
+# by Django ("django"), or by the web server in front: "x-accel-redirect" (nginx, from the
+# internal location LOUPE_MEDIA_ACCEL_PREFIX) or "x-sendfile" (Apache mod_xsendfile, lighttpd).
+LOUPE_MEDIA_SERVE = env.str("LOUPE_MEDIA_SERVE", default="django")
+if LOUPE_MEDIA_SERVE not in ("django", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured(f"LOUPE_MEDIA_SERVE is django, x-accel-redirect or x-sendfile, not {LOUPE_MEDIA_SERVE!r}")
+LOUPE_MEDIA_ACCEL_PREFIX = env.str("LOUPE_MEDIA_ACCEL_PREFIX", default="/protected-media/")
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
@@ -150,8 +166,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "frontend:productions"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-axes first: it refuses credentials from a locked-out address/user before Django checks them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after LOUPE_LOGIN_FAILURE_LIMIT failed sign-ins for one user
+# name from one address, that pair is refused for LOUPE_LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("LOUPE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOUPE_LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
+# The client's address is REMOTE_ADDR: behind a reverse proxy, run Daphne with --proxy-headers
+# so that it comes from X-Forwarded-For (docs/operations.md).
+
+# TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "reviews.api.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviews.api.errors.exception_handler",

@@ -6,17 +6,20 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, parsers, status
+from rest_framework import exceptions, generics, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviews import authz, selectors
-from reviews.errors import ServiceError, TooLarge
+from reviews.errors import NotAllowed, ServiceError, TooLarge
 from reviews.models import Job, Production
+from reviews.services.access import access_denied_record
+from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest, clip_upload
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_retry, job_submit
+from reviews.services.productions import production_require_mfa
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
 
@@ -27,20 +30,39 @@ class ProductionScoped:
     """Resolves ``self.production`` from the URL among the person's productions (404 otherwise),
     then checks the ``authz`` action ``actions`` names for the request's method (403 otherwise) —
     before the body is parsed or any object looked up, so that a person without the role learns
-    nothing from validation errors or object states."""
+    nothing from validation errors or object states. A member of a production that requires
+    multi-factor sign-in, signed in without it, gets 403 saying so. Every refusal is audited
+    (``services.access.access_denied_record``)."""
 
     #: HTTP method → the ``authz`` action it takes (methods not listed: any member).
     actions: dict[str, str] = {}
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        try:
+            super().initial(request, *args, **kwargs)
+        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied):
+            self._denied(request, kwargs["code"], "not signed in")
+            raise
         production = selectors.production_for(request.user, kwargs["code"])
         if production is None:
+            locked = selectors.productions_locked_for(request.user).filter(code=kwargs["code"]).first()
+            self._denied(request, kwargs["code"], "second factor" if locked else "not a member")
+            if locked is not None:
+                authz.require_second_factor(request.user, locked)
             raise Http404("No such production among yours.")
         self.production: Production = production
         action = self.actions.get(request.method)
         if action is not None:
-            authz.require(request.user, production, action)
+            try:
+                authz.require(request.user, production, action)
+            except NotAllowed:
+                self._denied(request, kwargs["code"], "role")
+                raise
+
+    @staticmethod
+    def _denied(request, code: str, reason: str) -> None:
+        access_denied_record(actor=request.user, method=request.method, path=request.path, reason=reason,
+                             production_code=code)
 
 
 class ProductionList(generics.ListAPIView):
@@ -255,3 +277,47 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
                                    data.validated_data["parameters"])
         return Response({"detail": "Training queued; the look model appears in this list when it is trained."},
                         status=status.HTTP_202_ACCEPTED)
+
+
+class ProductionSecurity(ProductionScoped, APIView):
+    """The production's security settings: whether its members must sign in with a second factor."""
+
+    actions = {"POST": authz.MANAGE_SECURITY}
+
+    @extend_schema(responses={200: serializers.ProductionSecuritySerializer})
+    def get(self, request, code):
+        return Response(serializers.ProductionSecuritySerializer(self.production).data)
+
+    @extend_schema(request=serializers.ProductionSecuritySerializer,
+                   responses={200: serializers.ProductionSecuritySerializer})
+    def post(self, request, code):
+        """Producers only; turning ``require_mfa`` on needs a session (or token) with a second factor."""
+        data = serializers.ProductionSecuritySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        production = production_require_mfa(production=self.production, actor=request.user,
+                                             required=data.validated_data["require_mfa"])
+        return Response(serializers.ProductionSecuritySerializer(production).data)
+
+
+class AccountToken(APIView):
+    """The signed-in person's own API token (``Authorization: Token <key>``)."""
+
+    @extend_schema(responses={200: serializers.ApiTokenSerializer})
+    def get(self, request):
+        """Whether you have a token, and since when (the key itself is shown only when made)."""
+        token = selectors.api_token_of(request.user)
+        return Response(serializers.ApiTokenSerializer({"exists": token is not None,
+                                                        "created": token.created if token else None}).data)
+
+    @extend_schema(request=None, responses={201: serializers.ApiTokenSerializer})
+    def post(self, request):
+        """Make a new token, replacing yours; the response holds its key, shown this once."""
+        token = api_token_create(user=request.user)
+        return Response(serializers.ApiTokenSerializer({"exists": True, "created": token.created, "key": token.key}).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        """Revoke your token (204 also when you had none)."""
+        api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
