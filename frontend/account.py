@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp import user_has_device
+from django_otp import devices_for_user, user_has_device
 from django_otp.forms import OTPTokenForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -50,7 +50,7 @@ class SignInView(auth_views.LoginView):
 
 
 class SignInCodeForm(OTPTokenForm):
-    """The authenticator app's code; the device is the person's own, found by the code."""
+    """The authenticator app's code, checked against the person's own device."""
 
     otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
     otp_error_messages = dict(
@@ -81,7 +81,12 @@ def sign_in_code(request):
     if user is None:
         request.session.pop(PENDING_SIGN_IN, None)
         return redirect(f"{reverse('login')}?{urlencode({'next': _safe_next(request)})}")
-    form = SignInCodeForm(user, request, data=request.POST if request.method == "POST" else None)
+    data = None
+    if request.method == "POST":
+        # One authenticator app per person: the code is checked against theirs.
+        data = request.POST.copy()
+        data["otp_device"] = getattr(next(devices_for_user(user), None), "persistent_id", "")
+    form = SignInCodeForm(user, request, data=data)
     if request.method == "POST" and form.is_valid():
         del request.session[PENDING_SIGN_IN]
         auth.login(request, user, backend=backend)  # django-otp keeps user.otp_device in the session
