@@ -20,7 +20,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 # Real footage used by the demo, tests and benchmarks; never copied into the project.
 LOUPE_FOOTAGE = Path(env.str("LOUPE_FOOTAGE", default=str(BASE_DIR.parent / "shared" / "footage")))
 
-SECRET_KEY = env.str("SECRET_KEY", default="loupe-insecure-embedded-default-do-not-deploy")
+EMBEDDED_SECRET_KEY = "loupe-insecure-embedded-default-do-not-deploy"
+SECRET_KEY = env.str("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -156,6 +157,33 @@ LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
+
+# --- HTTPS, cookies and headers -------------------------------------------------------------
+# LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then
+# defaults to its strict value, and `manage.py check --deploy` is clean. Each can still be set
+# on its own (same name as Django's setting). Off by default for the embedded, one-machine mode.
+LOUPE_HTTPS = env.bool("LOUPE_HTTPS", default=False)
+if LOUPE_HTTPS and (SECRET_KEY == EMBEDDED_SECRET_KEY or DEBUG):
+    raise ImproperlyConfigured("With LOUPE_HTTPS set, set SECRET_KEY (50+ random characters) and leave DEBUG off.")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=LOUPE_HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=LOUPE_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=LOUPE_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if LOUPE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=LOUPE_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=LOUPE_HTTPS)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env.bool("LOUPE_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whatever the mode: no framing, no MIME sniffing, no referrer sent to other sites, cookies
+# out of reach of scripts (the pages read the CSRF token from the form, not the cookie).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("LOUPE_SESSION_AGE_S", default=12 * 3600)
 
 # --- Auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -27,6 +27,12 @@ pytestmark = pytest.mark.django_db
 MESSAGE = "TEST requires multi-factor sign-in of its members"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The hash of passwords is not under test here; PBKDF2's 10⁶ rounds would be most of its time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def code_from_secret(secret: str, steps_ahead: int = 0) -> str:
     """The code an authenticator app shows for ``secret`` (base32, as the page shows it),
     ``steps_ahead`` 30-second steps from now (each code is accepted once, so a second sign-in
