@@ -15,7 +15,7 @@ from reviews.errors import NotAllowed, ServiceError, TooLarge
 from reviews.models import Job, Production
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
-from reviews.services.clips import clip_ingest, clip_upload
+from reviews.services.clips import clip_ingest, clip_upload, upload_request_check
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_retry, job_submit
@@ -96,7 +96,13 @@ class ClipUpload(ProductionScoped, APIView):
                    responses={201: serializers.ClipSerializer})
     def post(self, request, code):
         """Upload a video file: stored as an original under the production's folder with a safe
-        name (its type decided by probing), then ingested. 413 over the size limit."""
+        name (its type decided by probing), then ingested. 413 over the size limit (refused from
+        the Content-Length, before the body is read)."""
+        try:
+            content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ServiceError("Content-Length is not a number.") from None
+        upload_request_check(content_length=content_length)
         data = serializers.ClipUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         clip = clip_upload(production=self.production, upload=data.validated_data["file"], actor=request.user)

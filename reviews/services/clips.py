@@ -242,6 +242,19 @@ def _safe_stem(name: str) -> str:
     return stem or "upload"
 
 
+#: Room for the multipart envelope around an uploaded file (boundary lines, part headers, fields).
+UPLOAD_ENVELOPE_BYTES = 1 << 20
+
+
+def upload_request_check(*, content_length: int) -> None:
+    """Refuse a media upload request whose body (``content_length``: the request's
+    Content-Length, bytes) cannot hold a file within ``LOUPE_UPLOAD_MAX_BYTES`` — before the
+    body is read, so an oversized upload is not first received to disk. Raises ``TooLarge`` (413)."""
+    limit = settings.LOUPE_UPLOAD_MAX_BYTES
+    if content_length > limit + UPLOAD_ENVELOPE_BYTES:
+        raise TooLarge(f"The upload is {content_length} bytes; uploads are limited to {limit} bytes.")
+
+
 def clip_upload(*, production: Production, upload, actor: User) -> Clip:
     """Store an uploaded video file (``upload``: a Django ``UploadedFile``) as an original under
     ``MEDIA_ROOT/originals/<production>/`` with a safe name, and ingest it (``clip_ingest``).
