@@ -3,6 +3,7 @@ person's memberships first, and every object is fetched within it — never by i
 from fractions import Fraction
 
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -281,8 +282,10 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
         unknown = sorted({shot for pair in pairs for shot in pair} - known)
         if unknown:
             raise ServiceError(f"No shot(s) {', '.join(map(str, unknown))} in {self.production.code}.")
-        look_model_train_run.delay(self.production.pk, pairs, request.user.pk, data.validated_data["name"],
-                                   data.validated_data["parameters"])
+        production_id, user_id, name = self.production.pk, request.user.pk, data.validated_data["name"]
+        parameters = data.validated_data["parameters"]
+        # Queued once the request's writes (if any) are committed, never from a rolled-back one.
+        transaction.on_commit(lambda: look_model_train_run.delay(production_id, pairs, user_id, name, parameters))
         return Response({"detail": "Training queued; the look model appears in this list when it is trained."},
                         status=status.HTTP_202_ACCEPTED)
 
