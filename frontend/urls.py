@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import account, views
 
 app_name = "frontend"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),
     path("media/clips/<int:clip_id>/frames/<int:frame>.jpg", views.clip_frame, name="clip-frame"),
     path("assignments/", views.assignments, name="assignments"),
+    path("media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg", views.proposal_review_frame,
+         name="proposal-review-frame"),
+    path("media/proposals/<int:proposal_id>/frames/<int:frame>.png", views.proposal_rendered_frame,
+         name="proposal-rendered-frame"),
+    path("account/security/", account.account_security, name="account-security"),
 ]

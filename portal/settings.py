@@ -8,6 +8,7 @@ broker — the way it runs in production and in CI. ``docs/operations.md`` lists
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,7 +20,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 # Real footage used by the demo, tests and benchmarks; never copied into the project.
 LOUPE_FOOTAGE = Path(env.str("LOUPE_FOOTAGE", default=str(BASE_DIR.parent / "shared" / "footage")))
 
-SECRET_KEY = env.str("SECRET_KEY", default="loupe-insecure-embedded-default-do-not-deploy")
+EMBEDDED_SECRET_KEY = "loupe-insecure-embedded-default-do-not-deploy"
+SECRET_KEY = env.str("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -34,8 +36,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "django_filters",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "reviews",
     "frontend",
 ]
@@ -47,8 +53,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor (TOTP) in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Login throttling: refuses sign-in after too many failures (django-axes; keep it last).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -134,17 +144,53 @@ LOUPE_JOB_LEASE_S = env.int("LOUPE_JOB_LEASE_S", default=30)
 # Derived media (thumbnails, review frames, proposal frames). Originals stay where they were
 # ingested from and are never written to. Served only through permission-checked views.
 MEDIA_ROOT = Path(env.str("LOUPE_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Media files are served only by permission-checked, audited views; the file itself is streamed
+# by Django ("django"), or by the web server in front: "x-accel-redirect" (nginx, from the
+# internal location LOUPE_MEDIA_ACCEL_PREFIX) or "x-sendfile" (Apache mod_xsendfile, lighttpd).
+LOUPE_MEDIA_SERVE = env.str("LOUPE_MEDIA_SERVE", default="django")
+if LOUPE_MEDIA_SERVE not in ("django", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured(f"LOUPE_MEDIA_SERVE is django, x-accel-redirect or x-sendfile, not {LOUPE_MEDIA_SERVE!r}")
+LOUPE_MEDIA_ACCEL_PREFIX = env.str("LOUPE_MEDIA_ACCEL_PREFIX", default="/protected-media/")
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
 # Make a browser review proxy (H.264 at review width, frame for frame) of every clip ingested,
 # on the "default" queue. Off where proxies come from elsewhere (and in tests that do not need one).
 LOUPE_REVIEW_PROXIES = env.bool("LOUPE_REVIEW_PROXIES", default=True)
+# The API ingests files on the server only below these folders (the dailies mounts; comma-separated).
+LOUPE_INGEST_ROOTS = env.list("LOUPE_INGEST_ROOTS", default=[str(LOUPE_FOOTAGE)])
 # Media uploaded through the browser or API is stored as an original under
 # MEDIA_ROOT/originals/<production>/; larger uploads are refused (bytes; default 4 GiB).
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
+
+# --- HTTPS, cookies and headers -------------------------------------------------------------
+# LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then
+# defaults to its strict value, and `manage.py check --deploy` is clean. Each can still be set
+# on its own (same name as Django's setting). Off by default for the embedded, one-machine mode.
+LOUPE_HTTPS = env.bool("LOUPE_HTTPS", default=False)
+if LOUPE_HTTPS and (SECRET_KEY == EMBEDDED_SECRET_KEY or DEBUG):
+    raise ImproperlyConfigured("With LOUPE_HTTPS set, set SECRET_KEY (50+ random characters) and leave DEBUG off.")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=LOUPE_HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=LOUPE_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=LOUPE_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if LOUPE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=LOUPE_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=LOUPE_HTTPS)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+if env.bool("LOUPE_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Whatever the mode: no framing, no MIME sniffing, no referrer sent to other sites, cookies
+# out of reach of scripts (the pages read the CSRF token from the form, not the cookie).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("LOUPE_SESSION_AGE_S", default=12 * 3600)
 
 # --- Auth, API ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -155,8 +201,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "frontend:productions"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-axes first: it refuses credentials from a locked-out address/user before Django checks them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after LOUPE_LOGIN_FAILURE_LIMIT failed sign-ins for one user
+# name from one address, that pair is refused for LOUPE_LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("LOUPE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOUPE_LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
+# The client's address is REMOTE_ADDR: behind a reverse proxy, run Daphne with --proxy-headers
+# so that it comes from X-Forwarded-For (docs/operations.md).
+
+# TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "reviews.api.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviews.api.errors.exception_handler",

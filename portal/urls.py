@@ -4,9 +4,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from frontend import account
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("login/", account.SignInView.as_view(), name="login"),
+    path("login/code/", account.sign_in_code, name="login-verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("reviews.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,7 +1,7 @@
 """Who may do what in a production: the one place roles are checked."""
 from django.contrib.auth.models import AnonymousUser, User
 
-from .errors import NotAllowed
+from .errors import NotAllowed, SecondFactorRequired
 from .models import Membership, Production, Role
 
 # Actions and the roles that may take them.
@@ -12,6 +12,7 @@ FILE_FIX_REQUEST = "file_fix_request"
 ASSIGN_FIX_REQUEST = "assign_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
+MANAGE_SECURITY = "manage_security"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -21,6 +22,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     ASSIGN_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+    MANAGE_SECURITY: frozenset({Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -31,6 +33,7 @@ ACTION_DESCRIPTIONS = {
     ASSIGN_FIX_REQUEST: "assign fix requests",
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
+    MANAGE_SECURITY: "change the production's security settings",
 }
 
 
@@ -54,3 +57,25 @@ def require(user: User | AnonymousUser, production: Production, action: str) -> 
     if not may(user, production, action):
         roles = " or ".join(sorted(ACTION_ROLES[action]))
         raise NotAllowed(f"Only a {roles} of {production.code} may {ACTION_DESCRIPTIONS[action]}.")
+
+
+def is_verified(user: User | AnonymousUser) -> bool:
+    """True when ``user`` signed in with a second factor (a TOTP code, RFC 6238): in this browser
+    session (django-otp's ``OTPMiddleware``, and ``portal.otp_asgi`` for WebSockets) or through an
+    API token made by such a session (``reviews.api.authentication``). False for anyone else,
+    including users loaded outside a request (tasks, commands)."""
+    check = getattr(user, "is_verified", None)
+    return bool(user.is_authenticated and check is not None and check())
+
+
+def second_factor_message(production: Production) -> str:
+    return (f"{production.code} requires multi-factor sign-in of its members: set up an authenticator app "
+            f"under Account security, then sign in with its code.")
+
+
+def require_second_factor(user: User | AnonymousUser, production: Production) -> None:
+    """Raise ``SecondFactorRequired`` (403) when ``production`` requires multi-factor sign-in of its
+    members and ``user`` is not verified. Call it only for members: to anyone else the production
+    answers as one that does not exist."""
+    if production.require_mfa and not is_verified(user):
+        raise SecondFactorRequired(second_factor_message(production))

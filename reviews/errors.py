@@ -13,6 +13,10 @@ class NotAllowed(ServiceError):
     status_code = 403
 
 
+class SecondFactorRequired(NotAllowed):
+    """The production requires multi-factor sign-in and this session (or token) has no second factor."""
+
+
 class Conflict(ServiceError):
     """The object is not in a state that allows the action (e.g. deciding a decided proposal)."""
 

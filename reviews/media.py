@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse
 
 SIDES = ("before", "after")
 
@@ -33,6 +34,11 @@ def clip_proxy_path(clip_id: int) -> Path:
 def proposal_media_dir(job_id: int) -> str:
     """The folder (relative to MEDIA_ROOT) of the proposal a job makes: one job, one folder."""
     return f"proposals/job-{job_id}"
+
+
+def rendered_frame_path(media_dir: str, frame: int) -> Path:
+    """A proposal's rendered frame at full resolution (lossless PNG)."""
+    return media_path(media_dir) / "frames" / frame_name(frame, "png")
 
 
 def frame_name(frame: int, extension: str) -> str:
@@ -68,3 +74,34 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+
+def media_response(path: Path, content_type: str) -> HttpResponse:
+    """The response that serves ``path`` (a file under MEDIA_ROOT) once the view has checked
+    permission and audited the read. ``LOUPE_MEDIA_SERVE``:
+
+    - ``django``: the ASGI process streams the file (``FileResponse``);
+    - ``x-accel-redirect``: nginx streams it from its ``internal`` location
+      ``LOUPE_MEDIA_ACCEL_PREFIX`` + the path under MEDIA_ROOT (docs/operations.md);
+    - ``x-sendfile``: Apache's mod_xsendfile / lighttpd stream the absolute path.
+
+    ``Cache-Control: private, no-cache``: no shared cache keeps footage, and the browser asks
+    again (so each view is audited). Raises ``Http404`` when the file does not exist.
+    """
+    root = Path(settings.MEDIA_ROOT).resolve()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root) or not resolved.is_file():
+        raise Http404("No such media file.")
+    mode = settings.LOUPE_MEDIA_SERVE
+    if mode == "x-accel-redirect":
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.LOUPE_MEDIA_ACCEL_PREFIX + resolved.relative_to(root).as_posix()
+    elif mode == "x-sendfile":
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = str(resolved)
+    else:
+        response = FileResponse(resolved.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

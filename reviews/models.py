@@ -23,6 +23,8 @@ class Production(models.Model):
 
     code = models.SlugField(max_length=32, unique=True, help_text="Short code, e.g. DEMO or NGT01.")
     name = models.CharField(max_length=200)
+    require_mfa = models.BooleanField(
+        default=False, help_text="Members see this production only when signed in with a second factor (TOTP).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,14 +1,30 @@
 """Reads, always scoped to the productions the person is a member of."""
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When
+from rest_framework.authtoken.models import Token
 
+from . import authz
 from .models import Clip, FixRequest, Job, Production, Proposal
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
+    """The productions ``user`` may see: those they are a member of, less — unless they signed in
+    with a second factor — those that require multi-factor sign-in (``Production.require_mfa``).
+    Every other read (pages, API, WebSockets, media) is scoped through this one."""
     if not user.is_authenticated:
         return Production.objects.none()
-    return Production.objects.filter(memberships__user=user).distinct()
+    productions = Production.objects.filter(memberships__user=user).distinct()
+    if not authz.is_verified(user):
+        productions = productions.filter(require_mfa=False)
+    return productions
+
+
+def productions_locked_for(user: User | AnonymousUser) -> QuerySet[Production]:
+    """The productions ``user`` is a member of but may not see until they sign in with a second
+    factor (empty when they did). Only for telling members why; never for outsiders."""
+    if not user.is_authenticated or authz.is_verified(user):
+        return Production.objects.none()
+    return Production.objects.filter(memberships__user=user, require_mfa=True).distinct()
 
 
 def production_for(user: User | AnonymousUser, code: str) -> Production | None:
@@ -22,6 +38,11 @@ def proposal_for(user: User | AnonymousUser, proposal_id: int) -> Proposal | Non
         .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot", "job")
         .first()
     )
+
+
+def clips_for(user: User | AnonymousUser) -> QuerySet[Clip]:
+    """Clips of the productions ``user`` may see."""
+    return Clip.objects.filter(production__in=productions_for(user))
 
 
 def clips_of(production: Production) -> QuerySet[Clip]:
@@ -123,3 +144,6 @@ def _board_order(sort: str) -> list:
                "open": F("open_fix_count")}[key]
     primary = primary.desc(nulls_last=True) if descending else primary.asc(nulls_last=True)
     return [F("removed_from_cut_at").asc(nulls_first=True), primary, "cut_order", "code", "pk"]
+def api_token_of(user: User) -> Token | None:
+    """``user``'s API token, if they have one."""
+    return Token.objects.filter(user=user).first()

@@ -9,7 +9,7 @@ from reviews.services.jobs import job_eta_seconds
 class ProductionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Production
-        fields = ["code", "name", "created_at"]
+        fields = ["code", "name", "require_mfa", "created_at"]
 
 
 class ClipSerializer(serializers.ModelSerializer):
@@ -118,3 +118,14 @@ class LookModelTrainSerializer(serializers.Serializer):
         min_length=1, help_text="[[camera original shot id, graded shot id], ...] — same frames in each pair.",
     )
     parameters = serializers.DictField(required=False, default=dict)
+
+
+class ProductionSecuritySerializer(serializers.Serializer):
+    require_mfa = serializers.BooleanField(
+        help_text="Members see the production only when signed in with a second factor (TOTP).")
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    exists = serializers.BooleanField(read_only=True)
+    created = serializers.DateTimeField(read_only=True, allow_null=True)
+    key = serializers.CharField(read_only=True, required=False, help_text="Only in the answer that made it.")

@@ -6,6 +6,8 @@ app_name = "api"
 
 urlpatterns = [
     path("productions/", views.ProductionList.as_view(), name="productions"),
+    path("account/token/", views.AccountToken.as_view(), name="account-token"),
+    path("productions/<slug:code>/security/", views.ProductionSecurity.as_view(), name="production-security"),
     path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
     path("productions/<slug:code>/clips/upload/", views.ClipUpload.as_view(), name="clip-upload"),
     path("productions/<slug:code>/cuts/", views.CutList.as_view(), name="cuts"),

@@ -4,20 +4,24 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, parsers, status
+from rest_framework import exceptions, generics, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviews import authz, selectors
-from reviews.errors import ServiceError, TooLarge
+from reviews.errors import NotAllowed, ServiceError, TooLarge
 from reviews.models import Clip, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
-from reviews.services.clips import clip_ingest, clip_upload
+from reviews.services.access import access_denied_record
+from reviews.services.accounts import api_token_create, api_token_revoke
+from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
+from reviews.services.productions import production_require_mfa
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
 
@@ -28,20 +32,39 @@ class ProductionScoped:
     """Resolves ``self.production`` from the URL among the person's productions (404 otherwise),
     then checks the ``authz`` action ``actions`` names for the request's method (403 otherwise) —
     before the body is parsed or any object looked up, so that a person without the role learns
-    nothing from validation errors or object states."""
+    nothing from validation errors or object states. A member of a production that requires
+    multi-factor sign-in, signed in without it, gets 403 saying so. Every refusal is audited
+    (``services.access.access_denied_record``)."""
 
     #: HTTP method → the ``authz`` action it takes (methods not listed: any member).
     actions: dict[str, str] = {}
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+        try:
+            super().initial(request, *args, **kwargs)
+        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied):
+            self._denied(request, kwargs["code"], "not signed in")
+            raise
         production = selectors.production_for(request.user, kwargs["code"])
         if production is None:
+            locked = selectors.productions_locked_for(request.user).filter(code=kwargs["code"]).first()
+            self._denied(request, kwargs["code"], "second factor" if locked else "not a member")
+            if locked is not None:
+                authz.require_second_factor(request.user, locked)
             raise Http404("No such production among yours.")
         self.production: Production = production
         action = self.actions.get(request.method)
         if action is not None:
-            authz.require(request.user, production, action)
+            try:
+                authz.require(request.user, production, action)
+            except NotAllowed:
+                self._denied(request, kwargs["code"], "role")
+                raise
+
+    @staticmethod
+    def _denied(request, code: str, reason: str) -> None:
+        access_denied_record(actor=request.user, method=request.method, path=request.path, reason=reason,
+                             production_code=code)
 
 
 class ProductionList(generics.ListAPIView):
@@ -62,10 +85,12 @@ class ClipList(ProductionScoped, generics.ListAPIView):
 
     @extend_schema(request=serializers.ClipIngestSerializer, responses={201: serializers.ClipSerializer})
     def post(self, request, code):
-        """Ingest a file from server-side storage (it stays where it is, read-only)."""
+        """Ingest a file from the dailies folders on the server (``LOUPE_INGEST_ROOTS``); it stays
+        where it is, read-only. 403 for a path outside them."""
         data = serializers.ClipIngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clip = clip_ingest(production=self.production, path=data.validated_data["path"], actor=request.user)
+        clip = clip_ingest_server_file(production=self.production, path=data.validated_data["path"],
+                                       actor=request.user)
         return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
 
 
@@ -77,7 +102,13 @@ class ClipUpload(ProductionScoped, APIView):
                    responses={201: serializers.ClipSerializer})
     def post(self, request, code):
         """Upload a video file: stored as an original under the production's folder with a safe
-        name (its type decided by probing), then ingested. 413 over the size limit."""
+        name (its type decided by probing), then ingested. 413 over the size limit (refused from
+        the Content-Length, before the body is read)."""
+        try:
+            content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise ServiceError("Content-Length is not a number.") from None
+        upload_request_check(content_length=content_length)
         data = serializers.ClipUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         clip = clip_upload(production=self.production, upload=data.validated_data["file"], actor=request.user)
@@ -296,7 +327,53 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
         unknown = sorted({shot for pair in pairs for shot in pair} - known)
         if unknown:
             raise ServiceError(f"No shot(s) {', '.join(map(str, unknown))} in {self.production.code}.")
-        look_model_train_run.delay(self.production.pk, pairs, request.user.pk, data.validated_data["name"],
-                                   data.validated_data["parameters"])
+        production_id, user_id, name = self.production.pk, request.user.pk, data.validated_data["name"]
+        parameters = data.validated_data["parameters"]
+        # Queued once the request's writes (if any) are committed, never from a rolled-back one.
+        transaction.on_commit(lambda: look_model_train_run.delay(production_id, pairs, user_id, name, parameters))
         return Response({"detail": "Training queued; the look model appears in this list when it is trained."},
                         status=status.HTTP_202_ACCEPTED)
+
+
+class ProductionSecurity(ProductionScoped, APIView):
+    """The production's security settings: whether its members must sign in with a second factor."""
+
+    actions = {"POST": authz.MANAGE_SECURITY}
+
+    @extend_schema(responses={200: serializers.ProductionSecuritySerializer})
+    def get(self, request, code):
+        return Response(serializers.ProductionSecuritySerializer(self.production).data)
+
+    @extend_schema(request=serializers.ProductionSecuritySerializer,
+                   responses={200: serializers.ProductionSecuritySerializer})
+    def post(self, request, code):
+        """Producers only; turning ``require_mfa`` on needs a session (or token) with a second factor."""
+        data = serializers.ProductionSecuritySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        production = production_require_mfa(production=self.production, actor=request.user,
+                                             required=data.validated_data["require_mfa"])
+        return Response(serializers.ProductionSecuritySerializer(production).data)
+
+
+class AccountToken(APIView):
+    """The signed-in person's own API token (``Authorization: Token <key>``)."""
+
+    @extend_schema(responses={200: serializers.ApiTokenSerializer})
+    def get(self, request):
+        """Whether you have a token, and since when (the key itself is shown only when made)."""
+        token = selectors.api_token_of(request.user)
+        return Response(serializers.ApiTokenSerializer({"exists": token is not None,
+                                                        "created": token.created if token else None}).data)
+
+    @extend_schema(request=None, responses={201: serializers.ApiTokenSerializer})
+    def post(self, request):
+        """Make a new token, replacing yours; the response holds its key, shown this once."""
+        token = api_token_create(user=request.user)
+        return Response(serializers.ApiTokenSerializer({"exists": True, "created": token.created, "key": token.key}).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        """Revoke your token (204 also when you had none)."""
+        api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

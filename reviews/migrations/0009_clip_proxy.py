@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0005_look_model'),
+        ('reviews', '0008_security'),
     ]
 
     operations = [

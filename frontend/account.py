@@ -1,0 +1,137 @@
+"""Sign-in with a second factor, and a person's own account security page.
+
+Sign-in is two steps when the person has an authenticator app: the password (throttled by
+django-axes), then the app's current code (django-otp's ``OTPTokenForm``, throttled per device).
+Until the code is accepted the person is not signed in at all — the password step only leaves
+their id in the session for a few minutes — so a signed-in session of a person with an app is
+always a verified one.
+"""
+import base64
+import time
+
+import segno
+from django import forms
+from django.contrib import auth
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp import devices_for_user, user_has_device
+from django_otp.forms import OTPTokenForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from reviews import authz, selectors
+from reviews.errors import ServiceError
+from reviews.services.accounts import api_token_create, api_token_revoke, totp_device_confirm, totp_device_start
+
+#: Session key holding the person who gave a right password and still owes the code.
+PENDING_SIGN_IN = "loupe_pending_sign_in"
+#: Seconds the code step waits for the code after the password step.
+PENDING_SIGN_IN_S = 300
+
+
+class SignInView(auth_views.LoginView):
+    """Step 1: user name and password. A person with an authenticator app goes on to step 2."""
+
+    template_name = "frontend/login.html"
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if not user_has_device(user):
+            return super().form_valid(form)
+        self.request.session.cycle_key()
+        self.request.session[PENDING_SIGN_IN] = {"user": user.pk, "backend": user.backend, "at": time.time()}
+        return redirect(f"{reverse('login-verify')}?{urlencode({'next': self.get_redirect_url()})}")
+
+
+class SignInCodeForm(OTPTokenForm):
+    """The authenticator app's code, checked against the person's own device."""
+
+    otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
+    otp_error_messages = dict(
+        OTPTokenForm.otp_error_messages,
+        token_required="Enter the 6-digit code your authenticator app shows.",
+        invalid_token="That code is not the one your authenticator app shows now. Try the current one.",
+    )
+
+
+def _pending_user(request) -> tuple[User | None, str]:
+    pending = request.session.get(PENDING_SIGN_IN)
+    if not pending or time.time() - pending["at"] > PENDING_SIGN_IN_S:
+        return None, ""
+    return User.objects.filter(pk=pending["user"], is_active=True).first(), pending["backend"]
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("frontend:productions")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_in_code(request):
+    """Step 2: the authenticator app's current code; signs the person in, verified."""
+    user, backend = _pending_user(request)
+    if user is None:
+        request.session.pop(PENDING_SIGN_IN, None)
+        return redirect(f"{reverse('login')}?{urlencode({'next': _safe_next(request)})}")
+    data = None
+    if request.method == "POST":
+        # One authenticator app per person: the code is checked against theirs.
+        data = request.POST.copy()
+        data["otp_device"] = getattr(next(devices_for_user(user), None), "persistent_id", "")
+    form = SignInCodeForm(user, request, data=data)
+    if request.method == "POST" and form.is_valid():
+        del request.session[PENDING_SIGN_IN]
+        auth.login(request, user, backend=backend)  # django-otp keeps user.otp_device in the session
+        return HttpResponseRedirect(_safe_next(request))
+    return render(request, "frontend/login_code.html", {"form": form, "next": _safe_next(request)})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def account_security(request):
+    """The person's authenticator app (enrol or replace it, with a QR code) and API token
+    (make, revoke). Forms post ``action`` = ``enrol`` | ``confirm`` | ``token_create`` |
+    ``token_revoke``."""
+    user = request.user
+    context = {"error": "", "new_token": None, "enrolling": None}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "enrol":
+                context["enrolling"] = totp_device_start(user=user)
+            elif action == "confirm":
+                device = totp_device_confirm(user=user, token=request.POST.get("otp_token", ""))
+                request.session.cycle_key()
+                otp_login(request, device)  # this session is now signed in with the second factor
+            elif action == "token_create":
+                context["new_token"] = api_token_create(user=user)
+            elif action == "token_revoke":
+                api_token_revoke(user=user)
+        except ServiceError as error:
+            context["error"] = str(error)
+            if action == "confirm":
+                context["enrolling"] = TOTPDevice.objects.filter(user=user, confirmed=False).last()
+    enrolling = context["enrolling"]
+    if enrolling is not None:
+        context["qr_svg"] = segno.make(enrolling.config_url, error="m").svg_inline(scale=4)
+        context["secret"] = _base32(enrolling.bin_key)
+    context.update({
+        "has_app": user_has_device(user),
+        "verified": authz.is_verified(user),
+        "token": selectors.api_token_of(user),
+        "locked": selectors.productions_locked_for(user),
+    })
+    return render(request, "frontend/account_security.html", context)
+
+
+def _base32(key: bytes) -> str:
+    """The TOTP secret as authenticator apps take it typed in (RFC 4648 base32, no padding)."""
+    return base64.b32encode(key).decode().rstrip("=")

@@ -1,0 +1,19 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("reviews", "0005_look_model"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="production",
+            name="require_mfa",
+            field=models.BooleanField(
+                default=False,
+                help_text="Members see this production only when signed in with a second factor (TOTP).",
+            ),
+        ),
+    ]
