@@ -1,7 +1,9 @@
 """Admin: for administrators to inspect and fix data. The audit trail is read-only here."""
 from django.contrib import admin
+from django.db import transaction
 
 from . import models
+from .services.audit import audit_record
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,8 +13,16 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(models.Production)
 class ProductionAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "created_at"]
+    list_display = ["code", "name", "require_mfa", "created_at"]
     inlines = [MembershipInline]
+
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        """An administrator changing "require MFA of members" is in the production's audit trail."""
+        super().save_model(request, obj, form, change)
+        if change and "require_mfa" in form.changed_data:
+            audit_record(production=obj, actor=request.user, action="production.require_mfa", target=obj,
+                         payload={"require_mfa": obj.require_mfa, "via": "admin"})
 
 
 @admin.register(models.Performer)

@@ -205,3 +205,24 @@ def test_websockets_of_a_production_requiring_mfa_need_a_verified_session(produc
 
     assert connect(verified=False) == (False, CLOSE_FORBIDDEN)
     assert connect(verified=True)[0] is True
+
+
+def test_an_administrator_turning_require_mfa_on_is_in_the_audit_trail(production):
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.test import RequestFactory
+
+    from reviews.admin import ProductionAdmin
+    from reviews.models import Production
+
+    request = RequestFactory().post("/admin/")
+    request.user = User.objects.create_superuser("it-admin")
+    model_admin = ProductionAdmin(Production, admin.site)
+    form = model_admin.get_form(request, production, change=True)(
+        data={"code": "TEST", "name": production.name, "require_mfa": "on"}, instance=production)
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    production.refresh_from_db()
+    assert production.require_mfa
+    event = AuditEvent.objects.get(production=production, action="production.require_mfa")
+    assert event.actor == request.user and event.payload == {"require_mfa": True, "via": "admin"}
