@@ -11,6 +11,9 @@ IMPORT_CUT = "import_cut"
 FILE_FIX_REQUEST = "file_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
+CLASSIFY_FIX_REQUEST = "classify_fix_request"
+ANSWER_CONSENT = "answer_consent"
+READ_REPORTS = "read_reports"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -19,6 +22,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     FILE_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+    CLASSIFY_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
+    # The performer role covers the performer and their guild representative; the consent
+    # service also checks that the person is the one the consent request asks.
+    ANSWER_CONSENT: frozenset({Role.PERFORMER}),
+    READ_REPORTS: frozenset({Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -28,6 +36,9 @@ ACTION_DESCRIPTIONS = {
     FILE_FIX_REQUEST: "file fix requests",
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
+    CLASSIFY_FIX_REQUEST: "classify fix requests and name the performers they affect",
+    ANSWER_CONSENT: "answer consent requests",
+    READ_REPORTS: "read the production's reports",
 }
 
 

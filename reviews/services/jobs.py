@@ -34,7 +34,9 @@ from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_m
 from reviews.models import FixRequest, FixRequestStatus, Job, JobState, Proposal
 
 from .audit import audit_record
+from .consent import fix_request_screen_likeness
 from .looks import look_model_file
+from .proposals import proposal_supersede_older
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +327,10 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
+        proposal_supersede_older(proposal=proposal)
         _broadcast(job)
         events.broadcast(events.production_group(job.production_id), "proposal",
                          {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})
+    # The engine's likeness screening: a face in the fix region flags it for guild consent.
+    fix_request_screen_likeness(fix_request=fix_request)
     return proposal
