@@ -118,6 +118,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "reviews.tasks.job_run": {"queue": "gpu"},
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
+    "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -52,3 +52,16 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
         logger.warning("look model %r of %s not trained: %s", name, production.code, error)
         return None
     return look_model.pk
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def fix_request_screen_run(fix_request_id: int) -> bool | None:
+    """Screen a fix request's frames for faces (queue ``gpu``); returns whether it was flagged,
+    None when the fix request no longer exists."""
+    from reviews.models import FixRequest
+    from reviews.services.consent import fix_request_screen_likeness
+
+    fix_request = FixRequest.objects.select_related("shot__clip", "production").filter(pk=fix_request_id).first()
+    if fix_request is None:
+        return None
+    return fix_request_screen_likeness(fix_request=fix_request)["flagged"]
