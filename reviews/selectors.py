@@ -2,7 +2,7 @@
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 
-from .models import Clip, FixRequest, Job, Production, Proposal
+from .models import Clip, ConsentRequest, FixRequest, Job, Production, Proposal
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -88,3 +88,14 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
         shots = shots.filter(Q(code__icontains=search) | Q(clip__name__icontains=search)
                              | Q(clip_name__icontains=search) | Q(reel__icontains=search))
     return shots
+
+
+def consent_requests_answerable_by(user: User | AnonymousUser, production: Production) -> QuerySet[ConsentRequest]:
+    """The consent requests of ``production`` that ``user`` may answer: those of the performers
+    they are, or represent. Newest first, with the fix request, shot and latest versions."""
+    if not user.is_authenticated:
+        return ConsentRequest.objects.none()
+    return (production.consent_requests
+            .filter(Q(performer__user=user) | Q(performer__representative=user))
+            .select_related("performer", "fix_request__shot", "answered_by")
+            .prefetch_related(Prefetch("fix_request__proposals", queryset=Proposal.objects.order_by("-version"))))
