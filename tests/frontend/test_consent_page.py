@@ -33,9 +33,8 @@ def test_performer_grants_consent_in_the_browser(asgi_server, small_proposal, pe
 
         card.locator("button[value=grant]").click()  # without a scope: refused, nothing stored
         expect(page.locator("#consent-error")).to_contain_text("Say what you consent to")
-        assert ConsentRequest.objects.get(pk=consent.pk).status == ConsentStatus.PENDING
-
-        card = page.locator(f"#consent-{consent.pk}")
+        card = page.locator(f"#consent-{consent.pk}")  # the page re-read from the database
+        expect(card.locator(".status")).to_have_text("Awaiting answer")
         card.locator("textarea[name=scope]").fill("This shot, frames 0–5, theatrical release only")
         card.locator("input[name=expires_on]").fill("2099-12-31")
         card.locator("button[value=grant]").click()
