@@ -1,8 +1,8 @@
 """Reads, always scoped to the productions the person is a member of."""
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 
-from .models import Clip, ConsentRequest, FixRequest, Job, Production, Proposal
+from .models import Alteration, Clip, ConsentRequest, FixRequest, Job, Production, Proposal
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -30,7 +30,7 @@ def clips_of(production: Production) -> QuerySet[Clip]:
 
 def fix_requests_of(production: Production) -> QuerySet[FixRequest]:
     return production.fix_requests.select_related("shot", "reference_shot", "assignee").prefetch_related(
-        "proposals", "jobs"
+        "proposals", "jobs", "performers"
     )
 
 
@@ -92,10 +92,12 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
 
 def consent_requests_answerable_by(user: User | AnonymousUser, production: Production) -> QuerySet[ConsentRequest]:
     """The consent requests of ``production`` that ``user`` may answer: those of the performers
-    they are, or represent. Newest first, with the fix request, shot and latest versions."""
+    they are, or represent, on fix requests still classified a digital alteration of that
+    performer. Newest first, with the fix request, shot and latest versions."""
     if not user.is_authenticated:
         return ConsentRequest.objects.none()
     return (production.consent_requests
-            .filter(Q(performer__user=user) | Q(performer__representative=user))
+            .filter(Q(performer__user=user) | Q(performer__representative=user),
+                    fix_request__alteration=Alteration.DIGITAL_ALTERATION, fix_request__performers=F("performer"))
             .select_related("performer", "fix_request__shot", "answered_by")
             .prefetch_related(Prefetch("fix_request__proposals", queryset=Proposal.objects.order_by("-version"))))

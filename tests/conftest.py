@@ -115,6 +115,21 @@ def small_proposal(production, people, footage):
     return job_execute(job_id=job.pk, worker="test")
 
 
+@pytest.fixture
+def awaiting_consent(small_proposal, people):
+    """``small_proposal`` classified a digital alteration of the performer Ana Lima (the
+    ``performer`` user) and approved by the director: its consent request, still pending."""
+    from reviews.models import ConsentRequest, Performer
+    from reviews.services.consent import fix_request_classify
+    from reviews.services.proposals import proposal_decide
+
+    ana = Performer.objects.create(production=small_proposal.production, name="Ana Lima", user=people["performer"])
+    fix_request_classify(fix_request=small_proposal.fix_request, actor=people["supervisor"],
+                         alteration="digital_alteration", performers=[ana])
+    proposal_decide(proposal=small_proposal, director=people["director"], decision="approve")
+    return ConsentRequest.objects.select_related("fix_request", "performer").get(performer=ana)
+
+
 @pytest.fixture(scope="session")
 def process_env(django_db_setup, media_root) -> dict[str, str]:
     """The environment of processes started by the tests: the test database pytest-django

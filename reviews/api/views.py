@@ -14,6 +14,7 @@ from reviews import authz, selectors
 from reviews.errors import ServiceError, TooLarge
 from reviews.models import Job, Production
 from reviews.services.clips import clip_ingest, clip_upload
+from reviews.services.consent import fix_request_classify
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_retry, job_submit
@@ -144,6 +145,29 @@ class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
             assignee=data.get("assignee"),
             description=data.get("description", ""),
         )
+
+
+class FixRequestClassification(ProductionScoped, APIView):
+    actions = {"POST": authz.CLASSIFY_FIX_REQUEST}
+
+    @extend_schema(request=serializers.FixRequestClassificationSerializer,
+                   responses={200: serializers.FixRequestSerializer})
+    def post(self, request, code, pk):
+        """Classify the fix request — a routine alteration, or a digital alteration of the named
+        performers' likeness or performance (each is then asked for consent). Lowering it to
+        routine needs a ``reason``."""
+        fix_request = get_object_or_404(self.production.fix_requests.select_related("shot__clip"), pk=pk)
+        data = serializers.FixRequestClassificationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = set(data.validated_data["performers"])
+        performers = list(self.production.performers.filter(pk__in=wanted))
+        if len(performers) != len(wanted):
+            missing = sorted(wanted - {p.pk for p in performers})
+            raise ServiceError(f"No performer(s) {', '.join(map(str, missing))} in {self.production.code}.")
+        fix_request = fix_request_classify(fix_request=fix_request, actor=request.user,
+                                           alteration=data.validated_data["alteration"], performers=performers,
+                                           reason=data.validated_data["reason"])
+        return Response(serializers.FixRequestSerializer(fix_request).data)
 
 
 class JobList(ProductionScoped, generics.ListAPIView):

@@ -2,24 +2,19 @@
 link to watch it, and grants consent with a scope — which makes the approved version final."""
 import pytest
 
-from reviews.models import AuditEvent, ConsentRequest, ConsentStatus, Performer
-from reviews.services.consent import fix_request_classify
-from reviews.services.proposals import proposal_decide, proposal_is_final
+from reviews.models import AuditEvent, ConsentStatus
+from reviews.services.proposals import proposal_is_final
 
 from .browser import launch, open_signed_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_performer_grants_consent_in_the_browser(asgi_server, small_proposal, people):
+def test_performer_grants_consent_in_the_browser(asgi_server, small_proposal, awaiting_consent, people):
     from playwright.sync_api import expect, sync_playwright
 
-    proposal = small_proposal
-    ana = Performer.objects.create(production=proposal.production, name="Ana Lima", user=people["performer"])
-    fix_request_classify(fix_request=proposal.fix_request, actor=people["supervisor"],
-                         alteration="digital_alteration", performers=[ana])
-    proposal_decide(proposal=proposal, director=people["director"], decision="approve")
-    consent = ConsentRequest.objects.get(performer=ana)
+    proposal, consent = small_proposal, awaiting_consent
+    proposal.refresh_from_db()
     assert not proposal_is_final(proposal)
 
     with sync_playwright() as playwright:

@@ -69,6 +69,19 @@ def test_reordered_events_are_named(production):
     assert code == 1 and f"event {a.pk} (membership.add): reordered" in out
 
 
+def test_events_are_written_in_the_change_s_transaction(production, people):
+    """A change that fails after its event was written takes the event with it."""
+    from reviews.services.productions import membership_add
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        membership_add(production=production, user=people["outsider"], role="artist", actor=people["supervisor"])
+        assert AuditEvent.objects.count() == before + 1
+        raise RuntimeError("the request failed after the change")
+    assert AuditEvent.objects.count() == before
+    assert not production.memberships.filter(user=people["outsider"]).exists()
+
+
 def test_unknown_production_is_refused(production):
     from django.core.management.base import CommandError
 

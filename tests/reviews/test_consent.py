@@ -139,3 +139,19 @@ def test_consent_gate_revocation_and_delivery(small_proposal, people, performers
     assert proposal_is_final(proposal)
     assert not proposal_is_final(proposal, today=tomorrow)  # Ben's consent lapses then
     assert actions(proposal.production).count("proposal.final") == 2
+
+
+def test_classification_through_the_api(fix_request, people, performers):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(people["supervisor"])
+    url = f"/api/productions/TEST/fix-requests/{fix_request.pk}/classification/"
+    refused = client.post(url, {"alteration": "digital_alteration", "performers": [2_000_000]}, format="json")
+    assert (refused.status_code, refused.json()) == (400, {"detail": "No performer(s) 2000000 in TEST."})
+    done = client.post(url, {"alteration": "digital_alteration", "performers": [performers["ana"].pk]}, format="json")
+    assert done.status_code == 200
+    assert (done.json()["alteration"], done.json()["performers"]) == ("digital_alteration", [performers["ana"].pk])
+    lowered = client.post(url, {"alteration": "routine"}, format="json")
+    assert lowered.status_code == 400 and "written reason" in lowered.json()["detail"]
+    assert ConsentRequest.objects.filter(fix_request=fix_request).count() == 1

@@ -78,6 +78,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/fix-requests/<int:pk>/jobs/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.RUN_JOB},
         body=({}, "application/json", {"HTTP_IDEMPOTENCY_KEY": "k" * 65})),
+    # Empty body: 400 (no classification given) once past authorisation.
+    "api/productions/<slug:code>/fix-requests/<int:pk>/classification/": Endpoint(
+        CODE | {"pk": "fix_request"}, {"post": authz.CLASSIFY_FIX_REQUEST}),
     "api/productions/<slug:code>/jobs/": Endpoint(CODE),
     "api/productions/<slug:code>/look-models/": Endpoint(CODE, {"post": authz.TRAIN_LOOK}),
     "api/productions/<slug:code>/jobs/<int:pk>/": Endpoint(CODE | {"pk": "job"}),

@@ -9,25 +9,19 @@ import pytest
 from django.test import Client
 
 from reviews import reports
-from reviews.models import AuditEvent, ConsentRequest, Performer, ReviewDecision
-from reviews.services.consent import consent_answer, fix_request_classify
-from reviews.services.proposals import proposal_decide
+from reviews.models import AuditEvent, ReviewDecision
+from reviews.services.consent import consent_answer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def history(small_proposal, people):
+def history(small_proposal, awaiting_consent, people):
     """The shot CAR_0010's fix: classified a digital alteration of Ana Lima, approved by the
     director, consented to by Ana."""
-    proposal = small_proposal
-    ana = Performer.objects.create(production=proposal.production, name="Ana Lima", user=people["performer"])
-    fix_request_classify(fix_request=proposal.fix_request, actor=people["supervisor"],
-                         alteration="digital_alteration", performers=[ana])
-    proposal_decide(proposal=proposal, director=people["director"], decision="approve")
-    consent = ConsentRequest.objects.get(performer=ana)
-    consent_answer(consent_request=consent, actor=people["performer"], grant=True, scope="This shot only")
-    return proposal
+    consent_answer(consent_request=awaiting_consent, actor=people["performer"], grant=True, scope="This shot only")
+    small_proposal.refresh_from_db()
+    return small_proposal
 
 
 def event(action: str) -> AuditEvent:
