@@ -1,21 +1,28 @@
 """Page views. Every page is scoped to the productions the person is a member of."""
+import datetime
 import logging
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from engine.errors import FrameSourceError
 from engine.io import read_frame
-from reviews import authz, selectors
+from reviews import authz, reports, selectors
+from reviews.errors import ServiceError
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            rendered_frame_path, review_frame_path)
 from reviews.models import Clip, Decision, FixKind, Production, Proposal, ProxyState, Role
+from reviews.reports import Report
 from reviews.services.access import access_denied_record, media_view_record
+from reviews.services.consent import consent_answer, consent_revoke
 from reviews.services.jobs import job_payload
 from reviews.timecode import frame_timecode
+
+from . import exports
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,7 @@ def production_detail(request, code):
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
         "may_ingest": authz.may(request.user, production, authz.INGEST_FOOTAGE),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
+        "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
     })
 
 
@@ -221,3 +229,96 @@ def jobs(request, code):
         "jobs": [job_payload(job) | {"job": job} for job in selectors.jobs_of(production)[:200]],
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
     })
+
+
+CONSENT_ANSWERS = ("grant", "deny", "revoke")
+
+
+def _answer_consent(request, production) -> None:
+    """Carry out the consent form's answer (``consent_request``, ``answer``, ``scope``,
+    ``expires_on``, ``reason``); raises ``ServiceError`` with a message for the page."""
+    authz.require(request.user, production, authz.ANSWER_CONSENT)
+    answer = request.POST.get("answer", "")
+    consent_id = request.POST.get("consent_request", "")
+    if answer not in CONSENT_ANSWERS or not consent_id.isdigit():
+        raise ServiceError("Choose a consent request and grant, deny or revoke it.")
+    consent = selectors.consent_requests_answerable_by(request.user, production).filter(pk=int(consent_id)).first()
+    if consent is None:
+        raise Http404("No such consent request for you in this production.")
+    if answer == "revoke":
+        consent_revoke(consent_request=consent, actor=request.user, reason=request.POST.get("reason", ""))
+        return
+    expires = request.POST.get("expires_on", "").strip()
+    try:
+        expires_on = datetime.date.fromisoformat(expires) if expires else None
+    except ValueError:
+        raise ServiceError(f"{expires!r} is not a date; use YYYY-MM-DD.") from None
+    consent_answer(consent_request=consent, actor=request.user, grant=answer == "grant",
+                   scope=request.POST.get("scope", ""), expires_on=expires_on)
+
+
+@login_required
+def consent(request, code):
+    """A performer's (or representative's) consent requests in a production: what each fix
+    changes, a link to watch it, and grant (with scope and optional expiry), deny or revoke.
+    Other members see that nothing awaits them."""
+    production = _production_page(request, code)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            _answer_consent(request, production)
+            return redirect("frontend:consent", code=production.code)
+        except ServiceError as failure:
+            error, status = str(failure), failure.status_code
+    rows = [{"consent": c, "latest": next(iter(c.fix_request.proposals.all()), None)}
+            for c in selectors.consent_requests_answerable_by(request.user, production)]
+    return render(request, "frontend/consent.html", {
+        "production": production, "rows": rows, "error": error,
+        "may_answer": authz.may(request.user, production, authz.ANSWER_CONSENT),
+        "today": timezone.now().date(),
+    }, status=status)
+
+
+def _report_for(production, key: str, query) -> Report:
+    if key == "consent":
+        return reports.consent_report(production)
+    if key == "disclosure":
+        return reports.disclosure_register(production)
+    if key == "scorecard":
+        return reports.post_scorecard(production)
+    return reports.audit_report(production, date_from=query.get("from", ""), date_to=query.get("to", ""),
+                                person=query.get("person", "").strip(), shot=query.get("shot", "").strip(),
+                                action=query.get("action", "").strip())
+
+
+@login_required
+def report(request, code, report):
+    """A producer's report as a page, or with ``?format=csv`` / ``?format=pdf`` as a download.
+    The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot`` and
+    ``action`` as query parameters, so a filtered trail is a link and its exports match it."""
+    production = _production_page(request, code)
+    try:
+        authz.require(request.user, production, authz.READ_REPORTS)
+    except ServiceError as refused:
+        return render(request, "frontend/report.html", {"production": production, "error": str(refused),
+                                                        "reports": reports.REPORTS}, status=refused.status_code)
+    try:
+        built = _report_for(production, report, request.GET)
+    except ValueError as error:
+        return render(request, "frontend/report.html", {
+            "production": production, "reports": reports.REPORTS, "key": report, "query": request.GET,
+            "error": f"Dates are YYYY-MM-DD ({error})."}, status=400)
+    stem = f"{production.code}-{report}-{timezone.now():%Y%m%d-%H%M}"
+    export = request.GET.get("format", "")
+    if export == "csv":
+        response = HttpResponse(exports.report_csv(built), content_type="text/csv; charset=utf-8")
+    elif export == "pdf":
+        response = HttpResponse(exports.report_pdf(built, production_label=f"{production.code} {production.name}"),
+                                content_type="application/pdf")
+    else:
+        return render(request, "frontend/report.html", {
+            "production": production, "reports": reports.REPORTS, "key": report, "report": built,
+            "rows": [[exports.cell_text(value) for value in row] for row in built.rows],
+            "query": request.GET, "export_query": request.GET.urlencode()})
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
+    return response

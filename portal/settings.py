@@ -130,6 +130,7 @@ CELERY_TASK_ROUTES = {
     "reviews.tasks.job_run": {"queue": "gpu"},
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
+    "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

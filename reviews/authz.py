@@ -13,6 +13,9 @@ ASSIGN_FIX_REQUEST = "assign_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
 MANAGE_SECURITY = "manage_security"
+CLASSIFY_FIX_REQUEST = "classify_fix_request"
+ANSWER_CONSENT = "answer_consent"
+READ_REPORTS = "read_reports"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -23,6 +26,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     MANAGE_SECURITY: frozenset({Role.PRODUCER}),
+    CLASSIFY_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
+    # The performer role covers the performer and their guild representative; the consent
+    # service also checks that the person is the one the consent request asks.
+    ANSWER_CONSENT: frozenset({Role.PERFORMER}),
+    READ_REPORTS: frozenset({Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -34,6 +42,9 @@ ACTION_DESCRIPTIONS = {
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
     MANAGE_SECURITY: "change the production's security settings",
+    CLASSIFY_FIX_REQUEST: "classify fix requests and name the performers they affect",
+    ANSWER_CONSENT: "answer consent requests",
+    READ_REPORTS: "read the production's reports",
 }
 
 

@@ -58,6 +58,10 @@ class Performer(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="performer_roles"
     )
+    representative = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="represented_performers",
+        help_text="The performer's guild representative, who may answer consent requests for them.",
+    )
 
     def __str__(self):
         return self.name
@@ -211,9 +215,24 @@ class FixRequestStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class Alteration(models.TextChoices):
+    """What a fix does to the people in the picture (PRODUCT.md glossary; SAG-AFTRA 2023).
+
+    Ordered: a digital alteration is the higher classification."""
+
+    ROUTINE = "routine", "Routine post-production alteration"
+    DIGITAL_ALTERATION = "digital_alteration", "Digital alteration of a performer's likeness or performance"
+
+
 class FixRequest(models.Model):
     """A task on a shot: which fix, on which frames ``[frame_in, frame_out)`` of the shot's clip,
-    with which reference shot and parameters; assigned to an artist."""
+    with which reference shot and parameters; assigned to an artist.
+
+    ``alteration`` is its guild classification and ``performers`` the performers it affects
+    (set by the supervisor, raised by the engine's likeness screening, whose result is kept in
+    ``likeness_screening``); ``alteration_reason`` is the supervisor's written reason for the
+    last lowering of the classification.
+    """
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="fix_requests")
     shot = models.ForeignKey(Shot, on_delete=models.PROTECT, related_name="fix_requests")
@@ -234,6 +253,11 @@ class FixRequest(models.Model):
         null=True, blank=True,
         help_text='The region to fix, drawn on one frame: {"frame": N, "shape": "rectangle" | "polygon", '
                   '"points": [[x, y], ...]} in the clip\'s pixels.')
+    alteration = models.CharField(max_length=20, choices=Alteration.choices, default=Alteration.ROUTINE)
+    alteration_reason = models.TextField(blank=True)
+    performers = models.ManyToManyField(Performer, blank=True, related_name="fix_requests")
+    likeness_screening = models.JSONField(default=dict, blank=True,
+                                          help_text="The engine's last likeness screening (engine.likeness).")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -300,6 +324,8 @@ class ProposalStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     CHANGES_REQUESTED = "changes_requested", "Changes requested"
     REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+    WITHDRAWN = "withdrawn", "Approval withdrawn"
 
 
 class Proposal(models.Model):
@@ -352,6 +378,44 @@ class ReviewDecision(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+
+class ConsentStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting answer"
+    GRANTED = "granted", "Granted"
+    DENIED = "denied", "Denied"
+    REVOKED = "revoked", "Revoked"
+
+
+class ConsentRequest(models.Model):
+    """One affected performer's informed consent to a fix that digitally alters their likeness
+    or performance (SAG-AFTRA 2023): ``description`` is the reasonably specific description of
+    the use (shot, frames, what changes, where to watch it), filled from the fix request.
+
+    The performer (or their representative) answers with ``scope`` (the use consented to) and
+    an optional ``expires_on`` (consent lapses at the start of that day, UTC).
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="consent_requests")
+    fix_request = models.ForeignKey(FixRequest, on_delete=models.CASCADE, related_name="consent_requests")
+    performer = models.ForeignKey(Performer, on_delete=models.PROTECT, related_name="consent_requests")
+    description = models.TextField()
+    status = models.CharField(max_length=16, choices=ConsentStatus.choices, default=ConsentStatus.PENDING)
+    scope = models.TextField(blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["fix_request", "performer"], name="consent_one_per_performer"),
+        ]
+
+    def __str__(self):
+        return f"{self.performer} · {self.fix_request} · {self.status}"
 
 
 class AuditEvent(models.Model):

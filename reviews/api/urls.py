@@ -15,6 +15,8 @@ urlpatterns = [
     path("productions/<slug:code>/fix-requests/", views.FixRequestList.as_view(), name="fix-requests"),
     path("productions/<slug:code>/assignments/", views.Assignments.as_view(), name="assignments"),
     path("productions/<slug:code>/fix-requests/<int:pk>/jobs/", views.FixRequestJobs.as_view(), name="fix-request-jobs"),
+    path("productions/<slug:code>/fix-requests/<int:pk>/classification/", views.FixRequestClassification.as_view(),
+         name="fix-request-classification"),
     path("productions/<slug:code>/jobs/", views.JobList.as_view(), name="jobs"),
     path("productions/<slug:code>/look-models/", views.LookModelList.as_view(), name="look-models"),
     path("productions/<slug:code>/jobs/<int:pk>/", views.JobDetail.as_view(), name="job"),

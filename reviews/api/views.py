@@ -18,6 +18,7 @@ from reviews.models import Clip, Cut, FixRequest, Job, LookModel, Production, Re
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
+from reviews.services.consent import fix_request_classify
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
@@ -216,6 +217,29 @@ class Assignments(ProductionScoped, generics.ListAPIView):
                 raise ServiceError(f"User {user_id} is not a member of {self.production.code}.")
         changed = fix_requests_assign(production=self.production, actor=request.user, shots=shots, assignee=assignee)
         return Response(serializers.FixRequestSerializer(changed, many=True).data)
+
+
+class FixRequestClassification(ProductionScoped, APIView):
+    actions = {"POST": authz.CLASSIFY_FIX_REQUEST}
+
+    @extend_schema(request=serializers.FixRequestClassificationSerializer,
+                   responses={200: serializers.FixRequestSerializer})
+    def post(self, request, code, pk):
+        """Classify the fix request — a routine alteration, or a digital alteration of the named
+        performers' likeness or performance (each is then asked for consent). Lowering it to
+        routine needs a ``reason``."""
+        fix_request = get_object_or_404(self.production.fix_requests.select_related("shot__clip"), pk=pk)
+        data = serializers.FixRequestClassificationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = set(data.validated_data["performers"])
+        performers = list(self.production.performers.filter(pk__in=wanted))
+        if len(performers) != len(wanted):
+            missing = sorted(wanted - {p.pk for p in performers})
+            raise ServiceError(f"No performer(s) {', '.join(map(str, missing))} in {self.production.code}.")
+        fix_request = fix_request_classify(fix_request=fix_request, actor=request.user,
+                                           alteration=data.validated_data["alteration"], performers=performers,
+                                           reason=data.validated_data["reason"])
+        return Response(serializers.FixRequestSerializer(fix_request).data)
 
 
 class JobList(ProductionScoped, generics.ListAPIView):

@@ -35,6 +35,7 @@ from reviews.models import FixRequest, FixRequestStatus, Job, JobState, Proposal
 
 from .audit import audit_record
 from .looks import look_model_file
+from .proposals import proposal_supersede_older
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,14 @@ def _enqueue(job: Job) -> None:
     from reviews.tasks import job_run  # the task module imports this one
 
     transaction.on_commit(lambda: job_run.delay(job.pk))
+
+
+def _enqueue_likeness_screening(fix_request: FixRequest) -> None:
+    """Screen the fix request's frames for faces (``engine.likeness``) on a worker once its
+    first version exists: after the job, so that it never delays a proposal."""
+    from reviews.tasks import fix_request_screen_run
+
+    transaction.on_commit(lambda: fix_request_screen_run.delay(fix_request.pk))
 
 
 def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | None = None) -> tuple[Job, bool]:
@@ -325,6 +334,9 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
+        proposal_supersede_older(proposal=proposal)
+        if not fix_request.likeness_screening:
+            _enqueue_likeness_screening(fix_request)
         _broadcast(job)
         events.broadcast(events.production_group(job.production_id), "proposal",
                          {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})

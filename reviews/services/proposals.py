@@ -1,22 +1,33 @@
-"""Director decisions on proposals."""
+"""Director decisions on proposals, superseding older versions, and finality."""
+import datetime
+
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from reviews import authz, events, states
-from reviews.errors import ServiceError
-from reviews.models import Decision, FixRequest, Proposal, ReviewDecision
+from reviews.errors import Conflict, ServiceError
+from reviews.models import ConsentRequest, Decision, FixRequest, Proposal, ProposalStatus, ReviewDecision
 
 from .audit import audit_record
+
+
+def broadcast_proposal_status(proposal: Proposal, actor: User | None, note: str = "") -> None:
+    events.broadcast(events.proposal_group(proposal.pk), "proposal.status",
+                     {"id": proposal.pk, "status": proposal.status, "status_label": proposal.get_status_display(),
+                      "decided_by": (actor.get_full_name() or actor.username) if actor else "", "note": note})
 
 
 def proposal_decide(*, proposal: Proposal, director: User, decision: str, note: str = "") -> ReviewDecision:
     """Record a director's ``decision`` (approve, reject, request_changes) on ``proposal`` and
     move it, and its fix request, to the matching status — with its audit event, in one
     transaction. The proposal row is locked, so two directors deciding at once produce one
-    decision; the second gets ``Conflict``.
+    decision; the second gets ``Conflict``. An approval that makes the proposal final (no
+    consent needed, or every affected performer has granted) also records ``proposal.final``.
 
     Raises ``NotAllowed`` unless ``director`` is a director of the proposal's production;
-    ``ServiceError`` for an unknown decision or a rejection / change request without a note.
+    ``ServiceError`` for an unknown decision or a rejection / change request without a note;
+    ``Conflict`` when the proposal is decided already or superseded by a newer version.
     """
     production = proposal.production
     authz.require(director, production, authz.APPROVE_PROPOSAL)
@@ -37,8 +48,77 @@ def proposal_decide(*, proposal: Proposal, director: User, decision: str, note: 
         FixRequest.objects.filter(pk=locked.fix_request_id).update(status=fix_request_status)
         audit_record(production=production, actor=director, action=f"proposal.{decision}", target=locked,
                      payload={"decision": review_decision.pk, "version": locked.version_label, "note": note})
-        events.broadcast(events.proposal_group(locked.pk), "proposal.status",
-                         {"id": locked.pk, "status": locked.status, "status_label": locked.get_status_display(),
-                          "decided_by": director.get_full_name() or director.username, "note": note})
+        if decision == Decision.APPROVE:
+            record_if_final(proposal=locked, actor=director)
+        broadcast_proposal_status(locked, director, note)
     proposal.status = locked.status
     return review_decision
+
+
+def proposal_supersede_older(*, proposal: Proposal) -> list[int]:
+    """Mark the older versions of ``proposal``'s fix request that still await a decision (or
+    answer a change request, or lost their approval) ``superseded``, each with its audit event.
+    Runs inside the transaction that creates ``proposal``; returns the superseded ids."""
+    older = list(Proposal.objects.select_for_update()
+                 .filter(fix_request_id=proposal.fix_request_id, version__lt=proposal.version,
+                         status__in=states.SUPERSEDED_BY_NEWER_VERSION).order_by("version"))
+    for old in older:
+        states.check_proposal_transition(old.status, ProposalStatus.SUPERSEDED)
+        old.status = ProposalStatus.SUPERSEDED
+        old.save(update_fields=["status"])
+        audit_record(production=proposal.production, actor=None, action="proposal.supersede", target=old,
+                     payload={"version": old.version_label, "superseded_by": proposal.version_label})
+        broadcast_proposal_status(old, None)
+    return [old.pk for old in older]
+
+
+def consent_state(fix_request: FixRequest, today: datetime.date | None = None) -> dict:
+    """The consent picture of a fix request: ``needed`` (a digital alteration), ``performers``
+    (affected, by name), ``valid`` (names with a granted, unexpired consent) and ``missing``
+    (affected performers without one). One query for performers, one for consents."""
+    today = today or timezone.now().date()
+    performers = {p.pk: p.name for p in fix_request.performers.all()}
+    valid = set()
+    for consent in ConsentRequest.objects.filter(fix_request=fix_request, performer_id__in=performers):
+        if states.consent_is_valid(consent.status, consent.expires_on, today):
+            valid.add(consent.performer_id)
+    return {"needed": states.consent_needed(fix_request.alteration),
+            "performers": sorted(performers.values()),
+            "valid": sorted(performers[p] for p in valid),
+            "missing": sorted(name for pk, name in performers.items() if pk not in valid)}
+
+
+def proposal_is_final(proposal: Proposal, today: datetime.date | None = None) -> bool:
+    """Whether ``proposal`` is final (see ``reviews.states``): approved, and consented to by
+    every affected performer when it digitally alters a likeness or performance."""
+    fix_request = proposal.fix_request
+    today = today or timezone.now().date()
+    performers = list(fix_request.performers.values_list("pk", flat=True))
+    consents = list(ConsentRequest.objects.filter(fix_request=fix_request, performer_id__in=performers)
+                    .values_list("status", "expires_on"))
+    return states.proposal_is_final(status=proposal.status, alteration=fix_request.alteration, consents=consents,
+                                    performer_count=len(performers), today=today)
+
+
+def proposal_require_final(*, proposal: Proposal) -> None:
+    """Raise ``Conflict`` unless ``proposal`` may be delivered (it is final); the message says
+    what is missing. Delivery calls this before rendering anything."""
+    if proposal.status != ProposalStatus.APPROVED:
+        raise Conflict(f"{proposal.version_label} is {proposal.get_status_display().lower()}, not approved; "
+                       f"only an approved version is delivered.")
+    if not proposal_is_final(proposal):
+        missing = consent_state(proposal.fix_request)
+        who = ", ".join(missing["missing"]) or "the affected performers (none named yet)"
+        raise Conflict(f"{proposal.version_label} digitally alters a performer's likeness or performance and "
+                       f"awaits consent from {who}; it cannot be delivered until every one has granted.")
+
+
+def record_if_final(*, proposal: Proposal, actor: User | None) -> bool:
+    """Inside a change's transaction: if ``proposal`` has just become final, record
+    ``proposal.final`` (the moment the AI-use disclosure register counts from). Returns whether it is."""
+    if not proposal_is_final(proposal):
+        return False
+    audit_record(production=proposal.production, actor=actor, action="proposal.final", target=proposal,
+                 payload={"version": proposal.version_label, "fix_request": proposal.fix_request_id,
+                          "consent": consent_state(proposal.fix_request)["valid"]})
+    return True

@@ -10,7 +10,8 @@ What is asserted:
 - non-members (an outsider, and a supervisor of another production): 404 — the same status and
   body as for a code or id that does not exist, so nothing is confirmed — and no name of the
   production's objects in any body; sockets close with 4403;
-- members: reads succeed; an unsafe method is refused with 403 before its body is looked at for
+- members: reads succeed (on routes with a ``reads`` action, only for its roles: 403 for the
+  others, whatever the method); an unsafe method is refused with 403 before its body is looked at for
   roles its action does not allow, and gets past authorisation (400/409 on the deliberately empty
   body) for roles it allows;
 - objects of another production addressed through one's own production's URL (``/TEST/jobs/<id
@@ -58,6 +59,8 @@ class Endpoint:
     actions: dict[str, str | None] = field(default_factory=dict)
     lists_productions: bool = False
     personal: bool = False
+    # The ``authz`` action guarding every method, reads included (``None``: any member may read).
+    reads: str | None = None
     # The deliberately incomplete body for the unsafe method: (data, content_type, extra headers).
     body: tuple = ({}, "application/json", {})
 
@@ -81,6 +84,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/fix-requests/<int:pk>/jobs/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.RUN_JOB},
         body=({}, "application/json", {"HTTP_IDEMPOTENCY_KEY": "k" * 65})),
+    # Empty body: 400 (no classification given) once past authorisation.
+    "api/productions/<slug:code>/fix-requests/<int:pk>/classification/": Endpoint(
+        CODE | {"pk": "fix_request"}, {"post": authz.CLASSIFY_FIX_REQUEST}),
     "api/productions/<slug:code>/jobs/": Endpoint(CODE),
     "api/productions/<slug:code>/look-models/": Endpoint(CODE, {"post": authz.TRAIN_LOOK}),
     "api/productions/<slug:code>/jobs/<int:pk>/": Endpoint(CODE | {"pk": "job"}),
@@ -95,6 +101,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "productions/<slug:code>/": Endpoint(CODE, {"post": None}),
     "productions/<slug:code>/shots/": Endpoint(CODE, {"post": None}),
     "productions/<slug:code>/jobs/": Endpoint(CODE, {"post": None}),
+    # Empty form: 400 ("choose a consent request") once past authorisation.
+    "productions/<slug:code>/consent/": Endpoint(CODE, {"post": authz.ANSWER_CONSENT}),
+    "productions/<slug:code>/reports/consent/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/disclosure/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/audit/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/scorecard/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "review/<int:proposal_id>/": Endpoint({"proposal_id": "proposal"}, {"post": None}),
     "media/clips/<int:clip_id>/thumbnail.jpg": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
@@ -161,6 +173,7 @@ def test_every_route_is_in_the_matrix():
         unsafe = {m for m in methods_of(callback) if m not in ("get", "head", "options")}
         assert unsafe == set(spec.actions), f"{route}: unsafe methods {unsafe} vs matrix {set(spec.actions)}"
         assert all(action is None or action in authz.ACTION_ROLES for action in spec.actions.values())
+        assert spec.reads is None or spec.reads in authz.ACTION_ROLES
     socket_routes = {str(p.pattern) for p in websocket_urlpatterns}
     assert socket_routes == set(SOCKETS), f"WebSocket routes {sorted(socket_routes ^ set(SOCKETS))} not in SOCKETS"
     for route, kwargs in SOCKETS.items():
@@ -321,6 +334,8 @@ def test_http_matrix(proposal, people):
                                        f"{where}: differs from {missing_url} ({other.status_code})")
                     leaked = [marker for marker in our_markers if marker in text]
                     failures.check(not leaked, f"{where}: body names {leaked}")
+                elif spec.reads is not None and name not in authz.ACTION_ROLES[spec.reads]:
+                    failures.check(status == 403, f"{where}: {status}, expected 403 ({name} may not {spec.reads})")
                 elif unsafe and spec.actions[method] is not None:
                     action = spec.actions[method]
                     if name in authz.ACTION_ROLES[action]:

@@ -1,0 +1,64 @@
+"""A producer's report as CSV (RFC 4180, UTF-8) or PDF (ReportLab's platypus: a title, the
+filters and summary, and the table on landscape A4 pages). PDF streams are left uncompressed
+so that the text stays searchable by plain tools (reports are small)."""
+import csv
+import io
+import json
+
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from xml.sax.saxutils import escape
+
+from reviews.reports import Report
+
+
+def cell_text(value) -> str:
+    """How a value is written in a cell: JSON for structures, the text otherwise."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def report_csv(report: Report) -> bytes:
+    """The report's columns and rows as CSV, UTF-8 with a byte-order mark (spreadsheets read accents)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(report.columns)
+    for row in report.rows:
+        writer.writerow([cell_text(value) for value in row])
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def report_pdf(report: Report, *, production_label: str) -> bytes:
+    """The report as a PDF: title, production, generation time, filters, summary and the table
+    (repeated header row on every page)."""
+    styles = getSampleStyleSheet()
+    small = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+                                 topMargin=12 * mm, bottomMargin=12 * mm, pageCompression=0,
+                                 title=f"{report.title} — {production_label}")
+    story = [Paragraph(escape(f"{report.title} — {production_label}"), styles["Title"]),
+             Paragraph(escape(f"Generated {timezone.now():%Y-%m-%d %H:%M} UTC by Loupe"), styles["BodyText"])]
+    if report.filters:
+        story.append(Paragraph(escape("Filters: " + ", ".join(f"{k} = {v}" for k, v in report.filters.items())),
+                               styles["BodyText"]))
+    for label, value in report.summary:
+        story.append(Paragraph(escape(f"{label}: {value}"), styles["BodyText"]))
+    story.append(Spacer(1, 4 * mm))
+    data = [[Paragraph(f"<b>{escape(c)}</b>", small) for c in report.columns]]
+    data += [[Paragraph(escape(cell_text(value)), small) for value in row] for row in report.rows]
+    if not report.rows:
+        data.append([Paragraph("Nothing to report.", small)] + [""] * (len(report.columns) - 1))
+    width = document.width / len(report.columns)
+    table = Table(data, colWidths=[width] * len(report.columns), repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story.append(table)
+    document.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,200 @@
+"""The producer's reports, built from the production's rows and its audit trail: the consent
+report, the AI-use disclosure register, the audit trail (filtered) and the post scorecard.
+
+Each report is a :class:`Report` — a title, column names and rows of plain values — so one
+page template, one CSV writer and one PDF writer serve them all. Reads only; every query is
+scoped to the production.
+"""
+import datetime
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from . import states
+from .models import (AuditEvent, ConsentRequest, Decision, FixRequest, Production, Proposal, ProposalStatus,
+                     ReviewDecision)
+
+
+@dataclass
+class Report:
+    """``rows``: one list of values per line, in ``columns`` order. ``summary``: (label, value)
+    lines shown above the table. ``filters``: the filters applied, as given."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list]
+    summary: list[tuple[str, str]] = field(default_factory=list)
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+REPORTS = {
+    "consent": "Consent report",
+    "disclosure": "AI-use disclosure register",
+    "audit": "Audit trail",
+    "scorecard": "Post scorecard",
+}
+
+
+def _person(user) -> str:
+    if user is None:
+        return "Loupe (engine)"
+    return user.get_full_name() or user.username
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    return timezone.localtime(moment, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _frames(fix_request: FixRequest) -> str:
+    return f"{fix_request.frame_in}–{fix_request.frame_out - 1}"
+
+
+def consent_report(production: Production) -> Report:
+    """One line per consent request: performer, shot, frames, fix, status (``expired`` shown
+    when a grant has lapsed), scope, expiry, who answered and when."""
+    today = timezone.now().date()
+    rows = []
+    consents = (ConsentRequest.objects.filter(production=production)
+                .select_related("performer", "fix_request__shot", "answered_by")
+                .order_by("performer__name", "fix_request__shot__code", "pk"))
+    for consent in consents:
+        fix = consent.fix_request
+        status = consent.get_status_display()
+        if consent.status == "granted" and not states.consent_is_valid(consent.status, consent.expires_on, today):
+            status = "Expired"
+        rows.append([consent.performer.name, fix.shot.code, _frames(fix), fix.get_kind_display(), status,
+                     consent.scope, consent.expires_on.isoformat() if consent.expires_on else "",
+                     _person(consent.answered_by) if consent.answered_by else "", _when(consent.answered_at)])
+    return Report("consent", REPORTS["consent"],
+                  ["Performer", "Shot", "Frames", "Fix", "Status", "Scope", "Expires", "Answered by", "Answered at"],
+                  rows)
+
+
+def _approvals(proposals) -> dict[int, ReviewDecision]:
+    """The latest approving decision of each proposal."""
+    latest = {}
+    for decision in (ReviewDecision.objects.filter(proposal__in=proposals, decision=Decision.APPROVE)
+                     .select_related("director").order_by("created_at", "pk")):
+        latest[decision.proposal_id] = decision
+    return latest
+
+
+def disclosure_register(production: Production) -> Report:
+    """Every approved AI fix: shot, frames, fix kind, engine method and version, look model
+    where one was applied, who approved and when, the consents it rests on and whether it is final."""
+    today = timezone.now().date()
+    proposals = list(Proposal.objects.filter(production=production, status=ProposalStatus.APPROVED)
+                     .select_related("fix_request__shot").prefetch_related("fix_request__performers")
+                     .order_by("fix_request__shot__code", "fix_request_id", "version"))
+    approvals = _approvals(proposals)
+    consents = defaultdict(list)
+    for consent in ConsentRequest.objects.filter(fix_request__in={p.fix_request_id for p in proposals}) \
+            .select_related("performer").order_by("performer__name"):
+        consents[consent.fix_request_id].append(consent)
+    looks = {look.pk: f"look model v{look.version:03d} {look.name}" for look in production.look_models.all()}
+    rows = []
+    for proposal in proposals:
+        fix = proposal.fix_request
+        affected = {p.pk for p in fix.performers.all()}
+        mine = [c for c in consents[fix.pk] if c.performer_id in affected]
+        final = states.proposal_is_final(status=proposal.status, alteration=fix.alteration,
+                                         consents=[(c.status, c.expires_on) for c in mine],
+                                         performer_count=len(affected), today=today)
+        approval = approvals.get(proposal.pk)
+        look = looks.get(proposal.parameters.get("look_model"), "") if "look_model" in proposal.parameters else ""
+        rows.append([production.code, fix.shot.code, _frames(fix), fix.get_kind_display(),
+                     proposal.method + (f"; {look}" if look else ""), proposal.version_label,
+                     fix.get_alteration_display(),
+                     _person(approval.director) if approval else "", _when(approval.created_at) if approval else "",
+                     "; ".join(f"{c.performer.name}: {c.get_status_display().lower()}"
+                               + (f" ({c.scope})" if c.scope else "") for c in mine) or "not needed",
+                     "yes" if final else "no"])
+    return Report("disclosure", REPORTS["disclosure"],
+                  ["Production", "Shot", "Frames", "Fix", "Model and method", "Version", "Classification",
+                   "Approved by", "Approved at", "Consents", "Final"], rows)
+
+
+def _shot_targets(production: Production, shot_code: str) -> Q:
+    """Audit events about a shot: the shot, its fix requests, their jobs, versions and consent requests."""
+    fixes = list(FixRequest.objects.filter(production=production, shot__code=shot_code).values_list("pk", flat=True))
+    targets = {"reviews.shot": production.shots.filter(code=shot_code).values_list("pk", flat=True),
+               "reviews.fixrequest": fixes,
+               "reviews.job": production.jobs.filter(fix_request__in=fixes).values_list("pk", flat=True),
+               "reviews.proposal": production.proposals.filter(fix_request__in=fixes).values_list("pk", flat=True),
+               "reviews.consentrequest": production.consent_requests.filter(fix_request__in=fixes)
+               .values_list("pk", flat=True)}
+    query = Q(pk__in=[])
+    for target_type, ids in targets.items():
+        query |= Q(target_type=target_type, target_id__in=[str(pk) for pk in ids])
+    return query
+
+
+def audit_report(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
+                 shot: str = "", action: str = "") -> Report:
+    """The audit trail in order, filtered by day (``date_from``/``date_to``, YYYY-MM-DD,
+    inclusive, UTC), ``person`` (username; ``engine`` for events the portal itself recorded),
+    ``shot`` (code) and ``action`` (exact, or a prefix ending in ``.``, e.g. ``consent.``).
+
+    Raises ``ValueError`` for a date that is not YYYY-MM-DD.
+    """
+    events = AuditEvent.objects.filter(production=production).select_related("actor").order_by("id")
+    if date_from:
+        events = events.filter(created_at__date__gte=datetime.date.fromisoformat(date_from))
+    if date_to:
+        events = events.filter(created_at__date__lte=datetime.date.fromisoformat(date_to))
+    if person == "engine":
+        events = events.filter(actor__isnull=True)
+    elif person:
+        events = events.filter(actor__username=person)
+    if shot:
+        events = events.filter(_shot_targets(production, shot))
+    if action:
+        events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+    rows = [[event.pk, _when(event.created_at), _person(event.actor), event.action,
+             f"{event.target_type}:{event.target_id}", event.payload, event.hash[:16]] for event in events]
+    filters = {name: value for name, value in (("from", date_from), ("to", date_to), ("person", person),
+                                               ("shot", shot), ("action", action)) if value}
+    return Report("audit", REPORTS["audit"], ["Event", "At (UTC)", "Person", "Action", "Target", "Details", "Hash"],
+                  rows, filters=filters)
+
+
+def post_scorecard(production: Production) -> Report:
+    """Per fix request: requested when, first approved when, turnaround (hours from the request
+    to the first approval of any of its versions), versions and review rounds (director
+    decisions). Summary: fixes requested and approved, median turnaround, mean and median
+    rounds per fix that has been reviewed."""
+    fixes = list(FixRequest.objects.filter(production=production).select_related("shot").order_by("created_at", "pk"))
+    decisions = defaultdict(list)
+    for decision in (ReviewDecision.objects.filter(production=production).select_related("proposal")
+                     .order_by("created_at", "pk")):
+        decisions[decision.proposal.fix_request_id].append(decision)
+    versions = defaultdict(int)
+    for fix_id in Proposal.objects.filter(production=production).values_list("fix_request_id", flat=True):
+        versions[fix_id] += 1
+    rows, turnarounds, rounds = [], [], []
+    for fix in fixes:
+        mine = decisions[fix.pk]
+        first_approval = next((d.created_at for d in mine if d.decision == Decision.APPROVE), None)
+        hours = (first_approval - fix.created_at).total_seconds() / 3600 if first_approval else None
+        if hours is not None:
+            turnarounds.append(hours)
+        if mine:
+            rounds.append(len(mine))
+        rows.append([fix.shot.code, fix.get_kind_display(), _when(fix.created_at), _when(first_approval),
+                     f"{hours:.2f}" if hours is not None else "", versions[fix.pk], len(mine),
+                     fix.get_status_display()])
+    summary = [
+        ("Fixes requested", str(len(fixes))),
+        ("Fixes approved", str(len(turnarounds))),
+        ("Median turnaround, request → approval (hours)",
+         f"{statistics.median(turnarounds):.2f}" if turnarounds else "—"),
+        ("Review rounds per reviewed fix (mean / median)",
+         f"{statistics.mean(rounds):.2f} / {statistics.median(rounds):g}" if rounds else "—"),
+    ]
+    return Report("scorecard", REPORTS["scorecard"],
+                  ["Shot", "Fix", "Requested at", "First approved at", "Turnaround (h)", "Versions",
+                   "Review rounds", "Status"], rows, summary=summary)

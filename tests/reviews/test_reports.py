@@ -1,0 +1,103 @@
+"""The producer's reports, checked against the audit events that made them: consent report,
+AI-use disclosure register, audit trail filters, post scorecard — as pages, CSV and PDF, for
+producers only."""
+import csv
+import datetime
+import io
+
+import pytest
+from django.test import Client
+
+from reviews import reports
+from reviews.models import AuditEvent, ReviewDecision
+from reviews.services.consent import consent_answer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(small_proposal, awaiting_consent, people):
+    """The shot CAR_0010's fix: classified a digital alteration of Ana Lima, approved by the
+    director, consented to by Ana."""
+    consent_answer(consent_request=awaiting_consent, actor=people["performer"], grant=True, scope="This shot only")
+    small_proposal.refresh_from_db()
+    return small_proposal
+
+
+def event(action: str) -> AuditEvent:
+    return AuditEvent.objects.select_related("actor").get(action=action)
+
+
+def test_reports_match_the_events(history, people):
+    production = history.production
+    granted = event("consent.grant")
+    consent_rows = reports.consent_report(production).rows
+    assert consent_rows == [["Ana Lima", "CAR_0010", "0–5", "Shot match", "Granted", granted.payload["scope"], "",
+                             granted.actor.username, consent_rows[0][8]]]
+    assert consent_rows[0][8][:16] == granted.created_at.strftime("%Y-%m-%d %H:%M")
+
+    approved = event("proposal.approve")
+    [row] = reports.disclosure_register(production).rows
+    assert row[:4] == ["TEST", "CAR_0010", "0–5", "Shot match"]
+    assert row[4] == history.method and row[5] == approved.payload["version"] == "v001"
+    assert row[6] == "Digital alteration of a performer's likeness or performance"
+    assert row[7] == approved.actor.username and row[8] == approved.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert row[9:] == ["Ana Lima: granted (This shot only)", "yes"]
+
+    # Audit trail filters give exactly the events they name.
+    def ids(**filters):
+        return [r[0] for r in reports.audit_report(production, **filters).rows]
+
+    everything = list(AuditEvent.objects.filter(production=production).order_by("id").values_list("id", flat=True))
+    assert ids() == everything
+    assert ids(person="performer") == [granted.pk, event("proposal.final").pk]
+    assert ids(action="consent.") == [event("consent.request").pk, granted.pk]
+    assert ids(action="proposal.approve") == [approved.pk]
+    shot_actions = [r[3] for r in reports.audit_report(production, shot="CAR_0010").rows]
+    assert shot_actions[:2] == ["shot.create", "fix_request.create"] and "membership.add" not in shot_actions
+    assert {"proposal.create", "fix_request.classify", "consent.request", "proposal.approve", "consent.grant",
+            "proposal.final"} <= set(shot_actions)
+    assert ids(person="engine") == list(AuditEvent.objects.filter(production=production, actor__isnull=True)
+                                        .values_list("id", flat=True))
+    today = approved.created_at.date()
+    assert ids(date_from=today.isoformat(), date_to=today.isoformat()) == everything
+    assert ids(date_from=(today + datetime.timedelta(days=1)).isoformat()) == []
+    with pytest.raises(ValueError):
+        reports.audit_report(production, date_from="23/11/2026")
+
+    scorecard = reports.post_scorecard(production)
+    hours = (approved.created_at - event("fix_request.create").created_at).total_seconds() / 3600
+    [line] = scorecard.rows
+    assert line[0] == "CAR_0010" and line[4] == f"{hours:.2f}" and line[5:] == [1, 1, "Approved"]
+    assert dict(scorecard.summary) == {
+        "Fixes requested": "1", "Fixes approved": "1",
+        "Median turnaround, request → approval (hours)": f"{hours:.2f}",
+        "Review rounds per reviewed fix (mean / median)": "1.00 / 1"}
+    assert ReviewDecision.objects.count() == 1
+
+
+def test_report_pages_and_exports_for_producers_only(history, people):
+    producer, director = Client(), Client()
+    producer.force_login(people["producer"])
+    director.force_login(people["director"])
+    url = "/productions/TEST/reports/disclosure/"
+    assert director.get(url).status_code == 403
+    assert director.get(url + "?format=csv").status_code == 403
+
+    page = producer.get(url)
+    assert page.status_code == 200 and "Ana Lima: granted (This shot only)" in page.content.decode()
+
+    exported = producer.get(url + "?format=csv")
+    assert exported["Content-Type"].startswith("text/csv")
+    assert exported["Content-Disposition"].startswith('attachment; filename="TEST-disclosure-')
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Production", "Shot", "Frames"]
+    assert rows[1:] == [[str(v) for v in r] for r in reports.disclosure_register(history.production).rows]
+
+    pdf = producer.get("/productions/TEST/reports/audit/?person=performer&format=pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert b"Audit trail" in pdf.content and b"person = performer" in pdf.content and b"consent.grant" in pdf.content
+    assert b"membership.add" not in pdf.content
+
+    bad = producer.get("/productions/TEST/reports/audit/?from=yesterday")
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.content.decode()
