@@ -233,20 +233,46 @@ def _pyr_up(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out[..., None] if out.ndim == 2 else out
 
 
+#: Points sampled (on a grid, outside the hole) to fit the camera's motion for flow completion.
+_COMPLETION_SAMPLES = 3000
+
+
 def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Flow completed inside a hole: the vectors there are replaced by a smooth continuation
-    of the ones around it (:func:`smooth_fill`), i.e. the motion of what lies behind a removed
-    object is taken to continue the motion of its surroundings (as the flow completion step of
-    Gao et al., "Flow-edge Guided Video Completion", ECCV 2020, without the edge guidance).
+    """Flow completed inside a hole: the motion of what lies behind a removed object.
+
+    The flow around the hole is split into the camera's motion — a homography fitted to it
+    with RANSAC (Fischler & Bolles 1981), exact for a camera that rotates or a far scene —
+    and a residual (parallax, things moving). Inside the hole the homography's flow is used
+    and the residual is continued smoothly from the hole's border (:func:`smooth_fill`), as
+    the flow completion step of Gao et al., "Flow-edge Guided Video Completion" (ECCV 2020),
+    without its edge guidance. Without enough points for a homography, the flow itself is
+    continued smoothly.
 
     Args:
-        flow_field: float32 [H, W, 2].
+        flow_field: float32 [H, W, 2] (:func:`flow` convention).
         hole: bool [H, W], True where the flow is not to be trusted (the masked object).
 
     Returns:
         float32 [H, W, 2]; equal to ``flow_field`` outside ``hole``.
     """
-    return smooth_fill(flow_field, ~hole)
+    if not hole.any():
+        return flow_field.copy()
+    height, width = hole.shape
+    step = max(1, int(np.sqrt(height * width / _COMPLETION_SAMPLES)))
+    ys, xs = np.mgrid[0:height:step, 0:width:step]
+    keep = ~hole[ys, xs]
+    points = np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32)
+    if len(points) < 16:
+        return smooth_fill(flow_field, ~hole)
+    moved = points + flow_field[ys[keep], xs[keep]]
+    homography, _ = cv2.findHomography(points, moved, cv2.RANSAC, ransacReprojThreshold=1.0)
+    if homography is None:
+        return smooth_fill(flow_field, ~hole)
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.stack([grid_x, grid_y], axis=2).reshape(-1, 1, 2)
+    camera = (cv2.perspectiveTransform(grid, homography).reshape(height, width, 2) - grid.reshape(height, width, 2))
+    residual = smooth_fill(flow_field - camera, ~hole)
+    return np.where(hole[..., None], camera + residual, flow_field).astype(np.float32)
 
 
 def sample(image: np.ndarray, points: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
