@@ -13,8 +13,10 @@ margin (:func:`dilate`, a disc of ``margin_px`` pixels), which covers the object
 edge, motion blur and shadow fringe.
 
 Tracking: the box or polygon is moved from frame to frame by the median optical flow of
-the pixels inside it whose flow passes the forward–backward check, and scaled by the
-median ratio of distances between those pixels before and after — the Median Flow tracker
+the pixels inside it whose flow passes the forward–backward check — only those moving
+unlike the camera, when there are enough (the object, not the background the box also
+holds) — and scaled by the median ratio of distances between those pixels before and
+after — the Median Flow tracker
 of Kalal, Mikolajczyk & Matas, "Forward-Backward Error: Automatic Detection of Tracking
 Failures", ICPR 2010, on dense DIS flow (:mod:`engine.flow`) instead of Lucas–Kanade points.
 """
@@ -36,6 +38,11 @@ from engine.io import FrameSource
 TRACK_MAX_SIDE = 480
 #: Frames read at once while tracking backwards (from the drawn frame towards the first).
 _BACKWARD_CHUNK = 32
+#: Inside a tracked box, pixels whose flow departs this far (pixels, at tracking scale) from
+#: the camera's motion continued into the box are taken as the object's.
+OBJECT_MOTION_PX = 1.0
+#: ... when they are at least this share of the box's trusted pixels.
+OBJECT_MIN_SHARE = 0.05
 
 
 class MaskStream(Protocol):
@@ -188,7 +195,15 @@ def _small(frame: np.ndarray, scale: float) -> np.ndarray:
 def _median_flow_step(previous: np.ndarray, current: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Move a polygon (in the small frames' pixels) from ``previous`` to ``current``."""
     pair = flow.flow_pair(previous, current)
-    inside = rasterise(polygon, previous.shape) & pair.forward_valid
+    drawn = rasterise(polygon, previous.shape)
+    inside = drawn & pair.forward_valid
+    # A box holds background too; where the camera follows the object the background moves
+    # and the object stays. Pixels moving unlike the camera (the homography the flow outside
+    # the box fits) are the object's: follow them when there are enough of them.
+    camera = flow.complete(pair.forward, drawn)
+    moving = inside & (np.linalg.norm(pair.forward - camera, axis=2) > OBJECT_MOTION_PX)
+    if moving.sum() >= max(8, OBJECT_MIN_SHARE * inside.sum()):
+        inside = moving
     ys, xs = np.nonzero(inside)
     if len(xs) < 8:
         return polygon  # nothing trustworthy to follow: the polygon stays put
