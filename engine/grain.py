@@ -9,11 +9,13 @@ Gaussian — the usual parametric model of grain synthesis (cf. the film grain m
 SMPTE RDD 5-2006 and AV1's film grain synthesis, Norkin & Birkbeck, DCC 2018, which also
 scale Gaussian noise by a piecewise function of intensity).
 
-Estimation (:func:`estimate_grain`): the high-pass residual ``frame − GaussianBlur(frame)``
-over *flat* pixels of the plate (lowest local gradient, where the residual is noise rather
-than texture), outside the region; per brightness bin, the robust deviation
-``1.4826 · MAD`` of each channel; the grain size from the residual's lag-1
-autocorrelation ρ (for white noise blurred by a Gaussian of σ_g, ρ = exp(−1/(4σ_g²))).
+Estimation (:func:`estimate_grain`): over *flat* pixels of the plate (lowest local
+gradient), outside the region, per brightness bin and channel, the noise deviation of
+J. Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the image convolved with
+the difference of two Laplacians (which cancels locally linear image structure), σ =
+sqrt(π/2) / 6 · mean |I ∗ N|; the grain size from the lag-1 autocorrelation ρ of the
+high-pass residual ``frame − GaussianBlur(frame)`` (for white noise blurred by a Gaussian
+of σ_g, ρ = exp(−1/(4σ_g²))).
 
 Synthesis (:func:`regrain`): Gaussian white noise (seeded by the frame number, so a render
 is reproducible), blurred to the plate's grain size, renormalised, scaled per pixel by the
@@ -78,19 +80,23 @@ def _luma_bins(frame: np.ndarray) -> np.ndarray:
     return np.minimum(luma.astype(np.int32) * BINS // 256, BINS - 1)
 
 
-def _deviation(residual: np.ndarray, bins: np.ndarray, where: np.ndarray) -> np.ndarray:
+#: Immerkær's mask: the difference of two 3×3 Laplacians, blind to locally linear images.
+_IMMERKAER = np.float32([[1, -2, 1], [-2, 4, -2], [1, -2, 1]])
+
+
+def _deviation(frame: np.ndarray, bins: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """float32 [BINS, 3]: Immerkær's noise deviation per luma bin and channel over ``where``."""
     sigma = np.zeros((BINS, 3), np.float32)
-    values = residual[where]
+    response = np.abs(cv2.filter2D(frame.astype(np.float32), -1, _IMMERKAER, borderType=cv2.BORDER_REFLECT))
+    values = response[where]
     if len(values) == 0:
         return sigma
-    overall = 1.4826 * np.median(np.abs(values - np.median(values, axis=0)), axis=0)
+    factor = np.sqrt(np.pi / 2.0) / 6.0
+    overall = factor * values.mean(axis=0)
     which = bins[where]
     for b in range(BINS):
         chosen = values[which == b]
-        if len(chosen) >= _MIN_BIN_PIXELS:
-            sigma[b] = 1.4826 * np.median(np.abs(chosen - np.median(chosen, axis=0)), axis=0)
-        else:
-            sigma[b] = overall
+        sigma[b] = factor * chosen.mean(axis=0) if len(chosen) >= _MIN_BIN_PIXELS else overall
     return sigma
 
 
@@ -106,9 +112,8 @@ def estimate_grain(frame: np.ndarray, exclude: np.ndarray | None = None) -> Grai
     """
     keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
     flat = _flat(frame, keep)
-    residual = _high_pass(frame)
-    sigma = _deviation(residual, _luma_bins(frame), flat)
-    grey = residual.mean(axis=2)
+    sigma = _deviation(frame, _luma_bins(frame), flat)
+    grey = _high_pass(frame).mean(axis=2)
     both = flat[:, :-1] & flat[:, 1:]
     left, right = grey[:, :-1][both], grey[:, 1:][both]
     size_px = 0.0
@@ -123,7 +128,7 @@ def fill_deviation(frame: np.ndarray, region: np.ndarray) -> np.ndarray:
     """float32 [BINS, 3]: the grain deviation already present inside ``region`` of a filled
     frame (as :func:`estimate_grain` measures it; bins without pixels get the overall value)."""
     flat = _flat(frame, region)
-    return _deviation(_high_pass(frame), _luma_bins(frame), flat)
+    return _deviation(frame, _luma_bins(frame), flat)
 
 
 def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int) -> tuple[np.ndarray, float]:

@@ -23,12 +23,17 @@ parts:
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
    Already finished frames (the previous window) serve the same way, so the fill continues
    across windows.
-5. **Seamless blend.** Pixels just outside the hole are propagated too; the difference
+5. **Temporal smoothing.** Each hole pixel is blended half and half with the previous
+   output frame carried one step along the flow, where that step passes the
+   forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
+   "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
+   flicker of a fill taken from changing source frames.
+6. **Seamless blend.** Pixels just outside the hole are propagated too; the difference
    between the plate and the propagated colour there (a change of exposure, a shadow) is
    spread smoothly over the hole and added — the membrane form of Poisson image editing
    (Pérez, Gangnet & Blake, SIGGRAPH 2003; Farbman et al., "Coordinates for Instant Image
    Cloning", SIGGRAPH 2009).
-6. **Regrain** (:mod:`engine.grain`): grain estimated on the plate, synthesised and added
+7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate, synthesised and added
    inside the hole to the deviation the fill lacks.
 
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
@@ -63,6 +68,8 @@ FLOW_MAX_SIDE = 640
 FLOW_HOLE_GROW_PX = 3
 #: Width (pixels) of the ring outside the hole on which the seamless blend is measured.
 BLEND_RING_PX = 3
+#: Weight of the previous output frame, carried along the flow, in each hole pixel.
+TEMPORAL_BLEND = 0.5
 #: Inside the hole the forward–backward check compares two completed (interpolated) flows;
 #: its tolerance there is this many times the measured-flow tolerance of engine.flow.
 COMPLETED_FB_SLACK = 3.0
@@ -279,8 +286,8 @@ class _Remover:
 
     # ----------------------------------------------------------------------- propagation
 
-    def _trace(self, t: int, points: np.ndarray, direction: int, finished_only: bool
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _trace(self, t: int, points: np.ndarray, direction: int, finished_only: bool, max_steps: int = 10**9,
+               consistency: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Follow ``points`` of frame t along the completed flow in one direction until each
         lands on a usable pixel: a pixel the frame shows (``finished_only`` False) or any
         pixel of a finished frame (True). Steps must pass the forward–backward check when
@@ -297,7 +304,7 @@ class _Remover:
         s = self.scale
         while len(active):
             k = j + direction
-            if k not in self.slots:
+            if k not in self.slots or abs(k - t) > max_steps:
                 break
             if direction > 0:
                 ahead, back = self.forward[j], self.backward[j]
@@ -307,14 +314,15 @@ class _Remover:
             step = flow.sample(ahead, p * s)            # flow-scale pixels
             q = p + step / s
             returned = flow.sample(back, q * s)
-            round_trip = np.linalg.norm(step + returned, axis=1)
-            motion = np.linalg.norm(step, axis=1) + np.linalg.norm(returned, axis=1)
+            both = step + returned
+            round_trip = np.hypot(both[:, 0], both[:, 1])
+            motion = np.hypot(step[:, 0], step[:, 1]) + np.hypot(returned[:, 0], returned[:, 1])
             # Where either vector was completed (not measured) the check compares two
             # interpolations, so it is loosened by COMPLETED_FB_SLACK.
             completed = (_nearest(self.slots[j].small_hole, p * s) | _nearest(self.slots[k].small_hole, q * s))
             slack = np.where(completed, COMPLETED_FB_SLACK, 1.0)
             ok = (q[:, 0] >= 0) & (q[:, 0] <= self.width - 1) & (q[:, 1] >= 0) & (q[:, 1] <= self.height - 1)
-            if not finished_only:
+            if (not finished_only) if consistency is None else consistency:
                 ok &= round_trip < slack * (flow.FB_ABSOLUTE_PX + flow.FB_RELATIVE * motion)
             position[active] = q
             active, q = active[ok], q[ok]
@@ -443,7 +451,7 @@ class _Remover:
 
     def _finish(self, t: int, fill: _Fill) -> None:
         slot = self.slots[t]
-        output = slot.frame if fill.keyframe else self._compose(t, fill)
+        output = slot.frame if fill.keyframe else self._smooth_in_time(t, fill, self._compose(t, fill))
         if self.params.regrain and self.plate_grain is not None and slot.hole.any():
             output, added = grain.regrain(output, slot.hole, self.plate_grain, seed=t)
             self.counts.grain_added.append(added)
@@ -456,6 +464,22 @@ class _Remover:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, len(self.shot))
+
+    def _smooth_in_time(self, t: int, fill: _Fill, composed: np.ndarray) -> np.ndarray:
+        """Blend the hole with the previous output frame carried along the flow (weight
+        TEMPORAL_BLEND), where that one step passes the forward–backward check: a recursive
+        filter along motion trajectories that damps frame-to-frame changes of the fill
+        (cf. Bonneel et al., "Blind Video Temporal Consistency", SIGGRAPH Asia 2015)."""
+        if t - 1 not in self.slots or not self.slots[t - 1].finished or not len(fill.points):
+            return composed
+        previous, _, found = self._trace(t, fill.points, -1, True, max_steps=1, consistency=True)
+        if not found.any():
+            return composed
+        xs, ys = fill.points[found, 0].astype(np.intp), fill.points[found, 1].astype(np.intp)
+        out = composed.copy()
+        mixed = (1.0 - TEMPORAL_BLEND) * composed[ys, xs].astype(np.float32) + TEMPORAL_BLEND * previous[found]
+        out[ys, xs] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        return out
 
     def _measure_stability(self, output: np.ndarray, hole: np.ndarray) -> None:
         """Warping error (Lai et al. 2018) between consecutive output frames, inside the
