@@ -23,16 +23,16 @@ parts:
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
    Already finished frames (the previous window) serve the same way, so the fill continues
    across windows.
-5. **Temporal smoothing.** Each hole pixel is blended half and half with the previous
-   output frame carried one step along the flow, where that step passes the
-   forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
-   "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
-   flicker of a fill taken from changing source frames.
-6. **Seamless blend.** Pixels just outside the hole are propagated too; the difference
+5. **Seamless blend.** Pixels just outside the hole are propagated too; the difference
    between the plate and the propagated colour there (a change of exposure, a shadow) is
    spread smoothly over the hole and added — the membrane form of Poisson image editing
    (Pérez, Gangnet & Blake, SIGGRAPH 2003; Farbman et al., "Coordinates for Instant Image
    Cloning", SIGGRAPH 2009).
+6. **Temporal smoothing.** Each hole pixel is blended half and half with the previous
+   output frame carried one step along the flow, where that step passes the
+   forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
+   "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
+   flicker of a fill taken from changing source frames.
 7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate, synthesised and added
    inside the hole to the deviation the fill lacks.
 
