@@ -4,8 +4,8 @@
 
 1. **Video completion** (the protocol of the papers: FGVC, E2FGVI, ProPainter) on the real
    sequences ``footage/vos/{bmx-trees,tennis,schoolgirls}``: regions whose truth is known are
-   hidden by moving masks borrowed from another sequence (dilated by the default margin),
-   filled, and compared with the truth — PSNR and SSIM over whole frames (scikit-image),
+   hidden by moving masks borrowed from another sequence (dilated by the default margin;
+   blacked out in the frames the engine reads), filled, and compared with the truth — PSNR and SSIM over whole frames (scikit-image),
    and the warping error of Lai et al. 2018 (flow and occlusions from the truth, ×10⁻³).
    Beside it, in the same run, per-frame ``cv2.inpaint`` (Telea 2004) on the same holes,
    and the published DAVIS figures of ProPainter (34.47 dB / 0.9776) and E2FGVI
@@ -15,8 +15,8 @@
    the output inside the region against outside it (target: ratio ≤ 1.5).
 3. **Speed** in frames/s at 432×240, 1280×720 and 1920×1080 (tennis, upscaled with its masks);
    target ≥ 2 frames/s at 432×240 on a 2-core machine.
-4. **Peak memory** (ru_maxrss of a fresh process) of a short and a 4× longer clip: the ratio
-   stays near 1 when frames are windowed.
+4. **Peak memory** (ru_maxrss of a fresh process) of a 50-frame and a 150-frame clip (both
+   longer than the 40-frame buffer): the ratio stays near 1 when frames are windowed.
 """
 import argparse
 import os
@@ -56,12 +56,23 @@ def holes(sequence: str, count: int, margin_px: int) -> list[np.ndarray]:
     return [region.dilate(mask, margin_px) for _, mask in region.MaskFolder(VOS / sequence / "masks").masks(range(count))]
 
 
-def engine_fill(sequence: str, count: int, masks, params: inpaint.RemovalParams):
+def engine_fill(frames_dir: Path, count: int, masks, params: inpaint.RemovalParams):
     outputs = []
     started = time.perf_counter()
-    result = inpaint.run(shot=FrameSource(VOS / sequence / "frames", 0, count), params=params, masks=masks,
+    result = inpaint.run(shot=FrameSource(frames_dir, 0, count), params=params, masks=masks,
                          sink=lambda _n, _before, after: outputs.append(after))
     return outputs, result, time.perf_counter() - started
+
+
+def write_hidden(folder: Path, truth: list[np.ndarray], hidden: list[np.ndarray]) -> Path:
+    """The frames with their hidden regions blacked out, as the engine's input: nothing of
+    the truth inside a hole reaches the method (not even its optical flow)."""
+    for number, (frame, hole) in enumerate(zip(truth, hidden)):
+        masked = frame.copy()
+        masked[hole] = 0
+        cv2.imwrite(str(folder / f"{number:05d}.png"), cv2.cvtColor(masked, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    return folder
 
 
 def telea_fill(frames, hole_list):
@@ -94,8 +105,11 @@ def completion(frames_wanted: int) -> None:
         truth = load(sequence, count)
         donor_masks = [mask for _, mask in region.MaskFolder(VOS / donor / "masks").masks(range(count))]
         truth_pairs = [flow.flow_pair(truth[i], truth[i + 1]) for i in range(count - 1)]
-        filled, result, seconds = engine_fill(sequence, count, lambda n: donor_masks[n], inpaint.RemovalParams())
-        telea = telea_fill(truth, [region.dilate(m, margin) for m in donor_masks])
+        hidden = [region.dilate(m, margin) for m in donor_masks]
+        with tempfile.TemporaryDirectory(prefix="loupe-bench-") as folder:
+            frames_dir = write_hidden(Path(folder), truth, hidden)
+            filled, result, seconds = engine_fill(frames_dir, count, lambda n: donor_masks[n], inpaint.RemovalParams())
+        telea = telea_fill(truth, hidden)
         rows = {"engine (flow-guided)": scores(filled, truth, truth_pairs),
                 "cv2.inpaint Telea (per frame)": scores(telea, truth, truth_pairs),
                 "truth": (float("inf"), 1.0, warp_error(truth, truth_pairs))}
@@ -115,7 +129,7 @@ def removal(frames_wanted: int) -> None:
         if frames_wanted:
             count = min(count, frames_wanted)
         params = inpaint.RemovalParams(mask_folder=str(VOS / sequence / "masks"))
-        _, result, seconds = engine_fill(sequence, count, None, params)
+        _, result, seconds = engine_fill(VOS / sequence / "frames", count, None, params)
         m = result.measurements
         verdict = "met" if m["warping_error_ratio"] <= 1.5 else "NOT met"
         print(f"{sequence:12s} warping error inside {1000 * m['warping_error_inside']:.3f}e-3, outside "
@@ -165,16 +179,17 @@ def memory_child(folder: str) -> None:
 
 
 def memory() -> None:
-    print("\n== peak memory of one process (720p tennis, looped): short clip against a 4x longer one")
+    print("\n== peak memory of one process (tennis, looped): a clip longer than the frame buffer (40 frames) "
+          "against one 3x longer")
     peaks = {}
-    for count in (40, 160):
+    for count in (50, 150):
         with tempfile.TemporaryDirectory(prefix="loupe-bench-") as folder:
-            write_scaled(Path(folder), (1280, 720), count)
+            write_scaled(Path(folder), (432, 240), count)
             output = subprocess.run([sys.executable, __file__, "--child", folder], check=True,
                                     capture_output=True, text=True).stdout
             peaks[count] = float(output.strip().splitlines()[-1])
-            print(f"{count:5d} frames of 720p: peak RSS {peaks[count]:.0f} MiB")
-    print(f"peak memory 160 / 40 frames: {peaks[160] / peaks[40]:.2f}x (independent of length when near 1)")
+            print(f"{count:5d} frames of 432x240: peak RSS {peaks[count]:.0f} MiB")
+    print(f"peak memory 150 / 50 frames: {peaks[150] / peaks[50]:.2f}x (independent of length when near 1)")
 
 
 def main() -> None:

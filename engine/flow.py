@@ -285,12 +285,18 @@ def sample(image: np.ndarray, points: np.ndarray, *, interpolation: int = cv2.IN
     Returns:
         [N] or [N, C] array of ``image``'s dtype.
     """
-    if len(points) == 0:
+    count = len(points)
+    if count == 0:
         return np.zeros((0,) + image.shape[2:], image.dtype)
-    map_x = np.ascontiguousarray(points[:, 0], dtype=np.float32).reshape(-1, 1)
-    map_y = np.ascontiguousarray(points[:, 1], dtype=np.float32).reshape(-1, 1)
+    # cv2.remap takes maps of fewer than 32767 rows and columns: lay the points out in rows.
+    columns = min(count, 4096)
+    rows = -(-count // columns)
+    padded = np.zeros((rows * columns, 2), np.float32)
+    padded[:count] = points
+    map_x = np.ascontiguousarray(padded[:, 0]).reshape(rows, columns)
+    map_y = np.ascontiguousarray(padded[:, 1]).reshape(rows, columns)
     out = cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape((len(points),) + image.shape[2:])
+    return out.reshape((rows * columns,) + image.shape[2:])[:count]
 
 
 def warping_error(frame: np.ndarray, next_frame: np.ndarray, pair: FlowPair,
