@@ -146,7 +146,7 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
 # Added for video inpainting and clean plates (engine.inpaint, engine.plate).
 
 
-def smooth_fill(values: np.ndarray, known: np.ndarray, *, relax_iterations: int = 16) -> np.ndarray:
+def smooth_fill(values: np.ndarray, known: np.ndarray, *, relax_iterations: int = 8) -> np.ndarray:
     """Fill the unknown pixels of ``values`` smoothly from the known ones (pull–push).
 
     Method: the pull–push interpolation of Gortler et al., "The Lumigraph", SIGGRAPH 1996
@@ -213,13 +213,11 @@ def _smooth_fill_all(values: np.ndarray, known: np.ndarray, relax_iterations: in
         coarse = _pyr_up(estimate, w.shape)
         alpha = np.clip(w, 0.0, 1.0)[..., None]
         estimate = alpha * (v / np.maximum(w, 1e-6)[..., None]) + (1.0 - alpha) * coarse
-    hole = ~known
-    estimate[known] = values[known]
+    hole = (~known)[..., None]
+    np.copyto(estimate, values, where=~hole)
     for _ in range(relax_iterations):
         blurred = cv2.blur(estimate, (3, 3), borderType=cv2.BORDER_REPLICATE)
-        if blurred.ndim == 2:
-            blurred = blurred[..., None]
-        estimate = np.where(hole[..., None], blurred, estimate)
+        np.copyto(estimate, blurred.reshape(estimate.shape), where=hole)
     return estimate
 
 
