@@ -234,8 +234,6 @@ class _Remover:
         self.slots: dict[int, _Slot] = {}
         self.forward: dict[int, np.ndarray] = {}   # n -> flow n → n+1 (flow scale, completed)
         self.backward: dict[int, np.ndarray] = {}  # n -> flow n+1 → n
-        self.measured_forward: dict[int, np.ndarray] = {}   # the same before completion
-        self.measured_backward: dict[int, np.ndarray] = {}
         self.loaded_stop = shot.frame_range.start
         self.region = np.zeros((self.height, self.width), bool)
         self.counts = _Counts()
@@ -282,16 +280,14 @@ class _Remover:
 
     def _pair_flows(self, number: int) -> None:
         a, b = self.slots[number], self.slots[number + 1]
-        self.measured_forward[number] = flow.flow(a.small, b.small)
-        self.measured_backward[number] = flow.flow(b.small, a.small)
-        self.forward[number] = flow.complete(self.measured_forward[number], a.small_hole)
-        self.backward[number] = flow.complete(self.measured_backward[number], b.small_hole)
+        self.forward[number] = flow.complete(flow.flow(a.small, b.small), a.small_hole)
+        self.backward[number] = flow.complete(flow.flow(b.small, a.small), b.small_hole)
 
     def _evict_before(self, number: int) -> None:
         for n in [n for n in self.slots if n < number]:
             del self.slots[n]
-            for flows in (self.forward, self.backward, self.measured_forward, self.measured_backward):
-                flows.pop(n, None)
+            self.forward.pop(n, None)
+            self.backward.pop(n, None)
 
     # ----------------------------------------------------------------------- propagation
 
@@ -316,9 +312,9 @@ class _Remover:
             if k not in self.slots or abs(k - t) > max_steps:
                 break
             if direction > 0:
-                ahead, back, measured_back = self.forward[j], self.backward[j], self.measured_backward[j]
+                ahead, back = self.forward[j], self.backward[j]
             else:
-                ahead, back, measured_back = self.backward[k], self.forward[k], self.measured_forward[k]
+                ahead, back = self.backward[k], self.forward[k]
             p = position[active]
             step = flow.sample(ahead, p * s)            # flow-scale pixels
             q = p + step / s
@@ -339,15 +335,7 @@ class _Remover:
             if finished_only:
                 hit = np.ones(len(active), bool) if slot.finished else np.zeros(len(active), bool)
             else:
-                # A pixel the frame shows is taken only if its own measured motion brings it
-                # back along the trail: a pixel of something else moving there (a passer-by,
-                # the player) moves otherwise and is passed over; the trail goes on.
-                step_here = step[ok]
-                measured = flow.sample(measured_back, q * s)
-                miss = step_here + measured
-                agree = np.hypot(miss[:, 0], miss[:, 1]) < flow.FB_ABSOLUTE_PX + flow.FB_RELATIVE * (
-                    np.hypot(step_here[:, 0], step_here[:, 1]) + np.hypot(measured[:, 0], measured[:, 1]))
-                hit = _nearest(slot.seen, q) & agree
+                hit = _nearest(slot.seen, q)
             chosen = active[hit]
             if len(chosen):
                 values[chosen] = flow.sample(slot.frame, q[hit]).astype(np.float32)
