@@ -20,6 +20,11 @@ Modules:
 - :mod:`engine.look` — look model: a smooth, monotone 33³ LUT trained per production.
 - :mod:`engine.relight` — lighting harmonisation as an ASC CDL (exposure, CAT02 white balance, contrast).
 - :mod:`engine.flow` — DIS optical flow, warping along it, forward–backward consistency.
+- :mod:`engine.region` — removal masks: PNG folders, a box or polygon tracked through a shot, margins.
+- :mod:`engine.exemplar` — exemplar-based image inpainting (Criminisi et al. 2004).
+- :mod:`engine.grain` — grain estimated on a plate and synthesised inside a region (regrain).
+- :mod:`engine.inpaint` — object removal by flow-guided video inpainting, regrained.
+- :mod:`engine.plate` — clean plate: aligned frames, robust temporal median, confidence map.
 
 Frames are counted from 0 at the start of a clip; frame ranges are half-open
 ``[first, stop)`` like CMX3600 and OpenTimelineIO out points.

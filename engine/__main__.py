@@ -7,6 +7,16 @@
     python -m engine look apply --look LOOK.cube INPUT OUT [--reference GRADED]
     python -m engine relight --reference REF --shot SHOT --out OUT [--pixels-correspond]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP] [--smoothing-frames 24]
+    python -m engine remove --frames INPUT --masks MASKS --out OUT [--margin PX]
+        [--range FIRST:STOP] [--no-regrain]
+    python -m engine clean-plate --frames INPUT [--masks MASKS] --out PLATE.png
+        [--range FIRST:STOP] [--reference-frame N] [--max-frames 32] [--no-align]
+
+``remove`` fills the object masked in MASKS (a folder of numbered mask images, white =
+object; image N masks frame N) by flow-guided video inpainting, changing no pixel outside
+each frame's mask dilated by PX (default 4). ``clean-plate`` writes the shot's background
+rebuilt from its own frames to PLATE.png and its confidence map (255 = every sampled frame
+showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -26,7 +36,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color, look, relight
+from engine import color, inpaint, look, plate, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -123,6 +133,54 @@ def _relight(args: argparse.Namespace) -> dict[str, object]:
     return {**result.measurements, "frame_count": result.frame_count, "cdl": result.cdl.to_dict()}
 
 
+# --------------------------------------------------------------------------- remove, clean-plate
+
+
+def _remove(args: argparse.Namespace) -> dict[str, object]:
+    params = inpaint.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain)
+    shot = _source(args.frames, args.range)
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        result = inpaint.run(shot=shot, params=params,
+                             sink=lambda number, _before, after: writer.write(number, after), progress=_progress)
+    return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _clean_plate(args: argparse.Namespace) -> dict[str, object]:
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ParameterError(f"--out must name a .png file for the plate, got {out.name}")
+    params = plate.PlateParams(mask_folder=args.masks, reference_frame=args.reference_frame,
+                               max_frames=args.max_frames, align=not args.no_align)
+    result = plate.run(shot=_source(args.frames, args.range), params=params, progress=_progress)
+    confidence_path = out.with_name(f"{out.stem}_confidence.png")
+    plate.write_plate(out, result.plate)
+    plate.write_confidence(confidence_path, result.confidence)
+    return {**result.measurements, "reference_frame": result.reference_frame, "out": str(out),
+            "confidence": str(confidence_path)}
+
+
+def _add_removal_commands(commands) -> None:
+    remove = commands.add_parser("remove", help="object removal: flow-guided video inpainting inside masks, regrained")
+    remove.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    remove.add_argument("--masks", required=True, help="folder of numbered mask images (white = object; image N masks frame N)")
+    remove.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    remove.add_argument("--margin", type=int, default=inpaint.RemovalParams().margin_px,
+                        help="pixels the masks are dilated by; nothing outside changes (default %(default)s)")
+    remove.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
+    remove.add_argument("--no-regrain", action="store_true", help="do not add grain matching the plate")
+    remove.set_defaults(handler=_remove)
+    clean = commands.add_parser("clean-plate", help="clean plate: the background rebuilt from the shot's own frames")
+    clean.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    clean.add_argument("--masks", help="folder of numbered mask images of what to leave out (white = leave out)")
+    clean.add_argument("--out", required=True, help="output PNG file; its confidence map goes beside it")
+    clean.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
+    clean.add_argument("--reference-frame", type=int, help="frame whose framing the plate takes (default: the middle)")
+    clean.add_argument("--max-frames", type=int, default=plate.PlateParams().max_frames,
+                       help="frames sampled, evenly spaced (default %(default)s)")
+    clean.add_argument("--no-align", action="store_true", help="the camera is locked off: do not align frames")
+    clean.set_defaults(handler=_clean_plate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -182,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     light.add_argument("--pixels-correspond", action="store_true",
                        help="the reference has the shot's framing: also measure per-pixel ΔE2000")
     light.set_defaults(handler=_relight)
+
+    _add_removal_commands(commands)
     return parser
 
 

@@ -29,11 +29,14 @@ class Alignment:
         warped: uint8 [H, W, 3] RGB — the reference seen from the shot's framing.
         valid: bool [H, W] — True where ``warped`` shows reference pixels.
         inliers: RANSAC inliers behind the homography.
+        homography: float64 [3, 3] taking reference pixels to shot pixels (e.g. to warp a
+            mask of the reference the same way).
     """
 
     warped: np.ndarray
     valid: np.ndarray
     inliers: int
+    homography: np.ndarray | None = None
 
 
 def _grey(frame: np.ndarray, scale: float) -> np.ndarray:
@@ -77,4 +80,4 @@ def align_to_shot(shot_frame: np.ndarray, reference_frame: np.ndarray) -> Alignm
                                    flags=cv2.INTER_NEAREST)
     # Stay two pixels clear of the warped border, where interpolation mixes in black.
     valid = cv2.erode(coverage, np.ones((5, 5), np.uint8)) == 255
-    return Alignment(warped=warped, valid=valid, inliers=inliers)
+    return Alignment(warped=warped, valid=valid, inliers=inliers, homography=homography)

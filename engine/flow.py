@@ -140,3 +140,182 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     round_trip = np.linalg.norm(forward + back_at_landing, axis=2)
     motion = np.linalg.norm(forward, axis=2) + np.linalg.norm(back_at_landing, axis=2)
     return inside(forward) & (round_trip < FB_ABSOLUTE_PX + FB_RELATIVE * motion)
+
+
+# --------------------------------------------------------------------------- filling and sampling
+# Added for video inpainting and clean plates (engine.inpaint, engine.plate).
+
+
+def smooth_fill(values: np.ndarray, known: np.ndarray, *, relax_iterations: int = 8) -> np.ndarray:
+    """Fill the unknown pixels of ``values`` smoothly from the known ones (pull–push).
+
+    Method: the pull–push interpolation of Gortler et al., "The Lumigraph", SIGGRAPH 1996
+    (§3.4.2): known samples are averaged down a Gaussian pyramid with their weights (pull),
+    then every level's holes are filled from the level below (push); a few Jacobi steps of
+    the Laplace equation inside the holes then smooth the result towards the membrane
+    (harmonic) interpolant. Known pixels are returned unchanged.
+
+    Used to complete optical flow inside a hole (the background's motion continued from
+    the hole's border) and to spread a boundary colour correction into a hole (the
+    membrane form of Poisson blending, Pérez et al. 2003; Farbman et al. 2009).
+
+    Args:
+        values: float32 [H, W] or [H, W, C].
+        known: bool [H, W], True where ``values`` holds data.
+        relax_iterations: Jacobi steps inside the holes after the push.
+
+    Returns:
+        float32 array of ``values``' shape. With no known pixel at all, zeros.
+
+    Raises:
+        ParameterError: the shapes disagree.
+    """
+    if values.shape[:2] != known.shape:
+        raise ParameterError(f"values of shape {values.shape} and a known-mask of shape {known.shape} disagree")
+    values = np.asarray(values, dtype=np.float32)
+    squeeze = values.ndim == 2
+    if squeeze:
+        values = values[..., None]
+    if not known.any():
+        return np.zeros(values.shape[:2] if squeeze else values.shape, np.float32)
+    if known.all():
+        return values[..., 0].copy() if squeeze else values.copy()
+    # Only the holes' neighbourhood takes part: crop to their bounding box, grown.
+    ys, xs = np.nonzero(~known)
+    grow = max(16, (ys.max() - ys.min() + xs.max() - xs.min()) // 4)
+    top, left = max(0, ys.min() - grow), max(0, xs.min() - grow)
+    bottom, right = min(known.shape[0], ys.max() + 1 + grow), min(known.shape[1], xs.max() + 1 + grow)
+    if known[top:bottom, left:right].any() and (bottom - top, right - left) != known.shape:
+        out = values.copy()
+        out[top:bottom, left:right] = _smooth_fill_all(values[top:bottom, left:right],
+                                                       known[top:bottom, left:right], relax_iterations)
+        return out[..., 0] if squeeze else out
+    out = _smooth_fill_all(values, known, relax_iterations)
+    return out[..., 0] if squeeze else out
+
+
+def _smooth_fill_all(values: np.ndarray, known: np.ndarray, relax_iterations: int) -> np.ndarray:
+    """Pull–push over the whole of float32 [H, W, C] ``values``."""
+    weight = known.astype(np.float32)
+    levels: list[tuple[np.ndarray, np.ndarray]] = []
+    v, w = values * weight[..., None], weight
+    while True:
+        levels.append((v, w))
+        if min(w.shape) <= 2 or w.min() > 0:
+            break
+        v = _pyr_down(v)
+        w = cv2.pyrDown(w)
+    v, w = levels[-1]
+    estimate = v / np.maximum(w, 1e-6)[..., None]
+    if w.min() <= 0:
+        estimate[w <= 0] = (v.sum(axis=(0, 1)) / max(float(w.sum()), 1e-6))
+    for v, w in reversed(levels[:-1]):
+        coarse = _pyr_up(estimate, w.shape)
+        alpha = np.clip(w, 0.0, 1.0)[..., None]
+        estimate = alpha * (v / np.maximum(w, 1e-6)[..., None]) + (1.0 - alpha) * coarse
+    hole = (~known)[..., None]
+    np.copyto(estimate, values, where=~hole)
+    for _ in range(relax_iterations):
+        blurred = cv2.blur(estimate, (3, 3), borderType=cv2.BORDER_REPLICATE)
+        np.copyto(estimate, blurred.reshape(estimate.shape), where=hole)
+    return estimate
+
+
+def _pyr_down(image: np.ndarray) -> np.ndarray:
+    out = cv2.pyrDown(image)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def _pyr_up(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    out = cv2.pyrUp(image, dstsize=(shape[1], shape[0]))
+    return out[..., None] if out.ndim == 2 else out
+
+
+#: Points sampled (on a grid, outside the hole) to fit the camera's motion for flow completion.
+_COMPLETION_SAMPLES = 3000
+
+
+def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Flow completed inside a hole: the motion of what lies behind a removed object.
+
+    The flow around the hole is split into the camera's motion — a homography fitted to it
+    with RANSAC (Fischler & Bolles 1981), exact for a camera that rotates or a far scene —
+    and a residual (parallax, things moving). Inside the hole the homography's flow is used
+    and the residual is continued smoothly from the hole's border (:func:`smooth_fill`), as
+    the flow completion step of Gao et al., "Flow-edge Guided Video Completion" (ECCV 2020),
+    without its edge guidance. Without enough points for a homography, the flow itself is
+    continued smoothly.
+
+    Args:
+        flow_field: float32 [H, W, 2] (:func:`flow` convention).
+        hole: bool [H, W], True where the flow is not to be trusted (the masked object).
+
+    Returns:
+        float32 [H, W, 2]; equal to ``flow_field`` outside ``hole``.
+    """
+    if not hole.any():
+        return flow_field.copy()
+    height, width = hole.shape
+    step = max(1, int(np.sqrt(height * width / _COMPLETION_SAMPLES)))
+    ys, xs = np.mgrid[0:height:step, 0:width:step]
+    keep = ~hole[ys, xs]
+    points = np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32)
+    if len(points) < 16:
+        return smooth_fill(flow_field, ~hole)
+    moved = points + flow_field[ys[keep], xs[keep]]
+    homography, _ = cv2.findHomography(points, moved, cv2.RANSAC, ransacReprojThreshold=1.0)
+    if homography is None:
+        return smooth_fill(flow_field, ~hole)
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.stack([grid_x, grid_y], axis=2).reshape(-1, 1, 2)
+    camera = (cv2.perspectiveTransform(grid, homography).reshape(height, width, 2) - grid.reshape(height, width, 2))
+    residual = smooth_fill(flow_field - camera, ~hole)
+    return np.where(hole[..., None], camera + residual, flow_field).astype(np.float32)
+
+
+def sample(image: np.ndarray, points: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Values of ``image`` at sub-pixel ``points`` (bilinear by default; borders repeated).
+
+    Args:
+        image: [H, W] or [H, W, C] array of a dtype OpenCV remaps.
+        points: float32 [N, 2] of ``(x, y)`` pixel positions.
+
+    Returns:
+        [N] or [N, C] array of ``image``'s dtype.
+    """
+    count = len(points)
+    if count == 0:
+        return np.zeros((0,) + image.shape[2:], image.dtype)
+    # cv2.remap takes maps of fewer than 32767 rows and columns: lay the points out in rows.
+    columns = min(count, 4096)
+    rows = -(-count // columns)
+    padded = np.zeros((rows * columns, 2), np.float32)
+    padded[:count] = points
+    map_x = np.ascontiguousarray(padded[:, 0]).reshape(rows, columns)
+    map_y = np.ascontiguousarray(padded[:, 1]).reshape(rows, columns)
+    out = cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((rows * columns,) + image.shape[2:])[:count]
+
+
+def warping_error(frame: np.ndarray, next_frame: np.ndarray, pair: FlowPair,
+                  region: np.ndarray | None = None) -> tuple[float, int]:
+    """Temporal warping error of Lai et al., "Learning Blind Video Temporal Consistency",
+    ECCV 2018 (eq. 7), for one pair of frames: the mean squared difference, on 0..1 RGB,
+    between ``frame`` and ``next_frame`` warped back onto it along ``pair.forward``,
+    over the pixels whose flow passes the forward–backward check (non-occluded).
+
+    Args:
+        frame, next_frame: uint8 [H, W, 3] RGB (the frames measured).
+        pair: :class:`FlowPair` from ``frame``'s grid to ``next_frame``'s (computed on the
+            frames measured, or on the original video as Lai et al. do).
+        region: optional bool [H, W]; only these pixels of ``frame`` are counted.
+
+    Returns:
+        ``(sum of squared differences, pixel count)`` so that a caller can average over a
+        clip (Lai et al. average over all non-occluded pixels of all pairs).
+    """
+    warped = warp(next_frame, pair.forward)
+    keep = pair.forward_valid if region is None else pair.forward_valid & region
+    difference = (frame.astype(np.float32) - warped.astype(np.float32)) / 255.0
+    squared = (difference * difference).sum(axis=2)
+    return float(squared[keep].sum()), int(keep.sum())

@@ -1,0 +1,293 @@
+"""Clean plate: a shot's background rebuilt from its own frames, without actors or props.
+
+Method (the classical background-plate estimate of compositing tools, e.g. the temporal
+median of Cucchiara et al., "Detecting Moving Objects, Ghosts, and Shadows in Video
+Streams", IEEE TPAMI 25(10), 2003):
+
+1. **Align.** Up to ``max_frames`` frames, evenly spaced over the shot, are aligned onto
+   the reference frame's framing by a feature homography (:mod:`engine.align`: ORB, RANSAC),
+   which follows a panning or tilting camera (exactly for a camera that rotates, or a far
+   scene). Frames that cannot be aligned with confidence are left out.
+2. **Exclude masked pixels.** Masks (:mod:`engine.region`, dilated by ``margin_px``) are
+   warped along with their frames; masked pixels, and pixels outside a frame's view, do
+   not vote.
+3. **Robust temporal median, excluding moving pixels.** Per pixel, the median over the
+   frames that see it; samples farther than ``motion_threshold`` (code values, any
+   channel) from that median belong to something that moved through (a passer-by, a
+   shadow) and are dropped; the plate is the median of the samples left.
+4. **Confidence.** Per pixel, the share of sampled frames whose sample was kept. Pixels
+   no frame ever showed (confidence 0) are filled spatially (:mod:`engine.exemplar`) and
+   reported as such; a confidence map comes with the plate.
+
+Memory: the aligned samples (``max_frames`` frames) plus a strip of float work space.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine import region
+from engine.align import align_to_shot
+from engine.color import FixResult
+from engine.errors import Cancelled, ParameterError
+from engine.exemplar import exemplar_fill
+from engine.io import FrameSource
+from engine.params import check_number, params_from_dict
+
+log = logging.getLogger(__name__)
+
+#: Rows of the frame whose medians are computed at once (bounds the float work space).
+_STRIP_ROWS = 64
+
+
+@dataclass(frozen=True)
+class PlateParams:
+    """Parameters of a clean plate.
+
+    Attributes:
+        reference_frame: the frame whose framing the plate takes (counted from 0 at the
+            start of the clip); None = the middle frame of the shot.
+        max_frames: frames sampled, evenly spaced over the shot (integer 2..240).
+        mask_folder: folder of per-frame mask images of what to leave out (image N masks
+            frame N, white = leave out); None = only moving pixels are left out.
+        margin_px: masks are dilated by this many pixels (integer 0..64).
+        align: align frames onto the reference by a feature homography (a camera that
+            moves); False for a locked-off camera.
+        motion_threshold: a sample farther than this from the pixel's median, in 8-bit
+            code values on any channel, is taken as something moving through (1..255).
+
+    Raises:
+        ParameterError: a value of the wrong type or out of range.
+    """
+
+    reference_frame: int | None = None
+    max_frames: int = 32
+    mask_folder: str | None = None
+    margin_px: int = 4
+    align: bool = True
+    motion_threshold: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.reference_frame is not None:
+            object.__setattr__(self, "reference_frame",
+                               check_number("reference_frame", self.reference_frame, low=0, high=10**9, integer=True))
+        object.__setattr__(self, "max_frames", check_number("max_frames", self.max_frames, low=2, high=240, integer=True))
+        object.__setattr__(self, "margin_px", check_number("margin_px", self.margin_px, low=0, high=64, integer=True))
+        object.__setattr__(self, "motion_threshold",
+                           check_number("motion_threshold", self.motion_threshold, low=1, high=255))
+        if not isinstance(self.align, (bool, np.bool_)):
+            raise ParameterError(f"align must be true or false, got {self.align!r}")
+        object.__setattr__(self, "align", bool(self.align))
+        if self.mask_folder is not None and not isinstance(self.mask_folder, str):
+            raise ParameterError(f"mask_folder must be a folder path, got {self.mask_folder!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> PlateParams:
+        """Build parameters from a mapping; missing keys take their defaults.
+
+        Raises:
+            ParameterError: not a mapping, unknown keys (named), or an invalid value.
+        """
+        return params_from_dict(cls, values, "clean plate")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PlateResult(FixResult):
+    """A :class:`engine.color.FixResult` with the plate itself.
+
+    Attributes:
+        plate: uint8 [H, W, 3] RGB, in the reference frame's framing.
+        confidence: float32 [H, W] in 0..1: the share of sampled frames that showed the
+            background at each pixel; 0 where no frame did (filled spatially).
+        reference_frame: the frame number whose framing the plate has.
+    """
+
+    plate: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    reference_frame: int = 0
+
+
+def _sampled_numbers(frames: range, count: int, reference: int) -> set[int]:
+    picks = np.linspace(frames.start, frames.stop - 1, num=min(count, len(frames)))
+    return {int(round(p)) for p in picks} | {reference}
+
+
+def _masked_median(samples: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Per-pixel median over usable samples; NaN where none. samples [S, h, W, 3] uint8."""
+    values = samples.astype(np.float32)
+    values[~usable] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": pixels no frame showed
+        return np.nanmedian(values, axis=0)
+
+
+def run(
+    *,
+    shot: FrameSource,
+    params: PlateParams | None = None,
+    masks: region.MaskInput | None = None,
+    sink: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> PlateResult:
+    """Rebuild the clean plate of a shot from its own frames (see the module docstring).
+
+    Args:
+        shot: the frames, uint8 RGB.
+        params: :class:`PlateParams`; defaults when None.
+        masks: what to leave out, when ``params.mask_folder`` is None: a folder, a
+            :class:`engine.region.MaskStream`, a callable or one bool [H, W] array; None =
+            only moving pixels are left out.
+        sink: called once as ``sink(reference_frame, reference, plate)`` (uint8 [H, W, 3]).
+        progress: ``progress(done, total)`` after each sampled frame; total = frames sampled.
+        should_cancel: polled between frames; True stops with :class:`Cancelled`.
+
+    Returns:
+        :class:`PlateResult`: ``region`` all True (the plate is a new picture), ``plate``,
+        ``confidence``, and ``measurements`` (floats): ``frames_sampled``,
+        ``frames_aligned`` (frames that voted), ``unseen_fraction`` (share of the plate no
+        frame showed, filled spatially), ``confidence_mean``, ``moving_fraction`` (share of
+        usable samples dropped as moving), ``reference_mean_abs_difference`` (mean |plate −
+        reference frame| in code values over the reference's unmasked pixels — small when
+        the plate keeps the reference's look).
+
+    Raises:
+        ParameterError: invalid parameters; masks given twice; a reference frame outside the
+            shot; masks of another size; no frame could be aligned.
+        FrameSourceError: the shot or the masks cannot be decoded.
+        Cancelled: ``should_cancel()`` returned True.
+    """
+    params = params if params is not None else PlateParams()
+    if not isinstance(params, PlateParams):
+        raise ParameterError(f"params must be PlateParams, got {type(params).__name__}")
+    if params.mask_folder is not None and masks is not None:
+        raise ParameterError("masks given twice: in the parameters and as an argument")
+    if params.mask_folder is not None:
+        masks = params.mask_folder
+    frames = shot.frame_range
+    reference_number = (frames.start + len(frames) // 2) if params.reference_frame is None else params.reference_frame
+    if reference_number not in frames:
+        raise ParameterError(
+            f"reference_frame {reference_number} is outside the shot's frames {frames.start}–{frames.stop - 1}"
+        )
+    wanted = _sampled_numbers(frames, params.max_frames, reference_number)
+    reference = next(FrameSource(shot.path, first=reference_number, stop=reference_number + 1).frames())[1]
+    height, width = reference.shape[:2]
+    mask_iter = region.mask_stream(masks).masks(frames) if masks is not None else None
+    samples: list[np.ndarray] = []
+    usable: list[np.ndarray] = []
+    reference_mask = np.zeros((height, width), bool)
+    done = 0
+    for number, frame in shot.frames():
+        mask = None
+        if mask_iter is not None:
+            _, mask = next(mask_iter)
+            if mask.shape != (height, width):
+                raise ParameterError(f"the mask of frame {number} is {mask.shape[1]}x{mask.shape[0]}, "
+                                     f"the frame {width}x{height}")
+            mask = region.dilate(mask, params.margin_px)
+        if number not in wanted:
+            continue
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"clean plate cancelled at frame {number}")
+        if number == reference_number and mask is not None:
+            reference_mask = mask
+        warped, valid = frame, np.ones((height, width), bool)
+        if params.align and number != reference_number:
+            alignment = align_to_shot(reference, frame)
+            if alignment is None:
+                log.info("clean plate: frame %d of %s not aligned; left out", number, shot.path.name)
+                done += 1
+                if progress is not None:
+                    progress(done, len(wanted))
+                continue
+            warped, valid = alignment.warped, alignment.valid
+            if mask is not None:
+                mask = cv2.warpPerspective(mask.astype(np.uint8), alignment.homography, (width, height),
+                                           flags=cv2.INTER_NEAREST) > 0
+        samples.append(warped)
+        usable.append(valid if mask is None else valid & ~mask)
+        done += 1
+        if progress is not None:
+            progress(done, len(wanted))
+    if len(samples) < 1:
+        raise ParameterError(f"no frame of {shot.path.name} could be aligned to frame {reference_number}")
+    stack = np.stack(samples)
+    use = np.stack(usable)
+    del samples, usable
+    plate = np.zeros((height, width, 3), np.float32)
+    kept_count = np.zeros((height, width), np.int32)
+    usable_count = int(use.sum())
+    for top in range(0, height, _STRIP_ROWS):
+        rows = slice(top, min(height, top + _STRIP_ROWS))
+        strip, strip_use = stack[:, rows], use[:, rows]
+        median = _masked_median(strip, strip_use)
+        distance = np.abs(strip.astype(np.float32) - median[None]).max(axis=3)
+        kept = strip_use & (distance <= params.motion_threshold)
+        plate[rows] = _masked_median(strip, kept)
+        kept_count[rows] = kept.sum(axis=0)
+    unseen = kept_count == 0
+    plate = np.nan_to_num(plate, nan=0.0)
+    plate_u8 = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
+    if unseen.any():
+        plate_u8 = exemplar_fill(plate_u8, unseen)
+    confidence = kept_count.astype(np.float32) / len(stack)
+    compare = ~reference_mask
+    measurements = {
+        "frames_sampled": float(len(wanted)),
+        "frames_aligned": float(len(stack)),
+        "unseen_fraction": float(unseen.mean()),
+        "confidence_mean": float(confidence.mean()),
+        "moving_fraction": float(1.0 - kept_count.sum() / max(usable_count, 1)),
+        "reference_mean_abs_difference": float(
+            np.abs(plate_u8.astype(np.float32) - reference)[compare].mean()) if compare.any() else float("nan"),
+    }
+    if sink is not None:
+        sink(reference_number, reference, plate_u8)
+    log.info("clean plate %s: %s", shot.path.name, measurements)
+    return PlateResult(region=np.ones((height, width), bool), measurements=measurements, frame_count=1,
+                       plate=plate_u8, confidence=confidence, reference_frame=reference_number)
+
+
+def write_plate(path, plate: np.ndarray) -> None:
+    """Write a plate (uint8 [H, W, 3] RGB) as a PNG, atomically (a temporary file renamed into place).
+
+    Raises:
+        ParameterError: the file cannot be written.
+    """
+    _write_png(Path(path), cv2.cvtColor(plate, cv2.COLOR_RGB2BGR))
+
+
+def write_confidence(path, confidence: np.ndarray) -> None:
+    """Write a confidence map (float [H, W], 0..1) as an 8-bit grey PNG (255 = every frame
+    showed the pixel, 0 = none did).
+
+    Raises:
+        ParameterError: the file cannot be written.
+    """
+    _write_png(Path(path), np.clip(confidence * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial.png")
+    try:
+        if not cv2.imwrite(str(temporary), image):
+            raise ParameterError(f"could not write {path}")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ParameterError(f"could not write {path}: {exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)

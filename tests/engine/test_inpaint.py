@@ -1,0 +1,189 @@
+"""Object removal (engine.inpaint), its masks (engine.region) and clean plates (engine.plate),
+on the real DAVIS-derived sequences in footage/vos (432x240).
+
+Short frame ranges keep the module under a minute; bench/inpaint.py runs the whole sequences.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio
+
+from engine import __main__ as engine_cli
+from engine import inpaint, plate, region
+from engine.errors import ParameterError
+from engine.io import FrameSource
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def vos(footage: Path) -> Path:
+    return footage / "vos"
+
+
+def _remove(shot: FrameSource, **kwargs):
+    frames = []
+
+    def sink(number, before, after):
+        frames.append((number, before, after))
+
+    result = inpaint.run(shot=shot, sink=sink, **kwargs)
+    return result, frames
+
+
+@pytest.fixture(scope="module")
+def tennis_removed(vos):
+    """The tennis player removed from frames 0–9 with the sequence's own masks."""
+    shot = FrameSource(vos / "tennis" / "frames", 0, 10)
+    params = inpaint.RemovalParams(mask_folder=str(vos / "tennis" / "masks"), margin_px=4)
+    return _remove(shot, params=params)
+
+
+def test_removal_leaves_every_pixel_outside_the_mask_plus_margin_bit_identical(vos, tennis_removed):
+    result, frames = tennis_removed
+    assert [number for number, _, _ in frames] == list(range(10))
+    union = np.zeros((240, 432), bool)
+    for number, before, after in frames:
+        source = next(FrameSource(vos / "tennis" / "frames", number, number + 1).frames())[1]
+        mask = cv2.imread(str(vos / "tennis" / "masks" / f"{number:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        hole = region.dilate(mask, 4)
+        union |= hole
+        assert np.array_equal(before, source)
+        assert np.array_equal(after[~hole], source[~hole]), f"frame {number} changed outside its region"
+        # The player is gone: inside the mask the picture changed a lot.
+        assert np.abs(after[mask].astype(int) - source[mask]).mean() > 20
+    assert np.array_equal(result.region, union)
+    assert result.frame_count == 10
+
+
+def test_removal_is_stable_over_time_and_says_how_it_filled(tennis_removed):
+    m = tennis_removed[0].measurements
+    # Lai et al. 2018 warping error of the output inside the region, against outside it.
+    assert m["warping_error_ratio"] <= 1.5, m
+    filled = (m["filled_by_propagation_fraction"] + m["filled_from_finished_frames_fraction"]
+              + m["filled_spatially_fraction"])
+    assert filled == pytest.approx(1.0)
+    assert m["filled_by_propagation_fraction"] > 0.2
+    assert 0 < m["grain_sigma_plate"] < 20
+    assert all(isinstance(v, float) for v in m.values())
+
+
+def test_removal_beats_per_frame_telea_on_hidden_regions_with_known_truth(vos, tmp_path):
+    """The video-completion protocol on a short window: schoolgirls hidden by the moving masks
+    of tennis (blacked out in the frames the engine reads); the fill is compared with the
+    frames as shot."""
+    count = 12
+    truth = [frame for _, frame in FrameSource(vos / "schoolgirls" / "frames", 0, count).frames()]
+    hidden = [mask for _, mask in region.MaskFolder(vos / "tennis" / "masks").masks(range(count))]
+    for number, (frame, mask) in enumerate(zip(truth, hidden)):
+        masked = frame.copy()
+        masked[region.dilate(mask, 4)] = 0
+        cv2.imwrite(str(tmp_path / f"{number:05d}.png"), cv2.cvtColor(masked, cv2.COLOR_RGB2BGR))
+    _, frames = _remove(FrameSource(tmp_path), masks=lambda n: hidden[n])
+    engine_psnr = np.mean([peak_signal_noise_ratio(t, after, data_range=255)
+                           for t, (_, _, after) in zip(truth, frames)])
+    telea_psnr = np.mean([
+        peak_signal_noise_ratio(t, cv2.inpaint(t, region.dilate(h, 4).astype(np.uint8), 3, cv2.INPAINT_TELEA),
+                                data_range=255)
+        for t, h in zip(truth, hidden)])
+    assert engine_psnr > telea_psnr + 1.5, (engine_psnr, telea_psnr)
+
+
+def test_a_box_drawn_on_one_frame_follows_the_player(vos):
+    shot = FrameSource(vos / "tennis" / "frames", 0, 12)
+    masks = dict(region.MaskFolder(vos / "tennis" / "masks").masks(range(12)))
+    ys, xs = np.nonzero(masks[6])
+    box = [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+
+    tracked = region.track_polygon(shot, region.box_polygon(box), 6)
+
+    for number, mask in tracked.masks(range(0, 12)):
+        overlap = (mask & masks[number]).sum() / masks[number].sum()
+        assert overlap > 0.95, f"frame {number}: the tracked box covers {overlap:.0%} of the player"
+
+
+def test_removal_from_a_box_in_the_parameters_changes_only_its_tracked_region(vos):
+    shot = FrameSource(vos / "tennis" / "frames", 30, 36)
+    params = inpaint.RemovalParams.from_dict({"box": [150, 60, 50, 40], "mask_frame": 32, "margin_px": 2})
+    result, frames = _remove(shot, params=params)
+    assert 0 < result.region.mean() < 0.1
+    for _, before, after in frames:
+        assert np.array_equal(after[~result.region], before[~result.region])
+    assert any(not np.array_equal(after, before) for _, before, after in frames)
+
+
+def test_removal_parameters_round_trip_and_refuse_bad_values():
+    params = inpaint.RemovalParams.from_dict({"box": [1, 2, 30, 40], "mask_frame": 5, "margin_px": 6})
+    assert inpaint.RemovalParams.from_dict(params.to_dict()) == params
+    assert params.to_dict()["box"] == [1.0, 2.0, 30.0, 40.0]
+    with pytest.raises(ParameterError, match="unknown object removal parameter"):
+        inpaint.RemovalParams.from_dict({"margin": 4})
+    with pytest.raises(ParameterError, match="one way"):
+        inpaint.RemovalParams(mask_folder="masks", box=(0, 0, 10, 10))
+    with pytest.raises(ParameterError, match="margin_px"):
+        inpaint.RemovalParams(margin_px=-1)
+    with pytest.raises(ParameterError, match="positive width"):
+        inpaint.RemovalParams(box=(0, 0, 0, 10))
+    with pytest.raises(ParameterError, match="mask_frame"):
+        inpaint.RemovalParams(mask_frame=3)
+
+
+def test_removal_without_masks_or_with_masks_of_another_size_is_refused(vos):
+    shot = FrameSource(vos / "tennis" / "frames", 0, 3)
+    with pytest.raises(ParameterError, match="needs masks"):
+        inpaint.run(shot=shot, sink=lambda *_: None)
+    with pytest.raises(ParameterError, match="mask of frame 0 is 100x50"):
+        inpaint.run(shot=shot, masks=np.zeros((50, 100), bool), sink=lambda *_: None)
+
+
+def test_clean_plate_removes_the_moving_player_and_keeps_the_background(vos):
+    """Without any mask: the player moves, so the robust median leaves him out."""
+    shot = FrameSource(vos / "tennis" / "frames")
+    result = plate.run(shot=shot, params=plate.PlateParams(max_frames=12, reference_frame=35))
+    reference = next(FrameSource(vos / "tennis" / "frames", 35, 36).frames())[1]
+    player = cv2.imread(str(vos / "tennis" / "masks" / "00035.png"), cv2.IMREAD_GRAYSCALE) > 127
+    background = ~region.dilate(player, 8)
+    difference = np.abs(result.plate.astype(int) - reference).mean(axis=2)
+    assert difference[background].mean() < 8, "the plate must keep the reference's background"
+    assert difference[player].mean() > 30, "the player must be gone from the plate"
+    assert result.confidence.shape == (240, 432) and 0 <= result.confidence.min() <= result.confidence.max() <= 1
+    assert result.measurements["frames_aligned"] >= 6
+    assert result.measurements["unseen_fraction"] < 0.05
+
+
+def test_command_line_remove_writes_frames_and_one_json_line(vos, tmp_path):
+    frames, masks = vos / "tennis" / "frames", vos / "tennis" / "masks"
+    removed = subprocess.run(
+        [sys.executable, "-m", "engine", "remove", "--frames", str(frames), "--masks", str(masks),
+         "--out", str(tmp_path / "removed"), "--margin", "3", "--range", "0:4"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert removed.returncode == 0, removed.stderr
+    [line] = removed.stdout.splitlines()
+    assert json.loads(line)["frame_count"] == 4 and json.loads(line)["margin_px"] == 3.0
+    assert sorted(p.name for p in (tmp_path / "removed").iterdir()) == [f"{n:06d}.png" for n in range(4)]
+
+
+
+def test_command_line_clean_plate_writes_the_plate_and_its_confidence_map(vos, tmp_path, capsys):
+    # In this process (engine.__main__.main is what python -m engine runs): spares a second start-up.
+    out = tmp_path / "plate" / "TENNIS_plate.png"
+    status = engine_cli.main(["clean-plate", "--frames", str(vos / "tennis" / "frames"),
+                              "--masks", str(vos / "tennis" / "masks"), "--out", str(out), "--max-frames", "6"])
+    assert status == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["reference_frame"] == 35
+    assert cv2.imread(str(out)).shape == (240, 432, 3)
+    assert cv2.imread(str(tmp_path / "plate" / "TENNIS_plate_confidence.png"), cv2.IMREAD_GRAYSCALE).shape == (240, 432)
+
+
+def test_command_line_remove_with_a_missing_mask_folder_exits_2_and_writes_nothing(vos, tmp_path, capsys):
+    status = engine_cli.main(["remove", "--frames", str(vos / "tennis" / "frames"),
+                              "--masks", str(tmp_path / "nowhere"), "--out", str(tmp_path / "never")])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == "" and "nowhere" in captured.err
+    assert not (tmp_path / "never").exists()
