@@ -1,11 +1,15 @@
 """The fixes the portal offers, by fix kind: how their parameters are checked, which engine
 module runs them and what they store beside their frames. Adding a fix kind means adding an
 entry here."""
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from engine import color, look, relight
+import cv2
+import numpy as np
+
+from engine import color, inpaint, look, plate, region, relight
 from engine.errors import ParameterError
 from engine.io import FrameSource
 
@@ -16,7 +20,7 @@ from .models import FixKind
 @dataclass(frozen=True)
 class FixInputs:
     """What a job hands to a fix: frames, the reference, parameters, the production's look
-    file when the fix applies one, and the engine's callbacks."""
+    file when the fix applies one, the fix request's drawn mask, and the engine's callbacks."""
 
     shot: FrameSource
     reference: FrameSource | None
@@ -25,6 +29,7 @@ class FixInputs:
     sink: Callable
     progress: Callable
     should_cancel: Callable
+    mask: dict | None = None  # FixRequest.mask: {"frame", "shape", "points"} in the clip's pixels
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,50 @@ class FixSpec:
     method: str  # shown with every proposal
     needs_reference: bool
     needs_look_model: bool = False
+    # The region comes from the mask drawn on the fix request (never from parameters, which
+    # could name server folders): required when True.
+    needs_mask: bool = False
     # Files stored beside the proposal's frames, made from the engine's result.
     extra_files: Callable[[Any], dict[str, bytes]] = field(default=lambda result: {})
 
 
 def _engine_callbacks(inputs: FixInputs) -> dict:
     return {"sink": inputs.sink, "progress": inputs.progress, "should_cancel": inputs.should_cancel}
+
+
+#: Parameters that name a mask source; in the portal the mask is drawn on the fix request instead.
+MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
+
+
+def _drawn_polygon(mask: dict) -> np.ndarray:
+    """float32 [K, 2] (x, y) of a drawn mask (a rectangle is two opposite corners)."""
+    points = np.float32(mask["points"])
+    if mask["shape"] == "rectangle":
+        (x0, y0), (x1, y1) = points
+        return region.box_polygon([x0, y0, x1 - x0, y1 - y0])
+    return points
+
+
+def _remove_object(i: FixInputs):
+    """Object removal of the drawn object, tracked through the shot from the frame it was drawn on."""
+    polygon = [[float(x), float(y)] for x, y in _drawn_polygon(i.mask)]
+    params = dataclasses.replace(i.params, polygon=polygon, mask_frame=i.mask["frame"])
+    return inpaint.run(shot=i.shot, params=params, **_engine_callbacks(i))
+
+
+def _clean_plate(i: FixInputs):
+    """A clean plate; a drawn mask marks what to leave out on every frame (a locked-off shot)."""
+    probe = i.shot.clip_probe
+    leave_out = (region.rasterise(_drawn_polygon(i.mask), (probe.height, probe.width))
+                 if i.mask is not None else None)
+    return plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a PNG")
+    return data.tobytes()
 
 
 FIXES: dict[str, FixSpec] = {
@@ -82,6 +125,22 @@ FIXES: dict[str, FixSpec] = {
         needs_reference=False,
         needs_look_model=True,
     ),
+    FixKind.OBJECT_REMOVAL: FixSpec(
+        params_type=inpaint.RemovalParams,
+        run=_remove_object,
+        method="engine.inpaint — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
+               "regrain); pixels outside mask + margin untouched",
+        needs_reference=False,
+        needs_mask=True,
+    ),
+    FixKind.CLEAN_PLATE: FixSpec(
+        params_type=plate.PlateParams,
+        run=_clean_plate,
+        method="engine.plate — frames aligned by homography, robust temporal median without masked or moving pixels",
+        needs_reference=False,
+        extra_files=lambda result: {"plate.png": _png(result.plate),
+                                    "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))},
+    ),
 }
 
 
@@ -95,6 +154,10 @@ def fix_spec(kind: str) -> FixSpec:
 def clean_parameters(kind: str, parameters: dict) -> dict:
     """Validate ``parameters`` for ``kind`` through the fix's parameter type and return them
     complete (defaults filled in). Raises ``ServiceError`` naming what is wrong."""
+    named = MASK_PARAMETERS & set(parameters or {})
+    if named:
+        raise ServiceError(f"Parameters: {', '.join(sorted(named))} cannot be set here; draw the mask on the "
+                           f"fix request instead.")
     try:
         return fix_spec(kind).params_type.from_dict(parameters or {}).to_dict()
     except ParameterError as error:

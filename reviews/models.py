@@ -205,6 +205,8 @@ class FixKind(models.TextChoices):
     COLOR_MATCH = "color_match", "Shot match"
     LOOK_TRANSFER = "look_transfer", "Look transfer"
     RELIGHT = "relight", "Lighting harmonisation"
+    OBJECT_REMOVAL = "object_removal", "Object removal"
+    CLEAN_PLATE = "clean_plate", "Clean plate"
 
 
 class FixRequestStatus(models.TextChoices):

@@ -46,6 +46,8 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
     if mask is not None:
         mask = clean_mask(mask, shot=shot, frame_in=frame_in, frame_out=frame_out)
+    elif spec.needs_mask:
+        raise ServiceError(f"A {kind} fix needs a mask: draw the outline of what to change on one of its frames.")
     fix_request = FixRequest.objects.create(
         production=production,
         shot=shot,

@@ -203,6 +203,8 @@ class _ProposalWriter:
     def __init__(self, folder: Path):
         self.folder = folder
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
+        self.first: int | None = None  # the frames rendered: [first, last]
+        self.last: int | None = None
         for sub in ("frames", "review/before", "review/after"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
 
@@ -214,6 +216,8 @@ class _ProposalWriter:
         (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
         (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
         self.latest = (frame, after)
+        self.first = frame if self.first is None else min(self.first, frame)
+        self.last = frame if self.last is None else max(self.last, frame)
 
 
 class _JobMonitor:
@@ -284,7 +288,10 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             sink=writer,
             progress=monitor.progress,
             should_cancel=monitor.should_cancel,
+            mask=fix_request.mask,
         ))
+        if writer.first is None:
+            raise EngineError("The fix produced no frames.")
         cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
         for name, data in spec.extra_files(result).items():
             (staging / name).write_bytes(data)
@@ -319,8 +326,9 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             fix_request=fix_request,
             job=job,
             version=latest + 1,
-            frame_in=fix_request.frame_in,
-            frame_out=fix_request.frame_out,
+            # The frames the fix rendered: the fix request's, or one frame for a clean plate.
+            frame_in=writer.first,
+            frame_out=writer.last + 1,
             media_dir=final_dir,
             region_fraction=float(result.region.mean()),
             metrics=result.measurements,

@@ -1,0 +1,88 @@
+"""Object removal and clean plates as fix kinds of the portal, on real footage through the real
+engine: the object is outlined on one frame (a polygon drawn on the shot board), the job tracks
+and removes it, and every rendered pixel outside the stored region is the original's, bit for
+bit. The region is drawn, never named by a server path in the parameters."""
+import cv2
+import numpy as np
+import pytest
+
+from engine.io import FrameSource
+from reviews.errors import ServiceError
+from reviews.media import media_path
+from reviews.models import Job
+from reviews.services.clips import clip_ingest
+from reviews.services.fix_requests import fix_request_create
+from reviews.services.jobs import job_execute
+from reviews.services.shots import shot_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tennis(production, people, footage):
+    clip = clip_ingest(production=production, path=footage / "vos" / "tennis" / "frames", actor=people["supervisor"])
+    return shot_create(production=production, clip=clip, code="TENNIS", source_in=0, source_out=clip.frame_count,
+                       actor=people["supervisor"])
+
+
+def outline_of_player(footage, frame: int) -> list[list[float]]:
+    """The tennis player's outline on ``frame`` as a supervisor would draw it: the convex hull
+    of the sequence's own mask of that frame."""
+    mask = cv2.imread(str(footage / "vos" / "tennis" / "masks" / f"{frame:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    return [[float(x), float(y)] for x, y in cv2.convexHull(points)[:, 0, :]]
+
+
+def run(fix_request, people):
+    job = Job.objects.create(production=fix_request.production, fix_request=fix_request,
+                             frames_total=fix_request.duration_frames, created_by=people["artist"])
+    return job_execute(job_id=job.pk, worker="test")
+
+
+def test_the_drawn_object_is_removed_and_nothing_outside_its_region_changes(production, people, footage, tennis):
+    fix_request = fix_request_create(
+        production=production, actor=people["supervisor"], shot=tennis, kind="object_removal", frame_in=10,
+        frame_out=16, parameters={"margin_px": 6},
+        mask={"frame": 10, "shape": "polygon", "points": outline_of_player(footage, 10)})
+
+    proposal = run(fix_request, people)
+
+    assert proposal is not None, Job.objects.get(fix_request=fix_request).error
+    assert (proposal.frame_in, proposal.frame_out) == (10, 16)
+    assert 0.01 < proposal.region_fraction < 0.6  # the player, tracked over six frames: not the frame
+    folder = media_path(proposal.media_dir)
+    region = cv2.imread(str(folder / "region.png"), cv2.IMREAD_GRAYSCALE) > 0
+    originals = dict(FrameSource(tennis.clip.source_path, first=10, stop=16).frames())
+    changed_inside = 0
+    for number, original in originals.items():
+        rendered = cv2.cvtColor(cv2.imread(str(folder / "frames" / f"{number:06d}.png")), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(rendered[~region], original[~region]), f"frame {number} changed outside its region"
+        changed_inside += int((rendered[region] != original[region]).any(axis=1).sum())
+    assert changed_inside > 0.5 * region.sum()  # the player is gone, not left in place
+
+
+def test_an_object_removal_needs_a_drawn_mask_and_no_server_paths(production, people, tennis):
+    with pytest.raises(ServiceError, match="needs a mask"):
+        fix_request_create(production=production, actor=people["supervisor"], shot=tennis, kind="object_removal",
+                           frame_in=0, frame_out=5)
+    with pytest.raises(ServiceError, match="mask_folder cannot be set here"):
+        fix_request_create(production=production, actor=people["supervisor"], shot=tennis, kind="object_removal",
+                           frame_in=0, frame_out=5, parameters={"mask_folder": "/etc"},
+                           mask={"frame": 0, "shape": "rectangle", "points": [[10, 10], [60, 80]]})
+
+
+def test_a_clean_plate_is_one_rendered_frame_with_its_confidence(production, people, footage, tennis):
+    fix_request = fix_request_create(
+        production=production, actor=people["supervisor"], shot=tennis, kind="clean_plate", frame_in=0,
+        frame_out=40, parameters={"max_frames": 8},
+        mask={"frame": 20, "shape": "polygon", "points": outline_of_player(footage, 20)})
+
+    proposal = run(fix_request, people)
+
+    assert proposal is not None, Job.objects.get(fix_request=fix_request).error
+    assert proposal.frame_out - proposal.frame_in == 1
+    folder = media_path(proposal.media_dir)
+    plate = cv2.imread(str(folder / "plate.png"))
+    confidence = cv2.imread(str(folder / "confidence.png"), cv2.IMREAD_GRAYSCALE)
+    assert plate.shape == (tennis.clip.height, tennis.clip.width, 3) and confidence.shape == plate.shape[:2]
+    assert (confidence > 0).mean() > 0.9  # nearly all of the background was seen by some sampled frame
