@@ -7,6 +7,8 @@
     python -m engine look apply --look LOOK.cube INPUT OUT [--reference GRADED]
     python -m engine relight --reference REF --shot SHOT --out OUT [--pixels-correspond]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP] [--smoothing-frames 24]
+    python -m engine rebuild --frames INPUT --missing 12,13,40 --out OUT [--flow-width 640]
+    python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -26,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color, look, relight
+from engine import color, look, rebuild, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -123,6 +125,51 @@ def _relight(args: argparse.Namespace) -> dict[str, object]:
     return {**result.measurements, "frame_count": result.frame_count, "cdl": result.cdl.to_dict()}
 
 
+# --- rebuild (engine.rebuild): missing frames by motion-compensated interpolation, retiming ---
+
+
+def _frame_numbers(text: str) -> tuple[int, ...]:
+    """Parse ``12,13,40`` into frame numbers. Raises ParameterError naming the bad item."""
+    numbers = []
+    for item in text.split(","):
+        try:
+            numbers.append(int(item))
+        except ValueError:
+            raise ParameterError(f"--missing takes frame numbers separated by commas (e.g. 12,13,40), got {item!r}") from None
+    return tuple(numbers)
+
+
+def _rebuild(args: argparse.Namespace) -> dict[str, float | int]:
+    shot = FrameSource(Path(args.frames))
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        def sink(number, _before, after):
+            writer.write(number, after)
+
+        if args.retime is not None:
+            result = rebuild.retime(shot=shot, factor=args.retime, sink=sink, flow_width=args.flow_width,
+                                    progress=_progress)
+        else:
+            params = rebuild.RebuildParams(missing=_frame_numbers(args.missing), flow_width=args.flow_width)
+            result = rebuild.run(shot=shot, params=params, sink=sink, progress=_progress)
+    return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _add_rebuild(commands) -> None:
+    parser = commands.add_parser(
+        "rebuild",
+        help="rebuild missing/damaged frames, or retime, by motion-compensated interpolation (bidirectional flow)",
+    )
+    parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--missing", help="frame numbers to rebuild, comma-separated (e.g. 12,13,40)")
+    which.add_argument("--retime", type=float, metavar="FACTOR",
+                       help="output frames per input frame (2 = twice as many frames, half speed)")
+    parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    parser.add_argument("--flow-width", type=int, default=rebuild.RebuildParams().flow_width,
+                        help="optical flow computed at most this wide, pixels (default %(default)s)")
+    parser.set_defaults(handler=_rebuild)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -182,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     light.add_argument("--pixels-correspond", action="store_true",
                        help="the reference has the shot's framing: also measure per-pixel ΔE2000")
     light.set_defaults(handler=_relight)
+    _add_rebuild(commands)
     return parser
 
 
