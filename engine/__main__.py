@@ -9,6 +9,8 @@
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP] [--smoothing-frames 24]
     python -m engine rebuild --frames INPUT --missing 12,13,40 --out OUT [--flow-width 640]
     python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
+    python -m engine continuity --a SHOT_A --b SHOT_B --out FINDINGS.json
+        [--a-range FIRST:STOP] [--b-range FIRST:STOP] [--samples 8] [--threshold 20]
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -28,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color, look, rebuild, relight
+from engine import color, continuity, look, rebuild, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -170,6 +172,35 @@ def _add_rebuild(commands) -> None:
     parser.set_defaults(handler=_rebuild)
 
 
+# --- continuity (engine.continuity): findings between two takes or shots ---
+
+
+def _continuity(args: argparse.Namespace) -> dict[str, object]:
+    params = continuity.ContinuityParams(samples=args.samples, difference_threshold=args.threshold)
+    result = continuity.run(shot=_source(args.b, args.b_range), reference=_source(args.a, args.a_range),
+                            params=params, progress=_progress)
+    continuity.write_findings(result, args.out)
+    return {**result.measurements, "out": str(args.out)}
+
+
+def _add_continuity(commands) -> None:
+    parser = commands.add_parser(
+        "continuity",
+        help="continuity check: what appeared, disappeared, moved or changed light between two takes or shots",
+    )
+    parser.add_argument("--a", required=True, help="take/shot A: video file or folder of numbered images")
+    parser.add_argument("--b", required=True, help="take/shot B (boxes are in its pixels)")
+    parser.add_argument("--out", required=True, help="FINDINGS.json; the crops are written beside it")
+    parser.add_argument("--a-range", metavar="FIRST:STOP", help="frames of A (stop exclusive)")
+    parser.add_argument("--b-range", metavar="FIRST:STOP", help="frames of B (stop exclusive)")
+    defaults = continuity.ContinuityParams()
+    parser.add_argument("--samples", type=int, default=defaults.samples,
+                        help="frames sampled from each take (default %(default)s)")
+    parser.add_argument("--threshold", type=float, default=defaults.difference_threshold,
+                        help="CIELAB difference counted as a change, ΔE*ab (default %(default)s)")
+    parser.set_defaults(handler=_continuity)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -230,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the reference has the shot's framing: also measure per-pixel ΔE2000")
     light.set_defaults(handler=_relight)
     _add_rebuild(commands)
+    _add_continuity(commands)
     return parser
 
 
