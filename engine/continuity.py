@@ -23,8 +23,8 @@ Method (all on frames scaled to ``ANALYSIS_WIDTH`` pixels wide, in shot B's fram
    regions smaller than ``min_area_fraction`` of the frame are dropped.
 5. **Kind.** A region whose content stands out from its surroundings more in B than in A (contrast
    to a ring around it) is ``appeared``, the other way round ``disappeared``; an appeared and a
-   disappeared region showing the same thing (normalised cross-correlation of the two crops
-   ≥ ``MOVED_CORRELATION``) are merged into one ``moved`` finding (box where it is in B).
+   disappeared region showing the same thing (normalised cross-correlation of the two crops in
+   CIELAB ≥ ``MOVED_CORRELATION``) are merged into one ``moved`` finding (box where it is in B).
 6. **Frame ranges.** A region's frames in each take are the first and last samples of that take
    whose aligned content in the region is what the take's plate shows there (and so differs from
    the other take).
@@ -270,12 +270,15 @@ def _contrast_to_ring(lab: np.ndarray, region: np.ndarray) -> float:
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    grey_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    grey_b = cv2.cvtColor(cv2.resize(b, (a.shape[1], a.shape[0])), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    grey_a -= grey_a.mean()
-    grey_b -= grey_b.mean()
-    norm = math.sqrt(float((grey_a * grey_a).sum() * (grey_b * grey_b).sum()))
-    return float((grey_a * grey_b).sum() / norm) if norm > 0 else 0.0
+    """Normalised cross-correlation of two uint8 RGB crops (``b`` resized to ``a``) over the three
+    CIELAB channels together, each crop's mean removed per channel: 1 for the same thing, about
+    0 for unrelated content (colour counts, so a red cup does not match grass of its shape)."""
+    lab_a = _lab(a).reshape(-1, 3)
+    lab_b = _lab(cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)).reshape(-1, 3)
+    lab_a = lab_a - lab_a.mean(axis=0)
+    lab_b = lab_b - lab_b.mean(axis=0)
+    norm = math.sqrt(float((lab_a * lab_a).sum() * (lab_b * lab_b).sum()))
+    return float((lab_a * lab_b).sum() / norm) if norm > 0 else 0.0
 
 
 def _present(take: _Take, region: np.ndarray, threshold: float) -> list[int]:
