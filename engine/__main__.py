@@ -11,6 +11,8 @@
     python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
     python -m engine continuity --a SHOT_A --b SHOT_B --out FINDINGS.json
         [--a-range FIRST:STOP] [--b-range FIRST:STOP] [--samples 8] [--threshold 20]
+    python -m engine replace-background --frames INPUT --background PLATE [--clean-plate PLATE | --key green|blue]
+        --out OUT [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -25,12 +27,15 @@ Standard output gets exactly one line: a JSON object with the fix's measurements
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color, continuity, look, rebuild, relight
+import numpy as np
+
+from engine import color, composite, continuity, look, rebuild, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -201,6 +206,50 @@ def _add_continuity(commands) -> None:
     parser.set_defaults(handler=_continuity)
 
 
+# --- replace-background (engine.composite, engine.matte): matte and composite over a new plate ---
+
+
+def _replace_background(args: argparse.Namespace) -> dict[str, object]:
+    key = "clean_plate" if args.clean_plate else args.key
+    params = composite.BackgroundParams(key=key, harmonise_strength=args.harmonise, light_wrap=args.light_wrap,
+                                        regrain=not args.no_regrain)
+    shot = FrameSource(Path(args.frames))
+    clean_plate = FrameSource(Path(args.clean_plate)) if args.clean_plate else None
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate))
+        mattes = stack.enter_context(FrameWriter(Path(args.mattes))) if args.mattes else None
+        result = composite.run(
+            shot=shot, reference=FrameSource(Path(args.background)), params=params, clean_plate=clean_plate,
+            sink=lambda number, _before, after: writer.write(number, after),
+            # Mattes as PNGs with R = G = B = alpha (255 = foreground).
+            matte_sink=(lambda number, alpha: mattes.write(number, np.repeat(alpha[..., None], 3, axis=2)))
+            if mattes is not None else None,
+            progress=_progress,
+        )
+    return {**result.measurements, "frame_count": result.frame_count, "region_fraction": float(result.region.mean())}
+
+
+def _add_replace_background(commands) -> None:
+    parser = commands.add_parser(
+        "replace-background",
+        help="background replacement: chroma or clean-plate key, guided-filter edges, composite over a new plate",
+    )
+    parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    parser.add_argument("--background", required=True, help="new background plate: clip, folder or one image's folder")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--clean-plate", help="the shot's framing without the foreground (difference key)")
+    which.add_argument("--key", choices=("green", "blue"), default="green", help="screen colour (default %(default)s)")
+    parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    parser.add_argument("--mattes", help="also write the mattes to this folder (8-bit PNGs, R = G = B = alpha, 255 = foreground)")
+    defaults = composite.BackgroundParams()
+    parser.add_argument("--harmonise", type=float, default=defaults.harmonise_strength,
+                        help="0..1, foreground colour moved toward the plate's (default %(default)s)")
+    parser.add_argument("--light-wrap", type=float, default=defaults.light_wrap,
+                        help="0..1, the plate's light over the foreground's edges (default %(default)s)")
+    parser.add_argument("--no-regrain", action="store_true", help="do not add the shot's grain over the new plate")
+    parser.set_defaults(handler=_replace_background)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -262,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     light.set_defaults(handler=_relight)
     _add_rebuild(commands)
     _add_continuity(commands)
+    _add_replace_background(commands)
     return parser
 
 

