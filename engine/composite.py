@@ -7,9 +7,10 @@ Per frame:
    refined by the guided filter and carried along optical flow (:class:`engine.matte.MatteSequence`).
 2. **Foreground** — spill suppressed (chroma key), then colour-harmonised to the new plate: the
    shot match's MKL transfer (Pitié & Kokaram 2007, :func:`engine.color.fit_colour_transfer`)
-   from the foreground's colours (alpha > 0.95) to the plate's, fitted once on the first frame,
-   applied with ``harmonise_strength`` (0 keeps the foreground's own colour) through an exact
-   8-bit lookup (:class:`engine.rgb_lut.RgbLut8`).
+   from the foreground's colours (alpha > 0.95) to the plate's, fitted once on the first frame
+   with at least 100 such pixels,
+   applied with ``harmonise_strength`` (0 keeps the foreground's own colour) through a 33³
+   lattice and trilinear interpolation (:mod:`engine.lut3d`).
 3. **Composite** — Porter & Duff "over" ("Compositing Digital Images", SIGGRAPH 1984):
    ``out = α·F + (1 − α)·B``.
 4. **Light wrap** — the plate's light spilling round the foreground's edges: a blurred copy of
@@ -43,7 +44,7 @@ from engine.color import FixResult, fit_colour_transfer
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
 from engine.params import check_number, params_from_dict
-from engine.rgb_lut import RgbLut8
+from engine.lut3d import Lut3D, trilinear
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def run(
     cleans = _held(clean_plate.frames(), (width, height)) if clean_plate is not None else None
     sequence = matte_module.MatteSequence(carry=params.temporal_carry)
     region = np.zeros((height, width), bool)
-    lut: RgbLut8 | None = None
+    harmoniser: _Harmoniser | None = None
     grain_add: np.ndarray | None = None
     sigmas: tuple[float, float] = (0.0, 0.0)
     previous_alpha: np.ndarray | None = None
@@ -191,15 +192,16 @@ def run(
             raw = matte_module.chroma_key(frame, params.key)
             foreground = matte_module.despill(frame, params.key)
         alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
-        if lut is None and params.harmonise_strength > 0:
-            lut = _harmoniser(foreground, alpha, plate, params.harmonise_strength)
+        if harmoniser is None and params.harmonise_strength > 0 and (alpha > 0.95).sum() >= 100:
+            # Fitted on the first frame with some solid foreground (frames before it have none to change).
+            harmoniser = _Harmoniser(foreground, alpha > 0.95, plate, params.harmonise_strength)
         if grain_add is None:
             shot_sigma = grain_sigma(frame, alpha > 0.95)
             plate_sigma = grain_sigma(plate)
             grain_add = np.sqrt(np.maximum(shot_sigma ** 2 - plate_sigma ** 2, 0.0)) if params.regrain else np.zeros(3, np.float32)
             sigmas = (float(shot_sigma.mean()), float(plate_sigma.mean()))
-        if lut is not None:
-            foreground = lut.apply(foreground)
+        if harmoniser is not None:
+            foreground = harmoniser.apply(foreground, alpha > 0)  # only pixels the matte keeps show
         after = _composite(foreground, plate, alpha, params.light_wrap, grain_add, seed=number)
         region |= alpha < 1.0
         if previous_alpha is not None:
@@ -233,31 +235,46 @@ def _wrap_sigma(shape: tuple[int, ...]) -> float:
     return max(2.0, max(shape[:2]) / 200)
 
 
-def _harmoniser(foreground: np.ndarray, alpha: np.ndarray, plate: np.ndarray, strength: float) -> RgbLut8 | None:
-    solid = alpha > 0.95
-    if solid.sum() < 100:
-        return None
-    # A regular subsample of each side is enough for a mean and a 3×3 covariance.
-    colours = foreground[solid]
-    plate_colours = plate.reshape(-1, 3)
-    transfer = fit_colour_transfer(colours[::max(1, len(colours) // 50_000)],
-                                   plate_colours[::max(1, len(plate_colours) // 50_000)])
+class _Harmoniser:
+    """The foreground's colour moved toward the plate's: the MKL transfer (fitted once) blended with
+    the identity by ``strength``, sampled on a 33³ lattice and applied by trilinear interpolation
+    (:func:`engine.lut3d.trilinear`) to the pixels the matte keeps."""
 
-    def blended(rgb: torch.Tensor) -> torch.Tensor:
-        return rgb + strength * (transfer(rgb) - rgb)
+    LATTICE = 33
 
-    return RgbLut8(blended, torch.device("cpu"))
+    def __init__(self, foreground: np.ndarray, solid: np.ndarray, plate: np.ndarray, strength: float) -> None:
+        # A regular subsample of each side is enough for a mean and a 3×3 covariance.
+        colours = foreground[solid]
+        plate_colours = plate.reshape(-1, 3)
+        transfer = fit_colour_transfer(colours[::max(1, len(colours) // 50_000)],
+                                       plate_colours[::max(1, len(plate_colours) // 50_000)])
+        identity = torch.from_numpy(Lut3D.identity(self.LATTICE).table.reshape(-1, 3))
+        with torch.no_grad():
+            table = identity + strength * (transfer(identity) - identity)
+        self._lattice = Lut3D(table.reshape(self.LATTICE, self.LATTICE, self.LATTICE, 3)
+                              .numpy()).lattice_tensor(torch.device("cpu"))
+
+    def apply(self, frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """uint8 [H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were."""
+        out = frame.copy()
+        pixels = torch.from_numpy(frame[keep].astype(np.float32) / 255.0)
+        with torch.no_grad():
+            moved = trilinear(self._lattice, pixels).numpy()
+        out[keep] = np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 def _composite(foreground: np.ndarray, plate: np.ndarray, alpha: np.ndarray, light_wrap: float,
                grain: np.ndarray, *, seed: int) -> np.ndarray:
-    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3]."""
+    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic)."""
     a = alpha[..., None]
-    background = plate.astype(np.float32)
-    if grain.any():
-        noise = np.random.default_rng(seed).standard_normal(background.shape, dtype=np.float32) * grain
-        background = background + noise * (1.0 - a)
-    out = foreground.astype(np.float32) * a + background * (1.0 - a)
+    out = plate.astype(np.float32)
+    if grain.any():  # grain on the plate, so the blend below weighs it by (1 − α)
+        out += np.random.default_rng(seed).standard_normal(out.shape, dtype=np.float32) * grain
+    difference = foreground.astype(np.float32)
+    difference -= out
+    difference *= a
+    out += difference  # α·F + (1 − α)·B
     if light_wrap > 0:
         # Both blurs are wide and smooth: taken at a quarter of the size and scaled back up.
         sigma = _wrap_sigma(alpha.shape) / 4
@@ -267,7 +284,9 @@ def _composite(foreground: np.ndarray, plate: np.ndarray, alpha: np.ndarray, lig
                                    (width, height), interpolation=cv2.INTER_LINEAR)
         wrap = cv2.resize(cv2.GaussianBlur(cv2.resize(plate, small, interpolation=cv2.INTER_AREA).astype(np.float32),
                                            (0, 0), sigma), (width, height), interpolation=cv2.INTER_LINEAR)
-        edge = alpha * (1.0 - blurred_alpha)
-        weight = (light_wrap * edge)[..., None]
-        out = out * (1.0 - weight) + wrap * weight
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        weight = (light_wrap * alpha * (1.0 - blurred_alpha))[..., None]
+        wrap -= out
+        wrap *= weight
+        out += wrap
+    out += 0.5
+    return np.clip(out, 0, 255).astype(np.uint8)
