@@ -43,7 +43,7 @@ from engine import matte as matte_module
 from engine.color import FixResult, fit_colour_transfer
 from engine.errors import Cancelled, ParameterError
 from engine.io import FrameSource
-from engine.params import check_number, params_from_dict
+from engine.params import check_limits, params_from_dict
 from engine.lut3d import Lut3D, trilinear
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ class BackgroundParams:
         if not isinstance(self.regrain, (bool, np.bool_)):
             raise ParameterError(f"regrain must be true or false, got {self.regrain!r}")
         object.__setattr__(self, "regrain", bool(self.regrain))
-        for name, high in (("harmonise_strength", 1.0), ("light_wrap", 1.0), ("temporal_carry", 0.95)):
-            object.__setattr__(self, name, check_number(name, getattr(self, name), low=0.0, high=high))
+        check_limits(self, {"harmonise_strength": (0.0, 1.0, False), "light_wrap": (0.0, 1.0, False),
+                            "temporal_carry": (0.0, 0.95, False)})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> BackgroundParams:

@@ -54,7 +54,7 @@ from engine.align import ShotAligner
 from engine.color import fit_colour_transfer
 from engine.errors import Cancelled, FrameWriteError, ParameterError
 from engine.io import FrameSource
-from engine.params import check_number, params_from_dict
+from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,10 @@ class ContinuityParams:
     white_balance_threshold: float = 6.0
 
     def __post_init__(self) -> None:
-        limits = {"samples": (3, 64, True), "difference_threshold": (2.0, 100.0, False),
-                  "parallax_px": (0, 16, True), "min_area_fraction": (0.0, 1.0, False),
-                  "exposure_threshold_stops": (0.0, 10.0, False), "white_balance_threshold": (0.0, 100.0, False)}
-        for name, (low, high, integer) in limits.items():
-            object.__setattr__(self, name, check_number(name, getattr(self, name), low=low, high=high,
-                                                        integer=integer))
+        check_limits(self, {"samples": (3, 64, True), "difference_threshold": (2.0, 100.0, False),
+                            "parallax_px": (0, 16, True), "min_area_fraction": (0.0, 1.0, False),
+                            "exposure_threshold_stops": (0.0, 10.0, False),
+                            "white_balance_threshold": (0.0, 100.0, False)})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> ContinuityParams:
