@@ -10,16 +10,17 @@ both, each brought to time ``t`` along optical flow:
    that are occluded in the other (Sundaram et al. 2010).
 2. The flow from time ``t`` back to each frame, by forward splatting (Baker et al., "A Database
    and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011, §3 "frame interpolation"):
-   every trusted pixel p of I0 lands at ``p + t·F0→1(p)`` and carries ``−t·F0→1(p)`` (to I0) and
-   ``(1−t)·F0→1(p)`` (to I1); every trusted pixel of I1 likewise from the other side. Where
-   several land on one pixel, the one whose colour agrees best between I0 and I1 wins (Baker's
-   photo-consistency rule; occluding surfaces match, occluded ones do not). Holes left by the
-   splat take the linear approximation of Jiang et al., "Super SloMo", CVPR 2018, eq. 4:
+   every pixel p of I0 lands at ``p + t·F0→1(p)`` and carries ``−t·F0→1(p)`` (to I0) and
+   ``(1−t)·F0→1(p)`` (to I1); every pixel of I1 likewise from the other side. Where several land
+   on one pixel, a vector that passed the forward–backward check beats one that did not, and among
+   equals the one whose colour agrees best between I0 and I1 wins (Baker's photo-consistency rule:
+   occluding surfaces match, occluded ones do not). Holes left by the splat take the linear
+   approximation of Jiang et al., "Super SloMo", CVPR 2018, eq. 4:
    ``Ft→0 = −(1−t)t·F0→1 + t²·F1→0``, ``Ft→1 = (1−t)²·F0→1 − t(1−t)·F1→0``.
-3. Each frame is warped to time t and the two are blended with weights ``(1−t)·V0`` and
-   ``t·V1``, V being the frame's visibility at t: a pixel occluded in I1 (failed the forward–
-   backward check in I0) is taken from I0 alone, and the other way round (Baker et al. 2011,
-   occlusion reasoning; Jiang et al. 2018, eq. 2). Where neither is visible both count equally.
+3. Each frame is warped to time t and the two are blended ``(1−t, t)`` (Jiang et al. 2018, eq. 1),
+   except where the winning vector failed the forward–backward check: that pixel is seen in one
+   frame only (occluded in the other) and is taken from that frame alone (Baker et al. 2011,
+   occlusion reasoning).
 
 Frames with no good neighbour on one side (missing frames at the start or end of the shot)
 repeat the nearest good frame, and the measurements say how many did.
