@@ -48,14 +48,14 @@ DOG = "sam2_01_dog.mp4"                  # handheld, a woman and a dog running
 BEDROOM = "sam2_bedroom.mp4"             # children jumping on a bed
 
 CASES = (
-    Case("juggle appeared", JUGGLE, range(0, 48, 6), range(120, 168, 6), "appeared", place_b=(60, 170)),
-    Case("juggle disappeared", JUGGLE, range(0, 48, 6), range(120, 168, 6), "disappeared", place_a=(360, 175)),
-    Case("juggle moved", JUGGLE, range(0, 48, 6), range(120, 168, 6), "moved", place_a=(60, 170), place_b=(370, 170)),
-    Case("dog appeared (handheld)", DOG, range(0, 40, 5), range(60, 100, 5), "appeared", place_b=(350, 170)),
-    Case("juggle light", JUGGLE, range(0, 48, 6), range(120, 168, 6), "light", gain_b=2.0),
-    Case("juggle no change", JUGGLE, range(0, 48, 6), range(120, 168, 6), None),
-    Case("dog no change (handheld)", DOG, range(0, 40, 5), range(60, 100, 5), None),
-    Case("bedroom no change", BEDROOM, range(0, 60, 8), range(100, 160, 8), None),
+    Case("juggle appeared", JUGGLE, range(0, 48, 8), range(120, 168, 8), "appeared", place_b=(60, 170)),
+    Case("juggle disappeared", JUGGLE, range(0, 48, 8), range(120, 168, 8), "disappeared", place_a=(360, 175)),
+    Case("juggle moved", JUGGLE, range(0, 48, 8), range(120, 168, 8), "moved", place_a=(60, 170), place_b=(370, 170)),
+    Case("dog appeared (handheld)", DOG, range(0, 42, 7), range(60, 102, 7), "appeared", place_b=(350, 170)),
+    Case("juggle light", JUGGLE, range(0, 48, 8), range(120, 168, 8), "light", gain_b=2.0),
+    Case("juggle no change", JUGGLE, range(0, 48, 8), range(120, 168, 8), None),
+    Case("dog no change (handheld)", DOG, range(0, 42, 7), range(60, 102, 7), None),
+    Case("bedroom no change", BEDROOM, range(0, 60, 10), range(100, 160, 10), None),
 )
 
 
