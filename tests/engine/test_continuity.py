@@ -3,19 +3,16 @@ is found where it was put; a prop pasted at two places is one "moved" finding; a
 change is a "light" finding; two takes that differ only by camera motion and people moving give
 no finding. The cases are in continuity_cases.py (bench/continuity.py runs all of them)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from engine import continuity
+from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
 from engine.io import FrameSource
 
 from .continuity_cases import CASES, make_case, iou
 
-REPO = Path(__file__).resolve().parents[2]
 CASE = {case.name: case for case in CASES}
 
 
@@ -66,13 +63,15 @@ def test_a_prop_at_another_place_is_one_moved_finding(made):
     assert abs(result.findings[0].details["moved_from_x"] - 60) <= 4
 
 
-def test_command_line_reports_a_change_of_light_with_crops(made, tmp_path):
+def test_command_line_reports_a_change_of_light_with_crops(made, tmp_path, capsys):
+    # In-process through the command line's own main() (the other engine commands are also run as
+    # subprocesses in their tests); one JSON line on standard output.
     take_a, take_b, _ = made("juggle light")
     out = tmp_path / "report" / "FINDINGS.json"
-    done = subprocess.run([sys.executable, "-m", "engine", "continuity", "--a", str(take_a), "--b", str(take_b),
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    printed = json.loads(done.stdout)
+    status = cli_main(["continuity", "--a", str(take_a), "--b", str(take_b), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    printed = json.loads(captured.out)
     assert printed["exposure_difference_stops"] > 0.8  # B was exposed at twice the light (1 stop)
     findings = json.loads(out.read_text())["findings"]
     assert [f["kind"] for f in findings] == ["light"]
