@@ -17,6 +17,12 @@ object; image N masks frame N) by flow-guided video inpainting, changing no pixe
 each frame's mask dilated by PX (default 4). ``clean-plate`` writes the shot's background
 rebuilt from its own frames to PLATE.png and its confidence map (255 = every sampled frame
 showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
+    python -m engine rebuild --frames INPUT --missing 12,13,40 --out OUT [--flow-width 640]
+    python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
+    python -m engine continuity --a SHOT_A --b SHOT_B --out FINDINGS.json
+        [--a-range FIRST:STOP] [--b-range FIRST:STOP] [--samples 8] [--threshold 20]
+    python -m engine replace-background --frames INPUT --background PLATE [--clean-plate PLATE | --key green|blue]
+        --out OUT [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
 
 REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
 frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
@@ -31,12 +37,15 @@ Standard output gets exactly one line: a JSON object with the fix's measurements
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine import color, inpaint, look, plate, relight
+import numpy as np
+
+from engine import color, composite, continuity, inpaint, look, plate, rebuild, relight
 from engine.errors import EngineError, ParameterError
 from engine.io import FrameSource, FrameWriter
 
@@ -179,6 +188,122 @@ def _add_removal_commands(commands) -> None:
                        help="frames sampled, evenly spaced (default %(default)s)")
     clean.add_argument("--no-align", action="store_true", help="the camera is locked off: do not align frames")
     clean.set_defaults(handler=_clean_plate)
+# --- rebuild (engine.rebuild): missing frames by motion-compensated interpolation, retiming ---
+
+
+def _frame_numbers(text: str) -> tuple[int, ...]:
+    """Parse ``12,13,40`` into frame numbers. Raises ParameterError naming the bad item."""
+    numbers = []
+    for item in text.split(","):
+        try:
+            numbers.append(int(item))
+        except ValueError:
+            raise ParameterError(f"--missing takes frame numbers separated by commas (e.g. 12,13,40), got {item!r}") from None
+    return tuple(numbers)
+
+
+def _rebuild(args: argparse.Namespace) -> dict[str, float | int]:
+    shot = FrameSource(Path(args.frames))
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        def sink(number, _before, after):
+            writer.write(number, after)
+
+        if args.retime is not None:
+            result = rebuild.retime(shot=shot, factor=args.retime, sink=sink, flow_width=args.flow_width,
+                                    progress=_progress)
+        else:
+            params = rebuild.RebuildParams(missing=_frame_numbers(args.missing), flow_width=args.flow_width)
+            result = rebuild.run(shot=shot, params=params, sink=sink, progress=_progress)
+    return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _add_rebuild(commands) -> None:
+    parser = commands.add_parser(
+        "rebuild",
+        help="rebuild missing/damaged frames, or retime, by motion-compensated interpolation (bidirectional flow)",
+    )
+    parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--missing", help="frame numbers to rebuild, comma-separated (e.g. 12,13,40)")
+    which.add_argument("--retime", type=float, metavar="FACTOR",
+                       help="output frames per input frame (2 = twice as many frames, half speed)")
+    parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    parser.add_argument("--flow-width", type=int, default=rebuild.RebuildParams().flow_width,
+                        help="optical flow computed at most this wide, pixels (default %(default)s)")
+    parser.set_defaults(handler=_rebuild)
+
+
+# --- continuity (engine.continuity): findings between two takes or shots ---
+
+
+def _continuity(args: argparse.Namespace) -> dict[str, object]:
+    params = continuity.ContinuityParams(samples=args.samples, difference_threshold=args.threshold)
+    result = continuity.run(shot=_source(args.b, args.b_range), reference=_source(args.a, args.a_range),
+                            params=params, progress=_progress)
+    continuity.write_findings(result, args.out)
+    return {**result.measurements, "out": str(args.out)}
+
+
+def _add_continuity(commands) -> None:
+    parser = commands.add_parser(
+        "continuity",
+        help="continuity check: what appeared, disappeared, moved or changed light between two takes or shots",
+    )
+    parser.add_argument("--a", required=True, help="take/shot A: video file or folder of numbered images")
+    parser.add_argument("--b", required=True, help="take/shot B (boxes are in its pixels)")
+    parser.add_argument("--out", required=True, help="FINDINGS.json; the crops are written beside it")
+    parser.add_argument("--a-range", metavar="FIRST:STOP", help="frames of A (stop exclusive)")
+    parser.add_argument("--b-range", metavar="FIRST:STOP", help="frames of B (stop exclusive)")
+    defaults = continuity.ContinuityParams()
+    parser.add_argument("--samples", type=int, default=defaults.samples,
+                        help="frames sampled from each take (default %(default)s)")
+    parser.add_argument("--threshold", type=float, default=defaults.difference_threshold,
+                        help="CIELAB difference counted as a change, ΔE*ab (default %(default)s)")
+    parser.set_defaults(handler=_continuity)
+
+
+# --- replace-background (engine.composite, engine.matte): matte and composite over a new plate ---
+
+
+def _replace_background(args: argparse.Namespace) -> dict[str, object]:
+    key = "clean_plate" if args.clean_plate else args.key
+    params = composite.BackgroundParams(key=key, harmonise_strength=args.harmonise, light_wrap=args.light_wrap,
+                                        regrain=not args.no_regrain)
+    shot = FrameSource(Path(args.frames))
+    clean_plate = FrameSource(Path(args.clean_plate)) if args.clean_plate else None
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate))
+        mattes = stack.enter_context(FrameWriter(Path(args.mattes))) if args.mattes else None
+        result = composite.run(
+            shot=shot, reference=FrameSource(Path(args.background)), params=params, clean_plate=clean_plate,
+            sink=lambda number, _before, after: writer.write(number, after),
+            # Mattes as PNGs with R = G = B = alpha (255 = foreground).
+            matte_sink=(lambda number, alpha: mattes.write(number, np.repeat(alpha[..., None], 3, axis=2)))
+            if mattes is not None else None,
+            progress=_progress,
+        )
+    return {**result.measurements, "frame_count": result.frame_count, "region_fraction": float(result.region.mean())}
+
+
+def _add_replace_background(commands) -> None:
+    parser = commands.add_parser(
+        "replace-background",
+        help="background replacement: chroma or clean-plate key, guided-filter edges, composite over a new plate",
+    )
+    parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    parser.add_argument("--background", required=True, help="new background plate: clip, folder or one image's folder")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--clean-plate", help="the shot's framing without the foreground (difference key)")
+    which.add_argument("--key", choices=("green", "blue"), default="green", help="screen colour (default %(default)s)")
+    parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    parser.add_argument("--mattes", help="also write the mattes to this folder (8-bit PNGs, R = G = B = alpha, 255 = foreground)")
+    defaults = composite.BackgroundParams()
+    parser.add_argument("--harmonise", type=float, default=defaults.harmonise_strength,
+                        help="0..1, foreground colour moved toward the plate's (default %(default)s)")
+    parser.add_argument("--light-wrap", type=float, default=defaults.light_wrap,
+                        help="0..1, the plate's light over the foreground's edges (default %(default)s)")
+    parser.add_argument("--no-regrain", action="store_true", help="do not add the shot's grain over the new plate")
+    parser.set_defaults(handler=_replace_background)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     light.set_defaults(handler=_relight)
 
     _add_removal_commands(commands)
+    _add_rebuild(commands)
+    _add_continuity(commands)
+    _add_replace_background(commands)
     return parser
 
 

@@ -39,3 +39,15 @@ def check_number(name: str, value: object, *, low: float, high: float = math.inf
     if not math.isfinite(value) or not low <= value <= high:
         raise ParameterError(f"{name} must be between {low} and {high}, got {value!r}")
     return int(value) if integer else float(value)
+
+
+def check_limits(instance: object, limits: Mapping[str, tuple[float, float, bool]]) -> None:
+    """Check and normalise the number fields of a frozen parameter dataclass in place:
+    ``limits`` maps each field name to ``(low, high, integer)`` for :func:`check_number`.
+
+    Raises:
+        ParameterError: naming the first field out of range.
+    """
+    for name, (low, high, integer) in limits.items():
+        object.__setattr__(instance, name, check_number(name, getattr(instance, name), low=low, high=high,
+                                                        integer=integer))

@@ -1,0 +1,292 @@
+"""Background replacement: a shot's foreground, pulled by a matte (:mod:`engine.matte`), composited
+over a new background plate.
+
+Per frame:
+
+1. **Matte** — chroma key (green/blue screen) or difference key against a clean plate, cleaned,
+   refined by the guided filter and carried along optical flow (:class:`engine.matte.MatteSequence`).
+2. **Foreground** — spill suppressed (chroma key), then colour-harmonised to the new plate: the
+   shot match's MKL transfer (Pitié & Kokaram 2007, :func:`engine.color.fit_colour_transfer`)
+   from the foreground's colours (alpha > 0.95) to the plate's, fitted once on the first frame
+   with at least 100 such pixels,
+   applied with ``harmonise_strength`` (0 keeps the foreground's own colour) through a 33³
+   lattice and trilinear interpolation (:mod:`engine.lut3d`).
+3. **Composite** — Porter & Duff "over" ("Compositing Digital Images", SIGGRAPH 1984):
+   ``out = α·F + (1 − α)·B``.
+4. **Light wrap** — the plate's light spilling round the foreground's edges: a blurred copy of
+   the plate is blended in over the inner edge band of the matte (``α·(1 − blur(α))``) with weight
+   ``light_wrap``.
+5. **Regrain** — the shot's own grain, measured as the robust deviation (1.4826 · MAD) of its
+   high-pass over the foreground, is added as Gaussian noise to the background part of the frame
+   where the plate has less (``sqrt(σ_shot² − σ_plate²)`` per channel), so the new background does
+   not look cleaner than the foreground.
+
+The region the fix changes: with a clean-plate key and no harmonisation, where the matte is
+below 1 in any frame (the background), grown by the light wrap's reach into the foreground; with a
+chroma key (despill) or ``harmonise_strength`` > 0 the foreground's colour changes too, so the
+whole frame. Mattes go to ``matte_sink`` so the portal can store them with the proposal.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from engine import matte as matte_module
+from engine.color import FixResult, fit_colour_transfer
+from engine.errors import Cancelled, ParameterError
+from engine.io import FrameSource
+from engine.params import check_limits, params_from_dict
+from engine.lut3d import Lut3D, trilinear
+
+log = logging.getLogger(__name__)
+
+#: Matte methods: chroma keys by screen colour, or the difference against a clean plate.
+KEYS = ("green", "blue", "clean_plate")
+
+
+@dataclass(frozen=True)
+class BackgroundParams:
+    """Parameters of a background replacement.
+
+    Attributes:
+        key: ``"green"`` / ``"blue"`` (chroma key against that screen) or ``"clean_plate"``
+            (difference key; the run needs a clean plate).
+        harmonise_strength: 0..1, how far the foreground's colour is moved toward the plate's.
+        light_wrap: 0..1, weight of the plate's blurred light over the foreground's edges.
+        regrain: add the shot's grain over the new background.
+        temporal_carry: 0..0.95, weight of the previous frame's matte carried along optical flow.
+
+    Raises:
+        ParameterError: a value has the wrong type or is out of range.
+    """
+
+    key: str = "green"
+    harmonise_strength: float = 0.5
+    light_wrap: float = 0.3
+    regrain: bool = True
+    temporal_carry: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.key not in KEYS:
+            raise ParameterError(f"key must be one of {', '.join(KEYS)}, got {self.key!r}")
+        if not isinstance(self.regrain, (bool, np.bool_)):
+            raise ParameterError(f"regrain must be true or false, got {self.regrain!r}")
+        object.__setattr__(self, "regrain", bool(self.regrain))
+        check_limits(self, {"harmonise_strength": (0.0, 1.0, False), "light_wrap": (0.0, 1.0, False),
+                            "temporal_carry": (0.0, 0.95, False)})
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> BackgroundParams:
+        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys take
+        their defaults. Raises ParameterError on unknown keys or invalid values."""
+        return params_from_dict(cls, values, "background replacement")
+
+    def to_dict(self) -> dict[str, object]:
+        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
+        return dataclasses.asdict(self)
+
+
+def grain_sigma(frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel grain of a uint8 [H, W, 3] frame, in 8-bit code values: 1.4826 × the median
+    absolute deviation of its high-pass (frame − 3×3 box mean, scaled by 3/√8 so that white
+    noise of deviation σ measures σ), over the True pixels of ``mask`` (float32 [3])."""
+    image = frame.astype(np.float32)
+    high_pass = (image - cv2.blur(image, (3, 3))) * (3.0 / math.sqrt(8.0))
+    values = high_pass[mask] if mask is not None and mask.any() else high_pass.reshape(-1, 3)
+    median = np.median(values, axis=0)
+    return (1.4826 * np.median(np.abs(values - median), axis=0)).astype(np.float32)
+
+
+def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
+    if should_cancel is not None and should_cancel():
+        raise Cancelled(f"background replacement cancelled {where}")
+
+
+def _held(frames, size: tuple[int, int]):
+    """Yield a plate's frames resized to ``size`` (width, height), repeating its last frame forever."""
+    last = None
+    for _, frame in frames:
+        last = frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        yield last
+    while True:
+        yield last
+
+
+def run(
+    *,
+    shot: FrameSource,
+    reference: FrameSource,
+    params: BackgroundParams | None = None,
+    sink: Callable[[int, np.ndarray, np.ndarray], None],
+    progress: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    clean_plate: FrameSource | None = None,
+    matte_sink: Callable[[int, np.ndarray], None] | None = None,
+) -> FixResult:
+    """Replace the background of ``shot`` with ``reference`` (see the module docstring).
+
+    Args:
+        shot: the frames (foreground in front of a screen, or in front of the clean plate's view).
+        reference: the new background plate: a clip (frame i behind shot frame i, its last frame
+            held if it is shorter) or a single image; resized to the shot's size.
+        params: :class:`BackgroundParams`; defaults when None.
+        sink: ``sink(frame_number, before, after)`` per frame, in order (uint8 [H, W, 3] RGB).
+        progress: ``progress(done, total)`` after each frame; total is ``len(shot)``.
+        should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
+        clean_plate: with ``key="clean_plate"``, the shot's framing without the foreground
+            (a clip, frame i for shot frame i, last held; or one image); same size as the shot.
+        matte_sink: ``matte_sink(frame_number, alpha)`` with alpha uint8 [H, W] (255 = foreground).
+
+    Returns:
+        :class:`engine.color.FixResult`; ``measurements``: ``foreground_fraction`` (mean alpha),
+        ``matte_temporal_change`` (mean |α_t − α_(t−1)| over the shot, 0..1),
+        ``grain_sigma_shot`` and ``grain_sigma_plate`` (mean over channels, code values),
+        ``frames_per_second``.
+
+    Raises:
+        ParameterError: invalid params; ``key="clean_plate"`` without a clean plate (or a clean
+            plate with a chroma key); a clean plate of another size; no screen colour in a frame.
+        FrameSourceError: a clip cannot be decoded.
+        Cancelled: ``should_cancel()`` returned True.
+    """
+    params = params if params is not None else BackgroundParams()
+    if not isinstance(params, BackgroundParams):
+        raise ParameterError(f"params must be BackgroundParams (use BackgroundParams.from_dict for stored JSON), "
+                             f"got {type(params).__name__}")
+    if params.key == "clean_plate" and clean_plate is None:
+        raise ParameterError("key clean_plate needs a clean plate: the shot's framing without the foreground")
+    if params.key != "clean_plate" and clean_plate is not None:
+        raise ParameterError(f"a clean plate was given but the key is {params.key}; use key clean_plate")
+    width, height = shot.clip_probe.width, shot.clip_probe.height
+    if clean_plate is not None and (clean_plate.clip_probe.width, clean_plate.clip_probe.height) != (width, height):
+        raise ParameterError(
+            f"the clean plate is {clean_plate.clip_probe.width}x{clean_plate.clip_probe.height} but the shot "
+            f"{width}x{height}; it must have the shot's framing")
+    plates = _held(reference.frames(), (width, height))
+    cleans = _held(clean_plate.frames(), (width, height)) if clean_plate is not None else None
+    sequence = matte_module.MatteSequence(carry=params.temporal_carry)
+    region = np.zeros((height, width), bool)
+    harmoniser: _Harmoniser | None = None
+    grain_add: np.ndarray | None = None
+    sigmas: tuple[float, float] = (0.0, 0.0)
+    previous_alpha: np.ndarray | None = None
+    changes: list[float] = []
+    alpha_means: list[float] = []
+    done = 0
+    started = time.perf_counter()
+    for number, frame in shot.frames():
+        _check_cancel(should_cancel, f"at frame {number}")
+        plate = next(plates)
+        if params.key == "clean_plate":
+            raw = matte_module.difference_key(frame, next(cleans))
+            foreground = frame
+        else:
+            raw = matte_module.chroma_key(frame, params.key)
+            foreground = matte_module.despill(frame, params.key)
+        alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
+        if harmoniser is None and params.harmonise_strength > 0 and (alpha > 0.95).sum() >= 100:
+            # Fitted on the first frame with some solid foreground (frames before it have none to change).
+            harmoniser = _Harmoniser(foreground, alpha > 0.95, plate, params.harmonise_strength)
+        if grain_add is None:
+            shot_sigma = grain_sigma(frame, alpha > 0.95)
+            plate_sigma = grain_sigma(plate)
+            grain_add = np.sqrt(np.maximum(shot_sigma ** 2 - plate_sigma ** 2, 0.0)) if params.regrain else np.zeros(3, np.float32)
+            sigmas = (float(shot_sigma.mean()), float(plate_sigma.mean()))
+        if harmoniser is not None:
+            foreground = harmoniser.apply(foreground, alpha > 0)  # only pixels the matte keeps show
+        after = _composite(foreground, plate, alpha, params.light_wrap, grain_add, seed=number)
+        region |= alpha < 1.0
+        if previous_alpha is not None:
+            changes.append(float(np.abs(alpha - previous_alpha).mean()))
+        previous_alpha = alpha
+        alpha_means.append(float(alpha.mean()))
+        if matte_sink is not None:
+            matte_sink(number, (alpha * 255.0 + 0.5).astype(np.uint8))
+        sink(number, frame, after)
+        done += 1
+        if progress is not None:
+            progress(done, len(shot))
+    if params.harmonise_strength > 0 or params.key != "clean_plate":
+        region[:] = True  # the foreground's colour changes too (harmonised, or despilled)
+    elif params.light_wrap > 0:
+        band = math.ceil(3 * _wrap_sigma((height, width))) + 1  # the light wrap's reach into the foreground
+        region = cv2.dilate(region.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8)).astype(bool)
+    elapsed = time.perf_counter() - started
+    measurements = {
+        "foreground_fraction": float(np.mean(alpha_means)),
+        "matte_temporal_change": float(np.mean(changes)) if changes else 0.0,
+        "grain_sigma_shot": sigmas[0], "grain_sigma_plate": sigmas[1],
+        "frames_per_second": done / elapsed if elapsed > 0 else 0.0,
+    }
+    log.info("background replacement %s: %s", shot.path.name, measurements)
+    return FixResult(region=region, measurements=measurements, frame_count=done)
+
+
+def _wrap_sigma(shape: tuple[int, ...]) -> float:
+    """Gaussian σ of the light wrap, pixels: 1/200 of the frame's longer side, at least 2."""
+    return max(2.0, max(shape[:2]) / 200)
+
+
+class _Harmoniser:
+    """The foreground's colour moved toward the plate's: the MKL transfer (fitted once) blended with
+    the identity by ``strength``, sampled on a 33³ lattice and applied by trilinear interpolation
+    (:func:`engine.lut3d.trilinear`) to the pixels the matte keeps."""
+
+    LATTICE = 33
+
+    def __init__(self, foreground: np.ndarray, solid: np.ndarray, plate: np.ndarray, strength: float) -> None:
+        # A regular subsample of each side is enough for a mean and a 3×3 covariance.
+        colours = foreground[solid]
+        plate_colours = plate.reshape(-1, 3)
+        transfer = fit_colour_transfer(colours[::max(1, len(colours) // 50_000)],
+                                       plate_colours[::max(1, len(plate_colours) // 50_000)])
+        identity = torch.from_numpy(Lut3D.identity(self.LATTICE).table.reshape(-1, 3))
+        with torch.no_grad():
+            table = identity + strength * (transfer(identity) - identity)
+        self._lattice = Lut3D(table.reshape(self.LATTICE, self.LATTICE, self.LATTICE, 3)
+                              .numpy()).lattice_tensor(torch.device("cpu"))
+
+    def apply(self, frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """uint8 [H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were."""
+        out = frame.copy()
+        pixels = torch.from_numpy(frame[keep].astype(np.float32) / 255.0)
+        with torch.no_grad():
+            moved = trilinear(self._lattice, pixels).numpy()
+        out[keep] = np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def _composite(foreground: np.ndarray, plate: np.ndarray, alpha: np.ndarray, light_wrap: float,
+               grain: np.ndarray, *, seed: int) -> np.ndarray:
+    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic)."""
+    a = alpha[..., None]
+    out = plate.astype(np.float32)
+    if grain.any():  # grain on the plate, so the blend below weighs it by (1 − α)
+        out += np.random.default_rng(seed).standard_normal(out.shape, dtype=np.float32) * grain
+    difference = foreground.astype(np.float32)
+    difference -= out
+    difference *= a
+    out += difference  # α·F + (1 − α)·B
+    if light_wrap > 0:
+        # Both blurs are wide and smooth: taken at a quarter of the size and scaled back up.
+        sigma = _wrap_sigma(alpha.shape) / 4
+        height, width = alpha.shape
+        small = (max(1, width // 4), max(1, height // 4))
+        blurred_alpha = cv2.resize(cv2.GaussianBlur(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA), (0, 0), sigma),
+                                   (width, height), interpolation=cv2.INTER_LINEAR)
+        wrap = cv2.resize(cv2.GaussianBlur(cv2.resize(plate, small, interpolation=cv2.INTER_AREA).astype(np.float32),
+                                           (0, 0), sigma), (width, height), interpolation=cv2.INTER_LINEAR)
+        weight = (light_wrap * alpha * (1.0 - blurred_alpha))[..., None]
+        wrap -= out
+        wrap *= weight
+        out += wrap
+    out += 0.5
+    return np.clip(out, 0, 255).astype(np.uint8)

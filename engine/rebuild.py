@@ -1,0 +1,403 @@
+"""Rebuilt frames: missing, damaged or dropped frames of a shot rebuilt from their neighbours
+by motion-compensated interpolation, and retiming by a factor.
+
+Method. A frame at time ``t`` (0 < t < 1) between two good frames I0 and I1 is rebuilt from
+both, each brought to time ``t`` along optical flow:
+
+1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow`), computed on frames scaled to
+   at most ``flow_width`` pixels wide and scaled back up (large motion is found more reliably
+   and faster at that size), with the forward–backward check marking the pixels of each frame
+   that are occluded in the other (Sundaram et al. 2010).
+2. The flow from time ``t`` back to each frame, by forward splatting (Baker et al., "A Database
+   and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011, §3 "frame interpolation"):
+   every pixel p of I0 lands at ``p + t·F0→1(p)`` and carries ``−t·F0→1(p)`` (to I0) and
+   ``(1−t)·F0→1(p)`` (to I1); every pixel of I1 likewise from the other side. Where several land
+   on one pixel, a vector that passed the forward–backward check beats one that did not, and among
+   equals the one whose colour agrees best between I0 and I1 wins (Baker's photo-consistency rule:
+   occluding surfaces match, occluded ones do not). Holes left by the splat take the linear
+   approximation of Jiang et al., "Super SloMo", CVPR 2018, eq. 4:
+   ``Ft→0 = −(1−t)t·F0→1 + t²·F1→0``, ``Ft→1 = (1−t)²·F0→1 − t(1−t)·F1→0``.
+3. Each frame is warped to time t and the two are blended ``(1−t, t)`` (Jiang et al. 2018, eq. 1),
+   except where the winning vector failed the forward–backward check: that pixel is seen in one
+   frame only (occluded in the other) and is taken from that frame alone (Baker et al. 2011,
+   occlusion reasoning).
+
+Frames with no good neighbour on one side (missing frames at the start or end of the shot)
+repeat the nearest good frame, and the measurements say how many did.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine import flow as flow_module
+from engine.color import FixResult
+from engine.errors import Cancelled, ParameterError
+from engine.io import FrameSource
+from engine.params import check_number, params_from_dict
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class RebuildParams:
+    """Parameters of a frame rebuild.
+
+    Attributes:
+        missing: frame numbers (counted from 0 at the start of the clip) to rebuild; each
+            must lie inside the shot's frame range. Order and repeats do not matter.
+        flow_width: optical flow is computed on frames scaled to at most this many pixels
+            wide (integer 64..4096); the vectors are scaled back to the full frame.
+
+    Raises:
+        ParameterError: a value has the wrong type or is out of range.
+    """
+
+    missing: tuple[int, ...] = ()
+    flow_width: int = 640
+
+    def __post_init__(self) -> None:
+        if isinstance(self.missing, (str, bytes)) or not isinstance(self.missing, Iterable):
+            raise ParameterError(f"missing must be a list of frame numbers, got {self.missing!r}")
+        numbers = [check_number("missing frame", value, low=0, integer=True) for value in self.missing]
+        object.__setattr__(self, "missing", tuple(sorted(set(numbers))))
+        object.__setattr__(self, "flow_width", check_number("flow_width", self.flow_width, low=64, high=4096,
+                                                            integer=True))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> RebuildParams:
+        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys take
+        their defaults. Raises ParameterError on unknown keys or invalid values."""
+        return params_from_dict(cls, values, "frame rebuild")
+
+    def to_dict(self) -> dict[str, object]:
+        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
+        values = dataclasses.asdict(self)
+        values["missing"] = list(self.missing)
+        return values
+
+
+@dataclass
+class Interpolator:
+    """Motion-compensated interpolation between two frames (see the module docstring).
+
+    Build it once per pair of good frames (the flow is computed once) and call
+    :meth:`at` for every time between them.
+
+    Args:
+        frame_0, frame_1: uint8 [H, W, 3] RGB, the same size.
+        flow_width: flow is computed at most this wide (pixels).
+
+    Raises:
+        ParameterError: the frames differ in size.
+    """
+
+    frame_0: np.ndarray
+    frame_1: np.ndarray
+    flow_width: int = 640
+    _pair: flow_module.FlowPair = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.frame_0.shape != self.frame_1.shape:
+            raise ParameterError(f"frames differ in size: {self.frame_0.shape} and {self.frame_1.shape}")
+        height, width = self.frame_0.shape[:2]
+        scale = min(1.0, self.flow_width / width)
+        self._size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if scale < 1.0:
+            small_0 = cv2.resize(self.frame_0, self._size, interpolation=cv2.INTER_AREA)
+            small_1 = cv2.resize(self.frame_1, self._size, interpolation=cv2.INTER_AREA)
+        else:
+            small_0, small_1 = self.frame_0, self.frame_1
+        self._small = (small_0, small_1)
+        self._pair = flow_module.flow_pair(small_0, small_1)
+
+    @property
+    def trusted_fraction(self) -> float:
+        """Fraction of pixels of both frames whose flow passed the forward–backward check."""
+        return float((self._pair.forward_valid.mean() + self._pair.backward_valid.mean()) / 2.0)
+
+    def at(self, t: float) -> np.ndarray:
+        """The frame at time ``t`` (0 = frame_0, 1 = frame_1): uint8 [H, W, 3] RGB.
+
+        The flows at t and the blend weights are found at flow size and scaled up; the frames
+        are warped at full size.
+
+        Raises:
+            ParameterError: t outside (0, 1).
+        """
+        if not 0.0 < t < 1.0:
+            raise ParameterError(f"interpolation time must be strictly between 0 and 1, got {t}")
+        to_0, to_1, weight_0 = _flows_at(self._pair, *self._small, t)
+        height, width = self.frame_0.shape[:2]
+        if (width, height) != self._size:
+            to_0, to_1 = _upscale_flow(to_0, (width, height)), _upscale_flow(to_1, (width, height))
+            weight_0 = cv2.resize(weight_0, (width, height), interpolation=cv2.INTER_LINEAR)
+        warped_0 = flow_module.warp(self.frame_0, to_0).astype(np.float32)
+        warped_1 = flow_module.warp(self.frame_1, to_1).astype(np.float32)
+        out = warped_1 + (warped_0 - warped_1) * weight_0[..., None]
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _upscale_flow(field_: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float32 [h, w, 2] flow resized to ``size`` (width, height), its vectors scaled to match."""
+    big = cv2.resize(field_, size, interpolation=cv2.INTER_LINEAR)
+    big[..., 0] *= size[0] / field_.shape[1]
+    big[..., 1] *= size[1] / field_.shape[0]
+    return big
+
+
+#: Splat priority penalty of a vector that failed the forward–backward check (grey levels): any
+#: trusted vector landing on a pixel wins over an untrusted one.
+_UNTRUSTED_PENALTY = 1e4
+
+
+def _flows_at(pair: flow_module.FlowPair, frame_0: np.ndarray, frame_1: np.ndarray, t: float):
+    """Flows from time t to frame 0 and to frame 1 (float32 [H, W, 2] each) and the blend weight
+    of warped frame 0 (float32 [H, W]; frame 1 gets 1 minus it).
+
+    Every vector of both frames is splatted to its position at t (Baker et al. 2011); per target
+    pixel the trusted vector whose colour agrees best between the frames wins, untrusted vectors
+    (occluded in the other frame) only where no trusted one lands. A pixel won by a trusted vector
+    blends the frames (1−t, t); one won by an untrusted vector of frame 0 is seen only in frame 0
+    (weights 1, 0), and the other way round; holes take Jiang et al.'s linear approximation and
+    the plain (1−t, t) blend."""
+    height, width = pair.forward.shape[:2]
+    to_0 = np.zeros((height, width, 2), np.float32)
+    to_1 = np.zeros((height, width, 2), np.float32)
+    priority = np.full(height * width, np.inf, np.float32)
+    winner = np.zeros(height * width, np.int8)  # 0 hole, 1 trusted, 2 only frame 0, 3 only frame 1
+    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    f0 = frame_0.astype(np.float32)
+    f1 = frame_1.astype(np.float32)
+    # (vectors, trusted, own frame, other frame, fraction of the vector travelled by time t,
+    #  (to_0, to_1) carried by a vector v, code when untrusted)
+    sides = (
+        (pair.forward, pair.forward_valid, f0, f1, t, lambda v: (-t * v, (1.0 - t) * v), 2),
+        (pair.backward, pair.backward_valid, f1, f0, 1.0 - t, lambda v: (t * v, -(1.0 - t) * v), 3),
+    )
+    for vectors, trusted, own, other, travelled, carried, alone in sides:
+        disagreement = np.abs(own - flow_module.warp(other, vectors)).sum(axis=2)
+        cost = (disagreement + np.where(trusted, 0.0, _UNTRUSTED_PENALTY)).ravel()
+        vx, vy = vectors[..., 0].ravel(), vectors[..., 1].ravel()
+        tx = np.rint(grid_x.ravel() + travelled * vx).astype(np.int64)
+        ty = np.rint(grid_y.ravel() + travelled * vy).astype(np.int64)
+        keep = np.nonzero((tx >= 0) & (tx < width) & (ty >= 0) & (ty < height))[0]
+        # Worst first (the best is written last and wins); costs rounded to integers sort by radix.
+        keep = keep[np.argsort(-np.minimum(cost[keep], 65000).astype(np.int32), kind="stable")]
+        target = ty[keep] * width + tx[keep]
+        best = np.full(height * width, -1, np.int64)
+        best[target] = keep  # repeated indices keep the last assignment (NumPy's documented rule)
+        landed = np.nonzero(best >= 0)[0]
+        source = best[landed]
+        better = cost[source] < priority[landed]
+        landed, source = landed[better], source[better]
+        priority[landed] = cost[source]
+        v = vectors.reshape(-1, 2)[source]
+        flow_0, flow_1 = carried(v)
+        to_0.reshape(-1, 2)[landed] = flow_0
+        to_1.reshape(-1, 2)[landed] = flow_1
+        winner[landed] = np.where(trusted.ravel()[source], 1, alone)
+    winner = winner.reshape(height, width)
+    holes = winner == 0
+    if holes.any():
+        to_0[holes] = (-(1.0 - t) * t * pair.forward + t * t * pair.backward)[holes]
+        to_1[holes] = ((1.0 - t) ** 2 * pair.forward - t * (1.0 - t) * pair.backward)[holes]
+    weight_0 = np.select([winner == 2, winner == 3], [1.0, 0.0], 1.0 - t).astype(np.float32)
+    return to_0, to_1, weight_0
+
+
+def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
+    if should_cancel is not None and should_cancel():
+        raise Cancelled(f"frame rebuild cancelled {where}")
+
+
+def run(
+    *,
+    shot: FrameSource,
+    reference: FrameSource | None = None,
+    params: RebuildParams,
+    sink: Sink,
+    progress: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> FixResult:
+    """Rebuild the frames ``params.missing`` of ``shot`` from the good frames either side of
+    each run of missing frames (motion-compensated interpolation, see the module docstring).
+
+    One pass over the shot; memory holds the last good frame plus the run of missing frames
+    waiting for the next good one. The missing frames are never used as input (they are only
+    handed to ``sink`` as "before").
+
+    Args:
+        shot: the frames; every missing frame must lie in its range.
+        reference: unused (must be None); present so every fix has the same call shape.
+        params: :class:`RebuildParams`.
+        sink: ``sink(frame_number, before, after)`` for every frame of the shot, in order;
+            uint8 [H, W, 3] RGB; ``after`` is ``before`` itself for a good frame.
+        progress: ``progress(done, total)`` after each sink call; total is ``len(shot)``.
+        should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
+
+    Returns:
+        :class:`engine.color.FixResult`: ``region`` all True (a rebuilt frame is rebuilt
+        whole; the frames outside ``missing`` are handed on untouched), ``frame_count``, and
+        ``measurements``: ``frames_rebuilt``, ``frames_interpolated`` (between two good
+        frames), ``frames_repeated`` (at the start or end of the shot, copied from the nearest
+        good frame), ``flow_trusted_fraction`` (mean share of pixels passing the forward–backward
+        check over the interpolated pairs), ``rebuilt_frames_per_second``.
+
+    Raises:
+        ParameterError: invalid params, a missing frame outside the shot, every frame
+            missing, or a reference given.
+        FrameSourceError: the shot cannot be decoded.
+        Cancelled: ``should_cancel()`` returned True.
+    """
+    if not isinstance(params, RebuildParams):
+        raise ParameterError(
+            f"params must be RebuildParams (use RebuildParams.from_dict for stored JSON), got {type(params).__name__}"
+        )
+    if reference is not None:
+        raise ParameterError("a frame rebuild takes no reference: it rebuilds frames from the shot's own")
+    frames = shot.frame_range
+    missing = set(params.missing)
+    outside = sorted(n for n in missing if n not in frames)
+    if outside:
+        raise ParameterError(
+            f"missing frame(s) {', '.join(map(str, outside))} lie outside the shot "
+            f"({shot.path.name} frames {frames.start}–{frames.stop - 1})"
+        )
+    if not missing:
+        raise ParameterError("no missing frames given: name the frames to rebuild")
+    if len(missing) == len(frames):
+        raise ParameterError("every frame of the shot is missing: there is nothing to rebuild from")
+    total = len(frames)
+    done = 0
+    counts = {"interpolated": 0, "repeated": 0}
+    trusted: list[float] = []
+    rebuild_seconds = 0.0
+    previous: tuple[int, np.ndarray] | None = None
+    waiting: list[tuple[int, np.ndarray]] = []
+
+    def emit(number: int, before: np.ndarray, after: np.ndarray) -> None:
+        nonlocal done
+        sink(number, before, after)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    def flush(following: tuple[int, np.ndarray] | None) -> None:
+        nonlocal rebuild_seconds
+        if not waiting:
+            return
+        started = time.perf_counter()
+        if previous is not None and following is not None:
+            interpolator = Interpolator(previous[1], following[1], flow_width=params.flow_width)
+            trusted.append(interpolator.trusted_fraction)
+            span = following[0] - previous[0]
+            rebuilt = [interpolator.at((number - previous[0]) / span) for number, _ in waiting]
+            counts["interpolated"] += len(waiting)
+        else:
+            nearest = previous if previous is not None else following
+            rebuilt = [nearest[1]] * len(waiting)
+            counts["repeated"] += len(waiting)
+        rebuild_seconds += time.perf_counter() - started
+        for (number, before), after in zip(waiting, rebuilt):
+            emit(number, before, after)
+        waiting.clear()
+
+    for number, frame in shot.frames():
+        _check_cancel(should_cancel, f"at frame {number}")
+        if number in missing:
+            waiting.append((number, frame))
+            continue
+        flush((number, frame))
+        emit(number, frame, frame)
+        previous = (number, frame)
+    flush(None)
+    rebuilt_count = counts["interpolated"] + counts["repeated"]
+    measurements = {
+        "frames_rebuilt": float(rebuilt_count),
+        "frames_interpolated": float(counts["interpolated"]),
+        "frames_repeated": float(counts["repeated"]),
+        "flow_trusted_fraction": float(np.mean(trusted)) if trusted else 0.0,
+        "rebuilt_frames_per_second": rebuilt_count / rebuild_seconds if rebuild_seconds > 0 else 0.0,
+    }
+    log.info("frame rebuild %s: %s", shot.path.name, measurements)
+    height, width = shot.clip_probe.height, shot.clip_probe.width
+    return FixResult(region=np.ones((height, width), dtype=bool), measurements=measurements, frame_count=done)
+
+
+def retime(
+    *,
+    shot: FrameSource,
+    factor: float,
+    sink: Sink,
+    flow_width: int = 640,
+    progress: Callable[[int, int], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> FixResult:
+    """Retime a shot by ``factor``: output frame j shows the shot at time ``first + j / factor``
+    (in source frames), interpolated along motion between the two source frames around it.
+
+    ``factor`` 2 gives twice as many frames (half speed at the same frame rate); 0.5 keeps
+    every other frame (double speed). The output has ``floor((len(shot) − 1)·factor) + 1``
+    frames, the first and last on source frames.
+
+    Args:
+        shot: the source frames (streamed; two are held at a time).
+        factor: output frames per source frame, 0.1..16.
+        sink: ``sink(j, before, after)`` for output frame j (from 0), in order; ``before``
+            is the source frame nearest in time, ``after`` the retimed frame (uint8 [H, W, 3] RGB).
+        flow_width, progress, should_cancel: as for :func:`run` (progress total = output frames).
+
+    Returns:
+        :class:`engine.color.FixResult` with ``measurements`` ``frames_out``,
+        ``frames_interpolated``, ``frames_per_second``.
+
+    Raises:
+        ParameterError: a factor out of range. FrameSourceError, Cancelled: as :func:`run`.
+    """
+    factor = check_number("retime factor", factor, low=0.1, high=16.0)
+    first = shot.frame_range.start
+    total = math.floor((len(shot) - 1) * factor + 1e-9) + 1
+    started = time.perf_counter()
+    interpolated = 0
+    output = 0
+    pair: list[tuple[int, np.ndarray]] = []
+    interpolator: Interpolator | None = None
+    for number, frame in shot.frames():
+        _check_cancel(should_cancel, f"at frame {number}")
+        pair = (pair + [(number, frame)])[-2:]
+        interpolator = None
+        while output < total:
+            position = first + output / factor
+            if position > number + 1e-9:
+                break
+            lower = math.floor(position + 1e-9)
+            fraction = position - lower
+            if fraction < 1e-6 and lower == number:
+                after = frame
+            elif len(pair) == 2 and lower == pair[0][0]:
+                if interpolator is None:
+                    interpolator = Interpolator(pair[0][1], pair[1][1], flow_width=flow_width)
+                after = interpolator.at(fraction)
+                interpolated += 1
+            else:  # pragma: no cover - positions advance monotonically
+                after = frame
+            before = pair[0][1] if len(pair) == 2 and fraction < 0.5 and lower == pair[0][0] else frame
+            sink(output, before, after)
+            output += 1
+            if progress is not None:
+                progress(output, total)
+    elapsed = time.perf_counter() - started
+    measurements = {"frames_out": float(output), "frames_interpolated": float(interpolated),
+                    "frames_per_second": output / elapsed if elapsed > 0 else 0.0}
+    height, width = shot.clip_probe.height, shot.clip_probe.width
+    return FixResult(region=np.ones((height, width), dtype=bool), measurements=measurements, frame_count=output)
