@@ -67,7 +67,8 @@ def test_enrolment_then_sign_in_takes_the_password_and_then_the_current_code(peo
     wrong = client.post("/account/security/", {"action": "confirm", "otp_token": "000000"}).content.decode()
     assert "That code is not the one the app shows now" in wrong
     time.sleep(1.1)  # django-otp throttles a device for 1 s after a wrong code
-    page = client.post("/account/security/", {"action": "confirm", "otp_token": code_from_secret(secret)})
+    first_code = code_from_secret(secret)
+    page = client.post("/account/security/", {"action": "confirm", "otp_token": first_code})
     assert "this session is signed in with it" in page.content.decode()
     device.refresh_from_db()
     assert device.confirmed
@@ -80,7 +81,7 @@ def test_enrolment_then_sign_in_takes_the_password_and_then_the_current_code(peo
     refused = fresh.post("/login/code/", {"otp_token": "123456", "next": "/"})
     assert "That code is not the one your authenticator app shows now" in refused.content.decode()
     time.sleep(1.1)
-    replay = fresh.post("/login/code/", {"otp_token": code_from_secret(secret), "next": "/"})
+    replay = fresh.post("/login/code/", {"otp_token": first_code, "next": "/"})
     assert replay.status_code == 200  # the code that confirmed the app is not accepted twice
     time.sleep(2.1)  # two failures: 2 s
     signed_in = fresh.post("/login/code/", {"otp_token": code_from_secret(secret, 1), "next": "/productions/TEST/"})
