@@ -11,6 +11,8 @@ IMPORT_CUT = "import_cut"
 FILE_FIX_REQUEST = "file_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
+ANNOTATE_FRAME = "annotate_frame"
+WRITE_REVIEW_NOTE = "write_review_note"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -19,6 +21,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     FILE_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+    # Everyone who reviews in the room draws and writes notes; producers read them in reports.
+    ANNOTATE_FRAME: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
+    WRITE_REVIEW_NOTE: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -28,6 +33,8 @@ ACTION_DESCRIPTIONS = {
     FILE_FIX_REQUEST: "file fix requests",
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
+    ANNOTATE_FRAME: "draw on frames in the review room",
+    WRITE_REVIEW_NOTE: "write notes in the review room",
 }
 
 

@@ -2,7 +2,7 @@
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 
-from .models import Clip, FixRequest, Job, Production, Proposal
+from .models import Annotation, Clip, FixRequest, Job, Production, Proposal, ReviewNote
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -22,6 +22,21 @@ def proposal_for(user: User | AnonymousUser, proposal_id: int) -> Proposal | Non
         .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot", "job")
         .first()
     )
+
+
+def versions_of(proposal: Proposal) -> list[Proposal]:
+    """Every version of ``proposal``'s fix request (v001, v002, …), in its production — what one
+    review room shows."""
+    return list(Proposal.objects.filter(production=proposal.production_id, fix_request=proposal.fix_request_id)
+                .select_related("production", "fix_request__shot__clip").order_by("version"))
+
+
+def annotations_of(proposals: list[Proposal]) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(proposal__in=proposals).select_related("author")
+
+
+def review_notes_of(proposals: list[Proposal]) -> QuerySet[ReviewNote]:
+    return ReviewNote.objects.filter(proposal__in=proposals).select_related("author")
 
 
 def clips_of(production: Production) -> QuerySet[Clip]:
