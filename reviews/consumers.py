@@ -158,7 +158,8 @@ class ReviewConsumer(AsyncWebsocketConsumer):
         await self.store.join(self.channel_name, {"user": user.pk, "name": self.viewer, "roles": self.room.roles})
         state = await self.store.initialise({"presenter": None, "presenter_name": "", "proposal": self.proposal.pk,
                                              "versus": None, "frame": self.proposal.frame_in, "mode": "wipe",
-                                             "orientation": "vertical", "wipe": 0.5, "ab": "b"})
+                                             "orientation": "vertical", "wipe": 0.5, "ab": "b",
+                                             "playing": False})
         present = await self.store.present()
         if not any(person["user"] == state.get("presenter") for person in present):
             # Nobody presents (a new room, or the presenter's process died): the first here drives.
@@ -283,6 +284,10 @@ class ReviewConsumer(AsyncWebsocketConsumer):
                 if message[key] not in allowed:
                     raise BadRequest(f"{key} is one of {', '.join(allowed)}")
                 changes[key] = message[key]
+        if "playing" in message:
+            if not isinstance(message["playing"], bool):
+                raise BadRequest("playing is true or false")
+            changes["playing"] = message["playing"]
         if "wipe" in message:
             wipe = message["wipe"]
             if not isinstance(wipe, (int, float)) or isinstance(wipe, bool) or not 0 <= wipe <= 1:
