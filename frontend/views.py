@@ -64,7 +64,8 @@ def clip_thumbnail(request, clip_id):
 def shot_board(request, code):
     """The post supervisor's shot board: every shot with its thumbnail, source range in frames
     and timecode, status, open fix requests and assignees; filtered by status, assignee and a
-    search, all as query parameters (so a filtered board is a link)."""
+    search, all as query parameters (so a filtered board is a link). Job progress of the shots'
+    fix requests arrives live over the production's socket."""
     production = selectors.production_for(request.user, code)
     if production is None:
         raise Http404("No such production among yours.")
@@ -83,6 +84,8 @@ def shot_board(request, code):
             "source_last_tc": frame_timecode(start_timecode=clip.start_timecode, frame_rate=clip.frame_rate,
                                              frame=shot.source_out - 1),
             "assignees": sorted({fix.assignee.username for fix in shot.active_fixes if fix.assignee}),
+            "fix_request_ids": " ".join(str(fix.pk) for fix in shot.active_fixes),
+            "jobs": [job_payload(job) for fix in shot.active_fixes for job in fix.active_jobs],
         })
     members = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
                .distinct().order_by("username"))

@@ -65,12 +65,14 @@ SHOT_STATUSES = {
     "removed": "Removed from cut",
 }
 ACTIVE_FIX_STATUSES = ("open", "in_progress", "in_review")
+ACTIVE_JOB_STATES = ("queued", "running")
 
 
 def shot_board(production: Production, *, status: str = "", assignee: str = "", search: str = "") -> QuerySet:
     """The production's shots for the shot board, each annotated with ``board_status`` (see
     ``SHOT_STATUSES``) and ``open_fix_count`` (fix requests still in work), their clip and their
-    active fix requests (``active_fixes``, with assignees) prefetched — a fixed number of queries.
+    active fix requests (``active_fixes``, with assignees and their queued or running
+    ``active_jobs``) prefetched — a fixed number of queries.
 
     Filters: ``status`` (a ``SHOT_STATUSES`` key), ``assignee`` (username assigned to one of the
     shot's active fix requests), ``search`` (in code, clip name, editorial clip name, reel).
@@ -90,7 +92,9 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
         )
         .prefetch_related(Prefetch(
             "fix_requests",
-            queryset=FixRequest.objects.filter(status__in=ACTIVE_FIX_STATUSES).select_related("assignee"),
+            queryset=FixRequest.objects.filter(status__in=ACTIVE_FIX_STATUSES).select_related("assignee")
+            .prefetch_related(Prefetch("jobs", queryset=Job.objects.filter(state__in=ACTIVE_JOB_STATES),
+                                       to_attr="active_jobs")),
             to_attr="active_fixes",
         ))
         .order_by("removed_from_cut_at", "cut_order", "code")

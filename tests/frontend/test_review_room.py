@@ -14,7 +14,10 @@ from django.conf import settings
 from reviews.models import Annotation, ProposalStatus
 
 from ..reviews.helpers import outside_watermark
+from reviews.services.jobs import job_submit
+
 from .browser import launch, open_signed_in
+from .test_live_progress import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -106,6 +109,10 @@ def test_two_people_review_together(asgi_server, proposal, people):
             expect(page.locator("#status")).to_have_text("Approved")
             expect(page.locator("#decisions")).to_contain_text("Approved by director")
         expect(director.locator("button[value=approve]")).to_be_disabled()
+
+        # A job of this fix request shows in the room as it is queued.
+        job = in_thread(lambda: job_submit(fix_request=proposal.fix_request, actor=people["artist"])[0])
+        expect(artist.locator("#job-state")).to_have_text(f"Job {job.pk}: Queued, 0/6 frames")
 
         # Someone outside the production: no page, and the socket's handshake is refused (the
         # server closes it before accepting — 4403 to protocol clients, which a browser reports
