@@ -13,6 +13,7 @@ RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
 ANNOTATE_FRAME = "annotate_frame"
 WRITE_REVIEW_NOTE = "write_review_note"
+SET_REVIEW_WATERMARK = "set_review_watermark"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -24,6 +25,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # Everyone who reviews in the room draws and writes notes; producers read them in reports.
     ANNOTATE_FRAME: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
     WRITE_REVIEW_NOTE: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
+    # Who answers for where footage goes: the producer, and the post supervisor who runs post.
+    SET_REVIEW_WATERMARK: frozenset({Role.PRODUCER, Role.SUPERVISOR}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -35,6 +38,7 @@ ACTION_DESCRIPTIONS = {
     TRAIN_LOOK: "train look models",
     ANNOTATE_FRAME: "draw on frames in the review room",
     WRITE_REVIEW_NOTE: "write notes in the review room",
+    SET_REVIEW_WATERMARK: "turn the review watermark on or off",
 }
 
 

@@ -2,6 +2,7 @@
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from reviews import authz
 from reviews.models import Membership, Production, Role
 
 from .audit import audit_record
@@ -23,3 +24,19 @@ def membership_add(*, production: Production, user: User, role: str, actor: User
         audit_record(production=production, actor=actor, action="membership.add", target=membership,
                      payload={"user": user.username, "role": role})
     return membership
+
+
+@transaction.atomic
+def production_set_review_watermark(*, production: Production, enabled: bool, actor: User) -> Production:
+    """Turn the burn-in watermark (reviewer's name and time on every frame streamed to the review
+    room) on or off for ``production``; audited as ``production.review_watermark``. Connections
+    already open keep the setting they opened with until they reconnect.
+
+    Raises ``NotAllowed`` unless ``actor`` is a producer or post supervisor of the production.
+    """
+    authz.require(actor, production, authz.SET_REVIEW_WATERMARK)
+    Production.objects.filter(pk=production.pk).update(review_watermark=enabled)
+    production.review_watermark = enabled
+    audit_record(production=production, actor=actor, action="production.review_watermark", target=production,
+                 payload={"enabled": enabled})
+    return production

@@ -21,8 +21,10 @@ from django.conf import settings
 
 from engine.io import read_frame
 from reviews.models import Annotation, AuditEvent, Job, ReviewNote
+from reviews.errors import NotAllowed
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_cancel, job_execute, job_submit
+from reviews.services.productions import production_set_review_watermark
 from reviews.services.proposals import proposal_decide
 
 from .helpers import (mean_abs_difference, outside_watermark, receive_event, receive_frames, review_size,
@@ -112,9 +114,10 @@ def test_both_sides_are_frame_n_and_carry_the_reviewers_watermark(proposal, peop
     assert mean_abs_difference(artist_before[marked], director_before[marked]) > 5
 
     # The production's setting turns it off: the stored review JPEG goes out byte for byte.
-    production = proposal.production
-    production.review_watermark = False
-    production.save(update_fields=["review_watermark"])
+    with pytest.raises(NotAllowed):
+        production_set_review_watermark(production=proposal.production, enabled=False, actor=people["director"])
+    production_set_review_watermark(production=proposal.production, enabled=False, actor=people["producer"])
+    assert AuditEvent.objects.filter(action="production.review_watermark", payload={"enabled": False}).count() == 1
     plain = fetch(proposal, people["director"], frames[:1])
     for side in ("before", "after"):
         assert plain[(frames[0], side)][1] == stored(proposal, side, frames[0])
