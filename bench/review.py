@@ -12,7 +12,7 @@ Prints, in one run, each with the baseline measured beside it:
   state, with 1 (baseline), 50 and 200 followers in the session (target: p99 < 100 ms at 200).
 
 The proposal is rendered by the real engine from ``sam2_02_cups.mp4`` (1280×720) with review
-frames at 1280 pixels wide (``LOUPE_REVIEW_WIDTH``), in a throwaway database (``test_<name>``)
+frames at 1280 pixels wide (``LOUPE_REVIEW_WIDTH``), in a throwaway database (``test_loupe_bench_review`` by default)
 and media folder, both removed at the end. Clients run in this process (the ``websockets`` library), so at 200 followers this process's own parsing is in the figures.
 Needs PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``; by default the local ones).
 
@@ -34,7 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loupe")
+# Its own database name: create_test_db(autoclobber) would drop another benchmark's test_loupe.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loupe_bench_review")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ["LOUPE_REVIEW_WIDTH"] = "1280"  # 720p review frames

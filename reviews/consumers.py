@@ -32,6 +32,8 @@ CLOSE_FORBIDDEN = 4403
 COMPARE_MODES = ("wipe", "side", "difference", "ab")
 ORIENTATIONS = ("vertical", "horizontal")
 AB_SIDES = ("a", "b")
+# Review images prepared at once per connection (a before+after pair).
+FRAMES_IN_PARALLEL = 2
 # Production events the room passes on when they concern its fix request.
 FIX_REQUEST_EVENTS = ("job", "job.preview", "proposal")
 # Events of the room's own groups that are passed on as they are.
@@ -251,24 +253,28 @@ class ReviewConsumer(AsyncWebsocketConsumer):
         self.frame_ready.set()
 
     async def _serve_frames(self):
-        """Send queued frames in order, one at a time, while the socket keeps reading messages
-        (so a seek can drop what is queued)."""
+        """Send queued frames in the order asked, while the socket keeps reading messages (so a
+        seek can drop what is queued). Up to ``FRAMES_IN_PARALLEL`` images are prepared at once
+        in threads (JPEG decoding and encoding release the GIL)."""
         while True:
             await self.frame_ready.wait()
             while self.frame_queue:
-                proposal, frame, side = self.frame_queue.popleft()
-                try:
-                    image = await asyncio.to_thread(serve_frame, proposal=proposal, side=side, frame=frame,
-                                                    viewer=self.viewer)
-                except OSError:
-                    await self.send_event("error", {"detail": f"Frame {frame} ({side}) of {proposal.version_label} "
-                                                              f"is missing on the server; tell the post supervisor."})
-                    continue
-                timecode = frame_timecode(start_timecode=self.clip.start_timecode, frame_rate=self.clip.frame_rate,
-                                          frame=frame)
-                header = {"proposal": proposal.pk, "version": proposal.version_label, "frame": frame,
-                          "timecode": timecode, "side": side}
-                await self.send(bytes_data=pack_frame_message(header, image))
+                batch = [self.frame_queue.popleft() for _ in range(min(FRAMES_IN_PARALLEL, len(self.frame_queue)))]
+                images = await asyncio.gather(*(
+                    asyncio.to_thread(serve_frame, proposal=proposal, side=side, frame=frame, viewer=self.viewer)
+                    for proposal, frame, side in batch), return_exceptions=True)
+                for (proposal, frame, side), image in zip(batch, images):
+                    if isinstance(image, OSError):
+                        await self.send_event("error", {"detail": f"Frame {frame} ({side}) of {proposal.version_label} "
+                                                                  f"is missing on the server; tell the post supervisor."})
+                        continue
+                    if isinstance(image, BaseException):
+                        raise image
+                    timecode = frame_timecode(start_timecode=self.clip.start_timecode,
+                                              frame_rate=self.clip.frame_rate, frame=frame)
+                    header = {"proposal": proposal.pk, "version": proposal.version_label, "frame": frame,
+                              "timecode": timecode, "side": side}
+                    await self.send(bytes_data=pack_frame_message(header, image))
             self.frame_ready.clear()
 
     async def on_state(self, message):
