@@ -24,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -210,15 +211,19 @@ async def fan_out(port: int, path: str, presenter: RoomClient, followers: list[s
     for client in clients:
         while not client.inbox.empty():
             client.inbox.get_nowait()
-    latencies = []
+    latencies, missed = [], 0
     for i in range(rounds):
         frame = frames[i % len(frames)]
         sent = time.perf_counter()
         presenter.send_json({"type": "state", "frame": frame, "wipe": round(random.random(), 3)})
-        arrivals = await asyncio.gather(*(c.next_event("room.state", lambda s, f=frame: s.get("frame") == f)
-                                          for c in clients))
-        latencies += [at - sent for at, _ in arrivals]
+        arrivals = await asyncio.gather(*(
+            asyncio.wait_for(c.next_event("room.state", lambda s, f=frame: s.get("frame") == f), timeout=10)
+            for c in clients), return_exceptions=True)
+        latencies += [arrival[0] - sent for arrival in arrivals if not isinstance(arrival, BaseException)]
+        missed += sum(isinstance(arrival, BaseException) for arrival in arrivals)
         await asyncio.sleep(0.05)
+    if missed:
+        print(f"  {missed} of {rounds * len(clients)} playhead moves did not reach a follower within 10 s")
     await asyncio.gather(*(client.close() for client in clients))
     await asyncio.sleep(1.0)
     return latencies
@@ -268,6 +273,7 @@ def free_port() -> int:
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # so the cleanup below runs
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48, help="frames in the proposal")
     parser.add_argument("--seeks", type=int, default=30)

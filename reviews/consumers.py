@@ -147,8 +147,6 @@ class ReviewConsumer(AsyncWebsocketConsumer):
         self.groups_joined = [events.room_group(self.fix_request_id),
                               events.production_group(self.proposal.production_id)]
         self.groups_joined += [events.proposal_group(pk) for pk in self.versions]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
         self.frame_queue: deque = deque()
         self.frame_ready = asyncio.Event()
         self.frame_server = asyncio.create_task(self._serve_frames())
@@ -157,6 +155,8 @@ class ReviewConsumer(AsyncWebsocketConsumer):
             "frame_rate": [self.clip.frame_rate_num, self.clip.frame_rate_den],
             "start_timecode": self.clip.start_timecode,
         })
+        # Joined before the snapshot below is read, so nothing between the two is missed.
+        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in self.groups_joined))
         await self.store.join(self.channel_name, {"user": user.pk, "name": self.viewer, "roles": self.room.roles})
         state = await self.store.initialise({"presenter": None, "presenter_name": "", "proposal": self.proposal.pk,
                                              "versus": None, "frame": self.proposal.frame_in, "mode": "wipe",
@@ -185,8 +185,8 @@ class ReviewConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "groups_joined"):
             return
         self.frame_server.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name)
+                               for group in self.groups_joined))
         await self.store.leave(self.channel_name)
         present = await self.store.present()
         user = self.scope["user"]
