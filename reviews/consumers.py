@@ -284,7 +284,11 @@ class ReviewConsumer(AsyncWebsocketConsumer):
         if "versus" in message:
             changes["versus"] = None if message["versus"] is None else self._version(message, "versus").pk
         if "frame" in message:
-            changes["frame"] = _int(message["frame"], "frame")
+            frame = _int(message["frame"], "frame")
+            if not self.proposal.frame_in <= frame < self.proposal.frame_out:  # every version's range
+                raise BadRequest(f"frame {frame} is outside this fix request's frames "
+                                 f"{self.proposal.frame_in}–{self.proposal.frame_out - 1}")
+            changes["frame"] = frame
         for key, allowed in (("mode", COMPARE_MODES), ("orientation", ORIENTATIONS), ("ab", AB_SIDES)):
             if key in message:
                 if message[key] not in allowed:

@@ -168,6 +168,8 @@ def test_live_session(proposal, people, shots):
         assert (state["frame"], state["mode"], state["by"]) == (13, "difference", director.pk)
         await d.send_json_to({"type": "state", "mode": "cinema"})
         assert "mode is one of wipe, side, difference, ab" in (await receive_event(d, "error"))["detail"]
+        await d.send_json_to({"type": "state", "frame": proposal.frame_out})
+        assert "outside this fix request's frames 10–15" in (await receive_event(d, "error"))["detail"]
 
         # Hand over control; the artist drives.
         await d.send_json_to({"type": "presenter", "user": artist.pk})
