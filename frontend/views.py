@@ -5,8 +5,8 @@ import logging
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
@@ -174,7 +174,8 @@ def shot_board(request, code):
     and timecode, status, open fix requests, assignees and the soonest due date; filtered by
     status, assignee, fix kind and a search, sorted by a column — all as query parameters, so a
     filtered board is a link. Supervisors select shots to assign in bulk and file fix requests
-    with a mask drawn on a frame (board.js, through the API)."""
+    with a mask drawn on a frame (board.js, through the API). Job progress of the shots' fix
+    requests arrives live over the production's socket (shot_board.js)."""
     production = _production_page(request, code)
     filters = {name: request.GET.get(name, "").strip() for name in ("status", "assignee", "kind", "q", "sort")}
     shots = list(selectors.shot_board(production, status=filters["status"], assignee=filters["assignee"],
@@ -190,6 +191,8 @@ def shot_board(request, code):
             "source_last_tc": frame_timecode(start_timecode=clip.start_timecode, frame_rate=clip.frame_rate,
                                              frame=shot.source_out - 1),
             "assignees": sorted({fix.assignee.username for fix in shot.active_fixes if fix.assignee}),
+            "fix_request_ids": " ".join(str(fix.pk) for fix in shot.active_fixes),
+            "jobs": [job_payload(job) for fix in shot.active_fixes for job in fix.active_jobs],
         })
     artists = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
                .distinct().order_by("username"))

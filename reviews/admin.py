@@ -13,7 +13,9 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(models.Production)
 class ProductionAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "require_mfa", "created_at"]
+    list_display = ["code", "name", "require_mfa", "review_watermark", "created_at"]
+    # Changed through services.productions.production_set_review_watermark, which audits it.
+    readonly_fields = ["review_watermark"]
     inlines = [MembershipInline]
 
     @transaction.atomic

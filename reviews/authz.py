@@ -16,6 +16,9 @@ MANAGE_SECURITY = "manage_security"
 CLASSIFY_FIX_REQUEST = "classify_fix_request"
 ANSWER_CONSENT = "answer_consent"
 READ_REPORTS = "read_reports"
+ANNOTATE_FRAME = "annotate_frame"
+WRITE_REVIEW_NOTE = "write_review_note"
+SET_REVIEW_WATERMARK = "set_review_watermark"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -31,6 +34,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # service also checks that the person is the one the consent request asks.
     ANSWER_CONSENT: frozenset({Role.PERFORMER}),
     READ_REPORTS: frozenset({Role.PRODUCER}),
+    # Everyone who reviews in the room draws and writes notes; producers read them in reports.
+    ANNOTATE_FRAME: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
+    WRITE_REVIEW_NOTE: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
+    # Who answers for where footage goes: the producer, and the post supervisor who runs post.
+    SET_REVIEW_WATERMARK: frozenset({Role.PRODUCER, Role.SUPERVISOR}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -45,6 +53,9 @@ ACTION_DESCRIPTIONS = {
     CLASSIFY_FIX_REQUEST: "classify fix requests and name the performers they affect",
     ANSWER_CONSENT: "answer consent requests",
     READ_REPORTS: "read the production's reports",
+    ANNOTATE_FRAME: "draw on frames in the review room",
+    WRITE_REVIEW_NOTE: "write notes in the review room",
+    SET_REVIEW_WATERMARK: "turn the review watermark on or off",
 }
 
 

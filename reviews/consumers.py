@@ -1,23 +1,43 @@
 """WebSocket consumers. Each authenticates the user from the session, checks membership of the
 production on connect, and takes only the proposal id from the URL — never a client's word for
-what it may see. The protocol is in ``docs/review-protocol.md``."""
+what it may see: every id a client sends later is looked up among the versions of that
+proposal's fix request, which membership was checked for. The protocol is in
+``docs/review-protocol.md``."""
 import asyncio
 import json
 import struct
+from collections import deque
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import transaction
+from django.utils import timezone
 
-from reviews import events, selectors
-from reviews.media import SIDES, review_frame_path
-from reviews.models import Proposal
+from reviews import authz, events, selectors
+from reviews.errors import ServiceError
+from reviews.media import SIDES, region_outline, review_frame_path
+from reviews.models import Proposal, ReviewNote
+from reviews.room import room_store
+from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
+from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.timecode import frame_timecode
+from reviews.watermark import burn_in_jpeg, watermark_text
 
 # Close codes (4000–4999 are the application's).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+
+COMPARE_MODES = ("wipe", "side", "difference", "ab")
+ORIENTATIONS = ("vertical", "horizontal")
+AB_SIDES = ("a", "b")
+# Review images prepared at once per connection (a before+after pair).
+FRAMES_IN_PARALLEL = 2
+# Production events the room passes on when they concern its fix request.
+FIX_REQUEST_EVENTS = ("job", "job.preview", "proposal")
+# Events of the room's own groups that are passed on as they are.
+ROOM_EVENTS = ("proposal.status", "annotation", "note", "room.state", "presence", "laser")
 
 
 def pack_frame_message(header: dict, image: bytes) -> bytes:
@@ -26,79 +46,359 @@ def pack_frame_message(header: dict, image: bytes) -> bytes:
     return struct.pack(">I", len(encoded)) + encoded + image
 
 
+def serve_frame(*, proposal: Proposal, side: str, frame: int, viewer: str | None) -> bytes:
+    """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` as streamed to a
+    reviewer: with ``viewer`` (a name) burnt in with the time when the production watermarks
+    review frames (``viewer`` None: as stored). The one place a review frame leaves the server.
+
+    Raises ``OSError`` if the frame is missing on disk."""
+    image = review_frame_path(proposal.media_dir, side, frame).read_bytes()
+    if viewer is not None and proposal.production.review_watermark:
+        image = burn_in_jpeg(image, watermark_text(reviewer=viewer, at=timezone.now()))
+    return image
+
+
+def version_payload(proposal: Proposal) -> dict:
+    return {
+        "id": proposal.pk,
+        "version": proposal.version_label,
+        "status": proposal.status,
+        "status_label": proposal.get_status_display(),
+        "frame_in": proposal.frame_in,
+        "frame_out": proposal.frame_out,
+        "region_fraction": proposal.region_fraction,
+        "metrics": proposal.metrics,
+        "method": proposal.method,
+    }
+
+
+@dataclass
+class RoomContext:
+    """What a review room connection may see, loaded once membership was checked."""
+
+    proposal: Proposal
+    versions: dict[int, Proposal]
+    roles: list[str]
+    may_annotate: bool
+    may_note: bool
+    may_decide: bool
+    annotations: list[dict]
+    notes: list[dict]
+
+
 @database_sync_to_async
-def _open_proposal(user, proposal_id: int) -> Proposal | None:
+def _open_room(user, proposal_id: int) -> RoomContext | None:
     proposal = selectors.proposal_for(user, proposal_id)
-    if proposal is not None:
-        with transaction.atomic():
-            audit_record(production=proposal.production, actor=user, action="footage.review", target=proposal,
-                         payload={"version": proposal.version_label})
-    return proposal
+    if proposal is None:
+        return None
+    with transaction.atomic():
+        audit_record(production=proposal.production, actor=user, action="footage.review", target=proposal,
+                     payload={"version": proposal.version_label})
+    versions = selectors.versions_of(proposal)
+    clip = proposal.fix_request.shot.clip
+    production = proposal.production
+    return RoomContext(
+        proposal=proposal,
+        versions={v.pk: v for v in versions},
+        roles=sorted(authz.roles_in(user, production)),
+        may_annotate=authz.may(user, production, authz.ANNOTATE_FRAME),
+        may_note=authz.may(user, production, authz.WRITE_REVIEW_NOTE),
+        may_decide=authz.may(user, production, authz.APPROVE_PROPOSAL),
+        annotations=[annotation_payload(a) for a in selectors.annotations_of(versions)],
+        notes=[review_note_payload(n, clip=clip) for n in selectors.review_notes_of(versions)],
+    )
+
+
+@database_sync_to_async
+def _reload_versions(proposal: Proposal) -> dict[int, Proposal]:
+    return {v.pk: v for v in selectors.versions_of(proposal)}
+
+
+class BadRequest(Exception):
+    """A client message that cannot be served; the message says what to send instead."""
+
+
+def _int(value, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{name} must be an integer")
+    return value
 
 
 class ReviewConsumer(AsyncWebsocketConsumer):
-    """``/ws/review/<proposal id>/``: before/after frames of one proposal, and its status."""
+    """``/ws/review/<proposal id>/``: the review room of the proposal's fix request — before/after
+    frames of its versions, the shared playhead, presence, laser, annotations, notes, job
+    progress and decisions."""
 
     async def connect(self):
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.proposal = await _open_proposal(user, self.scope["url_route"]["kwargs"]["proposal_id"])
-        if self.proposal is None:
+        self.room = await _open_room(user, self.scope["url_route"]["kwargs"]["proposal_id"])
+        if self.room is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.proposal = self.room.proposal
+        self.versions = self.room.versions
         self.clip = self.proposal.fix_request.shot.clip
-        self.group = events.proposal_group(self.proposal.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.fix_request_id = self.proposal.fix_request_id
+        self.viewer = person_name(user)
+        self.store = room_store(self.fix_request_id)
+        self.groups_joined = [events.room_group(self.fix_request_id),
+                              events.production_group(self.proposal.production_id)]
+        self.groups_joined += [events.proposal_group(pk) for pk in self.versions]
+        self.frame_queue: deque = deque()
+        self.frame_ready = asyncio.Event()
+        self.frame_server = asyncio.create_task(self._serve_frames())
         await self.accept()
-        await self.send_event("proposal", {
-            "id": self.proposal.pk,
-            "version": self.proposal.version_label,
-            "status": self.proposal.status,
-            "status_label": self.proposal.get_status_display(),
-            "frame_in": self.proposal.frame_in,
-            "frame_out": self.proposal.frame_out,
+        await self.send_event("proposal", version_payload(self.proposal) | {
             "frame_rate": [self.clip.frame_rate_num, self.clip.frame_rate_den],
             "start_timecode": self.clip.start_timecode,
         })
+        # Joined before the snapshot below is read, so nothing between the two is missed.
+        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in self.groups_joined))
+        await self.store.join(self.channel_name, {"user": user.pk, "name": self.viewer, "roles": self.room.roles})
+        state = await self.store.initialise({"presenter": None, "presenter_name": "", "proposal": self.proposal.pk,
+                                             "versus": None, "frame": self.proposal.frame_in, "mode": "wipe",
+                                             "orientation": "vertical", "wipe": 0.5, "ab": "b",
+                                             "playing": False})
+        present = await self.store.present()
+        if not any(person["user"] == state.get("presenter") for person in present):
+            # Nobody presents (a new room, or the presenter's process died): the first here drives.
+            _, state = await self.store.update_if_presenter(state.get("presenter"),
+                                                            {"presenter": user.pk, "presenter_name": self.viewer})
+            await self.group_event("room.state", state)
+        await self.send_event("room", {
+            "you": {"user": user.pk, "name": self.viewer, "roles": self.room.roles,
+                    "may_annotate": self.room.may_annotate, "may_note": self.room.may_note,
+                    "may_decide": self.room.may_decide},
+            "state": state,
+            "presence": present,
+            "versions": [version_payload(v) for v in self.versions.values()],
+            "annotations": self.room.annotations,
+            "notes": self.room.notes,
+        })
+        self.room = None  # the snapshot is sent; live events keep the browser current
+        await self.group_event("presence", {"people": present})
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if not hasattr(self, "groups_joined"):
+            return
+        self.frame_server.cancel()
+        await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name)
+                               for group in self.groups_joined))
+        await self.store.leave(self.channel_name)
+        present = await self.store.present()
+        user = self.scope["user"]
+        state = await self.store.state()
+        if state.get("presenter") == user.pk and not any(p["user"] == user.pk for p in present):
+            # The presenter left: control passes to whoever has been here longest.
+            successor = present[0] if present else None
+            applied, state = await self.store.update_if_presenter(user.pk, {
+                "presenter": successor["user"] if successor else None,
+                "presenter_name": successor["name"] if successor else ""})
+            if applied:
+                await self.group_event("room.state", state)
+        await self.group_event("presence", {"people": present})
 
     async def send_event(self, event: str, data: dict):
         await self.send(text_data=json.dumps({"event": event, "data": data}))
 
+    async def group_event(self, event: str, data: dict):
+        await self.channel_layer.group_send(events.room_group(self.fix_request_id),
+                                            {"type": "relay", "event": event, "data": data})
+
+    # -- client messages -------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
         try:
             message = json.loads(text_data or "")
-            if message.get("type") != "frame":
-                raise ValueError("unknown message type; send {\"type\": \"frame\", \"frame\": N}")
-            frame = message["frame"]
-            if not isinstance(frame, int) or isinstance(frame, bool):
-                raise ValueError("frame must be an integer")
-        except (ValueError, KeyError, TypeError) as error:
+            if not isinstance(message, dict):
+                raise BadRequest("send a JSON object")
+            kind = message.get("type")
+            handler = self.HANDLERS.get(kind)
+            if handler is None:
+                raise BadRequest(f"unknown message type {kind!r}; use one of {', '.join(self.HANDLERS)}")
+            await handler(self, message)
+        except (BadRequest, ValueError) as error:
             await self.send_event("error", {"detail": f"Bad request: {error}."})
-            return
-        if not self.proposal.frame_in <= frame < self.proposal.frame_out:
-            await self.send_event("error", {"detail": f"Frame {frame} is outside this proposal's frames "
-                                                     f"{self.proposal.frame_in}–{self.proposal.frame_out - 1}."})
-            return
-        await self.send_frame(frame)
+        except ServiceError as error:
+            await self.send_event("error", {"detail": str(error)})
 
-    async def send_frame(self, frame: int):
-        timecode = frame_timecode(start_timecode=self.clip.start_timecode, frame_rate=self.clip.frame_rate,
-                                  frame=frame)
-        for side in SIDES:
-            image = await asyncio.to_thread(review_frame_path(self.proposal.media_dir, side, frame).read_bytes)
-            header = {"proposal": self.proposal.pk, "version": self.proposal.version_label, "frame": frame,
-                      "timecode": timecode, "side": side}
-            await self.send(bytes_data=pack_frame_message(header, image))
+    def _version(self, message: dict, key: str = "proposal") -> Proposal:
+        """The version a message names (default: the one this room was opened on) — only ever
+        one of this fix request's versions."""
+        pk = message.get(key)
+        if pk is None:
+            return self.proposal
+        proposal = self.versions.get(_int(pk, key))
+        if proposal is None:
+            raise BadRequest(f"{key} {pk} is not a version in this room")
+        return proposal
 
+    async def on_frame(self, message):
+        proposal = self._version(message)
+        frame = _int(message.get("frame"), "frame")
+        if not proposal.frame_in <= frame < proposal.frame_out:
+            raise BadRequest(f"frame {frame} is outside {proposal.version_label}'s frames "
+                             f"{proposal.frame_in}–{proposal.frame_out - 1}")
+        sides = message.get("sides", list(SIDES))
+        if not isinstance(sides, list) or not sides or any(side not in SIDES for side in sides):
+            raise BadRequest(f"sides is a list of {' and '.join(SIDES)}")
+        if message.get("flush"):
+            self.frame_queue.clear()  # a seek: what was queued for the old playhead is not wanted
+        for side in dict.fromkeys(sides):
+            request = (proposal, frame, side)
+            if request not in self.frame_queue:
+                self.frame_queue.append(request)
+        self.frame_ready.set()
+
+    async def _serve_frames(self):
+        """Send queued frames in the order asked, while the socket keeps reading messages (so a
+        seek can drop what is queued). Up to ``FRAMES_IN_PARALLEL`` images are prepared at once
+        in threads (JPEG decoding and encoding release the GIL)."""
+        while True:
+            await self.frame_ready.wait()
+            while self.frame_queue:
+                batch = [self.frame_queue.popleft() for _ in range(min(FRAMES_IN_PARALLEL, len(self.frame_queue)))]
+                images = await asyncio.gather(*(
+                    asyncio.to_thread(serve_frame, proposal=proposal, side=side, frame=frame, viewer=self.viewer)
+                    for proposal, frame, side in batch), return_exceptions=True)
+                for (proposal, frame, side), image in zip(batch, images):
+                    if isinstance(image, OSError):
+                        await self.send_event("error", {"detail": f"Frame {frame} ({side}) of {proposal.version_label} "
+                                                                  f"is missing on the server; tell the post supervisor."})
+                        continue
+                    if isinstance(image, BaseException):
+                        raise image
+                    timecode = frame_timecode(start_timecode=self.clip.start_timecode,
+                                              frame_rate=self.clip.frame_rate, frame=frame)
+                    header = {"proposal": proposal.pk, "version": proposal.version_label, "frame": frame,
+                              "timecode": timecode, "side": side}
+                    await self.send(bytes_data=pack_frame_message(header, image))
+            self.frame_ready.clear()
+
+    async def on_state(self, message):
+        changes = {}
+        if "proposal" in message:
+            changes["proposal"] = self._version(message).pk
+        if "versus" in message:
+            changes["versus"] = None if message["versus"] is None else self._version(message, "versus").pk
+        if "frame" in message:
+            frame = _int(message["frame"], "frame")
+            if not self.proposal.frame_in <= frame < self.proposal.frame_out:  # every version's range
+                raise BadRequest(f"frame {frame} is outside this fix request's frames "
+                                 f"{self.proposal.frame_in}–{self.proposal.frame_out - 1}")
+            changes["frame"] = frame
+        for key, allowed in (("mode", COMPARE_MODES), ("orientation", ORIENTATIONS), ("ab", AB_SIDES)):
+            if key in message:
+                if message[key] not in allowed:
+                    raise BadRequest(f"{key} is one of {', '.join(allowed)}")
+                changes[key] = message[key]
+        if "playing" in message:
+            if not isinstance(message["playing"], bool):
+                raise BadRequest("playing is true or false")
+            changes["playing"] = message["playing"]
+        if "wipe" in message:
+            wipe = message["wipe"]
+            if not isinstance(wipe, (int, float)) or isinstance(wipe, bool) or not 0 <= wipe <= 1:
+                raise BadRequest("wipe is a number from 0 to 1 (the share of the picture showing A)")
+            changes["wipe"] = round(float(wipe), 4)
+        user = self.scope["user"]
+        applied, state = await self.store.update_if_presenter(user.pk, changes)
+        if not applied:
+            raise ServiceError(f"{state.get('presenter_name') or 'Nobody'} presents in this room: ask for control "
+                               f"to drive the playhead.")
+        await self.group_event("room.state", state | {"by": user.pk})
+
+    async def on_presenter(self, message):
+        """Hand control to someone present (the presenter), or take it when nobody presents."""
+        user = self.scope["user"]
+        target = _int(message.get("user"), "user")
+        present = await self.store.present()
+        person = next((p for p in present if p["user"] == target), None)
+        if person is None:
+            raise BadRequest(f"user {target} is not in this room")
+        state = await self.store.state()
+        holder = state.get("presenter")
+        if holder == user.pk:
+            applied, state = await self.store.update_if_presenter(user.pk, {"presenter": target,
+                                                                            "presenter_name": person["name"]})
+        elif target == user.pk and not any(p["user"] == holder for p in present):
+            applied, state = await self.store.update_if_presenter(holder, {"presenter": user.pk,
+                                                                           "presenter_name": self.viewer})
+        else:
+            raise ServiceError(f"{state.get('presenter_name')} presents; only they can hand over control.")
+        if not applied:
+            raise ServiceError("Control changed hands meanwhile; try again.")
+        await self.group_event("room.state", state)
+
+    async def on_laser(self, message):
+        x, y = message.get("x"), message.get("y")
+        if x is None and y is None:
+            point = None  # the pointer left the picture
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in (x, y)):
+            point = [round(float(x), 4), round(float(y), 4)]
+        else:
+            raise BadRequest("laser takes x and y between 0 and 1, or both null")
+        await self.group_event("laser", {"user": self.scope["user"].pk, "name": self.viewer, "point": point})
+
+    async def on_annotate(self, message):
+        proposal = self._version(message)
+        await database_sync_to_async(annotation_create)(
+            proposal=proposal, author=self.scope["user"], frame=message.get("frame"), kind=message.get("kind"),
+            points=message.get("points"), text=message.get("text", ""), color=message.get("color", "#ff3b30"))
+
+    async def on_note(self, message):
+        proposal = self._version(message)
+        parent_id = message.get("parent")
+
+        def create():
+            parent = None
+            if parent_id is not None:
+                parent = ReviewNote.objects.filter(pk=_int(parent_id, "parent"), proposal=proposal).first()
+                if parent is None:
+                    raise BadRequest(f"note {parent_id} is not a note of {proposal.version_label}")
+            return review_note_create(proposal=proposal, author=self.scope["user"], frame=message.get("frame"),
+                                      text=message.get("text", ""), parent=parent)
+
+        await database_sync_to_async(create)()
+
+    async def on_region(self, message):
+        proposal = self._version(message)
+        polygons = await asyncio.to_thread(region_outline, proposal.media_dir)
+        await self.send_event("region", {"proposal": proposal.pk, "polygons": polygons})
+
+    async def on_ping(self, message):
+        await self.store.touch(self.channel_name)
+        await self.send_event("pong", {})
+
+    HANDLERS = {"frame": on_frame, "state": on_state, "presenter": on_presenter, "laser": on_laser,
+                "annotate": on_annotate, "note": on_note, "region": on_region, "ping": on_ping}
+
+    # -- group events ----------------------------------------------------------------------
     async def relay(self, message):
-        """A group event from ``reviews.events.broadcast``, passed on to the browser."""
-        await self.send_event(message["event"], message["data"])
+        """A group event (``reviews.events.broadcast`` or another room connection), passed on
+        to the browser when it concerns this room."""
+        event, data = message["event"], message["data"]
+        if event in FIX_REQUEST_EVENTS:
+            if data.get("fix_request") != self.fix_request_id:
+                return  # another fix request of the production
+            if event == "proposal":
+                await self._new_version(data["id"])
+                return
+        elif event not in ROOM_EVENTS:
+            return
+        await self.send_event(event, data)
+
+    async def _new_version(self, proposal_id: int):
+        self.versions = await _reload_versions(self.proposal)
+        if proposal_id in self.versions:
+            group = events.proposal_group(proposal_id)
+            if group not in self.groups_joined:
+                self.groups_joined.append(group)
+                await self.channel_layer.group_add(group, self.channel_name)
+            await self.send_event("versions", {"versions": [version_payload(v) for v in self.versions.values()],
+                                               "new": proposal_id})
 
 
 class ProductionConsumer(AsyncWebsocketConsumer):

@@ -1,6 +1,8 @@
 """Events fanned out to browsers through the channel layer, sent only once the change commits.
 
-Groups: ``production-<id>`` (jobs, new proposals) and ``proposal-<id>`` (its status).
+Groups: ``production-<id>`` (jobs, new proposals), ``proposal-<id>`` (its status) and
+``room-<fix request id>`` (the review room of a fix request's versions: playhead, presence,
+laser, annotations, notes).
 """
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -13,6 +15,10 @@ def production_group(production_id: int) -> str:
 
 def proposal_group(proposal_id: int) -> str:
     return f"proposal-{proposal_id}"
+
+
+def room_group(fix_request_id: int) -> str:
+    return f"room-{fix_request_id}"
 
 
 def broadcast(group: str, event: str, data: dict) -> None:

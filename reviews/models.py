@@ -25,6 +25,10 @@ class Production(models.Model):
     name = models.CharField(max_length=200)
     require_mfa = models.BooleanField(
         default=False, help_text="Members see this production only when signed in with a second factor (TOTP).")
+    review_watermark = models.BooleanField(
+        default=True,
+        help_text="Burn the reviewer's name and the time into every frame streamed to the review room.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -468,3 +472,48 @@ class LookModel(models.Model):
 
     def __str__(self):
         return f"{self.production} look v{self.version:03d} {self.name}"
+
+
+class AnnotationKind(models.TextChoices):
+    FREEHAND = "freehand", "Freehand"
+    ARROW = "arrow", "Arrow"
+    TEXT = "text", "Text"
+
+
+class Annotation(models.Model):
+    """A drawing on one frame of a proposal, made in the review room and seen by everyone in it.
+
+    ``points`` are ``[[x, y], ...]`` in picture coordinates normalised to 0–1 (0,0 top left):
+    a freehand stroke's samples, an arrow's tail and head, or a text's anchor. ``frame`` is a
+    clip frame (counted from 0) inside the proposal's ``[frame_in, frame_out)``.
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="annotations")
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="annotations")
+    frame = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=AnnotationKind.choices)
+    points = models.JSONField(default=list)
+    text = models.CharField(max_length=500, blank=True)
+    color = models.CharField(max_length=7, default="#ff3b30", help_text="#rrggbb")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["frame", "created_at", "id"]
+        indexes = [models.Index(fields=["proposal", "frame"], name="annotation_proposal_frame")]
+
+
+class ReviewNote(models.Model):
+    """A note pinned to one frame of a proposal; a reply names the note it answers (``parent``),
+    which threads the conversation on that frame."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="review_notes")
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="notes")
+    frame = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["frame", "created_at", "id"]

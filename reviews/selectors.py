@@ -4,7 +4,7 @@ from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, P
 from rest_framework.authtoken.models import Token
 
 from . import authz
-from .models import Alteration, Clip, ConsentRequest, FixRequest, Job, Production, Proposal
+from .models import Alteration, Annotation, Clip, ConsentRequest, FixRequest, Job, Production, Proposal, ReviewNote
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -45,6 +45,21 @@ def clips_for(user: User | AnonymousUser) -> QuerySet[Clip]:
     return Clip.objects.filter(production__in=productions_for(user))
 
 
+def versions_of(proposal: Proposal) -> list[Proposal]:
+    """Every version of ``proposal``'s fix request (v001, v002, …), in its production — what one
+    review room shows."""
+    return list(Proposal.objects.filter(production=proposal.production_id, fix_request=proposal.fix_request_id)
+                .select_related("production", "fix_request__shot__clip").order_by("version"))
+
+
+def annotations_of(proposals: list[Proposal]) -> QuerySet[Annotation]:
+    return Annotation.objects.filter(proposal__in=proposals).select_related("author")
+
+
+def review_notes_of(proposals: list[Proposal]) -> QuerySet[ReviewNote]:
+    return ReviewNote.objects.filter(proposal__in=proposals).select_related("author")
+
+
 def clips_of(production: Production) -> QuerySet[Clip]:
     return production.clips.all()
 
@@ -83,6 +98,7 @@ SHOT_STATUSES = {
     "removed": "Removed from cut",
 }
 ACTIVE_FIX_STATUSES = ("open", "in_progress", "in_review")
+ACTIVE_JOB_STATES = ("queued", "running")
 
 
 #: Shot board sort keys (a leading "-" reverses): the cut's order, code, status (most pressing
@@ -94,7 +110,8 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
                sort: str = "cut") -> QuerySet:
     """The production's shots for the shot board, each annotated with ``board_status`` (see
     ``SHOT_STATUSES``) and ``open_fix_count`` (fix requests still in work), their clip and their
-    active fix requests (``active_fixes``, with assignees) prefetched — a fixed number of queries.
+    active fix requests (``active_fixes``, with assignees and their queued or running
+    ``active_jobs``) prefetched — a fixed number of queries.
 
     Filters: ``status`` (a ``SHOT_STATUSES`` key), ``assignee`` (username assigned to one of the
     shot's active fix requests), ``kind`` (a fix kind among them), ``search`` (in code, clip name,
@@ -117,7 +134,9 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
         )
         .prefetch_related(Prefetch(
             "fix_requests",
-            queryset=FixRequest.objects.filter(status__in=ACTIVE_FIX_STATUSES).select_related("assignee"),
+            queryset=FixRequest.objects.filter(status__in=ACTIVE_FIX_STATUSES).select_related("assignee")
+            .prefetch_related(Prefetch("jobs", queryset=Job.objects.filter(state__in=ACTIVE_JOB_STATES),
+                                       to_attr="active_jobs")),
             to_attr="active_fixes",
         ))
     )

@@ -188,3 +188,21 @@ def asgi_server(process_env):
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     _stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _empty_review_rooms():
+    """Review rooms start empty: the test database numbers fix requests from 1 again each run,
+    and room state outlives a run in Redis (by design: it outlives any one process)."""
+    from reviews.room import MemoryRoomStore
+
+    MemoryRoomStore._states.clear()
+    MemoryRoomStore._presence.clear()
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter("loupe:room:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("reviews", "0006_consent_audit"),
+        ("reviews", "0007_review_room"),
     ]
 
     operations = [

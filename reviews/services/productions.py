@@ -44,4 +44,18 @@ def production_require_mfa(*, production: Production, actor: User, required: boo
         production.save(update_fields=["require_mfa"])
         audit_record(production=production, actor=actor, action="production.require_mfa", target=production,
                      payload={"require_mfa": required})
+
+
+def production_set_review_watermark(*, production: Production, enabled: bool, actor: User) -> Production:
+    """Turn the burn-in watermark (reviewer's name and time on every frame streamed to the review
+    room) on or off for ``production``; audited as ``production.review_watermark``. Connections
+    already open keep the setting they opened with until they reconnect.
+
+    Raises ``NotAllowed`` unless ``actor`` is a producer or post supervisor of the production.
+    """
+    authz.require(actor, production, authz.SET_REVIEW_WATERMARK)
+    Production.objects.filter(pk=production.pk).update(review_watermark=enabled)
+    production.review_watermark = enabled
+    audit_record(production=production, actor=actor, action="production.review_watermark", target=production,
+                 payload={"enabled": enabled})
     return production

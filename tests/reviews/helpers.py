@@ -44,3 +44,39 @@ def review_size(frame: np.ndarray) -> np.ndarray:
 
 def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+async def receive_frames(socket: WebsocketCommunicator, count: int, timeout: float = 10) -> list[tuple[dict, np.ndarray]]:
+    """The next ``count`` binary frame messages on a review socket (text events in between are
+    skipped), unpacked."""
+    frames = []
+    while len(frames) < count:
+        message = await socket.receive_output(timeout)
+        if message["type"] == "websocket.send" and message.get("bytes") is not None:
+            frames.append(unpack_frame_message(message["bytes"]))
+    return frames
+
+
+async def receive_event(socket: WebsocketCommunicator, event: str, timeout: float = 10, where=None) -> dict:
+    """The data of the next text event named ``event`` (and satisfying ``where``, if given) on a
+    socket; other messages are skipped."""
+    while True:
+        message = await socket.receive_output(timeout)
+        if message["type"] == "websocket.send" and message.get("text") is not None:
+            decoded = json.loads(message["text"])
+            if decoded["event"] == event and (where is None or where(decoded["data"])):
+                return decoded["data"]
+
+
+def outside_watermark(image: np.ndarray, reviewer: str) -> np.ndarray:
+    """A boolean mask [H, W] of the pixels ``reviewer``'s burn-in watermark does not touch."""
+    from django.utils import timezone
+
+    from reviews.watermark import watermark_boxes, watermark_text
+
+    height, width = image.shape[:2]
+    mask = np.ones((height, width), bool)
+    for x0, y0, x1, y1 in watermark_boxes(width=width, height=height,
+                                          text=watermark_text(reviewer=reviewer, at=timezone.now())):
+        mask[y0:y1, x0:x1] = False
+    return mask

@@ -1,92 +1,517 @@
-// The review room: before/after of one proposal with a draggable wipe, frames streamed over a
-// WebSocket, frame stepping with timecode, and the director's decision.
+// The review room (docs/review-protocol.md): before/after frames of a fix request's versions
+// streamed over a WebSocket and compared (wipe, side by side, difference, A/B), played at the
+// clip's rate with a prefetch window, zoomed to 1:1; a live session in which the presenter
+// drives (playhead, versions, compare mode, wipe) and everyone follows, with presence, a laser
+// pointer, annotations and notes pinned to frames, job progress, new versions and decisions.
 import { parseFrameMessage, socketUrl } from "./frames.js";
 
 const root = document.getElementById("review");
-const proposalId = Number(root.dataset.proposal);
+const openedProposal = Number(root.dataset.proposal);
 const frameIn = Number(root.dataset.frameIn);
 const frameOut = Number(root.dataset.frameOut); // exclusive
 const canvas = document.getElementById("viewer");
 const context = canvas.getContext("2d");
-const PREFETCH = 4; // frames requested on each side of the playhead
+const overlay = document.getElementById("overlay");
+const ink = overlay.getContext("2d");
+const viewport = document.getElementById("viewport");
+const $ = (id) => document.getElementById(id);
 
-const frames = new Map(); // frame number -> {before, after, timecode}
+const AHEAD = 8; // frames prefetched ahead of the playhead while paused
+const AHEAD_PLAYING = 24; // … and while playing
+const BEHIND = 2;
+const KEEP = 48; // decoded frames kept either side of the playhead
+const DIFFERENCE_GAIN = 8;
+const LASER_FADE_MS = 2500;
+
+let socket;
+let me = null; // {user, name, roles, may_annotate, may_note, may_decide}
+let frameRate = [24, 1];
+let room = { presenter: null, presenter_name: "", proposal: openedProposal, versus: null, frame: frameIn,
+             mode: "wipe", orientation: "vertical", wipe: 0.5, ab: "b", playing: false };
+const versions = new Map(); // id -> version payload
+const images = new Map(); // "proposal:frame:side" -> {bitmap, timecode}
 const requested = new Set();
 let current = frameIn;
-let wipe = 0.5; // fraction of the width showing "before"
-let socket;
+let lastRequested = null;
+let playing = false;
+let loopIn = null;
+let loopOut = null;
+let zoom = "fit";
+let tool = "wipe";
+let annotations = [];
+let notes = [];
+const regions = new Map(); // proposal -> polygons
+const lasers = new Map(); // user -> {name, point, at}
+let stroke = null; // the drawing in progress
+let replyTo = null;
 
-function entry(frame) {
-  if (!frames.has(frame)) frames.set(frame, {});
-  return frames.get(frame);
+const isPresenter = () => me !== null && room.presenter === me.user;
+const key = (proposal, frame, side) => `${proposal}:${frame}:${side}`;
+const clamp = (frame) => Math.min(frameOut - 1, Math.max(frameIn, frame));
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 
-function request(frame) {
-  if (frame < frameIn || frame >= frameOut || requested.has(frame)) return;
-  if (!socket || socket.readyState !== WebSocket.OPEN) return;
-  requested.add(frame);
-  socket.send(JSON.stringify({ type: "frame", frame }));
+// --- frames ---------------------------------------------------------------------------------
+// A is the original ("before" of B's version) or another version's "after"; B is a version's "after".
+function sources() {
+  const a = room.versus ? [room.versus, "after"] : [room.proposal, "before"];
+  return { a, b: [room.proposal, "after"] };
 }
 
-function draw() {
-  const shown = frames.get(current);
-  if (!shown || !shown.before || !shown.after) return;
-  const { width, height } = shown.before;
-  if (canvas.width !== width || canvas.height !== height) {
-    canvas.width = width;
-    canvas.height = height;
+function request(frame, flush) {
+  if (frame < frameIn || frame >= frameOut) return;
+  const { a, b } = sources();
+  const wanted = [a, b];
+  const byProposal = new Map();
+  for (const [proposal, side] of wanted) {
+    const k = key(proposal, frame, side);
+    if (images.has(k) || requested.has(k)) continue;
+    requested.add(k);
+    if (!byProposal.has(proposal)) byProposal.set(proposal, []);
+    byProposal.get(proposal).push(side);
   }
-  const split = Math.round(width * wipe);
-  context.drawImage(shown.before, 0, 0);
-  context.save();
-  context.beginPath();
-  context.rect(split, 0, width - split, height);
-  context.clip();
-  context.drawImage(shown.after, 0, 0, width, height);
-  context.restore();
-  context.fillStyle = "rgba(255, 255, 255, 0.9)";
-  context.fillRect(split - 1, 0, 2, height);
-  document.getElementById("timecode").textContent = shown.timecode;
-  document.getElementById("frame-number").textContent = String(current);
-  canvas.dataset.frame = String(current);
-  canvas.dataset.wipe = String(split);
+  for (const [proposal, sides] of byProposal) {
+    send({ type: "frame", proposal, frame, sides, flush: flush || undefined });
+    flush = false;
+  }
 }
 
-function show(frame) {
-  current = Math.min(frameOut - 1, Math.max(frameIn, frame));
-  document.getElementById("scrub").value = String(current);
-  for (let f = current - PREFETCH; f <= current + PREFETCH; f += 1) request(f);
-  draw();
+function prefetch() {
+  const seek = lastRequested === null || Math.abs(current - lastRequested) > 1;
+  lastRequested = current;
+  request(current, seek);
+  const ahead = playing || room.playing ? AHEAD_PLAYING : AHEAD;
+  for (let step = 1; step <= ahead; step += 1) {
+    let frame = current + step;
+    if (loopOut !== null && frame > loopOut) frame = loopIn + (frame - loopOut - 1);
+    request(frame, false);
+  }
+  for (let step = 1; step <= BEHIND; step += 1) request(current - step, false);
+  for (const [k, item] of images) { // forget what is far from the playhead
+    const frame = Number(k.split(":")[1]);
+    if (Math.abs(frame - current) > KEEP) {
+      item.bitmap.close();
+      images.delete(k);
+      requested.delete(k);
+    }
+  }
 }
 
 async function onFrame(buffer) {
   const { header, image } = parseFrameMessage(buffer);
   const bitmap = await createImageBitmap(image);
-  const item = entry(header.frame);
-  item[header.side] = bitmap;
-  item.timecode = header.timecode;
+  images.set(key(header.proposal, header.frame, header.side), { bitmap, timecode: header.timecode });
   if (header.frame === current) draw();
 }
 
+function pictureOf(source, frame) {
+  return images.get(key(source[0], frame, source[1]));
+}
+
+function ready(frame) {
+  const { a, b } = sources();
+  return Boolean(pictureOf(a, frame) && pictureOf(b, frame));
+}
+
+// --- drawing --------------------------------------------------------------------------------
+function pictureRects(width, height) {
+  return room.mode === "side" ? [[0, 0, width, height], [width, 0, width, height]] : [[0, 0, width, height]];
+}
+
+function drawDifference(a, b, width, height) {
+  context.drawImage(a, 0, 0, width, height);
+  const pa = context.getImageData(0, 0, width, height);
+  context.drawImage(b, 0, 0, width, height);
+  const pb = context.getImageData(0, 0, width, height);
+  const out = pb.data;
+  for (let i = 0; i < out.length; i += 4) {
+    out[i] = Math.min(255, Math.abs(out[i] - pa.data[i]) * DIFFERENCE_GAIN);
+    out[i + 1] = Math.min(255, Math.abs(out[i + 1] - pa.data[i + 1]) * DIFFERENCE_GAIN);
+    out[i + 2] = Math.min(255, Math.abs(out[i + 2] - pa.data[i + 2]) * DIFFERENCE_GAIN);
+  }
+  context.putImageData(pb, 0, 0);
+}
+
+function draw() {
+  const { a, b } = sources();
+  const A = pictureOf(a, current);
+  const B = pictureOf(b, current);
+  if (!A || !B) return; // keep the last picture until both sides of this frame are here
+  const { width, height } = B.bitmap;
+  const canvasWidth = room.mode === "side" ? width * 2 : width;
+  if (canvas.width !== canvasWidth || canvas.height !== height) {
+    canvas.width = overlay.width = canvasWidth;
+    canvas.height = overlay.height = height;
+    applyZoom();
+  }
+  if (room.mode === "side") {
+    context.drawImage(A.bitmap, 0, 0, width, height);
+    context.drawImage(B.bitmap, width, 0, width, height);
+  } else if (room.mode === "difference") {
+    drawDifference(A.bitmap, B.bitmap, width, height);
+  } else if (room.mode === "ab") {
+    context.drawImage(room.ab === "a" ? A.bitmap : B.bitmap, 0, 0, width, height);
+  } else {
+    const vertical = room.orientation === "vertical";
+    const split = Math.round((vertical ? width : height) * room.wipe);
+    context.drawImage(A.bitmap, 0, 0, width, height);
+    context.save();
+    context.beginPath();
+    if (vertical) context.rect(split, 0, width - split, height);
+    else context.rect(0, split, width, height - split);
+    context.clip();
+    context.drawImage(B.bitmap, 0, 0, width, height);
+    context.restore();
+    context.fillStyle = "rgba(255, 255, 255, 0.9)";
+    if (vertical) context.fillRect(split - 1, 0, 2, height);
+    else context.fillRect(0, split - 1, width, 2);
+    canvas.dataset.wipe = String(split);
+  }
+  $("timecode").textContent = B.timecode;
+  $("frame-number").textContent = String(current);
+  canvas.dataset.frame = String(current);
+  canvas.dataset.mode = room.mode;
+  canvas.dataset.proposal = String(room.proposal);
+  canvas.dataset.versus = room.versus ? String(room.versus) : "";
+  drawOverlay();
+}
+
+function drawShape(shape, rect, color) {
+  const [x0, y0, w, h] = rect;
+  const at = ([x, y]) => [x0 + x * w, y0 + y * h];
+  ink.strokeStyle = ink.fillStyle = color;
+  ink.lineWidth = Math.max(2, w / 400);
+  ink.lineCap = ink.lineJoin = "round";
+  if (shape.kind === "text") {
+    const [x, y] = at(shape.points[0]);
+    ink.font = `600 ${Math.round(w / 40)}px system-ui, sans-serif`;
+    ink.fillText(shape.text, x, y);
+    return;
+  }
+  ink.beginPath();
+  shape.points.forEach((point, index) => {
+    const [x, y] = at(point);
+    if (index === 0) ink.moveTo(x, y); else ink.lineTo(x, y);
+  });
+  ink.stroke();
+  if (shape.kind === "arrow" && shape.points.length === 2) {
+    const [tx, ty] = at(shape.points[0]);
+    const [hx, hy] = at(shape.points[1]);
+    const angle = Math.atan2(hy - ty, hx - tx);
+    const size = w / 50;
+    ink.beginPath();
+    ink.moveTo(hx, hy);
+    ink.lineTo(hx - size * Math.cos(angle - 0.45), hy - size * Math.sin(angle - 0.45));
+    ink.lineTo(hx - size * Math.cos(angle + 0.45), hy - size * Math.sin(angle + 0.45));
+    ink.closePath();
+    ink.fill();
+  }
+}
+
+function drawOverlay() {
+  ink.clearRect(0, 0, overlay.width, overlay.height);
+  const width = room.mode === "side" ? overlay.width / 2 : overlay.width;
+  const rects = pictureRects(width, overlay.height);
+  const shown = annotations.filter((a) => a.proposal === room.proposal && a.frame === current);
+  for (const rect of rects) {
+    if ($("region-toggle").checked && regions.has(room.proposal)) {
+      ink.save();
+      ink.setLineDash([6, 4]);
+      for (const polygon of regions.get(room.proposal)) {
+        drawShape({ kind: "freehand", points: [...polygon, polygon[0]] }, rect, "#2fd3ff");
+      }
+      ink.restore();
+    }
+    for (const annotation of shown) drawShape(annotation, rect, annotation.color);
+    if (stroke) drawShape(stroke, rect, $("annotation-color").value);
+    const now = performance.now();
+    for (const [, laser] of lasers) {
+      if (!laser.point || now - laser.at > LASER_FADE_MS) continue;
+      const [x, y] = [rect[0] + laser.point[0] * rect[2], rect[1] + laser.point[1] * rect[3]];
+      ink.fillStyle = "rgba(255, 40, 40, 0.9)";
+      ink.beginPath();
+      ink.arc(x, y, Math.max(5, rect[2] / 150), 0, Math.PI * 2);
+      ink.fill();
+      ink.font = `${Math.round(rect[2] / 70)}px system-ui, sans-serif`;
+      ink.fillText(laser.name, x + 10, y - 10);
+    }
+  }
+  overlay.dataset.annotations = String(shown.length);
+}
+
+function applyZoom() {
+  const picture = $("picture");
+  picture.dataset.zoom = zoom;
+  if (zoom === "fit") {
+    picture.style.width = "100%";
+  } else {
+    const scale = zoom === "2" ? 2 : 1;
+    picture.style.width = `${(canvas.width * scale) / window.devicePixelRatio}px`;
+  }
+}
+
+// --- the playhead ---------------------------------------------------------------------------
+function show(frame) {
+  current = clamp(frame);
+  $("scrub").value = String(current);
+  prefetch();
+  draw();
+}
+
+// What the presenter changes goes to the room; everyone (the presenter too) applies room.state.
+function drive(changes) {
+  if (!isPresenter()) return;
+  Object.assign(room, changes);
+  if ("frame" in changes) show(changes.frame);
+  else { prefetch(); draw(); }
+  syncControls();
+  send({ type: "state", ...changes });
+}
+
+function seek(frame) { drive({ frame: clamp(frame) }); }
+
+let playClock = null;
+function tick(now) {
+  if (!playing) return;
+  const frameMs = (1000 * frameRate[1]) / frameRate[0];
+  let next = current + 1;
+  const end = loopOut !== null ? loopOut : frameOut - 1;
+  if (next > end) next = loopIn !== null ? loopIn : frameIn;
+  if (playClock === null) playClock = now;
+  if (now - playClock >= frameMs && ready(next)) {
+    playClock = now - Math.min(frameMs, now - playClock - frameMs); // keep the cadence, don't run to catch up
+    seek(next);
+  }
+  requestAnimationFrame(tick);
+}
+
+function setPlaying(on) {
+  playing = on && isPresenter();
+  playClock = null;
+  $("play").textContent = playing ? "❚❚" : "▶︎";
+  $("play").dataset.playing = String(playing);
+  if (isPresenter()) send({ type: "state", playing });
+  if (playing) requestAnimationFrame(tick);
+}
+
+function showLoop() {
+  $("loop").textContent = loopIn !== null ? `loop ${loopIn}–${loopOut}` : "";
+}
+
+// --- room state, presence -------------------------------------------------------------------
+function applyRoomState(incoming) {
+  // The echo of this page's own changes carries nothing new (and may lag a drag or playback).
+  const state = me && incoming.by === me.user
+    ? { presenter: incoming.presenter, presenter_name: incoming.presenter_name } : incoming;
+  const before = { proposal: room.proposal, versus: room.versus, mode: room.mode };
+  room = { ...room, ...state };
+  if (!isPresenter() && playing) setPlaying(false);
+  const changedSources = before.proposal !== room.proposal || before.versus !== room.versus;
+  if (changedSources) showVersion();
+  if (!isPresenter() || changedSources || before.mode !== room.mode) {
+    if (state.frame !== undefined && !isPresenter()) show(state.frame); else { prefetch(); draw(); }
+  }
+  syncControls();
+}
+
+function syncControls() {
+  const presenting = isPresenter();
+  document.querySelectorAll(".drive").forEach((element) => { element.disabled = !presenting; });
+  $("mode").value = room.mode;
+  $("orientation").value = room.orientation;
+  $("version").value = String(room.proposal);
+  $("versus").value = room.versus ? String(room.versus) : "";
+  const labelA = room.versus ? versions.get(room.versus)?.version : "Original";
+  $("label-a").textContent = `A · ${labelA}`;
+  $("label-b").textContent = `B · ${versions.get(room.proposal)?.version || ""}`;
+  $("follow").textContent = presenting ? "You present" : `Following ${room.presenter_name || "nobody"}`;
+  $("presenter-line").textContent = `Presenter: ${room.presenter_name || "nobody"}`;
+  root.dataset.presenter = String(room.presenter);
+  renderPresence();
+}
+
+let present = [];
+function renderPresence() {
+  const list = $("presence");
+  list.replaceChildren(...present.map((person) => {
+    const item = document.createElement("li");
+    item.dataset.user = String(person.user);
+    item.textContent = `${person.name} · ${person.roles.join(", ")}`;
+    if (person.user === room.presenter) item.classList.add("presenter");
+    if (isPresenter() && person.user !== me.user) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Hand over";
+      button.className = "hand-over";
+      button.addEventListener("click", () => send({ type: "presenter", user: person.user }));
+      item.append(" ", button);
+    }
+    return item;
+  }));
+  const presenterHere = present.some((person) => person.user === room.presenter);
+  $("take-control").hidden = !me || isPresenter() || presenterHere;
+}
+
+// --- versions, measurements, status ---------------------------------------------------------
+function setVersions(list) {
+  versions.clear();
+  for (const version of list) versions.set(version.id, version);
+  const options = (includeOriginal) => [
+    ...(includeOriginal ? [new Option("Original", "")] : []),
+    ...list.map((v) => new Option(v.version, String(v.id))),
+  ];
+  $("version").replaceChildren(...options(false));
+  $("versus").replaceChildren(...options(true));
+  syncControls();
+}
+
+function showVersion() {
+  const version = versions.get(room.proposal);
+  if (!version) return;
+  $("panel-version").textContent = version.version;
+  $("crumb-version").textContent = version.version;
+  $("method").textContent = version.method;
+  $("region-fraction").textContent = `${Math.round(version.region_fraction * 100)} % of the frame`;
+  const metrics = $("metrics");
+  metrics.replaceChildren(...Object.entries(version.metrics).flatMap(([name, value]) => {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = typeof value === "number" ? value.toFixed(3) : String(value);
+    return [dt, dd];
+  }));
+  setStatus(version);
+  if ($("region-toggle").checked && !regions.has(room.proposal)) send({ type: "region", proposal: room.proposal });
+  renderNotes();
+}
+
 function setStatus(data) {
-  const status = document.getElementById("status");
+  const status = $("status");
   status.textContent = data.status_label;
   status.dataset.status = data.status;
   const decided = data.status !== "in_review";
   document.querySelectorAll("#decide button").forEach((button) => { button.disabled = decided; });
 }
 
+// --- notes ----------------------------------------------------------------------------------
+function renderNotes() {
+  const mine = notes.filter((note) => note.proposal === room.proposal);
+  const threads = mine.filter((note) => note.parent === null);
+  $("notes").replaceChildren(...threads.map((note) => {
+    const item = document.createElement("li");
+    item.dataset.note = String(note.id);
+    const head = document.createElement("button");
+    head.type = "button";
+    head.className = "note-frame";
+    head.textContent = `${note.timecode} · frame ${note.frame}`;
+    head.addEventListener("click", () => seek(note.frame));
+    const body = document.createElement("p");
+    body.textContent = `${note.author}: ${note.text}`;
+    const replies = document.createElement("ul");
+    replies.replaceChildren(...mine.filter((reply) => reply.parent === note.id).map((reply) => {
+      const li = document.createElement("li");
+      li.dataset.note = String(reply.id);
+      li.textContent = `${reply.author}: ${reply.text}`;
+      return li;
+    }));
+    item.append(head, body, replies);
+    if (me && me.may_note) {
+      const answer = document.createElement("button");
+      answer.type = "button";
+      answer.className = "reply";
+      answer.textContent = "Reply";
+      answer.addEventListener("click", () => { replyTo = note; updateNoteTarget(); });
+      item.append(answer);
+    }
+    return item;
+  }));
+  updateNoteTarget();
+}
+
+function updateNoteTarget() {
+  $("note-target").textContent = replyTo
+    ? `Reply to ${replyTo.author} on frame ${replyTo.frame}`
+    : `On frame ${current} of ${versions.get(room.proposal)?.version || ""}`;
+  $("note-cancel-reply").hidden = !replyTo;
+}
+
+// --- socket ---------------------------------------------------------------------------------
+const handlers = {
+  proposal(data) { frameRate = data.frame_rate; },
+  room(data) {
+    me = data.you;
+    present = data.presence;
+    annotations = data.annotations;
+    notes = data.notes;
+    setVersions(data.versions);
+    $("note-form").hidden = !me.may_note;
+    document.querySelectorAll("#tools .draw").forEach((button) => { button.hidden = !me.may_annotate; });
+    applyRoomState(data.state);
+    showVersion();
+    show(room.frame);
+  },
+  "room.state": applyRoomState,
+  presence(data) { present = data.people; renderPresence(); },
+  laser(data) {
+    if (me && data.user === me.user) return;
+    lasers.set(data.user, { name: data.name, point: data.point, at: performance.now() });
+    drawOverlay();
+  },
+  annotation(data) { annotations.push(data); drawOverlay(); },
+  note(data) { notes.push(data); renderNotes(); },
+  region(data) { regions.set(data.proposal, data.polygons); drawOverlay(); },
+  "proposal.status"(data) {
+    const version = versions.get(data.id);
+    if (version) Object.assign(version, { status: data.status, status_label: data.status_label });
+    if (data.id === room.proposal) setStatus(data);
+    const item = document.createElement("li");
+    item.textContent = `${versions.get(data.id)?.version || ""} ${data.status_label} by ${data.decided_by}${data.note ? `: ${data.note}` : ""}`;
+    $("decisions").append(item);
+  },
+  versions(data) {
+    setVersions(data.versions);
+    const fresh = versions.get(data.new);
+    const notice = $("new-version");
+    notice.hidden = false;
+    notice.textContent = `${fresh.version} is ready${isPresenter() ? " — pick it as B to review it" : ""}.`;
+  },
+  job(data) {
+    $("job").hidden = false;
+    $("job").dataset.state = data.state;
+    $("job-state").textContent = `Job ${data.id}: ${data.state_label}, ${data.frames_done}/${data.frames_total} frames`
+      + (data.eta_seconds !== null ? `, about ${Math.round(data.eta_seconds)} s left` : "")
+      + (data.error ? ` — ${data.error}` : "");
+    $("job-progress").max = data.frames_total || 1;
+    $("job-progress").value = data.frames_done;
+  },
+  "job.preview"(data) {
+    const img = $("job-preview");
+    img.src = data.image;
+    img.alt = `frame ${data.frame} as it renders`;
+    img.hidden = false;
+  },
+  error(data) { $("room-error").textContent = data.detail; },
+  pong() {},
+};
+
+let pinger = null;
 function connect() {
-  socket = new WebSocket(socketUrl(`/ws/review/${proposalId}/`));
+  socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/`));
   socket.binaryType = "arraybuffer";
-  const connection = document.getElementById("connection");
+  const connection = $("connection");
   socket.addEventListener("open", () => {
     connection.textContent = "live";
     requested.clear();
-    show(current);
+    lastRequested = null;
+    clearInterval(pinger);
+    pinger = setInterval(() => send({ type: "ping" }), 15000);
   });
   socket.addEventListener("close", (event) => {
+    clearInterval(pinger);
     connection.textContent = event.code === 4403 ? "not allowed" : "disconnected — retrying";
+    connection.dataset.code = String(event.code);
     if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 2000);
   });
   socket.addEventListener("message", (event) => {
@@ -95,36 +520,143 @@ function connect() {
       return;
     }
     const message = JSON.parse(event.data);
-    if (message.event === "proposal" || message.event === "proposal.status") setStatus(message.data);
-    if (message.event === "error") connection.textContent = message.data.detail;
+    const handler = handlers[message.event];
+    if (handler) handler(message.data);
   });
 }
 
-// The wipe follows the pointer while the button is down.
-function wipeTo(event) {
-  const box = canvas.getBoundingClientRect();
-  wipe = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
-  draw();
+// --- pointer: wipe, pan, laser, drawing -----------------------------------------------------
+function pictureAt(event) {
+  const box = overlay.getBoundingClientRect();
+  const x = ((event.clientX - box.left) / box.width) * overlay.width;
+  const y = ((event.clientY - box.top) / box.height) * overlay.height;
+  const width = room.mode === "side" ? overlay.width / 2 : overlay.width;
+  const rect = pictureRects(width, overlay.height).find(([x0, , w]) => x >= x0 && x < x0 + w)
+    || [0, 0, width, overlay.height];
+  const point = [(x - rect[0]) / rect[2], (y - rect[1]) / rect[3]];
+  return point.map((v) => Math.min(1, Math.max(0, Number(v.toFixed(4)))));
 }
-canvas.addEventListener("pointerdown", (event) => { canvas.setPointerCapture(event.pointerId); wipeTo(event); });
-canvas.addEventListener("pointermove", (event) => { if (canvas.hasPointerCapture(event.pointerId)) wipeTo(event); });
 
-document.getElementById("prev").addEventListener("click", () => show(current - 1));
-document.getElementById("next").addEventListener("click", () => show(current + 1));
-document.getElementById("scrub").addEventListener("input", (event) => show(Number(event.target.value)));
-document.addEventListener("keydown", (event) => {
-  if (event.target.closest("textarea, input")) return;
-  if (event.key === "ArrowLeft") show(current - 1);
-  if (event.key === "ArrowRight") show(current + 1);
+let panFrom = null;
+let lastLaser = 0;
+overlay.addEventListener("pointerdown", (event) => {
+  overlay.setPointerCapture(event.pointerId);
+  const point = pictureAt(event);
+  if (tool === "wipe" && room.mode === "wipe") drive({ wipe: room.orientation === "vertical" ? point[0] : point[1] });
+  if (tool === "pan") panFrom = [event.clientX, event.clientY];
+  if (tool === "freehand") stroke = { kind: "freehand", points: [point] };
+  if (tool === "arrow") stroke = { kind: "arrow", points: [point, point] };
+  if (tool === "text") {
+    const text = $("annotation-text").value.trim();
+    if (!text) { $("room-error").textContent = "Type the text to place first."; return; }
+    send({ type: "annotate", proposal: room.proposal, frame: current, kind: "text", points: [point], text,
+           color: $("annotation-color").value });
+  }
+});
+overlay.addEventListener("pointermove", (event) => {
+  const point = pictureAt(event);
+  if (tool === "laser" && performance.now() - lastLaser > 40) {
+    lastLaser = performance.now();
+    send({ type: "laser", x: point[0], y: point[1] });
+  }
+  if (!overlay.hasPointerCapture(event.pointerId)) return;
+  if (tool === "wipe" && room.mode === "wipe") drive({ wipe: room.orientation === "vertical" ? point[0] : point[1] });
+  if (tool === "pan" && panFrom) {
+    viewport.scrollLeft -= event.clientX - panFrom[0];
+    viewport.scrollTop -= event.clientY - panFrom[1];
+    panFrom = [event.clientX, event.clientY];
+  }
+  if (stroke && stroke.kind === "freehand" && stroke.points.length < 2000) stroke.points.push(point);
+  if (stroke && stroke.kind === "arrow") stroke.points[1] = point;
+  if (stroke) drawOverlay();
+});
+overlay.addEventListener("pointerup", () => {
+  panFrom = null;
+  if (!stroke) return;
+  const done = stroke;
+  stroke = null;
+  const moved = done.points.length >= 2
+    && (done.points[0][0] !== done.points.at(-1)[0] || done.points[0][1] !== done.points.at(-1)[1]);
+  if (moved) {
+    send({ type: "annotate", proposal: room.proposal, frame: current, kind: done.kind, points: done.points,
+           color: $("annotation-color").value });
+  }
+  drawOverlay();
+});
+overlay.addEventListener("pointerleave", () => { if (tool === "laser") send({ type: "laser", x: null, y: null }); });
+
+$("tools").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-tool]");
+  if (!button) return;
+  tool = button.dataset.tool;
+  document.querySelectorAll("#tools button").forEach((b) => b.classList.toggle("active", b === button));
+  overlay.dataset.tool = tool;
 });
 
-const form = document.getElementById("decide");
+// --- controls -------------------------------------------------------------------------------
+$("prev").addEventListener("click", () => seek(current - 1));
+$("next").addEventListener("click", () => seek(current + 1));
+$("play").addEventListener("click", () => setPlaying(!playing));
+$("scrub").addEventListener("input", (event) => seek(Number(event.target.value)));
+$("loop-in").addEventListener("click", () => { loopIn = current; if (loopOut === null || loopOut < current) loopOut = frameOut - 1; showLoop(); });
+$("loop-out").addEventListener("click", () => { loopOut = current; if (loopIn === null || loopIn > current) loopIn = frameIn; showLoop(); });
+$("loop-clear").addEventListener("click", () => { loopIn = loopOut = null; showLoop(); });
+$("mode").addEventListener("change", (event) => drive({ mode: event.target.value }));
+$("orientation").addEventListener("change", (event) => drive({ orientation: event.target.value }));
+$("version").addEventListener("change", (event) => {
+  const proposal = Number(event.target.value);
+  drive({ proposal, versus: room.versus === proposal ? null : room.versus });
+  showVersion();
+});
+$("versus").addEventListener("change", (event) => {
+  const versus = event.target.value ? Number(event.target.value) : null;
+  drive({ versus: versus === room.proposal ? null : versus });
+});
+$("ab-toggle").addEventListener("click", () => drive({ mode: "ab", ab: room.ab === "a" ? "b" : "a" }));
+$("zoom-fit").addEventListener("click", () => { zoom = "fit"; applyZoom(); });
+$("zoom-1").addEventListener("click", () => { zoom = "1"; applyZoom(); });
+$("zoom-2").addEventListener("click", () => { zoom = "2"; applyZoom(); });
+$("region-toggle").addEventListener("change", (event) => {
+  if (event.target.checked && !regions.has(room.proposal)) send({ type: "region", proposal: room.proposal });
+  drawOverlay();
+});
+$("take-control").addEventListener("click", () => send({ type: "presenter", user: me.user }));
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest("textarea, input, select")) return;
+  const keys = {
+    ArrowLeft: () => seek(current - 1),
+    ArrowRight: () => seek(current + 1),
+    " ": () => setPlaying(!playing),
+    t: () => $("ab-toggle").click(),
+    f: () => $("zoom-fit").click(),
+    1: () => $("zoom-1").click(),
+    i: () => $("loop-in").click(),
+    o: () => $("loop-out").click(),
+  };
+  if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+});
+setInterval(() => { if (lasers.size) drawOverlay(); }, 500); // fade lasers that went quiet
+
+$("note-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = event.target.elements.text.value.trim();
+  if (!text) return;
+  send({ type: "note", proposal: room.proposal, frame: replyTo ? replyTo.frame : current, text,
+         parent: replyTo ? replyTo.id : undefined });
+  event.target.elements.text.value = "";
+  replyTo = null;
+  updateNoteTarget();
+});
+$("note-cancel-reply").addEventListener("click", () => { replyTo = null; updateNoteTarget(); });
+
+const form = $("decide");
 if (form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const error = document.getElementById("decide-error");
+    const error = $("decide-error");
     error.textContent = "";
-    const response = await fetch(root.dataset.decisionsUrl, {
+    const url = root.dataset.decisionsUrl.replace(/\/0\/decisions\/$/, `/${room.proposal}/decisions/`);
+    const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: {
@@ -138,10 +670,8 @@ if (form) {
       error.textContent = body.detail || JSON.stringify(body);
       return;
     }
+    // Everyone in the room, this page too, hears of the decision through the socket.
     setStatus({ status: body.proposal_status, status_label: body.proposal_status_label });
-    const item = document.createElement("li");
-    item.textContent = `${body.proposal_status_label}${body.note ? `: ${body.note}` : ""}`;
-    document.getElementById("decisions").append(item);
   });
 }
 
