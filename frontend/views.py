@@ -87,6 +87,7 @@ def review_room(request, proposal_id):
         "may_decide": authz.may(request.user, proposal.production, authz.APPROVE_PROPOSAL),
         "decisions": proposal.decisions.select_related("director"),
         "decision_choices": Decision.choices,
+        "consents": proposal.fix_request.consent_requests.select_related("performer").order_by("performer__name"),
     })
 
 

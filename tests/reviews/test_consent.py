@@ -155,3 +155,17 @@ def test_classification_through_the_api(fix_request, people, performers):
     lowered = client.post(url, {"alteration": "routine"}, format="json")
     assert lowered.status_code == 400 and "written reason" in lowered.json()["detail"]
     assert ConsentRequest.objects.filter(fix_request=fix_request).count() == 1
+
+
+def test_the_review_room_shows_the_consent_status_of_the_proposal(awaiting_consent, people):
+    from django.test import Client
+
+    director = Client()
+    director.force_login(people["director"])
+    url = f"/review/{awaiting_consent.fix_request.proposals.get().pk}/"
+    page = director.get(url).content.decode()
+    assert "Digital alteration of a performer" in page and "Ana Lima: Awaiting answer" in page
+
+    consent_answer(consent_request=awaiting_consent, actor=people["performer"], grant=True,
+                   scope="this shot's colour match, in the film and its trailers", expires_on=None)
+    assert "Ana Lima: Granted" in director.get(url).content.decode()
