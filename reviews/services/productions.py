@@ -44,8 +44,10 @@ def production_require_mfa(*, production: Production, actor: User, required: boo
         production.save(update_fields=["require_mfa"])
         audit_record(production=production, actor=actor, action="production.require_mfa", target=production,
                      payload={"require_mfa": required})
+    return production
 
 
+@transaction.atomic
 def production_set_review_watermark(*, production: Production, enabled: bool, actor: User) -> Production:
     """Turn the burn-in watermark (reviewer's name and time on every frame streamed to the review
     room) on or off for ``production``; audited as ``production.review_watermark``. Connections
