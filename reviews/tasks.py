@@ -61,6 +61,8 @@ def clip_proxy_run(clip_id: int) -> None:
     from reviews.services.proxies import clip_proxy_make
 
     clip_proxy_make(clip_id=clip_id)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def fix_request_screen_run(fix_request_id: int) -> bool | None:
     """Screen a fix request's frames for faces (queue ``gpu``); returns whether it was flagged,
