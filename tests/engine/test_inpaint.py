@@ -168,7 +168,6 @@ def test_command_line_remove_writes_frames_and_one_json_line(vos, tmp_path):
     assert sorted(p.name for p in (tmp_path / "removed").iterdir()) == [f"{n:06d}.png" for n in range(4)]
 
 
-
 def test_command_line_clean_plate_writes_the_plate_and_its_confidence_map(vos, tmp_path, capsys):
     # In this process (engine.__main__.main is what python -m engine runs): spares a second start-up.
     out = tmp_path / "plate" / "TENNIS_plate.png"

@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
-from reviews.models import Job
 from reviews.services.jobs import job_execute, job_submit
 
 from .browser import launch, open_signed_in
