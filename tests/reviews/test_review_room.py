@@ -222,11 +222,11 @@ def test_live_session(proposal, people, shots):
         state = await receive_event(d, "room.state", where=lambda s: s.get("proposal") == v002.pk)
         assert state["versus"] == proposal.pk
 
-        # The director's decision reaches everyone.
-        await database_sync_to_async(proposal_decide)(proposal=proposal, director=director, decision="approve")
+        # The director's decision (on the latest version: v002 superseded v001) reaches everyone.
+        await database_sync_to_async(proposal_decide)(proposal=v002, director=director, decision="approve")
         for socket in (d, a):
-            status = await receive_event(socket, "proposal.status")
-            assert (status["id"], status["status"]) == (proposal.pk, "approved")
+            status = await receive_event(socket, "proposal.status", where=lambda s: s.get("status") == "approved")
+            assert (status["id"], status["status"]) == (v002.pk, "approved")
 
         # The presenter leaves: control passes to who is still here.
         await a.disconnect()
