@@ -45,6 +45,7 @@ pixels both show; with ``pixels_correspond`` the frames are taken as aligned alr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -55,11 +56,11 @@ import torch
 
 from engine.colorspace import delta_e2000, lab_to_srgb, srgb_to_lab
 from engine.device import get_device
-from engine.errors import Cancelled, ParameterError
+from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
 from engine.masks import FitMask, resolve_mask
-from engine.params import params_from_dict
 from engine.measure import CorrespondingDeltaE, FlickerMeter
+from engine.params import params_from_dict
 from engine.rgb_lut import RgbLut8
 
 log = logging.getLogger(__name__)
@@ -219,9 +220,7 @@ def _frame_sample_lab(frame: np.ndarray, device: torch.device) -> torch.Tensor:
     return srgb_to_lab(rgb)
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled(f"shot match cancelled {where}")
+_check_cancel = functools.partial(check_cancel, fix="shot match")
 
 
 def run(

@@ -29,6 +29,7 @@ whole frame. Mattes go to ``matte_sink`` so the portal can store them with the p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -41,10 +42,10 @@ import torch
 
 from engine import matte as matte_module
 from engine.color import FixResult, fit_colour_transfer
-from engine.errors import Cancelled, ParameterError
+from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
-from engine.params import check_limits, params_from_dict
 from engine.lut3d import Lut3D, trilinear
+from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,7 @@ def grain_sigma(frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     return (1.4826 * np.median(np.abs(values - median), axis=0)).astype(np.float32)
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled(f"background replacement cancelled {where}")
+_check_cancel = functools.partial(check_cancel, fix="background replacement")
 
 
 def _held(frames, size: tuple[int, int]):

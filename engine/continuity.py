@@ -36,6 +36,7 @@ seen from B's framing).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -52,7 +53,7 @@ import torch
 
 from engine.align import ShotAligner
 from engine.color import fit_colour_transfer
-from engine.errors import Cancelled, FrameWriteError, ParameterError
+from engine.errors import FrameWriteError, ParameterError, check_cancel
 from engine.io import FrameSource
 from engine.params import check_limits, params_from_dict
 
@@ -175,9 +176,7 @@ class _Take:
     moving: np.ndarray        # bool [h, w]
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled(f"continuity check cancelled {where}")
+_check_cancel = functools.partial(check_cancel, fix="continuity check")
 
 
 def _lab(image: np.ndarray) -> np.ndarray:

@@ -31,3 +31,10 @@ class ParameterError(EngineError):
 
 class Cancelled(EngineError):
     """The caller asked the running fix to stop (its ``should_cancel()`` returned True)."""
+
+
+def check_cancel(should_cancel, where: str, *, fix: str) -> None:
+    """Raise :class:`Cancelled` ("<fix> cancelled <where>") when ``should_cancel`` — the
+    caller's callable polled between frames, or None — answers True."""
+    if should_cancel is not None and should_cancel():
+        raise Cancelled(f"{fix} cancelled {where}")

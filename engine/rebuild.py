@@ -28,6 +28,7 @@ repeat the nearest good frame, and the measurements say how many did.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -39,7 +40,7 @@ import numpy as np
 
 from engine import flow as flow_module
 from engine.color import FixResult
-from engine.errors import Cancelled, ParameterError
+from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
 from engine.params import check_number, params_from_dict
 
@@ -215,9 +216,7 @@ def _flows_at(pair: flow_module.FlowPair, frame_0: np.ndarray, frame_1: np.ndarr
     return to_0, to_1, weight_0
 
 
-def _check_cancel(should_cancel: Callable[[], bool] | None, where: str) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled(f"frame rebuild cancelled {where}")
+_check_cancel = functools.partial(check_cancel, fix="frame rebuild")
 
 
 def run(
