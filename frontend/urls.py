@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.productions, name="productions"),
     path("productions/<slug:code>/", views.production_detail, name="production"),
     path("productions/<slug:code>/shots/", views.shot_board, name="shot-board"),
+    path("productions/<slug:code>/shots/<int:shot_id>/", views.shot_detail, name="shot"),
     path("productions/<slug:code>/jobs/", views.jobs, name="jobs"),
     path("productions/<slug:code>/consent/", views.consent, name="consent"),
     # The producer's reports: one route each (page; ?format=csv or ?format=pdf to export).
@@ -21,6 +22,7 @@ urlpatterns = [
     path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),
     path("media/clips/<int:clip_id>/frames/<int:frame>.jpg", views.clip_frame, name="clip-frame"),
     path("assignments/", views.assignments, name="assignments"),
+    path("media/findings/<int:finding_id>/<str:side>.png", views.finding_crop, name="finding-crop"),
     path("media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg", views.proposal_review_frame,
          name="proposal-review-frame"),
     path("media/proposals/<int:proposal_id>/frames/<int:frame>.png", views.proposal_rendered_frame,

@@ -15,10 +15,11 @@ from reviews import authz, reports, selectors
 from reviews.errors import ServiceError
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            rendered_frame_path, review_frame_path)
-from reviews.models import Clip, Decision, FixKind, Production, Proposal, ProxyState, Role
+from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
 from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.consent import consent_answer, consent_revoke
+from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_payload
 from reviews.timecode import frame_timecode
 
@@ -213,6 +214,42 @@ def shot_board(request, code):
         "may_assign": authz.may(request.user, production, authz.ASSIGN_FIX_REQUEST),
         "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
     })
+
+
+@login_required
+def shot_detail(request, code, shot_id):
+    """One shot: its fix requests with their versions and jobs, and the continuity findings of
+    the checks run on it, each with its crops of both takes and — for supervisors — one button
+    per fix the finding can become (shot.js, through the API)."""
+    production = _production_page(request, code)
+    shot = selectors.shot_for(request.user, production, shot_id)
+    if shot is None:
+        raise Http404("No such shot in this production.")
+    fix_requests = selectors.fix_requests_of(production).filter(shot=shot).order_by("-created_at")
+    findings = selectors.findings_of(production).filter(fix_request__shot=shot)
+    return render(request, "frontend/shot.html", {
+        "production": production,
+        "shot": shot,
+        "fix_requests": fix_requests,
+        "findings": [{"finding": finding, "follow_ups": [(kind, FixKind(kind).label) for kind in FOLLOW_UPS[finding.kind]]}
+                     for finding in findings],
+        "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
+    })
+
+
+@login_required
+def finding_crop(request, finding_id, side):
+    """A continuity finding's crop of take ``a`` or ``b`` (PNG), for members of its production
+    only; each read is audited."""
+    finding = selectors.finding_for(request.user, finding_id)
+    if finding is None:
+        locked = selectors.productions_locked_for(request.user).filter(continuity_findings__pk=finding_id).first()
+        _refuse(request, reason_if_locked=locked, target_model=ContinuityFinding, target_id=finding_id)
+    name = {"a": finding.crop_a, "b": finding.crop_b}.get(side)
+    if name is None:
+        raise Http404("A finding has the crops a and b.")
+    return _serve(request, production=finding.production, target=finding,
+                  path=media_path(finding.media_dir) / name, content_type="image/png")
 
 
 @login_required

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from engine import color, inpaint, look, plate, region, relight
+from engine import color, composite, continuity, inpaint, look, plate, rebuild, region, relight
 from engine.errors import ParameterError
 from engine.io import FrameSource
 
@@ -30,6 +30,8 @@ class FixInputs:
     progress: Callable
     should_cancel: Callable
     mask: dict | None = None  # FixRequest.mask: {"frame", "shape", "points"} in the clip's pixels
+    clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
+    matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ class FixSpec:
     needs_mask: bool = False
     # Files stored beside the proposal's frames, made from the engine's result.
     extra_files: Callable[[Any], dict[str, bytes]] = field(default=lambda result: {})
+    # Whether these (cleaned) parameters need the shot's clean plate (a clean_plate proposal).
+    needs_clean_plate: Callable[[dict], bool] = field(default=lambda parameters: False)
+    # Checks the parameters against the fix request's frames [frame_in, frame_out); raises ParameterError.
+    check_frames: Callable[[Any, int, int], None] = field(default=lambda params, frame_in, frame_out: None)
+    # The fix reports continuity findings instead of rendering frames (no proposal is made).
+    reports_findings: bool = False
 
 
 def _engine_callbacks(inputs: FixInputs) -> dict:
@@ -95,6 +103,24 @@ def _clean_plate(i: FixInputs):
     leave_out = (region.rasterise(_drawn_polygon(i.mask), (probe.height, probe.width))
                  if i.mask is not None else None)
     return plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
+
+
+def _replace_background(i: FixInputs):
+    """Background replacement: the reference shot is the new background plate."""
+    return composite.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
+                         matte_sink=i.matte_sink, **_engine_callbacks(i))
+
+
+def _check_missing_frames(params: rebuild.RebuildParams, frame_in: int, frame_out: int) -> None:
+    """The frames to rebuild lie in the fix request's frames, and not all of them."""
+    outside = [number for number in params.missing if not frame_in <= number < frame_out]
+    if outside:
+        raise ParameterError(f"missing frame(s) {', '.join(map(str, outside))} lie outside the fix request's "
+                             f"frames {frame_in}–{frame_out - 1}")
+    if not params.missing:
+        raise ParameterError("missing: name the frames to rebuild")
+    if len(params.missing) == frame_out - frame_in:
+        raise ParameterError("every frame of the fix request is missing: there is nothing to rebuild from")
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -141,6 +167,31 @@ FIXES: dict[str, FixSpec] = {
         extra_files=lambda result: {"plate.png": _png(result.plate),
                                     "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))},
     ),
+    FixKind.BACKGROUND_REPLACE: FixSpec(
+        params_type=composite.BackgroundParams,
+        run=_replace_background,
+        method="engine.composite — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
+               "mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
+        needs_reference=True,
+        needs_clean_plate=lambda parameters: parameters["key"] == "clean_plate",
+    ),
+    FixKind.FRAME_REBUILD: FixSpec(
+        params_type=rebuild.RebuildParams,
+        run=lambda i: rebuild.run(shot=i.shot, params=i.params, **_engine_callbacks(i)),
+        method="engine.rebuild — motion-compensated interpolation: bidirectional DIS flow, forward splatting "
+               "with occlusion reasoning (Baker et al. 2011), Super SloMo blend (Jiang et al. 2018)",
+        needs_reference=False,
+        check_frames=_check_missing_frames,
+    ),
+    FixKind.CONTINUITY_CHECK: FixSpec(
+        params_type=continuity.ContinuityParams,
+        run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
+                                     progress=i.progress, should_cancel=i.should_cancel),
+        method="engine.continuity — takes aligned by homography, temporal-median plates without what moves, "
+               "MKL colour normalisation, CIELAB difference with parallax tolerance",
+        needs_reference=True,
+        reports_findings=True,
+    ),
 }
 
 
@@ -151,14 +202,18 @@ def fix_spec(kind: str) -> FixSpec:
         raise ServiceError(f"Unknown fix kind {kind!r}; choose one of {', '.join(FIXES)}.") from None
 
 
-def clean_parameters(kind: str, parameters: dict) -> dict:
-    """Validate ``parameters`` for ``kind`` through the fix's parameter type and return them
-    complete (defaults filled in). Raises ``ServiceError`` naming what is wrong."""
+def clean_parameters(kind: str, parameters: dict, *, frame_in: int, frame_out: int) -> dict:
+    """Validate ``parameters`` for ``kind`` on frames ``[frame_in, frame_out)`` through the fix's
+    parameter type and return them complete (defaults filled in). Raises ``ServiceError``
+    naming what is wrong."""
     named = MASK_PARAMETERS & set(parameters or {})
     if named:
         raise ServiceError(f"Parameters: {', '.join(sorted(named))} cannot be set here; draw the mask on the "
                            f"fix request instead.")
+    spec = fix_spec(kind)
     try:
-        return fix_spec(kind).params_type.from_dict(parameters or {}).to_dict()
+        params = spec.params_type.from_dict(parameters or {})
+        spec.check_frames(params, frame_in, frame_out)
     except ParameterError as error:
         raise ServiceError(f"Parameters: {error}") from None
+    return params.to_dict()

@@ -211,6 +211,9 @@ class FixKind(models.TextChoices):
     RELIGHT = "relight", "Lighting harmonisation"
     OBJECT_REMOVAL = "object_removal", "Object removal"
     CLEAN_PLATE = "clean_plate", "Clean plate"
+    BACKGROUND_REPLACE = "background_replace", "Background replacement"
+    FRAME_REBUILD = "frame_rebuild", "Rebuilt frames"
+    CONTINUITY_CHECK = "continuity_check", "Continuity check"
 
 
 class FixRequestStatus(models.TextChoices):
@@ -364,6 +367,46 @@ class Proposal(models.Model):
     @property
     def version_label(self) -> str:
         return f"v{self.version:03d}"
+
+
+class FindingKind(models.TextChoices):
+    """What a continuity check found between take A and take B (engine.continuity.KINDS)."""
+
+    APPEARED = "appeared", "Appeared"
+    DISAPPEARED = "disappeared", "Disappeared"
+    MOVED = "moved", "Moved"
+    LIGHT = "light", "Light changed"
+
+
+class ContinuityFinding(models.Model):
+    """One difference a continuity check (a ``continuity_check`` fix request: shot B against its
+    reference shot, take A) found: its kind, the clip frames of each take showing it, a box in
+    shot B's pixels, a confidence and a picture crop of each side (PNG files in ``media_dir``).
+
+    ``follow_up`` is the fix request filed from it (object removal or relight), if any.
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="continuity_findings")
+    fix_request = models.ForeignKey(FixRequest, on_delete=models.CASCADE, related_name="findings")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=16, choices=FindingKind.choices)
+    frames_a = models.JSONField(help_text="[first, last] clip frames of take A (the reference shot) showing it.")
+    frames_b = models.JSONField(help_text="[first, last] clip frames of take B (the checked shot) showing it.")
+    box = models.JSONField(help_text="[x, y, width, height] in shot B's pixels.")
+    confidence = models.FloatField(help_text="0–1.")
+    details = models.JSONField(default=dict, blank=True)
+    media_dir = models.CharField(max_length=255, help_text="Folder under MEDIA_ROOT holding the crops.")
+    crop_a = models.CharField(max_length=100, help_text="File name of take A's crop in media_dir.")
+    crop_b = models.CharField(max_length=100, help_text="File name of take B's crop in media_dir.")
+    follow_up = models.OneToOneField(FixRequest, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="from_finding")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "-confidence", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.fix_request.shot}"
 
 
 class Decision(models.TextChoices):

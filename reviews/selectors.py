@@ -4,7 +4,8 @@ from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, P
 from rest_framework.authtoken.models import Token
 
 from . import authz
-from .models import Alteration, Annotation, Clip, ConsentRequest, FixRequest, Job, Production, Proposal, ReviewNote
+from .models import (Alteration, Annotation, Clip, ConsentRequest, ContinuityFinding, FixKind, FixRequest, Job,
+                     Production, Proposal, ProposalStatus, ReviewNote, Shot)
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -80,6 +81,33 @@ def assignments_of(user: User | AnonymousUser, *, production: Production | None 
     return (fixes.select_related("production", "shot__clip", "reference_shot", "assignee")
             .prefetch_related("proposals")
             .order_by(in_work, F("due_date").asc(nulls_last=True), "-created_at"))
+
+
+def clean_plate_of(shot: Shot) -> Proposal | None:
+    """The clean plate a fix on ``shot`` keys against: the newest approved version of a clean
+    plate fix on the shot, else its newest version in review; None when there is none."""
+    plates = (Proposal.objects.filter(fix_request__shot=shot, fix_request__kind=FixKind.CLEAN_PLATE,
+                                      status__in=(ProposalStatus.APPROVED, ProposalStatus.IN_REVIEW))
+              .order_by(Case(When(status=ProposalStatus.APPROVED, then=Value(0)), default=Value(1)), "-created_at"))
+    return plates.first()
+
+
+def shot_for(user: User | AnonymousUser, production: Production, shot_id: int) -> Shot | None:
+    return production.shots.filter(pk=shot_id, production__in=productions_for(user)).select_related("clip").first()
+
+
+def findings_of(production: Production) -> QuerySet[ContinuityFinding]:
+    """A production's continuity findings, the newest check's first, most confident first."""
+    return (production.continuity_findings.select_related("fix_request__shot", "fix_request__reference_shot",
+                                                           "follow_up")
+            .order_by("-job_id", "-confidence", "id"))
+
+
+def finding_for(user: User | AnonymousUser, finding_id: int) -> ContinuityFinding | None:
+    """The finding if ``user`` is a member of its production, else None (no existence leak)."""
+    return (ContinuityFinding.objects.filter(pk=finding_id, production__in=productions_for(user))
+            .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot", "follow_up")
+            .first())
 
 
 def jobs_of(production: Production) -> QuerySet[Job]:

@@ -6,7 +6,7 @@ like an id that does not exist, so a filter cannot confirm that someone else's o
 """
 import django_filters
 
-from reviews.models import Clip, FixRequest, Job, Shot
+from reviews.models import Clip, ContinuityFinding, FixRequest, Job, Shot
 
 
 class ClipFilter(django_filters.FilterSet):
@@ -44,3 +44,12 @@ class JobFilter(django_filters.FilterSet):
     class Meta:
         model = Job
         fields = ["state", "fix_request"]
+
+
+class ContinuityFindingFilter(django_filters.FilterSet):
+    shot = django_filters.NumberFilter(field_name="fix_request__shot_id")
+    fix_request = django_filters.NumberFilter(field_name="fix_request_id")
+
+    class Meta:
+        model = ContinuityFinding
+        fields = ["shot", "fix_request", "kind"]

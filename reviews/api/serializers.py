@@ -1,8 +1,9 @@
 """Serialisers: shapes of the API's input and output."""
 from rest_framework import serializers
 
-from reviews.models import (Alteration, Clip, Cut, Decision, FixRequest, Job, LookModel, Production, Proposal, ReviewDecision,
-                            Shot)
+from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, FixKind, FixRequest, Job, LookModel,
+                            Production, Proposal, ReviewDecision, Shot)
+from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
 
 
@@ -77,6 +78,27 @@ class FixRequestSerializer(serializers.ModelSerializer):
                   "likeness_screening", "created_at"]
         read_only_fields = ["status", "alteration", "alteration_reason", "performers", "likeness_screening",
                             "created_at"]
+
+
+class ContinuityFindingSerializer(serializers.ModelSerializer):
+    shot = serializers.IntegerField(source="fix_request.shot_id", read_only=True,
+                                    help_text="The checked shot (take B); boxes are in its pixels.")
+    reference_shot = serializers.IntegerField(source="fix_request.reference_shot_id", read_only=True,
+                                              help_text="The shot it was checked against (take A).")
+    follow_ups = serializers.SerializerMethodField(help_text="Fix kinds this finding can become.")
+
+    class Meta:
+        model = ContinuityFinding
+        fields = ["id", "fix_request", "job", "shot", "reference_shot", "kind", "frames_a", "frames_b", "box",
+                  "confidence", "details", "follow_up", "follow_ups", "created_at"]
+
+    def get_follow_ups(self, finding) -> list[str]:
+        return list(FOLLOW_UPS[finding.kind])
+
+
+class FindingFixSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[FixKind.OBJECT_REMOVAL, FixKind.RELIGHT],
+                                   help_text="The fix to file from the finding (see its follow_ups).")
 
 
 class FixRequestClassificationSerializer(serializers.Serializer):

@@ -14,12 +14,13 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import Clip, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
+from reviews.models import Clip, ContinuityFinding, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.consent import fix_request_classify
 from reviews.services.editorial import cut_import
+from reviews.services.findings import finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.productions import production_require_mfa
@@ -277,6 +278,31 @@ class FixRequestJobs(ProductionScoped, APIView):
         job, created = job_submit(fix_request=fix_request, actor=request.user, idempotency_key=key)
         return Response(serializers.JobSerializer(job).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ContinuityFindingList(ProductionScoped, generics.ListAPIView):
+    """The production's continuity findings (filter by checked ``shot`` or check ``fix_request``)."""
+
+    serializer_class = serializers.ContinuityFindingSerializer
+    queryset = ContinuityFinding.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.ContinuityFindingFilter
+
+    def get_queryset(self):
+        return selectors.findings_of(self.production)
+
+
+class ContinuityFindingFix(ProductionScoped, APIView):
+    actions = {"POST": authz.FILE_FIX_REQUEST}
+
+    @extend_schema(request=serializers.FindingFixSerializer, responses={201: serializers.FixRequestSerializer})
+    def post(self, request, code, pk):
+        """File the fix a finding calls for: an object removal with its box as the mask, or a
+        relight of the checked shot to the take it was checked against."""
+        finding = get_object_or_404(selectors.findings_of(self.production), pk=pk)
+        body = serializers.FindingFixSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fix_request = finding_file_fix(finding=finding, actor=request.user, kind=body.validated_data["kind"])
+        return Response(serializers.FixRequestSerializer(fix_request).data, status=status.HTTP_201_CREATED)
 
 
 class JobCancel(ProductionScoped, APIView):

@@ -5,11 +5,10 @@ import math
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from reviews import authz
+from reviews import authz, selectors
 from reviews.errors import ServiceError
 from reviews.fixes import clean_parameters, fix_spec
 from reviews.models import FixRequest, Production, Shot
-from reviews.selectors import ACTIVE_FIX_STATUSES
 
 from .audit import audit_record
 
@@ -39,7 +38,10 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
         )
     if spec.needs_reference and reference_shot is None:
         raise ServiceError(f"A {kind} fix needs a reference shot.")
-    parameters = clean_parameters(kind, parameters or {})
+    parameters = clean_parameters(kind, parameters or {}, frame_in=frame_in, frame_out=frame_out)
+    if spec.needs_clean_plate(parameters) and selectors.clean_plate_of(shot) is None:
+        raise ServiceError(f"A {kind} fix with a clean-plate key needs a clean plate of shot {shot.code}: "
+                           f"file a clean plate fix on it first.")
     if spec.needs_look_model and not production.look_models.filter(pk=parameters["look_model"]).exists():
         raise ServiceError(f"Look model {parameters['look_model']} is not one of {production.code}'s look models.")
     if assignee is not None and not authz.is_member(assignee, production):
@@ -124,7 +126,7 @@ def fix_requests_assign(*, production: Production, actor: User, shots: list[Shot
         raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
     changed = []
     for fix_request in (FixRequest.objects.select_for_update(of=("self",)).select_related("shot", "assignee")
-                        .filter(shot__in=shots, status__in=ACTIVE_FIX_STATUSES).order_by("pk")):
+                        .filter(shot__in=shots, status__in=selectors.ACTIVE_FIX_STATUSES).order_by("pk")):
         if fix_request.assignee_id == (assignee.pk if assignee else None):
             continue
         previous = fix_request.assignee.username if fix_request.assignee else None

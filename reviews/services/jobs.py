@@ -27,11 +27,12 @@ from django.utils import timezone
 
 from engine.errors import Cancelled, EngineError
 from engine.io import FrameSource
-from reviews import authz, events
+from engine import continuity
+from reviews import authz, events, selectors
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
 from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
-from reviews.models import FixRequest, FixRequestStatus, Job, JobState, Proposal
+from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobState, Proposal
 
 from .audit import audit_record
 from .looks import look_model_file
@@ -208,6 +209,13 @@ class _ProposalWriter:
         for sub in ("frames", "review/before", "review/after"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
 
+    def matte(self, frame: int, alpha: np.ndarray) -> None:
+        """Store a frame's matte (uint8 [H, W], 255 = foreground) as ``matte/NNNNNN.png``."""
+        (self.folder / "matte").mkdir(exist_ok=True)
+        if not cv2.imwrite(str(self.folder / "matte" / frame_name(frame, "png")), alpha,
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OSError(f"could not write the matte of frame {frame} to {self.folder}")
+
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
         bgr = cv2.cvtColor(after, cv2.COLOR_RGB2BGR)
         if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
@@ -258,13 +266,14 @@ class _JobMonitor:
 
 
 def job_execute(*, job_id: int, worker: str) -> Proposal | None:
-    """Run the engine for a job and store its result as the fix request's next proposal version.
+    """Run the engine for a job and store its result: the fix request's next proposal version,
+    or, for a fix that reports findings (a continuity check), its continuity findings.
 
-    Returns the proposal, or None when nothing was made: the job had ended already (a
-    redelivered message), was cancelled (partial output removed), or failed — engine errors
-    (unreadable footage, bad parameters) end it as failed with the engine's message. Raises
-    ``JobBusy`` while another worker holds the job's lease; unexpected errors fail the job and
-    propagate.
+    Returns the proposal, or None when none was made: a check's findings were stored, or the
+    job had ended already (a redelivered message), was cancelled (partial output removed), or
+    failed — engine errors (unreadable footage, bad parameters) end it as failed with the
+    engine's message. Raises ``JobBusy`` while another worker holds the job's lease; unexpected
+    errors fail the job and propagate.
     """
     job = _job_start(job_id, worker)
     if job is None:
@@ -289,12 +298,17 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             progress=monitor.progress,
             should_cancel=monitor.should_cancel,
             mask=fix_request.mask,
+            clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
+            matte_sink=writer.matte,
         ))
-        if writer.first is None:
-            raise EngineError("The fix produced no frames.")
-        cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
-        for name, data in spec.extra_files(result).items():
-            (staging / name).write_bytes(data)
+        if spec.reports_findings:
+            document = continuity.write_findings(result, staging / "findings.json")
+        else:
+            if writer.first is None:
+                raise EngineError("The fix produced no frames.")
+            cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+            for name, data in spec.extra_files(result).items():
+                (staging / name).write_bytes(data)
     except Cancelled:
         shutil.rmtree(staging, ignore_errors=True)
         _job_end(job, JobState.CANCELLED)
@@ -317,10 +331,19 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
 
     with transaction.atomic():
         FixRequest.objects.select_for_update().filter(pk=fix_request.pk).first()
-        latest = Proposal.objects.filter(fix_request=fix_request).aggregate(v=Max("version"))["v"] or 0
         target = media_path(final_dir)
         shutil.rmtree(target, ignore_errors=True)
         staging.replace(target)
+        job.state = JobState.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.frames_done = job.frames_total
+        job.save(update_fields=["state", "finished_at", "frames_done"])
+        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
+        if spec.reports_findings:
+            _store_findings(job, fix_request, document, final_dir)
+            _broadcast(job)
+            return None
+        latest = Proposal.objects.filter(fix_request=fix_request).aggregate(v=Max("version"))["v"] or 0
         proposal = Proposal.objects.create(
             production=job.production,
             fix_request=fix_request,
@@ -335,11 +358,6 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             parameters=fix_request.parameters,
             method=spec.method,
         )
-        job.state = JobState.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.frames_done = job.frames_total
-        job.save(update_fields=["state", "finished_at", "frames_done"])
-        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
         proposal_supersede_older(proposal=proposal)
@@ -349,3 +367,30 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         events.broadcast(events.production_group(job.production_id), "proposal",
                          {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})
     return proposal
+
+
+def _clean_plate_source(fix_request: FixRequest) -> FrameSource:
+    """The shot's clean plate (``plate.png`` of :func:`selectors.clean_plate_of`) as a one-frame
+    source. Raises ``EngineError`` when the shot has none (it was rejected since the request)."""
+    plate = selectors.clean_plate_of(fix_request.shot)
+    if plate is None:
+        raise EngineError(f"Shot {fix_request.shot.code} has no clean plate in review or approved: "
+                          f"file a clean plate fix on it, then retry this job.")
+    return FrameSource(media_path(plate.media_dir) / "plate.png")
+
+
+def _store_findings(job: Job, fix_request: FixRequest, document: dict, media_dir: str) -> None:
+    """Store a continuity check's findings (FINDINGS.json as :func:`engine.continuity.write_findings`
+    wrote it, crops beside it in ``media_dir``) and audit them."""
+    findings = ContinuityFinding.objects.bulk_create(
+        ContinuityFinding(production=job.production, fix_request=fix_request, job=job, kind=entry["kind"],
+                          frames_a=entry["frames_a"], frames_b=entry["frames_b"], box=entry["box"],
+                          confidence=entry["confidence"], details=entry["details"], media_dir=media_dir,
+                          crop_a=entry["crop_a"], crop_b=entry["crop_b"])
+        for entry in document["findings"])
+    audit_record(production=job.production, actor=None, action="continuity.findings", target=fix_request,
+                 payload={"job": job.pk, "findings": [{"kind": f.kind, "box": f.box, "confidence": f.confidence}
+                                                      for f in findings],
+                          "measurements": document["measurements"]})
+    events.broadcast(events.production_group(job.production_id), "findings",
+                     {"fix_request": fix_request.pk, "shot": fix_request.shot_id, "count": len(findings)})

@@ -11,6 +11,13 @@ from django.test import Client
 from portal.asgi import application
 
 
+def signed_in(user) -> Client:
+    """A test client signed in as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def session_cookie(user) -> bytes:
     client = Client()
     client.force_login(user)

@@ -50,7 +50,7 @@ def fuzzer(db, media_root):
 
 
 #: Which object an operation's ``id`` (the URL's ``pk``) names, by its path.
-PK_OBJECT = {"fix-requests": "fix_request", "jobs": "job", "proposals": "proposal"}
+PK_OBJECT = {"fix-requests": "fix_request", "jobs": "job", "proposals": "proposal", "continuity-findings": "finding"}
 
 
 @schema.parametrize()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from reviews.models import FixRequest, Job, JobState, Proposal
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_submit
 
 from ..conftest import _stop, start_worker
+from .helpers import signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -36,12 +36,6 @@ def wait_for_job(job: Job, predicate, *, timeout_s: float, what: str) -> Job:
 def long_fix_request(production, people, shots, frames: int) -> FixRequest:
     return fix_request_create(production=production, actor=people["supervisor"], shot=shots["CUPS"],
                               kind="color_match", frame_in=0, frame_out=frames, reference_shot=shots["COFFEE"])
-
-
-def api(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def leftovers(media_root: Path, job: Job) -> list[Path]:
@@ -81,7 +75,7 @@ def test_cancel_stops_a_running_job_promptly_and_removes_its_output(celery_worke
     job, _ = job_submit(fix_request=fix_request, actor=people["artist"])
     wait_for_job(job, lambda j: j.state == JobState.RUNNING and j.frames_done >= 3, timeout_s=60,
                  what="the job to be running")
-    response = api(people["artist"]).post(f"/api/productions/{production.code}/jobs/{job.pk}/cancel/")
+    response = signed_in(people["artist"]).post(f"/api/productions/{production.code}/jobs/{job.pk}/cancel/")
     assert response.status_code == 200, response.content
     asked = time.monotonic()
     wait_for_job(job, lambda j: j.is_finished, timeout_s=15, what="the cancel to take effect")
@@ -90,13 +84,13 @@ def test_cancel_stops_a_running_job_promptly_and_removes_its_output(celery_worke
     assert job.frames_done < job.frames_total
     assert not Proposal.objects.filter(job=job).exists()
     assert leftovers(media_root, job) == [] and not (Path(media_root) / f"proposals/job-{job.pk}").exists()
-    again = api(people["artist"]).post(f"/api/productions/{production.code}/jobs/{job.pk}/cancel/")
+    again = signed_in(people["artist"]).post(f"/api/productions/{production.code}/jobs/{job.pk}/cancel/")
     assert again.status_code == 409 and "nothing to cancel" in again.json()["detail"]
 
 
 def test_the_same_submission_twice_is_one_job_and_one_version(celery_worker_process, fix_request, people):
     url = f"/api/productions/{fix_request.production.code}/fix-requests/{fix_request.pk}/jobs/"
-    client = api(people["artist"])
+    client = signed_in(people["artist"])
     first = client.post(url, HTTP_IDEMPOTENCY_KEY="click-7f3a")
     second = client.post(url, HTTP_IDEMPOTENCY_KEY="click-7f3a")
     assert (first.status_code, second.status_code) == (201, 200)
@@ -115,9 +109,9 @@ def test_an_engine_error_fails_the_job_with_a_message_a_person_can_act_on(celery
     job, _ = job_submit(fix_request=fix_request, actor=people["artist"])
     wait_for_job(job, lambda j: j.is_finished, timeout_s=60, what="the job to fail")
     assert job.state == JobState.FAILED
-    body = api(people["artist"]).get(f"/api/productions/{fix_request.production.code}/jobs/{job.pk}/").json()
+    body = signed_in(people["artist"]).get(f"/api/productions/{fix_request.production.code}/jobs/{job.pk}/").json()
     assert "moved_away.mp4" in body["error"] and body["state"] == "failed"
     assert not Proposal.objects.exists() and leftovers(media_root, job) == []
 
-    retry = api(people["artist"]).post(f"/api/productions/{fix_request.production.code}/jobs/{job.pk}/retry/")
+    retry = signed_in(people["artist"]).post(f"/api/productions/{fix_request.production.code}/jobs/{job.pk}/retry/")
     assert retry.status_code == 201 and retry.json()["id"] != job.pk

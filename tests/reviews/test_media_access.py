@@ -14,6 +14,7 @@ from reviews.models import AuditEvent, FixRequest, Job, JobState, Proposal
 from reviews.services.audit import audit_verify
 from reviews.services.clips import clip_ingest
 from reviews.services.shots import shot_create
+from .helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -60,12 +61,6 @@ def urls_of(proposal) -> dict[str, Path]:
         f"/media/proposals/{proposal.pk}/review/after/11.jpg": review_frame_path(proposal.media_dir, "after", 11),
         f"/media/proposals/{proposal.pk}/frames/11.png": rendered_frame_path(proposal.media_dir, 11),
     }
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_members_get_media_and_every_read_and_refusal_is_audited(proposal_with_frames, people):

@@ -33,8 +33,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from reviews.media import clip_proxy_path, clip_thumbnail_path
-from reviews.models import Clip, FixRequest, Job, JobState, Production, Proposal, ProxyState, Role, Shot
+from reviews.media import clip_proxy_path, clip_thumbnail_path, media_path
+from reviews.models import Clip, ContinuityFinding, FixRequest, Job, JobState, Production, Proposal, ProxyState, Role, Shot
 from reviews.routing import websocket_urlpatterns
 
 from .helpers import websocket
@@ -87,6 +87,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Empty body: 400 (no classification given) once past authorisation.
     "api/productions/<slug:code>/fix-requests/<int:pk>/classification/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.CLASSIFY_FIX_REQUEST}),
+    "api/productions/<slug:code>/continuity-findings/": Endpoint(CODE),
+    # Empty body: 400 (no fix kind given) once past authorisation.
+    "api/productions/<slug:code>/continuity-findings/<int:pk>/fix-request/": Endpoint(
+        CODE | {"pk": "finding"}, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/jobs/": Endpoint(CODE),
     "api/productions/<slug:code>/look-models/": Endpoint(CODE, {"post": authz.TRAIN_LOOK}),
     "api/productions/<slug:code>/jobs/<int:pk>/": Endpoint(CODE | {"pk": "job"}),
@@ -100,6 +104,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "": Endpoint(lists_productions=True, actions={"post": None}),
     "productions/<slug:code>/": Endpoint(CODE, {"post": None}),
     "productions/<slug:code>/shots/": Endpoint(CODE, {"post": None}),
+    "productions/<slug:code>/shots/<int:shot_id>/": Endpoint(CODE | {"shot_id": "shot"}, {"post": None}),
     "productions/<slug:code>/jobs/": Endpoint(CODE, {"post": None}),
     # Empty form: 400 ("choose a consent request") once past authorisation.
     "productions/<slug:code>/consent/": Endpoint(CODE, {"post": authz.ANSWER_CONSENT}),
@@ -112,6 +117,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/frames/<int:frame>.jpg": Endpoint({"clip_id": "clip", "frame": "frame"}, {"post": None}),
     "assignments/": Endpoint(lists_productions=True, actions={"post": None}),
+    "media/findings/<int:finding_id>/<str:side>.png": Endpoint({"finding_id": "finding", "side": "crop_side"},
+                                                               {"post": None}),
     "media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg": Endpoint(
         {"proposal_id": "proposal", "side": "side", "frame": "frame"}, {"post": None}),
     "media/proposals/<int:proposal_id>/frames/<int:frame>.png": Endpoint(
@@ -227,7 +234,27 @@ def objects_of(proposal) -> dict:
     fix_request = proposal.fix_request
     return {"production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
             "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk,
-            "side": "after", "frame": proposal.frame_in}
+            "side": "after", "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b"}
+
+
+def finding_of(proposal) -> ContinuityFinding:
+    """A continuity check of the proposal's shot (against itself) with one finding and both
+    crops on disk, made directly (no engine run)."""
+    shot = proposal.fix_request.shot
+    check, _ = FixRequest.objects.get_or_create(production=proposal.production, shot=shot, kind="continuity_check",
+                                                defaults={"frame_in": 0, "frame_out": 8, "reference_shot": shot})
+    job, _ = Job.objects.get_or_create(production=proposal.production, fix_request=check,
+                                       defaults={"state": JobState.SUCCEEDED})
+    finding, _ = ContinuityFinding.objects.get_or_create(
+        production=proposal.production, fix_request=check, job=job,
+        defaults={"kind": "appeared", "frames_a": [0, 7], "frames_b": [0, 7], "box": [8, 8, 16, 16],
+                  "confidence": 0.9, "media_dir": f"findings-test/job-{job.pk}", "crop_a": "a.png",
+                  "crop_b": "b.png"})
+    folder = media_path(finding.media_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (finding.crop_a, finding.crop_b):
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    return finding
 
 
 def markers_of(production) -> list[str]:

@@ -1,26 +1,10 @@
 // The shot board: select shots and assign their open fixes in bulk; file a fix request on a shot
 // with a mask drawn on one of its frames (a rectangle dragged, or a polygon clicked). Both go
 // through the API; the board reloads to show what the server stored.
+import { describe, post } from "./api.js";
+
 const table = document.getElementById("shots");
 const code = table.dataset.production;
-const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
-
-async function post(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    body: JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({}));
-  return { ok: response.ok, data };
-}
-
-// An API error as a sentence: {"detail": ...} or DRF's {"field": ["message"]}.
-function describe(data) {
-  if (data.detail) return data.detail;
-  return Object.entries(data).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
-}
 
 // --- Bulk assign ---------------------------------------------------------------------------
 const bulk = document.getElementById("bulk-assign");

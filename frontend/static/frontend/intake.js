@@ -1,31 +1,16 @@
 // Bringing in footage and the cut from the production page, through the API: uploads (one
 // request per file), server-side paths ingested in place, and cut imports with their conform
 // report. Each outcome — the probed facts, or the specific error — is listed under the forms.
+import { describe, post } from "./api.js";
+
 const section = document.getElementById("intake");
 const code = section.dataset.production;
 const log = document.getElementById("intake-log");
-const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
-
 function say(text, ok) {
   const item = document.createElement("li");
   item.className = ok ? "ok" : "error";
   item.textContent = text;
   log.append(item);
-}
-
-function describe(data) {
-  if (data.detail) return data.detail;
-  return Object.entries(data).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
-}
-
-async function send(url, body, json) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "X-CSRFToken": csrf(), ...(json ? { "Content-Type": "application/json" } : {}) },
-    body: json ? JSON.stringify(body) : body,
-  });
-  return { ok: response.ok, data: await response.json().catch(() => ({ detail: `HTTP ${response.status}` })) };
 }
 
 const clipFacts = (clip) => `${clip.name}: ${clip.codec} ${clip.width}×${clip.height}, ${clip.frame_count} frames, TC ${clip.start_timecode}`;
@@ -37,7 +22,7 @@ document.getElementById("upload-form")?.addEventListener("submit", async (event)
     const body = new FormData();
     body.append("file", file);
     say(`Uploading ${file.name}…`, true);
-    const { ok, data } = await send(`/api/productions/${code}/clips/upload/`, body, false);
+    const { ok, data } = await post(`/api/productions/${code}/clips/upload/`, body);
     say(ok ? `ok ${clipFacts(data)}` : `${file.name}: ${describe(data)}`, ok);
   }
   form.reset();
@@ -46,7 +31,7 @@ document.getElementById("upload-form")?.addEventListener("submit", async (event)
 document.getElementById("path-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const path = event.target.elements.path.value.trim();
-  const { ok, data } = await send(`/api/productions/${code}/clips/`, { path }, true);
+  const { ok, data } = await post(`/api/productions/${code}/clips/`, { path });
   say(ok ? `ok ${clipFacts(data)}` : `${path}: ${describe(data)}`, ok);
 });
 
@@ -56,7 +41,7 @@ document.getElementById("cut-form")?.addEventListener("submit", async (event) =>
   const body = new FormData();
   body.append("file", form.elements.file.files[0]);
   for (const name of ["sequence", "rate"]) if (form.elements[name].value.trim()) body.append(name, form.elements[name].value.trim());
-  const { ok, data } = await send(`/api/productions/${code}/cuts/`, body, false);
+  const { ok, data } = await post(`/api/productions/${code}/cuts/`, body);
   if (!ok) {
     say(`${form.elements.file.files[0].name}: ${describe(data)}`, false);
     return;

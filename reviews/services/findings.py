@@ -1,0 +1,62 @@
+"""Continuity findings: what a continuity check found between two takes, and the fix requests
+filed from them with one click."""
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from reviews import authz
+from reviews.errors import Conflict, ServiceError
+from reviews.models import ContinuityFinding, FindingKind, FixKind, FixRequest
+
+from .audit import audit_record
+from .fix_requests import fix_request_create
+
+#: The fixes a finding can become, by finding kind. A prop that appeared or moved in take B is
+#: removed from B (its box, drawn on the first frame showing it, tracked through the shot); a
+#: change of light is a lighting harmonisation of B to take A. What disappeared from B cannot be
+#: put back by these fixes, so it has none.
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    FindingKind.APPEARED: (FixKind.OBJECT_REMOVAL,),
+    FindingKind.MOVED: (FixKind.OBJECT_REMOVAL,),
+    FindingKind.DISAPPEARED: (),
+    FindingKind.LIGHT: (FixKind.RELIGHT,),
+}
+
+
+@transaction.atomic
+def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str) -> FixRequest:
+    """File the ``kind`` fix request a finding calls for, on the checked shot (take B) over the
+    check's frames: an object removal with the finding's box as its mask, drawn on the first
+    frame of take B showing it; or a relight with take A as its reference shot.
+
+    Raises ``NotAllowed`` unless ``actor`` may file fix requests in the finding's production;
+    ``ServiceError`` when ``kind`` is not a fix this finding can become; ``Conflict`` when a fix
+    request was filed from it already.
+    """
+    authz.require(actor, finding.production, authz.FILE_FIX_REQUEST)
+    allowed = FOLLOW_UPS[finding.kind]
+    if kind not in allowed:
+        choices = f"choose {' or '.join(allowed)}" if allowed else "it has no fix to file from it"
+        raise ServiceError(f"A {finding.get_kind_display().lower()} finding cannot become a {kind} fix; {choices}.")
+    finding = (ContinuityFinding.objects.select_for_update(of=("self",))
+               .select_related("fix_request__shot", "fix_request__reference_shot").get(pk=finding.pk))
+    if finding.follow_up_id is not None:
+        raise Conflict(f"Fix request {finding.follow_up_id} was filed from this finding already.")
+    check = finding.fix_request
+    take_a = check.reference_shot
+    mask = None
+    reference_shot = None
+    if kind == FixKind.OBJECT_REMOVAL:
+        x, y, width, height = finding.box
+        mask = {"frame": finding.frames_b[0], "shape": "rectangle", "points": [[x, y], [x + width, y + height]]}
+    else:
+        reference_shot = take_a
+    fix_request = fix_request_create(
+        production=finding.production, actor=actor, shot=check.shot, kind=kind, frame_in=check.frame_in,
+        frame_out=check.frame_out, reference_shot=reference_shot, mask=mask,
+        description=f"From the continuity check of {check.shot.code} against {take_a.code}: "
+                    f"{finding.get_kind_display().lower()} (confidence {finding.confidence:.2f}).")
+    finding.follow_up = fix_request
+    finding.save(update_fields=["follow_up"])
+    audit_record(production=finding.production, actor=actor, action="continuity.follow_up", target=fix_request,
+                 payload={"finding": finding.pk, "finding_kind": finding.kind, "kind": kind})
+    return fix_request
