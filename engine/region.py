@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from engine import flow
-from engine.errors import Cancelled, ParameterError
+from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
 
 #: Tracking runs on frames scaled down to at most this many pixels along the longer side.
@@ -258,7 +258,7 @@ def track_polygon(shot: FrameSource, polygon: np.ndarray, frame_number: int, *,
     current = polygon * scale
     previous_small = None
     for number, frame in FrameSource(shot.path, first=frame_number, stop=frames.stop).frames():
-        _check(should_cancel, number)
+        check_cancel(should_cancel, f"at frame {number}", fix="box tracking")
         small = _small(frame, scale)
         if previous_small is not None:
             current = _median_flow_step(previous_small, small, current)
@@ -271,15 +271,10 @@ def track_polygon(shot: FrameSource, polygon: np.ndarray, frame_number: int, *,
         first = max(frames.start, stop - _BACKWARD_CHUNK)
         chunk = [(n, _small(f, scale)) for n, f in FrameSource(shot.path, first=first, stop=stop).frames()]
         for number, small in reversed(chunk):
-            _check(should_cancel, number)
+            check_cancel(should_cancel, f"at frame {number}", fix="box tracking")
             if later_small is not None:
                 current = _median_flow_step(later_small, small, current)
                 polygons[number] = current / scale
             later_small = small
         stop = first
     return TrackedPolygon(polygons, (height, width))
-
-
-def _check(should_cancel: Callable[[], bool] | None, number: int) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled(f"cancelled while tracking the box (frame {number})")
