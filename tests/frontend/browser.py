@@ -6,7 +6,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+#: How long an ``expect`` waits for the page (ms): pages update over sockets, and a loaded 2-core
+#: machine (CI beside other work) can take seconds to deliver.
+EXPECT_TIMEOUT_MS = 15_000
+
+
 def launch(playwright):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
