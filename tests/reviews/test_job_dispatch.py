@@ -78,9 +78,11 @@ def test_cancel_stops_a_running_job_promptly_and_removes_its_output(celery_worke
     response = signed_in(people["artist"]).post(f"/api/productions/{production.code}/jobs/{job.pk}/cancel/")
     assert response.status_code == 200, response.content
     asked = time.monotonic()
-    wait_for_job(job, lambda j: j.is_finished, timeout_s=15, what="the cancel to take effect")
+    wait_for_job(job, lambda j: j.is_finished, timeout_s=30, what="the cancel to take effect")
     assert job.state == JobState.CANCELLED
-    assert time.monotonic() - asked < 10
+    # Between frames, not at the end: the 300 frames would take minutes (a bound loose enough
+    # for a loaded 2-core machine, where one frame can take seconds).
+    assert time.monotonic() - asked < 20
     assert job.frames_done < job.frames_total
     assert not Proposal.objects.filter(job=job).exists()
     assert leftovers(media_root, job) == [] and not (Path(media_root) / f"proposals/job-{job.pk}").exists()
