@@ -13,6 +13,7 @@ from engine.errors import FrameSourceError
 from engine.io import read_frame
 from reviews import authz, reports, selectors
 from reviews.errors import ServiceError
+from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            rendered_frame_path, review_frame_path)
 from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
@@ -205,6 +206,7 @@ def shot_board(request, code):
         "rows": rows,
         "statuses": selectors.SHOT_STATUSES.items(),
         "kinds": FixKind.choices,
+        "kind_needs": [(kind, label, FIXES[kind].needs) for kind, label in FixKind.choices],
         "artists": artists,
         "filters": filters,
         "sort_links": {key: {"sort": f"-{key}" if current == key else key,

@@ -59,6 +59,8 @@ class FixSpec:
     run: Callable[[FixInputs], Any]  # returns an engine FixResult
     method: str  # shown with every proposal
     needs_reference: bool
+    # What a supervisor filing this fix gives it, in a sentence (shown beside the kind).
+    needs: str = ""
     needs_look_model: bool = False
     # The region comes from the mask drawn on the fix request (never from parameters, which
     # could name server folders): required when True.
@@ -136,12 +138,14 @@ FIXES: dict[str, FixSpec] = {
         run=lambda i: color.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
         method="engine.color shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB",
         needs_reference=True,
+        needs='A reference shot to match. Parameters: {"method": "mkl" | "reinhard"}.',
     ),
     FixKind.RELIGHT: FixSpec(
         params_type=relight.RelightParams,
         run=lambda i: relight.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
         method="engine.relight — exposure, CAT02 white balance and contrast as an ASC CDL v1.2",
         needs_reference=True,
+        needs="A reference shot whose light to match.",
         extra_files=lambda result: {"grade.cc": result.cdl.to_cc_xml("loupe_relight").encode()},
     ),
     FixKind.LOOK_TRANSFER: FixSpec(
@@ -149,6 +153,7 @@ FIXES: dict[str, FixSpec] = {
         run=lambda i: look.apply_look(i.shot, i.look_path, **_engine_callbacks(i)),
         method="engine.look — the production's look model, a 3D LUT applied through a dense 8-bit table",
         needs_reference=False,
+        needs="Parameters: {\"look_model\": id} of one of the production's look models.",
         needs_look_model=True,
     ),
     FixKind.OBJECT_REMOVAL: FixSpec(
@@ -157,6 +162,8 @@ FIXES: dict[str, FixSpec] = {
         method="engine.inpaint — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
                "regrain); pixels outside mask + margin untouched",
         needs_reference=False,
+        needs='A mask: outline the object on one frame; it is tracked through the frames. '
+              'Parameters: {"margin_px": 4}.',
         needs_mask=True,
     ),
     FixKind.CLEAN_PLATE: FixSpec(
@@ -164,6 +171,7 @@ FIXES: dict[str, FixSpec] = {
         run=_clean_plate,
         method="engine.plate — frames aligned by homography, robust temporal median without masked or moving pixels",
         needs_reference=False,
+        needs="Optionally a mask of what to leave out of the plate on every frame.",
         extra_files=lambda result: {"plate.png": _png(result.plate),
                                     "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))},
     ),
@@ -173,6 +181,8 @@ FIXES: dict[str, FixSpec] = {
         method="engine.composite — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
                "mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
         needs_reference=True,
+        needs='A reference shot: the new background plate. Parameters: {"key": "green" | "blue" | "clean_plate"} '
+              '(clean_plate needs a clean plate of this shot).',
         needs_clean_plate=lambda parameters: parameters["key"] == "clean_plate",
     ),
     FixKind.FRAME_REBUILD: FixSpec(
@@ -181,6 +191,7 @@ FIXES: dict[str, FixSpec] = {
         method="engine.rebuild — motion-compensated interpolation: bidirectional DIS flow, forward splatting "
                "with occlusion reasoning (Baker et al. 2011), Super SloMo blend (Jiang et al. 2018)",
         needs_reference=False,
+        needs='Parameters: {"missing": [frame, ...]}, clip frames inside the fix\'s frames.',
         check_frames=_check_missing_frames,
     ),
     FixKind.CONTINUITY_CHECK: FixSpec(
@@ -190,6 +201,7 @@ FIXES: dict[str, FixSpec] = {
         method="engine.continuity — takes aligned by homography, temporal-median plates without what moves, "
                "MKL colour normalisation, CIELAB difference with parallax tolerance",
         needs_reference=True,
+        needs="A reference shot: the other take (this shot is take B). Findings appear on the shot's page.",
         reports_findings=True,
     ),
 }

@@ -127,6 +127,12 @@ if (dialog) {
     closed = points.length >= 3;
     draw();
   });
+  // What the chosen fix kind needs, in a sentence (reviews/fixes.py), under the kind.
+  const showNeeds = () => {
+    document.getElementById("kind-needs").textContent = form.elements.kind.selectedOptions[0].dataset.needs;
+  };
+  form.elements.kind.addEventListener("change", showNeeds);
+  showNeeds();
   form.elements.mask_frame.addEventListener("change", loadFrame);
   form.querySelectorAll("input[name=mask_shape]").forEach((radio) => radio.addEventListener("change", clear));
   document.getElementById("clear-mask").addEventListener("click", clear);
