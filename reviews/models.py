@@ -222,6 +222,8 @@ class FixRequestStatus(models.TextChoices):
     IN_REVIEW = "in_review", "In review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    # A continuity check that has run: it makes findings (on the shot's page), not a version to decide.
+    CHECKED = "checked", "Checked"
 
 
 class Alteration(models.TextChoices):

@@ -1,6 +1,7 @@
 """Reads, always scoped to the productions the person is a member of."""
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (Case, CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value,
+                              When)
 from rest_framework.authtoken.models import Token
 
 from . import authz
@@ -97,8 +98,11 @@ def shot_for(user: User | AnonymousUser, production: Production, shot_id: int) -
 
 
 def findings_of(production: Production) -> QuerySet[ContinuityFinding]:
-    """A production's continuity findings, the newest check's first, most confident first."""
-    return (production.continuity_findings.select_related("fix_request__shot", "fix_request__reference_shot",
+    """A production's continuity findings from the latest run of each check, the newest check's
+    first, most confident first (a check run again replaces what the earlier run found)."""
+    latest_run = (Job.objects.filter(fix_request=OuterRef("fix_request"), state="succeeded")
+                  .order_by("-finished_at", "-pk").values("pk")[:1])
+    return (production.continuity_findings.filter(job=Subquery(latest_run)).select_related("fix_request__shot", "fix_request__reference_shot",
                                                            "follow_up")
             .order_by("-job_id", "-confidence", "id"))
 

@@ -25,9 +25,9 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Max
 from django.utils import timezone
 
+from engine import continuity
 from engine.errors import Cancelled, EngineError
 from engine.io import FrameSource
-from engine import continuity
 from reviews import authz, events, selectors
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
@@ -338,11 +338,12 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         job.finished_at = timezone.now()
         job.frames_done = job.frames_total
         job.save(update_fields=["state", "finished_at", "frames_done"])
-        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         if spec.reports_findings:
+            FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.CHECKED)
             _store_findings(job, fix_request, document, final_dir)
             _broadcast(job)
             return None
+        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
         latest = Proposal.objects.filter(fix_request=fix_request).aggregate(v=Max("version"))["v"] or 0
         proposal = Proposal.objects.create(
             production=job.production,

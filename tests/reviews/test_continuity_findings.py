@@ -50,7 +50,7 @@ def test_a_pasted_prop_is_found_shown_with_crops_and_filed_as_an_object_removal(
     assert iou(tuple(finding.box), truth) >= 0.5
     assert 0 < finding.confidence <= 1
     check.refresh_from_db()
-    assert check.status == FixRequestStatus.IN_REVIEW
+    assert check.status == FixRequestStatus.CHECKED  # findings, not a version to decide
     recorded = AuditEvent.objects.get(action="continuity.findings", target_id=str(check.pk))
     assert recorded.payload["findings"][0]["box"] == finding.box
 
@@ -106,3 +106,10 @@ def test_a_change_of_light_becomes_a_relight_to_the_other_take(production, peopl
     assert (relight.kind, relight.shot_id, relight.reference_shot_id) == ("relight", check.shot_id,
                                                                           check.reference_shot_id)
     assert relight.mask is None
+
+    # Run again, the check's findings are the new run's: the earlier run's are not listed twice.
+    rerun = Job.objects.create(production=production, fix_request=check, frames_total=check.duration_frames,
+                               created_by=people["supervisor"])
+    job_execute(job_id=rerun.pk, worker="test")
+    listed = signed_in(people["director"]).get(f"/api/productions/{production.code}/continuity-findings/").json()
+    assert [item["kind"] for item in listed] == ["light"] and {item["job"] for item in listed} == {rerun.pk}
