@@ -220,9 +220,10 @@ def shot_board(request, code):
 
 @login_required
 def shot_detail(request, code, shot_id):
-    """One shot: its fix requests with their versions and jobs, and the continuity findings of
-    the checks run on it, each with its crops of both takes and — for supervisors — one button
-    per fix the finding can become (shot.js, through the API)."""
+    """One shot: its fix requests with their versions and guild classification (supervisors
+    classify here), and the continuity findings of the checks run on it, each with its crops of
+    both takes and — for supervisors — one button per fix the finding can become (shot.js,
+    through the API)."""
     production = _production_page(request, code)
     shot = selectors.shot_for(request.user, production, shot_id)
     if shot is None:
@@ -236,6 +237,8 @@ def shot_detail(request, code, shot_id):
         "findings": [{"finding": finding, "follow_ups": [(kind, FixKind(kind).label) for kind in FOLLOW_UPS[finding.kind]]}
                      for finding in findings],
         "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
+        "may_classify": authz.may(request.user, production, authz.CLASSIFY_FIX_REQUEST),
+        "performers": production.performers.order_by("name"),
     })
 
 

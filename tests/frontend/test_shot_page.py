@@ -1,11 +1,12 @@
 """The shot page in real Chromium: the findings of a continuity check run by the real engine on
 real footage, shown with the crops of both takes, and one click filing the object removal the
-finding calls for."""
+finding calls for; a supervisor classifying a fix for guild consent."""
 import re
 
 import pytest
 
-from reviews.models import ContinuityFinding, FixRequest
+from reviews.models import ConsentRequest, ContinuityFinding, FixRequest, Performer
+from reviews.services.fix_requests import fix_request_create
 
 from ..reviews.test_continuity_findings import check_case
 from .browser import launch, open_signed_in
@@ -48,3 +49,39 @@ def test_a_finding_becomes_an_object_removal_in_one_click(asgi_server, productio
 
     removal = FixRequest.objects.get(kind="object_removal")  # (the ORM refuses to run inside Playwright's loop)
     assert filed.endswith(f" {removal.pk}") and removal.mask["points"][0] == finding.box[:2]
+
+
+@pytest.mark.browser
+def test_a_supervisor_classifies_a_fix_for_guild_consent_on_the_shot_page(asgi_server, production, people, shots):
+    from playwright.sync_api import expect, sync_playwright
+
+    performer = Performer.objects.create(production=production, name="Ada Quinn")
+    fix_request = fix_request_create(production=production, actor=people["supervisor"], shot=shots["CUPS"],
+                                     kind="color_match", frame_in=0, frame_out=10, reference_shot=shots["COFFEE"])
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/{shots['CUPS'].pk}/", "supervisor")
+        row = page.locator(f"#fix-requests tr[data-fix-request='{fix_request.pk}']")
+        expect(row.locator(".alteration")).to_have_text("Routine post-production alteration")
+        row.locator("summary").click()
+        form = row.locator("form.classify")
+        form.locator("input[value=digital_alteration]").check()
+        form.locator("button[type=submit]").click()
+        expect(form.locator(".error")).to_contain_text("Name the performers")
+
+        form.locator("input[name=performers]").check()
+        form.locator("button[type=submit]").click()
+        expect(row.locator(".alteration")).to_have_text(
+            "Digital alteration of a performer's likeness or performance")
+        expect(row.locator("td.classification")).to_contain_text("Ada Quinn")
+
+        # Lowering it again needs a written reason.
+        row.locator("summary").click()
+        form.locator("input[value=routine]").check()
+        form.locator("button[type=submit]").click()
+        expect(form.locator(".error")).to_contain_text("needs your written reason")
+        browser.close()
+
+    consent = ConsentRequest.objects.get(fix_request=fix_request)  # (outside Playwright's loop)
+    assert (consent.performer, consent.status) == (performer, "pending")

@@ -1,6 +1,7 @@
-// The shot page: one click turns a continuity finding into the fix request it calls for (an
-// object removal with the finding's box as its mask, or a relight to the other take), through
-// the API; the page reloads to show the fix request the server stored.
+// The shot page: supervisors classify fix requests for guild consent, and one click turns a
+// continuity finding into the fix request it calls for (an object removal with the finding's
+// box as its mask, or a relight to the other take). Both go through the API; the page reloads
+// to show what the server stored.
 import { describe, post } from "./api.js";
 
 const list = document.getElementById("findings");
@@ -19,4 +20,22 @@ list.addEventListener("click", async (event) => {
   }
   item.querySelector(".error").textContent = describe(data);
   item.querySelectorAll("button").forEach((each) => { each.disabled = false; });
+});
+
+document.querySelectorAll("form.classify").forEach((form) => {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      alteration: form.elements.alteration.value,
+      performers: [...form.querySelectorAll("input[name=performers]:checked")].map((box) => Number(box.value)),
+      reason: form.elements.reason.value,
+    };
+    const { ok, data } = await post(`/api/productions/${code}/fix-requests/${form.dataset.fixRequest}/classification/`,
+                                    body);
+    if (ok) {
+      window.location.reload();
+      return;
+    }
+    form.querySelector(".error").textContent = describe(data);
+  });
 });
