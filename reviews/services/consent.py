@@ -5,6 +5,9 @@ import datetime
 import logging
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
@@ -16,6 +19,7 @@ from engine.io import FrameSource
 from reviews import authz, states
 from reviews.errors import NotAllowed, ServiceError
 from reviews.fixes import fix_spec
+from reviews.media import media_path
 from reviews.models import Alteration, ConsentRequest, ConsentStatus, FixRequest, Performer, Proposal, ProposalStatus
 from reviews.timecode import frame_timecode
 
@@ -105,9 +109,20 @@ def fix_request_classify(*, fix_request: FixRequest, actor: User, alteration: st
     return fix_request
 
 
+def _fix_region(fix_request: FixRequest) -> np.ndarray | None:
+    """bool [H, W]: the region the fix request's newest version declared (its ``region.png``);
+    None (the whole frame) before it has a version."""
+    latest = fix_request.proposals.order_by("-version").first()
+    if latest is None:
+        return None
+    region = cv2.imread(str(media_path(latest.media_dir) / "region.png"), cv2.IMREAD_GRAYSCALE)
+    return region > 0 if region is not None else None
+
+
 def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) -> dict:
     """Run the engine's likeness screening (``engine.likeness``) on the fix request's frames
-    and keep its result. A face inside the fix region raises a routine classification to a
+    and keep its result. Faces count inside the region its newest version declared (the whole
+    frame before the first version: jobs screen once a version exists). A face inside raises a routine classification to a
     digital alteration (never lowers one), audited as ``fix_request.likeness_flagged`` with the
     engine as actor; the supervisor then names the performers, or lowers it with a reason.
 
@@ -118,7 +133,7 @@ def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) ->
     source_path = Path(fix_request.shot.clip.source_path)
     try:
         found = likeness.screen(FrameSource(source_path, fix_request.frame_in, fix_request.frame_out),
-                                samples=samples).to_dict()
+                                region=_fix_region(fix_request), samples=samples).to_dict()
     except EngineError as error:
         logger.warning("likeness screening of fix request %s failed: %s", fix_request.pk, error)
         found = {"method": likeness.METHOD, "error": str(error), "flagged": False}

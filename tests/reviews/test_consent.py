@@ -9,10 +9,12 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from reviews.errors import Conflict, NotAllowed, ServiceError
-from reviews.models import (Alteration, AuditEvent, ConsentRequest, ConsentStatus, FixRequestStatus, Performer,
+from reviews.models import (Alteration, AuditEvent, ConsentRequest, ConsentStatus, FixRequestStatus, Job, Performer,
                             ProposalStatus, Role)
 from reviews.services.consent import (consent_answer, consent_revoke, fix_request_classify,
                                       fix_request_screen_likeness)
+from reviews.services.fix_requests import fix_request_create
+from reviews.services.jobs import job_execute
 from reviews.services.productions import membership_add
 from reviews.services.proposals import proposal_decide, proposal_is_final, proposal_require_final
 
@@ -51,6 +53,15 @@ def test_engine_flags_a_face_and_lowering_needs_a_reason(small_proposal, fix_req
     assert fix_request_screen_likeness(fix_request=fix_request, samples=2)["flagged"] is False
     fix_request.refresh_from_db()
     assert fix_request.alteration == Alteration.ROUTINE
+
+    # An object removal in the car's lower-left corner changes no face: the screening looks
+    # inside the region its version declared, not at the whole frame.
+    corner = fix_request_create(production=car.production, actor=people["supervisor"], shot=car.shot,
+                                kind="object_removal", frame_in=0, frame_out=6,
+                                mask={"frame": 0, "shape": "rectangle", "points": [[4, 112], [36, 140]]})
+    job = Job.objects.create(production=car.production, fix_request=corner, frames_total=6, created_by=people["artist"])
+    assert job_execute(job_id=job.pk, worker="test") is not None
+    assert fix_request_screen_likeness(fix_request=corner, samples=3)["flagged"] is False
 
     with pytest.raises(NotAllowed, match="Only a supervisor"):
         fix_request_classify(fix_request=car, actor=people["director"], alteration="routine", performers=[])
