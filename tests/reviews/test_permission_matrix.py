@@ -87,6 +87,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Empty body: 400 (no classification given) once past authorisation.
     "api/productions/<slug:code>/fix-requests/<int:pk>/classification/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.CLASSIFY_FIX_REQUEST}),
+    # Empty body: 400 (no shots given) once past authorisation.
+    "api/productions/<slug:code>/continuity-checks/": Endpoint(CODE, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/continuity-findings/": Endpoint(CODE),
     # Empty body: 400 (no fix kind given) once past authorisation.
     "api/productions/<slug:code>/continuity-findings/<int:pk>/fix-request/": Endpoint(

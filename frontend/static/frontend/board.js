@@ -6,7 +6,7 @@ import { describe, post } from "./api.js";
 const table = document.getElementById("shots");
 const code = table.dataset.production;
 
-// --- Bulk assign ---------------------------------------------------------------------------
+// --- Bulk assign, and continuity checks between the selected shots --------------------------
 const bulk = document.getElementById("bulk-assign");
 if (bulk) {
   const boxes = () => [...table.querySelectorAll("input.select")];
@@ -15,6 +15,8 @@ if (bulk) {
     const count = chosen().length;
     document.getElementById("selected-count").textContent = `${count} shot${count === 1 ? "" : "s"} selected`;
     bulk.querySelector("button[type=submit]").disabled = count === 0;
+    const check = document.getElementById("check-continuity");
+    if (check) check.disabled = count < 2;
   };
   table.addEventListener("change", (event) => {
     if (event.target.id === "select-all") boxes().forEach((box) => { box.checked = event.target.checked; });
@@ -25,6 +27,11 @@ if (bulk) {
     const assignee = bulk.elements.assignee.value;
     const { ok, data } = await post(`/api/productions/${code}/assignments/`,
       { shots: chosen(), assignee: assignee ? Number(assignee) : null });
+    document.getElementById("bulk-error").textContent = ok ? "" : describe(data);
+    if (ok) window.location.reload();
+  });
+  document.getElementById("check-continuity")?.addEventListener("click", async () => {
+    const { ok, data } = await post(`/api/productions/${code}/continuity-checks/`, { shots: chosen() });
     document.getElementById("bulk-error").textContent = ok ? "" : describe(data);
     if (ok) window.location.reload();
   });
