@@ -18,7 +18,7 @@ from reviews import authz, events, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import Proposal, ReviewNote
-from reviews.room import room_store
+from reviews.room import PRESENCE_ANNOUNCE_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.review_notes import review_note_create, review_note_payload
@@ -179,7 +179,8 @@ class ReviewConsumer(AsyncWebsocketConsumer):
             "notes": self.room.notes,
         })
         self.room = None  # the snapshot is sent; live events keep the browser current
-        await self.group_event("presence", {"people": present})
+        # Not awaited here: this connection's own messages (a first frame) are served meanwhile.
+        self.announcing = asyncio.create_task(self._announce_presence())
 
     async def disconnect(self, code):
         if not hasattr(self, "groups_joined"):
@@ -199,7 +200,20 @@ class ReviewConsumer(AsyncWebsocketConsumer):
                 "presenter_name": successor["name"] if successor else ""})
             if applied:
                 await self.group_event("room.state", state)
-        await self.group_event("presence", {"people": present})
+        await self._announce_presence()
+        if hasattr(self, "announcing"):
+            await self.announcing  # the one this connection's join started, if still pending
+
+    async def _announce_presence(self):
+        """Tell the room who is present after a join or leave — coalesced: the first change in a
+        window of ``PRESENCE_ANNOUNCE_S`` (in any process) announces once the window has passed,
+        and the changes after it ride along, so filling a room of n costs a few announcements
+        rather than n of them to n people."""
+        if not await self.store.claim_announcement():
+            return  # pending: it reads presence after this change was stored
+        await asyncio.sleep(PRESENCE_ANNOUNCE_S)
+        await self.store.release_announcement()
+        await self.group_event("presence", {"people": await self.store.present()})
 
     async def send_event(self, event: str, data: dict):
         await self.send(text_data=json.dumps({"event": event, "data": data}))
