@@ -6,7 +6,8 @@ a proposal's in ``proposals/job-<job id>/``:
 
 - ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame);
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
-  made from the same decode so that frame N is frame N on both;
+  made from the same decode so that frame N is frame N on both; a restart marker after each
+  row of MCUs (see ``reviews.watermark``);
 - ``region.png`` — the region the fix changed (255) and left untouched (0).
 """
 from pathlib import Path

@@ -15,6 +15,7 @@ a whole encode, and every pixel outside those rows goes out exactly as stored (n
 generation of JPEG loss). A JPEG without restart markers per row, or whose tables the re-encode
 would not reproduce, takes the plain way: decode, draw, encode.
 """
+import functools
 import re
 import struct
 import unicodedata
@@ -42,12 +43,19 @@ def watermark_boxes(*, width: int, height: int, text: str) -> list[tuple[int, in
     """Where ``burn_in`` draws ``text`` on a ``width`` × ``height`` picture: ``[(x0, y0, x1, y1)]``
     in pixels, end exclusive, outline included."""
     scale, thickness = _size(width)
-    (text_w, text_h), baseline = cv2.getTextSize(_ascii(text), FONT, scale, thickness + 2)
+    (text_w, text_h), baseline = _text_size(_ascii(text), scale, thickness + 2)
     margin = max(4, width // 80)
     box_h = text_h + baseline + 4
     left = (margin, height - margin - box_h, min(width, margin + text_w + 4), height - margin)
     right = (max(0, width - margin - text_w - 4), margin, width - margin, margin + box_h)
     return [left, right]
+
+
+@functools.lru_cache(maxsize=256)
+def _text_size(line: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
+    """``cv2.getTextSize`` of ``line``, kept: OpenCV loads its Hershey fonts once per thread, and
+    that first call costs 30–80 ms — a frame served by a fresh thread paid it."""
+    return cv2.getTextSize(line, FONT, scale, thickness)
 
 
 def _size(width: int) -> tuple[float, int]:
@@ -72,13 +80,30 @@ def burn_in(image: np.ndarray, text: str, *, frame_height: int | None = None, to
         if y0 < 0 or y1 > height:
             raise ValueError(f"rows {top}–{top + height} do not cover the watermark at rows {y0 + top}–{y1 + top}")
         # Blend only inside the box: the rest of the picture stays bit-for-bit the frame.
-        patch = np.ascontiguousarray(marked[y0:y1, x0:x1])
-        ink = patch.copy()
-        origin = (2, patch.shape[0] - 2 - cv2.getTextSize(line, FONT, scale, thickness + 2)[1])
-        cv2.putText(ink, line, origin, FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-        cv2.putText(ink, line, origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-        marked[y0:y1, x0:x1] = cv2.addWeighted(ink, OPACITY, patch, 1 - OPACITY, 0)
+        patch = marked[y0:y1, x0:x1]
+        gain, ink = _ink(line, scale, thickness, patch.shape[:2])
+        marked[y0:y1, x0:x1] = np.clip(patch * gain + ink + 0.5, 0, 255).astype(np.uint8)
     return marked
+
+
+@functools.lru_cache(maxsize=256)
+def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The text of a box of ``shape`` as ``(gain, ink)`` (float32 [h, w, 1]): the marked box is
+    ``patch × gain + ink`` — a dark outline, then the white text over it (anti-aliased coverage
+    from ``cv2.putText``), at ``OPACITY`` over the picture. Drawn once per line (a reviewer's name
+    and the minute), not per frame."""
+    outline, fill = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    origin = (2, shape[0] - 2 - _text_size(line, scale, thickness + 2)[1])
+    cv2.putText(outline, line, origin, FONT, scale, 255, thickness + 2, cv2.LINE_AA)
+    cv2.putText(fill, line, origin, FONT, scale, 255, thickness, cv2.LINE_AA)
+    dark = outline[..., None].astype(np.float32) / 255
+    white = fill[..., None].astype(np.float32) / 255
+    # ink layer = (patch × (1 − dark)) × (1 − white) + 255 × white; shown at OPACITY over patch.
+    gain = OPACITY * (1 - dark) * (1 - white) + (1 - OPACITY)
+    ink = OPACITY * 255 * white
+    gain.setflags(write=False)
+    ink.setflags(write=False)
+    return gain, ink
 
 
 def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
