@@ -20,6 +20,7 @@ at 200 followers the figures are not this process's own parsing.
 Needs PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``; by default the local ones).
 
     .venv/bin/python bench/review.py [--frames 48] [--seeks 30] [--seconds 5] [--rounds 30]
+        [--followers 200] [--profile-server daphne.prof]   (then: python -m pstats daphne.prof)
 """
 import argparse
 import asyncio
