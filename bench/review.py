@@ -2,8 +2,9 @@
 channel layer (prints; not a test).
 
 Prints, in one run, each with the baseline measured beside it:
-- time to the first frame after a seek: request → the "before" image, and → the whole
-  before+after pair, p50/p99 (target: < 100 ms); baseline: the server's own work for a pair
+- time to the first frame after a seek (once the room has shown its first frame, as the player
+  does on opening): request → the "before" image, and → the whole before+after pair, p50/p99
+  (target: < 100 ms); baseline: the server's own work for a pair
   (read both JPEGs and burn the watermark in) called directly in this process;
 - sustained before+after pairs per second to one client at 720p, requests pipelined as the
   player's prefetch window does (target ≥ 24 pairs/s); baseline: pairs/s of that same server
@@ -13,14 +14,18 @@ Prints, in one run, each with the baseline measured beside it:
 
 The proposal is rendered by the real engine from ``sam2_02_cups.mp4`` (1280×720) with review
 frames at 1280 pixels wide (``LOUPE_REVIEW_WIDTH``), in a throwaway database (``test_loupe_bench_review`` by default)
-and media folder, both removed at the end. Clients run in this process (the ``websockets`` library), so at 200 followers this process's own parsing is in the figures.
+and media folder, both removed at the end. The presenter's socket runs in this process, the
+followers in processes of their own, 50 to a process (the ``websockets`` library), so that
+at 200 followers the figures are not this process's own parsing.
 Needs PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``; by default the local ones).
 
     .venv/bin/python bench/review.py [--frames 48] [--seeks 30] [--seconds 5] [--rounds 30]
+        [--followers 200] [--profile-server daphne.prof]   (then: python -m pstats daphne.prof)
 """
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -68,12 +73,23 @@ TARGET_FANOUT_P99_MS = 100
 
 
 def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
+
+
+async def keep_present(socket) -> None:
+    """Ping every 15 s as the browser does: presence not renewed for 60 s is dropped, and a
+    presenter dropped from presence loses control to the next one in (which is how an earlier
+    version of this bench lost its presenter during the 200-follower joins)."""
+    while True:
+        await asyncio.sleep(15)
+        await socket.send(json.dumps({"type": "ping"}))
 
 
 class RoomClient:
@@ -83,6 +99,7 @@ class RoomClient:
         self.socket = socket
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.reader = asyncio.create_task(self._read())
+        self.pinger = asyncio.create_task(keep_present(socket))
 
     async def _read(self):
         async for payload in self.socket:
@@ -92,6 +109,7 @@ class RoomClient:
         asyncio.create_task(self.socket.send(json.dumps(message)))
 
     async def close(self) -> None:
+        self.pinger.cancel()
         await self.socket.close()
         self.reader.cancel()
 
@@ -167,6 +185,10 @@ def local_pair_seconds(proposal, reviewer: str, count: int = 60) -> list[float]:
 async def first_frame_after_seek(client: RoomClient, proposal, seeks: int) -> tuple[list[float], list[float]]:
     first, pair = [], []
     frames = list(range(proposal.frame_in, proposal.frame_out))
+    # The room opens on its playhead: the player asks for that frame first (not a seek).
+    client.send_json({"type": "frame", "frame": proposal.frame_in})
+    await client.next_frame()
+    await client.next_frame()
     for _ in range(seeks):
         frame = random.choice(frames)
         sent = time.perf_counter()
@@ -198,38 +220,126 @@ async def sustained_pairs(client: RoomClient, proposal, seconds: float, window: 
     return received / elapsed
 
 
-async def fan_out(port: int, path: str, presenter: RoomClient, followers: list[str], rounds: int,
-                  frames: list[int]) -> list[float]:
-    limit = asyncio.Semaphore(4)  # joins at once (each one is audited, serialised per production)
+FOLLOWERS_PER_PROCESS = 50
 
-    async def join(cookie):
+
+def follower_process(conn, port: int, path: str, cookies: list[str]) -> None:
+    """A process of up to ``FOLLOWERS_PER_PROCESS`` followers, forked before the bench's event
+    loop starts. Like browsers, each on its own machine, followers must not share the bench's one
+    Python thread with the presenter and each other: 200 sockets parsed in one process measure
+    that process. Each socket records when each ``room.state`` arrived (``time.perf_counter``
+    is CLOCK_MONOTONIC, one clock for every process of the machine); the parent asks, per move,
+    for the arrivals of that frame. Commands on ``conn``: ``("join", n)``, ``("wait", frame,
+    seconds)``, ``("close",)``, ``("exit",)``."""
+    asyncio.run(_follow(conn, port, path, cookies))
+
+
+async def _follow(conn, port: int, path: str, cookies: list[str]) -> None:
+    limit = asyncio.Semaphore(2)  # joins at once from this process (each one is audited)
+    arrived = asyncio.Event()
+    arrivals: list[dict[int, float]] = []
+    sockets: list = []
+
+    async def follow(cookie: str, seen: dict[int, float], joined: asyncio.Future):
         async with limit:
-            return await open_client(port, path, cookie)
+            socket = await connect(f"ws://127.0.0.1:{port}{path}", additional_headers={"Cookie": cookie},
+                                   origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=120)
+        sockets.append(socket)
+        pinger = asyncio.create_task(keep_present(socket))
+        socket.pinger = pinger
+        async for payload in socket:
+            at = time.perf_counter()
+            # The server writes {"event": ..., "data": ...}: only what is needed is parsed.
+            if not isinstance(payload, str):
+                continue
+            if payload.startswith('{"event": "room.state"'):
+                seen[json.loads(payload)["data"]["frame"]] = at
+                arrived.set()
+            elif payload.startswith('{"event": "room"') and not joined.done():
+                joined.set_result(True)
 
-    clients = await asyncio.gather(*(join(cookie) for cookie in followers))
+    tasks: list[asyncio.Task] = []
+    while True:
+        command = await asyncio.to_thread(conn.recv)
+        if command[0] == "join":
+            arrivals = [{} for _ in range(command[1])]
+            joins = [asyncio.get_running_loop().create_future() for _ in arrivals]
+            tasks = [asyncio.create_task(follow(cookie, seen, joined))
+                     for cookie, seen, joined in zip(cookies, arrivals, joins, strict=False)]
+            await asyncio.gather(*joins)
+            conn.send("ready")
+        elif command[0] == "wait":  # the arrivals of frame, None where none came in time
+            _, frame, seconds = command
+            deadline = time.perf_counter() + seconds
+            while not all(frame in seen for seen in arrivals) and time.perf_counter() < deadline:
+                arrived.clear()
+                try:
+                    await asyncio.wait_for(arrived.wait(), timeout=max(0.0, deadline - time.perf_counter()))
+                except TimeoutError:
+                    break
+            conn.send([seen.get(frame) for seen in arrivals])
+        elif command[0] == "close":
+            for socket in sockets:
+                socket.pinger.cancel()
+            await asyncio.gather(*(socket.close() for socket in sockets))
+            for task in tasks:
+                task.cancel()
+            sockets.clear()
+            conn.send("closed")
+        else:
+            return
+
+
+def start_followers(port: int, path: str, cookies: list[str]) -> list:
+    """Processes of ``FOLLOWERS_PER_PROCESS`` followers each (idle until told to join); their
+    ``(pipe, process)``."""
+    context = multiprocessing.get_context("fork")
+    followers = []
+    for start in range(0, len(cookies), FOLLOWERS_PER_PROCESS):
+        parent, child = context.Pipe()
+        process = context.Process(target=follower_process, daemon=True,
+                                  args=(child, port, path, cookies[start:start + FOLLOWERS_PER_PROCESS]))
+        process.start()
+        followers.append((parent, process))
+    return followers
+
+
+async def fan_out(presenter: RoomClient, followers: list, count: int, rounds: int, frames: list[int]) -> list[float]:
+    """``count`` followers join (from as many follower processes as they fill); the presenter
+    moves the playhead ``rounds`` times; the latency of each move to each follower."""
+    pipes = []
+    for start, (pipe, _) in zip(range(0, count, FOLLOWERS_PER_PROCESS), followers, strict=False):
+        pipe.send(("join", min(FOLLOWERS_PER_PROCESS, count - start)))
+        pipes.append(pipe)
+    for pipe in pipes:
+        if not await asyncio.to_thread(pipe.poll, 600):
+            raise SystemExit("the followers did not join within 10 minutes")
+        assert pipe.recv() == "ready"
     await asyncio.sleep(1.0)  # let the presence announcements of the joins settle
-    for client in clients:
-        while not client.inbox.empty():
-            client.inbox.get_nowait()
     latencies, missed = [], 0
     for i in range(rounds):
         frame = frames[i % len(frames)]
         sent = time.perf_counter()
         presenter.send_json({"type": "state", "frame": frame, "wipe": round(random.random(), 3)})
-        arrivals = await asyncio.gather(*(
-            asyncio.wait_for(c.next_event("room.state", lambda s, f=frame: s.get("frame") == f), timeout=10)
-            for c in clients), return_exceptions=True)
-        latencies += [arrival[0] - sent for arrival in arrivals if not isinstance(arrival, BaseException)]
-        missed += sum(isinstance(arrival, BaseException) for arrival in arrivals)
+        for pipe in pipes:
+            pipe.send(("wait", frame, 10))
+        replies = await asyncio.gather(*(asyncio.to_thread(pipe.recv) for pipe in pipes))
+        arrivals = [at for reply in replies for at in reply]
+        # A move that never arrived counts as infinitely late: the percentiles do not hide it.
+        latencies += [float("inf") if at is None else at - sent for at in arrivals]
+        missed += sum(at is None for at in arrivals)
         await asyncio.sleep(0.05)
     if missed:
-        print(f"  {missed} of {rounds * len(clients)} playhead moves did not reach a follower within 10 s")
-    await asyncio.gather(*(client.close() for client in clients))
+        print(f"  {missed} of {rounds * count} playhead moves did not reach a follower within 10 s")
+    for pipe in pipes:
+        pipe.send(("close",))
+    for pipe in pipes:
+        await asyncio.to_thread(pipe.recv)
     await asyncio.sleep(1.0)
     return latencies
 
 
-async def run_sockets(port: int, proposal, director_cookie: str, viewer_cookies: list[str], args) -> None:
+async def run_sockets(port: int, proposal, director_cookie: str, followers: list, args) -> None:
     path = f"/ws/review/{proposal.pk}/"
     presenter = await open_client(port, path, director_cookie)
 
@@ -241,7 +351,8 @@ async def run_sockets(port: int, proposal, director_cookie: str, viewer_cookies:
           f"{percentile(pair, 50) * 1000:.1f} ms p99 {percentile(pair, 99) * 1000:.1f} ms "
           f"(target < {TARGET_FIRST_FRAME_MS} ms: {verdict(percentile(pair, 99) * 1000 < TARGET_FIRST_FRAME_MS)})")
     print(f"  baseline, the server's work for a pair called directly: p50 {local_p50 * 1000:.1f} ms "
-          f"→ socket pair / direct = {percentile(pair, 50) / local_p50:.2f}x")
+          f"→ socket pair / direct = {percentile(pair, 50) / local_p50:.2f}x; slowest pair "
+          f"{max(pair) * 1000:.1f} ms at seek {pair.index(max(pair)) + 1} of {len(pair)}")
 
     rate = await sustained_pairs(presenter, proposal, args.seconds)
     local_rate = 1 / (sum(local) / len(local))
@@ -253,9 +364,9 @@ async def run_sockets(port: int, proposal, director_cookie: str, viewer_cookies:
     frames = list(range(proposal.frame_in, proposal.frame_out))
     results = {}
     for count in (1, 50, 200):
-        if count > len(viewer_cookies):
+        if count > args.followers:
             break
-        values = await fan_out(port, path, presenter, viewer_cookies[:count], args.rounds, frames)
+        values = await fan_out(presenter, followers, count, args.rounds, frames)
         results[count] = (percentile(values, 50), percentile(values, 99))
         print(f"playhead fan-out to {count} follower{'s' if count > 1 else ''}, {args.rounds} moves: "
               f"p50 {results[count][0] * 1000:.1f} ms p99 {results[count][1] * 1000:.1f} ms")
@@ -280,6 +391,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to stream pairs")
     parser.add_argument("--rounds", type=int, default=30, help="playhead moves per fan-out size")
     parser.add_argument("--followers", type=int, default=200)
+    parser.add_argument("--profile-server", metavar="FILE",
+                        help="run daphne under cProfile and write its profile here (pstats) at the end")
     args = parser.parse_args()
     if not settings.CHANNEL_LAYER_IS_SHARED:
         raise SystemExit("bench/review needs Redis: set REDIS_URL")
@@ -288,7 +401,7 @@ def main():
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"(1 / 5 / 15 min) — figures are this run's, on this machine as it was")
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    server = None
+    server, followers = None, []
     try:
         import redis
 
@@ -300,8 +413,10 @@ def main():
         viewer_cookies = [cookie_for(viewer) for viewer in viewers]
         port = free_port()
         env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict))
-        server = subprocess.Popen(asgi_server_command(port=port) + ["--websocket_connect_timeout", "60"], cwd=REPO, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = asgi_server_command(port=port) + ["--websocket_connect_timeout", "60"]
+        if args.profile_server:  # python -m cProfile -o FILE -m daphne ...
+            command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile_server).resolve())]
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -311,11 +426,23 @@ def main():
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("daphne did not start")
                 time.sleep(0.2)
-        asyncio.run(run_sockets(port, proposal, director_cookie, viewer_cookies, args))
+        followers = start_followers(port, f"/ws/review/{proposal.pk}/", viewer_cookies)
+        asyncio.run(run_sockets(port, proposal, director_cookie, followers, args))
     finally:
+        for pipe, process in followers:
+            if process.is_alive():
+                pipe.send(("exit",))
+                process.join(10)
+            if process.is_alive():
+                process.kill()
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            # SIGINT: daphne (Twisted) stops cleanly, so a profile (--profile-server) is written.
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         connection.close()
         connection.creation.destroy_test_db(test_db, verbosity=0)
         shutil.rmtree(MEDIA, ignore_errors=True)

@@ -93,9 +93,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 times socket reads out after 5 s by default — exactly channels_redis's
-            # blocking-pop timeout, so idle consumers died with "Timeout reading"; reads get longer.
+            # Redis pub/sub: a group message is published once and each web process hands it to
+            # its own connections' queues. The list-based RedisChannelLayer made every connection
+            # of a 200-person review room take its copy through a lock and a task per message,
+            # ~0.1 ms each, one after another (bench/review.py, playhead fan-out). What pub/sub
+            # gives up — messages kept while a process is away — no live event here needs: a
+            # reconnecting browser is sent the room's state afresh.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # redis-py 8 times socket reads out after 5 s by default; reads get longer.
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }

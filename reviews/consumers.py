@@ -4,13 +4,17 @@ what it may see: every id a client sends later is looked up among the versions o
 proposal's fix request, which membership was checked for. The protocol is in
 ``docs/review-protocol.md``."""
 import asyncio
+import functools
 import json
+import os
 import struct
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +22,7 @@ from reviews import authz, events, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import Proposal, ReviewNote
-from reviews.room import room_store
+from reviews.room import PRESENCE_ANNOUNCE_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.review_notes import review_note_create, review_note_payload
@@ -34,6 +38,11 @@ ORIENTATIONS = ("vertical", "horizontal")
 AB_SIDES = ("a", "b")
 # Review images prepared at once per connection (a before+after pair).
 FRAMES_IN_PARALLEL = 2
+# The threads that prepare review images for every connection of this process (JPEG coding
+# releases the GIL): as many as cores, and the same ones all along — not asyncio's default pool,
+# shared with everything else, whose fresh threads each paid OpenCV's per-thread start-up.
+FRAME_THREADS = ThreadPoolExecutor(max_workers=max(FRAMES_IN_PARALLEL, os.cpu_count() or 1),
+                                   thread_name_prefix="review-frames")
 # Production events the room passes on when they concern its fix request.
 FIX_REQUEST_EVENTS = ("job", "job.preview", "proposal")
 # Events of the room's own groups that are passed on as they are.
@@ -124,7 +133,23 @@ def _int(value, name: str) -> int:
     return value
 
 
-class ReviewConsumer(AsyncWebsocketConsumer):
+class LiveConsumer(AsyncWebsocketConsumer):
+    """A consumer whose every database access goes through ``database_sync_to_async``.
+
+    channels (4.2 on) hops to its one sync thread before *every* message to close stale database
+    connections: one thread round trip per connection per event, all in one line — a playhead
+    move to a room of 200 waited for 200 of them. ``database_sync_to_async`` closes stale
+    connections itself, in that thread, before and after each call, so these consumers skip
+    the hop. Keep it so: touch the database only through ``database_sync_to_async``."""
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class ReviewConsumer(LiveConsumer):
     """``/ws/review/<proposal id>/``: the review room of the proposal's fix request — before/after
     frames of its versions, the shared playhead, presence, laser, annotations, notes, job
     progress and decisions."""
@@ -179,7 +204,8 @@ class ReviewConsumer(AsyncWebsocketConsumer):
             "notes": self.room.notes,
         })
         self.room = None  # the snapshot is sent; live events keep the browser current
-        await self.group_event("presence", {"people": present})
+        # Not awaited here: this connection's own messages (a first frame) are served meanwhile.
+        self.announcing = asyncio.create_task(self._announce_presence())
 
     async def disconnect(self, code):
         if not hasattr(self, "groups_joined"):
@@ -199,14 +225,29 @@ class ReviewConsumer(AsyncWebsocketConsumer):
                 "presenter_name": successor["name"] if successor else ""})
             if applied:
                 await self.group_event("room.state", state)
-        await self.group_event("presence", {"people": present})
+        await self._announce_presence()
+        if hasattr(self, "announcing"):
+            await self.announcing  # the one this connection's join started, if still pending
+
+    async def _announce_presence(self):
+        """Tell the room who is present after a join or leave — coalesced: the first change in a
+        window of ``PRESENCE_ANNOUNCE_S`` (in any process) announces once the window has passed,
+        and the changes after it ride along, so filling a room of n costs a few announcements
+        rather than n of them to n people."""
+        if not await self.store.claim_announcement():
+            return  # pending: it reads presence after this change was stored
+        await asyncio.sleep(PRESENCE_ANNOUNCE_S)
+        await self.store.release_announcement()
+        await self.group_event("presence", {"people": await self.store.present()})
 
     async def send_event(self, event: str, data: dict):
         await self.send(text_data=json.dumps({"event": event, "data": data}))
 
     async def group_event(self, event: str, data: dict):
+        """Send ``event`` to everyone in the room, encoded once here (not by each connection)."""
+        text = json.dumps({"event": event, "data": data})
         await self.channel_layer.group_send(events.room_group(self.fix_request_id),
-                                            {"type": "relay", "event": event, "data": data})
+                                            {"type": "relay", "event": event, "text": text})
 
     # -- client messages -------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
@@ -255,13 +296,15 @@ class ReviewConsumer(AsyncWebsocketConsumer):
     async def _serve_frames(self):
         """Send queued frames in the order asked, while the socket keeps reading messages (so a
         seek can drop what is queued). Up to ``FRAMES_IN_PARALLEL`` images are prepared at once
-        in threads (JPEG decoding and encoding release the GIL)."""
+        in ``FRAME_THREADS``."""
         while True:
             await self.frame_ready.wait()
             while self.frame_queue:
                 batch = [self.frame_queue.popleft() for _ in range(min(FRAMES_IN_PARALLEL, len(self.frame_queue)))]
+                loop = asyncio.get_running_loop()
                 images = await asyncio.gather(*(
-                    asyncio.to_thread(serve_frame, proposal=proposal, side=side, frame=frame, viewer=self.viewer)
+                    loop.run_in_executor(FRAME_THREADS, functools.partial(
+                        serve_frame, proposal=proposal, side=side, frame=frame, viewer=self.viewer))
                     for proposal, frame, side in batch), return_exceptions=True)
                 for (proposal, frame, side), image in zip(batch, images):
                     if isinstance(image, OSError):
@@ -379,7 +422,12 @@ class ReviewConsumer(AsyncWebsocketConsumer):
     async def relay(self, message):
         """A group event (``reviews.events.broadcast`` or another room connection), passed on
         to the browser when it concerns this room."""
-        event, data = message["event"], message["data"]
+        event = message["event"]
+        if "text" in message:  # another room connection's event, encoded by group_event
+            if event in ROOM_EVENTS:
+                await self.send(text_data=message["text"])
+            return
+        data = message["data"]
         if event in FIX_REQUEST_EVENTS:
             if data.get("fix_request") != self.fix_request_id:
                 return  # another fix request of the production
@@ -401,7 +449,7 @@ class ReviewConsumer(AsyncWebsocketConsumer):
                                                "new": proposal_id})
 
 
-class ProductionConsumer(AsyncWebsocketConsumer):
+class ProductionConsumer(LiveConsumer):
     """``/ws/productions/<code>/``: live job progress and new proposals of one production."""
 
     async def connect(self):

@@ -6,7 +6,8 @@ a proposal's in ``proposals/job-<job id>/``:
 
 - ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame);
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
-  made from the same decode so that frame N is frame N on both;
+  made from the same decode so that frame N is frame N on both; a restart marker after each
+  row of MCUs (see ``reviews.watermark``);
 - ``region.png`` — the region the fix changed (255) and left untouched (0).
 """
 from pathlib import Path
@@ -15,6 +16,8 @@ import cv2
 import numpy as np
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
+
+from reviews.watermark import restart_interval
 
 SIDES = ("before", "after")
 
@@ -60,9 +63,11 @@ def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes
         new_width = max_width
         new_height = max(2, round(height * new_width / width / 2) * 2)
         frame = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY]
-    )
+    # A restart marker after each MCU row: the watermark re-encodes only the rows it covers
+    # (reviews.watermark.burn_in_jpeg). Costs about 0.1 % in size.
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [
+        cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY,
+        cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(frame.shape[1])])
     if not ok:
         raise RuntimeError("OpenCV could not encode a review JPEG")
     return data.tobytes()

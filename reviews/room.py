@@ -10,7 +10,8 @@ kept in this process's memory.
 
 Keys (per fix request, whose versions the room shows): ``loupe:room:<id>:state`` (JSON) and
 ``loupe:room:<id>:presence`` (hash: channel name → JSON ``{user, name, roles, seen}``); both
-expire after ``ROOM_TTL_S`` without a change.
+expire after ``ROOM_TTL_S`` without a change. ``loupe:room:<id>:announce`` is set (with an
+expiry) while a connection, in any process, has an announcement of presence pending.
 """
 import json
 import time
@@ -18,6 +19,10 @@ import time
 from django.conf import settings
 
 ROOM_TTL_S = 24 * 3600
+# Presence is announced to the room at most once per this many seconds: every join or leave
+# within the window is told by one ``presence`` event, read after the window closes. A room of n
+# filling up would otherwise send n full lists to up to n people each (O(n²) messages of O(n)).
+PRESENCE_ANNOUNCE_S = 0.2
 # A presence entry not renewed for this long (the browser pings every 15 s) is a process that
 # died without saying goodbye; it is dropped when presence is read.
 PRESENCE_TTL_S = 60
@@ -77,6 +82,15 @@ class RoomStore:
     async def _entries(self) -> dict[str, dict]:
         raise NotImplementedError
 
+    async def claim_announcement(self) -> bool:
+        """True if the caller is to announce presence (nobody has an announcement pending); False
+        if one is pending, which will read presence after the caller's change was stored."""
+        raise NotImplementedError
+
+    async def release_announcement(self) -> None:
+        """Called by the announcer just before it reads presence: a change after this claims anew."""
+        raise NotImplementedError
+
     async def _drop(self, channels: list[str]) -> None:
         raise NotImplementedError
 
@@ -102,6 +116,7 @@ class RedisRoomStore(RoomStore):
         super().__init__(room_id)
         self.state_key = f"loupe:room:{room_id}:state"
         self.presence_key = f"loupe:room:{room_id}:presence"
+        self.announce_key = f"loupe:room:{room_id}:announce"
 
     @property
     def redis(self):
@@ -154,12 +169,20 @@ class RedisRoomStore(RoomStore):
     async def _drop(self, channels):
         await self.redis.hdel(self.presence_key, *channels)
 
+    async def claim_announcement(self):
+        # Expires by itself should the announcer's process die before releasing it.
+        return bool(await self.redis.set(self.announce_key, "1", nx=True, px=int(PRESENCE_ANNOUNCE_S * 10_000)))
+
+    async def release_announcement(self):
+        await self.redis.delete(self.announce_key)
+
 
 class MemoryRoomStore(RoomStore):
     """The embedded-defaults fallback: one process, so its memory is the whole session."""
 
     _states: dict[int, dict] = {}
     _presence: dict[int, dict[str, dict]] = {}
+    _announcing: set[int] = set()
 
     async def state(self):
         return dict(self._states.get(self.room_id, {}))
@@ -195,6 +218,15 @@ class MemoryRoomStore(RoomStore):
     async def _drop(self, channels):
         for channel in channels:
             self._presence.get(self.room_id, {}).pop(channel, None)
+
+    async def claim_announcement(self):
+        if self.room_id in self._announcing:
+            return False
+        self._announcing.add(self.room_id)
+        return True
+
+    async def release_announcement(self):
+        self._announcing.discard(self.room_id)
 
 
 def room_store(room_id: int) -> RoomStore:

@@ -4,7 +4,20 @@ every frame streamed to a review room, so that a leaked frame can be traced to w
 The text is drawn twice — bottom left and top right, white with a dark outline at 60 % opacity —
 so cropping one corner away leaves the other. OpenCV's Hershey fonts draw ASCII only: other
 characters are transliterated (NFKD, accents dropped) or shown as ``?``.
+
+Cost. Review JPEGs are stored with a restart marker after every row of MCUs
+(``encode_review_jpeg``), so each MCU row is an independent run of entropy-coded bytes (JPEG,
+ITU-T T.81 §F.1.2.3: DC prediction starts afresh after each restart marker). ``burn_in_jpeg``
+decodes only the rows the two boxes touch (plus one row of context above and below for the
+chroma upsampling), draws, encodes those rows with the stored picture's own settings and splices
+them in: a fraction of one decode and one encode per served image instead of a whole decode and
+a whole encode, and every pixel outside those rows goes out exactly as stored (no second
+generation of JPEG loss). A JPEG without restart markers per row, or whose tables the re-encode
+would not reproduce, takes the plain way: decode, draw, encode.
 """
+import functools
+import re
+import struct
 import unicodedata
 from datetime import datetime, timezone
 
@@ -30,7 +43,7 @@ def watermark_boxes(*, width: int, height: int, text: str) -> list[tuple[int, in
     """Where ``burn_in`` draws ``text`` on a ``width`` × ``height`` picture: ``[(x0, y0, x1, y1)]``
     in pixels, end exclusive, outline included."""
     scale, thickness = _size(width)
-    (text_w, text_h), baseline = cv2.getTextSize(_ascii(text), FONT, scale, thickness + 2)
+    (text_w, text_h), baseline = _text_size(_ascii(text), scale, thickness + 2)
     margin = max(4, width // 80)
     box_h = text_h + baseline + 4
     left = (margin, height - margin - box_h, min(width, margin + text_w + 4), height - margin)
@@ -38,34 +51,73 @@ def watermark_boxes(*, width: int, height: int, text: str) -> list[tuple[int, in
     return [left, right]
 
 
+@functools.lru_cache(maxsize=256)
+def _text_size(line: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
+    """``cv2.getTextSize`` of ``line``, kept: OpenCV loads its Hershey fonts once per thread, and
+    that first call costs 30–80 ms — a frame served by a fresh thread paid it."""
+    return cv2.getTextSize(line, FONT, scale, thickness)
+
+
 def _size(width: int) -> tuple[float, int]:
     scale = max(0.35, width / 1600)
     return scale, max(1, round(scale * 1.6))
 
 
-def burn_in(image: np.ndarray, text: str) -> np.ndarray:
+def burn_in(image: np.ndarray, text: str, *, frame_height: int | None = None, top: int = 0) -> np.ndarray:
     """``image`` (uint8 [H, W, 3], any channel order) with ``text`` burnt in at the places
-    ``watermark_boxes`` names; a new array, the input is left as it was."""
+    ``watermark_boxes`` names; a new array, the input is left as it was. ``image`` may be the rows
+    from ``top`` of a picture ``frame_height`` tall: they are marked as those rows of the whole
+    picture would be (the boxes they hold; none may be cut by the band's edge)."""
     height, width = image.shape[:2]
+    frame_height = frame_height or height
     scale, thickness = _size(width)
     line = _ascii(text)
     marked = image.copy()
-    for x0, y0, x1, y1 in watermark_boxes(width=width, height=height, text=text):
+    for x0, y0, x1, y1 in watermark_boxes(width=width, height=frame_height, text=text):
+        y0, y1 = y0 - top, y1 - top
+        if y1 <= 0 or y0 >= height:
+            continue  # another band's box
+        if y0 < 0 or y1 > height:
+            raise ValueError(f"rows {top}–{top + height} do not cover the watermark at rows {y0 + top}–{y1 + top}")
         # Blend only inside the box: the rest of the picture stays bit-for-bit the frame.
-        patch = np.ascontiguousarray(marked[y0:y1, x0:x1])
-        ink = patch.copy()
-        origin = (2, patch.shape[0] - 2 - cv2.getTextSize(line, FONT, scale, thickness + 2)[1])
-        cv2.putText(ink, line, origin, FONT, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-        cv2.putText(ink, line, origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-        marked[y0:y1, x0:x1] = cv2.addWeighted(ink, OPACITY, patch, 1 - OPACITY, 0)
+        patch = marked[y0:y1, x0:x1]
+        gain, ink = _ink(line, scale, thickness, patch.shape[:2])
+        marked[y0:y1, x0:x1] = np.clip(patch * gain + ink + 0.5, 0, 255).astype(np.uint8)
     return marked
 
 
+@functools.lru_cache(maxsize=256)
+def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The text of a box of ``shape`` as ``(gain, ink)`` (float32 [h, w, 1]): the marked box is
+    ``patch × gain + ink`` — a dark outline, then the white text over it (anti-aliased coverage
+    from ``cv2.putText``), at ``OPACITY`` over the picture. Drawn once per line (a reviewer's name
+    and the minute), not per frame."""
+    outline, fill = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    origin = (2, shape[0] - 2 - _text_size(line, scale, thickness + 2)[1])
+    cv2.putText(outline, line, origin, FONT, scale, 255, thickness + 2, cv2.LINE_AA)
+    cv2.putText(fill, line, origin, FONT, scale, 255, thickness, cv2.LINE_AA)
+    dark = outline[..., None].astype(np.float32) / 255
+    white = fill[..., None].astype(np.float32) / 255
+    # ink layer = (patch × (1 − dark)) × (1 − white) + 255 × white; shown at OPACITY over patch.
+    gain = OPACITY * (1 - dark) * (1 - white) + (1 - OPACITY)
+    ink = OPACITY * 255 * white
+    gain.setflags(write=False)
+    ink.setflags(write=False)
+    return gain, ink
+
+
 def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
-    """A review JPEG with ``text`` burnt in, encoded again at ``LOUPE_REVIEW_JPEG_QUALITY``.
+    """A review JPEG with ``text`` burnt in: only its MCU rows under the watermark re-encoded when
+    it has a restart marker per MCU row (see the module's doc), else decoded and encoded again
+    whole at ``LOUPE_REVIEW_JPEG_QUALITY``.
 
     Raises ``ValueError`` if ``jpeg`` does not decode.
     """
+    layout = _restart_rows(jpeg)
+    if layout is not None:
+        spliced = _burn_in_rows(layout, text)
+        if spliced is not None:
+            return spliced
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("the review frame is not a readable JPEG")
@@ -73,3 +125,110 @@ def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
     if not ok:
         raise RuntimeError("OpenCV could not encode a review JPEG")
     return data.tobytes()
+
+
+# -- restart-row splicing ----------------------------------------------------------------------
+_SOF_BASELINE = 0xC0
+_SOS, _DRI, _DQT, _DHT = 0xDA, 0xDD, 0xDB, 0xC4
+_RESTART = re.compile(rb"\xff[\xd0-\xd7]")
+
+
+def restart_interval(width: int) -> int:
+    """Restart interval (in MCUs) of a review JPEG ``width`` pixels wide: one row of 16×16 MCUs
+    (4:2:0, OpenCV's default sampling), so each MCU row can be replaced on its own."""
+    return -(-width // 16)
+
+
+class _Layout:
+    """A baseline JPEG cut into its header and one run of entropy-coded bytes per MCU row."""
+
+    def __init__(self, header: bytes, sof_at: int, tables: list[bytes], width: int, height: int, mcu_height: int,
+                 rows: list[bytes], scan_header: bytes):
+        self.header, self.sof_at, self.tables = header, sof_at, tables
+        self.width, self.height, self.mcu_height = width, height, mcu_height
+        self.rows, self.scan_header = rows, scan_header
+
+    def jpeg(self, rows: list[bytes], height: int) -> bytes:
+        """A JPEG of this header with ``rows`` as its MCU rows and ``height`` pixels tall."""
+        header = bytearray(self.header)
+        struct.pack_into(">H", header, self.sof_at + 5, height)
+        body = bytearray()
+        for i, row in enumerate(rows):
+            if i:
+                body += bytes((0xFF, 0xD0 + (i - 1) % 8))
+            body += row
+        return bytes(header) + bytes(body) + b"\xff\xd9"
+
+
+def _restart_rows(jpeg: bytes) -> _Layout | None:
+    """``jpeg`` cut into MCU rows, or None unless it is a one-scan baseline JPEG with a restart
+    marker after every MCU row."""
+    if jpeg[:2] != b"\xff\xd8" or jpeg[-2:] != b"\xff\xd9":
+        return None
+    at, sof_at, interval, tables = 2, None, 0, []
+    width = height = mcu_height = mcus_per_row = 0
+    while True:
+        if at + 4 > len(jpeg) or jpeg[at] != 0xFF:
+            return None
+        marker = jpeg[at + 1]
+        (length,) = struct.unpack_from(">H", jpeg, at + 2)
+        segment = jpeg[at:at + 2 + length]
+        if marker == _SOF_BASELINE:
+            sof_at = at
+            height, width, components = struct.unpack_from(">HHB", jpeg, at + 5)
+            tables.append(segment[:5] + segment[7:])  # the frame header but its height
+            factors = [jpeg[at + 10 + 3 * c + 1] for c in range(components)]
+            mcu_height = 8 * max(f & 0x0F for f in factors)
+            mcus_per_row = -(-width // (8 * max(f >> 4 for f in factors)))
+        elif marker in (0xC1, 0xC2, 0xC3) or 0xC5 <= marker <= 0xCF and marker != 0xC8:
+            return None  # progressive, lossless, arithmetic-coded: not ours
+        elif marker == _DRI:
+            (interval,) = struct.unpack_from(">H", jpeg, at + 4)
+        elif marker in (_DQT, _DHT):
+            tables.append(segment)
+        at += 2 + length
+        if marker == _SOS:
+            scan_header = segment
+            break
+    if sof_at is None or height == 0 or interval != mcus_per_row:
+        return None
+    rows = _RESTART.split(jpeg[at:-2])
+    if len(rows) != -(-height // mcu_height):
+        return None
+    return _Layout(jpeg[:at], sof_at, tables, width, height, mcu_height, rows, scan_header)
+
+
+def _burn_in_rows(layout: _Layout, text: str) -> bytes | None:
+    """``layout``'s picture with ``text`` burnt in, re-encoding only the MCU rows under the
+    boxes; None if the re-encoded rows would not fit the stored header (other tables)."""
+    quality = settings.LOUPE_REVIEW_JPEG_QUALITY
+    mcu, last = layout.mcu_height, len(layout.rows) - 1
+    bands: list[list[int]] = []  # [first MCU row, last MCU row] per box, merged when they touch
+    for _, y0, _, y1 in sorted(watermark_boxes(width=layout.width, height=layout.height, text=text),
+                               key=lambda box: box[1]):
+        first, end = y0 // mcu, (y1 - 1) // mcu
+        if bands and first <= bands[-1][1] + 1:
+            bands[-1][1] = max(bands[-1][1], end)
+        else:
+            bands.append([first, end])
+    rows = list(layout.rows)
+    for first, end in bands:
+        # Decode with one MCU row of context either side, so chroma upsampling at the band's
+        # edges sees the same neighbours as in the whole picture.
+        lo, hi = max(0, first - 1), min(last, end + 1)
+        context_height = min(layout.height, (hi + 1) * mcu) - lo * mcu
+        decoded = cv2.imdecode(np.frombuffer(layout.jpeg(layout.rows[lo:hi + 1], context_height), np.uint8),
+                               cv2.IMREAD_COLOR)
+        if decoded is None:
+            return None
+        top = first * mcu
+        band = decoded[top - lo * mcu:min(layout.height, (end + 1) * mcu) - lo * mcu]
+        marked = burn_in(band, text, frame_height=layout.height, top=top)
+        ok, data = cv2.imencode(".jpg", marked, [cv2.IMWRITE_JPEG_QUALITY, quality,
+                                                 cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(layout.width)])
+        encoded = _restart_rows(data.tobytes()) if ok else None
+        if encoded is None or encoded.tables != layout.tables or encoded.scan_header != layout.scan_header \
+                or len(encoded.rows) != end - first + 1:
+            return None
+        rows[first:end + 1] = encoded.rows
+    return layout.jpeg(rows, layout.height)
