@@ -18,7 +18,9 @@ from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_r
                            rendered_frame_path, review_frame_path)
 from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
+from reviews.consumers import serve_frame
 from reviews.services.access import access_denied_record, media_view_record
+from reviews.services.annotations import person_name
 from reviews.services.consent import consent_answer, consent_revoke
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_payload
@@ -154,12 +156,25 @@ def _proposal_frame(request, proposal_id: int, frame: int) -> Proposal:
 @login_required
 def proposal_review_frame(request, proposal_id, side, frame):
     """One review JPEG (``side``: before | after) of a proposal's frame ``frame`` (clip frame
-    number), for members of its production only; each read is audited."""
+    number), for members of its production only, watermarked with the reader's name and the
+    time when the production watermarks review frames; each read is audited."""
     if side not in SIDES:
         raise Http404("The side is before or after.")
     proposal = _proposal_frame(request, proposal_id, frame)
-    return _serve(request, production=proposal.production, target=proposal,
-                  path=review_frame_path(proposal.media_dir, side, frame), content_type="image/jpeg")
+    path = review_frame_path(proposal.media_dir, side, frame)
+    if not proposal.production.review_watermark:
+        return _serve(request, production=proposal.production, target=proposal, path=path, content_type="image/jpeg")
+    # Watermarked like the review room's frames: through the one function review frames leave by.
+    try:
+        image = serve_frame(proposal=proposal, side=side, frame=frame, viewer=person_name(request.user))
+    except OSError:
+        raise Http404("This media file does not exist (yet).") from None
+    media_view_record(production=proposal.production, actor=request.user, target=proposal,
+                      media=path.relative_to(media_path("")).as_posix())
+    response = HttpResponse(image, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

@@ -5,6 +5,7 @@ X-Sendfile). The frames are real: decoded from the real footage and encoded as t
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from django.test import Client
 
@@ -13,6 +14,7 @@ from reviews.media import (clip_thumbnail_path, encode_review_jpeg, media_path, 
 from reviews.models import AuditEvent, FixRequest, Job, JobState, Proposal
 from reviews.services.audit import audit_verify
 from reviews.services.clips import clip_ingest
+from reviews.services.productions import production_set_review_watermark
 from reviews.services.shots import shot_create
 from .helpers import signed_in
 
@@ -70,11 +72,25 @@ def test_members_get_media_and_every_read_and_refusal_is_audited(proposal_with_f
     for url, path in urls.items():
         response = artist.get(url)
         assert response.status_code == 200, url
-        assert b"".join(response.streaming_content) == path.read_bytes()
+        served = body(response)
+        if "/review/" in url:
+            # Review frames carry the reader's watermark (on by default), as in the review room:
+            # the same picture, with pixels changed only in the watermark's rows.
+            stored, marked = (cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                              for data in (path.read_bytes(), served))
+            changed_rows = np.nonzero((stored != marked).any(axis=(1, 2)))[0]
+            assert 0 < len(changed_rows) < 0.5 * stored.shape[0], url
+        else:
+            assert served == path.read_bytes()
         assert response["Cache-Control"] == "private, no-cache"
     views = AuditEvent.objects.filter(action="media.view", actor=people["artist"])
     assert sorted(event.payload["media"] for event in views) == sorted(
         path.relative_to(media_path("")).as_posix() for path in urls.values())
+
+    # With the production's watermark off, review frames go out as stored.
+    production_set_review_watermark(production=proposal.production, enabled=False, actor=people["supervisor"])
+    url, path = next((url, path) for url, path in urls.items() if "/review/" in url)
+    assert body(artist.get(url)) == path.read_bytes()
 
     # Outside the proposal's frames, or a side that does not exist: nothing.
     assert artist.get(f"/media/proposals/{proposal.pk}/review/after/12.jpg").status_code == 404
@@ -118,3 +134,7 @@ def test_the_web_server_streams_the_file_when_configured(proposal_with_frames, p
     response = client.get(url)
     assert response.content == b"" and response["X-Sendfile"] == str(path.resolve())
     assert AuditEvent.objects.filter(action="media.view", actor=people["director"]).count() == 2
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
