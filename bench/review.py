@@ -177,7 +177,7 @@ def local_pair_seconds(proposal, reviewer: str, count: int = 60) -> list[float]:
         frame = proposal.frame_in + i % (proposal.frame_out - proposal.frame_in)
         started = time.perf_counter()
         for side in ("before", "after"):
-            serve_frame(proposal=proposal, side=side, frame=frame, viewer=reviewer)
+            serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reviewer)
         times.append(time.perf_counter() - started)
     return times
 

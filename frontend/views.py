@@ -166,7 +166,7 @@ def proposal_review_frame(request, proposal_id, side, frame):
         return _serve(request, production=proposal.production, target=proposal, path=path, content_type="image/jpeg")
     # Watermarked like the review room's frames: through the one function review frames leave by.
     try:
-        image = serve_frame(proposal=proposal, side=side, frame=frame, viewer=person_name(request.user))
+        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=person_name(request.user))
     except OSError:
         raise Http404("This media file does not exist (yet).") from None
     media_view_record(production=proposal.production, actor=request.user, target=proposal,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from reviews import authz, events, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
-from reviews.models import Proposal, ReviewNote
+from reviews.models import Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
@@ -55,16 +55,27 @@ def pack_frame_message(header: dict, image: bytes) -> bytes:
     return struct.pack(">I", len(encoded)) + encoded + image
 
 
-def serve_frame(*, proposal: Proposal, side: str, frame: int, viewer: str | None) -> bytes:
-    """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` as streamed to a
-    reviewer: with ``viewer`` (a name) burnt in with the time when the production watermarks
-    review frames (``viewer`` None: as stored). The one place a review frame leaves the server.
+#: How often a review connection looks again at whether its production watermarks frames
+#: (seconds): turning the watermark on reaches rooms already open within this time.
+WATERMARK_RECHECK_S = 2.0
+
+
+def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str | None) -> bytes:
+    """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` as it leaves the
+    server: with ``watermark_for`` (the reader's name) burnt in with the time, or as stored when
+    None — the caller passes the name when the production watermarks review frames
+    (``Production.review_watermark``). The one place a review frame leaves the server.
 
     Raises ``OSError`` if the frame is missing on disk."""
     image = review_frame_path(proposal.media_dir, side, frame).read_bytes()
-    if viewer is not None and proposal.production.review_watermark:
-        image = burn_in_jpeg(image, watermark_text(reviewer=viewer, at=timezone.now()))
+    if watermark_for is not None:
+        image = burn_in_jpeg(image, watermark_text(reviewer=watermark_for, at=timezone.now()))
     return image
+
+
+@database_sync_to_async
+def _watermarks(production_id: int) -> bool:
+    return Production.objects.filter(pk=production_id).values_list("review_watermark", flat=True).get()
 
 
 def version_payload(proposal: Proposal) -> dict:
@@ -168,6 +179,8 @@ class ReviewConsumer(LiveConsumer):
         self.clip = self.proposal.fix_request.shot.clip
         self.fix_request_id = self.proposal.fix_request_id
         self.viewer = person_name(user)
+        self.watermark = self.proposal.production.review_watermark
+        self.watermark_checked_at = asyncio.get_running_loop().time()
         self.store = room_store(self.fix_request_id)
         self.groups_joined = [events.room_group(self.fix_request_id),
                               events.production_group(self.proposal.production_id)]
@@ -302,9 +315,13 @@ class ReviewConsumer(LiveConsumer):
             while self.frame_queue:
                 batch = [self.frame_queue.popleft() for _ in range(min(FRAMES_IN_PARALLEL, len(self.frame_queue)))]
                 loop = asyncio.get_running_loop()
+                if loop.time() - self.watermark_checked_at >= WATERMARK_RECHECK_S:
+                    self.watermark = await _watermarks(self.proposal.production_id)
+                    self.watermark_checked_at = loop.time()
+                watermark_for = self.viewer if self.watermark else None
                 images = await asyncio.gather(*(
                     loop.run_in_executor(FRAME_THREADS, functools.partial(
-                        serve_frame, proposal=proposal, side=side, frame=frame, viewer=self.viewer))
+                        serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for))
                     for proposal, frame, side in batch), return_exceptions=True)
                 for (proposal, frame, side), image in zip(batch, images):
                     if isinstance(image, OSError):

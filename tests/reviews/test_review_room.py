@@ -123,6 +123,38 @@ def test_both_sides_are_frame_n_and_carry_the_reviewers_watermark(proposal, peop
         assert plain[(frames[0], side)][1] == stored(proposal, side, frames[0])
 
 
+def test_turning_the_watermark_on_reaches_a_room_already_open(proposal, people, monkeypatch):
+    from reviews import consumers
+
+    monkeypatch.setattr(consumers, "WATERMARK_RECHECK_S", 0.0)  # look again before every batch
+    production_set_review_watermark(production=proposal.production, enabled=False, actor=people["producer"])
+    frame = proposal.frame_in
+    socket = websocket(f"/ws/review/{proposal.pk}/", people["artist"])
+
+    async def run():
+        connected, _ = await socket.connect()
+        assert connected
+        sent = []
+        for enabled in (False, True):
+            if enabled:
+                await database_sync_to_async(production_set_review_watermark)(
+                    production=proposal.production, enabled=True, actor=people["producer"])
+            await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame, "sides": ["after"]}))
+            message = await socket.receive_output(10)
+            while message.get("bytes") is None:
+                message = await socket.receive_output(10)
+            (length,) = struct.unpack(">I", message["bytes"][:4])
+            sent.append(message["bytes"][4 + length:])
+        await socket.disconnect()
+        return sent
+
+    plain, marked = async_to_sync(run)()
+    assert plain == stored(proposal, "after", frame)
+    image, original = decode(marked), decode(plain)
+    assert mean_abs_difference(image[~outside_watermark(image, "artist")],
+                               original[~outside_watermark(image, "artist")]) > 15
+
+
 def test_live_session(proposal, people, shots):
     director, artist, producer = people["director"], people["artist"], people["producer"]
     fix_request = proposal.fix_request
