@@ -13,12 +13,19 @@ parts:
    measured flow is the object's, not the background's: it is replaced by a smooth
    continuation of the flow around it (:func:`engine.flow.complete`).
 3. **Propagation.** Every hole pixel is followed along the completed flow, forwards and
-   backwards, frame after frame, until it lands on a pixel that frame shows (outside that
-   frame's hole); each step must pass the forward–backward consistency check (Sundaram et al.
-   2010), or the trail ends (an occlusion). The colours found on each side are blended with
-   weights 1/(temporal distance).
+   backwards, frame after frame, landing on pixels that frames show (outside their holes)
+   up to :data:`CANDIDATES` times each way; each step must pass the forward–backward
+   consistency check (Sundaram et al. 2010), or the trail ends (an occlusion). The
+   candidate colours are combined robustly: those far from their per-channel median (a
+   moving person who crossed the landing spot in one source frame, a flow error) are
+   dropped and the rest averaged with weights 1/(temporal distance) — the robust temporal
+   median of clean-plate methods, applied along the completed flow. Where most
+   candidates disagree, what lies behind the hole is changing (something moving): such
+   pixels are filled from their own frame's surroundings by fast-marching diffusion
+   (Telea, "An Image Inpainting Technique Based on the Fast Marching Method", 2004).
 4. **What no frame shows** is filled spatially on one *keyframe* — the frame with most such
-   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004),
+   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004;
+   at most 480 px wide, brought to full resolution through its offset field),
    and then propagated from that keyframe to the other frames like the known pixels
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
    Already finished frames (the previous window) serve the same way, so the fill continues
@@ -99,21 +106,24 @@ def _nearest(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _robust_mean(values: np.ndarray, distance: np.ndarray,
                  found: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per point, the colour its candidates agree on: float32 [N, 3] and found [N].
+    """Per point, the colour its candidates agree on.
 
     ``values`` float32 [N, M, 3] are M candidate colours per point (from M landings along
     the flow, both directions), ``distance`` [N, M] their distances in frames and ``found``
     [N, M] which exist. Candidates further than CANDIDATE_TOLERANCE (RGB length, code
     values) from the per-channel median of a point's candidates are dropped — a moving
     thing that crossed the landing spot in one source frame, a flow error — and the rest
-    averaged with weights 1/distance (a robust temporal median, as clean plates use)."""
+    averaged with weights 1/distance (a robust temporal median, as clean plates use).
+
+    Returns (float32 [N, 3] colours, bool [N] found — at least one candidate, bool [N]
+    dynamic — two or more candidates, fewer than DYNAMIC_AGREEMENT of them near their
+    median: what lies behind the hole there changes from frame to frame)."""
     count = found.sum(axis=1)
     any_found = count > 0
     # Per-channel median of the found candidates: missing ones sort last (as +inf).
     ordered = np.sort(np.where(found[..., None], values, np.inf), axis=1)
     rows = np.arange(len(values))
-    low, high = np.maximum(count - 1, 0) // 2, count // 2
-    high = np.minimum(high, values.shape[1] - 1)
+    low, high = np.maximum(count - 1, 0) // 2, np.minimum(count // 2, values.shape[1] - 1)
     median = 0.5 * (ordered[rows, low] + ordered[rows, high])
     median[~any_found] = 0.0
     close = np.linalg.norm(values - median[:, None], axis=2) <= CANDIDATE_TOLERANCE
@@ -433,12 +443,12 @@ class _Remover:
         if not len(fill.points):
             return out
         values = fill.values.copy()
+        dynamic = fill.done & fill.dynamic
         if not fill.keyframe and fill.ring_done.any() and fill.done.any():
             values[fill.done] += self._correction(t, fill)[fill.done]
         xs, ys = fill.points[:, 0].astype(np.intp), fill.points[:, 1].astype(np.intp)
         keep = fill.done
         out[ys[keep], xs[keep]] = np.clip(values[keep] + 0.5, 0, 255).astype(np.uint8)
-        dynamic = fill.done & fill.dynamic
         if dynamic.any() and not fill.keyframe:
             # Filled spatially from the surroundings (not from pixels still to be made).
             unsure = dynamic | ~fill.done

@@ -16,6 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from engine import __main__ as engine_cli
 from engine import inpaint, plate, region
 from engine.errors import ParameterError
+from engine.exemplar import exemplar_fill
 from engine.io import FrameSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,6 +93,30 @@ def test_removal_beats_per_frame_telea_on_hidden_regions_with_known_truth(vos, t
                                 data_range=255)
         for t, h in zip(truth, hidden)])
     assert engine_psnr > telea_psnr + 1.5, (engine_psnr, telea_psnr)
+
+
+def test_exemplar_fill_of_a_1080p_frame_is_its_480_px_fill_copied_at_full_resolution(vos):
+    """A 1080p frame (bmx-trees, upscaled) with the tennis player's outline blacked out: the
+    fill runs at 480 px and full-resolution pixels are copied from where the coarse fill
+    copied from, so that the full fill, scaled down, is the coarse fill; outside the hole
+    nothing changes."""
+    frame = next(FrameSource(vos / "bmx-trees" / "frames", 30, 31).frames())[1]
+    mask = cv2.imread(str(vos / "tennis" / "masks" / "00030.png"), cv2.IMREAD_GRAYSCALE) > 127
+    big = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    hole = cv2.resize(region.dilate(mask, 4).astype(np.uint8), (1920, 1080), interpolation=cv2.INTER_NEAREST) > 0
+    big[hole] = 0
+
+    filled = exemplar_fill(big, hole)
+
+    assert np.array_equal(filled[~hole], big[~hole])
+    small = cv2.resize(big, (480, 270), interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole.astype(np.float32), (480, 270), interpolation=cv2.INTER_AREA) > 0
+    coarse = exemplar_fill(small, small_hole, max_side=None)
+    inner = cv2.erode(small_hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    scaled_down = cv2.resize(filled, (480, 270), interpolation=cv2.INTER_AREA)
+    assert np.abs(scaled_down.astype(int) - coarse)[inner].mean() < 2.0
+    # Not black any more, and not one flat colour: copied texture.
+    assert filled[hole].mean() > 40 and filled[hole].std() > 20
 
 
 def test_a_box_drawn_on_one_frame_follows_the_player(vos):
