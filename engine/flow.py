@@ -269,8 +269,25 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     grid = np.stack([grid_x, grid_y], axis=2).reshape(-1, 1, 2)
     camera = (cv2.perspectiveTransform(grid, homography).reshape(height, width, 2) - grid.reshape(height, width, 2))
-    residual = smooth_fill(flow_field - camera, ~hole)
+    residual = _smooth_fill_coarse(flow_field - camera, ~hole)
     return np.where(hole[..., None], camera + residual, flow_field).astype(np.float32)
+
+
+#: The smooth residual of a completed flow is solved at this fraction of the flow's size
+#: (it varies slowly: a membrane); 1 = at full size.
+_COMPLETION_SCALE = 0.5
+
+
+def _smooth_fill_coarse(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """:func:`smooth_fill` solved on a copy scaled by _COMPLETION_SCALE (a coarse pixel is
+    known when every fine pixel under it is), scaled back bilinearly."""
+    height, width = known.shape
+    size = (max(1, round(width * _COMPLETION_SCALE)), max(1, round(height * _COMPLETION_SCALE)))
+    if _COMPLETION_SCALE >= 1 or min(size) < 16:
+        return smooth_fill(values, known)
+    small_known = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    small = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(smooth_fill(small, small_known), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def sample(image: np.ndarray, points: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:

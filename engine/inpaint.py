@@ -73,14 +73,17 @@ FLOW_MAX_SIDE = 640
 #: The hole is grown by this many pixels (at flow scale) before the flow is completed in it:
 #: DIS's coarse-to-fine pyramid drags the flow around an object along with the object well
 #: beyond its outline (measured on bmx-trees, tennis and schoolgirls: growing 3 → 32 px
-#: raised the fill's PSNR against the truth by 2–4 dB).
-FLOW_HOLE_GROW_PX = 32
+#: raised the fill's PSNR against the truth by 2–4 dB; with the robust candidates, 32 → 64 px
+#: by a further 0–1 dB on the bench's four pairs, 16 px lost 0.8–2 dB).
+FLOW_HOLE_GROW_PX = 64
 #: Width (pixels) of the ring outside the hole on which the seamless blend is measured.
 BLEND_RING_PX = 3
 #: The stability measurement (warping error of the output) runs at most this wide (pixels).
 STABILITY_MAX_SIDE = 320
-#: Weight of the previous output frame, carried along the flow, in each hole pixel.
-TEMPORAL_BLEND = 0.5
+#: Weight of the previous output frame, carried along the flow, in each hole pixel (0.5 → 0.3
+#: raised the PSNR on three of the bench's four pairs by 0.1–0.3 dB and lost 0.1 on one; the
+#: warping error inside the region stays well under the one outside).
+TEMPORAL_BLEND = 0.3
 #: Landings collected per hole pixel in each direction along the flow (up to 2x this many
 #: candidate colours from different frames; measured on the video-completion protocol of
 #: bench/inpaint.py: 1 → 5 raised the PSNR by 0.6–1.6 dB on all four pairs, most where a
@@ -284,6 +287,8 @@ class _Remover:
         self.height, self.width = shot.clip_probe.height, shot.clip_probe.width
         self.scale = min(1.0, FLOW_MAX_SIDE / max(self.height, self.width))
         self.small_size = (max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale)))
+        #: Trails are followed from cells this many pixels wide (the flow's own pixel).
+        self.trace_step = max(1, int(1.0 / self.scale))
         self.frames = shot.frames()
         self.masks = masks.masks(shot.frame_range)
         self.slots: dict[int, _Slot] = {}
@@ -354,11 +359,14 @@ class _Remover:
         the forward–backward check when looking for pixels a frame shows; content already
         finished (made up once) is carried along the completed flow without it, so that it
         stays put rather than being made up again. Returns (values [N, hits, 3],
-        distance [N, hits] in frames, found [N, hits])."""
+        distance [N, hits] in frames, found [N, hits], landing [N, hits, 2] (x, y) positions
+        and landing_frame [N, hits] frame numbers)."""
         count = len(points)
         values = np.zeros((count, hits, 3), np.float32)
         distance = np.zeros((count, hits), np.float32)
         found = np.zeros((count, hits), bool)
+        landing = np.zeros((count, hits, 2), np.float32)
+        landing_frame = np.zeros((count, hits), np.intp)
         landed = np.zeros(count, np.intp)
         position = points.copy()
         active = np.arange(count)
@@ -399,23 +407,54 @@ class _Remover:
                 values[chosen, slot_index] = flow.sample(slot.frame, q[hit]).astype(np.float32)
                 distance[chosen, slot_index] = abs(k - t)
                 found[chosen, slot_index] = True
+                landing[chosen, slot_index] = q[hit]
+                landing_frame[chosen, slot_index] = k
                 landed[chosen] += 1
             active = active[landed[active] < hits]
             j = k
-        return values, distance, found
+        return values, distance, found, landing, landing_frame
 
     def _propagate(self, t: int, points: np.ndarray, finished_only: bool) -> tuple[np.ndarray, ...]:
         """Values and found-flags of ``points`` of frame t, from both directions."""
         if finished_only:
             # The nearest finished frame wins: its content is already final.
-            forward = [a[:, 0] for a in self._trace(t, points, +1, True)]
-            backward = [a[:, 0] for a in self._trace(t, points, -1, True)]
+            forward = [a[:, 0] for a in self._trace(t, points, +1, True)[:3]]
+            backward = [a[:, 0] for a in self._trace(t, points, -1, True)[:3]]
             take_back = backward[2] & (~forward[2] | (backward[1] <= forward[1]))
             values = np.where(take_back[:, None], backward[0], forward[0])
             return values, forward[2] | backward[2]
-        both = [np.concatenate(pair, axis=1) for pair in zip(*(self._trace(t, points, d, False, hits=CANDIDATES)
+        if self.trace_step > 1:
+            return self._propagate_by_cells(t, points)
+        both = [np.concatenate(pair, axis=1) for pair in zip(*(self._trace(t, points, d, False, hits=CANDIDATES)[:3]
                                                                   for d in (+1, -1)))]
         return _robust_mean(*both)
+
+    def _propagate_by_cells(self, t: int, points: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`_propagate` for frames larger than the flow: trails are followed from the
+        centre of each ``trace_step``-pixel cell (the flow has no finer detail), and each
+        pixel of the cell takes the colours at the same offset from where its cell's trail
+        landed, if that frame shows them there."""
+        step, columns = self.trace_step, self.width // self.trace_step + 1
+        cell = (points // step).astype(np.int64)
+        keys, inverse = np.unique(cell[:, 1] * columns + cell[:, 0], return_inverse=True)
+        centres = (np.stack([keys % columns, keys // columns], axis=1) * step + (step - 1) / 2).astype(np.float32)
+        _, distance, found, landing, landing_frame = (
+            np.concatenate(pair, axis=1)
+            for pair in zip(*(self._trace(t, centres, d, False, hits=CANDIDATES) for d in (+1, -1))))
+        offset = points - centres[inverse]
+        found = found[inverse]
+        values = np.zeros(found.shape + (3,), np.float32)
+        for m in range(found.shape[1]):
+            frame_of = landing_frame[inverse, m]
+            for k in np.unique(frame_of[found[:, m]]):
+                chosen = np.nonzero(found[:, m] & (frame_of == k))[0]
+                q = landing[inverse[chosen], m] + offset[chosen]
+                slot = self.slots[int(k)]
+                shown = ((q[:, 0] >= 0) & (q[:, 0] <= self.width - 1) & (q[:, 1] >= 0) & (q[:, 1] <= self.height - 1))
+                shown &= _nearest(slot.seen, q)
+                values[chosen[shown], m] = flow.sample(slot.frame, q[shown]).astype(np.float32)
+                found[chosen[~shown], m] = False
+        return _robust_mean(values, distance[inverse], found)
 
     # ----------------------------------------------------------------------- one window
 
@@ -550,7 +589,8 @@ class _Remover:
         (cf. Bonneel et al., "Blind Video Temporal Consistency", SIGGRAPH Asia 2015)."""
         if t - 1 not in self.slots or not self.slots[t - 1].finished or not len(fill.points):
             return composed
-        previous, _, found = (a[:, 0] for a in self._trace(t, fill.points, -1, True, max_steps=1, consistency=True))
+        previous, _, found = (a[:, 0] for a in self._trace(t, fill.points, -1, True, max_steps=1,
+                                                            consistency=True)[:3])
         if not found.any():
             return composed
         xs, ys = fill.points[found, 0].astype(np.intp), fill.points[found, 1].astype(np.intp)
