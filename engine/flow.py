@@ -235,7 +235,7 @@ def _pyr_up(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 _COMPLETION_SAMPLES = 3000
 
 
-def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def complete(flow_field: np.ndarray, hole: np.ndarray, fit_hole: np.ndarray | None = None) -> np.ndarray:
     """Flow completed inside a hole: the motion of what lies behind a removed object.
 
     The flow around the hole is split into the camera's motion — a homography fitted to it
@@ -249,6 +249,9 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     Args:
         flow_field: float32 [H, W, 2] (:func:`flow` convention).
         hole: bool [H, W], True where the flow is not to be trusted (the masked object).
+        fit_hole: bool [H, W] or None (= ``hole``): the pixels left out of the homography's
+            fit (RANSAC tolerates the odd dragged vector, so this may be tighter than
+            ``hole``).
 
     Returns:
         float32 [H, W, 2]; equal to ``flow_field`` outside ``hole``.
@@ -258,7 +261,7 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     height, width = hole.shape
     step = max(1, int(np.sqrt(height * width / _COMPLETION_SAMPLES)))
     ys, xs = np.mgrid[0:height:step, 0:width:step]
-    keep = ~hole[ys, xs]
+    keep = ~(hole if fit_hole is None else fit_hole)[ys, xs]
     points = np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32)
     if len(points) < 16:
         return smooth_fill(flow_field, ~hole)

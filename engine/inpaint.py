@@ -73,9 +73,15 @@ FLOW_MAX_SIDE = 640
 #: The hole is grown by this many pixels (at flow scale) before the flow is completed in it:
 #: DIS's coarse-to-fine pyramid drags the flow around an object along with the object well
 #: beyond its outline (measured on bmx-trees, tennis and schoolgirls: growing 3 → 32 px
-#: raised the fill's PSNR against the truth by 2–4 dB; with the robust candidates, 32 → 64 px
-#: by a further 0–1 dB on the bench's four pairs, 16 px lost 0.8–2 dB).
-FLOW_HOLE_GROW_PX = 64
+#: raised the fill's PSNR against the truth by 2–4 dB; with the robust candidates and the
+#: camera fitted outside FLOW_FIT_GROW_PX, 32 → 96 px by a further 0–1.5 dB on the bench's
+#: four pairs; 16 px lost 0.8–2 dB, 128 px stayed within 0.4 dB of 96).
+FLOW_HOLE_GROW_PX = 96
+#: The camera's homography is fitted to the flow outside the hole grown by this many pixels
+#: only (RANSAC drops the odd dragged vector): a hole grown by FLOW_HOLE_GROW_PX may leave
+#: too little of a small frame to fit on (fitted outside 128 px, two of four pairs fell
+#: below Telea).
+FLOW_FIT_GROW_PX = 32
 #: Width (pixels) of the ring outside the hole on which the seamless blend is measured.
 BLEND_RING_PX = 3
 #: The stability measurement (warping error of the output) runs at most this wide (pixels).
@@ -250,6 +256,7 @@ class _Slot:
     seen: np.ndarray             # bool [H, W]: source pixels safe to sample (outside the hole, eroded)
     small: np.ndarray            # uint8 [h, w]: grey at flow scale
     small_hole: np.ndarray       # bool [h, w]: where the flow is completed, at flow scale
+    fit_hole: np.ndarray         # bool [h, w]: left out of the camera-motion fit, at flow scale
     finished: bool = False       # every pixel final (an output frame or a keyframe)
 
 
@@ -324,8 +331,9 @@ class _Remover:
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             small = cv2.resize(grey, self.small_size, interpolation=cv2.INTER_AREA) if self.scale < 1 else grey
             small_hole = self._small_hole(hole)
+            fit_hole = self._small_hole(hole, FLOW_FIT_GROW_PX)
             self.slots[number] = _Slot(frame=frame, source=frame, hole=hole, seen=seen, small=small,
-                                       small_hole=small_hole)
+                                       small_hole=small_hole, fit_hole=fit_hole)
             self.region |= hole
             if self.plate_grain is None and self.params.regrain:
                 self.plate_grain = grain.estimate_grain(frame, exclude=hole)
@@ -333,15 +341,15 @@ class _Remover:
                 self._pair_flows(number - 1)
             self.loaded_stop = number + 1
 
-    def _small_hole(self, hole: np.ndarray) -> np.ndarray:
+    def _small_hole(self, hole: np.ndarray, grow_px: int | None = None) -> np.ndarray:
         if self.scale < 1:
             hole = cv2.resize(hole.astype(np.uint8), self.small_size, interpolation=cv2.INTER_AREA) > 0
-        return region.dilate(hole, FLOW_HOLE_GROW_PX)
+        return region.dilate(hole, FLOW_HOLE_GROW_PX if grow_px is None else grow_px)
 
     def _pair_flows(self, number: int) -> None:
         a, b = self.slots[number], self.slots[number + 1]
-        self.forward[number] = flow.complete(flow.flow(a.small, b.small), a.small_hole)
-        self.backward[number] = flow.complete(flow.flow(b.small, a.small), b.small_hole)
+        self.forward[number] = flow.complete(flow.flow(a.small, b.small), a.small_hole, a.fit_hole)
+        self.backward[number] = flow.complete(flow.flow(b.small, a.small), b.small_hole, b.fit_hole)
 
     def _evict_before(self, number: int) -> None:
         for n in [n for n in self.slots if n < number]:
