@@ -235,7 +235,7 @@ def _pyr_up(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 _COMPLETION_SAMPLES = 3000
 
 
-def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def complete(flow_field: np.ndarray, hole: np.ndarray, fit_hole: np.ndarray | None = None) -> np.ndarray:
     """Flow completed inside a hole: the motion of what lies behind a removed object.
 
     The flow around the hole is split into the camera's motion — a homography fitted to it
@@ -249,6 +249,9 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     Args:
         flow_field: float32 [H, W, 2] (:func:`flow` convention).
         hole: bool [H, W], True where the flow is not to be trusted (the masked object).
+        fit_hole: bool [H, W] or None (= ``hole``): the pixels left out of the homography's
+            fit (RANSAC tolerates the odd dragged vector, so this may be tighter than
+            ``hole``).
 
     Returns:
         float32 [H, W, 2]; equal to ``flow_field`` outside ``hole``.
@@ -258,7 +261,7 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     height, width = hole.shape
     step = max(1, int(np.sqrt(height * width / _COMPLETION_SAMPLES)))
     ys, xs = np.mgrid[0:height:step, 0:width:step]
-    keep = ~hole[ys, xs]
+    keep = ~(hole if fit_hole is None else fit_hole)[ys, xs]
     points = np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32)
     if len(points) < 16:
         return smooth_fill(flow_field, ~hole)
@@ -269,8 +272,25 @@ def complete(flow_field: np.ndarray, hole: np.ndarray) -> np.ndarray:
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     grid = np.stack([grid_x, grid_y], axis=2).reshape(-1, 1, 2)
     camera = (cv2.perspectiveTransform(grid, homography).reshape(height, width, 2) - grid.reshape(height, width, 2))
-    residual = smooth_fill(flow_field - camera, ~hole)
+    residual = _smooth_fill_coarse(flow_field - camera, ~hole)
     return np.where(hole[..., None], camera + residual, flow_field).astype(np.float32)
+
+
+#: The smooth residual of a completed flow is solved at this fraction of the flow's size
+#: (it varies slowly: a membrane); 1 = at full size.
+_COMPLETION_SCALE = 0.5
+
+
+def _smooth_fill_coarse(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """:func:`smooth_fill` solved on a copy scaled by _COMPLETION_SCALE (a coarse pixel is
+    known when every fine pixel under it is), scaled back bilinearly."""
+    height, width = known.shape
+    size = (max(1, round(width * _COMPLETION_SCALE)), max(1, round(height * _COMPLETION_SCALE)))
+    if _COMPLETION_SCALE >= 1 or min(size) < 16:
+        return smooth_fill(values, known)
+    small_known = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    small = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(smooth_fill(small, small_known), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def sample(image: np.ndarray, points: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:

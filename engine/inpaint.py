@@ -13,12 +13,19 @@ parts:
    measured flow is the object's, not the background's: it is replaced by a smooth
    continuation of the flow around it (:func:`engine.flow.complete`).
 3. **Propagation.** Every hole pixel is followed along the completed flow, forwards and
-   backwards, frame after frame, until it lands on a pixel that frame shows (outside that
-   frame's hole); each step must pass the forward–backward consistency check (Sundaram et al.
-   2010), or the trail ends (an occlusion). The colours found on each side are blended with
-   weights 1/(temporal distance).
+   backwards, frame after frame, landing on pixels that frames show (outside their holes)
+   up to :data:`CANDIDATES` times each way; each step must pass the forward–backward
+   consistency check (Sundaram et al. 2010), or the trail ends (an occlusion). The
+   candidate colours are combined robustly: those far from their per-channel median (a
+   moving person who crossed the landing spot in one source frame, a flow error) are
+   dropped and the rest averaged with weights 1/(temporal distance) — the robust temporal
+   median of clean-plate methods, applied along the completed flow. Where most
+   candidates disagree, what lies behind the hole is changing (something moving): such
+   pixels are filled from their own frame's surroundings by fast-marching diffusion
+   (Telea, "An Image Inpainting Technique Based on the Fast Marching Method", 2004).
 4. **What no frame shows** is filled spatially on one *keyframe* — the frame with most such
-   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004),
+   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004;
+   at most 480 px wide, brought to full resolution through its offset field),
    and then propagated from that keyframe to the other frames like the known pixels
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
    Already finished frames (the previous window) serve the same way, so the fill continues
@@ -66,14 +73,34 @@ FLOW_MAX_SIDE = 640
 #: The hole is grown by this many pixels (at flow scale) before the flow is completed in it:
 #: DIS's coarse-to-fine pyramid drags the flow around an object along with the object well
 #: beyond its outline (measured on bmx-trees, tennis and schoolgirls: growing 3 → 32 px
-#: raised the fill's PSNR against the truth by 2–4 dB).
-FLOW_HOLE_GROW_PX = 32
+#: raised the fill's PSNR against the truth by 2–4 dB; with the robust candidates and the
+#: camera fitted outside FLOW_FIT_GROW_PX, 32 → 96 px by a further 0–1.5 dB on the bench's
+#: four pairs; 16 px lost 0.8–2 dB, 128 px stayed within 0.4 dB of 96).
+FLOW_HOLE_GROW_PX = 96
+#: The camera's homography is fitted to the flow outside the hole grown by this many pixels
+#: only (RANSAC drops the odd dragged vector): a hole grown by FLOW_HOLE_GROW_PX may leave
+#: too little of a small frame to fit on (fitted outside 128 px, two of four pairs fell
+#: below Telea).
+FLOW_FIT_GROW_PX = 32
 #: Width (pixels) of the ring outside the hole on which the seamless blend is measured.
 BLEND_RING_PX = 3
 #: The stability measurement (warping error of the output) runs at most this wide (pixels).
 STABILITY_MAX_SIDE = 320
-#: Weight of the previous output frame, carried along the flow, in each hole pixel.
-TEMPORAL_BLEND = 0.5
+#: Weight of the previous output frame, carried along the flow, in each hole pixel (0.5 → 0.3
+#: raised the PSNR on three of the bench's four pairs by 0.1–0.3 dB and lost 0.1 on one; the
+#: warping error inside the region stays well under the one outside).
+TEMPORAL_BLEND = 0.3
+#: Landings collected per hole pixel in each direction along the flow (up to 2x this many
+#: candidate colours from different frames; measured on the video-completion protocol of
+#: bench/inpaint.py: 1 → 5 raised the PSNR by 0.6–1.6 dB on all four pairs, most where a
+#: moving person crosses the landing spots).
+CANDIDATES = 5
+#: Candidates further than this (RGB length, code values) from their median are outliers.
+CANDIDATE_TOLERANCE = 30.0
+#: A pixel whose candidates mostly disagree (fewer than this share near their median) shows
+#: changing content behind the hole — something moving — and is filled from its own frame's
+#: surroundings (Telea's fast-marching diffusion) rather than from other frames.
+DYNAMIC_AGREEMENT = 0.5
 #: Inside the hole the forward–backward check compares two completed (interpolated) flows;
 #: its tolerance there is this many times the measured-flow tolerance of engine.flow.
 COMPLETED_FB_SLACK = 3.0
@@ -84,6 +111,42 @@ def _nearest(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     xi = np.clip(np.rint(points[:, 0]).astype(np.intp), 0, mask.shape[1] - 1)
     yi = np.clip(np.rint(points[:, 1]).astype(np.intp), 0, mask.shape[0] - 1)
     return mask[yi, xi]
+
+
+def _robust_mean(values: np.ndarray, distance: np.ndarray,
+                 found: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point, the colour its candidates agree on.
+
+    ``values`` float32 [N, M, 3] are M candidate colours per point (from M landings along
+    the flow, both directions), ``distance`` [N, M] their distances in frames and ``found``
+    [N, M] which exist. Candidates further than CANDIDATE_TOLERANCE (RGB length, code
+    values) from the per-channel median of a point's candidates are dropped — a moving
+    thing that crossed the landing spot in one source frame, a flow error — and the rest
+    averaged with weights 1/distance (a robust temporal median, as clean plates use).
+
+    Returns (float32 [N, 3] colours, bool [N] found — at least one candidate, bool [N]
+    dynamic — two or more candidates, fewer than DYNAMIC_AGREEMENT of them near their
+    median: what lies behind the hole there changes from frame to frame)."""
+    count = found.sum(axis=1)
+    any_found = count > 0
+    # Per-channel median of the found candidates: missing ones sort last (as +inf).
+    ordered = np.sort(np.where(found[..., None], values, np.inf), axis=1)
+    rows = np.arange(len(values))
+    low, high = np.maximum(count - 1, 0) // 2, np.minimum(count // 2, values.shape[1] - 1)
+    median = 0.5 * (ordered[rows, low] + ordered[rows, high])
+    median[~any_found] = 0.0
+    close = np.linalg.norm(values - median[:, None], axis=2) <= CANDIDATE_TOLERANCE
+    weight = np.where(found & close, 1.0 / np.maximum(distance, 1.0), 0.0).astype(np.float32)
+    # A point whose candidates all disagree keeps its nearest candidates' mean.
+    fallback = any_found & (weight.sum(axis=1) == 0)
+    weight[fallback] = np.where(found[fallback], 1.0 / np.maximum(distance[fallback], 1.0), 0.0)
+    agreeing = (found & close).sum(axis=1)
+    total = (values * weight[..., None]).sum(axis=1)
+    sums = weight.sum(axis=1)
+    total[any_found] /= sums[any_found, None]
+    # Dynamic: several candidates, most of which disagree with their median.
+    dynamic = (count >= 2) & (agreeing < DYNAMIC_AGREEMENT * count)
+    return total, any_found, dynamic
 
 
 @dataclass(frozen=True)
@@ -193,6 +256,7 @@ class _Slot:
     seen: np.ndarray             # bool [H, W]: source pixels safe to sample (outside the hole, eroded)
     small: np.ndarray            # uint8 [h, w]: grey at flow scale
     small_hole: np.ndarray       # bool [h, w]: where the flow is completed, at flow scale
+    fit_hole: np.ndarray         # bool [h, w]: left out of the camera-motion fit, at flow scale
     finished: bool = False       # every pixel final (an output frame or a keyframe)
 
 
@@ -206,6 +270,7 @@ class _Fill:
     ring_points: np.ndarray      # float32 [M, 2] of the ring outside the hole
     ring_values: np.ndarray      # float32 [M, 3]
     ring_done: np.ndarray        # bool [M]
+    dynamic: np.ndarray          # bool [N]: propagated, but the candidates disagree
     keyframe: bool = False
 
 
@@ -229,6 +294,8 @@ class _Remover:
         self.height, self.width = shot.clip_probe.height, shot.clip_probe.width
         self.scale = min(1.0, FLOW_MAX_SIDE / max(self.height, self.width))
         self.small_size = (max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale)))
+        #: Trails are followed from cells this many pixels wide (the flow's own pixel).
+        self.trace_step = max(1, int(1.0 / self.scale))
         self.frames = shot.frames()
         self.masks = masks.masks(shot.frame_range)
         self.slots: dict[int, _Slot] = {}
@@ -264,8 +331,9 @@ class _Remover:
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             small = cv2.resize(grey, self.small_size, interpolation=cv2.INTER_AREA) if self.scale < 1 else grey
             small_hole = self._small_hole(hole)
+            fit_hole = self._small_hole(hole, FLOW_FIT_GROW_PX)
             self.slots[number] = _Slot(frame=frame, source=frame, hole=hole, seen=seen, small=small,
-                                       small_hole=small_hole)
+                                       small_hole=small_hole, fit_hole=fit_hole)
             self.region |= hole
             if self.plate_grain is None and self.params.regrain:
                 self.plate_grain = grain.estimate_grain(frame, exclude=hole)
@@ -273,15 +341,15 @@ class _Remover:
                 self._pair_flows(number - 1)
             self.loaded_stop = number + 1
 
-    def _small_hole(self, hole: np.ndarray) -> np.ndarray:
+    def _small_hole(self, hole: np.ndarray, grow_px: int | None = None) -> np.ndarray:
         if self.scale < 1:
             hole = cv2.resize(hole.astype(np.uint8), self.small_size, interpolation=cv2.INTER_AREA) > 0
-        return region.dilate(hole, FLOW_HOLE_GROW_PX)
+        return region.dilate(hole, FLOW_HOLE_GROW_PX if grow_px is None else grow_px)
 
     def _pair_flows(self, number: int) -> None:
         a, b = self.slots[number], self.slots[number + 1]
-        self.forward[number] = flow.complete(flow.flow(a.small, b.small), a.small_hole)
-        self.backward[number] = flow.complete(flow.flow(b.small, a.small), b.small_hole)
+        self.forward[number] = flow.complete(flow.flow(a.small, b.small), a.small_hole, a.fit_hole)
+        self.backward[number] = flow.complete(flow.flow(b.small, a.small), b.small_hole, b.fit_hole)
 
     def _evict_before(self, number: int) -> None:
         for n in [n for n in self.slots if n < number]:
@@ -292,17 +360,22 @@ class _Remover:
     # ----------------------------------------------------------------------- propagation
 
     def _trace(self, t: int, points: np.ndarray, direction: int, finished_only: bool, max_steps: int = 10**9,
-               consistency: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               consistency: bool | None = None, hits: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Follow ``points`` of frame t along the completed flow in one direction until each
-        lands on a usable pixel: a pixel the frame shows (``finished_only`` False) or any
-        pixel of a finished frame (True). Steps must pass the forward–backward check when
-        looking for pixels a frame shows; content already finished (made up once) is
-        carried along the completed flow without it, so that it stays put rather than being
-        made up again. Returns (values [N, 3], distance [N], found [N])."""
+        has landed ``hits`` times on a usable pixel: a pixel the frame shows
+        (``finished_only`` False) or any pixel of a finished frame (True). Steps must pass
+        the forward–backward check when looking for pixels a frame shows; content already
+        finished (made up once) is carried along the completed flow without it, so that it
+        stays put rather than being made up again. Returns (values [N, hits, 3],
+        distance [N, hits] in frames, found [N, hits], landing [N, hits, 2] (x, y) positions
+        and landing_frame [N, hits] frame numbers)."""
         count = len(points)
-        values = np.zeros((count, 3), np.float32)
-        distance = np.zeros(count, np.float32)
-        found = np.zeros(count, bool)
+        values = np.zeros((count, hits, 3), np.float32)
+        distance = np.zeros((count, hits), np.float32)
+        found = np.zeros((count, hits), bool)
+        landing = np.zeros((count, hits, 2), np.float32)
+        landing_frame = np.zeros((count, hits), np.intp)
+        landed = np.zeros(count, np.intp)
         position = points.copy()
         active = np.arange(count)
         j = t
@@ -333,37 +406,63 @@ class _Remover:
             active, q = active[ok], q[ok]
             slot = self.slots[k]
             if finished_only:
-                hit = np.ones(len(active), bool) if slot.finished else np.zeros(len(active), bool)
+                hit = np.full(len(active), slot.finished)
             else:
                 hit = _nearest(slot.seen, q)
             chosen = active[hit]
             if len(chosen):
-                values[chosen] = flow.sample(slot.frame, q[hit]).astype(np.float32)
-                distance[chosen] = abs(k - t)
-                found[chosen] = True
-            active = active[~hit]
+                slot_index = landed[chosen]
+                values[chosen, slot_index] = flow.sample(slot.frame, q[hit]).astype(np.float32)
+                distance[chosen, slot_index] = abs(k - t)
+                found[chosen, slot_index] = True
+                landing[chosen, slot_index] = q[hit]
+                landing_frame[chosen, slot_index] = k
+                landed[chosen] += 1
+            active = active[landed[active] < hits]
             j = k
-        return values, distance, found
+        return values, distance, found, landing, landing_frame
 
-    def _propagate(self, t: int, points: np.ndarray, finished_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _propagate(self, t: int, points: np.ndarray, finished_only: bool) -> tuple[np.ndarray, ...]:
         """Values and found-flags of ``points`` of frame t, from both directions."""
         if finished_only:
             # The nearest finished frame wins: its content is already final.
-            forward = self._trace(t, points, +1, True)
-            backward = self._trace(t, points, -1, True)
+            forward = [a[:, 0] for a in self._trace(t, points, +1, True)[:3]]
+            backward = [a[:, 0] for a in self._trace(t, points, -1, True)[:3]]
             take_back = backward[2] & (~forward[2] | (backward[1] <= forward[1]))
             values = np.where(take_back[:, None], backward[0], forward[0])
             return values, forward[2] | backward[2]
-        total = np.zeros((len(points), 3), np.float32)
-        weight = np.zeros(len(points), np.float32)
-        for direction in (+1, -1):
-            values, distance, found = self._trace(t, points, direction, False)
-            w = np.where(found, 1.0 / np.maximum(distance, 1.0), 0.0).astype(np.float32)
-            total += values * w[:, None]
-            weight += w
-        found = weight > 0
-        total[found] /= weight[found, None]
-        return total, found
+        if self.trace_step > 1:
+            return self._propagate_by_cells(t, points)
+        both = [np.concatenate(pair, axis=1) for pair in zip(*(self._trace(t, points, d, False, hits=CANDIDATES)[:3]
+                                                                  for d in (+1, -1)))]
+        return _robust_mean(*both)
+
+    def _propagate_by_cells(self, t: int, points: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:meth:`_propagate` for frames larger than the flow: trails are followed from the
+        centre of each ``trace_step``-pixel cell (the flow has no finer detail), and each
+        pixel of the cell takes the colours at the same offset from where its cell's trail
+        landed, if that frame shows them there."""
+        step, columns = self.trace_step, self.width // self.trace_step + 1
+        cell = (points // step).astype(np.int64)
+        keys, inverse = np.unique(cell[:, 1] * columns + cell[:, 0], return_inverse=True)
+        centres = (np.stack([keys % columns, keys // columns], axis=1) * step + (step - 1) / 2).astype(np.float32)
+        _, distance, found, landing, landing_frame = (
+            np.concatenate(pair, axis=1)
+            for pair in zip(*(self._trace(t, centres, d, False, hits=CANDIDATES) for d in (+1, -1))))
+        offset = points - centres[inverse]
+        found = found[inverse]
+        values = np.zeros(found.shape + (3,), np.float32)
+        for m in range(found.shape[1]):
+            frame_of = landing_frame[inverse, m]
+            for k in np.unique(frame_of[found[:, m]]):
+                chosen = np.nonzero(found[:, m] & (frame_of == k))[0]
+                q = landing[inverse[chosen], m] + offset[chosen]
+                slot = self.slots[int(k)]
+                shown = ((q[:, 0] >= 0) & (q[:, 0] <= self.width - 1) & (q[:, 1] >= 0) & (q[:, 1] <= self.height - 1))
+                shown &= _nearest(slot.seen, q)
+                values[chosen[shown], m] = flow.sample(slot.frame, q[shown]).astype(np.float32)
+                found[chosen[~shown], m] = False
+        return _robust_mean(values, distance[inverse], found)
 
     # ----------------------------------------------------------------------- one window
 
@@ -375,12 +474,13 @@ class _Remover:
         ry, rx = np.nonzero(ring)
         ring_points = np.stack([rx, ry], axis=1).astype(np.float32)
         # One pass for the hole and its ring: the same trails, half the calls.
-        both_values, both_done = self._propagate(t, np.concatenate([points, ring_points]), False)
+        both_values, both_done, both_dynamic = self._propagate(t, np.concatenate([points, ring_points]), False)
         values, ring_values = both_values[:len(points)], both_values[len(points):]
         done, ring_done = both_done[:len(points)], both_done[len(points):]
+        dynamic = both_dynamic[:len(points)]
         self.counts.hole_pixels += len(points)
         self.counts.propagated += int(done.sum())
-        return _Fill(points, values, done, ring_points, ring_values, ring_done)
+        return _Fill(points, values, done, ring_points, ring_values, ring_done, dynamic)
 
     def _compose(self, t: int, fill: _Fill) -> np.ndarray:
         """The frame with its propagated pixels, blended by the ring's correction; pixels
@@ -390,11 +490,19 @@ class _Remover:
         if not len(fill.points):
             return out
         values = fill.values.copy()
+        dynamic = fill.done & fill.dynamic
         if not fill.keyframe and fill.ring_done.any() and fill.done.any():
             values[fill.done] += self._correction(t, fill)[fill.done]
         xs, ys = fill.points[:, 0].astype(np.intp), fill.points[:, 1].astype(np.intp)
         keep = fill.done
         out[ys[keep], xs[keep]] = np.clip(values[keep] + 0.5, 0, 255).astype(np.uint8)
+        if dynamic.any() and not fill.keyframe:
+            # Filled spatially from the surroundings (not from pixels still to be made).
+            unsure = dynamic | ~fill.done
+            mask = np.zeros((self.height, self.width), np.uint8)
+            mask[ys[unsure], xs[unsure]] = 1
+            diffused = cv2.inpaint(out, mask, 3, cv2.INPAINT_TELEA)
+            out[ys[dynamic], xs[dynamic]] = diffused[ys[dynamic], xs[dynamic]]
         return out
 
     def _correction(self, t: int, fill: _Fill) -> np.ndarray:
@@ -410,9 +518,19 @@ class _Remover:
         ry = fill.ring_points[fill.ring_done, 1].astype(np.intp)
         residual[ry - y0, rx - x0] = slot.source[ry, rx].astype(np.float32) - fill.ring_values[fill.ring_done]
         known[ry - y0, rx - x0] = True
-        spread = flow.smooth_fill(residual, known)
         xs, ys = fill.points[:, 0].astype(np.intp), fill.points[:, 1].astype(np.intp)
-        return spread[ys - y0, xs - x0]
+        if self.scale == 1:
+            return flow.smooth_fill(residual, known)[ys - y0, xs - x0]
+        # The membrane is smooth: solved at flow scale (ring samples averaged into coarse
+        # pixels with their weights), then read back bilinearly at the hole's pixels.
+        size = (max(1, round((x1 - x0) * self.scale)), max(1, round((y1 - y0) * self.scale)))
+        weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        summed = cv2.resize(residual, size, interpolation=cv2.INTER_AREA)
+        coarse_known = weight > 0
+        summed[coarse_known] /= weight[coarse_known, None]
+        spread = flow.smooth_fill(summed, coarse_known)
+        coarse_points = (fill.points - np.float32([x0, y0]) + 0.5) * np.float32([size[0] / (x1 - x0), size[1] / (y1 - y0)]) - 0.5
+        return flow.sample(spread, coarse_points)
 
     def _window(self, first: int, stop: int) -> None:
         fills: dict[int, _Fill] = {}
@@ -479,7 +597,8 @@ class _Remover:
         (cf. Bonneel et al., "Blind Video Temporal Consistency", SIGGRAPH Asia 2015)."""
         if t - 1 not in self.slots or not self.slots[t - 1].finished or not len(fill.points):
             return composed
-        previous, _, found = self._trace(t, fill.points, -1, True, max_steps=1, consistency=True)
+        previous, _, found = (a[:, 0] for a in self._trace(t, fill.points, -1, True, max_steps=1,
+                                                            consistency=True)[:3])
         if not found.any():
             return composed
         xs, ys = fill.points[found, 0].astype(np.intp), fill.points[found, 1].astype(np.intp)
