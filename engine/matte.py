@@ -19,15 +19,17 @@ Filtering", ECCV 2010 / TPAMI 2013) with the frame's luma as the guide, which pu
 edges onto the picture's edges (hair, fur, motion blur) at the cost of a few box filters.
 
 **Temporal stability:** :class:`MatteSequence` carries the previous frame's matte along optical
-flow (:mod:`engine.flow`, DIS) and blends it with the new one where the flow is trusted
+flow (:mod:`engine.flow`, DIS, through :mod:`engine.flowfast`) and blends it with the new one where the flow is trusted
 (forward–backward check), so the edge does not boil from frame to frame.
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from engine import flow as flow_module
+from engine import flowfast
 from engine.errors import ParameterError
 
 #: Screens a chroma key knows, and the channel each one lights.
@@ -44,13 +46,28 @@ def _check_frame(frame: np.ndarray, name: str = "frame") -> None:
 def screen_excess(frame: np.ndarray, screen: str) -> np.ndarray:
     """The screen's excess over the other channels, float32 [H, W] in 0..1 units (can be negative):
     ``G − max(R, B)`` for green, ``B − max(R, G)`` for blue (Smith & Blinn 1996)."""
+    return _excess_codes(frame, screen).astype(np.float32) / 255.0
+
+
+def _excess_codes(frame: np.ndarray, screen: str) -> np.ndarray:
+    """:func:`screen_excess` in 8-bit code values, int16 [H, W] in −255..255."""
     if screen not in SCREENS:
         raise ParameterError(f"screen must be one of {', '.join(SCREENS)}, got {screen!r}")
     _check_frame(frame)
-    channel = SCREENS[screen]
-    rgb = frame.astype(np.float32) / 255.0
-    others = [c for c in range(3) if c != channel]
-    return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+    channels = list(cv2.split(frame))
+    lit = channels.pop(SCREENS[screen])
+    return cv2.subtract(lit, cv2.max(*channels), dtype=cv2.CV_16S)
+
+
+def _percentile_codes(codes: np.ndarray, percent: float) -> float:
+    """``np.percentile(codes, percent)`` (linear interpolation between order statistics) of an
+    int16 array of values in −255..255, from its histogram instead of a partial sort."""
+    cumulative = np.cumsum(np.bincount((codes.ravel() + 255).astype(np.intp), minlength=511))
+    position = percent / 100.0 * (codes.size - 1)
+    below = math.floor(position)
+    low, high = (int(np.searchsorted(cumulative, k, side="right")) - 255
+                 for k in (below, min(below + 1, codes.size - 1)))
+    return low + (position - below) * (high - low)
 
 
 def chroma_key(frame: np.ndarray, screen: str = "green", *, low: float = 0.25, high: float = 0.6) -> np.ndarray:
@@ -71,12 +88,16 @@ def chroma_key(frame: np.ndarray, screen: str = "green", *, low: float = 0.25, h
     """
     if not 0.0 <= low < high:
         raise ParameterError(f"chroma key thresholds need 0 <= low < high, got {low}, {high}")
-    excess = screen_excess(frame, screen)
-    level = float(np.percentile(excess, 90))
+    excess = _excess_codes(frame, screen)
+    level = _percentile_codes(excess, 90) / 255.0
     if level <= 0.02:
         raise ParameterError(f"no {screen} screen in the frame: its {screen} excess is {level:.3f}; "
                              f"is it shot against a {screen} screen?")
-    return np.clip((high - excess / level) / (high - low), 0.0, 1.0).astype(np.float32)
+    # (high − E / level) / (high − low), E = codes / 255, as one multiply-add on the codes.
+    alpha = excess.astype(np.float32)
+    alpha *= np.float32(-1.0 / (255.0 * level * (high - low)))
+    alpha += np.float32(high / (high - low))
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
 
 
 def despill(frame: np.ndarray, screen: str = "green") -> np.ndarray:
@@ -201,14 +222,17 @@ class MatteSequence:
         out = alpha
         if self._previous is not None and self.carry > 0:
             previous_small, previous_alpha = self._previous
-            pair = flow_module.flow_pair(small, previous_small)
-            to_previous = pair.forward
-            trusted = pair.forward_valid.astype(np.float32)
+            to_previous, trusted = flowfast.forward_check(small, previous_small)
+            weight = trusted.astype(np.float32)
             if scale < 1:
-                to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR) / scale
-                trusted = cv2.resize(trusted, (width, height), interpolation=cv2.INTER_LINEAR)
-            carried = flow_module.warp(previous_alpha, to_previous)
-            weight = self.carry * trusted
-            out = (1.0 - weight) * alpha + weight * carried
+                to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR)
+                to_previous *= 1.0 / scale
+                weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+            weight *= self.carry
+            # (1 − w)·new + w·carried, as new + w·(carried − new)
+            out = flowfast.warp(previous_alpha, to_previous)
+            out -= alpha
+            out *= weight
+            out += alpha
         self._previous = (small, out)
         return out.astype(np.float32)
