@@ -176,12 +176,21 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, *, radius: int, eps: fl
     def box(image: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
 
+    # The same arithmetic, in place where an intermediate is not needed again.
     mean_i, mean_p = box(guide), box(source)
-    cov_ip = box(guide * source) - mean_i * mean_p
-    var_i = box(guide * guide) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
+    cov_ip = box(guide * source)
+    cov_ip -= mean_i * mean_p
+    var_i = cv2.sqrBoxFilter(guide, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)  # mean(I²)
+    var_i -= mean_i * mean_i
+    var_i += eps
+    a = cov_ip
+    a /= var_i
+    b = mean_p
+    b -= a * mean_i
+    out = box(a)
+    out *= guide
+    out += box(b)
+    return out
 
 
 def refine(frame: np.ndarray, alpha: np.ndarray, *, radius: int | None = None, eps: float = 1e-3) -> np.ndarray:
@@ -191,7 +200,9 @@ def refine(frame: np.ndarray, alpha: np.ndarray, *, radius: int | None = None, e
     guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     refined = guided_filter(guide, alpha.astype(np.float32), radius=radius, eps=eps)
     # The filter's linear model leaves faint tails across flat areas; within 2 % of 0 or 1 is 0 or 1.
-    return np.clip((refined - 0.02) / 0.96, 0.0, 1.0)
+    refined -= 0.02
+    refined /= 0.96
+    return np.clip(refined, 0.0, 1.0, out=refined)
 
 
 class MatteSequence:
