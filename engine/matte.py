@@ -136,8 +136,11 @@ def difference_key(frame: np.ndarray, clean_plate: np.ndarray, *, low: float = 8
     lab = [cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab) for image in (frame, clean_plate)]
     # A light blur of both first, so that sensor noise and compression do not speckle the key.
     lab = [cv2.GaussianBlur(image, (0, 0), 1.0) for image in lab]
-    distance = np.linalg.norm(lab[0] - lab[1], axis=2)
-    return np.clip((distance - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    difference = cv2.subtract(lab[0], lab[1])
+    distance = cv2.sqrt(cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32)))  # ΔE*ab
+    distance -= low
+    distance /= high - low
+    return np.clip(distance, 0.0, 1.0, out=distance)
 
 
 def clean(alpha: np.ndarray) -> np.ndarray:
