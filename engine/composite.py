@@ -324,29 +324,37 @@ class _PlateCache:
 
 def _composite(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, light_wrap: float, *,
                seed: int) -> np.ndarray:
-    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic)."""
-    a = cv2.merge((alpha, alpha, alpha))
+    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic).
+
+    Outside the bounding box of the matte's non-zero pixels the result is the (regrained) plate
+    itself (α = 0 there, and so is the light wrap's weight), so the blend and the light wrap are
+    computed inside that box only."""
     if plate.grain_deviation is not None:  # grain on the plate, so the blend below weighs it by (1 − α)
-        background = grain_module.grain_noise(foreground.shape, plate.grain_size, seed=seed, fast=True)
-        background *= plate.grain_deviation
-        background += plate.values
+        out = grain_module.grain_noise(foreground.shape, plate.grain_size, seed=seed, fast=True)
+        out *= plate.grain_deviation
+        out += plate.values
     else:
-        background = plate.values
-    out = foreground.astype(np.float32)
-    out -= background
-    out *= a
-    out += background  # α·F + (1 − α)·B
-    if plate.wrap is not None:
-        # The blurred matte is wide and smooth: taken at a quarter of the size and scaled back up.
-        height, width = alpha.shape
-        small = (max(1, width // 4), max(1, height // 4))
-        blurred_alpha = cv2.resize(cv2.GaussianBlur(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA), (0, 0),
-                                                    _wrap_sigma(alpha.shape) / 4),
-                                   (width, height), interpolation=cv2.INTER_LINEAR)
-        weight = cv2.multiply(alpha, 1.0 - blurred_alpha, scale=light_wrap)  # α·(1 − blur(α)), the inner edge
-        wrap = cv2.subtract(plate.wrap, out)
-        wrap *= cv2.merge((weight, weight, weight))
-        out += wrap
+        out = plate.values.copy()
+    x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
+    if w > 0 and h > 0:
+        box = (slice(y, y + h), slice(x, x + w))
+        a = alpha[box]
+        inside = out[box]  # a view: the blend below writes into out
+        blend = foreground[box].astype(np.float32)
+        blend -= inside
+        blend *= cv2.merge((a, a, a))
+        inside += blend  # α·F + (1 − α)·B
+        if plate.wrap is not None:
+            # The blurred matte is wide and smooth: taken at a quarter of the size and scaled back up.
+            height, width = alpha.shape
+            small = (max(1, width // 4), max(1, height // 4))
+            blurred_alpha = cv2.resize(cv2.GaussianBlur(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA),
+                                                        (0, 0), _wrap_sigma(alpha.shape) / 4),
+                                       (width, height), interpolation=cv2.INTER_LINEAR)
+            weight = cv2.multiply(a, 1.0 - blurred_alpha[box], scale=light_wrap)  # α·(1 − blur(α)): the inner edge
+            wrap = cv2.subtract(plate.wrap[box], inside)
+            wrap *= cv2.merge((weight, weight, weight))
+            inside += wrap
     out += 0.5
     np.clip(out, 0, 255, out=out)
     return out.astype(np.uint8)
