@@ -200,8 +200,18 @@ def refine(frame: np.ndarray, alpha: np.ndarray, *, radius: int | None = None, e
     """A matte's edges pulled onto the frame's edges by the guided filter, luma as the guide;
     ``radius`` defaults to 1/480 of the frame's longer side (2 px at 960 wide). Returns float32 [H, W] in 0..1."""
     radius = radius if radius is not None else max(1, round(max(alpha.shape) / 480))
-    guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    refined = guided_filter(guide, alpha.astype(np.float32), radius=radius, eps=eps)
+    alpha = alpha.astype(np.float32, copy=False)
+    # Farther than 2·radius from any non-zero alpha the filter's output is exactly 0 (every window
+    # of p there is all zero, so a = b = 0): only the matte's bounding box, grown by 2·radius + 1
+    # (so that the border reflection at the crop's edge sees zeros of p too), is filtered.
+    x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
+    margin = 2 * radius + 1
+    top, bottom = max(0, y - margin), min(alpha.shape[0], y + h + margin)
+    left, right = max(0, x - margin), min(alpha.shape[1], x + w + margin)
+    refined = np.zeros_like(alpha)
+    if w > 0 and h > 0:
+        guide = cv2.cvtColor(frame[top:bottom, left:right], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        refined[top:bottom, left:right] = guided_filter(guide, alpha[top:bottom, left:right], radius=radius, eps=eps)
     # The filter's linear model leaves faint tails across flat areas; within 2 % of 0 or 1 is 0 or 1.
     refined -= 0.02
     refined /= 0.96
