@@ -147,13 +147,19 @@ def clean(alpha: np.ndarray) -> np.ndarray:
     """Remove foreground specks and fill background holes smaller than ``MIN_BLOB_FRACTION`` of the
     frame (float32 [H, W] in, float32 [H, W] out)."""
     min_area = MIN_BLOB_FRACTION * alpha.size
-    solid = (alpha > 0.5).astype(np.uint8)
+    solid = (alpha > 0.5).view(np.uint8)
     out = alpha.copy()
     for value, mask in ((0.0, solid), (1.0, 1 - solid)):
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        small = np.zeros(count, bool)
-        small[1:] = stats[1:, cv2.CC_STAT_AREA] < min_area
-        out[small[labels]] = value
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+        if len(small) > 32:  # many specks: one pass over the frame
+            chosen = np.zeros(count, bool)
+            chosen[small] = True
+            out[chosen[labels]] = value
+            continue
+        for index in small:  # a few: each inside its own bounding box
+            x, y, w, h = stats[index, :4]
+            out[y:y + h, x:x + w][labels[y:y + h, x:x + w] == index] = value
     return out
 
 
