@@ -16,10 +16,17 @@ Per frame:
 4. **Light wrap** — the plate's light spilling round the foreground's edges: a blurred copy of
    the plate is blended in over the inner edge band of the matte (``α·(1 − blur(α))``) with weight
    ``light_wrap``.
-5. **Regrain** — the shot's own grain, measured as the robust deviation (1.4826 · MAD) of its
-   high-pass over the foreground, is added as Gaussian noise to the background part of the frame
-   where the plate has less (``sqrt(σ_shot² − σ_plate²)`` per channel), so the new background does
-   not look cleaner than the foreground.
+5. **Regrain** — the shot's own grain over the new background, through :mod:`engine.grain`:
+   Immerkær's noise deviation per luma bin and channel and the grain size (its spatial
+   correlation), measured once on the flat pixels of the shot's solid foreground (alpha > 0.95;
+   the whole first frame if it has none) and once on the plate; the deviation the plate lacks,
+   ``sqrt(max(σ_shot² − σ_plate², 0))`` in the plate pixel's luma bin, is added as Gaussian
+   grain of the shot's size (seeded by the frame number) to the plate before the blend, so the
+   new background (weighted by 1 − α) does not look cleaner than the foreground.
+
+Everything taken from a still plate (its float copy, its blurred light-wrap copy, its grain
+deviation map) is computed once, not per frame; the harmonisation lattice is looked up once per
+distinct colour.
 
 The region the fix changes: with a clean-plate key and no harmonisation, where the matte is
 below 1 in any frame (the background), grown by the light wrap's reach into the foreground; with a
@@ -40,8 +47,10 @@ import cv2
 import numpy as np
 import torch
 
+from engine import grain as grain_module
 from engine import matte as matte_module
 from engine.color import FixResult, fit_colour_transfer
+from engine.device import single_thread
 from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
 from engine.lut3d import Lut3D, trilinear
@@ -95,17 +104,6 @@ class BackgroundParams:
         return dataclasses.asdict(self)
 
 
-def grain_sigma(frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Per-channel grain of a uint8 [H, W, 3] frame, in 8-bit code values: 1.4826 × the median
-    absolute deviation of its high-pass (frame − 3×3 box mean, scaled by 3/√8 so that white
-    noise of deviation σ measures σ), over the True pixels of ``mask`` (float32 [3])."""
-    image = frame.astype(np.float32)
-    high_pass = (image - cv2.blur(image, (3, 3))) * (3.0 / math.sqrt(8.0))
-    values = high_pass[mask] if mask is not None and mask.any() else high_pass.reshape(-1, 3)
-    median = np.median(values, axis=0)
-    return (1.4826 * np.median(np.abs(values - median), axis=0)).astype(np.float32)
-
-
 _check_cancel = functools.partial(check_cancel, fix="background replacement")
 
 
@@ -113,7 +111,9 @@ def _held(frames, size: tuple[int, int]):
     """Yield a plate's frames resized to ``size`` (width, height), repeating its last frame forever."""
     last = None
     for _, frame in frames:
-        last = frame if (frame.shape[1], frame.shape[0]) == size else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        if (frame.shape[1], frame.shape[0]) != size:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        last = frame
         yield last
     while True:
         yield last
@@ -147,7 +147,8 @@ def run(
     Returns:
         :class:`engine.color.FixResult`; ``measurements``: ``foreground_fraction`` (mean alpha),
         ``matte_temporal_change`` (mean |α_t − α_(t−1)| over the shot, 0..1),
-        ``grain_sigma_shot`` and ``grain_sigma_plate`` (mean over channels, code values),
+        ``grain_sigma_shot`` and ``grain_sigma_plate`` (:attr:`engine.grain.Grain.mean_sigma`: Immerkær's
+        deviation over luma bins and channels, code values),
         ``frames_per_second``.
 
     Raises:
@@ -174,8 +175,8 @@ def run(
     sequence = matte_module.MatteSequence(carry=params.temporal_carry)
     region = np.zeros((height, width), bool)
     harmoniser: _Harmoniser | None = None
-    grain_add: np.ndarray | None = None
-    sigmas: tuple[float, float] = (0.0, 0.0)
+    regrain: _Regrain | None = None
+    plate_cache: _PlateCache | None = None
     previous_alpha: np.ndarray | None = None
     changes: list[float] = []
     alpha_means: list[float] = []
@@ -191,22 +192,22 @@ def run(
             raw = matte_module.chroma_key(frame, params.key)
             foreground = matte_module.despill(frame, params.key)
         alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
-        if harmoniser is None and params.harmonise_strength > 0 and (alpha > 0.95).sum() >= 100:
+        solid = alpha > 0.95
+        if harmoniser is None and params.harmonise_strength > 0 and np.count_nonzero(solid) >= 100:
             # Fitted on the first frame with some solid foreground (frames before it have none to change).
-            harmoniser = _Harmoniser(foreground, alpha > 0.95, plate, params.harmonise_strength)
-        if grain_add is None:
-            shot_sigma = grain_sigma(frame, alpha > 0.95)
-            plate_sigma = grain_sigma(plate)
-            grain_add = np.sqrt(np.maximum(shot_sigma ** 2 - plate_sigma ** 2, 0.0)) if params.regrain else np.zeros(3, np.float32)
-            sigmas = (float(shot_sigma.mean()), float(plate_sigma.mean()))
+            harmoniser = _Harmoniser(foreground, solid, plate, params.harmonise_strength)
+        if regrain is None:
+            regrain = _Regrain(frame, solid, plate)
+        if plate_cache is None or plate_cache.plate is not plate:  # a clip plate: every frame; a still: once
+            plate_cache = _PlateCache(plate, params.light_wrap, regrain if params.regrain else None)
         if harmoniser is not None:
             foreground = harmoniser.apply(foreground, alpha > 0)  # only pixels the matte keeps show
-        after = _composite(foreground, plate, alpha, params.light_wrap, grain_add, seed=number)
+        after = _composite(foreground, plate_cache, alpha, params.light_wrap, seed=number)
         region |= alpha < 1.0
         if previous_alpha is not None:
-            changes.append(float(np.abs(alpha - previous_alpha).mean()))
+            changes.append(float(cv2.norm(alpha, previous_alpha, cv2.NORM_L1)) / alpha.size)
         previous_alpha = alpha
-        alpha_means.append(float(alpha.mean()))
+        alpha_means.append(float(cv2.mean(alpha)[0]))
         if matte_sink is not None:
             matte_sink(number, (alpha * 255.0 + 0.5).astype(np.uint8))
         sink(number, frame, after)
@@ -222,7 +223,8 @@ def run(
     measurements = {
         "foreground_fraction": float(np.mean(alpha_means)),
         "matte_temporal_change": float(np.mean(changes)) if changes else 0.0,
-        "grain_sigma_shot": sigmas[0], "grain_sigma_plate": sigmas[1],
+        "grain_sigma_shot": regrain.shot.mean_sigma if regrain is not None else 0.0,
+        "grain_sigma_plate": regrain.plate.mean_sigma if regrain is not None else 0.0,
         "frames_per_second": done / elapsed if elapsed > 0 else 0.0,
     }
     log.info("background replacement %s: %s", shot.path.name, measurements)
@@ -245,47 +247,114 @@ class _Harmoniser:
         # A regular subsample of each side is enough for a mean and a 3×3 covariance.
         colours = foreground[solid]
         plate_colours = plate.reshape(-1, 3)
-        transfer = fit_colour_transfer(colours[::max(1, len(colours) // 50_000)],
-                                       plate_colours[::max(1, len(plate_colours) // 50_000)])
         identity = torch.from_numpy(Lut3D.identity(self.LATTICE).table.reshape(-1, 3))
-        with torch.no_grad():
+        with single_thread(), torch.no_grad():
+            transfer = fit_colour_transfer(colours[::max(1, len(colours) // 50_000)],
+                                           plate_colours[::max(1, len(plate_colours) // 50_000)])
             table = identity + strength * (transfer(identity) - identity)
         self._lattice = Lut3D(table.reshape(self.LATTICE, self.LATTICE, self.LATTICE, 3)
                               .numpy()).lattice_tensor(torch.device("cpu"))
+        self._table: np.ndarray | None = None  # built on first use (see apply)
+        self._known: np.ndarray | None = None
 
     def apply(self, frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """uint8 [H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were."""
+        """uint8 [H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were.
+
+        Each distinct 8-bit colour goes through the lattice once per run: its result is kept in a
+        table indexed by the 24-bit colour (48 MiB + 16 MiB, touched only where colours occur),
+        so that the output is exactly the per-pixel trilinear interpolation's."""
         out = frame.copy()
-        pixels = torch.from_numpy(frame[keep].astype(np.float32) / 255.0)
-        with torch.no_grad():
-            moved = trilinear(self._lattice, pixels).numpy()
-        out[keep] = np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        # Pixels as one 3-byte item each (a "V3" view): gathering and scattering them by mask is
+        # then one-dimensional, several times faster than on [P, 3] rows.
+        pixels = _as_items(frame)[keep].view(np.uint8).reshape(-1, 3)
+        codes = pixels[:, 0].astype(np.int32) << 16
+        codes |= pixels[:, 1].astype(np.int32) << 8
+        codes |= pixels[:, 2]
+        if self._table is None:
+            self._table = np.zeros((1 << 24, 3), np.uint8)
+            self._known = np.zeros(1 << 24, bool)
+        new = codes[~self._known[codes]]
+        if new.size:
+            new = np.unique(new)
+            rgb = np.stack([new >> 16, (new >> 8) & 255, new & 255], axis=1).astype(np.float32) / 255.0
+            with single_thread(), torch.no_grad():
+                moved = trilinear(self._lattice, torch.from_numpy(rgb)).numpy()
+            self._table[new] = np.clip(moved * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            self._known[new] = True
+        _as_items(out)[keep] = _as_items(np.take(self._table, codes, axis=0))
         return out
 
 
-def _composite(foreground: np.ndarray, plate: np.ndarray, alpha: np.ndarray, light_wrap: float,
-               grain: np.ndarray, *, seed: int) -> np.ndarray:
-    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic)."""
-    a = alpha[..., None]
-    out = plate.astype(np.float32)
-    if grain.any():  # grain on the plate, so the blend below weighs it by (1 − α)
-        out += np.random.default_rng(seed).standard_normal(out.shape, dtype=np.float32) * grain
-    difference = foreground.astype(np.float32)
-    difference -= out
-    difference *= a
-    out += difference  # α·F + (1 − α)·B
-    if light_wrap > 0:
-        # Both blurs are wide and smooth: taken at a quarter of the size and scaled back up.
-        sigma = _wrap_sigma(alpha.shape) / 4
-        height, width = alpha.shape
-        small = (max(1, width // 4), max(1, height // 4))
-        blurred_alpha = cv2.resize(cv2.GaussianBlur(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA), (0, 0), sigma),
+def _as_items(pixels: np.ndarray) -> np.ndarray:
+    """A C-contiguous uint8 [..., 3] array viewed as [...] items of 3 bytes (NumPy ``V3``)."""
+    return pixels.view("V3")[..., 0]
+
+
+class _Regrain:
+    """The shot's grain and the plate's (:func:`engine.grain.estimate_grain`), measured once, and
+    the deviation the plate lacks per luma bin and channel (float32 [BINS, 3], code values)."""
+
+    def __init__(self, frame: np.ndarray, solid: np.ndarray, plate: np.ndarray) -> None:
+        self.shot = grain_module.estimate_grain(frame, exclude=~solid if solid.any() else None)
+        self.plate = grain_module.estimate_grain(plate)
+        self.missing = np.sqrt(np.maximum(self.shot.sigma ** 2 - self.plate.sigma ** 2, 0.0)).astype(np.float32)
+
+
+class _PlateCache:
+    """What the composite takes from one plate frame: float32 copy, the light wrap's blurred copy
+    (at a quarter of the size and scaled back up: it is wide and smooth), and the grain deviation
+    to add per pixel (float32 [H, W, 3], or None for no regrain)."""
+
+    def __init__(self, plate: np.ndarray, light_wrap: float, regrain: _Regrain | None) -> None:
+        self.plate = plate
+        self.values = plate.astype(np.float32)
+        height, width = plate.shape[:2]
+        self.wrap = None
+        if light_wrap > 0:
+            small = (max(1, width // 4), max(1, height // 4))
+            self.wrap = cv2.resize(cv2.GaussianBlur(cv2.resize(plate, small, interpolation=cv2.INTER_AREA)
+                                                    .astype(np.float32), (0, 0), _wrap_sigma(plate.shape) / 4),
                                    (width, height), interpolation=cv2.INTER_LINEAR)
-        wrap = cv2.resize(cv2.GaussianBlur(cv2.resize(plate, small, interpolation=cv2.INTER_AREA).astype(np.float32),
-                                           (0, 0), sigma), (width, height), interpolation=cv2.INTER_LINEAR)
-        weight = (light_wrap * alpha * (1.0 - blurred_alpha))[..., None]
-        wrap -= out
-        wrap *= weight
-        out += wrap
+        self.grain_deviation = None
+        self.grain_size = 0.0
+        if regrain is not None and regrain.missing.any():
+            self.grain_deviation = grain_module.deviation_map(regrain.missing, plate)
+            self.grain_size = regrain.shot.size_px
+
+
+def _composite(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, light_wrap: float, *,
+               seed: int) -> np.ndarray:
+    """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic).
+
+    Outside the bounding box of the matte's non-zero pixels the result is the (regrained) plate
+    itself (α = 0 there, and so is the light wrap's weight), so the blend and the light wrap are
+    computed inside that box only."""
+    if plate.grain_deviation is not None:  # grain on the plate, so the blend below weighs it by (1 − α)
+        out = grain_module.grain_noise(foreground.shape, plate.grain_size, seed=seed, fast=True)
+        out *= plate.grain_deviation
+        out += plate.values
+    else:
+        out = plate.values.copy()
+    x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
+    if w > 0 and h > 0:
+        box = (slice(y, y + h), slice(x, x + w))
+        a = alpha[box]
+        inside = out[box]  # a view: the blend below writes into out
+        blend = foreground[box].astype(np.float32)
+        blend -= inside
+        blend *= cv2.merge((a, a, a))
+        inside += blend  # α·F + (1 − α)·B
+        if plate.wrap is not None:
+            # The blurred matte is wide and smooth: taken at a quarter of the size and scaled back up.
+            height, width = alpha.shape
+            small = (max(1, width // 4), max(1, height // 4))
+            blurred_alpha = cv2.resize(cv2.GaussianBlur(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA),
+                                                        (0, 0), _wrap_sigma(alpha.shape) / 4),
+                                       (width, height), interpolation=cv2.INTER_LINEAR)
+            weight = cv2.multiply(a, 1.0 - blurred_alpha[box], scale=light_wrap)  # α·(1 − blur(α)): the inner edge
+            wrap = cv2.subtract(plate.wrap[box], inside)
+            wrap *= cv2.merge((weight, weight, weight))
+            inside += wrap
     out += 0.5
-    return np.clip(out, 0, 255).astype(np.uint8)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)

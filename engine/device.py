@@ -1,6 +1,8 @@
-"""The single place where the engine chooses its torch device."""
+"""The single place where the engine chooses its torch device (and, for small work, its thread count)."""
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -36,3 +38,20 @@ def get_device() -> torch.device:
         except RuntimeError as exc:
             raise ParameterError(f"{DEVICE_ENV_VAR}={forced!r} is not a valid CUDA device: {exc}") from exc
     raise ParameterError(f"{DEVICE_ENV_VAR}={forced!r} is not understood; use 'cpu', 'cuda' or 'cuda:N'")
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run the block's torch CPU work on one thread, then restore the thread count.
+
+    For small tensors (a colour transfer fitted on 10⁵ pixels, a 3D LUT applied to a few
+    thousand colours) the thread pool costs more than it gains, and on a loaded machine its
+    threads' spin-waits made such a fit 10–30 times slower (measured: 0.35 s against 0.012 s for
+    CIELAB of 50 000 colours on 2 cores at load 7).
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -19,15 +19,17 @@ Filtering", ECCV 2010 / TPAMI 2013) with the frame's luma as the guide, which pu
 edges onto the picture's edges (hair, fur, motion blur) at the cost of a few box filters.
 
 **Temporal stability:** :class:`MatteSequence` carries the previous frame's matte along optical
-flow (:mod:`engine.flow`, DIS) and blends it with the new one where the flow is trusted
+flow (:mod:`engine.flow`, DIS, through :mod:`engine.flowfast`) and blends it with the new one where the flow is trusted
 (forward–backward check), so the edge does not boil from frame to frame.
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from engine import flow as flow_module
+from engine import flowfast
 from engine.errors import ParameterError
 
 #: Screens a chroma key knows, and the channel each one lights.
@@ -44,13 +46,28 @@ def _check_frame(frame: np.ndarray, name: str = "frame") -> None:
 def screen_excess(frame: np.ndarray, screen: str) -> np.ndarray:
     """The screen's excess over the other channels, float32 [H, W] in 0..1 units (can be negative):
     ``G − max(R, B)`` for green, ``B − max(R, G)`` for blue (Smith & Blinn 1996)."""
+    return _excess_codes(frame, screen).astype(np.float32) / 255.0
+
+
+def _excess_codes(frame: np.ndarray, screen: str) -> np.ndarray:
+    """:func:`screen_excess` in 8-bit code values, int16 [H, W] in −255..255."""
     if screen not in SCREENS:
         raise ParameterError(f"screen must be one of {', '.join(SCREENS)}, got {screen!r}")
     _check_frame(frame)
-    channel = SCREENS[screen]
-    rgb = frame.astype(np.float32) / 255.0
-    others = [c for c in range(3) if c != channel]
-    return rgb[..., channel] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+    channels = list(cv2.split(frame))
+    lit = channels.pop(SCREENS[screen])
+    return cv2.subtract(lit, cv2.max(*channels), dtype=cv2.CV_16S)
+
+
+def _percentile_codes(codes: np.ndarray, percent: float) -> float:
+    """``np.percentile(codes, percent)`` (linear interpolation between order statistics) of an
+    int16 array of values in −255..255, from its histogram instead of a partial sort."""
+    cumulative = np.cumsum(np.bincount((codes.ravel() + 255).astype(np.intp), minlength=511))
+    position = percent / 100.0 * (codes.size - 1)
+    below = math.floor(position)
+    low, high = (int(np.searchsorted(cumulative, k, side="right")) - 255
+                 for k in (below, min(below + 1, codes.size - 1)))
+    return low + (position - below) * (high - low)
 
 
 def chroma_key(frame: np.ndarray, screen: str = "green", *, low: float = 0.25, high: float = 0.6) -> np.ndarray:
@@ -71,12 +88,16 @@ def chroma_key(frame: np.ndarray, screen: str = "green", *, low: float = 0.25, h
     """
     if not 0.0 <= low < high:
         raise ParameterError(f"chroma key thresholds need 0 <= low < high, got {low}, {high}")
-    excess = screen_excess(frame, screen)
-    level = float(np.percentile(excess, 90))
+    excess = _excess_codes(frame, screen)
+    level = _percentile_codes(excess, 90) / 255.0
     if level <= 0.02:
         raise ParameterError(f"no {screen} screen in the frame: its {screen} excess is {level:.3f}; "
                              f"is it shot against a {screen} screen?")
-    return np.clip((high - excess / level) / (high - low), 0.0, 1.0).astype(np.float32)
+    # (high − E / level) / (high − low), E = codes / 255, as one multiply-add on the codes.
+    alpha = excess.astype(np.float32)
+    alpha *= np.float32(-1.0 / (255.0 * level * (high - low)))
+    alpha += np.float32(high / (high - low))
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
 
 
 def despill(frame: np.ndarray, screen: str = "green") -> np.ndarray:
@@ -115,21 +136,30 @@ def difference_key(frame: np.ndarray, clean_plate: np.ndarray, *, low: float = 8
     lab = [cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab) for image in (frame, clean_plate)]
     # A light blur of both first, so that sensor noise and compression do not speckle the key.
     lab = [cv2.GaussianBlur(image, (0, 0), 1.0) for image in lab]
-    distance = np.linalg.norm(lab[0] - lab[1], axis=2)
-    return np.clip((distance - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    difference = cv2.subtract(lab[0], lab[1])
+    distance = cv2.sqrt(cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32)))  # ΔE*ab
+    distance -= low
+    distance /= high - low
+    return np.clip(distance, 0.0, 1.0, out=distance)
 
 
 def clean(alpha: np.ndarray) -> np.ndarray:
     """Remove foreground specks and fill background holes smaller than ``MIN_BLOB_FRACTION`` of the
     frame (float32 [H, W] in, float32 [H, W] out)."""
     min_area = MIN_BLOB_FRACTION * alpha.size
-    solid = (alpha > 0.5).astype(np.uint8)
+    solid = (alpha > 0.5).view(np.uint8)
     out = alpha.copy()
     for value, mask in ((0.0, solid), (1.0, 1 - solid)):
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        small = np.zeros(count, bool)
-        small[1:] = stats[1:, cv2.CC_STAT_AREA] < min_area
-        out[small[labels]] = value
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+        if len(small) > 32:  # many specks: one pass over the frame
+            chosen = np.zeros(count, bool)
+            chosen[small] = True
+            out[chosen[labels]] = value
+            continue
+        for index in small:  # a few: each inside its own bounding box
+            x, y, w, h = stats[index, :4]
+            out[y:y + h, x:x + w][labels[y:y + h, x:x + w] == index] = value
     return out
 
 
@@ -155,22 +185,43 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, *, radius: int, eps: fl
     def box(image: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
 
+    # The same arithmetic, in place where an intermediate is not needed again.
     mean_i, mean_p = box(guide), box(source)
-    cov_ip = box(guide * source) - mean_i * mean_p
-    var_i = box(guide * guide) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    return box(a) * guide + box(b)
+    cov_ip = box(guide * source)
+    cov_ip -= mean_i * mean_p
+    var_i = cv2.sqrBoxFilter(guide, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)  # mean(I²)
+    var_i -= mean_i * mean_i
+    var_i += eps
+    a = cov_ip
+    a /= var_i
+    b = mean_p
+    b -= a * mean_i
+    out = box(a)
+    out *= guide
+    out += box(b)
+    return out
 
 
 def refine(frame: np.ndarray, alpha: np.ndarray, *, radius: int | None = None, eps: float = 1e-3) -> np.ndarray:
     """A matte's edges pulled onto the frame's edges by the guided filter, luma as the guide;
     ``radius`` defaults to 1/480 of the frame's longer side (2 px at 960 wide). Returns float32 [H, W] in 0..1."""
     radius = radius if radius is not None else max(1, round(max(alpha.shape) / 480))
-    guide = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    refined = guided_filter(guide, alpha.astype(np.float32), radius=radius, eps=eps)
+    alpha = alpha.astype(np.float32, copy=False)
+    # Farther than 2·radius from any non-zero alpha the filter's output is exactly 0 (every window
+    # of p there is all zero, so a = b = 0): only the matte's bounding box, grown by 2·radius + 1
+    # (so that the border reflection at the crop's edge sees zeros of p too), is filtered.
+    x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
+    margin = 2 * radius + 1
+    top, bottom = max(0, y - margin), min(alpha.shape[0], y + h + margin)
+    left, right = max(0, x - margin), min(alpha.shape[1], x + w + margin)
+    refined = np.zeros_like(alpha)
+    if w > 0 and h > 0:
+        guide = cv2.cvtColor(frame[top:bottom, left:right], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        refined[top:bottom, left:right] = guided_filter(guide, alpha[top:bottom, left:right], radius=radius, eps=eps)
     # The filter's linear model leaves faint tails across flat areas; within 2 % of 0 or 1 is 0 or 1.
-    return np.clip((refined - 0.02) / 0.96, 0.0, 1.0)
+    refined -= 0.02
+    refined /= 0.96
+    return np.clip(refined, 0.0, 1.0, out=refined)
 
 
 class MatteSequence:
@@ -201,14 +252,17 @@ class MatteSequence:
         out = alpha
         if self._previous is not None and self.carry > 0:
             previous_small, previous_alpha = self._previous
-            pair = flow_module.flow_pair(small, previous_small)
-            to_previous = pair.forward
-            trusted = pair.forward_valid.astype(np.float32)
+            to_previous, trusted = flowfast.forward_check(small, previous_small)
+            weight = trusted.astype(np.float32)
             if scale < 1:
-                to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR) / scale
-                trusted = cv2.resize(trusted, (width, height), interpolation=cv2.INTER_LINEAR)
-            carried = flow_module.warp(previous_alpha, to_previous)
-            weight = self.carry * trusted
-            out = (1.0 - weight) * alpha + weight * carried
+                to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR)
+                to_previous *= 1.0 / scale
+                weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+            weight *= self.carry
+            # (1 − w)·new + w·carried, as new + w·(carried − new)
+            out = flowfast.warp(previous_alpha, to_previous)
+            out -= alpha
+            out *= weight
+            out += alpha
         self._previous = (small, out)
         return out.astype(np.float32)

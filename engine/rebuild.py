@@ -4,10 +4,10 @@ by motion-compensated interpolation, and retiming by a factor.
 Method. A frame at time ``t`` (0 < t < 1) between two good frames I0 and I1 is rebuilt from
 both, each brought to time ``t`` along optical flow:
 
-1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow`), computed on frames scaled to
-   at most ``flow_width`` pixels wide and scaled back up (large motion is found more reliably
-   and faster at that size), with the forward–backward check marking the pixels of each frame
-   that are occluded in the other (Sundaram et al. 2010).
+1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow` through :mod:`engine.flowfast`),
+   computed on frames scaled to at most ``flow_width`` pixels wide and scaled back up (large
+   motion is found more reliably and faster at that size), with the forward–backward check
+   marking the pixels of each frame that are occluded in the other (Sundaram et al. 2010).
 2. The flow from time ``t`` back to each frame, by forward splatting (Baker et al., "A Database
    and Evaluation Methodology for Optical Flow", IJCV 92(1), 2011, §3 "frame interpolation"):
    every pixel p of I0 lands at ``p + t·F0→1(p)`` and carries ``−t·F0→1(p)`` (to I0) and
@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from engine import flow as flow_module
+from engine import flowfast
 from engine.color import FixResult
 from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
@@ -119,7 +120,7 @@ class Interpolator:
         else:
             small_0, small_1 = self.frame_0, self.frame_1
         self._small = (small_0, small_1)
-        self._pair = flow_module.flow_pair(small_0, small_1)
+        self._pair = flowfast.flow_pair(small_0, small_1)
 
     @property
     def trusted_fraction(self) -> float:
@@ -142,17 +143,23 @@ class Interpolator:
         if (width, height) != self._size:
             to_0, to_1 = _upscale_flow(to_0, (width, height)), _upscale_flow(to_1, (width, height))
             weight_0 = cv2.resize(weight_0, (width, height), interpolation=cv2.INTER_LINEAR)
-        warped_0 = flow_module.warp(self.frame_0, to_0).astype(np.float32)
-        warped_1 = flow_module.warp(self.frame_1, to_1).astype(np.float32)
-        out = warped_1 + (warped_0 - warped_1) * weight_0[..., None]
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        out = flowfast.warp(self.frame_0, to_0).astype(np.float32)
+        warped_1 = flowfast.warp(self.frame_1, to_1).astype(np.float32)
+        out -= warped_1
+        out *= weight_0[..., None]
+        out += warped_1  # between the two warped frames (weights in 0..1), so 0..255
+        out += 0.5
+        return out.astype(np.uint8)
 
 
 def _upscale_flow(field_: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float32 [h, w, 2] flow resized to ``size`` (width, height), its vectors scaled to match."""
     big = cv2.resize(field_, size, interpolation=cv2.INTER_LINEAR)
-    big[..., 0] *= size[0] / field_.shape[1]
-    big[..., 1] *= size[1] / field_.shape[0]
+    scale_x, scale_y = size[0] / field_.shape[1], size[1] / field_.shape[0]
+    if scale_x == scale_y:
+        big *= scale_x
+    else:
+        big *= np.float32([scale_x, scale_y])
     return big
 
 
@@ -172,48 +179,65 @@ def _flows_at(pair: flow_module.FlowPair, frame_0: np.ndarray, frame_1: np.ndarr
     (weights 1, 0), and the other way round; holes take Jiang et al.'s linear approximation and
     the plain (1−t, t) blend."""
     height, width = pair.forward.shape[:2]
-    to_0 = np.zeros((height, width, 2), np.float32)
-    to_1 = np.zeros((height, width, 2), np.float32)
-    priority = np.full(height * width, np.inf, np.float32)
-    winner = np.zeros(height * width, np.int8)  # 0 hole, 1 trusted, 2 only frame 0, 3 only frame 1
-    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    count = height * width
+    grid = flowfast.pixel_grid(height, width)
+    # A vector (dx, dy) is handled as one complex64 dx + i·dy, so that gathering and scattering
+    # vectors by pixel index is one-dimensional indexing.
+    to_0 = np.zeros(count, np.complex64)
+    to_1 = np.zeros(count, np.complex64)
+    priority = np.full(count, np.inf, np.float32)
+    winner = np.zeros(count, np.int8)  # 0 hole, 1 trusted, 2 only frame 0, 3 only frame 1
     f0 = frame_0.astype(np.float32)
     f1 = frame_1.astype(np.float32)
     # (vectors, trusted, own frame, other frame, fraction of the vector travelled by time t,
-    #  (to_0, to_1) carried by a vector v, code when untrusted)
+    #  (to_0, to_1) factors of a carried vector v, code when untrusted)
     sides = (
-        (pair.forward, pair.forward_valid, f0, f1, t, lambda v: (-t * v, (1.0 - t) * v), 2),
-        (pair.backward, pair.backward_valid, f1, f0, 1.0 - t, lambda v: (t * v, -(1.0 - t) * v), 3),
+        (pair.forward, pair.forward_valid, f0, f1, t, (-t, 1.0 - t), 2),
+        (pair.backward, pair.backward_valid, f1, f0, 1.0 - t, (t, -(1.0 - t)), 3),
     )
     for vectors, trusted, own, other, travelled, carried, alone in sides:
-        disagreement = np.abs(own - flow_module.warp(other, vectors)).sum(axis=2)
-        cost = (disagreement + np.where(trusted, 0.0, _UNTRUSTED_PENALTY)).ravel()
-        vx, vy = vectors[..., 0].ravel(), vectors[..., 1].ravel()
-        tx = np.rint(grid_x.ravel() + travelled * vx).astype(np.int64)
-        ty = np.rint(grid_y.ravel() + travelled * vy).astype(np.int64)
-        keep = np.nonzero((tx >= 0) & (tx < width) & (ty >= 0) & (ty < height))[0]
-        # Worst first (the best is written last and wins); costs rounded to integers sort by radix.
-        keep = keep[np.argsort(-np.minimum(cost[keep], 65000).astype(np.int32), kind="stable")]
+        trusted_flat = trusted.ravel()
+        # Σ over RGB of |own − other warped onto own|, plus the penalty where the vector is untrusted.
+        cost = cv2.transform(cv2.absdiff(own, flowfast.warp(other, vectors)), _SUM_RGB).ravel()
+        cost[~trusted_flat] += _UNTRUSTED_PENALTY
+        landing = np.rint(grid + travelled * vectors).astype(np.int32)
+        tx, ty = landing[..., 0].ravel(), landing[..., 1].ravel()
+        keep = np.flatnonzero((tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)).astype(np.int32)
+        # Worst first (the best is written last and wins). Costs rounded down to integers below
+        # 65001 and stored as 65000 − cost in uint16: NumPy's stable sort is a radix sort there.
+        rank = (65000 - np.minimum(cost[keep], 65000).astype(np.int32)).astype(np.uint16)
+        keep = keep[np.argsort(rank, kind="stable")]
         target = ty[keep] * width + tx[keep]
-        best = np.full(height * width, -1, np.int64)
+        best = np.full(count, -1, np.int32)
         best[target] = keep  # repeated indices keep the last assignment (NumPy's documented rule)
-        landed = np.nonzero(best >= 0)[0]
+        landed = np.flatnonzero(best >= 0)
         source = best[landed]
         better = cost[source] < priority[landed]
         landed, source = landed[better], source[better]
         priority[landed] = cost[source]
-        v = vectors.reshape(-1, 2)[source]
-        flow_0, flow_1 = carried(v)
-        to_0.reshape(-1, 2)[landed] = flow_0
-        to_1.reshape(-1, 2)[landed] = flow_1
-        winner[landed] = np.where(trusted.ravel()[source], 1, alone)
-    winner = winner.reshape(height, width)
-    holes = winner == 0
-    if holes.any():
-        to_0[holes] = (-(1.0 - t) * t * pair.forward + t * t * pair.backward)[holes]
-        to_1[holes] = ((1.0 - t) ** 2 * pair.forward - t * (1.0 - t) * pair.backward)[holes]
-    weight_0 = np.select([winner == 2, winner == 3], [1.0, 0.0], 1.0 - t).astype(np.float32)
-    return to_0, to_1, weight_0
+        v = _complex(vectors)[source]
+        to_0[landed] = carried[0] * v
+        to_1[landed] = carried[1] * v
+        winner[landed] = np.where(trusted_flat[source], 1, alone)
+    holes = np.flatnonzero(winner == 0)
+    if holes.size:
+        forward, backward = _complex(pair.forward)[holes], _complex(pair.backward)[holes]
+        to_0[holes] = -(1.0 - t) * t * forward + t * t * backward
+        to_1[holes] = (1.0 - t) ** 2 * forward - t * (1.0 - t) * backward
+    weight_0 = np.full(count, 1.0 - t, np.float32)
+    weight_0[winner == 2] = 1.0
+    weight_0[winner == 3] = 0.0
+    return (to_0.view(np.float32).reshape(height, width, 2), to_1.view(np.float32).reshape(height, width, 2),
+            weight_0.reshape(height, width))
+
+
+def _complex(vectors: np.ndarray) -> np.ndarray:
+    """complex64 [H·W] view of a C-contiguous float32 [H, W, 2] flow: ``dx + i·dy`` per pixel."""
+    return np.ascontiguousarray(vectors).view(np.complex64).ravel()
+
+
+#: cv2.transform matrix summing the three channels of a pixel.
+_SUM_RGB = np.ones((1, 3), np.float32)
 
 
 _check_cancel = functools.partial(check_cancel, fix="frame rebuild")
