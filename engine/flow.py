@@ -17,6 +17,7 @@ plates, mattes, rebuilt frames, continuity); it imports nothing from Django.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -113,18 +114,28 @@ def warp(image: np.ndarray, flow_field: np.ndarray, *, interpolation: int = cv2.
     """
     if image.shape[:2] != flow_field.shape[:2] or flow_field.shape[2:] != (2,):
         raise ParameterError(f"cannot warp an image of shape {image.shape} by a flow of shape {flow_field.shape}")
-    height, width = flow_field.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, grid_x + flow_field[..., 0], grid_y + flow_field[..., 1], interpolation,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, _landing(flow_field), None, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """float32 [H, W, 2]: every pixel's own ``(x, y)``; built once per size, read-only."""
+    grid = np.empty((height, width, 2), np.float32)
+    grid[..., 0] = np.arange(width, dtype=np.float32)
+    grid[..., 1] = np.arange(height, dtype=np.float32)[:, None]
+    grid.flags.writeable = False
+    return grid
+
+
+def _landing(flow_field: np.ndarray) -> np.ndarray:
+    """float32 [H, W, 2]: ``p + flow_field[p]``, where each pixel's vector lands."""
+    return cv2.add(pixel_grid(*flow_field.shape[:2]), np.asarray(flow_field, np.float32))
 
 
 def inside(flow_field: np.ndarray) -> np.ndarray:
     """bool [H, W]: True where ``p + flow_field[p]`` lands inside the frame."""
     height, width = flow_field.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    x = grid_x + flow_field[..., 0]
-    y = grid_y + flow_field[..., 1]
+    x, y = cv2.split(_landing(flow_field))
     return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
 
 
@@ -136,10 +147,25 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
         ``forward[p] + backward[p + forward[p]]`` is shorter than
         ``FB_ABSOLUTE_PX + FB_RELATIVE · (|forward[p]| + |backward[…]|)`` pixels.
     """
-    back_at_landing = warp(backward, forward)
-    round_trip = np.linalg.norm(forward + back_at_landing, axis=2)
-    motion = np.linalg.norm(forward, axis=2) + np.linalg.norm(back_at_landing, axis=2)
-    return inside(forward) & (round_trip < FB_ABSOLUTE_PX + FB_RELATIVE * motion)
+    height, width = forward.shape[:2]
+    landing = _landing(forward)
+    back = cv2.remap(backward, landing, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    forward_x, forward_y = cv2.split(np.asarray(forward, np.float32))
+    back_x, back_y = cv2.split(back)
+    # Lengths by cv2.magnitude: a NumPy norm over a trailing axis of two was a third of a pair's time.
+    round_trip = cv2.magnitude(forward_x + back_x, forward_y + back_y)
+    motion = cv2.magnitude(forward_x, forward_y) + cv2.magnitude(back_x, back_y)
+    x, y = cv2.split(landing)
+    landed = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    return landed & (round_trip < FB_ABSOLUTE_PX + FB_RELATIVE * motion)
+
+
+def forward_check(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flow A → B (float32 [H, W, 2]) and its forward–backward check (bool [H, W] on A's grid):
+    :func:`flow_pair`'s ``forward`` and ``forward_valid``, without the backward check.
+    Raises ParameterError as :func:`flow`."""
+    forward = flow(frame_a, frame_b)
+    return forward, consistent(forward, flow(frame_b, frame_a))
 
 
 # --------------------------------------------------------------------------- filling and sampling

@@ -19,7 +19,7 @@ Filtering", ECCV 2010 / TPAMI 2013) with the frame's luma as the guide, which pu
 edges onto the picture's edges (hair, fur, motion blur) at the cost of a few box filters.
 
 **Temporal stability:** :class:`MatteSequence` carries the previous frame's matte along optical
-flow (:mod:`engine.flow`, DIS, through :mod:`engine.flowfast`) and blends it with the new one where the flow is trusted
+flow (:mod:`engine.flow`, DIS,) and blends it with the new one where the flow is trusted
 (forward–backward check), so the edge does not boil from frame to frame.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import math
 import cv2
 import numpy as np
 
-from engine import flowfast
+from engine import flow as flow_module
 from engine.errors import ParameterError
 
 #: Screens a chroma key knows, and the channel each one lights.
@@ -252,7 +252,7 @@ class MatteSequence:
         out = alpha
         if self._previous is not None and self.carry > 0:
             previous_small, previous_alpha = self._previous
-            to_previous, trusted = flowfast.forward_check(small, previous_small)
+            to_previous, trusted = flow_module.forward_check(small, previous_small)
             weight = trusted.astype(np.float32)
             if scale < 1:
                 to_previous = cv2.resize(to_previous, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -260,7 +260,7 @@ class MatteSequence:
                 weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
             weight *= self.carry
             # (1 − w)·new + w·carried, as new + w·(carried − new)
-            out = flowfast.warp(previous_alpha, to_previous)
+            out = flow_module.warp(previous_alpha, to_previous)
             out -= alpha
             out *= weight
             out += alpha

@@ -4,7 +4,7 @@ by motion-compensated interpolation, and retiming by a factor.
 Method. A frame at time ``t`` (0 < t < 1) between two good frames I0 and I1 is rebuilt from
 both, each brought to time ``t`` along optical flow:
 
-1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow` through :mod:`engine.flowfast`),
+1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow`),
    computed on frames scaled to at most ``flow_width`` pixels wide and scaled back up (large
    motion is found more reliably and faster at that size), with the forward–backward check
    marking the pixels of each frame that are occluded in the other (Sundaram et al. 2010).
@@ -39,7 +39,6 @@ import cv2
 import numpy as np
 
 from engine import flow as flow_module
-from engine import flowfast
 from engine.color import FixResult
 from engine.errors import ParameterError, check_cancel
 from engine.io import FrameSource
@@ -120,7 +119,7 @@ class Interpolator:
         else:
             small_0, small_1 = self.frame_0, self.frame_1
         self._small = (small_0, small_1)
-        self._pair = flowfast.flow_pair(small_0, small_1)
+        self._pair = flow_module.flow_pair(small_0, small_1)
 
     @property
     def trusted_fraction(self) -> float:
@@ -143,8 +142,8 @@ class Interpolator:
         if (width, height) != self._size:
             to_0, to_1 = _upscale_flow(to_0, (width, height)), _upscale_flow(to_1, (width, height))
             weight_0 = cv2.resize(weight_0, (width, height), interpolation=cv2.INTER_LINEAR)
-        out = flowfast.warp(self.frame_0, to_0).astype(np.float32)
-        warped_1 = flowfast.warp(self.frame_1, to_1).astype(np.float32)
+        out = flow_module.warp(self.frame_0, to_0).astype(np.float32)
+        warped_1 = flow_module.warp(self.frame_1, to_1).astype(np.float32)
         out -= warped_1
         out *= weight_0[..., None]
         out += warped_1  # between the two warped frames (weights in 0..1), so 0..255
@@ -180,7 +179,7 @@ def _flows_at(pair: flow_module.FlowPair, frame_0: np.ndarray, frame_1: np.ndarr
     the plain (1−t, t) blend."""
     height, width = pair.forward.shape[:2]
     count = height * width
-    grid = flowfast.pixel_grid(height, width)
+    grid = flow_module.pixel_grid(height, width)
     # A vector (dx, dy) is handled as one complex64 dx + i·dy, so that gathering and scattering
     # vectors by pixel index is one-dimensional indexing.
     to_0 = np.zeros(count, np.complex64)
@@ -198,7 +197,7 @@ def _flows_at(pair: flow_module.FlowPair, frame_0: np.ndarray, frame_1: np.ndarr
     for vectors, trusted, own, other, travelled, carried, alone in sides:
         trusted_flat = trusted.ravel()
         # Σ over RGB of |own − other warped onto own|, plus the penalty where the vector is untrusted.
-        cost = cv2.transform(cv2.absdiff(own, flowfast.warp(other, vectors)), _SUM_RGB).ravel()
+        cost = cv2.transform(cv2.absdiff(own, flow_module.warp(other, vectors)), _SUM_RGB).ravel()
         cost[~trusted_flat] += _UNTRUSTED_PENALTY
         landing = np.rint(grid + travelled * vectors).astype(np.int32)
         tx, ty = landing[..., 0].ravel(), landing[..., 1].ravel()
