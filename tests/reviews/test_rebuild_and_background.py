@@ -106,3 +106,37 @@ def test_a_clean_plate_key_needs_the_shots_clean_plate(production, people, foota
         fix_request_create(production=production, actor=people["supervisor"], shot=tennis,
                            kind="background_replace", frame_in=0, frame_out=1, reference_shot=tennis,
                            parameters={"key": "clean_plate"})
+
+
+def test_a_clean_plate_key_keys_against_the_clean_plate_made_from_the_shot(production, people, footage, tmp_path):
+    """A locked-off shot whose first frame is the empty set (Background-Matting's captured clean
+    plate) and whose second has the person in it: a clean plate made from the first frame, then
+    the background behind the person replaced by keying against that plate."""
+    inputs = footage / "matting" / "background_matting_v1"
+    folder = tmp_path / "locked_off"
+    folder.mkdir()
+    (folder / "0000.png").symlink_to(inputs / "input" / "back_cleanplate.png")
+    (folder / "0001.png").symlink_to(inputs / "input" / "0001_img.png")
+    (tmp_path / "atrium").mkdir()
+    (tmp_path / "atrium" / "0000.png").symlink_to(inputs / "target_background" / "0001.png")
+    shot = shot_of(production, people, folder, "SKYLINE")
+    atrium = shot_of(production, people, tmp_path / "atrium", "ATRIUM")
+    plate = run(fix_request_create(production=production, actor=people["supervisor"], shot=shot, kind="clean_plate",
+                                   frame_in=0, frame_out=1), people)
+    assert (media_path(plate.media_dir) / "plate.png").is_file()
+
+    proposal = run(fix_request_create(production=production, actor=people["supervisor"], shot=shot,
+                                      kind="background_replace", frame_in=1, frame_out=2, reference_shot=atrium,
+                                      parameters={"key": "clean_plate", "harmonise_strength": 0.0}), people)
+
+    matte = cv2.imread(str(media_path(proposal.media_dir) / "matte" / "000001.png"), cv2.IMREAD_GRAYSCALE)
+    person, background = matte == 255, matte == 0
+    assert 0.05 < person.mean() < 0.6 and background.mean() > 0.3
+    # The region declared is the background (and the light wrap's reach), not the person.
+    region = cv2.imread(str(media_path(proposal.media_dir) / "region.png"), cv2.IMREAD_GRAYSCALE) > 0
+    assert proposal.region_fraction < 0.95 and not region[person].all()
+    after = rendered(proposal, 1).astype(np.int16)
+    original = dict(FrameSource(shot.clip.source_path).frames())[1]
+    new_plate = cv2.cvtColor(cv2.imread(str(inputs / "target_background" / "0001.png")), cv2.COLOR_BGR2RGB)
+    assert np.abs(after[background] - new_plate[background]).mean() < 6
+    assert np.array_equal(after[~region], original[~region])  # outside the region: the shot, bit for bit
