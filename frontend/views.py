@@ -15,7 +15,7 @@ from reviews import authz, reports, selectors
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
-                           rendered_frame_path, review_frame_path)
+                           private, rendered_frame_path, review_frame_path)
 from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
 from reviews.consumers import serve_frame
@@ -171,10 +171,7 @@ def proposal_review_frame(request, proposal_id, side, frame):
         raise Http404("This media file does not exist (yet).") from None
     media_view_record(production=proposal.production, actor=request.user, target=proposal,
                       media=path.relative_to(media_path("")).as_posix())
-    response = HttpResponse(image, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-cache"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private(HttpResponse(image, content_type="image/jpeg"))
 
 
 @login_required

@@ -106,6 +106,12 @@ def media_response(path: Path, content_type: str) -> HttpResponse:
         response["X-Sendfile"] = str(resolved)
     else:
         response = FileResponse(resolved.open("rb"), content_type=content_type)
+    return private(response)
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    """``response`` marked as footage: ``Cache-Control: private, no-cache`` (no shared cache
+    keeps it, and the browser asks again, so each view is audited) and ``nosniff``."""
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -63,6 +63,14 @@ class ProductionScoped:
                 self._denied(request, kwargs["code"], "role")
                 raise
 
+    def production_shots(self, ids: list[int]) -> list[Shot]:
+        """The shots ``ids`` name, all of this production's; else ``ServiceError`` (an id of
+        another production is refused like one that does not exist)."""
+        shots = list(self.production.shots.filter(pk__in=ids))
+        if len(shots) != len(set(ids)):
+            raise ServiceError("A shot id is not one of this production's shots.")
+        return shots
+
     @staticmethod
     def _denied(request, code: str, reason: str) -> None:
         access_denied_record(actor=request.user, method=request.method, path=request.path, reason=reason,
@@ -207,9 +215,7 @@ class Assignments(ProductionScoped, generics.ListAPIView):
     def post(self, request, code):
         data = serializers.AssignmentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        shots = list(self.production.shots.filter(pk__in=data.validated_data["shots"]))
-        if len(shots) != len(set(data.validated_data["shots"])):
-            raise ServiceError("A shot id is not one of this production's shots.")
+        shots = self.production_shots(data.validated_data["shots"])
         user_id = data.validated_data["assignee"]
         assignee = None
         if user_id is not None:
@@ -300,9 +306,7 @@ class ContinuityChecks(ProductionScoped, APIView):
         """File a continuity check between every adjacent pair of the given shots, in cut order."""
         data = serializers.ContinuityChecksSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        shots = list(self.production.shots.filter(pk__in=data.validated_data["shots"]))
-        if len(shots) != len(set(data.validated_data["shots"])):
-            raise ServiceError("A shot id is not one of this production's shots.")
+        shots = self.production_shots(data.validated_data["shots"])
         checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots)
         return Response(serializers.FixRequestSerializer(checks, many=True).data, status=status.HTTP_201_CREATED)
 
