@@ -19,6 +19,7 @@ from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_r
 from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
 from reviews.consumers import serve_frame
+from reviews.watermark import for_reader
 from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.annotations import person_name
 from reviews.services.consent import consent_answer, consent_revoke
@@ -134,7 +135,8 @@ def clip_proxy(request, clip_id):
 @login_required
 def clip_frame(request, clip_id, frame):
     """Frame ``frame`` of a clip's original as a review JPEG (to draw a mask on), for members of
-    its production only; each read is audited."""
+    its production only, watermarked like review frames when the production watermarks them;
+    each read is audited."""
     clip = _clip_media(request, clip_id)
     if not 0 <= frame < clip.frame_count:
         raise Http404(f"The clip has frames 0–{clip.frame_count - 1}.")
@@ -142,8 +144,10 @@ def clip_frame(request, clip_id, frame):
         picture = read_frame(clip.source_path, frame)
     except FrameSourceError as error:
         raise Http404(f"The original cannot be read: {error}") from None
+    reader = person_name(request.user) if clip.production.review_watermark else None
+    image = for_reader(encode_review_jpeg(picture), reader)
     media_view_record(production=clip.production, actor=request.user, target=clip, media=f"original frame {frame}")
-    return HttpResponse(encode_review_jpeg(picture), content_type="image/jpeg")
+    return private(HttpResponse(image, content_type="image/jpeg"))
 
 
 def _proposal_frame(request, proposal_id: int, frame: int) -> Proposal:

@@ -16,7 +16,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.db import transaction
-from django.utils import timezone
 
 from reviews import authz, events, selectors
 from reviews.errors import ServiceError
@@ -27,7 +26,7 @@ from reviews.services.annotations import annotation_create, annotation_payload, 
 from reviews.services.audit import audit_record
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.timecode import frame_timecode
-from reviews.watermark import burn_in_jpeg, watermark_text
+from reviews.watermark import for_reader
 
 # Close codes (4000–4999 are the application's).
 CLOSE_UNAUTHENTICATED = 4401
@@ -67,10 +66,7 @@ def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str
     (``Production.review_watermark``). The one place a review frame leaves the server.
 
     Raises ``OSError`` if the frame is missing on disk."""
-    image = review_frame_path(proposal.media_dir, side, frame).read_bytes()
-    if watermark_for is not None:
-        image = burn_in_jpeg(image, watermark_text(reviewer=watermark_for, at=timezone.now()))
-    return image
+    return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for)
 
 
 @database_sync_to_async

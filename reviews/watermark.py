@@ -106,6 +106,18 @@ def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tup
     return gain, ink
 
 
+def for_reader(jpeg: bytes, reader: str | None) -> bytes:
+    """A review JPEG as it leaves the server for ``reader``: with their name and the time burnt
+    in (:func:`watermark_text`), or unchanged when ``reader`` is None — callers pass the name
+    when the production watermarks review frames (``Production.review_watermark``).
+
+    Raises ``ValueError`` if ``jpeg`` does not decode.
+    """
+    if reader is None:
+        return jpeg
+    return burn_in_jpeg(jpeg, watermark_text(reviewer=reader, at=datetime.now(timezone.utc)))
+
+
 def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
     """A review JPEG with ``text`` burnt in: only its MCU rows under the watermark re-encoded when
     it has a restart marker per MCU row (see the module's doc), else decoded and encoded again

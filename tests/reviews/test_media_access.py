@@ -138,3 +138,28 @@ def test_the_web_server_streams_the_file_when_configured(proposal_with_frames, p
 
 def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_a_clip_frame_to_draw_on_carries_the_readers_watermark(proposal_with_frames, people):
+    """The original's frame a supervisor draws a mask on leaves like a review frame: private,
+    audited, and watermarked with the reader's name when the production watermarks review frames."""
+    clip = proposal_with_frames.fix_request.shot.clip
+    url = f"/media/clips/{clip.pk}/frames/10.jpg"
+    client = signed_in(people["supervisor"])
+    marked = client.get(url)
+    assert marked.status_code == 200 and marked["Content-Type"] == "image/jpeg"
+    assert marked["Cache-Control"] == "private, no-cache"
+    production_set_review_watermark(production=clip.production, enabled=False, actor=people["supervisor"])
+    plain = client.get(url)
+    assert plain["Cache-Control"] == "private, no-cache"
+    marked_image, plain_image = (cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+                                 for r in (marked, plain))
+    changed_rows = np.nonzero((marked_image != plain_image).any(axis=(1, 2)))[0]
+    assert 0 < len(changed_rows) < 0.5 * plain_image.shape[0]
+    # Without the watermark, the original's frame 10 as decoded (within one JPEG generation).
+    capture = cv2.VideoCapture(clip.source_path)
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 10)
+    ok, bgr = capture.read()
+    assert ok and np.abs(plain_image.astype(int) - bgr).mean() < 3
+    views = AuditEvent.objects.filter(action="media.view", actor=people["supervisor"], target_id=str(clip.pk))
+    assert [event.payload["media"] for event in views] == ["original frame 10"] * 2
