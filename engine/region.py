@@ -5,7 +5,11 @@ A mask says which pixels show the object to remove (True = remove). It comes eit
 - a folder of per-frame mask images (:class:`MaskFolder`: frame N of the shot uses image N
   of the folder, white = object; roto or matte PNGs), or
 - one box ``[x, y, w, h]`` or polygon drawn on one frame, tracked through the shot
-  (:func:`track_polygon` → :class:`TrackedPolygon`).
+  (:func:`track_polygon` → :class:`TrackedPolygon`), or
+- outlines drawn on several frames — *keyframes*, as in a roto tool — each tracked through
+  the frames nearer to it than to any other keyframe (:func:`track_keyframes`): a moving,
+  turning or deforming object that one outline loses within a few dozen frames is caught again
+  at the next keyframe.
 
 Either is read frame by frame in order (``masks(frame_range)``), so a long shot never
 has all its masks in memory. The region a fix declares is each frame's mask dilated by a
@@ -278,3 +282,43 @@ def track_polygon(shot: FrameSource, polygon: np.ndarray, frame_number: int, *,
             later_small = small
         stop = first
     return TrackedPolygon(polygons, (height, width))
+
+
+def track_keyframes(shot: FrameSource, outlines: dict[int, np.ndarray], *,
+                    should_cancel: Callable[[], bool] | None = None) -> TrackedPolygon:
+    """Outlines drawn on several frames (keyframes), each tracked (:func:`track_polygon`) through
+    the frames nearest to it: frame f takes the outline of the keyframe closest to f (the
+    earlier one on a tie), carried from that keyframe by Median Flow. Frames before the first
+    keyframe follow the first, frames after the last follow the last. Each frame is tracked
+    once, so the cost is that of one outline.
+
+    Args:
+        shot: the frames.
+        outlines: ``{frame_number: float [K, 2] (x, y) polygon}``, at least one, every frame
+            inside ``shot``'s range.
+        should_cancel: polled between frames; True stops with :class:`Cancelled`.
+
+    Returns:
+        :class:`TrackedPolygon` covering ``shot.frame_range``.
+
+    Raises:
+        ParameterError: no outline, a keyframe outside the shot, or a polygon of fewer than 3
+            points.
+        FrameSourceError: the shot cannot be decoded.
+        Cancelled: ``should_cancel()`` returned True.
+    """
+    if not outlines:
+        raise ParameterError("draw the outline on at least one frame")
+    frames = shot.frame_range
+    keys = sorted(outlines)
+    outside = [key for key in keys if key not in frames]
+    if outside:
+        raise ParameterError(f"outline(s) on frame(s) {', '.join(map(str, outside))}, outside the shot's frames "
+                             f"{frames.start}–{frames.stop - 1}")
+    polygons: dict[int, np.ndarray] = {}
+    for index, key in enumerate(keys):
+        first = frames.start if index == 0 else (keys[index - 1] + key) // 2 + 1
+        stop = frames.stop if index == len(keys) - 1 else (key + keys[index + 1]) // 2 + 1
+        part = shot if (first, stop) == (frames.start, frames.stop) else FrameSource(shot.path, first=first, stop=stop)
+        polygons.update(track_polygon(part, outlines[key], key, should_cancel=should_cancel).polygons)
+    return TrackedPolygon(polygons, (shot.clip_probe.height, shot.clip_probe.width))

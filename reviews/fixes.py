@@ -1,7 +1,6 @@
 """The fixes the portal offers, by fix kind: how their parameters are checked, which engine
 module runs them and what they store beside their frames. Adding a fix kind means adding an
 entry here."""
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +28,7 @@ class FixInputs:
     sink: Callable
     progress: Callable
     should_cancel: Callable
-    mask: dict | None = None  # FixRequest.mask: {"frame", "shape", "points"} in the clip's pixels
+    mask: dict | list | None = None  # FixRequest.mask: one outline {"frame", "shape", "points"} or a list (keyframes)
     clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
     matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
 
@@ -83,27 +82,45 @@ def _engine_callbacks(inputs: FixInputs) -> dict:
 MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
 
 
-def _drawn_polygon(mask: dict) -> np.ndarray:
-    """float32 [K, 2] (x, y) of a drawn mask (a rectangle is two opposite corners)."""
-    points = np.float32(mask["points"])
-    if mask["shape"] == "rectangle":
+def mask_outlines(mask: dict | list | None) -> list[dict]:
+    """The outlines ``{"frame", "shape", "points"}`` of a fix request's stored mask, in frame
+    order: one, or several on keyframes; [] for no mask."""
+    if mask is None:
+        return []
+    return list(mask) if isinstance(mask, list) else [mask]
+
+
+def _drawn_polygon(outline: dict) -> np.ndarray:
+    """float32 [K, 2] (x, y) of a drawn outline (a rectangle is two opposite corners)."""
+    points = np.float32(outline["points"])
+    if outline["shape"] == "rectangle":
         (x0, y0), (x1, y1) = points
         return region.box_polygon([x0, y0, x1 - x0, y1 - y0])
     return points
 
 
+def _tracked(i: FixInputs) -> region.TrackedPolygon:
+    """The drawn outlines tracked through the shot, each frame from its nearest keyframe."""
+    outlines = {outline["frame"]: _drawn_polygon(outline) for outline in mask_outlines(i.mask)}
+    return region.track_keyframes(i.shot, outlines, should_cancel=i.should_cancel)
+
+
 def _remove_object(i: FixInputs):
-    """Object removal of the drawn object, tracked through the shot from the frame it was drawn on."""
-    polygon = [[float(x), float(y)] for x, y in _drawn_polygon(i.mask)]
-    params = dataclasses.replace(i.params, polygon=polygon, mask_frame=i.mask["frame"])
-    return inpaint.run(shot=i.shot, params=params, **_engine_callbacks(i))
+    """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
+    return inpaint.run(shot=i.shot, params=i.params, masks=_tracked(i), **_engine_callbacks(i))
 
 
 def _clean_plate(i: FixInputs):
-    """A clean plate; a drawn mask marks what to leave out on every frame (a locked-off shot)."""
-    probe = i.shot.clip_probe
-    leave_out = (region.rasterise(_drawn_polygon(i.mask), (probe.height, probe.width))
-                 if i.mask is not None else None)
+    """A clean plate; one drawn outline marks what to leave out on every frame (a locked-off
+    shot), outlines on several keyframes are tracked through the shot."""
+    outlines = mask_outlines(i.mask)
+    if len(outlines) > 1:
+        leave_out = _tracked(i)
+    elif outlines:
+        probe = i.shot.clip_probe
+        leave_out = region.rasterise(_drawn_polygon(outlines[0]), (probe.height, probe.width))
+    else:
+        leave_out = None
     return plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
 
 
@@ -162,7 +179,8 @@ FIXES: dict[str, FixSpec] = {
         method="engine.inpaint — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
                "regrain); pixels outside mask + margin untouched",
         needs_reference=False,
-        needs='A mask: outline the object on one frame; it is tracked through the frames. '
+        needs='A mask: outline the object on one frame, and again on later frames where it moves or turns '
+              '(keyframes); it is tracked through the frames. '
               'Parameters: {"margin_px": 4}.',
         needs_mask=True,
     ),

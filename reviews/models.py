@@ -262,8 +262,9 @@ class FixRequest(models.Model):
     due_date = models.DateField(null=True, blank=True)
     mask = models.JSONField(
         null=True, blank=True,
-        help_text='The region to fix, drawn on one frame: {"frame": N, "shape": "rectangle" | "polygon", '
-                  '"points": [[x, y], ...]} in the clip\'s pixels.')
+        help_text='The region to fix, outlined on one frame: {"frame": N, "shape": "rectangle" | "polygon", '
+                  '"points": [[x, y], ...]} in the clip\'s pixels; or a list of such outlines on several frames '
+                  '(keyframes), each tracked through the frames nearest to it.')
     alteration = models.CharField(max_length=20, choices=Alteration.choices, default=Alteration.ROUTINE)
     alteration_reason = models.TextField(blank=True)
     performers = models.ManyToManyField(Performer, blank=True, related_name="fix_requests")

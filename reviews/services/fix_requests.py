@@ -74,14 +74,35 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
 MASK_SHAPES = ("rectangle", "polygon")
 
 
-def clean_mask(mask: dict, *, shot: Shot, frame_in: int, frame_out: int) -> dict:
-    """Check a drawn mask and return it normalised: ``{"frame": N, "shape": "rectangle" |
-    "polygon", "points": [[x, y], ...]}``, N in ``[frame_in, frame_out)``, points in the clip's
-    pixels (0 ≤ x ≤ width, 0 ≤ y ≤ height, rounded to 0.1 px); a rectangle is two opposite
-    corners (stored top-left then bottom-right), a polygon three points or more.
+#: Keyframes a mask may be drawn on.
+MAX_MASK_KEYFRAMES = 100
+
+
+def clean_mask(mask: dict | list, *, shot: Shot, frame_in: int, frame_out: int) -> dict | list:
+    """Check a drawn mask and return it normalised. A mask is one outline ``{"frame": N,
+    "shape": "rectangle" | "polygon", "points": [[x, y], ...]}`` — N in ``[frame_in,
+    frame_out)``, points in the clip's pixels (0 ≤ x ≤ width, 0 ≤ y ≤ height, rounded to 0.1
+    px); a rectangle is two opposite corners (stored top-left then bottom-right), a polygon
+    three points or more — or a list of such outlines on different frames (*keyframes*, up to
+    MAX_MASK_KEYFRAMES), stored in frame order; a list of one is stored as that one outline.
 
     Raises ``ServiceError`` naming what is wrong.
     """
+    if isinstance(mask, list):
+        if not 1 <= len(mask) <= MAX_MASK_KEYFRAMES:
+            raise ServiceError(f"A mask is one outline, or a list of 1–{MAX_MASK_KEYFRAMES} outlines on different "
+                               f"frames (keyframes).")
+        outlines = sorted((_clean_outline(outline, shot=shot, frame_in=frame_in, frame_out=frame_out)
+                           for outline in mask), key=lambda outline: outline["frame"])
+        frames = [outline["frame"] for outline in outlines]
+        repeated = sorted({frame for frame in frames if frames.count(frame) > 1})
+        if repeated:
+            raise ServiceError(f"One outline per keyframe: frame(s) {', '.join(map(str, repeated))} have several.")
+        return outlines if len(outlines) > 1 else outlines[0]
+    return _clean_outline(mask, shot=shot, frame_in=frame_in, frame_out=frame_out)
+
+
+def _clean_outline(mask: dict, *, shot: Shot, frame_in: int, frame_out: int) -> dict:
     if not isinstance(mask, dict) or set(mask) != {"frame", "shape", "points"}:
         raise ServiceError('A mask is {"frame": N, "shape": "rectangle" or "polygon", "points": [[x, y], ...]}.')
     frame, shape, points = mask["frame"], mask["shape"], mask["points"]

@@ -157,6 +157,47 @@ def test_a_box_drawn_on_one_frame_follows_the_player(vos):
         assert overlap > 0.95, f"frame {number}: the tracked box covers {overlap:.0%} of the player"
 
 
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The convex hull of a mask's pixels as float32 [K, 2]: the outline a person draws round it."""
+    ys, xs = np.nonzero(mask)
+    return cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.float32)).reshape(-1, 2)
+
+
+def test_outlines_on_keyframes_keep_a_moving_player_covered_where_one_outline_loses_him(vos):
+    """The whole tennis shot (70 frames; the player runs, turns and swings while the camera
+    pans): one outline drawn on frame 0 and tracked loses much of him; outlines on every tenth
+    frame, each tracked to the frames nearest it, keep him covered."""
+    shot = FrameSource(vos / "tennis" / "frames")
+    truth = dict(region.MaskFolder(vos / "tennis" / "masks").masks(shot.frame_range))
+    keyframes = {number: _outline(truth[number]) for number in range(0, len(shot), 10)}
+
+    def coverage(tracked) -> np.ndarray:
+        return np.array([(mask & truth[number]).sum() / truth[number].sum()
+                         for number, mask in tracked.masks(shot.frame_range)])
+
+    one = coverage(region.track_polygon(shot, keyframes[0], 0))
+    several = coverage(region.track_keyframes(shot, keyframes))
+    assert several.mean() > 0.9 and several.min() > 0.6, (several.mean(), several.min())
+    assert several.mean() > one.mean() + 0.2, (several.mean(), one.mean())
+    # On a keyframe, exactly the outline drawn there; between two, the nearer one's track.
+    tracked = region.track_keyframes(shot, keyframes)
+    assert np.array_equal(next(tracked.masks(range(20, 21)))[1], region.rasterise(keyframes[20], truth[20].shape))
+    from_20 = region.track_polygon(FrameSource(vos / "tennis" / "frames", 16, 26), keyframes[20], 20)
+    for number in (16, 24, 25):
+        assert np.allclose(tracked.polygons[number], from_20.polygons[number])
+    from_30 = region.track_polygon(FrameSource(vos / "tennis" / "frames", 26, 36), keyframes[30], 30)
+    assert np.allclose(tracked.polygons[26], from_30.polygons[26])
+
+
+def test_keyframes_outside_the_shot_are_refused(vos):
+    shot = FrameSource(vos / "tennis" / "frames", 0, 12)
+    square = region.box_polygon([10, 10, 20, 20])
+    with pytest.raises(ParameterError, match="outside the shot's frames 0–11"):
+        region.track_keyframes(shot, {3: square, 12: square})
+    with pytest.raises(ParameterError, match="at least one frame"):
+        region.track_keyframes(shot, {})
+
+
 def test_removal_from_a_box_in_the_parameters_changes_only_its_tracked_region(vos):
     shot = FrameSource(vos / "tennis" / "frames", 30, 36)
     params = inpaint.RemovalParams.from_dict({"box": [150, 60, 50, 40], "mask_frame": 32, "margin_px": 2})

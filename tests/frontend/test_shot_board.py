@@ -167,6 +167,58 @@ def test_supervisor_assigns_in_bulk_and_files_a_fix_with_a_drawn_box(asgi_server
 
 
 @pytest.mark.browser
+def test_supervisor_outlines_an_object_on_two_keyframes(asgi_server, board, production):
+    """A box on the shot's first frame, then a polygon on a later frame (a keyframe): the fix
+    request stores both outlines in frame order; going back to the first frame shows its box."""
+    from playwright.sync_api import expect, sync_playwright
+
+    target = board["sam2_02_cups_2"]
+    later = target.source_in + 12
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/", "supervisor")
+        page.wait_for_url("**/productions/TEST/shots/")
+        row = page.locator("#shots tbody tr").nth(2)
+        row.locator("button.file-fix").click()
+        page.wait_for_function("() => document.getElementById('mask-frame').naturalWidth > 0")
+        page.select_option("#file-fix select[name=kind]", "object_removal")
+        overlay = page.locator("#mask-overlay")
+        overlay.scroll_into_view_if_needed()
+        box = overlay.bounding_box()
+        at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+        page.mouse.move(*at(0.2, 0.2))
+        page.mouse.down()
+        page.mouse.move(*at(0.4, 0.5), steps=4)
+        page.mouse.up()
+        summary = page.locator("#mask-summary")
+        expect(summary).to_have_text(f"rectangle of 2 points on frame {target.source_in}, tracked through the frames.")
+
+        page.fill("#file-fix input[name=mask_frame]", str(later))
+        page.dispatch_event("#file-fix input[name=mask_frame]", "change")
+        page.wait_for_function(f"() => document.getElementById('mask-frame').src.endsWith('/frames/{later}.jpg')"
+                               f" && document.getElementById('mask-frame').complete")
+        page.check("#file-fix input[name=mask_shape][value=polygon]")
+        for point in ((0.5, 0.3), (0.7, 0.3), (0.7, 0.6)):
+            page.mouse.click(*at(*point))
+        page.mouse.dblclick(*at(0.5, 0.6))
+        expect(summary).to_have_text(f"Keyframes: rectangle of 2 points on frame {target.source_in}; polygon of 4 "
+                                     f"points on frame {later}. Each frame follows the nearest keyframe.")
+        # Back on the first frame its box is still there (the shape follows the keyframe's).
+        page.fill("#file-fix input[name=mask_frame]", str(target.source_in))
+        page.dispatch_event("#file-fix input[name=mask_frame]", "change")
+        expect(page.locator("#file-fix input[name=mask_shape][value=rectangle]")).to_be_checked()
+        page.click("#file-fix-submit")
+        expect(page.locator("#file-fix")).to_be_hidden()
+        browser.close()
+
+    filed = FixRequest.objects.get(shot=target, kind="object_removal")
+    assert [(o["frame"], o["shape"], len(o["points"])) for o in filed.mask] == [
+        (target.source_in, "rectangle", 2), (later, "polygon", 4)]
+    (x0, y0), (x1, y1) = filed.mask[0]["points"]
+    assert abs(x0 - 0.2 * target.clip.width) < 4 and abs(y1 - 0.5 * target.clip.height) < 4
+
+
+@pytest.mark.browser
 def test_supervisor_files_continuity_checks_along_the_cut(asgi_server, board, production):
     from playwright.sync_api import expect, sync_playwright
 

@@ -1,6 +1,6 @@
 // The shot board: select shots and assign their open fixes in bulk; file a fix request on a shot
-// with a mask drawn on one of its frames (a rectangle dragged, or a polygon clicked). Both go
-// through the API; the board reloads to show what the server stored.
+// with a mask drawn on one or more of its frames (a rectangle dragged, or a polygon clicked). Both
+// go through the API; the board reloads to show what the server stored.
 import { describe, post } from "./api.js";
 
 const table = document.getElementById("shots");
@@ -38,14 +38,15 @@ if (bulk) {
 }
 
 // --- File a fix request with a drawn mask -----------------------------------------------------
+// One outline per frame: drawn on one frame it is tracked through the fix's frames; drawn on
+// several (keyframes), each frame follows the keyframe nearest to it (engine.region).
 const dialog = document.getElementById("file-fix");
 if (dialog) {
   const form = document.getElementById("file-fix-form");
   const image = document.getElementById("mask-frame");
   const canvas = document.getElementById("mask-overlay");
   let shot = null; // the row's dataset
-  let points = []; // in the clip's pixels
-  let closed = false; // a polygon is finished
+  const drawn = new Map(); // frame number → { shape, points (in the clip's pixels), closed }
   let drag = null; // rectangle being dragged: its first corner
 
   const scale = () => Number(shot.width) / canvas.width; // clip pixels per canvas pixel
@@ -56,46 +57,60 @@ if (dialog) {
     return [Math.min(Math.max(x, 0), Number(shot.width)), Math.min(Math.max(y, 0), Number(shot.height))];
   };
   const shape = () => form.elements.mask_shape.value;
+  const frameNumber = () => Number(form.elements.mask_frame.value);
+  // The outline of the frame shown (started empty, in the chosen shape, when there is none).
+  const outline = () => {
+    if (!drawn.has(frameNumber())) drawn.set(frameNumber(), { shape: shape(), points: [], closed: false });
+    return drawn.get(frameNumber());
+  };
+  const complete = (o) => (o.shape === "rectangle" ? o.points.length === 2 : o.closed && o.points.length >= 3);
+  const keyframes = () => [...drawn.entries()].filter(([, o]) => complete(o)).sort(([a], [b]) => a - b);
 
   function draw() {
     const context = canvas.getContext("2d");
     context.clearRect(0, 0, canvas.width, canvas.height);
-    if (!points.length) return;
-    const s = 1 / scale();
-    context.lineWidth = 2;
-    context.strokeStyle = "#ffcc00";
-    context.fillStyle = "rgba(255, 204, 0, 0.2)";
-    context.beginPath();
-    if (shape() === "rectangle" && points.length === 2) {
-      const [[x0, y0], [x1, y1]] = points;
-      context.rect(x0 * s, y0 * s, (x1 - x0) * s, (y1 - y0) * s);
-    } else {
-      points.forEach(([x, y], i) => (i ? context.lineTo(x * s, y * s) : context.moveTo(x * s, y * s)));
-      if (closed) context.closePath();
+    const { shape: kind, points, closed } = drawn.get(frameNumber()) || { points: [] };
+    if (points.length) {
+      const s = 1 / scale();
+      context.lineWidth = 2;
+      context.strokeStyle = "#ffcc00";
+      context.fillStyle = "rgba(255, 204, 0, 0.2)";
+      context.beginPath();
+      if (kind === "rectangle" && points.length === 2) {
+        const [[x0, y0], [x1, y1]] = points;
+        context.rect(x0 * s, y0 * s, (x1 - x0) * s, (y1 - y0) * s);
+      } else {
+        points.forEach(([x, y], i) => (i ? context.lineTo(x * s, y * s) : context.moveTo(x * s, y * s)));
+        if (closed) context.closePath();
+      }
+      context.fill();
+      context.stroke();
     }
-    context.fill();
-    context.stroke();
-    const summary = document.getElementById("mask-summary");
-    summary.textContent = mask() ? `${shape()} of ${points.length} points on frame ${form.elements.mask_frame.value}`
-      : "No mask drawn.";
+    const listed = keyframes().map(([frame, o]) => `${o.shape} of ${o.points.length} points on frame ${frame}`);
+    document.getElementById("mask-summary").textContent = !listed.length ? "No mask drawn."
+      : listed.length === 1 ? `${listed[0]}, tracked through the frames.`
+      : `Keyframes: ${listed.join("; ")}. Each frame follows the nearest keyframe.`;
   }
 
   function clear() {
-    points = [];
-    closed = false;
+    drawn.delete(frameNumber());
     drag = null;
     draw();
   }
 
+  // The API's mask: one outline, or a list of outlines on keyframes (null when none is finished).
   function mask() {
-    const complete = shape() === "rectangle" ? points.length === 2 : closed && points.length >= 3;
-    if (!complete) return null;
-    return { frame: Number(form.elements.mask_frame.value), shape: shape(), points };
+    const outlines = keyframes().map(([frame, o]) => ({ frame, shape: o.shape, points: o.points }));
+    if (!outlines.length) return null;
+    return outlines.length === 1 ? outlines[0] : outlines;
   }
 
   function loadFrame() {
     image.src = `/media/clips/${shot.clip}/frames/${form.elements.mask_frame.value}.jpg`;
-    clear();
+    drag = null;
+    const shown = drawn.get(frameNumber());
+    if (shown) form.elements.mask_shape.value = shown.shape;
+    draw();
   }
 
   image.addEventListener("load", () => {
@@ -107,31 +122,32 @@ if (dialog) {
   canvas.addEventListener("pointerdown", (event) => {
     if (shape() !== "rectangle") return;
     drag = toClip(event);
-    points = [drag, drag];
+    outline().points = [drag, drag];
     canvas.setPointerCapture(event.pointerId);
   });
   canvas.addEventListener("pointermove", (event) => {
     if (!drag) return;
-    points = [drag, toClip(event)];
+    outline().points = [drag, toClip(event)];
     draw();
   });
   canvas.addEventListener("pointerup", (event) => {
     if (!drag) return;
-    points = [drag, toClip(event)];
+    outline().points = [drag, toClip(event)];
     drag = null;
     draw();
   });
   canvas.addEventListener("click", (event) => {
-    if (shape() !== "polygon" || closed) return;
-    points.push(toClip(event));
+    if (shape() !== "polygon" || outline().closed) return;
+    outline().points.push(toClip(event));
     draw();
   });
   canvas.addEventListener("dblclick", () => {
     if (shape() !== "polygon") return;
     // The double-click's own two clicks added its point twice: keep it once.
+    const { points } = outline();
     const same = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]) < 2 * scale();
     while (points.length > 1 && same(points.at(-1), points.at(-2))) points.pop();
-    closed = points.length >= 3;
+    outline().closed = points.length >= 3;
     draw();
   });
   // What the chosen fix kind needs, in a sentence (reviews/fixes.py), under the kind.
@@ -153,6 +169,7 @@ if (dialog) {
     form.elements.frame_in.value = shot.sourceIn;
     form.elements.frame_last.value = Number(shot.sourceOut) - 1;
     form.elements.mask_frame.value = shot.sourceIn;
+    drawn.clear();
     document.getElementById("file-fix-error").textContent = "";
     loadFrame();
     dialog.showModal();
