@@ -17,6 +17,10 @@
    person back; the share of the error there says how much of the score it decides).
 2. **Real object removal** on bmx-trees and tennis with their own masks: the warping error of
    the output inside the region against outside it (target: ratio ≤ 1.5).
+   **Masks from outlines**: how much of each sequence's own object (its masks as truth) the
+   outline a person draws — the convex hull of the mask — covers once tracked through the
+   whole sequence (dilated by the default margin), drawn on the first frame only or on every
+   tenth frame (keyframes, :func:`engine.region.track_keyframes`).
 3. **Speed** in frames/s at 432×240, 1280×720 and 1920×1080 (tennis, upscaled with its masks);
    target ≥ 2 frames/s at 432×240 on a 2-core machine.
 4. **Peak memory** (ru_maxrss of a fresh process) of a 50-frame and a 150-frame clip (both
@@ -174,6 +178,28 @@ def removal(frames_wanted: int) -> None:
               f"{count / seconds:.2f} frames/s ({load_average()})")
 
 
+def _hull(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return cv2.convexHull(np.stack([xs, ys], axis=1).astype(np.float32)).reshape(-1, 2)
+
+
+def tracking() -> None:
+    print("\n== masks from outlines: share of the object (its own masks) inside the tracked outline + margin")
+    margin = inpaint.RemovalParams().margin_px
+    for sequence in ("bmx-trees", "tennis", "schoolgirls"):
+        shot = FrameSource(VOS / sequence / "frames")
+        truth = dict(region.MaskFolder(VOS / sequence / "masks").masks(shot.frame_range))
+        drawn = {number: _hull(truth[number]) for number in range(0, len(shot), 10) if truth[number].any()}
+        for label, outlines in (("one outline, first frame", {min(drawn): drawn[min(drawn)]}),
+                                (f"{len(drawn)} keyframes, every 10th", drawn)):
+            started = time.perf_counter()
+            tracked = region.track_keyframes(shot, outlines)
+            coverage = [(region.dilate(mask, margin) & truth[n]).sum() / max(truth[n].sum(), 1)
+                        for n, mask in tracked.masks(shot.frame_range) if truth[n].any()]
+            print(f"{sequence:12s} {label:28s} mean {100 * np.mean(coverage):5.1f} %, worst frame "
+                  f"{100 * np.min(coverage):5.1f} %; tracked at {len(shot) / (time.perf_counter() - started):.0f} frames/s")
+
+
 def write_scaled(folder: Path, size: tuple[int, int], count: int) -> tuple[Path, Path]:
     """tennis frames and masks resized to ``size``, looped forwards and backwards to ``count``."""
     frames_dir, masks_dir = folder / "frames", folder / "masks"
@@ -241,6 +267,7 @@ def main() -> None:
     args = parser.parse_args()
     completion(args.frames)
     removal(args.frames)
+    tracking()
     speed(args.speed_frames)
     if not args.skip_memory:
         memory()
