@@ -6,10 +6,10 @@ A mask says which pixels show the object to remove (True = remove). It comes eit
   of the folder, white = object; roto or matte PNGs), or
 - one box ``[x, y, w, h]`` or polygon drawn on one frame, tracked through the shot
   (:func:`track_polygon` → :class:`TrackedPolygon`), or
-- outlines drawn on several frames — *keyframes*, as in a roto tool — each tracked through
-  the frames nearer to it than to any other keyframe (:func:`track_keyframes`): a moving,
-  turning or deforming object that one outline loses within a few dozen frames is caught again
-  at the next keyframe.
+- outlines drawn on several frames — *keyframes*, as in a roto tool — each tracked to its
+  neighbouring keyframes, a frame between two taking both (:func:`track_keyframes` →
+  :class:`TrackedOutlines`): a moving, turning or deforming object that one outline loses
+  within a few dozen frames is caught again at the next keyframe.
 
 Either is read frame by frame in order (``masks(frame_range)``), so a long shot never
 has all its masks in memory. The region a fix declares is each frame's mask dilated by a
@@ -284,13 +284,38 @@ def track_polygon(shot: FrameSource, polygon: np.ndarray, frame_number: int, *,
     return TrackedPolygon(polygons, (height, width))
 
 
+
+class TrackedOutlines:
+    """Outlines per frame (float32 [K, 2] polygons in pixels), as :func:`track_keyframes` made
+    them; a :class:`MaskStream` of the union of each frame's outlines, rasterised.
+
+    Attributes:
+        outlines: ``{frame_number: [float32 [K, 2], ...]}`` for every frame of the tracked range.
+        size: ``(height, width)`` of the frames.
+    """
+
+    def __init__(self, outlines: dict[int, list[np.ndarray]], size: tuple[int, int]) -> None:
+        self.outlines = outlines
+        self.size = size
+
+    def masks(self, frames: range) -> Iterator[tuple[int, np.ndarray]]:
+        for number in frames:
+            if number not in self.outlines:
+                raise ParameterError(f"frame {number} is outside the frames the outlines were tracked through")
+            mask = np.zeros(self.size, bool)
+            for polygon in self.outlines[number]:
+                mask |= rasterise(polygon, self.size)
+            yield number, mask
+
+
 def track_keyframes(shot: FrameSource, outlines: dict[int, np.ndarray], *,
-                    should_cancel: Callable[[], bool] | None = None) -> TrackedPolygon:
-    """Outlines drawn on several frames (keyframes), each tracked (:func:`track_polygon`) through
-    the frames nearest to it: frame f takes the outline of the keyframe closest to f (the
-    earlier one on a tie), carried from that keyframe by Median Flow. Frames before the first
-    keyframe follow the first, frames after the last follow the last. Each frame is tracked
-    once, so the cost is that of one outline.
+                    should_cancel: Callable[[], bool] | None = None) -> TrackedOutlines:
+    """Outlines drawn on several frames (keyframes), tracked through the shot: a keyframe keeps
+    the outline drawn on it; a frame between two keyframes takes the *union* of both outlines,
+    each carried to it from its keyframe by Median Flow (:func:`track_polygon`) — where one
+    track loses a turning or fast object the other still covers it, and a removal leaving half
+    an object is the failure that matters; frames before the first keyframe follow the first,
+    frames after the last follow the last. One keyframe: :func:`track_polygon`'s outline.
 
     Args:
         shot: the frames.
@@ -299,7 +324,7 @@ def track_keyframes(shot: FrameSource, outlines: dict[int, np.ndarray], *,
         should_cancel: polled between frames; True stops with :class:`Cancelled`.
 
     Returns:
-        :class:`TrackedPolygon` covering ``shot.frame_range``.
+        :class:`TrackedOutlines` covering ``shot.frame_range``.
 
     Raises:
         ParameterError: no outline, a keyframe outside the shot, or a polygon of fewer than 3
@@ -315,10 +340,12 @@ def track_keyframes(shot: FrameSource, outlines: dict[int, np.ndarray], *,
     if outside:
         raise ParameterError(f"outline(s) on frame(s) {', '.join(map(str, outside))}, outside the shot's frames "
                              f"{frames.start}–{frames.stop - 1}")
-    polygons: dict[int, np.ndarray] = {}
+    tracked: dict[int, list[np.ndarray]] = {number: [] for number in frames}
     for index, key in enumerate(keys):
-        first = frames.start if index == 0 else (keys[index - 1] + key) // 2 + 1
-        stop = frames.stop if index == len(keys) - 1 else (key + keys[index + 1]) // 2 + 1
+        # From the previous keyframe to the next one (each end excluded: a keyframe keeps its own).
+        first = frames.start if index == 0 else keys[index - 1] + 1
+        stop = frames.stop if index == len(keys) - 1 else keys[index + 1]
         part = shot if (first, stop) == (frames.start, frames.stop) else FrameSource(shot.path, first=first, stop=stop)
-        polygons.update(track_polygon(part, outlines[key], key, should_cancel=should_cancel).polygons)
-    return TrackedPolygon(polygons, (shot.clip_probe.height, shot.clip_probe.width))
+        for number, polygon in track_polygon(part, outlines[key], key, should_cancel=should_cancel).polygons.items():
+            tracked[number].append(polygon)
+    return TrackedOutlines(tracked, (shot.clip_probe.height, shot.clip_probe.width))

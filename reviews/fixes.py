@@ -99,8 +99,8 @@ def _drawn_polygon(outline: dict) -> np.ndarray:
     return points
 
 
-def _tracked(i: FixInputs) -> region.TrackedPolygon:
-    """The drawn outlines tracked through the shot, each frame from its nearest keyframe."""
+def _tracked(i: FixInputs) -> region.TrackedOutlines:
+    """The drawn outlines tracked through the shot (between two keyframes, both)."""
     outlines = {outline["frame"]: _drawn_polygon(outline) for outline in mask_outlines(i.mask)}
     return region.track_keyframes(i.shot, outlines, should_cancel=i.should_cancel)
 

@@ -264,7 +264,7 @@ class FixRequest(models.Model):
         null=True, blank=True,
         help_text='The region to fix, outlined on one frame: {"frame": N, "shape": "rectangle" | "polygon", '
                   '"points": [[x, y], ...]} in the clip\'s pixels; or a list of such outlines on several frames '
-                  '(keyframes), each tracked through the frames nearest to it.')
+                  '(keyframes), each tracked to its neighbouring keyframes (a frame between two takes both).')
     alteration = models.CharField(max_length=20, choices=Alteration.choices, default=Alteration.ROUTINE)
     alteration_reason = models.TextField(blank=True)
     performers = models.ManyToManyField(Performer, blank=True, related_name="fix_requests")

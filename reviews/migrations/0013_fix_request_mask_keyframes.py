@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='fixrequest',
             name='mask',
-            field=models.JSONField(blank=True, help_text='The region to fix, outlined on one frame: {"frame": N, "shape": "rectangle" | "polygon", "points": [[x, y], ...]} in the clip\'s pixels; or a list of such outlines on several frames (keyframes), each tracked through the frames nearest to it.', null=True),
+            field=models.JSONField(blank=True, help_text='The region to fix, outlined on one frame: {"frame": N, "shape": "rectangle" | "polygon", "points": [[x, y], ...]} in the clip\'s pixels; or a list of such outlines on several frames (keyframes), each tracked to its neighbouring keyframes (a frame between two takes both).', null=True),
         ),
     ]

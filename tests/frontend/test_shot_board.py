@@ -202,7 +202,7 @@ def test_supervisor_outlines_an_object_on_two_keyframes(asgi_server, board, prod
             page.mouse.click(*at(*point))
         page.mouse.dblclick(*at(0.5, 0.6))
         expect(summary).to_have_text(f"Keyframes: rectangle of 2 points on frame {target.source_in}; polygon of 4 "
-                                     f"points on frame {later}. Each frame follows the nearest keyframe.")
+                                     f"points on frame {later}. Frames between two keyframes take both outlines, tracked.")
         # Back on the first frame its box is still there (the shape follows the keyframe's).
         page.fill("#file-fix input[name=mask_frame]", str(target.source_in))
         page.dispatch_event("#file-fix input[name=mask_frame]", "change")

@@ -90,8 +90,9 @@ def test_a_clean_plate_is_one_rendered_frame_with_its_confidence(production, peo
 
 def test_outlines_on_keyframes_follow_the_player_through_a_turn(production, people, footage, tennis):
     """Frames 20–44: the player runs across, turns and swings while the camera pans. Outlines
-    on three keyframes (drawn out of order) are stored in frame order, each tracked to the frames
-    nearest it, and the player is gone from every frame — with nothing outside the region touched."""
+    on three keyframes (drawn out of order) are stored in frame order, each tracked to its
+    neighbours (a frame between two takes both), and the player is gone from every frame — with
+    nothing outside the region touched."""
     keyframes = (40, 20, 30)
     fix_request = fix_request_create(
         production=production, actor=people["supervisor"], shot=tennis, kind="object_removal", frame_in=20,

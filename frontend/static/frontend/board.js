@@ -39,7 +39,7 @@ if (bulk) {
 
 // --- File a fix request with a drawn mask -----------------------------------------------------
 // One outline per frame: drawn on one frame it is tracked through the fix's frames; drawn on
-// several (keyframes), each frame follows the keyframe nearest to it (engine.region).
+// several (keyframes), each is tracked to its neighbours and a frame between two takes both (engine.region).
 const dialog = document.getElementById("file-fix");
 if (dialog) {
   const form = document.getElementById("file-fix-form");
@@ -89,7 +89,7 @@ if (dialog) {
     const listed = keyframes().map(([frame, o]) => `${o.shape} of ${o.points.length} points on frame ${frame}`);
     document.getElementById("mask-summary").textContent = !listed.length ? "No mask drawn."
       : listed.length === 1 ? `${listed[0]}, tracked through the frames.`
-      : `Keyframes: ${listed.join("; ")}. Each frame follows the nearest keyframe.`;
+      : `Keyframes: ${listed.join("; ")}. Frames between two keyframes take both outlines, tracked.`;
   }
 
   function clear() {
