@@ -284,7 +284,6 @@ def track_polygon(shot: FrameSource, polygon: np.ndarray, frame_number: int, *,
     return TrackedPolygon(polygons, (height, width))
 
 
-
 class TrackedOutlines:
     """Outlines per frame (float32 [K, 2] polygons in pixels), as :func:`track_keyframes` made
     them; a :class:`MaskStream` of the union of each frame's outlines, rasterised.
