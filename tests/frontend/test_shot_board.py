@@ -203,10 +203,15 @@ def test_supervisor_outlines_an_object_on_two_keyframes(asgi_server, board, prod
         page.mouse.dblclick(*at(0.5, 0.6))
         expect(summary).to_have_text(f"Keyframes: rectangle of 2 points on frame {target.source_in}; polygon of 4 "
                                      f"points on frame {later}. Frames between two keyframes take both outlines, tracked.")
-        # Back on the first frame its box is still there (the shape follows the keyframe's).
-        page.fill("#file-fix input[name=mask_frame]", str(target.source_in))
-        page.dispatch_event("#file-fix input[name=mask_frame]", "change")
+        # Back on the first frame through its keyframe button: its box is still there (the
+        # shape follows the keyframe's), and that button is the one disabled.
+        buttons = page.locator("#mask-keyframes button.keyframe")
+        expect(buttons).to_have_text([f"Frame {target.source_in}", f"Frame {later}"])
+        expect(buttons.nth(1)).to_be_disabled()
+        buttons.nth(0).click()
+        expect(page.locator("#file-fix input[name=mask_frame]")).to_have_value(str(target.source_in))
         expect(page.locator("#file-fix input[name=mask_shape][value=rectangle]")).to_be_checked()
+        expect(buttons.nth(0)).to_be_disabled()
         page.click("#file-fix-submit")
         expect(page.locator("#file-fix")).to_be_hidden()
         browser.close()

@@ -87,6 +87,19 @@ if (dialog) {
       context.stroke();
     }
     const listed = keyframes().map(([frame, o]) => `${o.shape} of ${o.points.length} points on frame ${frame}`);
+    // A button per keyframe, to go back to it (and see or redraw its outline).
+    document.getElementById("mask-keyframes").replaceChildren(...keyframes().map(([frame]) => {
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "keyframe";
+      go.textContent = `Frame ${frame}`;
+      go.disabled = frame === frameNumber();
+      go.addEventListener("click", () => {
+        form.elements.mask_frame.value = frame;
+        loadFrame();
+      });
+      return go;
+    }));
     document.getElementById("mask-summary").textContent = !listed.length ? "No mask drawn."
       : listed.length === 1 ? `${listed[0]}, tracked through the frames.`
       : `Keyframes: ${listed.join("; ")}. Frames between two keyframes take both outlines, tracked.`;
