@@ -292,8 +292,8 @@ class _Counts:
 
 class _Remover:
     def __init__(self, shot: FrameSource, params: RemovalParams, masks: region.MaskStream,
-                 sink, progress, should_cancel) -> None:
-        self.shot, self.params, self.sink = shot, params, sink
+                 sink, progress, should_cancel, mask_sink=None) -> None:
+        self.shot, self.params, self.sink, self.mask_sink = shot, params, sink, mask_sink
         self.progress, self.should_cancel = progress, should_cancel
         self.height, self.width = shot.clip_probe.height, shot.clip_probe.width
         self.scale = min(1.0, FLOW_MAX_SIDE / max(self.height, self.width))
@@ -590,6 +590,8 @@ class _Remover:
         self._measure_stability(output, slot.hole)
         slot.frame = output
         slot.finished = True
+        if self.mask_sink is not None:
+            self.mask_sink(t, slot.hole.astype(np.uint8) * 255)
         self.sink(t, slot.source, output)
         self.done += 1
         if self.progress is not None:
@@ -676,6 +678,7 @@ def run(
     sink: Callable[[int, np.ndarray, np.ndarray], None],
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    mask_sink: Callable[[int, np.ndarray], None] | None = None,
 ) -> FixResult:
     """Remove an object from a shot by flow-guided video inpainting (see the module docstring).
 
@@ -690,6 +693,9 @@ def run(
             hole (mask dilated by ``params.margin_px``).
         progress: ``progress(done, total)`` after each sink call; total is ``len(shot)``.
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
+        mask_sink: called as ``mask_sink(frame_number, hole)`` before ``sink`` for every frame:
+            uint8 [H, W], 255 where that frame may change (its mask dilated by the margin),
+            0 where it is the source's bit for bit.
 
     Returns:
         :class:`engine.color.FixResult`: ``region`` bool [H, W], the union over frames of the
@@ -724,6 +730,6 @@ def run(
     if named is None and masks is None:
         raise ParameterError("object removal needs masks: a folder of mask images, or a box on a frame")
     stream = named if named is not None else region.mask_stream(masks)
-    result = _Remover(shot, params, stream, sink, progress, should_cancel).run()
+    result = _Remover(shot, params, stream, sink, progress, should_cancel, mask_sink).run()
     log.info("object removal %s: %s", shot.path.name, result.measurements)
     return result

@@ -31,6 +31,7 @@ class FixInputs:
     mask: dict | list | None = None  # FixRequest.mask: one outline {"frame", "shape", "points"} or a list (keyframes)
     clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
     matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
+    mask_sink: Callable | None = None  # mask_sink(frame, hole uint8 [H, W]) stores the region a frame may change
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _tracked(i: FixInputs) -> region.TrackedOutlines:
 
 def _remove_object(i: FixInputs):
     """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
-    return inpaint.run(shot=i.shot, params=i.params, masks=_tracked(i), **_engine_callbacks(i))
+    return inpaint.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
 
 
 def _clean_plate(i: FixInputs):

@@ -211,10 +211,17 @@ class _ProposalWriter:
 
     def matte(self, frame: int, alpha: np.ndarray) -> None:
         """Store a frame's matte (uint8 [H, W], 255 = foreground) as ``matte/NNNNNN.png``."""
-        (self.folder / "matte").mkdir(exist_ok=True)
-        if not cv2.imwrite(str(self.folder / "matte" / frame_name(frame, "png")), alpha,
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f"could not write the matte of frame {frame} to {self.folder}")
+        self._per_frame("matte", frame, alpha)
+
+    def mask(self, frame: int, hole: np.ndarray) -> None:
+        """Store the region a frame may change (uint8 [H, W], 255 = changed or may be) as
+        ``mask/NNNNNN.png``."""
+        self._per_frame("mask", frame, hole)
+
+    def _per_frame(self, name: str, frame: int, image: np.ndarray) -> None:
+        (self.folder / name).mkdir(exist_ok=True)
+        if not cv2.imwrite(str(self.folder / name / frame_name(frame, "png")), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
         bgr = cv2.cvtColor(after, cv2.COLOR_RGB2BGR)
@@ -300,6 +307,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             mask=fix_request.mask,
             clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
             matte_sink=writer.matte,
+            mask_sink=writer.mask,
         ))
         if spec.reports_findings:
             document = continuity.write_findings(result, staging / "findings.json")
