@@ -40,8 +40,10 @@ parts:
    forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
    "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
    flicker of a fill taken from changing source frames.
-7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate, synthesised and added
-   inside the hole to the deviation the fill lacks.
+7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate (spatially, and scaled by
+   the share of it that changes between the shot's first two frames along the flow — fixed
+   fine texture is not grain), synthesised and added inside the hole to the deviation the
+   fill lacks.
 
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
 ``window_frames + 2 · context_frames`` frames (plus their flows at the flow scale), whatever
@@ -339,8 +341,10 @@ class _Remover:
             self.slots[number] = _Slot(frame=frame, source=frame, hole=hole, seen=seen, small=small,
                                        small_hole=small_hole, fit_hole=fit_hole)
             self.region |= hole
-            if self.plate_grain is None and self.params.regrain:
-                self.plate_grain = grain.estimate_grain(frame, exclude=hole)
+            if self.plate_grain is None and self.params.regrain and number - 1 in self.slots:
+                first = self.slots[number - 1]
+                self.plate_grain = grain.estimate_grain(first.source, exclude=first.hole,
+                                                        next_frame=frame, next_exclude=hole)
             if number - 1 in self.slots:
                 self._pair_flows(number - 1)
             self.loaded_stop = number + 1
@@ -582,7 +586,9 @@ class _Remover:
     def _finish(self, t: int, fill: _Fill) -> None:
         slot = self.slots[t]
         output = slot.frame if fill.keyframe else self._smooth_in_time(t, fill, self._compose(t, fill))
-        if self.params.regrain and self.plate_grain is not None and slot.hole.any():
+        if self.params.regrain and slot.hole.any():
+            if self.plate_grain is None:  # a one-frame shot (or window): no next frame to compare with
+                self.plate_grain = grain.estimate_grain(slot.source, exclude=slot.hole)
             output, added = grain.regrain(output, slot.hole, self.plate_grain, seed=t)
             self.counts.grain_added.append(added)
         # The guarantee: outside the hole, the source's pixels, bit for bit.
@@ -663,6 +669,7 @@ class _Remover:
             "keyframes": float(c.keyframes),
             "grain_sigma_plate": self.plate_grain.mean_sigma if self.plate_grain is not None else 0.0,
             "grain_sigma_added": float(np.mean(c.grain_added)) if c.grain_added else 0.0,
+            "grain_changing_share": float(self.plate_grain.changing.mean()) if self.plate_grain is not None else 0.0,
             "warping_error_inside": inside,
             "warping_error_outside": outside,
             "warping_error_ratio": inside / outside if outside and math.isfinite(outside) else float("nan"),
@@ -707,7 +714,9 @@ def run(
           ``filled_spatially_fraction``: how the hole pixels were filled (sum to 1);
           ``keyframes``: frames filled spatially;
         - ``grain_sigma_plate``, ``grain_sigma_added``: the plate's grain deviation and the
-          mean deviation added (0..255 code values);
+          mean deviation added (0..255 code values); ``grain_changing_share``: the share of
+          the plate's deviation that changes from frame to frame (:attr:`engine.grain.Grain.changing`;
+          the rest is fixed fine texture, which fresh grain every frame would make boil);
         - ``warping_error_inside``, ``warping_error_outside``, ``warping_error_ratio``:
           temporal stability of the output — Lai et al. 2018 warping error (mean squared
           RGB difference, 0..1 scale, between consecutive output frames along their
