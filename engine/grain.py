@@ -15,14 +15,15 @@ J. Immerkær, "Fast Noise Variance Estimation", CVIU 64(2), 1996: the image conv
 the difference of two Laplacians (which cancels locally linear image structure), σ =
 sqrt(π/2) / 6 · mean |I ∗ N|; the grain size from the lag-1 autocorrelation ρ of the
 high-pass residual ``frame − GaussianBlur(frame)`` (for white noise blurred by a Gaussian
-of σ_g, ρ = exp(−1/(4σ_g²))). Immerkær's estimate counts fine texture that stays put (foliage,
-gravel, fabric) as grain too; given the next frame, the deviation of the difference between
-the two frames along their optical flow (over the same flat pixels where the flow passes the
-forward–backward check; robust: 1.4826 · MAD / √2) measures only what changes from frame to
-frame — the classical motion-compensated noise estimate of film restoration (Kokaram,
-"Motion Picture Restoration", 1998) — and the share of Immerkær's deviation that changes
-(:attr:`Grain.changing`, at most 1; flow errors raise it, the interpolation of a sub-pixel
-warp lowers it a little) scales the grain synthesised.
+of σ_g, ρ = exp(−1/(4σ_g²))). Immerkær's estimate counts fine texture that stays put
+(foliage, gravel, fabric) as grain too; given pairs of consecutive frames, the deviation of
+the difference between the two frames of a pair along their optical flow (over the first
+one's flat pixels where the flow passes the forward–backward check; robust: 1.4826 · MAD /
+√2) measures only what changes from frame to frame — the classical motion-compensated noise
+estimate of film restoration (Kokaram, "Motion Picture Restoration", 1998) — and the share
+of Immerkær's deviation that changes (:attr:`Grain.changing`, the median over the pairs, at
+most 1; flow errors raise it, the interpolation of a sub-pixel warp lowers it a little)
+scales the grain synthesised.
 
 Synthesis (:func:`regrain`): Gaussian white noise (seeded by the frame number, so a render
 is reproducible), blurred to the plate's grain size, renormalised, scaled per pixel by the
@@ -30,18 +31,20 @@ grain deviation *still missing* in the fill — ``sqrt(max(σ_plate² − σ_fil
 brightness bin, times the share of it that changes from frame to frame — and added only
 inside the region. Fresh grain every frame where the plate's fine detail is mostly fixed
 texture would make the fill boil (measured on schoolgirls, a locked-off shot of foliage:
-Immerkær 7.2 code values, 4.2 of it changing between its first two frames; the warping error
-inside a removal was 1.66× the plate's with the full deviation, 1.22× with the share).
+Immerkær 7.2 code values, of which 2.1 changes from frame to frame; the warping error inside
+a removal was 1.66× the plate's with the full deviation, 0.90× with the share).
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from engine import flow
+from engine.errors import ParameterError
 
 #: Brightness bins (of 0..255 luma) over which the grain deviation is estimated.
 BINS = 8
@@ -118,48 +121,62 @@ def _deviation(frame: np.ndarray, bins: np.ndarray, where: np.ndarray) -> np.nda
     return sigma
 
 
-def _changing_deviation(frame: np.ndarray, next_frame: np.ndarray, flat: np.ndarray,
-                        next_exclude: np.ndarray | None) -> np.ndarray | None:
-    """float32 [3]: the deviation per channel of what changes between ``frame`` and
-    ``next_frame`` along the flow, over ``flat`` pixels whose flow passes the forward–backward
-    check and lands outside ``next_exclude``; None with fewer than _MIN_BIN_PIXELS such pixels."""
-    pair = flow.flow_pair(frame, next_frame)
-    where = flat & pair.forward_valid & flow.inside(pair.forward)
+#: A frame pair whose frame-to-frame deviation is below this (code values) repeats a frame
+#: (a freeze, a pulldown repeat): nothing about the grain can be learnt from it.
+_REPEATED_FRAME_SIGMA = 0.05
+
+#: One pair of consecutive frames of a shot: ``(frame, exclude, next_frame, next_exclude)``,
+#: uint8 [H, W, 3] RGB frames and optional bool [H, W] pixels not to measure.
+FramePair = tuple[np.ndarray, "np.ndarray | None", np.ndarray, "np.ndarray | None"]
+
+
+def _changing_deviation(pair: FramePair) -> np.ndarray | None:
+    """float32 [3]: the deviation per channel of what changes between a frame and the next
+    along their flow, over the first frame's flat pixels whose flow passes the forward–backward
+    check and lands outside the next frame's excluded pixels; None with fewer than
+    _MIN_BIN_PIXELS such pixels, or for a repeated frame."""
+    frame, exclude, next_frame, next_exclude = pair
+    if frame.shape != next_frame.shape:
+        raise ParameterError(f"frames of a pair differ in size: {frame.shape} and {next_frame.shape}")
+    flows = flow.flow_pair(frame, next_frame)
+    where = _flat(frame, np.ones(frame.shape[:2], bool) if exclude is None else ~exclude)
+    where &= flows.forward_valid & flow.inside(flows.forward)
     if next_exclude is not None:
-        where &= ~flow.warp(next_exclude.astype(np.uint8), pair.forward, interpolation=cv2.INTER_NEAREST).astype(bool)
+        where &= ~flow.warp(next_exclude.astype(np.uint8), flows.forward, interpolation=cv2.INTER_NEAREST).astype(bool)
     if where.sum() < _MIN_BIN_PIXELS:
         return None
-    difference = (flow.warp(next_frame, pair.forward).astype(np.float32) - frame)[where]
+    difference = (flow.warp(next_frame, flows.forward).astype(np.float32) - frame)[where]
     spread = np.median(np.abs(difference - np.median(difference, axis=0)), axis=0)
-    return (1.4826 * spread / np.sqrt(2.0)).astype(np.float32)
+    deviation = (1.4826 * spread / np.sqrt(2.0)).astype(np.float32)
+    return None if deviation.max() < _REPEATED_FRAME_SIGMA else deviation
 
 
 def estimate_grain(frame: np.ndarray, exclude: np.ndarray | None = None, *,
-                   next_frame: np.ndarray | None = None, next_exclude: np.ndarray | None = None) -> Grain:
+                   pairs: Sequence[FramePair] = ()) -> Grain:
     """Estimate the grain of a plate frame.
 
     Args:
         frame: uint8 [H, W, 3] RGB.
         exclude: optional bool [H, W]: pixels not to measure (the region being fixed).
-        next_frame: optional uint8 [H, W, 3] RGB, the frame after ``frame``: with it, the
-            share of the deviation that changes from frame to frame is measured too
-            (:attr:`Grain.changing`; one optical flow of the pair).
-        next_exclude: optional bool [H, W]: ``next_frame``'s pixels not to measure.
+        pairs: pairs of consecutive frames of the same shot (:data:`FramePair`): with them,
+            the share of the deviation that changes from frame to frame is measured too
+            (:attr:`Grain.changing`, the median over the pairs; repeated frames are passed
+            over; one optical flow per pair).
 
     Returns:
         :class:`Grain` (deviations in 0..255 code values).
 
     Raises:
-        engine.errors.ParameterError: ``next_frame`` of another size than ``frame``.
+        engine.errors.ParameterError: the two frames of a pair differ in size.
     """
     keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
     flat = _flat(frame, keep)
     sigma = _deviation(frame, _luma_bins(frame), flat)
     changing = np.ones(3, np.float32)
-    if next_frame is not None:
-        deviation = _changing_deviation(frame, next_frame, flat, next_exclude)
-        if deviation is not None:
-            changing = np.clip(deviation / np.maximum(sigma.mean(axis=0), 1e-6), 0.0, 1.0).astype(np.float32)
+    deviations = [d for d in map(_changing_deviation, pairs) if d is not None]
+    if deviations:
+        changing = np.clip(np.median(deviations, axis=0) / np.maximum(sigma.mean(axis=0), 1e-6), 0.0, 1.0)
+        changing = changing.astype(np.float32)
     grey = _high_pass(frame).mean(axis=2)
     both = flat[:, :-1] & flat[:, 1:]
     left, right = grey[:, :-1][both], grey[:, 1:][both]

@@ -41,8 +41,8 @@ parts:
    "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
    flicker of a fill taken from changing source frames.
 7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate (spatially, and scaled by
-   the share of it that changes between the shot's first two frames along the flow — fixed
-   fine texture is not grain), synthesised and added inside the hole to the deviation the
+   the share of it that changes between consecutive frames along the flow — fixed fine
+   texture is not grain), synthesised and added inside the hole to the deviation the
    fill lacks.
 
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
@@ -107,6 +107,9 @@ CANDIDATE_TOLERANCE = 30.0
 #: +0.06 dB on two, −0.07 dB on bmx-trees; SSIM −0.0001 to −0.0014; warping error lower on all
 #: four; 0.6 gained nothing, 0.7 the same as 0.65 on the weak pair).
 DYNAMIC_AGREEMENT = 0.65
+#: Pairs of consecutive frames on which the share of the plate's grain that changes from frame
+#: to frame is measured (one full-resolution optical flow each; the median is taken).
+GRAIN_PAIRS = 3
 #: Inside the hole the forward–backward check compares two completed (interpolated) flows;
 #: its tolerance there is this many times the measured-flow tolerance of engine.flow.
 COMPLETED_FB_SLACK = 3.0
@@ -341,10 +344,6 @@ class _Remover:
             self.slots[number] = _Slot(frame=frame, source=frame, hole=hole, seen=seen, small=small,
                                        small_hole=small_hole, fit_hole=fit_hole)
             self.region |= hole
-            if self.plate_grain is None and self.params.regrain and number - 1 in self.slots:
-                first = self.slots[number - 1]
-                self.plate_grain = grain.estimate_grain(first.source, exclude=first.hole,
-                                                        next_frame=frame, next_exclude=hole)
             if number - 1 in self.slots:
                 self._pair_flows(number - 1)
             self.loaded_stop = number + 1
@@ -587,8 +586,8 @@ class _Remover:
         slot = self.slots[t]
         output = slot.frame if fill.keyframe else self._smooth_in_time(t, fill, self._compose(t, fill))
         if self.params.regrain and slot.hole.any():
-            if self.plate_grain is None:  # a one-frame shot (or window): no next frame to compare with
-                self.plate_grain = grain.estimate_grain(slot.source, exclude=slot.hole)
+            if self.plate_grain is None:
+                self.plate_grain = self._estimate_grain()
             output, added = grain.regrain(output, slot.hole, self.plate_grain, seed=t)
             self.counts.grain_added.append(added)
         # The guarantee: outside the hole, the source's pixels, bit for bit.
@@ -602,6 +601,18 @@ class _Remover:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, len(self.shot))
+
+    def _estimate_grain(self) -> grain.Grain:
+        """The plate's grain, measured once, on the first frame in the buffer, and its share
+        that changes from frame to frame on up to GRAIN_PAIRS pairs of consecutive frames
+        spread over the buffer (a repeated frame at the head of a shot teaches nothing)."""
+        numbers = sorted(self.slots)
+        starts = [n for n in numbers if n + 1 in self.slots]
+        chosen = [starts[round(i)] for i in np.linspace(0, len(starts) - 1, min(GRAIN_PAIRS, len(starts)))]
+        pairs = [(self.slots[n].source, self.slots[n].hole, self.slots[n + 1].source, self.slots[n + 1].hole)
+                 for n in dict.fromkeys(chosen)]
+        first = self.slots[numbers[0]]
+        return grain.estimate_grain(first.source, exclude=first.hole, pairs=pairs)
 
     def _smooth_in_time(self, t: int, fill: _Fill, composed: np.ndarray) -> np.ndarray:
         """Blend the hole with the previous output frame carried along the flow (weight
