@@ -41,6 +41,7 @@ import inpaint as protocol  # noqa: E402  (bench/inpaint.py: the video-completio
 
 from engine import region  # noqa: E402
 from engine.inpaint import RemovalParams  # noqa: E402
+from engine.io import FrameSource  # noqa: E402
 
 NEIGHBOUR_OFFSET = 3
 CROP = 96
@@ -105,8 +106,8 @@ def main() -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     margin = RemovalParams().margin_px
-    count = min(len(protocol.FrameSource(protocol.VOS / args.sequence / "frames")),
-                len(protocol.FrameSource(protocol.VOS / args.donor / "masks")))
+    count = min(len(FrameSource(protocol.VOS / args.sequence / "frames")),
+                len(FrameSource(protocol.VOS / args.donor / "masks")))
     truth = protocol.load(args.sequence, count)
     donor = [m for _, m in region.MaskFolder(protocol.VOS / args.donor / "masks").masks(range(count))]
     hidden = [region.dilate(m, margin) for m in donor]
