@@ -104,10 +104,14 @@ def warp_error(outputs, truth_pairs) -> float:
     return 1000 * float(np.mean(per_pair))
 
 
-def scores(outputs, truth, truth_pairs):
-    psnr = np.mean([peak_signal_noise_ratio(t, o, data_range=255) for o, t in zip(outputs, truth)])
+def frame_psnr(outputs, truth) -> np.ndarray:
+    """float [N]: PSNR (dB) of each output frame against its truth."""
+    return np.array([peak_signal_noise_ratio(t, o, data_range=255) for o, t in zip(outputs, truth)])
+
+
+def scores(outputs, truth, truth_pairs, psnr: np.ndarray):
     ssim = np.mean([structural_similarity(t, o, channel_axis=2, data_range=255) for o, t in zip(outputs, truth)])
-    return psnr, ssim, warp_error(outputs, truth_pairs)
+    return float(psnr.mean()), ssim, warp_error(outputs, truth_pairs)
 
 
 def split_psnr(outputs, truth, hidden, objects) -> dict[str, tuple[float, float]]:
@@ -145,16 +149,16 @@ def completion(frames_wanted: int) -> None:
         objects = holes(sequence, count, margin)
         splits = {"engine": split_psnr(filled, truth, hidden, objects),
                   "Telea": split_psnr(telea, truth, hidden, objects)}
-        rows = {"engine (flow-guided)": scores(filled, truth, truth_pairs),
-                "cv2.inpaint Telea (per frame)": scores(telea, truth, truth_pairs),
+        engine_psnr, telea_psnr = frame_psnr(filled, truth), frame_psnr(telea, truth)
+        rows = {"engine (flow-guided)": scores(filled, truth, truth_pairs, engine_psnr),
+                "cv2.inpaint Telea (per frame)": scores(telea, truth, truth_pairs, telea_psnr),
                 "truth": (float("inf"), 1.0, warp_error(truth, truth_pairs))}
         for method, (psnr, ssim, warp) in rows.items():
             print(f"{sequence:12s} {method:30s} {psnr:8.2f} {ssim:7.4f} {warp:10.3f}   (masks of {donor})")
         for method, (psnr, ssim) in PUBLISHED.items():
             print(f"{sequence:12s} {method:30s} {psnr:8.2f} {ssim:7.4f} {'—':>10s}")
         gain = rows["engine (flow-guided)"][0] - rows["cv2.inpaint Telea (per frame)"][0]
-        per_frame = np.array([peak_signal_noise_ratio(t, e, data_range=255) - peak_signal_noise_ratio(t, o, data_range=255)
-                              for t, e, o in zip(truth, filled, telea)])
+        per_frame = engine_psnr - telea_psnr
         print(f"{sequence:12s} engine − Telea: {gain:+.2f} dB PSNR over {count} frames (better on "
               f"{100 * np.mean(per_frame > 0):.0f} % of them; per frame {per_frame.min():+.2f} to {per_frame.max():+.2f} dB); hole "
               f"{100 * result.measurements['hole_fraction_mean']:.1f} % of a frame; {count / seconds:.2f} frames/s "

@@ -44,7 +44,6 @@ import cv2
 import numpy as np
 
 from engine import flow
-from engine.errors import ParameterError
 
 #: Brightness bins (of 0..255 luma) over which the grain deviation is estimated.
 BINS = 8
@@ -136,9 +135,7 @@ def _changing_deviation(pair: FramePair) -> np.ndarray | None:
     check and lands outside the next frame's excluded pixels; None with fewer than
     _MIN_BIN_PIXELS such pixels, or for a repeated frame."""
     frame, exclude, next_frame, next_exclude = pair
-    if frame.shape != next_frame.shape:
-        raise ParameterError(f"frames of a pair differ in size: {frame.shape} and {next_frame.shape}")
-    flows = flow.flow_pair(frame, next_frame)
+    flows = flow.flow_pair(frame, next_frame)  # raises ParameterError for frames of different sizes
     where = _flat(frame, np.ones(frame.shape[:2], bool) if exclude is None else ~exclude)
     where &= flows.forward_valid & flow.inside(flows.forward)
     if next_exclude is not None:
@@ -167,7 +164,7 @@ def estimate_grain(frame: np.ndarray, exclude: np.ndarray | None = None, *,
         :class:`Grain` (deviations in 0..255 code values).
 
     Raises:
-        engine.errors.ParameterError: the two frames of a pair differ in size.
+        engine.errors.ParameterError: the two frames of a pair differ in size (from :func:`engine.flow.flow`).
     """
     keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
     flat = _flat(frame, keep)
