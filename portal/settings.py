@@ -173,6 +173,17 @@ LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
 
+# Signed checkpoints of the audit trail (reviews.checkpoints): an Ed25519 signature over each
+# production's chain head every LOUPE_AUDIT_CHECKPOINT_EVERY events or LOUPE_AUDIT_CHECKPOINT_MINUTES
+# minutes, by a key kept outside the database (generated at this path on first use when absent),
+# copied to an append-only file outside the database. LOUPE_AUDIT_TRUSTED_KEYS: public keys (PEM
+# files) of retired signing keys, so their checkpoints still verify after a rotation.
+LOUPE_AUDIT_SIGNING_KEY = Path(env.str("LOUPE_AUDIT_SIGNING_KEY", default=str(DATA_DIR / "audit-signing-key.pem")))
+LOUPE_AUDIT_TRUSTED_KEYS = env.list("LOUPE_AUDIT_TRUSTED_KEYS", default=[])
+LOUPE_AUDIT_CHECKPOINT_LOG = Path(env.str("LOUPE_AUDIT_CHECKPOINT_LOG", default=str(DATA_DIR / "audit-checkpoints.jsonl")))
+LOUPE_AUDIT_CHECKPOINT_EVERY = env.int("LOUPE_AUDIT_CHECKPOINT_EVERY", default=100)
+LOUPE_AUDIT_CHECKPOINT_MINUTES = env.int("LOUPE_AUDIT_CHECKPOINT_MINUTES", default=10)
+
 # --- HTTPS, cookies and headers -------------------------------------------------------------
 # LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then
 # defaults to its strict value, and `manage.py check --deploy` is clean. Each can still be set

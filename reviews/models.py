@@ -495,6 +495,29 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
 
 
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of a production's audit trail: an Ed25519 signature, by a key kept
+    outside the database, over the chain head (``event_id``, ``event_hash``, ``event_count``).
+    A copy of each is appended to a file outside the database (``reviews.checkpoints``), so a
+    database superuser can neither truncate the trail, nor re-chain it after an edit, nor forge
+    or delete a checkpoint unseen. Written only by ``reviews.services.audit``."""
+
+    production = models.ForeignKey(Production, on_delete=models.PROTECT, related_name="audit_checkpoints")
+    # Plain numbers, not a foreign key: a checkpoint must outlive the event it names.
+    event_id = models.BigIntegerField()
+    event_hash = models.CharField(max_length=64)
+    event_count = models.PositiveIntegerField()
+    signed_at = models.CharField(max_length=40, help_text="ISO 8601, as signed.")
+    key_id = models.CharField(max_length=16, help_text="The signing key: SHA-256 of its public key, 16 hex digits.")
+    signature = models.CharField(max_length=100, help_text="Ed25519 signature, base64.")
+
+    class Meta:
+        ordering = ["event_id"]
+
+    def __str__(self):
+        return f"checkpoint of {self.production_id} at event {self.event_id} ({self.event_count} events)"
+
+
 class LookModel(models.Model):
     """A production's own look, learned from pairs of its dailies (camera original → graded):
     a 3D LUT stored as a ``.cube`` file. Versioned per production; ``lineage`` records which

@@ -30,9 +30,17 @@ def media_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(scope="session")
+def checkpoint_log(tmp_path_factory) -> Path:
+    """This run's external copy of the audit checkpoints (shared with the processes it starts:
+    a production is named in it by id and creation time, so tests do not see each other's)."""
+    return tmp_path_factory.mktemp("audit") / "checkpoints.jsonl"
+
+
 @pytest.fixture(autouse=True)
-def _isolated_media(settings, media_root):
+def _isolated_media(settings, media_root, checkpoint_log):
     settings.MEDIA_ROOT = media_root
+    settings.LOUPE_AUDIT_CHECKPOINT_LOG = checkpoint_log
     # Review proxies are made by the default queue after ingest; only the tests of proxies
     # (tests/reviews/test_proxies.py) turn them on, so other tests' workers run only their jobs.
     settings.LOUPE_REVIEW_PROXIES = False
@@ -134,12 +142,12 @@ def awaiting_consent(small_proposal, people):
 
 
 @pytest.fixture(scope="session")
-def process_env(django_db_setup, media_root) -> dict[str, str]:
+def process_env(django_db_setup, media_root, checkpoint_log) -> dict[str, str]:
     """The environment of processes started by the tests: the test database pytest-django
     created, this run's media folder, and short broker and lease timeouts so that a job whose
     worker was killed is picked up again within seconds."""
     return dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_MEDIA_ROOT=str(media_root),
-                DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
+                LOUPE_AUDIT_CHECKPOINT_LOG=str(checkpoint_log), DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
                 LOUPE_BROKER_RESTORE_INTERVAL_S="2", LOUPE_JOB_LEASE_S="4")
 
 

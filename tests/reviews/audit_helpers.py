@@ -1,9 +1,11 @@
 """Tampering with the audit trail the way an intruder with database access would: on
-PostgreSQL the append-only trigger has to be switched off first (inside the test's
-transaction, so it comes back on at rollback)."""
+PostgreSQL the append-only triggers (of the events and of their signed checkpoints) have to be
+switched off first (inside the test's transaction, so they come back on at rollback)."""
 from contextlib import contextmanager
 
 from django.db import connection
+
+APPEND_ONLY = ("reviews_auditevent", "reviews_auditcheckpoint")
 
 
 @contextmanager
@@ -14,11 +16,13 @@ def audit_trigger_disabled():
     with connection.cursor() as cursor:
         # ALTER TABLE waits for no deferred foreign-key checks: run the pending ones now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE reviews_auditevent DISABLE TRIGGER reviews_auditevent_append_only")
+        for table in APPEND_ONLY:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE reviews_auditevent ENABLE TRIGGER reviews_auditevent_append_only")
+            for table in APPEND_ONLY:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
