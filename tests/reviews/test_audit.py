@@ -1,6 +1,5 @@
 """The audit trail is hash-chained and append-only: an edited, removed or reordered event is
 found and named by ``verify_audit``; on PostgreSQL a trigger refuses UPDATE and DELETE."""
-import io
 
 import pytest
 from django.core.management import call_command
@@ -9,18 +8,11 @@ from django.db import DatabaseError, connection, transaction
 from reviews.models import AuditEvent
 from reviews.services.audit import audit_findings, audit_verify
 
-from .audit_helpers import audit_trigger_disabled
+from .audit_helpers import audit_trigger_disabled, verify
 
 pytestmark = pytest.mark.django_db
 
 
-def verify(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except SystemExit as exit:
-        return exit.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 def trail(production) -> list[AuditEvent]:

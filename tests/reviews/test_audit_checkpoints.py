@@ -12,9 +12,14 @@ from django.db import transaction
 
 from reviews import checkpoints
 from reviews.models import AuditCheckpoint, AuditEvent
-from reviews.services.audit import _expected_hash, audit_checkpoint, audit_findings, audit_record
+from reviews.services.audit import (
+    _expected_hash,
+    audit_checkpoint,
+    audit_findings,
+    audit_record,
+)
 
-from .audit_helpers import audit_trigger_disabled
+from .audit_helpers import audit_trigger_disabled, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +49,6 @@ def problems(production) -> list[tuple[int, str]]:
     return [(finding.event_id, finding.problem) for finding in audit_findings(production=production)]
 
 
-def verify(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except SystemExit as exit:
-        return exit.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 def test_checkpoints_are_signed_every_n_events_and_copied_outside(trail, settings):
