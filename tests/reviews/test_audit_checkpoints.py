@@ -155,7 +155,7 @@ def test_a_production_deleted_to_hide_its_trail_is_named(trail):
 
 
 def test_the_cron_command_signs_the_unsigned_head_once(trail):
-    production, events = trail
+    _, events = trail
     out = io.StringIO()
     call_command("audit_checkpoint", stdout=out)
     assert out.getvalue() == f"signed SIGNED at event {events[-1].pk} ({EVENTS} events)\n"
