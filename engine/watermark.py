@@ -51,7 +51,7 @@ STRENGTH = 2.4  # RMS of the mark, in 8-bit code values (PSNR ≈ 40.6 dB before
 SYNC_SHARE = 0.25  # of the mark's energy, for the sync pattern
 # Capture size ÷ marked size tried by the detector, largest first.
 DETECTION_SCALES = (1.0, 0.9, 0.8, 0.75, 2 / 3, 0.6, 0.5)
-SYNC_MIN_Z = 5.0
+SYNC_MIN_Z = 4.0
 SEED = 0x4C6F757065  # "Loupe"
 
 
