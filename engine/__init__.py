@@ -25,6 +25,7 @@ Modules:
 - :mod:`engine.grain` — grain estimated on a plate and synthesised inside a region (regrain).
 - :mod:`engine.inpaint` — object removal by flow-guided video inpainting, regrained.
 - :mod:`engine.plate` — clean plate: aligned frames, robust temporal median, confidence map.
+- :mod:`engine.watermark` — the invisible forensic watermark of review frames: embed a session's payload, read it from a leak.
 
 Frames are counted from 0 at the start of a clip; frame ranges are half-open
 ``[first, stop)`` like CMX3600 and OpenTimelineIO out points.

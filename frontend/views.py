@@ -2,6 +2,7 @@
 import datetime
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -24,6 +25,7 @@ from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.annotations import person_name
 from reviews.services.consent import consent_answer, consent_revoke
 from reviews.services.findings import FOLLOW_UPS
+from reviews.services.forensic import forensic_mark_for_frame_views
 from reviews.services.jobs import job_payload
 from reviews.timecode import frame_timecode
 
@@ -145,9 +147,20 @@ def clip_frame(request, clip_id, frame):
     except FrameSourceError as error:
         raise Http404(f"The original cannot be read: {error}") from None
     reader = person_name(request.user) if clip.production.review_watermark else None
-    image = for_reader(encode_review_jpeg(picture), reader)
+    image = for_reader(encode_review_jpeg(picture), reader, _frame_view_mark(request, clip.production, clip=clip))
     media_view_record(production=clip.production, actor=request.user, target=clip, media=f"original frame {frame}")
     return private(HttpResponse(image, content_type="image/jpeg"))
+
+
+def _frame_view_mark(request, production, *, proposal=None, clip=None) -> int | None:
+    """The forensic payload of this person's frame views of ``proposal`` (or ``clip``) in this
+    browser session, or None when the portal does not mark frames."""
+    if not settings.LOUPE_FORENSIC_WATERMARK:
+        return None
+    if request.session.session_key is None:
+        request.session.save()
+    return forensic_mark_for_frame_views(production=production, viewer=request.user, proposal=proposal, clip=clip,
+                                         session_key=request.session.session_key).payload
 
 
 def _proposal_frame(request, proposal_id: int, frame: int) -> Proposal:
@@ -166,11 +179,13 @@ def proposal_review_frame(request, proposal_id, side, frame):
         raise Http404("The side is before or after.")
     proposal = _proposal_frame(request, proposal_id, frame)
     path = review_frame_path(proposal.media_dir, side, frame)
-    if not proposal.production.review_watermark:
+    reader = person_name(request.user) if proposal.production.review_watermark else None
+    mark = _frame_view_mark(request, proposal.production, proposal=proposal)
+    if reader is None and mark is None:
         return _serve(request, production=proposal.production, target=proposal, path=path, content_type="image/jpeg")
     # Watermarked like the review room's frames: through the one function review frames leave by.
     try:
-        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=person_name(request.user))
+        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reader, mark=mark)
     except OSError:
         raise Http404("This media file does not exist (yet).") from None
     media_view_record(production=proposal.production, actor=request.user, target=proposal,

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from django.conf import settings
 from django.db import transaction
 
 from reviews import authz, events, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
-from reviews.models import Production, Proposal, ReviewNote
+from reviews.models import ForensicMark, Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
+from reviews.services.forensic import forensic_mark_issue
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.timecode import frame_timecode
 from reviews.watermark import for_reader
@@ -59,14 +61,26 @@ def pack_frame_message(header: dict, image: bytes) -> bytes:
 WATERMARK_RECHECK_S = 2.0
 
 
-def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str | None) -> bytes:
+def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str | None,
+                mark: int | None = None) -> bytes:
     """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` as it leaves the
-    server: with ``watermark_for`` (the reader's name) burnt in with the time, or as stored when
-    None — the caller passes the name when the production watermarks review frames
-    (``Production.review_watermark``). The one place a review frame leaves the server.
+    server: with ``watermark_for`` (the reader's name) burnt in with the time — the caller
+    passes the name when the production watermarks review frames
+    (``Production.review_watermark``) — and the forensic watermark carrying ``mark``, the
+    viewing session's payload (``ForensicMark``); as stored when both are None. The one place a
+    review frame leaves the server.
 
     Raises ``OSError`` if the frame is missing on disk."""
-    return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for)
+    return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for, mark)
+
+
+@database_sync_to_async
+def _issue_mark(proposal: Proposal, viewer) -> int | None:
+    """The forensic payload of this review-room connection (None when the portal does not mark)."""
+    if not settings.LOUPE_FORENSIC_WATERMARK:
+        return None
+    return forensic_mark_issue(production=proposal.production, viewer=viewer, proposal=proposal,
+                               channel=ForensicMark.Channel.REVIEW_ROOM).payload
 
 
 @database_sync_to_async
@@ -175,6 +189,7 @@ class ReviewConsumer(LiveConsumer):
         self.clip = self.proposal.fix_request.shot.clip
         self.fix_request_id = self.proposal.fix_request_id
         self.viewer = person_name(user)
+        self.mark = await _issue_mark(self.proposal, user)
         self.watermark = self.proposal.production.review_watermark
         self.watermark_checked_at = asyncio.get_running_loop().time()
         self.store = room_store(self.fix_request_id)
@@ -317,7 +332,8 @@ class ReviewConsumer(LiveConsumer):
                 watermark_for = self.viewer if self.watermark else None
                 images = await asyncio.gather(*(
                     loop.run_in_executor(FRAME_THREADS, functools.partial(
-                        serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for))
+                        serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for,
+                        mark=self.mark))
                     for proposal, frame, side in batch), return_exceptions=True)
                 for (proposal, frame, side), image in zip(batch, images):
                     if isinstance(image, OSError):

@@ -495,6 +495,32 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
 
 
+class ForensicMark(models.Model):
+    """The payload of the invisible forensic watermark (``engine.watermark``) carried by every
+    frame one viewing session was sent: a review room connection, or one person's frame views
+    of one proposal or clip in one browser session. A leaked frame's payload names the session:
+    who, which production and proposal (or clip), through what, and when."""
+
+    class Channel(models.TextChoices):
+        REVIEW_ROOM = "review_room", "Review room"
+        FRAME_VIEW = "frame_view", "Frame view"
+
+    payload = models.BigIntegerField(unique=True, help_text="32-bit, random; what the frames carry.")
+    production = models.ForeignKey(Production, on_delete=models.PROTECT, related_name="forensic_marks")
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposal = models.ForeignKey("Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    clip = models.ForeignKey("Clip", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    session_key = models.CharField(max_length=64, blank=True, help_text="The browser session of frame views.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.payload:08x} {self.channel} of {self.viewer_id}"
+
+
 class AuditCheckpoint(models.Model):
     """A signed checkpoint of a production's audit trail: an Ed25519 signature, by a key kept
     outside the database, over the chain head (``event_id``, ``event_hash``, ``event_count``).

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 from django.conf import settings
 
+from engine import watermark as forensic
+
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 OPACITY = 0.6
 
@@ -106,16 +108,23 @@ def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tup
     return gain, ink
 
 
-def for_reader(jpeg: bytes, reader: str | None) -> bytes:
+def for_reader(jpeg: bytes, reader: str | None, mark: int | None = None) -> bytes:
     """A review JPEG as it leaves the server for ``reader``: with their name and the time burnt
-    in (:func:`watermark_text`), or unchanged when ``reader`` is None — callers pass the name
-    when the production watermarks review frames (``Production.review_watermark``).
+    in (:func:`watermark_text`) when ``reader`` is given — callers pass the name when the
+    production watermarks review frames (``Production.review_watermark``) — and with the
+    invisible forensic watermark carrying ``mark`` (the viewing session's payload,
+    ``ForensicMark``) when that is given. Unchanged when both are None.
+
+    The forensic mark covers the whole picture, so a marked frame is decoded and encoded again
+    whole at ``LOUPE_REVIEW_JPEG_QUALITY`` (the burn-in alone re-encodes only its rows).
 
     Raises ``ValueError`` if ``jpeg`` does not decode.
     """
-    if reader is None:
-        return jpeg
-    return burn_in_jpeg(jpeg, watermark_text(reviewer=reader, at=datetime.now(timezone.utc)))
+    text = None if reader is None else watermark_text(reviewer=reader, at=datetime.now(timezone.utc))
+    if mark is None:
+        return jpeg if text is None else burn_in_jpeg(jpeg, text)
+    image = forensic.embed(_decode(jpeg), mark)
+    return _encode(image if text is None else burn_in(image, text))
 
 
 def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
@@ -130,10 +139,18 @@ def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
         spliced = _burn_in_rows(layout, text)
         if spliced is not None:
             return spliced
+    return _encode(burn_in(_decode(jpeg), text))
+
+
+def _decode(jpeg: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("the review frame is not a readable JPEG")
-    ok, data = cv2.imencode(".jpg", burn_in(image, text), [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY])
+    return image
+
+
+def _encode(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY])
     if not ok:
         raise RuntimeError("OpenCV could not encode a review JPEG")
     return data.tobytes()

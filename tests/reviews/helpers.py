@@ -4,6 +4,7 @@ import struct
 
 import cv2
 import numpy as np
+from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -87,3 +88,30 @@ def outside_watermark(image: np.ndarray, reviewer: str) -> np.ndarray:
                                           text=watermark_text(reviewer=reviewer, at=timezone.now())):
         mask[y0:y1, x0:x1] = False
     return mask
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def fetch(proposal, user, frames: list[int]) -> dict[tuple[int, str], tuple[dict, bytes]]:
+    """Connect as ``user``, request each frame, and return {(frame, side): (header, image bytes)}."""
+    socket = websocket(f"/ws/review/{proposal.pk}/", user)
+
+    async def run():
+        connected, _ = await socket.connect()
+        assert connected
+        got = {}
+        for frame in frames:
+            await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame}))
+            for _ in range(2):
+                data = (await socket.receive_output(10))
+                while data.get("bytes") is None:
+                    data = await socket.receive_output(10)
+                (length,) = struct.unpack(">I", data["bytes"][:4])
+                header = json.loads(data["bytes"][4:4 + length])
+                got[(header["frame"], header["side"])] = (header, data["bytes"][4 + length:])
+        await socket.disconnect()
+        return got
+
+    return async_to_sync(run)()

@@ -65,7 +65,8 @@ def urls_of(proposal) -> dict[str, Path]:
     }
 
 
-def test_members_get_media_and_every_read_and_refusal_is_audited(proposal_with_frames, people):
+def test_members_get_media_and_every_read_and_refusal_is_audited(proposal_with_frames, people, settings):
+    settings.LOUPE_FORENSIC_WATERMARK = False  # the burn-in's rows alone (see test_forensic_watermark.py)
     proposal = proposal_with_frames
     urls = urls_of(proposal)
     artist, outsider = signed_in(people["artist"]), signed_in(people["outsider"])
@@ -140,7 +141,8 @@ def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def test_a_clip_frame_to_draw_on_carries_the_readers_watermark(proposal_with_frames, people):
+def test_a_clip_frame_to_draw_on_carries_the_readers_watermark(proposal_with_frames, people, settings):
+    settings.LOUPE_FORENSIC_WATERMARK = False  # the burn-in's rows alone (see test_forensic_watermark.py)
     """The original's frame a supervisor draws a mask on leaves like a review frame: private,
     audited, and watermarked with the reader's name when the production watermarks review frames."""
     clip = proposal_with_frames.fix_request.shot.clip

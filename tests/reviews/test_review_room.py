@@ -27,8 +27,8 @@ from reviews.services.jobs import job_cancel, job_execute, job_submit
 from reviews.services.productions import production_set_review_watermark
 from reviews.services.proposals import proposal_decide
 
-from .helpers import (mean_abs_difference, outside_watermark, receive_event, receive_frames, review_size,
-                      websocket)
+from .helpers import (decode, fetch, mean_abs_difference, outside_watermark, receive_event, receive_frames,
+                      review_size, websocket)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,34 +43,10 @@ def stored(proposal, side, frame) -> bytes:
     return (Path(settings.MEDIA_ROOT) / proposal.media_dir / "review" / side / f"{frame:06d}.jpg").read_bytes()
 
 
-def decode(jpeg: bytes) -> np.ndarray:
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def fetch(proposal, user, frames: list[int]) -> dict[tuple[int, str], tuple[dict, bytes]]:
-    """Connect as ``user``, request each frame, and return {(frame, side): (header, image bytes)}."""
-    socket = websocket(f"/ws/review/{proposal.pk}/", user)
-
-    async def run():
-        connected, _ = await socket.connect()
-        assert connected
-        got = {}
-        for frame in frames:
-            await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame}))
-            for _ in range(2):
-                data = (await socket.receive_output(10))
-                while data.get("bytes") is None:
-                    data = await socket.receive_output(10)
-                (length,) = struct.unpack(">I", data["bytes"][:4])
-                header = json.loads(data["bytes"][4:4 + length])
-                got[(header["frame"], header["side"])] = (header, data["bytes"][4 + length:])
-        await socket.disconnect()
-        return got
-
-    return async_to_sync(run)()
-
-
-def test_both_sides_are_frame_n_and_carry_the_reviewers_watermark(proposal, people):
+def test_both_sides_are_frame_n_and_carry_the_reviewers_watermark(proposal, people, settings):
+    # The burn-in alone, measured to the pixel; the invisible forensic mark on top of it has its
+    # own tests (test_forensic_watermark.py).
+    settings.LOUPE_FORENSIC_WATERMARK = False
     clip_path = proposal.fix_request.shot.clip.source_path
     frames = [proposal.frame_in + 1, proposal.frame_out - 2]  # each with both neighbours in the proposal
     got = fetch(proposal, people["director"], frames)
@@ -123,7 +99,8 @@ def test_both_sides_are_frame_n_and_carry_the_reviewers_watermark(proposal, peop
         assert plain[(frames[0], side)][1] == stored(proposal, side, frames[0])
 
 
-def test_turning_the_watermark_on_reaches_a_room_already_open(proposal, people, monkeypatch):
+def test_turning_the_watermark_on_reaches_a_room_already_open(proposal, people, monkeypatch, settings):
+    settings.LOUPE_FORENSIC_WATERMARK = False  # the burn-in alone (see test_forensic_watermark.py)
     from reviews import consumers
 
     monkeypatch.setattr(consumers, "WATERMARK_RECHECK_S", 0.0)  # look again before every batch
