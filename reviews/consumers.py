@@ -22,7 +22,7 @@ from reviews import authz, events, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import ForensicMark, Production, Proposal, ReviewNote
-from reviews.room import PRESENCE_ANNOUNCE_S, room_store
+from reviews.room import PRESENCE_ANNOUNCE_S, PRESENCE_RENEW_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
@@ -230,6 +230,7 @@ class ReviewConsumer(LiveConsumer):
         self.room = None  # the snapshot is sent; live events keep the browser current
         # Not awaited here: this connection's own messages (a first frame) are served meanwhile.
         self.announcing = asyncio.create_task(self._announce_presence())
+        self.keeping_present = asyncio.create_task(self._keep_present())
 
     async def disconnect(self, code):
         if not hasattr(self, "groups_joined"):
@@ -237,21 +238,40 @@ class ReviewConsumer(LiveConsumer):
         self.frame_server.cancel()
         await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name)
                                for group in self.groups_joined))
+        if hasattr(self, "keeping_present"):
+            self.keeping_present.cancel()
         await self.store.leave(self.channel_name)
-        present = await self.store.present()
-        user = self.scope["user"]
-        state = await self.store.state()
-        if state.get("presenter") == user.pk and not any(p["user"] == user.pk for p in present):
-            # The presenter left: control passes to whoever has been here longest.
-            successor = present[0] if present else None
-            applied, state = await self.store.update_if_presenter(user.pk, {
-                "presenter": successor["user"] if successor else None,
-                "presenter_name": successor["name"] if successor else ""})
-            if applied:
-                await self.group_event("room.state", state)
+        await self._pass_control_from_absent_presenter()
         await self._announce_presence()
         if hasattr(self, "announcing"):
             await self.announcing  # the one this connection's join started, if still pending
+
+    async def _pass_control_from_absent_presenter(self):
+        """When the presenter is no longer present (they left, or their process died and their
+        presence lapsed), control passes to whoever has been here longest. Conditional on the
+        presenter in one atomic update, so processes doing this at once pass it once."""
+        state = await self.store.state()
+        presenter = state.get("presenter")
+        present = await self.store.present()
+        if presenter is None or any(person["user"] == presenter for person in present):
+            return
+        successor = present[0] if present else None
+        applied, state = await self.store.update_if_presenter(presenter, {
+            "presenter": successor["user"] if successor else None,
+            "presenter_name": successor["name"] if successor else ""})
+        if applied:
+            await self.group_event("room.state", state)
+
+    async def _keep_present(self):
+        """Renew this connection's presence from its own process every ``PRESENCE_RENEW_S``; when
+        entries of a dead process have lapsed, drop them, pass on a presenter's control that
+        lapsed with them, and tell the room who is present."""
+        while True:
+            await asyncio.sleep(PRESENCE_RENEW_S)
+            await self.store.touch(self.channel_name)
+            if await self.store.drop_stale():
+                await self._pass_control_from_absent_presenter()
+                await self._announce_presence()
 
     async def _announce_presence(self):
         """Tell the room who is present after a join or leave — coalesced: the first change in a

@@ -23,9 +23,12 @@ ROOM_TTL_S = 24 * 3600
 # within the window is told by one ``presence`` event, read after the window closes. A room of n
 # filling up would otherwise send n full lists to up to n people each (O(n²) messages of O(n)).
 PRESENCE_ANNOUNCE_S = 0.2
-# A presence entry not renewed for this long (the browser pings every 15 s) is a process that
-# died without saying goodbye; it is dropped when presence is read.
-PRESENCE_TTL_S = 60
+# Each connection's own web process renews its presence entry every PRESENCE_RENEW_S (whatever
+# its browser's timers do in a background tab); an entry not renewed for PRESENCE_TTL_S belongs
+# to a process that died without saying goodbye (kill -9, a lost host) and is dropped, and a
+# presenter's control passes on, within that time.
+PRESENCE_RENEW_S = 1.5
+PRESENCE_TTL_S = 5.0
 
 # Apply ARGV[2] (a JSON object) to the state if its presenter is ARGV[1] ("" = nobody, "*" = any);
 # with ARGV[4] == "1" only the keys the state lacks. Returns {1, new state} or {0, current state}.
@@ -93,6 +96,14 @@ class RoomStore:
 
     async def _drop(self, channels: list[str]) -> None:
         raise NotImplementedError
+
+    async def drop_stale(self) -> bool:
+        """Drop the entries not renewed for ``PRESENCE_TTL_S``; True if there were any."""
+        now = time.time()
+        stale = [channel for channel, entry in (await self._entries()).items() if now - entry["seen"] > PRESENCE_TTL_S]
+        if stale:
+            await self._drop(stale)
+        return bool(stale)
 
     async def present(self) -> list[dict]:
         """The people present, one entry per person (several tabs count once), in order of

@@ -259,3 +259,32 @@ def test_live_session(proposal, people, shots):
         None, ReviewNote.objects.get(parent=None).pk]
     assert AuditEvent.objects.filter(action="annotation.create").count() == 1
     assert AuditEvent.objects.filter(action="review_note.create").count() == 2
+
+
+def test_a_presenter_whose_process_died_loses_control_within_the_presence_ttl(proposal, people):
+    """A presenter's web process killed (-9) says no goodbye: its presence entry is simply no
+    longer renewed. The live reviewers' own processes drop it after ``PRESENCE_TTL_S``, pass
+    control to the longest present, and tell the room — no reload, no waiting for a join."""
+    from reviews.room import room_store
+
+    store = room_store(proposal.fix_request_id)
+    director = people["director"]
+    artist = websocket(f"/ws/review/{proposal.pk}/", people["artist"])
+
+    async def run():
+        # The dead process's last word: the director present and presenting, never renewed.
+        await store.join("dead-process-channel", {"user": director.pk, "name": "director", "roles": ["director"]})
+        await store.update_if_presenter(None, {"presenter": director.pk, "presenter_name": "director"}, anyone=True)
+        connected, _ = await artist.connect()
+        assert connected
+        room = await receive_event(artist, "room")
+        assert room["state"]["presenter"] == director.pk  # still fresh: the artist does not take over
+        state = await receive_event(artist, "room.state", timeout=30,
+                                    where=lambda data: data["presenter"] != director.pk)
+        assert (state["presenter"], state["presenter_name"]) == (people["artist"].pk, "artist")
+        presence = await receive_event(artist, "presence", timeout=30,
+                                       where=lambda data: [p["name"] for p in data["people"]] == ["artist"])
+        assert presence["people"][0]["user"] == people["artist"].pk
+        await artist.disconnect()
+
+    async_to_sync(run)()
