@@ -264,12 +264,13 @@ class ReviewConsumer(LiveConsumer):
 
     async def _keep_present(self):
         """Renew this connection's presence from its own process every ``PRESENCE_RENEW_S``; when
-        entries of a dead process have lapsed, drop them, pass on a presenter's control that
+        it is this connection's turn to sweep the room and entries of a dead process have lapsed,
+        drop them, pass on a presenter's control that
         lapsed with them, and tell the room who is present."""
         while True:
             await asyncio.sleep(PRESENCE_RENEW_S)
             await self.store.touch(self.channel_name)
-            if await self.store.drop_stale():
+            if await self.store.claim_sweep() and await self.store.drop_stale():
                 await self._pass_control_from_absent_presenter()
                 await self._announce_presence()
 

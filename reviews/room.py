@@ -11,7 +11,8 @@ kept in this process's memory.
 Keys (per fix request, whose versions the room shows): ``loupe:room:<id>:state`` (JSON) and
 ``loupe:room:<id>:presence`` (hash: channel name → JSON ``{user, name, roles, seen}``); both
 expire after ``ROOM_TTL_S`` without a change. ``loupe:room:<id>:announce`` is set (with an
-expiry) while a connection, in any process, has an announcement of presence pending.
+expiry) while a connection, in any process, has an announcement of presence pending;
+``loupe:room:<id>:sweep`` for ``PRESENCE_RENEW_S`` by the connection that looks for lapsed entries.
 """
 import json
 import time
@@ -97,6 +98,11 @@ class RoomStore:
     async def _drop(self, channels: list[str]) -> None:
         raise NotImplementedError
 
+    async def claim_sweep(self) -> bool:
+        """True for one caller per ``PRESENCE_RENEW_S`` in the whole room (any process): the one
+        to look for lapsed entries, so a room of n costs one sweep, not n, per period."""
+        raise NotImplementedError
+
     async def drop_stale(self) -> bool:
         """Drop the entries not renewed for ``PRESENCE_TTL_S``; True if there were any."""
         now = time.time()
@@ -128,6 +134,7 @@ class RedisRoomStore(RoomStore):
         self.state_key = f"loupe:room:{room_id}:state"
         self.presence_key = f"loupe:room:{room_id}:presence"
         self.announce_key = f"loupe:room:{room_id}:announce"
+        self.sweep_key = f"loupe:room:{room_id}:sweep"
 
     @property
     def redis(self):
@@ -187,6 +194,9 @@ class RedisRoomStore(RoomStore):
     async def release_announcement(self):
         await self.redis.delete(self.announce_key)
 
+    async def claim_sweep(self):
+        return bool(await self.redis.set(self.sweep_key, "1", nx=True, px=int(PRESENCE_RENEW_S * 1000)))
+
 
 class MemoryRoomStore(RoomStore):
     """The embedded-defaults fallback: one process, so its memory is the whole session."""
@@ -194,6 +204,7 @@ class MemoryRoomStore(RoomStore):
     _states: dict[int, dict] = {}
     _presence: dict[int, dict[str, dict]] = {}
     _announcing: set[int] = set()
+    _swept_at: dict[int, float] = {}
 
     async def state(self):
         return dict(self._states.get(self.room_id, {}))
@@ -238,6 +249,13 @@ class MemoryRoomStore(RoomStore):
 
     async def release_announcement(self):
         self._announcing.discard(self.room_id)
+
+    async def claim_sweep(self):
+        now = time.monotonic()
+        if now - self._swept_at.get(self.room_id, -PRESENCE_RENEW_S) < PRESENCE_RENEW_S:
+            return False
+        self._swept_at[self.room_id] = now
+        return True
 
 
 def room_store(room_id: int) -> RoomStore:

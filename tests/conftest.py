@@ -206,6 +206,7 @@ def _empty_review_rooms():
 
     MemoryRoomStore._states.clear()
     MemoryRoomStore._presence.clear()
+    MemoryRoomStore._swept_at.clear()
     if settings.REDIS_URL:
         import redis
 
