@@ -226,6 +226,14 @@ AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
 
 # TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
+# Holders of these roles (comma-separated: director, supervisor, producer, artist, performer) see
+# none of a production where they hold one until they sign in with a second factor, whatever the
+# production's own "require MFA of members". Set it empty to relax it (the embedded demo does).
+LOUPE_MFA_REQUIRED_ROLES = [role for role in env.list("LOUPE_MFA_REQUIRED_ROLES",
+                                                      default=["director", "supervisor", "producer"]) if role]
+_unknown_roles = set(LOUPE_MFA_REQUIRED_ROLES) - {"director", "supervisor", "artist", "producer", "performer"}
+if _unknown_roles:
+    raise ImproperlyConfigured(f"LOUPE_MFA_REQUIRED_ROLES names no such role: {', '.join(sorted(_unknown_roles))}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

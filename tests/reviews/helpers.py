@@ -25,7 +25,7 @@ def session_cookie(user) -> bytes:
 
 
 def websocket(path: str, user=None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1")]
+    headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
     if user is not None:
         headers.append((b"cookie", session_cookie(user)))
     return WebsocketCommunicator(application, path, headers=headers)

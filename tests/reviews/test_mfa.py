@@ -194,7 +194,8 @@ def test_websockets_of_a_production_requiring_mfa_need_a_verified_session(produc
             session.save()
         cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
         socket = WebsocketCommunicator(application, "/ws/productions/TEST/",
-                                       headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+                                       headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"),
+                                                (b"cookie", cookie)])
 
         async def attempt():
             connected, code = await socket.connect()
