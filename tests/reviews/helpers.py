@@ -87,3 +87,18 @@ def outside_watermark(image: np.ndarray, reviewer: str) -> np.ndarray:
                                           text=watermark_text(reviewer=reviewer, at=timezone.now())):
         mask[y0:y1, x0:x1] = False
     return mask
+
+
+def signed_in_with_second_factor(user) -> Client:
+    """A test client signed in as ``user`` with a second factor: a confirmed TOTP device of theirs
+    (made if they have none) recorded in the session, as the sign-in's code step leaves it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Authenticator app", confirmed=True)
+    client = signed_in(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
