@@ -27,7 +27,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError
-from reviews.services.accounts import api_token_create, api_token_revoke, totp_device_confirm, totp_device_start
+from reviews.services.accounts import (api_token_create, api_token_revoke, totp_device_confirm, totp_device_remove,
+                                      totp_device_start)
 
 #: Session key holding the person who gave a right password and still owes the code.
 PENDING_SIGN_IN = "loupe_pending_sign_in"
@@ -94,23 +95,34 @@ def sign_in_code(request):
     return render(request, "frontend/login_code.html", {"form": form, "next": _safe_next(request)})
 
 
+#: Session key holding the TOTP device this session is enrolling (only it may confirm it).
+ENROLLING_DEVICE = "loupe_enrolling_device"
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def account_security(request):
-    """The person's authenticator app (enrol or replace it, with a QR code) and API token
-    (make, revoke). Forms post ``action`` = ``enrol`` | ``confirm`` | ``token_create`` |
-    ``token_revoke``."""
+    """The person's authenticator app (enrol, replace or remove it, with a QR code) and API token
+    (make, revoke). Forms post ``action`` = ``enrol`` | ``confirm`` | ``remove`` |
+    ``token_create`` | ``token_revoke``; replacing (``enrol`` when there is an app) and removing
+    take the current app's code as ``current_code``."""
     user = request.user
-    context = {"error": "", "new_token": None, "enrolling": None}
+    context = {"error": "", "new_token": None, "enrolling": None, "removed": False}
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "enrol":
-                context["enrolling"] = totp_device_start(user=user)
+                context["enrolling"] = totp_device_start(user=user, current_code=request.POST.get("current_code", ""))
+                request.session[ENROLLING_DEVICE] = context["enrolling"].pk
             elif action == "confirm":
-                device = totp_device_confirm(user=user, token=request.POST.get("otp_token", ""))
+                device = totp_device_confirm(user=user, device_id=request.session.get(ENROLLING_DEVICE),
+                                             token=request.POST.get("otp_token", ""))
                 request.session.cycle_key()
+                request.session.pop(ENROLLING_DEVICE, None)
                 otp_login(request, device)  # this session is now signed in with the second factor
+            elif action == "remove":
+                totp_device_remove(user=user, current_code=request.POST.get("current_code", ""))
+                context["removed"] = True
             elif action == "token_create":
                 context["new_token"] = api_token_create(user=user)
             elif action == "token_revoke":
@@ -118,7 +130,8 @@ def account_security(request):
         except ServiceError as error:
             context["error"] = str(error)
             if action == "confirm":
-                context["enrolling"] = TOTPDevice.objects.filter(user=user, confirmed=False).last()
+                context["enrolling"] = TOTPDevice.objects.filter(user=user, confirmed=False,
+                                                                 pk=request.session.get(ENROLLING_DEVICE)).first()
     enrolling = context["enrolling"]
     if enrolling is not None:
         context["qr_svg"] = segno.make(enrolling.config_url, error="m").svg_inline(scale=4)

@@ -226,6 +226,10 @@ AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
 
 # TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
+# Email (notices to a person when their sign-in factors change): an EMAIL_URL such as
+# smtp+tls://user:password@mail.example.com:587; by default written to the console (the log).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("LOUPE_EMAIL_FROM", default="Loupe <loupe@localhost>")
 # Holders of these roles (comma-separated: director, supervisor, producer, artist, performer) see
 # none of a production where they hold one until they sign in with a second factor, whatever the
 # production's own "require MFA of members". Set it empty to relax it (the embedded demo does).

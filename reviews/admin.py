@@ -8,8 +8,10 @@ what an administrator may set up (productions, memberships, performers, a produc
 "require MFA") goes through the same services as everywhere else and is audited.
 """
 from django.contrib import admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import models
+from .services.accounts import totp_device_reset_by_administrator
 from .services.productions import (membership_add, membership_remove, performer_save, production_create,
                                    production_require_mfa_by_administrator)
 
@@ -129,3 +131,27 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class LookModelAdmin(ReadOnlyAdmin):
     list_display = ["production", "version", "name", "trained_by", "created_at"]
     list_filter = ["production"]
+
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyAdmin):
+    """People's authenticator apps: never made or changed here (a person sets up their own, and
+    replacing one needs its code), never showing the secret. Deleting one is the way back in for
+    someone who lost their phone; it is audited and the person is told
+    (``totp_device_reset_by_administrator``)."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    fields = list_display
+
+    def has_delete_permission(self, request, obj=None):
+        return True
+
+    def delete_model(self, request, obj):
+        totp_device_reset_by_administrator(user=obj.user, administrator=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in {device.user for device in queryset.select_related("user")}:
+            totp_device_reset_by_administrator(user=user, administrator=request.user)

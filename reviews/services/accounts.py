@@ -7,6 +7,7 @@ production's business.
 import logging
 
 from django.contrib.auth.models import User
+from django.core.mail import send_mail
 from django.db import transaction
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -24,42 +25,109 @@ logger = logging.getLogger(__name__)
 AUTHENTICATOR_APP = "Authenticator app"
 
 
-def _audit_in_productions(*, user: User, action: str, payload: dict | None = None) -> None:
+def _audit_in_productions(*, user: User, action: str, payload: dict | None = None, actor: User | None = None) -> None:
+    """``action`` on ``user``'s account, by ``actor`` (default: the person themselves), in the
+    trail of each production they are a member of."""
     for production in Production.objects.filter(memberships__user=user).distinct():
-        audit_record(production=production, actor=user, action=action, target=user, payload=payload or {})
-    logger.info("account %s user=%s", action, user.pk)
+        audit_record(production=production, actor=actor or user, action=action, target=user, payload=payload or {})
+    logger.info("account %s user=%s by=%s", action, user.pk, (actor or user).pk)
+
+
+def second_factor_check(*, user: User, code: str) -> None:
+    """Check that ``code`` is the current code of ``user``'s authenticator app — what replacing
+    or removing a factor asks for, so that a session signed in without the second factor (or a
+    stolen password) cannot swap the factor for its own. Codes are throttled per device and
+    each is accepted once (django-otp). Raises ``NotAllowed`` (403) when it is not."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None or not device.verify_token((code or "").strip()):
+        raise NotAllowed("Enter the code your current authenticator app shows now: replacing or removing it "
+                         "needs it.")
 
 
 @transaction.atomic
-def totp_device_start(*, user: User) -> TOTPDevice:
+def totp_device_start(*, user: User, current_code: str = "") -> TOTPDevice:
     """Begin enrolling an authenticator app: a new, unconfirmed TOTP device (HMAC-SHA1, 6 digits,
     30-second steps — RFC 6238 with RFC 4226's HOTP) whose ``config_url`` (an ``otpauth://`` URI)
-    the person scans. Earlier unconfirmed devices of ``user`` are dropped; a person who already
-    has a confirmed device enrols a replacement the same way (the old one works until then)."""
+    the person scans. Earlier unconfirmed devices of ``user`` are dropped. A person who already
+    has an app replaces it the same way, giving its current code (``current_code``,
+    ``second_factor_check``); the old one works until the new one is confirmed. Raises
+    ``NotAllowed`` (403) when that code is missing or wrong."""
+    if user_has_device(user):
+        second_factor_check(user=user, code=current_code)
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
 
 
 @transaction.atomic
-def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
-    """Confirm ``user``'s device being enrolled with a code it shows (``token``: 6 digits).
+def totp_device_confirm(*, user: User, device_id: int | None, token: str) -> TOTPDevice:
+    """Confirm ``user``'s device being enrolled (``device_id``: the one ``totp_device_start``
+    made for this session) with a code it shows (``token``: 6 digits).
 
     On success the device becomes the person's only confirmed one (an older one is removed), and
-    their API token is revoked — it was made without this second factor. Raises ``ServiceError``
-    (400) when there is no enrolment under way or the code is not the current one.
+    their API token is revoked — it was made without this second factor. Audited as
+    ``account.mfa_enrol`` (``account.mfa_replace`` when it replaced one) and, for a replacement,
+    the person is told by email. Raises ``ServiceError`` (400) when there is no enrolment under
+    way or the code is not the current one.
     """
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-id").first()
+    device = (TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False, pk=device_id)
+              .first() if device_id else None)
     if device is None:
         raise ServiceError("There is no authenticator app being set up; start again from Account security.")
     if not device.verify_token((token or "").strip()):
         raise ServiceError("That code is not the one the app shows now: enter the current 6-digit code "
                            "(and check that the phone's clock is set automatically).")
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    replaced, _ = TOTPDevice.objects.filter(user=user, confirmed=True).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     Token.objects.filter(user=user).delete()
-    _audit_in_productions(user=user, action="account.mfa_enrol")
+    _audit_in_productions(user=user, action="account.mfa_replace" if replaced else "account.mfa_enrol")
+    if replaced:
+        _notify(user=user, subject="Your Loupe authenticator app was replaced",
+                body="A new authenticator app now signs you in to Loupe; the one you had no longer does.")
     return device
+
+
+@transaction.atomic
+def totp_device_remove(*, user: User, current_code: str) -> None:
+    """Remove ``user``'s authenticator app, given its current code (``second_factor_check``):
+    from then on they sign in with the password alone, and productions or roles that need a
+    second factor are closed to them until they set one up again. Audited as
+    ``account.mfa_remove``; the person is told by email. Raises ``NotAllowed`` (403)."""
+    second_factor_check(user=user, code=current_code)
+    TOTPDevice.objects.filter(user=user).delete()
+    _audit_in_productions(user=user, action="account.mfa_remove")
+    _notify(user=user, subject="Your Loupe authenticator app was removed",
+            body="You now sign in to Loupe with your password alone.")
+
+
+@transaction.atomic
+def totp_device_reset_by_administrator(*, user: User, administrator: User) -> None:
+    """An administrator removes ``user``'s authenticator app (a lost phone: the person then signs
+    in with the password and sets up a new one). Audited as ``account.mfa_reset`` with the
+    administrator as actor; the person is told by email."""
+    TOTPDevice.objects.filter(user=user).delete()
+    _audit_in_productions(user=user, action="account.mfa_reset", actor=administrator)
+    _notify(user=user, subject="Your Loupe authenticator app was removed by an administrator",
+            body=f"{administrator.get_username()} removed your authenticator app; set up a new one under "
+                 "Account security after signing in.")
+
+
+def _notify(*, user: User, subject: str, body: str) -> None:
+    """Tell ``user`` by email of a change to their sign-in, once the change is committed (through
+    Django's email backend, ``EMAIL_URL``). A person with no address is only logged; a failed
+    send is logged, never undoes the change."""
+    if not user.email:
+        logger.warning("account change not notified: user=%s has no email address", user.pk)
+        return
+
+    def send() -> None:
+        try:
+            send_mail(subject, f"{body}\n\nIf this was not you, tell your Loupe administrator at once.",
+                      None, [user.email])
+        except Exception:  # noqa: BLE001 — the change stands; the log says who was not told
+            logger.exception("account change not notified: user=%s", user.pk)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
