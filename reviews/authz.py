@@ -103,9 +103,9 @@ def second_factor_message(production: Production) -> str:
     if production.require_mfa:
         why = f"{production.code} requires multi-factor sign-in of its members"
     else:
-        labels = [label.lower() for value, label in Role.choices if value in second_factor_roles()]
+        labels = [f"{label.lower()}s" for value, label in Role.choices if value in second_factor_roles()]
         who = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
-        why = f"{production.code}'s {who}s sign in with a second factor"
+        why = f"{who[0].upper()}{who[1:]} of {production.code} sign in with a second factor"
     return f"{why}: set up an authenticator app under Account security, then sign in with its code."
 
 
