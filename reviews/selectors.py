@@ -6,7 +6,8 @@ from rest_framework.authtoken.models import Token
 
 from . import authz
 from .models import (Alteration, Annotation, Clip, ConsentRequest, ContinuityFinding, FixKind, FixRequest, Job,
-                     Membership, Production, Proposal, ProposalStatus, ReviewNote, Shot)
+                     Membership, Production, Proposal, ProposalStatus, RecoveryCode, RecoveryCodeDevice, ReviewNote,
+                     Shot)
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -210,6 +211,13 @@ def _board_order(sort: str) -> list:
 def api_token_of(user: User) -> Token | None:
     """``user``'s API token, if they have one."""
     return Token.objects.filter(user=user).first()
+
+
+def recovery_codes_left(user: User) -> int | None:
+    """How many unused recovery codes ``user`` has; None when they were never given any."""
+    if not RecoveryCodeDevice.objects.filter(user=user).exists():
+        return None
+    return RecoveryCode.objects.filter(device__user=user, used_at__isnull=True).count()
 
 
 def consent_requests_answerable_by(user: User | AnonymousUser, production: Production) -> QuerySet[ConsentRequest]:
