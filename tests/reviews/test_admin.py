@@ -96,3 +96,26 @@ def test_memberships_set_up_in_the_admin_go_through_the_services_and_are_audited
         ("membership.add", (("role", "artist"), ("user", "newcomer"))),
         ("production.require_mfa", (("require_mfa", True), ("via", "admin"))),
     }
+
+
+def test_a_production_and_a_performer_made_in_the_admin_are_made_by_the_services(people, administrator):
+    from reviews.models import Performer, Production
+
+    admin = signed_in_with_second_factor(administrator)
+    made = admin.post("/admin/reviews/production/add/", {
+        "code": "NEW01", "name": "New title",
+        "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-user": people["director"].pk, "memberships-0-role": "director",
+    })
+    assert made.status_code == 302, made.content.decode()[:2000]
+    production = Production.objects.get(code="NEW01")
+    performer = admin.post("/admin/reviews/performer/add/", {"production": production.pk, "name": "Ada Quinn",
+                                                            "user": people["performer"].pk})
+    assert performer.status_code == 302
+    assert Performer.objects.get(production=production).user == people["performer"]
+    events = AuditEvent.objects.filter(production=production).order_by("id")
+    assert [(e.action, e.actor) for e in events] == [("production.create", administrator),
+                                                    ("membership.add", administrator),
+                                                    ("performer.add", administrator)]
+    assert events.last().payload == {"name": "Ada Quinn", "user": "performer", "representative": ""}
