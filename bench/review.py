@@ -44,6 +44,9 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loupe_bench_review")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# Its people sign in by session without an authenticator app, as in the demo (the second factor
+# directors, supervisors and producers need by default is not what is measured).
+os.environ.setdefault("LOUPE_MFA_REQUIRED_ROLES", "")
 os.environ["LOUPE_REVIEW_WIDTH"] = "1280"  # 720p review frames
 MEDIA = tempfile.mkdtemp(prefix="loupe-bench-media-")
 os.environ["LOUPE_MEDIA_ROOT"] = MEDIA

@@ -21,13 +21,14 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp import devices_for_user, user_has_device
+from django_otp import user_has_device
 from django_otp.forms import OTPTokenForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError
-from reviews.services.accounts import api_token_create, api_token_revoke, totp_device_confirm, totp_device_start
+from reviews.services.accounts import (api_token_create, api_token_revoke, recovery_codes_make, second_factor_verify,
+                                      totp_device_confirm, totp_device_remove, totp_device_start)
 
 #: Session key holding the person who gave a right password and still owes the code.
 PENDING_SIGN_IN = "loupe_pending_sign_in"
@@ -76,41 +77,73 @@ def _safe_next(request) -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def sign_in_code(request):
-    """Step 2: the authenticator app's current code; signs the person in, verified."""
+    """Step 2: the authenticator app's current code — or one of the person's recovery codes
+    (anything not all digits is taken for one: ``second_factor_verify``) — signs the person in,
+    verified."""
     user, backend = _pending_user(request)
     if user is None:
         request.session.pop(PENDING_SIGN_IN, None)
         return redirect(f"{reverse('login')}?{urlencode({'next': _safe_next(request)})}")
-    data = None
+    data, error = None, ""
     if request.method == "POST":
-        # One authenticator app per person: the code is checked against theirs.
-        data = request.POST.copy()
-        data["otp_device"] = getattr(next(devices_for_user(user), None), "persistent_id", "")
+        token = "".join(request.POST.get("otp_token", "").split())
+        if token and not token.isdigit():
+            try:
+                user.otp_device = second_factor_verify(user=user, code=token, purpose="sign-in")
+            except ServiceError as refused:
+                error = str(refused)
+            else:
+                return _signed_in(request, user, backend)
+        else:
+            # One authenticator app per person: the code is checked against theirs.
+            data = request.POST.copy()
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            data["otp_device"] = device.persistent_id if device else ""
     form = SignInCodeForm(user, request, data=data)
-    if request.method == "POST" and form.is_valid():
-        del request.session[PENDING_SIGN_IN]
-        auth.login(request, user, backend=backend)  # django-otp keeps user.otp_device in the session
-        return HttpResponseRedirect(_safe_next(request))
-    return render(request, "frontend/login_code.html", {"form": form, "next": _safe_next(request)})
+    if data is not None and form.is_valid():
+        return _signed_in(request, user, backend)
+    return render(request, "frontend/login_code.html", {"form": form, "error": error, "next": _safe_next(request)})
+
+
+def _signed_in(request, user: User, backend: str):
+    """Sign ``user`` in with the device that accepted their code (``user.otp_device``; django-otp
+    keeps it in the session) and go on to where they were going."""
+    del request.session[PENDING_SIGN_IN]
+    auth.login(request, user, backend=backend)
+    return HttpResponseRedirect(_safe_next(request))
+
+
+#: Session key holding the TOTP device this session is enrolling (only it may confirm it).
+ENROLLING_DEVICE = "loupe_enrolling_device"
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def account_security(request):
-    """The person's authenticator app (enrol or replace it, with a QR code) and API token
-    (make, revoke). Forms post ``action`` = ``enrol`` | ``confirm`` | ``token_create`` |
-    ``token_revoke``."""
+    """The person's authenticator app (enrol, replace or remove it, with a QR code), recovery
+    codes (make new ones, shown once) and API token (make, revoke). Forms post ``action`` =
+    ``enrol`` | ``confirm`` | ``remove`` | ``recovery_codes`` | ``token_create`` |
+    ``token_revoke``; replacing (``enrol`` when there is an app) and removing take the current
+    app's code, or a recovery code, as ``current_code``."""
     user = request.user
-    context = {"error": "", "new_token": None, "enrolling": None}
+    context = {"error": "", "new_token": None, "enrolling": None, "removed": False}
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "enrol":
-                context["enrolling"] = totp_device_start(user=user)
+                context["enrolling"] = totp_device_start(user=user, current_code=request.POST.get("current_code", ""))
+                request.session[ENROLLING_DEVICE] = context["enrolling"].pk
             elif action == "confirm":
-                device = totp_device_confirm(user=user, token=request.POST.get("otp_token", ""))
+                device = totp_device_confirm(user=user, device_id=request.session.get(ENROLLING_DEVICE),
+                                             token=request.POST.get("otp_token", ""))
                 request.session.cycle_key()
+                request.session.pop(ENROLLING_DEVICE, None)
                 otp_login(request, device)  # this session is now signed in with the second factor
+            elif action == "remove":
+                totp_device_remove(user=user, current_code=request.POST.get("current_code", ""))
+                context["removed"] = True
+            elif action == "recovery_codes":
+                context["recovery_codes"] = recovery_codes_make(user=user)
             elif action == "token_create":
                 context["new_token"] = api_token_create(user=user)
             elif action == "token_revoke":
@@ -118,7 +151,8 @@ def account_security(request):
         except ServiceError as error:
             context["error"] = str(error)
             if action == "confirm":
-                context["enrolling"] = TOTPDevice.objects.filter(user=user, confirmed=False).last()
+                context["enrolling"] = TOTPDevice.objects.filter(user=user, confirmed=False,
+                                                                 pk=request.session.get(ENROLLING_DEVICE)).first()
     enrolling = context["enrolling"]
     if enrolling is not None:
         context["qr_svg"] = segno.make(enrolling.config_url, error="m").svg_inline(scale=4)
@@ -127,6 +161,7 @@ def account_security(request):
         "has_app": user_has_device(user),
         "verified": authz.is_verified(user),
         "token": selectors.api_token_of(user),
+        "recovery_codes_left": selectors.recovery_codes_left(user),
         "locked": selectors.productions_locked_for(user),
     })
     return render(request, "frontend/account_security.html", context)

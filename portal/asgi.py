@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with session auth and
-django-otp's second factor (``portal.otp_asgi``)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels with the Origin check
+(``portal.websocket_origin``: scheme, host and port), session auth and django-otp's second
+factor (``portal.otp_asgi``)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -9,14 +10,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal.otp_asgi import OTPMiddleware  # noqa: E402
+from portal.websocket_origin import SameOriginValidator  # noqa: E402
 from reviews.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

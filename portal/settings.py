@@ -8,6 +8,7 @@ broker — the way it runs in production and in CI. ``docs/operations.md`` lists
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "portal.apps.LoupeAdminConfig",  # django.contrib.admin, second factor required
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here (/api/docs/), not from a CDN
     "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (django-csp): CONTENT_SECURITY_POLICY below.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -209,6 +213,28 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every response (django-csp): scripts, styles, fonts and
+# connections only from this site — no inline scripts, no inline style attributes, no eval —
+# images also as data: URIs (job previews) and blob: URLs; no plugins, no framing, forms posted
+# only here. WebSockets to this site are covered by 'self' (CSP Level 3). LOUPE_CSP_REPORT_URI
+# adds a report-uri for violations.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+if env.str("LOUPE_CSP_REPORT_URI", default=""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env.str("LOUPE_CSP_REPORT_URI")]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -240,6 +266,18 @@ AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
 
 # TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
+# Email (notices to a person when their sign-in factors change): an EMAIL_URL such as
+# smtp+tls://user:password@mail.example.com:587; by default written to the console (the log).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("LOUPE_EMAIL_FROM", default="Loupe <loupe@localhost>")
+# Holders of these roles (comma-separated: director, supervisor, producer, artist, performer) see
+# none of a production where they hold one until they sign in with a second factor, whatever the
+# production's own "require MFA of members". Set it empty to relax it (the embedded demo does).
+LOUPE_MFA_REQUIRED_ROLES = [role for role in env.list("LOUPE_MFA_REQUIRED_ROLES",
+                                                      default=["director", "supervisor", "producer"]) if role]
+_unknown_roles = set(LOUPE_MFA_REQUIRED_ROLES) - {"director", "supervisor", "artist", "producer", "performer"}
+if _unknown_roles:
+    raise ImproperlyConfigured(f"LOUPE_MFA_REQUIRED_ROLES names no such role: {', '.join(sorted(_unknown_roles))}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -253,6 +291,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
+    # The schema and its viewer are for people signed in (they map every operation).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "TITLE": "Loupe API",
     "DESCRIPTION": "Productions, dailies, fix requests, jobs, proposals and review decisions.",
     "VERSION": "0.1.0",

@@ -1,8 +1,9 @@
 """URL routing: pages, the REST API and its schema, admin, sign-in."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from frontend import account
 
@@ -12,7 +13,10 @@ urlpatterns = [
     path("login/code/", account.sign_in_code, name="login-verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("reviews.api.urls")),
+    # Signed-in people only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]); the viewer sends others
+    # to sign in, and loads its script from a URL of its own rather than inline (CSP).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(
+        url_name="api-schema", template_name="frontend/api_docs.html")), name="api-docs"),
     path("", include("frontend.urls")),
 ]

@@ -1,83 +1,25 @@
-"""Admin: for administrators to inspect and fix data. The audit trail is read-only here."""
+"""Admin: for administrators to inspect the data, and to set up productions and their people.
+
+The admin is no way around the services, the roles or the audit trail (issue #23, hole 1):
+only staff signed in with a second factor reach it (``portal.admin_site``); the work itself —
+footage, shots, fix requests, jobs, proposals, decisions, looks, the audit trail — is
+read-only here and changes only through the portal, where each change is checked and audited;
+what an administrator may set up (productions, memberships, performers, a production's
+"require MFA") goes through the same services as everywhere else and is audited.
+"""
 from django.contrib import admin
-from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import models
-from .services.audit import audit_record
+from .services.accounts import totp_device_reset_by_administrator
+from .services.productions import (membership_add, membership_remove, performer_save, production_create,
+                                   production_require_mfa_by_administrator)
 
 
-class MembershipInline(admin.TabularInline):
-    model = models.Membership
-    extra = 0
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added, changed or deleted here: the model changes only through its services."""
 
-
-@admin.register(models.Production)
-class ProductionAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "require_mfa", "review_watermark", "created_at"]
-    # Changed through services.productions.production_set_review_watermark, which audits it.
-    readonly_fields = ["review_watermark"]
-    inlines = [MembershipInline]
-
-    @transaction.atomic
-    def save_model(self, request, obj, form, change):
-        """An administrator changing "require MFA of members" is in the production's audit trail."""
-        super().save_model(request, obj, form, change)
-        if change and "require_mfa" in form.changed_data:
-            audit_record(production=obj, actor=request.user, action="production.require_mfa", target=obj,
-                         payload={"require_mfa": obj.require_mfa, "via": "admin"})
-
-
-@admin.register(models.Performer)
-class PerformerAdmin(admin.ModelAdmin):
-    list_display = ["name", "production", "user"]
-    list_filter = ["production"]
-
-
-@admin.register(models.Clip)
-class ClipAdmin(admin.ModelAdmin):
-    list_display = ["name", "production", "codec", "width", "height", "frame_count", "start_timecode"]
-    list_filter = ["production"]
-    readonly_fields = ["source_path", "checksum_sha256", "size_bytes"]
-
-
-@admin.register(models.Shot)
-class ShotAdmin(admin.ModelAdmin):
-    list_display = ["code", "production", "clip", "source_in", "source_out"]
-    list_filter = ["production"]
-
-
-@admin.register(models.FixRequest)
-class FixRequestAdmin(admin.ModelAdmin):
-    list_display = ["id", "production", "shot", "kind", "frame_in", "frame_out", "status", "assignee"]
-    list_filter = ["production", "kind", "status"]
-
-
-@admin.register(models.Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "production", "fix_request", "state", "frames_done", "frames_total", "worker"]
-    list_filter = ["production", "state"]
-
-
-@admin.register(models.Proposal)
-class ProposalAdmin(admin.ModelAdmin):
-    list_display = ["id", "production", "fix_request", "version", "status", "created_at"]
-    list_filter = ["production", "status"]
-
-
-@admin.register(models.ReviewDecision)
-class ReviewDecisionAdmin(admin.ModelAdmin):
-    list_display = ["id", "production", "proposal", "director", "decision", "created_at"]
-    list_filter = ["production", "decision"]
-
-
-@admin.register(models.AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Append-only: nobody adds, changes or deletes events here."""
-
-    list_display = ["id", "created_at", "production", "actor", "action", "target_type", "target_id"]
-    list_filter = ["production", "action"]
-
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -87,8 +29,129 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+class MembershipInline(admin.TabularInline):
+    """Roles are added and taken away (``membership_add`` / ``membership_remove``, audited); a
+    role is changed by taking it away and adding another."""
+
+    model = models.Membership
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Production)
+class ProductionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "require_mfa", "review_watermark", "created_at"]
+    # The watermark is changed through services.productions.production_set_review_watermark.
+    readonly_fields = ["review_watermark"]
+    inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once made, only "require MFA of members" is set here.
+        return ["code", "name", "review_watermark"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = production_create(code=obj.code, name=obj.name, actor=request.user)
+            obj.pk, obj.created_at, obj._state = created.pk, created.created_at, created._state
+            if obj.require_mfa:
+                production_require_mfa_by_administrator(production=created, administrator=request.user, required=True)
+        elif "require_mfa" in form.changed_data:
+            production_require_mfa_by_administrator(production=obj, administrator=request.user,
+                                                    required=obj.require_mfa)
+
+    def save_formset(self, request, form, formset, change):
+        for membership in formset.save(commit=False):
+            membership_add(production=form.instance, user=membership.user, role=membership.role, actor=request.user)
+        for membership in formset.deleted_objects:
+            membership_remove(membership=membership, actor=request.user)
+
+
+@admin.register(models.Performer)
+class PerformerAdmin(admin.ModelAdmin):
+    list_display = ["name", "production", "user", "representative"]
+    list_filter = ["production"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["production"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        performer_save(performer=obj, actor=request.user, fields=form.changed_data)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # consent requests and fix requests name the performer
+
+
+@admin.register(models.Clip)
+class ClipAdmin(ReadOnlyAdmin):
+    list_display = ["name", "production", "codec", "width", "height", "frame_count", "start_timecode"]
+    list_filter = ["production"]
+
+
+@admin.register(models.Shot)
+class ShotAdmin(ReadOnlyAdmin):
+    list_display = ["code", "production", "clip", "source_in", "source_out"]
+    list_filter = ["production"]
+
+
+@admin.register(models.FixRequest)
+class FixRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "production", "shot", "kind", "frame_in", "frame_out", "status", "assignee"]
+    list_filter = ["production", "kind", "status"]
+
+
+@admin.register(models.Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "production", "fix_request", "state", "frames_done", "frames_total", "worker"]
+    list_filter = ["production", "state"]
+
+
+@admin.register(models.Proposal)
+class ProposalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "production", "fix_request", "version", "status", "created_at"]
+    list_filter = ["production", "status"]
+
+
+@admin.register(models.ReviewDecision)
+class ReviewDecisionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "production", "proposal", "director", "decision", "created_at"]
+    list_filter = ["production", "decision"]
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Append-only: nobody adds, changes or deletes events here."""
+
+    list_display = ["id", "created_at", "production", "actor", "action", "target_type", "target_id"]
+    list_filter = ["production", "action"]
+
+
 @admin.register(models.LookModel)
-class LookModelAdmin(admin.ModelAdmin):
+class LookModelAdmin(ReadOnlyAdmin):
     list_display = ["production", "version", "name", "trained_by", "created_at"]
     list_filter = ["production"]
-    readonly_fields = ["cube_path", "lineage", "measurements", "parameters"]
+
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyAdmin):
+    """People's authenticator apps: never made or changed here (a person sets up their own, and
+    replacing one needs its code), never showing the secret. Deleting one is the way back in for
+    someone who lost their phone; it is audited and the person is told
+    (``totp_device_reset_by_administrator``)."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    fields = list_display
+
+    def has_delete_permission(self, request, obj=None):
+        return True
+
+    def delete_model(self, request, obj):
+        totp_device_reset_by_administrator(user=obj.user, administrator=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in {device.user for device in queryset.select_related("user")}:
+            totp_device_reset_by_administrator(user=user, administrator=request.user)

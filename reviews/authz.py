@@ -1,4 +1,5 @@
 """Who may do what in a production: the one place roles are checked."""
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
 from .errors import NotAllowed, SecondFactorRequired
@@ -90,14 +91,29 @@ def is_verified(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and check is not None and check())
 
 
+def second_factor_roles() -> frozenset[str]:
+    """The roles whose holders must sign in with a second factor in every production
+    (``LOUPE_MFA_REQUIRED_ROLES``; by default directors, post supervisors and producers — the
+    people who approve, run post and export; empty in the embedded demo)."""
+    return frozenset(settings.LOUPE_MFA_REQUIRED_ROLES)
+
+
 def second_factor_message(production: Production) -> str:
-    return (f"{production.code} requires multi-factor sign-in of its members: set up an authenticator app "
-            f"under Account security, then sign in with its code.")
+    """Why a member of ``production`` must give a second factor first, and what to do."""
+    if production.require_mfa:
+        why = f"{production.code} requires multi-factor sign-in of its members"
+    else:
+        labels = [f"{label.lower()}s" for value, label in Role.choices if value in second_factor_roles()]
+        who = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
+        why = f"{who[0].upper()}{who[1:]} of {production.code} sign in with a second factor"
+    return f"{why}: set up an authenticator app under Account security, then sign in with its code."
 
 
 def require_second_factor(user: User | AnonymousUser, production: Production) -> None:
-    """Raise ``SecondFactorRequired`` (403) when ``production`` requires multi-factor sign-in of its
-    members and ``user`` is not verified. Call it only for members: to anyone else the production
-    answers as one that does not exist."""
-    if production.require_mfa and not is_verified(user):
+    """Raise ``SecondFactorRequired`` (403) when ``user`` must sign in with a second factor to see
+    ``production`` — it requires it of its members, or ``user`` holds one of
+    ``second_factor_roles()`` in it — and is not verified. Call it only for members: to anyone
+    else the production answers as one that does not exist."""
+    needed = production.require_mfa or bool(roles_in(user, production) & second_factor_roles())
+    if needed and not is_verified(user):
         raise SecondFactorRequired(second_factor_message(production))

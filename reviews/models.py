@@ -4,10 +4,13 @@ Frames are counted from 0 at the start of a clip. Ranges are ``[in, out)``: the 
 exclusive, as in CMX3600 EDLs and OpenTimelineIO. Business rules live in ``reviews.services``,
 not here.
 """
+import hashlib
 from fractions import Fraction
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin
 
 
 class Role(models.TextChoices):
@@ -612,3 +615,44 @@ class ReviewNote(models.Model):
 
     class Meta:
         ordering = ["frame", "created_at", "id"]
+
+
+class RecoveryCodeDevice(ThrottlingMixin, Device):
+    """A person's one-time recovery codes, as a django-otp device (so a sign-in with one is a
+    verified session like any other): the second factor when the authenticator app is out of
+    reach. Not production data — a sign-in factor, like django-otp's ``TOTPDevice``. Wrong codes
+    are throttled (django-otp's ``ThrottlingMixin``: 1 s, 2 s, 4 s, … after each failure)."""
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token) -> bool:
+        """True once for each unused code of this device: the code is marked used in the same
+        UPDATE that finds it, so two requests racing with one code cannot both pass."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        used = RecoveryCode.objects.filter(device=self, code_sha256=RecoveryCode.digest(str(token)),
+                                           used_at__isnull=True).update(used_at=timezone.now())
+        if used:
+            self.throttle_reset()
+        else:
+            self.throttle_increment()
+        return bool(used)
+
+
+class RecoveryCode(models.Model):
+    """One recovery code, kept only as the SHA-256 of its normalised text. A code carries 80
+    random bits (16 base32 characters), so a plain hash is as hard to reverse as the code is
+    to guess; each is usable once (``used_at``)."""
+
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_sha256 = models.CharField(max_length=64, db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def digest(code: str) -> str:
+        """SHA-256 (hex) of ``code`` with dashes and spaces dropped and letters upper-cased, so
+        ``abcd-efgh-…`` typed as shown, or without dashes, matches."""
+        normalised = "".join(code.split()).replace("-", "").upper()
+        return hashlib.sha256(normalised.encode()).hexdigest()

@@ -6,27 +6,38 @@ from rest_framework.authtoken.models import Token
 
 from . import authz
 from .models import (Alteration, Annotation, Clip, ConsentRequest, ContinuityFinding, FixKind, FixRequest, Job,
-                     Production, Proposal, ProposalStatus, ReviewNote, Shot)
+                     Membership, Production, Proposal, ProposalStatus, RecoveryCode, RecoveryCodeDevice, ReviewNote,
+                     Shot)
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
     """The productions ``user`` may see: those they are a member of, less — unless they signed in
-    with a second factor — those that require multi-factor sign-in (``Production.require_mfa``).
-    Every other read (pages, API, WebSockets, media) is scoped through this one."""
+    with a second factor — those locked to them (``productions_locked_for``). Every other read
+    (pages, API, WebSockets, media) is scoped through this one."""
     if not user.is_authenticated:
         return Production.objects.none()
     productions = Production.objects.filter(memberships__user=user).distinct()
     if not authz.is_verified(user):
-        productions = productions.filter(require_mfa=False)
+        productions = productions.exclude(pk__in=_needing_second_factor(user))
     return productions
 
 
 def productions_locked_for(user: User | AnonymousUser) -> QuerySet[Production]:
     """The productions ``user`` is a member of but may not see until they sign in with a second
-    factor (empty when they did). Only for telling members why; never for outsiders."""
+    factor (empty when they did): those that require it of their members
+    (``Production.require_mfa``) and those where ``user`` holds a role that requires it
+    (``authz.second_factor_roles()``, ``LOUPE_MFA_REQUIRED_ROLES``). Only for telling members
+    why; never for outsiders."""
     if not user.is_authenticated or authz.is_verified(user):
         return Production.objects.none()
-    return Production.objects.filter(memberships__user=user, require_mfa=True).distinct()
+    return Production.objects.filter(pk__in=_needing_second_factor(user))
+
+
+def _needing_second_factor(user: User) -> QuerySet:
+    """Ids of ``user``'s productions that need a second factor of them, as a subquery."""
+    return (Membership.objects.filter(user=user)
+            .filter(Q(production__require_mfa=True) | Q(role__in=authz.second_factor_roles()))
+            .values("production"))
 
 
 def production_for(user: User | AnonymousUser, code: str) -> Production | None:
@@ -200,6 +211,13 @@ def _board_order(sort: str) -> list:
 def api_token_of(user: User) -> Token | None:
     """``user``'s API token, if they have one."""
     return Token.objects.filter(user=user).first()
+
+
+def recovery_codes_left(user: User) -> int | None:
+    """How many unused recovery codes ``user`` has; None when they were never given any."""
+    if not RecoveryCodeDevice.objects.filter(user=user).exists():
+        return None
+    return RecoveryCode.objects.filter(device__user=user, used_at__isnull=True).count()
 
 
 def consent_requests_answerable_by(user: User | AnonymousUser, production: Production) -> QuerySet[ConsentRequest]:

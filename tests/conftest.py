@@ -46,6 +46,21 @@ def _isolated_media(settings, media_root, checkpoint_log):
     settings.LOUPE_REVIEW_PROXIES = False
 
 
+@pytest.fixture(autouse=True)
+def _second_factor_by_role_relaxed(settings):
+    """Tests sign people in with their passwords, as the embedded demo does: the default that
+    directors, post supervisors and producers need a second factor (``LOUPE_MFA_REQUIRED_ROLES``)
+    is relaxed here as the demo relaxes it, and its own tests (``tests/reviews/test_mfa.py``)
+    set it back with ``second_factor_by_role``."""
+    settings.LOUPE_MFA_REQUIRED_ROLES = []
+
+
+@pytest.fixture
+def second_factor_by_role(settings):
+    """The default policy: directors, post supervisors and producers need a second factor."""
+    settings.LOUPE_MFA_REQUIRED_ROLES = ["director", "supervisor", "producer"]
+
+
 @pytest.fixture
 def people(db) -> dict[str, User]:
     """One user per role, named after it, plus an outsider who belongs to no production."""
@@ -147,7 +162,8 @@ def process_env(django_db_setup, media_root, checkpoint_log) -> dict[str, str]:
     created, this run's media folder, and short broker and lease timeouts so that a job whose
     worker was killed is picked up again within seconds."""
     return dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_MEDIA_ROOT=str(media_root),
-                LOUPE_AUDIT_CHECKPOINT_LOG=str(checkpoint_log), DJANGO_SETTINGS_MODULE="portal.settings", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
+                LOUPE_AUDIT_CHECKPOINT_LOG=str(checkpoint_log), DJANGO_SETTINGS_MODULE="portal.settings",
+                LOUPE_MFA_REQUIRED_ROLES="", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
                 LOUPE_BROKER_RESTORE_INTERVAL_S="2", LOUPE_JOB_LEASE_S="4")
 
 

@@ -29,7 +29,7 @@ def _on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("reviews", "0013_fix_request_mask_keyframes"),
+        ("reviews", "0015_recovery_codes"),
     ]
 
     operations = [

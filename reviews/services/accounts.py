@@ -1,20 +1,25 @@
-"""A person's own sign-in credentials: their TOTP device (RFC 6238) and their API token.
+"""A person's own sign-in credentials: their TOTP device (RFC 6238), their one-time recovery
+codes and their API token.
 
 Account events are audited in every production the person is a member of (the audit trail is
 per production): who can reach that production's footage, and with which credentials, is that
 production's business.
 """
+import base64
 import logging
+import secrets
 
 from django.contrib.auth.models import User
+from django.core.mail import send_mail
 from django.db import transaction
 from django_otp import user_has_device
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from reviews import authz
 from reviews.errors import NotAllowed, ServiceError
-from reviews.models import Production
+from reviews.models import Production, RecoveryCode, RecoveryCodeDevice
 
 from .audit import audit_record
 
@@ -24,42 +29,158 @@ logger = logging.getLogger(__name__)
 AUTHENTICATOR_APP = "Authenticator app"
 
 
-def _audit_in_productions(*, user: User, action: str, payload: dict | None = None) -> None:
+def _audit_in_productions(*, user: User, action: str, payload: dict | None = None, actor: User | None = None) -> None:
+    """``action`` on ``user``'s account, by ``actor`` (default: the person themselves), in the
+    trail of each production they are a member of."""
     for production in Production.objects.filter(memberships__user=user).distinct():
-        audit_record(production=production, actor=user, action=action, target=user, payload=payload or {})
-    logger.info("account %s user=%s", action, user.pk)
+        audit_record(production=production, actor=actor or user, action=action, target=user, payload=payload or {})
+    logger.info("account %s user=%s by=%s", action, user.pk, (actor or user).pk)
 
 
-@transaction.atomic
-def totp_device_start(*, user: User) -> TOTPDevice:
+def second_factor_verify(*, user: User, code: str, purpose: str) -> Device:
+    """Check that ``code`` is the code ``user``'s authenticator app shows now (digits) or one of
+    their unused recovery codes (``recovery_codes_make``), and return the device that accepted
+    it. This is what signing in with a recovery code, and replacing or removing a factor, ask
+    for — so that a session signed in without the second factor (or a stolen password) cannot
+    swap the factor for its own. A recovery code is used up, audited as
+    ``account.recovery_code_use`` (with ``purpose``: ``sign-in``, ``replace``, ``remove``) and
+    told to the person by email. Wrong codes are throttled per device (django-otp); the throttle
+    is committed, so call this outside any transaction that the failure would roll back.
+    Raises ``NotAllowed`` (403)."""
+    code = "".join((code or "").split())
+    recovery = not code.isdigit()
+    device = (RecoveryCodeDevice if recovery else TOTPDevice).objects.filter(user=user, confirmed=True).first()
+    with transaction.atomic():
+        accepted = device is not None and device.verify_token(code)
+        if accepted and recovery:
+            left = RecoveryCode.objects.filter(device=device, used_at__isnull=True).count()
+            _audit_in_productions(user=user, action="account.recovery_code_use", payload={"for": purpose, "left": left})
+            _notify(user=user, subject="A Loupe recovery code of yours was used",
+                    body=f"A recovery code was used ({purpose}); {left} of your codes are left.")
+    if not accepted:
+        raise NotAllowed("Enter the code your current authenticator app shows now, or an unused recovery code.")
+    return device
+
+
+def totp_device_start(*, user: User, current_code: str = "") -> TOTPDevice:
     """Begin enrolling an authenticator app: a new, unconfirmed TOTP device (HMAC-SHA1, 6 digits,
     30-second steps — RFC 6238 with RFC 4226's HOTP) whose ``config_url`` (an ``otpauth://`` URI)
-    the person scans. Earlier unconfirmed devices of ``user`` are dropped; a person who already
-    has a confirmed device enrols a replacement the same way (the old one works until then)."""
-    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
+    the person scans. Earlier unconfirmed devices of ``user`` are dropped. A person who already
+    has an app replaces it the same way, giving its current code or a recovery code
+    (``current_code``, ``second_factor_verify``); the old one works until the new one is
+    confirmed. Raises ``NotAllowed`` (403) when that code is missing or wrong."""
+    if user_has_device(user):
+        second_factor_verify(user=user, code=current_code, purpose="replace")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
 
 
-@transaction.atomic
-def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
-    """Confirm ``user``'s device being enrolled with a code it shows (``token``: 6 digits).
+def totp_device_confirm(*, user: User, device_id: int | None, token: str) -> TOTPDevice:
+    """Confirm ``user``'s device being enrolled (``device_id``: the one ``totp_device_start``
+    made for this session) with a code it shows (``token``: 6 digits).
 
     On success the device becomes the person's only confirmed one (an older one is removed), and
-    their API token is revoked — it was made without this second factor. Raises ``ServiceError``
-    (400) when there is no enrolment under way or the code is not the current one.
+    their API token is revoked — it was made without this second factor. Audited as
+    ``account.mfa_enrol`` (``account.mfa_replace`` when it replaced one) and, for a replacement,
+    the person is told by email. Raises ``ServiceError`` (400) when there is no enrolment under
+    way or the code is not the current one (wrong codes are throttled, and the throttle kept).
     """
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-id").first()
+    device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=device_id).first() if device_id else None
     if device is None:
         raise ServiceError("There is no authenticator app being set up; start again from Account security.")
     if not device.verify_token((token or "").strip()):
         raise ServiceError("That code is not the one the app shows now: enter the current 6-digit code "
                            "(and check that the phone's clock is set automatically).")
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    Token.objects.filter(user=user).delete()
-    _audit_in_productions(user=user, action="account.mfa_enrol")
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(pk=device.pk, confirmed=False).first()
+        if device is None:
+            raise ServiceError("This authenticator app is already set up.")
+        replaced, _ = TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        Token.objects.filter(user=user).delete()
+        _audit_in_productions(user=user, action="account.mfa_replace" if replaced else "account.mfa_enrol")
+        if replaced:
+            _notify(user=user, subject="Your Loupe authenticator app was replaced",
+                    body="A new authenticator app now signs you in to Loupe; the one you had no longer does.")
     return device
+
+
+def totp_device_remove(*, user: User, current_code: str) -> None:
+    """Remove ``user``'s authenticator app and recovery codes, given the app's current code or a
+    recovery code (``second_factor_verify``): from then on they sign in with the password alone,
+    and productions or roles that need a second factor are closed to them until they set one up
+    again. Audited as ``account.mfa_remove``; the person is told by email. Raises
+    ``NotAllowed`` (403)."""
+    second_factor_verify(user=user, code=current_code, purpose="remove")
+    with transaction.atomic():
+        _second_factors_delete(user)
+        _audit_in_productions(user=user, action="account.mfa_remove")
+        _notify(user=user, subject="Your Loupe authenticator app was removed",
+                body="You now sign in to Loupe with your password alone.")
+
+
+@transaction.atomic
+def totp_device_reset_by_administrator(*, user: User, administrator: User) -> None:
+    """An administrator removes ``user``'s authenticator app and recovery codes (a lost phone
+    and codes: the person then signs in with the password and sets up a new app). Audited as
+    ``account.mfa_reset`` with the administrator as actor; the person is told by email."""
+    _second_factors_delete(user)
+    _audit_in_productions(user=user, action="account.mfa_reset", actor=administrator)
+    _notify(user=user, subject="Your Loupe authenticator app was removed by an administrator",
+            body=f"{administrator.get_username()} removed your authenticator app; set up a new one under "
+                 "Account security after signing in.")
+
+
+def _second_factors_delete(user: User) -> None:
+    TOTPDevice.objects.filter(user=user).delete()
+    RecoveryCodeDevice.objects.filter(user=user).delete()
+
+
+#: How many recovery codes a person is given at a time.
+RECOVERY_CODES = 10
+
+
+@transaction.atomic
+def recovery_codes_make(*, user: User) -> list[str]:
+    """Give ``user`` ``RECOVERY_CODES`` new one-time recovery codes (each 80 random bits as 16
+    base32 characters, shown ``XXXX-XXXX-XXXX-XXXX``), replacing any they had. Only their
+    SHA-256 is stored (``RecoveryCode``): the returned list is the one time they are seen.
+    The person must have an authenticator app and be signed in with a second factor. Audited as
+    ``account.recovery_codes_make``. Raises ``NotAllowed`` (403)."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise NotAllowed("Set up an authenticator app first: recovery codes stand in for it.")
+    if not authz.is_verified(user):
+        raise NotAllowed("Sign in with your authenticator app's code before making recovery codes.")
+    RecoveryCodeDevice.objects.filter(user=user).delete()
+    device = RecoveryCodeDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        text = base64.b32encode(secrets.token_bytes(10)).decode()
+        codes.append("-".join(text[i:i + 4] for i in range(0, 16, 4)))
+    RecoveryCode.objects.bulk_create(RecoveryCode(device=device, code_sha256=RecoveryCode.digest(code))
+                                     for code in codes)
+    _audit_in_productions(user=user, action="account.recovery_codes_make", payload={"count": RECOVERY_CODES})
+    return codes
+
+
+def _notify(*, user: User, subject: str, body: str) -> None:
+    """Tell ``user`` by email of a change to their sign-in, once the change is committed (through
+    Django's email backend, ``EMAIL_URL``). A person with no address is only logged; a failed
+    send is logged, never undoes the change."""
+    if not user.email:
+        logger.warning("account change not notified: user=%s has no email address", user.pk)
+        return
+
+    def send() -> None:
+        try:
+            send_mail(subject, f"{body}\n\nIf this was not you, tell your Loupe administrator at once.",
+                      None, [user.email])
+        except Exception:  # noqa: BLE001 — the change stands; the log says who was not told
+            logger.exception("account change not notified: user=%s", user.pk)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from django.db import transaction
 
 from reviews import authz
 from reviews.errors import NotAllowed
-from reviews.models import Membership, Production, Role
+from reviews.models import Membership, Performer, Production, Role
 
 from .audit import audit_record
 
@@ -28,6 +28,16 @@ def membership_add(*, production: Production, user: User, role: str, actor: User
 
 
 @transaction.atomic
+def membership_remove(*, membership: Membership, actor: User | None) -> None:
+    """Take ``membership``'s role in its production away from its person; audited as
+    ``membership.remove`` (the person keeps any other role they hold there)."""
+    production = membership.production
+    audit_record(production=production, actor=actor, action="membership.remove", target=membership,
+                 payload={"user": membership.user.username, "role": membership.role})
+    membership.delete()
+
+
+@transaction.atomic
 def production_require_mfa(*, production: Production, actor: User, required: bool) -> Production:
     """Require (or stop requiring) multi-factor sign-in of ``production``'s members: while it is
     required, members signed in without a second factor see neither its pages, API, WebSockets
@@ -38,13 +48,40 @@ def production_require_mfa(*, production: Production, actor: User, required: boo
     if required and not authz.is_verified(actor):
         raise NotAllowed("Sign in with an authenticator app yourself before requiring it of the members "
                          f"of {production.code}.")
+    return _require_mfa_set(production=production, actor=actor, required=required, payload={})
+
+
+@transaction.atomic
+def production_require_mfa_by_administrator(*, production: Production, administrator: User,
+                                             required: bool) -> Production:
+    """The same change made by an administrator in the admin (which only staff signed in with a
+    second factor reach, ``portal.admin_site``); audited with ``"via": "admin"``."""
+    return _require_mfa_set(production=production, actor=administrator, required=required, payload={"via": "admin"})
+
+
+def _require_mfa_set(*, production: Production, actor: User, required: bool, payload: dict) -> Production:
     production = Production.objects.select_for_update().get(pk=production.pk)
     if production.require_mfa != required:
         production.require_mfa = required
         production.save(update_fields=["require_mfa"])
         audit_record(production=production, actor=actor, action="production.require_mfa", target=production,
-                     payload={"require_mfa": required})
+                     payload={"require_mfa": required, **payload})
     return production
+
+
+@transaction.atomic
+def performer_save(*, performer: Performer, actor: User, fields: list[str]) -> Performer:
+    """Add ``performer`` (unsaved) to its production, or store the changes to ``fields`` of an
+    existing one — the people whose likeness consent protects and who may answer for them
+    (``user``, ``representative``). Audited as ``performer.add`` / ``performer.change`` with the
+    values set (names, user names)."""
+    created = performer.pk is None
+    performer.save()
+    values = {field: str(getattr(performer, field) or "") for field in (fields if not created else
+                                                                       ["name", "user", "representative"])}
+    audit_record(production=performer.production, actor=actor, action="performer.add" if created else "performer.change",
+                 target=performer, payload=values)
+    return performer
 
 
 @transaction.atomic

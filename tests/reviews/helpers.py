@@ -26,7 +26,7 @@ def session_cookie(user) -> bytes:
 
 
 def websocket(path: str, user=None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://127.0.0.1")]
+    headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
     if user is not None:
         headers.append((b"cookie", session_cookie(user)))
     return WebsocketCommunicator(application, path, headers=headers)
@@ -115,3 +115,18 @@ def fetch(proposal, user, frames: list[int]) -> dict[tuple[int, str], tuple[dict
         return got
 
     return async_to_sync(run)()
+
+
+def signed_in_with_second_factor(user) -> Client:
+    """A test client signed in as ``user`` with a second factor: a confirmed TOTP device of theirs
+    (made if they have none) recorded in the session, as the sign-in's code step leaves it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Authenticator app", confirmed=True)
+    client = signed_in(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

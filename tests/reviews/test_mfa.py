@@ -194,7 +194,8 @@ def test_websockets_of_a_production_requiring_mfa_need_a_verified_session(produc
             session.save()
         cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
         socket = WebsocketCommunicator(application, "/ws/productions/TEST/",
-                                       headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+                                       headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"),
+                                                (b"cookie", cookie)])
 
         async def attempt():
             connected, code = await socket.connect()
@@ -227,3 +228,56 @@ def test_an_administrator_turning_require_mfa_on_is_in_the_audit_trail(productio
     assert production.require_mfa
     event = AuditEvent.objects.get(production=production, action="production.require_mfa")
     assert event.actor == request.user and event.payload == {"require_mfa": True, "via": "admin"}
+
+
+ROLE_MESSAGE = "Directors, post supervisors and producers of TEST sign in with a second factor"
+
+
+def test_directors_supervisors_and_producers_need_a_second_factor_by_default(second_factor_by_role, production,
+                                                                               people):
+    for role in ("director", "supervisor", "producer"):
+        client = Client()
+        sign_in(client, role)
+        page = client.get("/productions/TEST/")
+        assert page.status_code == 403 and ROLE_MESSAGE in page.content.decode(), role
+        api = client.get("/api/productions/TEST/shots/")
+        assert api.status_code == 403 and api.json()["detail"].startswith(ROLE_MESSAGE), role
+        assert "TEST" not in [p["code"] for p in client.get("/api/productions/").json()]
+        assert "needs you to sign in with a second factor" in client.get("/").content.decode()
+    for role in ("artist", "performer"):  # not asked of them unless the production requires it
+        client = Client()
+        sign_in(client, role)
+        assert client.get("/productions/TEST/").status_code == 200, role
+    director = Client()
+    sign_in(director, "director")
+    enrol(director)
+    assert director.get("/productions/TEST/").status_code == 200
+    assert director.get("/api/productions/TEST/shots/").status_code == 200
+
+
+def test_an_empty_setting_relaxes_the_second_factor_by_role(production, people):
+    # The suite runs relaxed (tests/conftest.py), as the embedded demo does.
+    assert settings.LOUPE_MFA_REQUIRED_ROLES == []
+    director = Client()
+    sign_in(director, "director")
+    assert director.get("/productions/TEST/").status_code == 200
+
+
+def test_the_settings_default_asks_directors_supervisors_and_producers_for_a_second_factor():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    environment = {key: value for key, value in os.environ.items() if key != "LOUPE_MFA_REQUIRED_ROLES"}
+    printed = subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+                              "print(','.join(settings.LOUPE_MFA_REQUIRED_ROLES))"],
+                             cwd=REPO, env=environment | {"DJANGO_SETTINGS_MODULE": "portal.settings"},
+                             capture_output=True, text=True, check=True)
+    assert printed.stdout.split() == ["director,supervisor,producer"]
+    refused = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=REPO,
+                             env=environment | {"DJANGO_SETTINGS_MODULE": "portal.settings",
+                                                "LOUPE_MFA_REQUIRED_ROLES": "director,boss"},
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "names no such role: boss" in refused.stderr

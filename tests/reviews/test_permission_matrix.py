@@ -44,7 +44,7 @@ MISSING_ID = 2_000_000_000
 MISSING_CODE = "NOPE"
 
 # Not under the matrix: Django's admin (its own staff permissions), sign-in (both steps) / sign-out,
-# and the public API schema and its viewer.
+# and the API schema and its viewer (signed-in people only: tests/portal/test_content_security.py).
 EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/schema/$|api/docs/$)")
 
 

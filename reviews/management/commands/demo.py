@@ -5,7 +5,12 @@ Creates one user per role (printing names and passwords), imports the clips of
 requests between real clips and queues their jobs, then starts the ASGI server on
 127.0.0.1:8000 and a Celery worker that renders the proposals. Ctrl-C stops both.
 Run again, it reuses what exists.
+
+The server it starts relaxes the second factor that directors, post supervisors and producers
+need by default (``LOUPE_MFA_REQUIRED_ROLES`` empty, unless set in the environment), so that a
+newcomer signs in with the printed passwords.
 """
+import os
 import signal
 import subprocess
 import time
@@ -101,10 +106,16 @@ class Command(BaseCommand):
 
     def serve(self, port: int):
         commands = [celery_worker_command(queues="gpu,default", concurrency=1), asgi_server_command(port=port)]
-        processes = [subprocess.Popen(command) for command in commands]
+        environment = dict(os.environ)
+        environment.setdefault("LOUPE_MFA_REQUIRED_ROLES", "")
+        processes = [subprocess.Popen(command, env=environment) for command in commands]
         self.stdout.write(self.style.SUCCESS(
             f"\nLoupe is at http://127.0.0.1:{port}/ — sign in as director / loupe-director. Ctrl-C stops it."
         ))
+        if not environment["LOUPE_MFA_REQUIRED_ROLES"]:
+            self.stdout.write("The demo signs everyone in with a password alone; a deployment asks directors, "
+                              "post supervisors and producers for an authenticator app's code too "
+                              "(LOUPE_MFA_REQUIRED_ROLES, docs/operations.md).")
         try:
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
