@@ -115,6 +115,10 @@ class Clip(models.Model):
     reel = models.CharField(max_length=128, blank=True, help_text="Reel/tape name, as EDLs refer to the clip.")
     audio_streams = models.JSONField(default=list, blank=True,
                                      help_text="[{codec, channels, sample_rate_hz}] per audio stream.")
+    editorial_metadata = models.JSONField(
+        default=dict, blank=True,
+        help_text="What editorial bins (Avid ALE) say of the clip: {'ale': [{file, source_in, source_out, "
+                  "columns, cdl}]}, ranges in clip frames [in, out).")
     ingested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     proxy_state = models.CharField(max_length=10, choices=ProxyState.choices, default=ProxyState.QUEUED)

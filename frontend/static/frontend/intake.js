@@ -46,8 +46,15 @@ document.getElementById("cut-form")?.addEventListener("submit", async (event) =>
     say(`${form.elements.file.files[0].name}: ${describe(data)}`, false);
     return;
   }
-  const { counts, unmatched } = data.report;
+  if (data.kind === "bin") {
+    const { counts, rows } = data.report;
+    say(`ok ${data.file_name} (bin): metadata on ${counts.matched} of ${counts.rows} rows' clips`, true);
+    for (const row of rows) if (!row.clip) say(`unmatched row ${row.row} (${row.name}): ${row.reason}`, false);
+    return;
+  }
+  const { counts, unmatched, warnings } = data.report;
   say(`ok ${data.file_name} → sequence ${data.sequence}: ${counts.created} created, ${counts.matched} matched `
     + `(${counts.trimmed} trimmed, ${counts.moved} moved), ${counts.removed} removed, ${counts.unmatched} unmatched`, true);
   for (const event of unmatched) say(`unmatched event ${event.event} (${event.name || event.reel}): ${event.reason}`, false);
+  for (const warning of warnings || []) say(`warning: ${warning}`, false);
 });
