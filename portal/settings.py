@@ -172,6 +172,10 @@ LOUPE_INGEST_ROOTS = env.list("LOUPE_INGEST_ROOTS", default=[str(LOUPE_FOOTAGE)]
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
+# Delivery (reviews.services.deliveries): frames of handles each side of a delivered shot, and
+# the turnover convention naming deliverables ({shot}, {fix}: the fix kind, {version}).
+LOUPE_DELIVERY_HANDLES = env.int("LOUPE_DELIVERY_HANDLES", default=8)
+LOUPE_DELIVERY_NAME = env.str("LOUPE_DELIVERY_NAME", default="{shot}_{fix}_v{version:03d}")
 
 # --- HTTPS, cookies and headers -------------------------------------------------------------
 # LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then

