@@ -5,10 +5,12 @@ from pathlib import Path
 
 import av
 import numpy as np
+import OpenImageIO as oiio
+import opentimelineio as otio
 import pytest
 
 from engine.io import FrameSource, probe
-from reviews.deliverables import DELIVERY_FORMATS, DeliverableError, deliverable_write
+from reviews.deliverables import DELIVERY_FORMATS, DeliverableError, deliverable_write, smpte_timecode
 
 RATE = Fraction(30000, 1001)
 
@@ -33,7 +35,17 @@ def test_each_format_holds_the_frames_with_the_source_timecode_and_reel(carphone
     if delivery_format.sequence:  # one image a frame, numbered by the timecode's frame count (108030)
         assert [str(f) for f in files] == [f"SH010_color_match_v001/SH010_color_match_v001.{108030 + i:07d}.{name}"
                                            for i in range(10)]
-        decoded = [decode(tmp_path / f)[0] for f in files]
+        decoded = []
+        for number, file in enumerate(files):
+            image = oiio.ImageInput.open(str(tmp_path / file))
+            spec = image.spec()
+            timecode = otio.opentime.to_timecode(otio.opentime.RationalTime(108030 + number, 30), 30, False)
+            assert spec.getattribute("smpte:TimeCode")[0] == smpte_timecode(timecode)
+            assert spec.getattribute("reelName" if name == "exr" else "dpx:InputDevice") == "A001C003"
+            if name == "dpx":
+                assert spec.getattribute("dpx:TimeCode") == timecode and spec.get_int_attribute("oiio:BitsPerSample") == 10
+            decoded.append(np.round(image.read_image("float") * 255).astype(np.uint8))
+            image.close()
     else:
         assert [str(f) for f in files] == ["SH010_color_match_v001.mov"]
         facts = probe(tmp_path / files[0])
@@ -62,3 +74,9 @@ def test_a_frame_of_the_wrong_size_fails_and_leaves_nothing(carphone, tmp_path):
                           frames=iter(frames), width=176, height=144, frame_rate=RATE,
                           start_timecode="01:00:00:00", reel="A001")
     assert not list(tmp_path.iterdir())
+
+
+def test_smpte_timecode_is_the_bcd_time_address():
+    assert smpte_timecode("01:00:01:00") == 0x01000100
+    assert smpte_timecode("23:59:59:29") == 0x23595929
+    assert smpte_timecode("00:10:00;02") == 0x00100002 | 0x40  # drop-frame flag
