@@ -138,6 +138,7 @@ CELERY_TASK_ROUTES = {
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
     "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
+    "reviews.tasks.delivery_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -176,6 +177,8 @@ LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 
 # the turnover convention naming deliverables ({shot}, {fix}: the fix kind, {version}).
 LOUPE_DELIVERY_HANDLES = env.int("LOUPE_DELIVERY_HANDLES", default=8)
 LOUPE_DELIVERY_NAME = env.str("LOUPE_DELIVERY_NAME", default="{shot}_{fix}_v{version:03d}")
+# Where deliveries started from the portal are written (one folder each); the command takes --out.
+LOUPE_DELIVERY_ROOT = Path(env.str("LOUPE_DELIVERY_ROOT", default=str(DATA_DIR / "deliveries")))
 
 # --- HTTPS, cookies and headers -------------------------------------------------------------
 # LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then

@@ -593,7 +593,10 @@ class Delivery(models.Model):
     notes = models.TextField(blank=True)
     manifest = models.CharField(max_length=1024, blank=True, help_text="The ASC MHL manifest, relative to folder.")
     error = models.TextField(blank=True)
-    report = models.JSONField(default=dict, blank=True)
+    versions_total = models.PositiveIntegerField(default=0)
+    versions_done = models.PositiveIntegerField(default=0, help_text="Versions rendered so far.")
+    report = models.JSONField(default=dict, blank=True, help_text="planned (proposal ids), held (reasons), "
+                                                                  "to_pull; once delivered: versions, lists, unplaced.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

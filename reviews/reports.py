@@ -1,5 +1,6 @@
 """The producer's reports, built from the production's rows and its audit trail: the consent
-report, the AI-use disclosure register, the audit trail (filtered) and the post scorecard.
+report, the AI-use disclosure register, the audit trail (filtered), the post scorecard and the
+deliveries.
 
 Each report is a :class:`Report` — a title, column names and rows of plain values — so one
 page template, one CSV writer and one PDF writer serve them all. Reads only; every query is
@@ -14,8 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import states
-from .models import (AuditEvent, ConsentRequest, Decision, FixRequest, Production, Proposal, ProposalStatus,
-                     ReviewDecision)
+from .models import (AuditEvent, ConsentRequest, Decision, Delivery, FixRequest, Production, Proposal,
+                     ProposalStatus, ReviewDecision)
 
 
 @dataclass
@@ -36,6 +37,7 @@ REPORTS = {
     "disclosure": "AI-use disclosure register",
     "audit": "Audit trail",
     "scorecard": "Post scorecard",
+    "deliveries": "Deliveries",
 }
 
 
@@ -198,3 +200,26 @@ def post_scorecard(production: Production) -> Report:
     return Report("scorecard", REPORTS["scorecard"],
                   ["Shot", "Fix", "Requested at", "First approved at", "Turnaround (h)", "Versions",
                    "Review rounds", "Status"], rows, summary=summary)
+
+
+def deliveries_report(production: Production) -> Report:
+    """One line per delivery, newest first: number, status (with progress while rendering, the
+    error if it failed), format, who started it, when delivered, the versions delivered, those
+    listed to be pulled and those held back, its folder and ASC MHL manifest."""
+    rows = []
+    for delivery in Delivery.objects.filter(production=production).select_related("created_by").order_by("-number"):
+        report = delivery.report
+        status = delivery.get_status_display()
+        if delivery.status == "rendering":
+            status += f" ({delivery.versions_done}/{delivery.versions_total})"
+        elif delivery.error:
+            status += f": {delivery.error}"
+        rows.append([f"{delivery.number:03d}", status, delivery.format, _person(delivery.created_by),
+                     _when(delivery.delivered_at), ", ".join(report.get("versions", [])),
+                     ", ".join(report.get("to_pull", [])) if delivery.status == "delivered" else "",
+                     len(report.get("held", [])), delivery.folder, delivery.manifest])
+    delivered = sum(1 for row in rows if row[1] == "Delivered")
+    return Report("deliveries", REPORTS["deliveries"],
+                  ["Delivery", "Status", "Format", "Started by", "Delivered at (UTC)", "Versions", "To pull",
+                   "Held", "Folder", "ASC MHL manifest"], rows,
+                  summary=[("Deliveries", str(len(rows))), ("Delivered", str(delivered))])

@@ -3,8 +3,9 @@ from fractions import Fraction
 
 from rest_framework import serializers
 
-from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, FixKind, FixRequest, Job, LookModel,
-                            Production, Proposal, ReviewDecision, Shot)
+from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
+from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
+                            LookModel, Production, Proposal, ReviewDecision, Shot)
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
 from reviews.timecode import frame_rate_parse
@@ -181,3 +182,15 @@ class ApiTokenSerializer(serializers.Serializer):
     exists = serializers.BooleanField(read_only=True)
     created = serializers.DateTimeField(read_only=True, allow_null=True)
     key = serializers.CharField(read_only=True, required=False, help_text="Only in the answer that made it.")
+
+
+class DeliveryRequestSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=sorted(DELIVERY_FORMATS),
+                                     help_text=f"Media format of the deliverables (usually {DEFAULT_FORMAT}).")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["id", "number", "format", "status", "versions_done", "versions_total", "folder", "manifest",
+                  "notes", "error", "report", "created_at", "delivered_at"]

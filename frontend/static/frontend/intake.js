@@ -2,16 +2,11 @@
 // request per file), server-side paths ingested in place, and cut imports with their conform
 // report. Each outcome — the probed facts, or the specific error — is listed under the forms.
 import { describe, post } from "./api.js";
+import { logTo } from "./log.js";
 
 const section = document.getElementById("intake");
 const code = section.dataset.production;
-const log = document.getElementById("intake-log");
-function say(text, ok) {
-  const item = document.createElement("li");
-  item.className = ok ? "ok" : "error";
-  item.textContent = text;
-  log.append(item);
-}
+const say = logTo(document.getElementById("intake-log"));
 
 const clipFacts = (clip) => `${clip.name}: ${clip.codec} ${clip.width}×${clip.height}, ${clip.frame_count} frames, TC ${clip.start_timecode}`;
 
