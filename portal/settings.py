@@ -179,6 +179,14 @@ LOUPE_DELIVERY_HANDLES = env.int("LOUPE_DELIVERY_HANDLES", default=8)
 LOUPE_DELIVERY_NAME = env.str("LOUPE_DELIVERY_NAME", default="{shot}_{fix}_v{version:03d}")
 # Where deliveries started from the portal are written (one folder each); the command takes --out.
 LOUPE_DELIVERY_ROOT = Path(env.str("LOUPE_DELIVERY_ROOT", default=str(DATA_DIR / "deliveries")))
+# Content credentials (C2PA) on deliverables: the production's signing certificate chain and its
+# private key (PEM, EC P-256 / ES256), and the CA(s) they are checked against when read back.
+# Unset: deliverables carry none, and the delivery notes say so.
+LOUPE_C2PA_SIGNING_CERT = env.str("LOUPE_C2PA_SIGNING_CERT", default="")
+LOUPE_C2PA_SIGNING_KEY = env.str("LOUPE_C2PA_SIGNING_KEY", default="")
+LOUPE_C2PA_TRUST_ANCHORS = env.str("LOUPE_C2PA_TRUST_ANCHORS", default="")
+# Named in content credentials as the software that made the edit.
+LOUPE_VERSION = "0.1.0"
 
 # --- HTTPS, cookies and headers -------------------------------------------------------------
 # LOUPE_HTTPS=true is how Loupe runs in production (behind TLS): every setting below then

@@ -627,6 +627,9 @@ class DeliveredVersion(models.Model):
     source_out = models.PositiveIntegerField(help_text="Exclusive.")
     start_timecode = models.CharField(max_length=11)
     reel = models.CharField(max_length=128, blank=True)
+    credential = models.CharField(max_length=255, blank=True,
+                                  help_text="Label (urn:c2pa:…) of the C2PA manifest signed into the media; blank "
+                                            "if it carries none.")
     pulled_in = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="pulled")
 
     class Meta:

