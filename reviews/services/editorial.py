@@ -185,33 +185,44 @@ _EDL_EVENT = re.compile(r"^(\d+)\s+\S+\s+(\S+)\s+(?:C|D|W\d{3}|K[BO]?)\s+(?:\d+\
 @dataclass
 class _EdlLine:
     """One event statement of an EDL: its 1-based line, its four timecodes (source in/out,
-    record in/out) and whether an M2 (motion) statement follows it (record duration then differs
-    from source duration on purpose)."""
+    record in/out), whether an M2 (motion) statement follows it (record duration then differs
+    from source duration on purpose) and whether its timecodes are drop-frame (``;`` in them, or
+    the last ``FCM:`` line before it says DROP FRAME)."""
 
     line: int
     channel: str
     timecodes: tuple[str, str, str, str]
     speed_effect: bool
+    drop_frame: bool = False
 
 
 def _edl_lines(lines: list[str]) -> list[_EdlLine]:
     found = []
+    drop_frame = False
     for number, text in enumerate(lines, start=1):
+        if text.strip().upper().startswith("FCM:"):
+            drop_frame = "NON" not in text.upper() and "DROP" in text.upper()
         match = _EDL_EVENT.match(text.strip())
         if match is None:
             continue
         following = next((line.strip() for line in lines[number:] if line.strip()), "")
-        found.append(_EdlLine(line=number, channel=match.group(2), timecodes=match.groups()[2:],
-                              speed_effect=following.startswith("M2")))
+        timecodes = match.groups()[2:]
+        found.append(_EdlLine(line=number, channel=match.group(2), timecodes=timecodes,
+                              speed_effect=following.startswith("M2"),
+                              drop_frame=drop_frame or any(";" in tc for tc in timecodes)))
     return found
 
 
 def _frames(event: _EdlLine, base: int) -> list[int] | None:
-    """The event's four timecodes as frame counts at ``base`` frames a second; None if one has
-    frames beyond it."""
+    """The event's four timecodes as frame counts at ``base`` frames a second (drop-frame
+    counting at 30 and 60 for drop-frame timecodes, SMPTE ST 12-1); None if one has frames
+    beyond it."""
+    drop_frame = event.drop_frame and base in (30, 60)
+    rate = base * 1000 / 1001 if drop_frame else base
     try:
-        return [round(otio.opentime.from_timecode(tc.replace(";", ":").replace(".", ":"), base).value)
-                for tc in event.timecodes]
+        return [round(otio.opentime.from_timecode(
+            tc[:8].replace(";", ":").replace(".", ":") + (";" if drop_frame else ":") + tc[9:], rate).value)
+            for tc in event.timecodes]
     except ValueError:
         return None
 

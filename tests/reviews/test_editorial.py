@@ -396,3 +396,19 @@ def test_import_cut_exits_non_zero_with_what_to_do_when_a_file_is_refused(produc
     call_command("import_cut", "--production", "TEST", "--rate", "25",
                  str(footage / "editorial" / "edl" / "timecode_mismatch.edl"), stdout=out)
     assert "warning       line 13: source 01:00:00:00–01:00:01:24 is 49 frames" in out.getvalue()
+
+
+def test_drop_frame_timecodes_are_counted_as_drop_frame(production, people, clips, tmp_path):
+    """29.97 drop-frame labels skip ;00 and ;01 at each minute but the tenth: an event across a
+    minute boundary is as long in source and record, with no warning."""
+    path = tmp_path / "df.edl"
+    path.write_text("\n".join([
+        "TITLE: DF", "FCM: DROP FRAME",
+        "001  CUPS     V     C        00:00:00;00 00:00:01;00 01:00:00;00 01:00:01;00",
+        "* FROM CLIP NAME:  sam2_02_cups",
+        "002  CUPS     V     C        00:00:05;00 00:00:06;00 01:00:59;28 01:01:01;00",
+        "* FROM CLIP NAME:  sam2_02_cups", ""]))
+    report = cut_import(production=production, path=path, actor=people["supervisor"], rate=Fraction(30000, 1001))
+    assert not report.warnings
+    assert [(s.source_in, s.source_out, s.record_in, s.record_out) for s in report.shots] == [
+        (0, 30, 0, 30), (150, 180, 1798, 1828)]  # 32 labels, 30 frames: ;00 and ;01 of 01:01 skipped
