@@ -166,7 +166,8 @@ class DeliveryList(ProductionScoped, generics.ListAPIView):
 
     serializer_class = serializers.DeliverySerializer
     queryset = Delivery.objects.none()  # the model, for the schema; get_queryset() scopes it
-    actions = {"GET": authz.READ_DELIVERIES, "POST": authz.DELIVER}
+    actions = {"GET": authz.READ_DELIVERIES, "HEAD": authz.READ_DELIVERIES, "OPTIONS": authz.READ_DELIVERIES,
+               "POST": authz.DELIVER}
 
     def get_queryset(self):
         return self.production.deliveries.order_by("-number")

@@ -5,7 +5,7 @@ approved, and consented to where consent is needed) into a folder of its own —
 ``<out>/<CODE>_delivery_<NNN>/`` — as deliverable media (``reviews.deliverables``: the shot's
 source range with handles, at the source's resolution and frame rate, with its source timecode
 and reel, named by the turnover convention), then writes beside them the lists that conform
-them into the cut (OpenTimelineIO, CMX3600 EDL and Final Cut Pro 7 XML, one set per sequence:
+them into the cut (OpenTimelineIO, CMX3600 EDL, Final Cut Pro 7 XML and AAF, one set per sequence:
 each version on its shot's record frames), the delivery notes (precision, versions held, and
 versions delivered before whose approval has since been withdrawn: to be pulled), and an ASC
 MHL manifest (xxh64) of every file, which is verified after writing. Only a delivery whose
@@ -50,7 +50,7 @@ from .proposals import proposal_is_final, proposal_require_final
 logger = logging.getLogger(__name__)
 
 #: List formats written beside the media: OpenTimelineIO adapter → file extension.
-LIST_ADAPTERS = {"otio_json": ".otio", "cmx_3600": ".edl", "fcp_xml": ".xml"}
+LIST_ADAPTERS = {"otio_json": ".otio", "cmx_3600": ".edl", "fcp_xml": ".xml", "AAF": ".aaf"}
 MHL_HASH = "xxh64"
 
 
@@ -370,11 +370,12 @@ def _write_lists(rendered: list[_Rendered], folder: Path, number: int) -> tuple[
         written[sequence] = []
         for adapter, extension in LIST_ADAPTERS.items():
             path = folder / f"{stem}{extension}"
-            if adapter == "cmx_3600":
-                text = _edl(items, sequence, number)
+            if adapter == "AAF":  # binary, written to a file only; new mob IDs for the new media
+                otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter, use_empty_mob_ids=True)
+            elif adapter == "cmx_3600":
+                path.write_text(_edl(items, sequence, number), encoding="utf-8")
             else:
-                text = otio.adapters.write_to_string(timeline, adapter_name=adapter)
-            path.write_text(text, encoding="utf-8")
+                path.write_text(otio.adapters.write_to_string(timeline, adapter_name=adapter), encoding="utf-8")
             written[sequence].append(path.name)
     return written, unplaced
 

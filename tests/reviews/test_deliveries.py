@@ -182,16 +182,16 @@ def test_a_delivery_renders_lists_and_seals_every_approved_version(production, p
 
 
 def test_the_delivered_lists_reimport_onto_the_shots_record_frames(production, people, approved, tmp_path):
-    """Loaded back into Loupe with the delivered media as clips, the OTIO, EDL and FCP7 XML each
+    """Loaded back into Loupe with the delivered media as clips, the OTIO, EDL, FCP7 XML and AAF each
     put every delivered version on its shot's record frames, over the shot's own source frames."""
     delivery = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
     folder = Path(delivery.folder)
-    assert sorted(p.name for p in folder.glob("REEL1.*")) == ["REEL1.edl", "REEL1.otio", "REEL1.xml"]
+    assert sorted(p.name for p in folder.glob("REEL1.*")) == ["REEL1.aaf", "REEL1.edl", "REEL1.otio", "REEL1.xml"]
     for version in delivery.versions.all():
         clip_ingest(production=production, path=folder / version.files[0], actor=people["supervisor"])
     expected = {f"{shot.code}_color_match_v001": (shot.record_in, shot.record_out, HANDLES, HANDLES
                                                   + shot.duration_frames) for shot in approved["shots"]}
-    for name in ("REEL1.otio", "REEL1.edl", "REEL1.xml"):
+    for name in ("REEL1.otio", "REEL1.edl", "REEL1.xml", "REEL1.aaf"):
         report = cut_import(production=production, path=folder / name, actor=people["supervisor"])
         placed = {shot.clip.removesuffix(".mov"): (shot.record_in, shot.record_out, shot.source_in, shot.source_out)
                   for shot in report.shots if shot.change != "removed"}
