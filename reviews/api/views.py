@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Production, ReviewDecision,
-                            Shot)
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Production,
+                            ReviewDecision, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check

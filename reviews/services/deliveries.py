@@ -19,7 +19,6 @@ import logging
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -431,7 +430,7 @@ def _credentials_note(delivery_format: DeliveryFormat) -> str:
     return "Content credentials: a signed C2PA manifest in each file (the fix, its approval and consent)."
 
 
-def _seal(folder: Path, actor: User, delivery: Delivery) -> str:
+def _seal(folder: Path, actor: User | None, delivery: Delivery) -> str:
     """Write the folder's ASC MHL generation (xxh64 of every file) and verify it against the
     files; returns the manifest's path relative to ``folder``. Raises ``RuntimeError`` when
     writing or verification fails."""
@@ -439,9 +438,11 @@ def _seal(folder: Path, actor: User, delivery: Delivery) -> str:
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             mhl.create_for_folder_subcommand(
-                str(folder), False, False, [MHL_HASH], False, actor.get_full_name() or actor.username, actor.email or None,
-                None, "post supervisor", None, f"Loupe delivery {delivery.number:03d} of {delivery.production.code}",
-                ignore_list=[])
+                root_path=str(folder), verbose=False, detect_renaming=False, hash_formats=[MHL_HASH],
+                no_directory_hashes=False, author_name=(actor.get_full_name() or actor.username) if actor else "Loupe",
+                author_email=(actor.email or None) if actor else None, author_phone=None,
+                author_role="post supervisor", location=None,
+                comment=f"Loupe delivery {delivery.number:03d} of {delivery.production.code}", ignore_list=[])
             mhl.verify_entire_folder(str(folder), False, None, None, ignore_list=[])
     except Exception as error:  # noqa: BLE001 - ascmhl raises its own exception types and click's
         raise RuntimeError(f"the ASC MHL manifest did not verify: {error} {log.getvalue().strip()}") from error

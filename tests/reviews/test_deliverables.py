@@ -43,7 +43,8 @@ def test_each_format_holds_the_frames_with_the_source_timecode_and_reel(carphone
             assert spec.getattribute("smpte:TimeCode")[0] == smpte_timecode(timecode)
             assert spec.getattribute("reelName" if name == "exr" else "dpx:InputDevice") == "A001C003"
             if name == "dpx":
-                assert spec.getattribute("dpx:TimeCode") == timecode and spec.get_int_attribute("oiio:BitsPerSample") == 10
+                assert spec.getattribute("dpx:TimeCode") == timecode
+                assert spec.get_int_attribute("oiio:BitsPerSample") == 10
             decoded.append(np.round(image.read_image("float") * 255).astype(np.uint8))
             image.close()
     else:

@@ -222,9 +222,9 @@ def test_a_delivery_whose_manifest_does_not_verify_is_not_delivered(production, 
     delivers the versions again."""
     create = mhl.create_for_folder_subcommand
 
-    def create_then_corrupt(root, *args, **kwargs):
-        create(root, *args, **kwargs)
-        media = next(Path(root).glob("*.mov"))
+    def create_then_corrupt(**kwargs):
+        create(**kwargs)
+        media = next(Path(kwargs["root_path"]).glob("*.mov"))
         data = bytearray(media.read_bytes())
         data[len(data) // 2] ^= 0xFF
         media.write_bytes(bytes(data))
