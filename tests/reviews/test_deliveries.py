@@ -257,9 +257,9 @@ def test_a_supervisor_delivers_from_the_portal_as_a_job_and_the_producer_sees_it
     assert (started["status"], started["versions_total"]) == ("rendering", 2)
 
     # A hang guard, not a speed check: the worker may first run the fix requests' likeness screenings.
-    deadline = time.monotonic() + 280
+    deadline = time.monotonic() + 240
     while Delivery.objects.get(pk=started["id"]).status == "rendering":
-        assert time.monotonic() < deadline, "the worker did not finish the delivery in 280 s"
+        assert time.monotonic() < deadline, "the worker did not finish the delivery in 240 s"
         time.sleep(0.25)
     [listed] = producer.get("/api/productions/TEST/deliveries/").json()
     assert (listed["status"], listed["versions_done"], listed["error"]) == ("delivered", 2, "")
