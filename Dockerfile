@@ -4,9 +4,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOUPE_DATA_DIR=/data
 WORKDIR /app
 
-COPY requirements.txt .
+COPY requirements.txt requirements-nodeps.txt ./
 # torch==2.13.0 is the CPU build; for GPU hosts, build with a CUDA torch wheel of the same version.
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt \
+ && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 COPY . .
 RUN LOUPE_STATIC_FROM_APPS=False python manage.py collectstatic --noinput

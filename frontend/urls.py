@@ -17,6 +17,8 @@ urlpatterns = [
          name="report-disclosure"),
     path("productions/<slug:code>/reports/audit/", views.report, {"report": "audit"}, name="report-audit"),
     path("productions/<slug:code>/reports/scorecard/", views.report, {"report": "scorecard"}, name="report-scorecard"),
+    path("productions/<slug:code>/reports/deliveries/", views.report, {"report": "deliveries"},
+         name="report-deliveries"),
     path("review/<int:proposal_id>/", views.review_room, name="review"),
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
     path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),

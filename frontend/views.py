@@ -13,6 +13,7 @@ from django.utils import timezone
 from engine.errors import FrameSourceError
 from engine.io import read_frame
 from reviews import authz, reports, selectors
+from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
@@ -81,6 +82,8 @@ def production_detail(request, code):
         "may_ingest": authz.may(request.user, production, authz.INGEST_FOOTAGE),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
+        "may_deliver": authz.may(request.user, production, authz.DELIVER),
+        "delivery_formats": [(key, spec.label) for key, spec in DELIVERY_FORMATS.items()],
     })
 
 
@@ -363,6 +366,8 @@ def _report_for(production, key: str, query) -> Report:
         return reports.disclosure_register(production)
     if key == "scorecard":
         return reports.post_scorecard(production)
+    if key == "deliveries":
+        return reports.deliveries_report(production)
     return reports.audit_report(production, date_from=query.get("from", ""), date_to=query.get("to", ""),
                                 person=query.get("person", "").strip(), shot=query.get("shot", "").strip(),
                                 action=query.get("action", "").strip())

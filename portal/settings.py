@@ -142,6 +142,7 @@ CELERY_TASK_ROUTES = {
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
     "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
+    "reviews.tasks.delivery_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -179,6 +180,20 @@ LOUPE_INGEST_ROOTS = env.list("LOUPE_INGEST_ROOTS", default=[str(LOUPE_FOOTAGE)]
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
+# Delivery (reviews.services.deliveries): frames of handles each side of a delivered shot, and
+# the turnover convention naming deliverables ({shot}, {fix}: the fix kind, {version}).
+LOUPE_DELIVERY_HANDLES = env.int("LOUPE_DELIVERY_HANDLES", default=8)
+LOUPE_DELIVERY_NAME = env.str("LOUPE_DELIVERY_NAME", default="{shot}_{fix}_v{version:03d}")
+# Where deliveries started from the portal are written (one folder each); the command takes --out.
+LOUPE_DELIVERY_ROOT = Path(env.str("LOUPE_DELIVERY_ROOT", default=str(DATA_DIR / "deliveries")))
+# Content credentials (C2PA) on deliverables: the production's signing certificate chain and its
+# private key (PEM, EC P-256 / ES256), and the CA(s) they are checked against when read back.
+# Unset: deliverables carry none, and the delivery notes say so.
+LOUPE_C2PA_SIGNING_CERT = env.str("LOUPE_C2PA_SIGNING_CERT", default="")
+LOUPE_C2PA_SIGNING_KEY = env.str("LOUPE_C2PA_SIGNING_KEY", default="")
+LOUPE_C2PA_TRUST_ANCHORS = env.str("LOUPE_C2PA_TRUST_ANCHORS", default="")
+# Named in content credentials as the software that made the edit.
+LOUPE_VERSION = "0.1.0"
 
 # Signed checkpoints of the audit trail (reviews.checkpoints): an Ed25519 signature over each
 # production's chain head every LOUPE_AUDIT_CHECKPOINT_EVERY events or LOUPE_AUDIT_CHECKPOINT_MINUTES

@@ -20,6 +20,8 @@ READ_REPORTS = "read_reports"
 ANNOTATE_FRAME = "annotate_frame"
 WRITE_REVIEW_NOTE = "write_review_note"
 SET_REVIEW_WATERMARK = "set_review_watermark"
+DELIVER = "deliver"
+READ_DELIVERIES = "read_deliveries"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -40,6 +42,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     WRITE_REVIEW_NOTE: frozenset({Role.DIRECTOR, Role.SUPERVISOR, Role.ARTIST, Role.PERFORMER}),
     # Who answers for where footage goes: the producer, and the post supervisor who runs post.
     SET_REVIEW_WATERMARK: frozenset({Role.PRODUCER, Role.SUPERVISOR}),
+    DELIVER: frozenset({Role.SUPERVISOR}),
+    # The post supervisor who delivers, and the producer who reads deliveries in reports.
+    READ_DELIVERIES: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -57,6 +62,8 @@ ACTION_DESCRIPTIONS = {
     ANNOTATE_FRAME: "draw on frames in the review room",
     WRITE_REVIEW_NOTE: "write notes in the review room",
     SET_REVIEW_WATERMARK: "turn the review watermark on or off",
+    DELIVER: "deliver approved versions to editorial",
+    READ_DELIVERIES: "see the production's deliveries",
 }
 
 

@@ -118,6 +118,10 @@ class Clip(models.Model):
     reel = models.CharField(max_length=128, blank=True, help_text="Reel/tape name, as EDLs refer to the clip.")
     audio_streams = models.JSONField(default=list, blank=True,
                                      help_text="[{codec, channels, sample_rate_hz}] per audio stream.")
+    editorial_metadata = models.JSONField(
+        default=dict, blank=True,
+        help_text="What editorial bins (Avid ALE) say of the clip: {'ale': [{file, source_in, source_out, "
+                  "columns, cdl}]}, ranges in clip frames [in, out).")
     ingested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     proxy_state = models.CharField(max_length=10, choices=ProxyState.choices, default=ProxyState.QUEUED)
@@ -154,6 +158,9 @@ class Cut(models.Model):
     frame_rate_num = models.PositiveIntegerField()
     frame_rate_den = models.PositiveIntegerField()
     report = models.JSONField(default=dict)
+    record_start_frame = models.PositiveIntegerField(
+        default=0, help_text="Record time of the cut's first frame, in frames at its rate (01:00:00:00 at 24 is "
+                             "86400); shots' record_in/record_out count from it.")
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -656,3 +663,70 @@ class RecoveryCode(models.Model):
         ``abcd-efgh-…`` typed as shown, or without dashes, matches."""
         normalised = "".join(code.split()).replace("-", "").upper()
         return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+class DeliveryStatus(models.TextChoices):
+    RENDERING = "rendering", "Rendering"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """One delivery of a production's approved versions to editorial: the media in
+    ``folder`` (one folder a delivery), the lists that conform them into the cut, the ASC MHL
+    manifest of every file, and the delivery notes. ``delivered`` only once the manifest has
+    verified; ``notes`` keeps what people must know (bit depth, versions to pull, versions held).
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="deliveries")
+    number = models.PositiveIntegerField(help_text="1, 2, … per production.")
+    format = models.CharField(max_length=32)
+    folder = models.CharField(max_length=1024, help_text="Absolute path of the delivery's folder.")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.RENDERING)
+    notes = models.TextField(blank=True)
+    manifest = models.CharField(max_length=1024, blank=True, help_text="The ASC MHL manifest, relative to folder.")
+    error = models.TextField(blank=True)
+    versions_total = models.PositiveIntegerField(default=0)
+    versions_done = models.PositiveIntegerField(default=0, help_text="Versions rendered so far.")
+    report = models.JSONField(default=dict, blank=True, help_text="planned (proposal ids), held (reasons), "
+                                                                  "to_pull; once delivered: versions, lists, unplaced.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["production", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "number"], name="delivery_unique_number"),
+        ]
+
+    def __str__(self):
+        return f"{self.production.code} delivery {self.number:03d}"
+
+
+class DeliveredVersion(models.Model):
+    """One version (proposal) in one delivery: its media files (relative to the delivery's
+    folder), the clip frames they hold ``[source_in, source_out)`` (the shot with its handles)
+    from ``start_timecode``, and where its shot sits in the cut. ``pulled_in`` is the later
+    delivery whose notes asked editorial to pull it (its approval was withdrawn after delivery).
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="delivered_versions")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="versions")
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="deliveries")
+    name = models.CharField(max_length=255, help_text="By the turnover convention, e.g. SC012_0040_color_match_v002.")
+    files = models.JSONField(default=list)
+    source_in = models.PositiveIntegerField()
+    source_out = models.PositiveIntegerField(help_text="Exclusive.")
+    start_timecode = models.CharField(max_length=11)
+    reel = models.CharField(max_length=128, blank=True)
+    credential = models.CharField(max_length=255, blank=True,
+                                  help_text="Label (urn:c2pa:…) of the C2PA manifest signed into the media; blank "
+                                            "if it carries none.")
+    pulled_in = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="pulled")
+
+    class Meta:
+        ordering = ["delivery", "name"]
+
+    def __str__(self):
+        return self.name

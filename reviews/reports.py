@@ -1,5 +1,6 @@
 """The producer's reports, built from the production's rows and its audit trail: the consent
-report, the AI-use disclosure register, the audit trail (filtered) and the post scorecard.
+report, the AI-use disclosure register, the audit trail (filtered), the post scorecard and the
+deliveries.
 
 Each report is a :class:`Report` — a title, column names and rows of plain values — so one
 page template, one CSV writer and one PDF writer serve them all. Reads only; every query is
@@ -14,8 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import states
-from .models import (AuditEvent, ConsentRequest, Decision, FixRequest, Production, Proposal, ProposalStatus,
-                     ReviewDecision)
+from .models import (AuditEvent, ConsentRequest, Decision, DeliveredVersion, Delivery, FixRequest, Production,
+                     Proposal, ProposalStatus, ReviewDecision)
 
 
 @dataclass
@@ -36,6 +37,7 @@ REPORTS = {
     "disclosure": "AI-use disclosure register",
     "audit": "Audit trail",
     "scorecard": "Post scorecard",
+    "deliveries": "Deliveries",
 }
 
 
@@ -85,7 +87,8 @@ def _approvals(proposals) -> dict[int, ReviewDecision]:
 
 def disclosure_register(production: Production) -> Report:
     """Every approved AI fix: shot, frames, fix kind, engine method and version, look model
-    where one was applied, who approved and when, the consents it rests on and whether it is final."""
+    where one was applied, who approved and when, the consents it rests on, whether it is final,
+    and the content credentials (C2PA manifest labels) of its delivered media."""
     today = timezone.now().date()
     proposals = list(Proposal.objects.filter(production=production, status=ProposalStatus.APPROVED)
                      .select_related("fix_request__shot").prefetch_related("fix_request__performers")
@@ -96,6 +99,11 @@ def disclosure_register(production: Production) -> Report:
             .select_related("performer").order_by("performer__name"):
         consents[consent.fix_request_id].append(consent)
     looks = {look.pk: f"look model v{look.version:03d} {look.name}" for look in production.look_models.all()}
+    credentials = defaultdict(list)
+    for delivered in (DeliveredVersion.objects.filter(production=production, delivery__status="delivered")
+                      .exclude(credential="").select_related("delivery").order_by("delivery__number")):
+        credentials[delivered.proposal_id].append(
+            f"delivery {delivered.delivery.number:03d} {delivered.files[0]}: {delivered.credential}")
     rows = []
     for proposal in proposals:
         fix = proposal.fix_request
@@ -112,10 +120,10 @@ def disclosure_register(production: Production) -> Report:
                      _person(approval.director) if approval else "", _when(approval.created_at) if approval else "",
                      "; ".join(f"{c.performer.name}: {c.get_status_display().lower()}"
                                + (f" ({c.scope})" if c.scope else "") for c in mine) or "not needed",
-                     "yes" if final else "no"])
+                     "yes" if final else "no", "; ".join(credentials[proposal.pk])])
     return Report("disclosure", REPORTS["disclosure"],
                   ["Production", "Shot", "Frames", "Fix", "Model and method", "Version", "Classification",
-                   "Approved by", "Approved at", "Consents", "Final"], rows)
+                   "Approved by", "Approved at", "Consents", "Final", "Content credentials"], rows)
 
 
 def _shot_targets(production: Production, shot_code: str) -> Q:
@@ -198,3 +206,26 @@ def post_scorecard(production: Production) -> Report:
     return Report("scorecard", REPORTS["scorecard"],
                   ["Shot", "Fix", "Requested at", "First approved at", "Turnaround (h)", "Versions",
                    "Review rounds", "Status"], rows, summary=summary)
+
+
+def deliveries_report(production: Production) -> Report:
+    """One line per delivery, newest first: number, status (with progress while rendering, the
+    error if it failed), format, who started it, when delivered, the versions delivered, those
+    listed to be pulled and those held back, its folder and ASC MHL manifest."""
+    rows = []
+    for delivery in Delivery.objects.filter(production=production).select_related("created_by").order_by("-number"):
+        report = delivery.report
+        status = delivery.get_status_display()
+        if delivery.status == "rendering":
+            status += f" ({delivery.versions_done}/{delivery.versions_total})"
+        elif delivery.error:
+            status += f": {delivery.error}"
+        rows.append([f"{delivery.number:03d}", status, delivery.format, _person(delivery.created_by),
+                     _when(delivery.delivered_at), ", ".join(report.get("versions", [])),
+                     ", ".join(report.get("to_pull", [])) if delivery.status == "delivered" else "",
+                     len(report.get("held", [])), delivery.folder, delivery.manifest])
+    delivered = sum(1 for row in rows if row[1] == "Delivered")
+    return Report("deliveries", REPORTS["deliveries"],
+                  ["Delivery", "Status", "Format", "Started by", "Delivered at (UTC)", "Versions", "To pull",
+                   "Held", "Folder", "ASC MHL manifest"], rows,
+                  summary=[("Deliveries", str(len(rows))), ("Delivered", str(delivered))])

@@ -74,3 +74,23 @@ def fix_request_screen_run(fix_request_id: int) -> bool | None:
     if fix_request is None:
         return None
     return fix_request_screen_likeness(fix_request=fix_request)["flagged"]
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=2, max_retries=8)
+def delivery_run(delivery_id: int) -> str | None:
+    """Render delivery ``delivery_id`` (queue ``default``); returns its status, None if it is gone.
+    A failure is recorded on the delivery (and in the audit trail), not raised to Celery."""
+    from reviews.errors import ServiceError
+    from reviews.models import Delivery
+    from reviews.services.deliveries import delivery_render
+
+    delivery = Delivery.objects.select_related("production", "created_by").filter(pk=delivery_id).first()
+    if delivery is None:
+        return None
+    try:
+        delivery = delivery_render(delivery=delivery)
+    except ServiceError as error:
+        logger.warning("delivery %s of %s failed: %s", delivery.number, delivery.production.code, error)
+        delivery.refresh_from_db()
+    return delivery.status

@@ -45,3 +45,24 @@ def time_timecode(time: otio.opentime.RationalTime) -> str:
         return otio.opentime.to_timecode(time, time.rate, False)
     except ValueError:
         return f"{time.value:g}@{time.rate:g}"
+
+
+#: Frame rates people write as decimals that stand for NTSC rates (1000/1001 of the integer).
+_NTSC = {"23.976": Fraction(24000, 1001), "23.98": Fraction(24000, 1001), "29.97": Fraction(30000, 1001),
+         "47.952": Fraction(48000, 1001), "59.94": Fraction(60000, 1001)}
+
+
+def frame_rate_parse(text: str) -> Fraction:
+    """A frame rate as people write it: ``24``, ``25``, ``23.976`` / ``29.97`` / ``59.94`` (the
+    NTSC rates 24000/1001, 30000/1001, 60000/1001), ``30000/1001``.
+
+    Raises ``ValueError`` naming the text if it is not a positive frame rate.
+    """
+    text = text.strip()
+    try:
+        rate = _NTSC.get(text) or Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        rate = None
+    if rate is None or rate <= 0:
+        raise ValueError(f"{text!r} is not a frame rate (e.g. 24, 25, 23.976, 29.97, 30000/1001)")
+    return rate

@@ -1,10 +1,14 @@
 """Serialisers: shapes of the API's input and output."""
+from fractions import Fraction
+
 from rest_framework import serializers
 
-from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, FixKind, FixRequest, Job, LookModel,
-                            Production, Proposal, ReviewDecision, Shot)
+from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
+from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
+                            LookModel, Production, Proposal, ReviewDecision, Shot)
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
+from reviews.timecode import frame_rate_parse
 
 
 class ProductionSerializer(serializers.ModelSerializer):
@@ -40,11 +44,20 @@ class ShotSerializer(serializers.ModelSerializer):
 
 
 class CutImportSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A CMX3600 .edl, OpenTimelineIO .otio or Final Cut Pro 7 .xml cut.")
+    file = serializers.FileField(help_text="A CMX3600 .edl, OpenTimelineIO .otio, Final Cut Pro 7 .xml, Final Cut "
+                                           "Pro X .fcpxml or AAF cut; or an Avid .ale bin (clip metadata).")
     sequence = serializers.CharField(required=False, max_length=200,
-                                     help_text="The sequence this cut revises (default: the cut's title).")
+                                     help_text="The sequence this cut revises (default: the cut's title); in a "
+                                               "file holding several timelines, the one to import.")
     rate = serializers.RegexField(r"^\d+(\.\d+)?(/\d+)?$", required=False,
-                                  help_text="Frame rate of an EDL's timecodes, e.g. 24, 25, 30000/1001.")
+                                  help_text="Frame rate of an EDL's timecodes, e.g. 24, 25, 23.976, 29.97, "
+                                            "30000/1001.")
+
+    def validate_rate(self, value: str) -> Fraction:
+        try:
+            return frame_rate_parse(value)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
 
 
 class CutSerializer(serializers.ModelSerializer):
@@ -169,3 +182,15 @@ class ApiTokenSerializer(serializers.Serializer):
     exists = serializers.BooleanField(read_only=True)
     created = serializers.DateTimeField(read_only=True, allow_null=True)
     key = serializers.CharField(read_only=True, required=False, help_text="Only in the answer that made it.")
+
+
+class DeliveryRequestSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=sorted(DELIVERY_FORMATS),
+                                     help_text=f"Media format of the deliverables (usually {DEFAULT_FORMAT}).")
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = ["id", "number", "format", "status", "versions_done", "versions_total", "folder", "manifest",
+                  "notes", "error", "report", "created_at", "delivered_at"]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
     path("productions/<slug:code>/clips/upload/", views.ClipUpload.as_view(), name="clip-upload"),
     path("productions/<slug:code>/cuts/", views.CutList.as_view(), name="cuts"),
+    path("productions/<slug:code>/deliveries/", views.DeliveryList.as_view(), name="deliveries"),
     path("productions/<slug:code>/shots/", views.ShotList.as_view(), name="shots"),
     path("productions/<slug:code>/fix-requests/", views.FixRequestList.as_view(), name="fix-requests"),
     path("productions/<slug:code>/assignments/", views.Assignments.as_view(), name="assignments"),

@@ -1,6 +1,5 @@
 """API views, all under ``/api/productions/<code>/``: the production is resolved from the
 person's memberships first, and every object is fetched within it — never by id alone."""
-from fractions import Fraction
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -14,12 +13,14 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import Clip, ContinuityFinding, Cut, FixRequest, Job, LookModel, Production, ReviewDecision, Shot
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Production,
+                            ReviewDecision, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
 from reviews.services.consent import fix_request_classify
-from reviews.services.editorial import cut_import
+from reviews.services.deliveries import delivery_submit
+from reviews.services.editorial import clip_bin_import, cut_import, is_bin
 from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
@@ -139,18 +140,49 @@ class CutList(ProductionScoped, generics.ListAPIView):
     @extend_schema(request={"multipart/form-data": serializers.CutImportSerializer},
                    responses={201: serializers.CutSerializer})
     def post(self, request, code):
-        """Import (conform) an editorial cut: EDL, OTIO or FCP7 XML. The response's ``report``
-        lists shots created, matched (trimmed, moved), removed, and unmatched events with reasons."""
+        """Import (conform) an editorial cut: EDL, OTIO, FCP7 XML, FCPXML or AAF. The response's
+        ``report`` lists shots created, matched (trimmed, moved), removed, unmatched events with
+        reasons, and the reader's warnings. An Avid ALE bin adds its metadata to the matching
+        clips instead (response ``{"kind": "bin", "file_name", "report": {"counts", "rows"}}``)."""
         data = serializers.CutImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         limit = settings.LOUPE_CUT_UPLOAD_MAX_BYTES
         if upload.size > limit:
             raise TooLarge(f"{upload.name} is {upload.size} bytes; editorial files are limited to {limit} bytes.")
-        rate = data.validated_data.get("rate")
+        if is_bin(upload.name):
+            report = clip_bin_import(production=self.production, path=upload.name, data=upload.read(),
+                                     actor=request.user)
+            return Response({"kind": "bin", "file_name": upload.name, "report": report.as_dict()},
+                            status=status.HTTP_201_CREATED)
         report = cut_import(production=self.production, path=upload.name, data=upload.read(), actor=request.user,
-                            sequence=data.validated_data.get("sequence"), rate=Fraction(rate) if rate else None)
+                            sequence=data.validated_data.get("sequence"), rate=data.validated_data.get("rate"))
         return Response(serializers.CutSerializer(report.cut).data, status=status.HTTP_201_CREATED)
+
+
+class DeliveryList(ProductionScoped, generics.ListAPIView):
+    """The production's deliveries, newest first, with progress while rendering (supervisors and
+    producers)."""
+
+    serializer_class = serializers.DeliverySerializer
+    queryset = Delivery.objects.none()  # the model, for the schema; get_queryset() scopes it
+    actions = {"GET": authz.READ_DELIVERIES, "HEAD": authz.READ_DELIVERIES, "OPTIONS": authz.READ_DELIVERIES,
+               "POST": authz.DELIVER}
+
+    def get_queryset(self):
+        return self.production.deliveries.order_by("-number")
+
+    @extend_schema(request=serializers.DeliveryRequestSerializer, responses={202: serializers.DeliverySerializer})
+    def post(self, request, code):
+        """Deliver the approved versions not yet delivered, as a job: 202 with the delivery
+        (``rendering``; ``versions_done`` of ``versions_total`` as it goes, ``delivered`` or
+        ``failed`` with ``error`` at the end). 409 when there is nothing new to deliver or another
+        delivery is rendering."""
+        data = serializers.DeliveryRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delivery = delivery_submit(production=self.production, actor=request.user,
+                                   delivery_format=data.validated_data["format"])
+        return Response(serializers.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ShotList(ProductionScoped, generics.ListAPIView):

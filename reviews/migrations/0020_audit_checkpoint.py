@@ -29,7 +29,7 @@ def _on_postgresql(sql):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("reviews", "0015_recovery_codes"),
+        ("reviews", "0017_delivery"),
     ]
 
     operations = [

@@ -14,56 +14,107 @@ from django.test import Client
 from reviews.errors import CutImportError, NotAllowed
 from reviews.models import AuditEvent, Cut, FixRequest, Shot
 from reviews.services.clips import clip_ingest
-from reviews.services.editorial import cut_import
+from reviews.services.editorial import clip_bin_import, cut_import
 from reviews.services.fix_requests import fix_request_create
+from reviews.timecode import frame_rate_parse
 
 pytestmark = pytest.mark.django_db
 
-#: Each real editorial file: ("ok", events, unmatched) with no clips in the production, or
-#: ("error", the message it must fail with). EDLs are read at 24 frames/s unless a rate is given.
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """The people fixture makes seven accounts a test; the parametrised file table runs it often."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+#: Each real editorial file, at the rate an EDL is read at (None: the production's, here none, so
+#: 24): ("ok", events, unmatched, warnings that must be among the report's) with no clips in the
+#: production, or ("error", the message it must fail with).
 EDITORIAL = {
-    "edl/25fps.edl": ("error", "25fps.edl, line 13: Frame rate mismatch.  Timecode '01:00:01:24' has frames "
-                               "beyond 23 (read at 24 frames/s; import it at the cut's frame rate)"),
-    "edl/avid_example.edl": ("ok", 2, 2),
-    "edl/cdl.edl": ("ok", 2, 2),
-    "edl/dissolve_test_4.edl": ("ok", 6, 6),
-    "edl/nucoda_example.edl": ("ok", 2, 2),
-    "edl/premiere_example.edl": ("ok", 2, 2),
-    "edl/screening_example.edl": ("ok", 9, 9),
-    "edl/speed_effects_small.edl": ("ok", 5, 5),
-    "edl/timecode_mismatch.edl": ("error", "timecode_mismatch.edl, line 13: Frame rate mismatch."),
-    "edl/transition_duration.edl": ("ok", 4, 4),
-    "fcp7_xml/hiero_xml_export.xml": ("ok", 2, 2),
-    "fcp7_xml/premiere_example.xml": ("ok", 13, 13),
-    "other/fcpx_example.fcpxml": ("error", "fcpx_example.fcpxml: Final Cut Pro X XML is not a format Loupe "
-                                           "imports cuts from"),
-    "other/one_clip.aaf": ("error", "one_clip.aaf: AAF is not a format Loupe imports cuts from"),
-    "other/sample_cdl.ale": ("error", "sample_cdl.ale: Avid ALE (a bin, not a cut) is not a format"),
-    "otio/multitrack.otio": ("ok", 5, 5),
-    "otio/nested_example.otio": ("ok", 7, 7),
-    "otio/screening_example.otio": ("error", "screening_example.otio: written by a newer OpenTimelineIO than "
-                                             "0.18.1 (unsupported schema version"),
-    "otio/simple_cut.otio": ("ok", 4, 4),
-    "otio/transition.otio": ("ok", 4, 4),
+    ("edl/25fps.edl", 25): ("ok", 4, 4, []),
+    ("edl/25fps.edl", None): ("error", "25fps.edl, line 13: timecode 01:00:01:24 has frames beyond 23: read at 24 "
+                                       "frames/s, but the cut's timecodes count 25 frames/s. Import it at that rate "
+                                       "(import_cut --rate 25, or the Rate field)."),
+    ("edl/25fps.edl", "29.97"): ("error", "25fps.edl: source and record durations disagree on line 13 at 29.97 "
+                                          "frames/s and agree on every line at 25: the cut's timecodes count 25 "
+                                          "frames/s. Import it at that rate (import_cut --rate 25"),
+    ("edl/avid_example.edl", None): ("ok", 2, 2, []),
+    ("edl/cdl.edl", None): ("ok", 2, 2, []),
+    ("edl/dissolve_test_4.edl", None): ("ok", 6, 6, []),
+    ("edl/dissolve_test_4.edl", "29.97"): ("error", "dissolve_test_4.edl: source and record durations disagree on "
+                                                    "lines 3, 4, 6, 12 at 29.97 frames/s and agree on every line at "
+                                                    "24 or 23.976"),
+    ("edl/nucoda_example.edl", None): ("ok", 2, 2, []),
+    ("edl/premiere_example.edl", None): ("ok", 2, 2, []),
+    ("edl/screening_example.edl", "23.976"): ("ok", 9, 9, []),
+    ("edl/screening_example.edl", 25): ("error", "screening_example.edl: source and record durations disagree on "
+                                                 "lines 12, 20, 36 at 25 frames/s and agree on every line at 24 or "
+                                                 "23.976: the cut's timecodes count 24 or 23.976 frames/s. Import it "
+                                                 "at that rate (import_cut --rate 24, or the Rate field)."),
+    ("edl/speed_effects_small.edl", None): ("ok", 5, 5, []),
+    ("edl/timecode_mismatch.edl", 25): ("ok", 20, 20, [
+        "line 13: source 01:00:00:00–01:00:01:24 is 49 frames but record 00:00:17:22–00:00:19:19 is 47; kept at "
+        "the source duration",
+        "line 16: source 01:00:00:00–01:00:01:06 is 31 frames but record 00:00:19:21–00:00:22:02 is 56; kept at "
+        "the source duration"]),
+    ("edl/timecode_mismatch.edl", None): ("error", "timecode_mismatch.edl, line 13: timecode 01:00:01:24 has frames "
+                                                   "beyond 23: read at 24 frames/s, but the cut's timecodes count 25"),
+    ("edl/transition_duration.edl", None): ("ok", 4, 4, []),
+    ("fcp7_xml/hiero_xml_export.xml", None): ("ok", 2, 2, []),
+    ("fcp7_xml/premiere_example.xml", None): ("ok", 13, 13, []),
+    ("other/fcpx_example.fcpxml", None): ("ok", 31, 31, [
+        "fcpx_example.fcpxml holds 2 timelines ('OpenTimeline_Project', 'OpenTimeline_Project 1'); imported "
+        "'OpenTimeline_Project' (the first); name another as the sequence to import it"]),
+    ("other/one_clip.aaf", None): ("ok", 2, 2, []),
+    ("other/sample_cdl.ale", None): ("error", "sample_cdl.ale is an Avid bin (ALE): clip metadata, not a cut; "
+                                              "import it as a bin."),
+    ("otio/multitrack.otio", None): ("ok", 5, 5, []),
+    ("otio/nested_example.otio", None): ("ok", 7, 7, []),
+    ("otio/screening_example.otio", None): ("error", "screening_example.otio: written by a newer OpenTimelineIO than "
+                                                     "0.18.1 (unsupported schema version: near line 205); export it "
+                                                     "with OpenTimelineIO 0.18.1 or as an EDL."),
+    ("otio/simple_cut.otio", None): ("ok", 4, 4, []),
+    ("otio/transition.otio", None): ("ok", 4, 4, []),
 }
 
 
-def test_every_real_editorial_file_imports_or_fails_with_a_specific_message(production, people, footage):
+def test_the_table_covers_every_shared_editorial_file(footage):
     editorial = footage / "editorial"
-    assert sorted(str(p.relative_to(editorial)) for p in editorial.glob("*/*")) == sorted(EDITORIAL)
-    for name, expected in EDITORIAL.items():
-        cuts_before = Cut.objects.count()
-        if expected[0] == "error":
-            with pytest.raises(CutImportError) as raised:
-                cut_import(production=production, path=editorial / name, actor=people["supervisor"])
-            assert expected[1] in str(raised.value), name
-            assert Cut.objects.count() == cuts_before, name
-            continue
-        report = cut_import(production=production, path=editorial / name, actor=people["supervisor"])
-        assert (report.events, len(report.unmatched)) == expected[1:], name
-        assert all(event.reason for event in report.unmatched), name
-        assert not report.shots
-    assert not Shot.objects.exists()
+    assert sorted(str(p.relative_to(editorial)) for p in editorial.glob("*/*")) == sorted({n for n, _ in EDITORIAL})
+
+
+@pytest.mark.parametrize(("name", "rate"), list(EDITORIAL), ids=[f"{n}@{r or 'default'}" for n, r in EDITORIAL])
+def test_every_real_editorial_file_imports_or_fails_with_a_message_that_says_what_to_do(
+        production, people, footage, name, rate):
+    expected = EDITORIAL[(name, rate)]
+    path = footage / "editorial" / name
+    rate = frame_rate_parse(str(rate)) if rate else None
+    if expected[0] == "error":
+        with pytest.raises(CutImportError) as raised:
+            cut_import(production=production, path=path, actor=people["supervisor"], rate=rate)
+        assert expected[1] in str(raised.value)
+        assert not Cut.objects.exists()
+        return
+    report = cut_import(production=production, path=path, actor=people["supervisor"], rate=rate)
+    assert (report.events, len(report.unmatched)) == expected[1:3]
+    assert all(event.reason for event in report.unmatched)
+    assert set(expected[3]) <= set(report.warnings), report.warnings
+    assert report.cut.report["warnings"] == report.warnings
+    assert not report.shots and not Shot.objects.exists()
+
+
+def test_edl_speed_effects_and_transitions_are_read_as_time_warps_and_transitions(production, people, footage):
+    edl = footage / "editorial" / "edl"
+    speed = cut_import(production=production, path=edl / "speed_effects_small.edl", actor=people["supervisor"])
+    assert [event.notes for event in speed.unmatched] == [
+        [], ["freeze frame"], [], [], ["speed 198.333% (time warp)"]]  # event 3 freezes one frame: no change
+    dissolves = cut_import(production=production, path=edl / "dissolve_test_4.edl", actor=people["supervisor"])
+    assert [note for event in dissolves.unmatched for note in event.notes] == [
+        "SMPTE_Dissolve of 35 frames into it", "SMPTE_Dissolve of 64 frames into it"]
+    mismatch = cut_import(production=production, path=edl / "timecode_mismatch.edl", actor=people["supervisor"],
+                          rate=Fraction(25))
+    assert [w.split(":")[0] for w in mismatch.warnings] == ["line 13", "line 16", "line 28", "line 31", "line 34"]
+    assert mismatch.warnings[-1] == ("line 34: record in 00:00:33:22 lies 4 frames before the end of the previous V "
+                                     "event; placed after it; so are the 9 V events after it (to line 61)")
 
 
 def test_edls_read_at_their_own_rate_and_reasons_name_what_did_not_match(production, people, footage):
@@ -72,10 +123,6 @@ def test_edls_read_at_their_own_rate_and_reasons_name_what_did_not_match(product
     assert report.cut.frame_rate == 25 and report.events == 4
     assert report.unmatched[0].source_timecode == "01:00:00:00"
     assert report.unmatched[0].reason == "no clip of TEST matches its clip name 'sq001_s001', reel 'SC00.JPG'"
-    with pytest.raises(CutImportError, match=r"timecode_mismatch.edl, line 13: Source and record duration don't "
-                                             r"match: .* for clip sq001_s004"):
-        cut_import(production=production, path=edl / "timecode_mismatch.edl", actor=people["supervisor"],
-                   rate=Fraction(25))
     xml = cut_import(production=production, path=footage / "editorial" / "fcp7_xml" / "premiere_example.xml",
                      actor=people["supervisor"])
     reasons = {event.name: event.reason for event in xml.unmatched}
@@ -256,10 +303,17 @@ def test_cut_upload_through_the_api_returns_the_report(production, people, clips
 
     bad = (footage / "editorial" / "edl" / "25fps.edl").read_bytes()
     response = client.post("/api/productions/TEST/cuts/", {"file": SimpleUploadedFile("25fps.edl", bad)})
-    assert response.status_code == 400 and response.json()["detail"].startswith("25fps.edl, line 13: ")
+    assert response.status_code == 400 and response.json()["detail"].startswith(
+        "25fps.edl: source and record durations disagree on line 13 at 29.97 frames/s")  # the clips' rate
+    assert "(import_cut --rate 25, or the Rate field)" in response.json()["detail"]
     response = client.post("/api/productions/TEST/cuts/", {"file": SimpleUploadedFile("25fps.edl", bad),
                                                            "rate": "25"})
     assert response.status_code == 201 and response.json()["frame_rate_num"] == 25
+    screening = (footage / "editorial" / "edl" / "screening_example.edl").read_bytes()
+    response = client.post("/api/productions/TEST/cuts/", {"file": SimpleUploadedFile("s.edl", screening),
+                                                           "rate": "23.976"})
+    assert response.status_code == 201
+    assert (response.json()["frame_rate_num"], response.json()["frame_rate_den"]) == (24000, 1001)
     response = client.post("/api/productions/TEST/cuts/", {"file": SimpleUploadedFile("x.edl", text.encode()),
                                                            "rate": "fast"})
     assert response.status_code == 400 and response.json()["detail"].startswith("rate: ")
@@ -267,3 +321,94 @@ def test_cut_upload_through_the_api_returns_the_report(production, people, clips
     artist.force_login(people["artist"])
     response = artist.post("/api/productions/TEST/cuts/", {"file": SimpleUploadedFile("api.edl", text.encode())})
     assert response.status_code == 403
+
+
+def test_speed_effects_transitions_and_timecode_mismatches_on_real_clips(production, people, clips, tmp_path):
+    """An M2 speed event plays its source frames at its speed; a dissolve is kept as the
+    transition into its event; an event whose record and source durations disagree is kept (at
+    its source duration) with a warning naming its line, not the whole cut refused."""
+    path = tmp_path / "effects.edl"
+    path.write_text("\n".join([
+        "TITLE: EFFECTS", "FCM: NON-DROP FRAME", "",
+        f"001  CUPS     V     C        {tc(0)} {tc(30)} {tc(108000)} {tc(108030)}",
+        "* FROM CLIP NAME:  sam2_02_cups",
+        f"002  CUPS     V     C        {tc(150)} {tc(150)} {tc(108030)} {tc(108030)}",
+        f"002  CUPS     V     D    010 {tc(150)} {tc(180)} {tc(108030)} {tc(108060)}",
+        "* FROM CLIP NAME:  sam2_02_cups",
+        f"003  CUPS     V     C        {tc(60)} {tc(90)} {tc(108060)} {tc(108075)}",
+        f"M2   CUPS          060.0                {tc(60)}",
+        "* FROM CLIP NAME:  sam2_02_cups",
+        f"004  CUPS     V     C        {tc(200)} {tc(230)} {tc(108075)} {tc(108095)}",
+        "* FROM CLIP NAME:  sam2_02_cups", ""]))
+    report = cut_import(production=production, path=path, actor=people["supervisor"])
+    shots = [(s.source_in, s.source_out, s.record_in, s.record_out, s.speed, s.transition_in) for s in report.shots]
+    assert shots == [
+        (0, 30, 0, 30, None, None),
+        (150, 180, 30, 60, None, {"kind": "SMPTE_Dissolve", "frames": 10}),
+        (60, 90, 60, 75, pytest.approx(60 / (30000 / 1001)), None),  # 15 record frames at 2× show 30
+        (200, 230, 75, 105, None, None),
+    ]
+    assert report.shots[2].notes == ["speed 200.2% (time warp)"]
+    assert report.warnings == ["line 12: source 00:00:06:20–00:00:07:20 is 30 frames but record 01:00:02:15–"
+                               "01:00:03:05 is 20; kept at the source duration"]
+    assert report.cut.report["shots"][1]["transition_in"] == {"kind": "SMPTE_Dissolve", "frames": 10}
+
+
+def test_an_ale_bin_adds_its_metadata_to_the_clips_it_names(production, people, clips, footage, tmp_path):
+    sample = footage / "editorial" / "other" / "sample_cdl.ale"
+    out = StringIO()
+    call_command("import_cut", "--production", "TEST", str(sample), stdout=out)
+    assert out.getvalue().splitlines()[-1] == "4 rows, 0 matched, 4 unmatched"
+    assert "no clip of TEST matches its media file 'A005_C010_0501J0_001.R3D'" in out.getvalue()
+
+    # The same bin's first row, renamed to a real clip at the clip's rate and timecode.
+    heading, rows = sample.read_text().split("Data\n")
+    row = rows.splitlines()[0].split("\t")
+    row[:6] = ["sam2_02_cups", "sam2_02_cups", "V", "00:00:01:00", "00:00:02:00", "00:00:01:00"]
+    row[10] = "/mnt/dailies/sam2_02_cups.mp4"
+    text = heading.replace("FPS\t23.976", "FPS\t29.97") + "Data\n" + "\t".join(row) + "\n"
+    path = tmp_path / "day1.ale"
+    path.write_text(text)
+    for _ in range(2):  # importing it again replaces its rows, it does not add them twice
+        report = clip_bin_import(production=production, path=path, actor=people["supervisor"])
+    assert [(row.clip, row.source_in, row.source_out) for row in report.matched] == [("sam2_02_cups.mp4", 30, 60)]
+    cups = clips["sam2_02_cups"]
+    cups.refresh_from_db()
+    [entry] = cups.editorial_metadata["ale"]
+    assert (entry["file"], entry["source_in"], entry["source_out"]) == ("day1.ale", 30, 60)
+    assert entry["columns"]["Camera"] == "A" and entry["columns"]["Shoot Date"] == "20190501"
+    assert entry["cdl"] == {"asc_sat": 0.9, "asc_sop": {"offset": [-0.087, -0.0922, -0.0808],
+                                                        "power": [0.9988, 1.0218, 1.0101],
+                                                        "slope": [0.8714, 0.9334, 0.9947]}}
+    assert AuditEvent.objects.filter(action="clip.bin_import").count() == 3
+    with pytest.raises(NotAllowed):
+        clip_bin_import(production=production, path=path, actor=people["artist"])
+
+
+def test_import_cut_exits_non_zero_with_what_to_do_when_a_file_is_refused(production, people, footage):
+    err = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("import_cut", "--production", "TEST", str(footage / "editorial" / "edl" / "25fps.edl"),
+                     stderr=err)
+    assert exited.value.code == 1
+    assert "Import it at that rate (import_cut --rate 25, or the Rate field)." in err.getvalue()
+    out = StringIO()
+    call_command("import_cut", "--production", "TEST", "--rate", "25",
+                 str(footage / "editorial" / "edl" / "timecode_mismatch.edl"), stdout=out)
+    assert "warning       line 13: source 01:00:00:00–01:00:01:24 is 49 frames" in out.getvalue()
+
+
+def test_drop_frame_timecodes_are_counted_as_drop_frame(production, people, clips, tmp_path):
+    """29.97 drop-frame labels skip ;00 and ;01 at each minute but the tenth: an event across a
+    minute boundary is as long in source and record, with no warning."""
+    path = tmp_path / "df.edl"
+    path.write_text("\n".join([
+        "TITLE: DF", "FCM: DROP FRAME",
+        "001  CUPS     V     C        00:00:00;00 00:00:01;00 01:00:00;00 01:00:01;00",
+        "* FROM CLIP NAME:  sam2_02_cups",
+        "002  CUPS     V     C        00:00:05;00 00:00:06;00 01:00:59;28 01:01:01;00",
+        "* FROM CLIP NAME:  sam2_02_cups", ""]))
+    report = cut_import(production=production, path=path, actor=people["supervisor"], rate=Fraction(30000, 1001))
+    assert not report.warnings
+    assert [(s.source_in, s.source_out, s.record_in, s.record_out) for s in report.shots] == [
+        (0, 30, 0, 30), (150, 180, 1798, 1828)]  # 32 labels, 30 frames: ;00 and ;01 of 01:01 skipped

@@ -77,6 +77,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/clips/": Endpoint(CODE, {"post": authz.INGEST_FOOTAGE}),
     "api/productions/<slug:code>/clips/upload/": Endpoint(CODE, {"post": authz.INGEST_FOOTAGE}, body=MULTIPART),
     "api/productions/<slug:code>/cuts/": Endpoint(CODE, {"post": authz.IMPORT_CUT}, body=MULTIPART),
+    # Empty body: 400 (no format given) once past authorisation; producers read, supervisors deliver.
+    "api/productions/<slug:code>/deliveries/": Endpoint(CODE, {"post": authz.DELIVER}, reads=authz.READ_DELIVERIES),
     "api/productions/<slug:code>/shots/": Endpoint(CODE),
     "api/productions/<slug:code>/fix-requests/": Endpoint(CODE, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/assignments/": Endpoint(CODE, {"post": authz.ASSIGN_FIX_REQUEST}),
@@ -114,6 +116,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "productions/<slug:code>/reports/disclosure/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "productions/<slug:code>/reports/audit/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "productions/<slug:code>/reports/scorecard/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/deliveries/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "review/<int:proposal_id>/": Endpoint({"proposal_id": "proposal"}, {"post": None}),
     "media/clips/<int:clip_id>/thumbnail.jpg": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),

@@ -42,7 +42,7 @@ def test_reports_match_the_events(history, people):
     assert row[4] == history.method and row[5] == approved.payload["version"] == "v001"
     assert row[6] == "Digital alteration of a performer's likeness or performance"
     assert row[7] == approved.actor.username and row[8] == approved.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    assert row[9:] == ["Ana Lima: granted (This shot only)", "yes"]
+    assert row[9:] == ["Ana Lima: granted (This shot only)", "yes", ""]  # not delivered: no credentials
 
     # Audit trail filters give exactly the events they name.
     def ids(**filters):

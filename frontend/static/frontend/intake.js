@@ -2,16 +2,11 @@
 // request per file), server-side paths ingested in place, and cut imports with their conform
 // report. Each outcome — the probed facts, or the specific error — is listed under the forms.
 import { describe, post } from "./api.js";
+import { logTo } from "./log.js";
 
 const section = document.getElementById("intake");
 const code = section.dataset.production;
-const log = document.getElementById("intake-log");
-function say(text, ok) {
-  const item = document.createElement("li");
-  item.className = ok ? "ok" : "error";
-  item.textContent = text;
-  log.append(item);
-}
+const say = logTo(document.getElementById("intake-log"));
 
 const clipFacts = (clip) => `${clip.name}: ${clip.codec} ${clip.width}×${clip.height}, ${clip.frame_count} frames, TC ${clip.start_timecode}`;
 
@@ -46,8 +41,15 @@ document.getElementById("cut-form")?.addEventListener("submit", async (event) =>
     say(`${form.elements.file.files[0].name}: ${describe(data)}`, false);
     return;
   }
-  const { counts, unmatched } = data.report;
+  if (data.kind === "bin") {
+    const { counts, rows } = data.report;
+    say(`ok ${data.file_name} (bin): metadata on ${counts.matched} of ${counts.rows} rows' clips`, true);
+    for (const row of rows) if (!row.clip) say(`unmatched row ${row.row} (${row.name}): ${row.reason}`, false);
+    return;
+  }
+  const { counts, unmatched, warnings } = data.report;
   say(`ok ${data.file_name} → sequence ${data.sequence}: ${counts.created} created, ${counts.matched} matched `
     + `(${counts.trimmed} trimmed, ${counts.moved} moved), ${counts.removed} removed, ${counts.unmatched} unmatched`, true);
   for (const event of unmatched) say(`unmatched event ${event.event} (${event.name || event.reel}): ${event.reason}`, false);
+  for (const warning of warnings || []) say(`warning: ${warning}`, false);
 });
