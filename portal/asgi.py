@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with session auth and
-django-otp's second factor (``portal.otp_asgi``)."""
+"""ASGI entry point: HTTP through Django behind the request body limit
+(``portal.request_limits``), WebSockets through Channels with session auth and django-otp's
+second factor (``portal.otp_asgi``)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -12,11 +13,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal.otp_asgi import OTPMiddleware  # noqa: E402
+from portal.request_limits import RequestBodyLimit  # noqa: E402
 from reviews.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

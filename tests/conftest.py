@@ -174,7 +174,7 @@ def start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def asgi_server(process_env):
-    """The portal under Daphne (HTTP and WebSockets) on a free port; yields its base URL."""
+    """The portal's web process (uvicorn: HTTP and WebSockets) on a free port; yields its base URL."""
     port = _free_port()
     process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=process_env)
     deadline = time.monotonic() + 30
@@ -184,7 +184,7 @@ def asgi_server(process_env):
             break
         except OSError:
             if process.poll() is not None:
-                pytest.fail("Daphne exited at start-up", pytrace=False)
+                pytest.fail("The web process exited at start-up", pytrace=False)
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     _stop(process)
