@@ -412,7 +412,8 @@ def main():
         director_cookie = cookie_for(director)
         viewer_cookies = [cookie_for(viewer) for viewer in viewers]
         port = free_port()
-        env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict))
+        # Capacity is measured, not the per-connection message limit (LOUPE_WS_MESSAGES_PER_S).
+        env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_WS_MESSAGES_PER_S="1000000")
         command = asgi_server_command(port=port)
         if args.profile_server:  # python -m cProfile -o FILE -m uvicorn ...
             command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile_server).resolve())]

@@ -269,9 +269,9 @@ REST_FRAMEWORK = {
 }
 # Rate limits per person: API writes (and notes and drawings in review rooms) per minute, counted
 # across web processes in the cache; and review-room WebSocket messages of any kind per second
-# (a burst of twice that is allowed), counted per connection in its web process.
+# (a burst of twice that is allowed), counted per person in each web process.
 LOUPE_WRITE_RATE_PER_MIN = env.int("LOUPE_WRITE_RATE_PER_MIN", default=120)
-LOUPE_WS_MESSAGES_PER_S = env.int("LOUPE_WS_MESSAGES_PER_S", default=60)
+LOUPE_WS_MESSAGES_PER_S = env.int("LOUPE_WS_MESSAGES_PER_S", default=200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loupe API",
     "DESCRIPTION": "Productions, dailies, fix requests, jobs, proposals and review decisions.",

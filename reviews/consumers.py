@@ -25,7 +25,7 @@ from reviews.room import PRESENCE_ANNOUNCE_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.review_notes import review_note_create, review_note_payload
-from reviews.throttling import MessageBucket, write_refusal, write_wait_s
+from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
 from reviews.watermark import for_reader
 
@@ -190,7 +190,7 @@ class ReviewConsumer(LiveConsumer):
         self.groups_joined = [events.room_group(self.fix_request_id),
                               events.production_group(self.proposal.production_id)]
         self.groups_joined += [events.proposal_group(pk) for pk in self.versions]
-        self.bucket = MessageBucket()  # messages of this connection per second (reviews.throttling)
+        self.bucket = message_bucket_for(user.pk)  # this person's messages per second here (reviews.throttling)
         self.dropping = False  # messages are being dropped by the bucket (told once per run of drops)
         self.frame_queue: deque = deque()
         self.frame_ready = asyncio.Event()

@@ -1,11 +1,12 @@
 """Rate limits per person: writes (API writes, and notes and drawings in review rooms) per
 minute, counted in the shared cache so that every web process counts the same person's writes
 together (Redis in production, ``settings.CACHES``); and WebSocket messages per second, counted
-per connection in its own process (no round trip to Redis per playhead move).
+per person in each web process (no round trip to Redis per playhead move).
 
 Settings: ``LOUPE_WRITE_RATE_PER_MIN`` and ``LOUPE_WS_MESSAGES_PER_S`` (docs/operations.md).
 """
 import time
+import weakref
 
 from django.conf import settings
 from django.core.cache import cache
@@ -58,25 +59,38 @@ class WriteRateThrottle(BaseThrottle):
 
 
 class MessageBucket:
-    """A token bucket for one WebSocket connection: ``LOUPE_WS_MESSAGES_PER_S`` messages a
-    second on average, bursts of up to twice that. In-process, no I/O."""
+    """A token bucket for one person's WebSocket messages in this web process (all their
+    connections here draw on it): ``LOUPE_WS_MESSAGES_PER_S`` messages a second on average,
+    bursts of up to twice that. In-process, no I/O; get it with :func:`message_bucket_for`."""
 
     def __init__(self):
-        self.rate = float(settings.LOUPE_WS_MESSAGES_PER_S)
-        self.capacity = 2 * self.rate
-        self.tokens = self.capacity
+        self.tokens = 2.0 * settings.LOUPE_WS_MESSAGES_PER_S
         self.at = time.monotonic()
 
     def take(self) -> bool:
         """Spend one message; False (the message must be dropped) when the bucket is empty."""
+        rate = settings.LOUPE_WS_MESSAGES_PER_S
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.tokens = min(2.0 * rate, self.tokens + (now - self.at) * rate)
         self.at = now
         if self.tokens < 1:
             return False
         self.tokens -= 1
         return True
 
-    def refusal(self) -> str:
-        return (f"Too many messages: at most {settings.LOUPE_WS_MESSAGES_PER_S} a second in a review room "
+    @staticmethod
+    def refusal() -> str:
+        return (f"Too many messages: at most {settings.LOUPE_WS_MESSAGES_PER_S} a second per person in review rooms "
                 f"(LOUPE_WS_MESSAGES_PER_S); the ones over it were dropped.")
+
+
+#: Each person's bucket while they have a connection in this process (the connections hold it).
+_buckets: "weakref.WeakValueDictionary[int, MessageBucket]" = weakref.WeakValueDictionary()
+
+
+def message_bucket_for(user_id: int) -> MessageBucket:
+    """The message bucket that user ``user_id``'s connections in this process share."""
+    bucket = _buckets.get(user_id)
+    if bucket is None:
+        bucket = _buckets[user_id] = MessageBucket()
+    return bucket
