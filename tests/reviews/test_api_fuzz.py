@@ -76,14 +76,16 @@ def test_the_api_never_answers_a_server_error(case, fuzzer, _connection_kept):
     case.validate_response(response, checks=[not_a_server_error])
 
 
+@pytest.mark.timeout(900)
 def test_the_api_never_answers_a_server_error_on_sqlite_too(tmp_path):
     """The fuzzing above again, in a child pytest run on a SQLite database of its own (this run
     being on PostgreSQL; a run on SQLite fuzzes SQLite itself)."""
     if connection.vendor == "sqlite":
         pytest.skip("this run is on SQLite: the fuzzing above covers it")
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'loupe.sqlite3'}", LOUPE_DATA_DIR=str(tmp_path))
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'loupe.sqlite3'}", LOUPE_DATA_DIR=str(tmp_path),
+               LOUPE_FUZZ_EXAMPLES=os.environ.get("LOUPE_FUZZ_EXAMPLES", "2"))
     run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
                           "-k", "never_answers_a_server_error and not sqlite_too"],
-                         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=900)
+                         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=850)
     assert run.returncode == 0, run.stdout[-4000:]
     assert " passed" in run.stdout.splitlines()[-1]
