@@ -16,7 +16,7 @@ EXPOSE 8000
 # web:    docker run IMAGE web
 # worker: docker run IMAGE worker -Q gpu
 ENTRYPOINT ["sh", "-c", "case \"$0\" in \
-  web) exec daphne -b 0.0.0.0 -p 8000 portal.asgi:application ;; \
+  web) exec uvicorn portal.asgi:application --host 0.0.0.0 --port 8000 --lifespan off --ws websockets-sansio --no-access-log ;; \
   worker) exec celery -A portal worker \"$@\" ;; \
   *) exec \"$0\" \"$@\" ;; esac"]
 CMD ["web"]

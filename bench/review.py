@@ -1,4 +1,4 @@
-"""Benchmark: the review room over real WebSockets, against one daphne process on the Redis
+"""Benchmark: the review room over real WebSockets, against one web process (uvicorn) on the Redis
 channel layer (prints; not a test).
 
 Prints, in one run, each with the baseline measured beside it:
@@ -20,7 +20,7 @@ at 200 followers the figures are not this process's own parsing.
 Needs PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``; by default the local ones).
 
     .venv/bin/python bench/review.py [--frames 48] [--seeks 30] [--seconds 5] [--rounds 30]
-        [--followers 200] [--profile-server daphne.prof]   (then: python -m pstats daphne.prof)
+        [--followers 200] [--profile-server web.prof]   (then: python -m pstats web.prof)
 """
 import argparse
 import asyncio
@@ -395,7 +395,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=30, help="playhead moves per fan-out size")
     parser.add_argument("--followers", type=int, default=200)
     parser.add_argument("--profile-server", metavar="FILE",
-                        help="run daphne under cProfile and write its profile here (pstats) at the end")
+                        help="run the web process under cProfile and write its profile here (pstats) at the end")
     args = parser.parse_args()
     if not settings.CHANNEL_LAYER_IS_SHARED:
         raise SystemExit("bench/review needs Redis: set REDIS_URL")
@@ -415,9 +415,10 @@ def main():
         director_cookie = cookie_for(director)
         viewer_cookies = [cookie_for(viewer) for viewer in viewers]
         port = free_port()
-        env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict))
-        command = asgi_server_command(port=port) + ["--websocket_connect_timeout", "60"]
-        if args.profile_server:  # python -m cProfile -o FILE -m daphne ...
+        # Capacity is measured, not the per-connection message limit (LOUPE_WS_MESSAGES_PER_S).
+        env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_WS_MESSAGES_PER_S="1000000")
+        command = asgi_server_command(port=port)
+        if args.profile_server:  # python -m cProfile -o FILE -m uvicorn ...
             command[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile_server).resolve())]
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -427,7 +428,7 @@ def main():
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("daphne did not start")
+                    raise SystemExit("the web process did not start")
                 time.sleep(0.2)
         followers = start_followers(port, f"/ws/review/{proposal.pk}/", viewer_cookies)
         asyncio.run(run_sockets(port, proposal, director_cookie, followers, args))
@@ -439,7 +440,7 @@ def main():
             if process.is_alive():
                 process.kill()
         if server is not None:
-            # SIGINT: daphne (Twisted) stops cleanly, so a profile (--profile-server) is written.
+            # SIGINT: uvicorn stops cleanly, so a profile (--profile-server) is written.
             server.send_signal(signal.SIGINT)
             try:
                 server.wait(timeout=30)

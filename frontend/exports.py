@@ -23,6 +23,20 @@ def cell_text(value) -> str:
     return str(value)
 
 
+#: A PDF cell shows at most this many characters of its value (the CSV export has all of it):
+#: a table row cannot be split across pages, so a row taller than a page (a fix request's mask
+#: of thousands of points in the audit trail) would make the PDF impossible to lay out.
+PDF_CELL_MAX_CHARS = 600
+
+
+def pdf_cell_text(value) -> str:
+    """``cell_text`` of ``value``, cut to ``PDF_CELL_MAX_CHARS`` with a note of what was left out."""
+    text = cell_text(value)
+    if len(text) <= PDF_CELL_MAX_CHARS:
+        return text
+    return f"{text[:PDF_CELL_MAX_CHARS]}… ({len(text) - PDF_CELL_MAX_CHARS} more characters in the CSV export)"
+
+
 def report_csv(report: Report) -> bytes:
     """The report's columns and rows as CSV, UTF-8 with a byte-order mark (spreadsheets read accents)."""
     out = io.StringIO()
@@ -35,9 +49,10 @@ def report_csv(report: Report) -> bytes:
 
 def report_pdf(report: Report, *, production_label: str) -> bytes:
     """The report as a PDF: title, production, generation time, filters, summary and the table
-    (repeated header row on every page)."""
+    (repeated header row on every page). Long cells wrap, and past ``PDF_CELL_MAX_CHARS`` are
+    cut short with a note (``pdf_cell_text``), so every row fits on a page."""
     styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
+    small = styles["BodyText"].clone("cell", fontSize=7, leading=8.5, splitLongWords=1)
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                                  topMargin=12 * mm, bottomMargin=12 * mm, pageCompression=0,
@@ -51,7 +66,7 @@ def report_pdf(report: Report, *, production_label: str) -> bytes:
         story.append(Paragraph(escape(f"{label}: {value}"), styles["BodyText"]))
     story.append(Spacer(1, 4 * mm))
     data = [[Paragraph(f"<b>{escape(c)}</b>", small) for c in report.columns]]
-    data += [[Paragraph(escape(cell_text(value)), small) for value in row] for row in report.rows]
+    data += [[Paragraph(escape(pdf_cell_text(value)), small) for value in row] for row in report.rows]
     if not report.rows:
         data.append([Paragraph("Nothing to report.", small)] + [""] * (len(report.columns) - 1))
     width = document.width / len(report.columns)

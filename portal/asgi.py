@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with the Origin check
+"""ASGI entry point: HTTP through Django behind the request body limit
+(``portal.request_limits``), WebSockets through Channels with the Origin check
 (``portal.websocket_origin``: scheme, host and port), session auth and django-otp's second
 factor (``portal.otp_asgi``)."""
 import os
@@ -13,11 +14,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from portal.otp_asgi import OTPMiddleware  # noqa: E402
 from portal.websocket_origin import SameOriginValidator  # noqa: E402
+from portal.request_limits import RequestBodyLimit  # noqa: E402
 from reviews.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": SameOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -14,7 +14,11 @@ def celery_worker_command(*, queues: str = "gpu,default", concurrency: int = 1, 
 
 
 def asgi_server_command(*, port: int, host: str = "127.0.0.1") -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "portal.asgi:application"]
+    """The web process: uvicorn serving HTTP and WebSockets. Not Daphne: Daphne reads a request's
+    whole body (into memory) before the application sees its headers, so an oversized upload
+    could not be refused before it was received (``portal.request_limits``)."""
+    return [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
+            "--lifespan", "off", "--ws", "websockets-sansio", "--no-access-log"]
 
 
 def database_url(settings_dict: dict) -> str:

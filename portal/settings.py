@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (django-csp): CONTENT_SECURITY_POLICY below.
     "csp.middleware.CSPMiddleware",
+    # 400 for a NUL character in a query parameter, before any view filters by it.
+    "portal.request_limits.refuse_nul_in_query",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +133,13 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+# The cache holds the rate limits' counters: in Redis, shared by every web process, or in this
+# process's memory under the embedded defaults.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "loupe:cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # True when web processes and workers share the channel layer, so a worker's group_send reaches
 # browsers. With the in-memory layer the web process reads job progress from the database.
 CHANNEL_LAYER_IS_SHARED = bool(REDIS_URL)
@@ -180,6 +189,23 @@ LOUPE_INGEST_ROOTS = env.list("LOUPE_INGEST_ROOTS", default=[str(LOUPE_FOOTAGE)]
 LOUPE_UPLOAD_MAX_BYTES = env.int("LOUPE_UPLOAD_MAX_BYTES", default=4 * 1024**3)
 # Editorial files (EDL, OTIO, XML) are small; larger uploads are refused (bytes).
 LOUPE_CUT_UPLOAD_MAX_BYTES = env.int("LOUPE_CUT_UPLOAD_MAX_BYTES", default=20 * 1024**2)
+# Any other request body (JSON, forms) larger than this is refused (bytes): by the web process
+# from its Content-Length before the body is read (portal.request_limits), and by Django.
+LOUPE_REQUEST_MAX_BYTES = env.int("LOUPE_REQUEST_MAX_BYTES", default=8 * 1024**2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LOUPE_REQUEST_MAX_BYTES
+# An upload is streamed to a temporary file on disk (chunk by chunk) once it passes this size,
+# never held whole in memory (bytes; Django's default, named here because uploads are large).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# Form fields in one request (Django answers more with 400).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("LOUPE_REQUEST_MAX_FIELDS", default=1000)
+# Size limits on what people draw and import: points in one mask outline, events in one
+# editorial cut, and pixels in one ingested frame (width × height; 8192×4320 by default).
+LOUPE_MASK_MAX_POINTS = env.int("LOUPE_MASK_MAX_POINTS", default=2000)
+LOUPE_CUT_MAX_EVENTS = env.int("LOUPE_CUT_MAX_EVENTS", default=10_000)
+LOUPE_FRAME_MAX_PIXELS = env.int("LOUPE_FRAME_MAX_PIXELS", default=8192 * 4320)
+
 # Delivery (reviews.services.deliveries): frames of handles each side of a delivered shot, and
 # the turnover convention naming deliverables ({shot}, {fix}: the fix kind, {version}).
 LOUPE_DELIVERY_HANDLES = env.int("LOUPE_DELIVERY_HANDLES", default=8)
@@ -304,7 +330,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "reviews.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "reviews.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": ["reviews.api.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    # Writes (POST, PUT, PATCH, DELETE) per person, counted in the shared cache (reviews.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["reviews.throttling.WriteRateThrottle"],
 }
+# Rate limits per person: API writes (and notes and drawings in review rooms) per minute, counted
+# across web processes in the cache; and review-room WebSocket messages of any kind per second
+# (a burst of twice that is allowed), counted per person in each web process.
+LOUPE_WRITE_RATE_PER_MIN = env.int("LOUPE_WRITE_RATE_PER_MIN", default=120)
+LOUPE_WS_MESSAGES_PER_S = env.int("LOUPE_WS_MESSAGES_PER_S", default=200)
 SPECTACULAR_SETTINGS = {
     # The schema and its viewer are for people signed in (they map every operation).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

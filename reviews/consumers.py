@@ -27,6 +27,7 @@ from reviews.services.annotations import annotation_create, annotation_payload, 
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
 from reviews.services.review_notes import review_note_create, review_note_payload
+from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
 from reviews.watermark import for_reader
 
@@ -144,6 +145,14 @@ def _reload_versions(proposal: Proposal) -> dict[int, Proposal]:
     return {v.pk: v for v in selectors.versions_of(proposal)}
 
 
+def _count_write(user) -> None:
+    """A note or drawing counts towards the person's writes per minute, like an API write;
+    ``ServiceError`` (sent back as an ``error`` event, nothing saved) over the limit."""
+    wait_s = write_wait_s(user_id=user.pk)
+    if wait_s is not None:
+        raise ServiceError(write_refusal(wait_s))
+
+
 class BadRequest(Exception):
     """A client message that cannot be served; the message says what to send instead."""
 
@@ -196,6 +205,8 @@ class ReviewConsumer(LiveConsumer):
         self.groups_joined = [events.room_group(self.fix_request_id),
                               events.production_group(self.proposal.production_id)]
         self.groups_joined += [events.proposal_group(pk) for pk in self.versions]
+        self.bucket = message_bucket_for(user.pk)  # this person's messages per second here (reviews.throttling)
+        self.dropping = False  # messages are being dropped by the bucket (told once per run of drops)
         self.frame_queue: deque = deque()
         self.frame_ready = asyncio.Event()
         self.frame_server = asyncio.create_task(self._serve_frames())
@@ -296,14 +307,26 @@ class ReviewConsumer(LiveConsumer):
 
     # -- client messages -------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
+        """One client message: a JSON object whose ``type`` names a handler. A message the room
+        cannot serve — malformed, nested too deep, over the rate limit — is answered with an
+        ``error`` event and the connection stays open."""
+        if not self.bucket.take():
+            if not self.dropping:
+                self.dropping = True
+                await self.send_event("error", {"detail": self.bucket.refusal()})
+            return
+        self.dropping = False
         try:
-            message = json.loads(text_data or "")
+            try:
+                message = json.loads(text_data or "")
+            except RecursionError:
+                raise BadRequest("the message is nested too deeply") from None
             if not isinstance(message, dict):
                 raise BadRequest("send a JSON object")
             kind = message.get("type")
-            handler = self.HANDLERS.get(kind)
+            handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise BadRequest(f"unknown message type {kind!r}; use one of {', '.join(self.HANDLERS)}")
+                raise BadRequest(f"unknown message type {str(kind)[:40]!r}; use one of {', '.join(self.HANDLERS)}")
             await handler(self, message)
         except (BadRequest, ValueError) as error:
             await self.send_event("error", {"detail": f"Bad request: {error}."})
@@ -437,15 +460,21 @@ class ReviewConsumer(LiveConsumer):
 
     async def on_annotate(self, message):
         proposal = self._version(message)
-        await database_sync_to_async(annotation_create)(
-            proposal=proposal, author=self.scope["user"], frame=message.get("frame"), kind=message.get("kind"),
-            points=message.get("points"), text=message.get("text", ""), color=message.get("color", "#ff3b30"))
+
+        def create():
+            _count_write(self.scope["user"])
+            return annotation_create(
+                proposal=proposal, author=self.scope["user"], frame=message.get("frame"), kind=message.get("kind"),
+                points=message.get("points"), text=message.get("text", ""), color=message.get("color", "#ff3b30"))
+
+        await database_sync_to_async(create)()
 
     async def on_note(self, message):
         proposal = self._version(message)
         parent_id = message.get("parent")
 
         def create():
+            _count_write(self.scope["user"])
             parent = None
             if parent_id is not None:
                 parent = ReviewNote.objects.filter(pk=_int(parent_id, "parent"), proposal=proposal).first()

@@ -198,9 +198,17 @@ def start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def asgi_server(process_env):
-    """The portal under Daphne (HTTP and WebSockets) on a free port; yields its base URL."""
+    """The portal's web process (uvicorn: HTTP and WebSockets) on a free port; yields its base URL."""
+    process, url = start_asgi_server(process_env)
+    yield url
+    _stop(process)
+
+
+def start_asgi_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """A web process with environment ``env`` on a free port, once it accepts connections:
+    (the process, its base URL). The caller stops it."""
     port = _free_port()
-    process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=process_env)
+    process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -208,10 +216,43 @@ def asgi_server(process_env):
             break
         except OSError:
             if process.poll() is not None:
-                pytest.fail("Daphne exited at start-up", pytrace=False)
+                pytest.fail("The web process exited at start-up", pytrace=False)
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    _stop(process)
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def start_web_process(process_env):
+    """Starts web processes with settings of the test's own (``start_web_process(LOUPE_X="1")``
+    → base URL); all are stopped after the test."""
+    started = []
+
+    def start(**environment: str) -> str:
+        process, url = start_asgi_server(dict(process_env, **environment))
+        started.append(process)
+        return url
+
+    yield start
+    for process in started:
+        _stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with no writes counted against anyone: the counters live in the cache
+    (Redis when REDIS_URL is set), which outlives a run, and test databases number people from 1 again."""
+    from django.core.cache import cache
+
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*writes:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    else:
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,21 @@
 """Query-string filters of the API's lists (django-filter).
 
-Related objects are filtered by plain id (``NumberFilter`` on ``<field>_id``), never through a
+Related objects are filtered by plain id (``IdFilter`` on ``<field>_id``), never through a
 choice of all rows in the database: an id from another production then matches nothing, exactly
 like an id that does not exist, so a filter cannot confirm that someone else's object exists.
 """
 import django_filters
 
+from reviews.api.serializers import MAX_ID
 from reviews.models import Clip, ContinuityFinding, FixRequest, Job, Shot
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An object's id: a whole number from 1 to the largest id the database holds, so an id
+    beyond it is a 400 naming the parameter, not an integer overflow in the database."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, decimal_places=0, **kwargs)
 
 
 class ClipFilter(django_filters.FilterSet):
@@ -18,8 +27,8 @@ class ClipFilter(django_filters.FilterSet):
 
 
 class ShotFilter(django_filters.FilterSet):
-    clip = django_filters.NumberFilter(field_name="clip_id")
-    cut = django_filters.NumberFilter(field_name="cut_id")
+    clip = IdFilter(field_name="clip_id")
+    cut = IdFilter(field_name="cut_id")
     code = django_filters.CharFilter(lookup_expr="icontains")
     removed = django_filters.BooleanFilter(field_name="removed_from_cut_at", lookup_expr="isnull", exclude=True)
 
@@ -29,8 +38,8 @@ class ShotFilter(django_filters.FilterSet):
 
 
 class FixRequestFilter(django_filters.FilterSet):
-    shot = django_filters.NumberFilter(field_name="shot_id")
-    assignee = django_filters.NumberFilter(field_name="assignee_id")
+    shot = IdFilter(field_name="shot_id")
+    assignee = IdFilter(field_name="assignee_id")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
 
     class Meta:
@@ -39,7 +48,7 @@ class FixRequestFilter(django_filters.FilterSet):
 
 
 class JobFilter(django_filters.FilterSet):
-    fix_request = django_filters.NumberFilter(field_name="fix_request_id")
+    fix_request = IdFilter(field_name="fix_request_id")
 
     class Meta:
         model = Job
@@ -47,8 +56,8 @@ class JobFilter(django_filters.FilterSet):
 
 
 class ContinuityFindingFilter(django_filters.FilterSet):
-    shot = django_filters.NumberFilter(field_name="fix_request__shot_id")
-    fix_request = django_filters.NumberFilter(field_name="fix_request_id")
+    shot = IdFilter(field_name="fix_request__shot_id")
+    fix_request = IdFilter(field_name="fix_request_id")
 
     class Meta:
         model = ContinuityFinding

@@ -10,6 +10,16 @@ from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
 from reviews.timecode import frame_rate_parse
 
+#: The largest id the database holds (a signed 64-bit primary key).
+MAX_ID = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """An object's id in a request body: 1 to ``MAX_ID``, so an id beyond what the database can
+    hold is a 400 naming the field, not an overflow in the query."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 class ProductionSerializer(serializers.ModelSerializer):
     class Meta:
@@ -118,22 +128,22 @@ class FixRequestClassificationSerializer(serializers.Serializer):
     """The supervisor's classification of a fix request (see ``fix_request_classify``)."""
 
     alteration = serializers.ChoiceField(choices=Alteration.choices)
-    performers = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+    performers = serializers.ListField(child=IdField(), required=False, default=list,
                                        help_text="Ids of the production's performers the fix affects.")
     reason = serializers.CharField(required=False, allow_blank=True, default="",
                                    help_text="Required to lower a digital alteration to routine.")
 
 
 class ContinuityChecksSerializer(serializers.Serializer):
-    shots = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=1000,
+    shots = serializers.ListField(child=IdField(), min_length=2, max_length=1000,
                                   help_text="Ids of the shots of a scene: each is checked against the one before it "
                                             "in the cut.")
 
 
 class AssignmentSerializer(serializers.Serializer):
-    shots = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000,
+    shots = serializers.ListField(child=IdField(), min_length=1, max_length=1000,
                                   help_text="Ids of shots whose fix requests still in work are assigned.")
-    assignee = serializers.IntegerField(allow_null=True, help_text="User id of a member; null to unassign.")
+    assignee = IdField(allow_null=True, help_text="User id of a member; null to unassign.")
 
 
 class ProposalSerializer(serializers.ModelSerializer):
@@ -167,7 +177,7 @@ class LookModelSerializer(serializers.ModelSerializer):
 class LookModelTrainSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     pairs = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        child=serializers.ListField(child=IdField(), min_length=2, max_length=2),
         min_length=1, help_text="[[camera original shot id, graded shot id], ...] — same frames in each pair.",
     )
     parameters = serializers.DictField(required=False, default=dict)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from engine import io as engine_io
-from engine.errors import FrameSourceError
+from engine.errors import EngineError
 from reviews import authz
 from reviews.errors import IngestError, NotAllowed, TooLarge
 from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
@@ -125,7 +125,8 @@ def media_source(path: str | Path) -> MediaSource:
 
 
 def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
-    """Refuse what probed but is not usable footage (names the file and the fact)."""
+    """Refuse what probed but is not usable footage (names the file and the fact), before any
+    frame is decoded: frames larger than ``LOUPE_FRAME_MAX_PIXELS`` among them."""
     name = source.name
     if not source.is_sequence:
         demuxers = set(probe.container_format.split(","))
@@ -139,6 +140,11 @@ def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
     if not (1 <= probe.width <= MAX_DIMENSION and 1 <= probe.height <= MAX_DIMENSION):
         raise IngestError(f"{name}: {probe.width}x{probe.height} pixels is outside 1–{MAX_DIMENSION} per side; "
                           f"the header is probably corrupt.")
+    pixels = probe.width * probe.height
+    if pixels > settings.LOUPE_FRAME_MAX_PIXELS:
+        raise IngestError(f"{name}: frames of {probe.width}x{probe.height} ({pixels / 1e6:.1f} megapixels) are larger "
+                          f"than this installation ingests, {settings.LOUPE_FRAME_MAX_PIXELS / 1e6:.1f} megapixels "
+                          f"(LOUPE_FRAME_MAX_PIXELS); nothing was decoded or stored.")
     if not 1 <= probe.frame_rate <= 1000:
         raise IngestError(f"{name}: a frame rate of {float(probe.frame_rate):g} frames/s is not plausible.")
 
@@ -177,7 +183,7 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
         poster = engine_io.read_frame(source.probe_path, probe.frame_count // 2)
         if probe.frame_count > 1:
             engine_io.read_frame(source.probe_path, probe.frame_count - 1)
-    except FrameSourceError as error:
+    except EngineError as error:  # FrameSourceError and any more specific media error
         raise IngestError(f"{source.name}: {error}") from None
     if source.is_sequence:
         checksum, size_bytes = _folder_manifest_sha256(source.probe_path)
@@ -296,7 +302,7 @@ def clip_upload(*, production: Production, upload, actor: User) -> Clip:
                 stream.write(chunk)
         try:
             demuxers = set(engine_io.probe(incoming).container_format.split(","))
-        except FrameSourceError:
+        except EngineError:  # any media error of the engine's: not footage it can read
             raise IngestError(f"{upload.name} is not a video file FFmpeg can read.") from None
         extension = next((ext for demuxer, ext in _UPLOAD_EXTENSIONS if demuxer in demuxers), None)
         if extension is None:

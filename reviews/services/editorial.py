@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -631,7 +632,8 @@ def cut_import(*, production: Production, path: str | Path, actor: User, data: b
     ``rate`` is the frame rate an EDL is read at; by default the production's clips' one rate,
     else 24. Returns the report (also stored on the new ``Cut``). Raises ``NotAllowed`` unless
     ``actor`` is a supervisor, ``CutImportError`` for an unreadable file (naming the file and,
-    for an EDL or XML, the line) or one with no video events. Nothing is stored on failure.
+    for an EDL or XML, the line), one with no video events or more than ``LOUPE_CUT_MAX_EVENTS``
+    events. Nothing is stored on failure.
     """
     authz.require(actor, production, authz.IMPORT_CUT)
     path = Path(path)
@@ -645,6 +647,9 @@ def cut_import(*, production: Production, path: str | Path, actor: User, data: b
     timeline = read.timeline
     cut_rate = edl_rate if path.suffix.lower() == ".edl" else _cut_rate(timeline, edl_rate)
     events = _events(timeline, float(cut_rate))
+    if len(events) > settings.LOUPE_CUT_MAX_EVENTS:  # the cut-size limit (issue #23); before any matching
+        raise CutImportError(f"{path.name} has {len(events)} events; a cut of at most {settings.LOUPE_CUT_MAX_EVENTS} "
+                             f"is imported (LOUPE_CUT_MAX_EVENTS). Nothing was imported; split the timeline.")
     if not any(not event.is_audio for event in events):
         raise CutImportError(f"{path.name} has no video events.")
     index = _ClipIndex(list(production.clips.all()))

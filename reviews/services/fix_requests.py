@@ -2,6 +2,7 @@
 import datetime
 import math
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -81,7 +82,7 @@ MAX_MASK_KEYFRAMES = 100
 def clean_mask(mask: dict | list, *, shot: Shot, frame_in: int, frame_out: int) -> dict | list:
     """Check a drawn mask and return it normalised. A mask is one outline ``{"frame": N,
     "shape": "rectangle" | "polygon", "points": [[x, y], ...]}`` — N in ``[frame_in,
-    frame_out)``, points in the clip's pixels (0 ≤ x ≤ width, 0 ≤ y ≤ height, rounded to 0.1
+    frame_out)``, at most ``LOUPE_MASK_MAX_POINTS`` points in the clip's pixels (0 ≤ x ≤ width, 0 ≤ y ≤ height, rounded to 0.1
     px); a rectangle is two opposite corners (stored top-left then bottom-right), a polygon
     three points or more — or a list of such outlines on different frames (*keyframes*, up to
     MAX_MASK_KEYFRAMES), stored in frame order; a list of one is stored as that one outline.
@@ -111,6 +112,11 @@ def _clean_outline(mask: dict, *, shot: Shot, frame_in: int, frame_out: int) -> 
     if shape not in MASK_SHAPES:
         raise ServiceError(f"The mask's shape must be one of {', '.join(MASK_SHAPES)}, not {shape!r}.")
     width, height = shot.clip.width, shot.clip.height
+    if not isinstance(points, list):
+        raise ServiceError("The mask's points must be a list of [x, y] pairs of numbers.")
+    if len(points) > settings.LOUPE_MASK_MAX_POINTS:
+        raise ServiceError(f"The mask's outline has {len(points)} points; at most {settings.LOUPE_MASK_MAX_POINTS} "
+                           f"are accepted (LOUPE_MASK_MAX_POINTS). Simplify the outline.")
     try:
         points = [[round(float(x), 1), round(float(y), 1)] for x, y in points]
     except (TypeError, ValueError):

@@ -1,15 +1,20 @@
 """The REST API fuzzed from its own OpenAPI schema (drf-spectacular, ``/api/schema/``) with
 schemathesis: every operation, signed in by API token as a member holding every role, on a
 production with real objects — never a 5xx. Bounded (a few examples per operation,
-derandomised) so it stays within the suite's budget and fails the same way twice."""
+derandomised) so it stays within the suite's budget and fails the same way twice. A run on
+PostgreSQL fuzzes SQLite too, in a child run (integers overflow differently on each)."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import schemathesis
 from django.contrib.auth.models import User
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -18,7 +23,8 @@ from reviews.models import Role
 
 from .test_permission_matrix import add_objects
 
-EXAMPLES_PER_OPERATION = 4
+#: Generated cases per operation: a few in the suite; set LOUPE_FUZZ_EXAMPLES for a deeper run by hand.
+EXAMPLES_PER_OPERATION = int(os.environ.get("LOUPE_FUZZ_EXAMPLES", "4"))
 
 
 def _served_schema() -> dict:
@@ -47,10 +53,13 @@ def _connection_kept():
 
 
 @pytest.fixture
-def fuzzer(db, media_root):
+def fuzzer(db, media_root, request):
     """A member of TEST in every role, its API token, and TEST's objects (clip, shot, fix
-    request, succeeded job, proposal) by URL kwarg."""
+    request, succeeded job, proposal) by URL kwarg. Its writes are not rate-limited (the limit
+    has its own tests), so that every case reaches its operation."""
     from reviews.services.productions import membership_add, production_create
+
+    request.getfixturevalue("settings").LOUPE_WRITE_RATE_PER_MIN = 10**9
 
     user = User.objects.create_user("fuzzer")
     with transaction.atomic():
@@ -76,3 +85,18 @@ def test_the_api_never_answers_a_server_error(case, fuzzer, _connection_kept):
             case.path_parameters["id"] = objects[PK_OBJECT[case.operation.path.split("/")[4]]]
     response = case.call(headers={"Authorization": f"Token {key}"})
     case.validate_response(response, checks=[not_a_server_error])
+
+
+@pytest.mark.timeout(900)
+def test_the_api_never_answers_a_server_error_on_sqlite_too(tmp_path):
+    """The fuzzing above again, in a child pytest run on a SQLite database of its own (this run
+    being on PostgreSQL; a run on SQLite fuzzes SQLite itself)."""
+    if connection.vendor == "sqlite":
+        pytest.skip("this run is on SQLite: the fuzzing above covers it")
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'loupe.sqlite3'}", LOUPE_DATA_DIR=str(tmp_path),
+               LOUPE_FUZZ_EXAMPLES=os.environ.get("LOUPE_FUZZ_EXAMPLES", "2"))
+    run = subprocess.run([sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+                          "-k", "never_answers_a_server_error and not sqlite_too"],
+                         cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=850)
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert " passed" in run.stdout.splitlines()[-1]

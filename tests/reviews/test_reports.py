@@ -4,6 +4,7 @@ producers only."""
 import csv
 import datetime
 import io
+import math
 
 import pytest
 from django.test import Client
@@ -101,3 +102,45 @@ def test_report_pages_and_exports_for_producers_only(history, people):
 
     bad = producer.get("/productions/TEST/reports/audit/?from=yesterday")
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.content.decode()
+
+
+def test_the_audit_trail_exports_to_pdf_with_the_largest_inputs_the_api_accepts(production, people, settings):
+    """A fix request filed through the API with the most keyframes and points per outline it
+    accepts, and a long description, lands in the append-only trail; the PDF export still
+    lays out (its cells cut short, the CSV keeping everything) — issue #23, hole 4."""
+    from rest_framework.authtoken.models import Token
+
+    from reviews.models import Clip, Shot
+    from reviews.services.fix_requests import MAX_MASK_KEYFRAMES
+
+    clip = Clip.objects.create(production=production, name="BIG_plate.mov", source_path="/nowhere/BIG.mov",
+                               checksum_sha256="b" * 64, size_bytes=1, codec="prores", width=4096, height=2160,
+                               frame_rate_num=24, frame_rate_den=1, frame_count=MAX_MASK_KEYFRAMES)
+    shot = Shot.objects.create(production=production, clip=clip, code="BIG_0010", source_in=0,
+                               source_out=MAX_MASK_KEYFRAMES)
+    points = settings.LOUPE_MASK_MAX_POINTS
+    outline = [[round(2048 + 2000 * math.cos(2 * math.pi * i / points), 1),
+                round(1080 + 1000 * math.sin(2 * math.pi * i / points), 1)] for i in range(points)]
+    mask = [{"frame": frame, "shape": "polygon", "points": outline} for frame in range(MAX_MASK_KEYFRAMES)]
+    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=people['supervisor']).key}")
+    filed = client.post(f"/api/productions/{production.code}/fix-requests/", content_type="application/json",
+                        data={"shot": shot.pk, "kind": "object_removal", "frame_in": 0,
+                              "frame_out": MAX_MASK_KEYFRAMES, "mask": mask, "description": "removal " * 20_000})
+    assert filed.status_code == 201, filed.content[:300]
+    too_many = client.post(f"/api/productions/{production.code}/fix-requests/", content_type="application/json",
+                           data={"shot": shot.pk, "kind": "object_removal", "frame_in": 0, "frame_out": 2,
+                                 "mask": {"frame": 0, "shape": "polygon", "points": outline + [[1, 1]]}})
+    assert too_many.status_code == 400 and "LOUPE_MASK_MAX_POINTS" in too_many.json()["detail"]
+
+    producer = Client()
+    producer.force_login(people["producer"])
+    pdf = producer.get(f"/productions/{production.code}/reports/audit/?format=pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    from frontend.exports import PDF_CELL_MAX_CHARS, pdf_cell_text
+    from reviews.models import AuditEvent
+
+    payload = AuditEvent.objects.get(production=production, action="fix_request.create").payload
+    assert pdf_cell_text(payload).endswith("more characters in the CSV export)")
+    assert len(pdf_cell_text(payload)) < PDF_CELL_MAX_CHARS + 60
+    exported = producer.get(f"/productions/{production.code}/reports/audit/?format=csv").content.decode("utf-8-sig")
+    assert exported.count("polygon") == MAX_MASK_KEYFRAMES  # the CSV keeps the whole mask
