@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from engine.errors import FrameSourceError
 from engine.io import read_frame
-from reviews import authz, reports, selectors
+from reviews import authz, reports, selectors, states
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
@@ -85,6 +85,7 @@ def production_detail(request, code):
 @login_required
 def review_room(request, proposal_id):
     proposal = _proposal_page(request, proposal_id)
+    standing = selectors.consent_standing_of(proposal.fix_request)
     return render(request, "frontend/review.html", {
         "proposal": proposal,
         "fix_request": proposal.fix_request,
@@ -92,7 +93,8 @@ def review_room(request, proposal_id):
         "may_decide": authz.may(request.user, proposal.production, authz.APPROVE_PROPOSAL),
         "decisions": proposal.decisions.select_related("director"),
         "decision_choices": Decision.choices,
-        "consents": proposal.fix_request.consent_requests.select_related("performer").order_by("performer__name"),
+        "standing": standing,
+        "final": states.proposal_is_final(status=proposal.status, standing=standing),
     })
 
 

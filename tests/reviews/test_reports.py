@@ -32,9 +32,10 @@ def test_reports_match_the_events(history, people):
     production = history.production
     granted = event("consent.grant")
     consent_rows = reports.consent_report(production).rows
-    assert consent_rows == [["Ana Lima", "CAR_0010", "0–5", "Shot match", "Granted", granted.payload["scope"], "",
-                             granted.actor.username, consent_rows[0][8]]]
-    assert consent_rows[0][8][:16] == granted.created_at.strftime("%Y-%m-%d %H:%M")
+    assert consent_rows == [["Ana Lima", "CAR_0010", "v001", "0–5", "Shot match", "Granted", granted.payload["scope"],
+                             "", granted.actor.username, consent_rows[0][9], "Every affected performer has consented",
+                             "yes"]]
+    assert consent_rows[0][9][:16] == granted.created_at.strftime("%Y-%m-%d %H:%M")
 
     approved = event("proposal.approve")
     [row] = reports.disclosure_register(production).rows
@@ -42,7 +43,7 @@ def test_reports_match_the_events(history, people):
     assert row[4] == history.method and row[5] == approved.payload["version"] == "v001"
     assert row[6] == "Digital alteration of a performer's likeness or performance"
     assert row[7] == approved.actor.username and row[8] == approved.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    assert row[9:] == ["Ana Lima: granted (This shot only)", "yes"]
+    assert row[9:] == ["Every affected performer has consented; Ana Lima: granted (This shot only)", "yes"]
 
     # Audit trail filters give exactly the events they name.
     def ids(**filters):

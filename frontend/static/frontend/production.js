@@ -30,6 +30,13 @@ function connect() {
       showProxy(data);
       return;
     }
+    if (name === "fix_request.classified") {
+      const item = document.createElement("li");
+      item.className = "notice";
+      item.textContent = data.message;
+      document.getElementById("notices").prepend(item);
+      return;
+    }
     const tr = row(data.fix_request);
     if (!tr) return;
     if (name === "job") {
