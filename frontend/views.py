@@ -16,7 +16,7 @@ from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            private, rendered_frame_path, review_frame_path)
-from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
+from reviews.models import Clip, ContinuityFinding, Decision, FixKind, JobState, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
 from reviews.consumers import serve_frame
 from reviews.watermark import for_reader
@@ -214,6 +214,7 @@ def shot_board(request, code):
             "assignees": sorted({fix.assignee.username for fix in shot.active_fixes if fix.assignee}),
             "fix_request_ids": " ".join(str(fix.pk) for fix in shot.active_fixes),
             "jobs": [job_payload(job) for fix in shot.active_fixes for job in fix.active_jobs],
+            "last_job_label": JobState(shot.last_job_state).label if shot.last_job_state else "",
         })
     artists = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
                .distinct().order_by("username"))

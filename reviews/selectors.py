@@ -121,17 +121,22 @@ def jobs_of(production: Production) -> QuerySet[Job]:
 
 
 #: Shot board statuses, most pressing first. A shot's status is that of its most pressing fix
-#: request still in work (open → in progress → in review); ``done`` when every fix request is
-#: approved or rejected, ``no_fixes`` without any, ``removed`` when the cut no longer has it.
+#: request still in work (open → in progress → in review); once none is, what happened to them:
+#: ``rejected`` (one was), ``approved``, ``checked`` (continuity checks that ran); ``no_fixes``
+#: without any, ``removed`` when the cut no longer has it.
 SHOT_STATUSES = {
     "open": "Fix open",
     "in_progress": "In progress",
     "in_review": "In review",
-    "done": "Done",
+    "rejected": "Rejected",
+    "approved": "Approved",
+    "checked": "Checked",
     "no_fixes": "No fixes",
     "removed": "Removed from cut",
 }
 ACTIVE_FIX_STATUSES = ("open", "in_progress", "in_review")
+#: Fix request statuses that end its work, in the order the board names a shot by them.
+FINISHED_FIX_STATUSES = ("rejected", "approved", "checked")
 ACTIVE_JOB_STATES = ("queued", "running")
 
 
@@ -145,7 +150,7 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
     """The production's shots for the shot board, each annotated with ``board_status`` (see
     ``SHOT_STATUSES``) and ``open_fix_count`` (fix requests still in work), their clip and their
     active fix requests (``active_fixes``, with assignees and their queued or running
-    ``active_jobs``) prefetched — a fixed number of queries.
+    ``active_jobs``) prefetched, and ``last_job_state`` (its newest job's state, or None) — a fixed number of queries.
 
     Filters: ``status`` (a ``SHOT_STATUSES`` key), ``assignee`` (username assigned to one of the
     shot's active fix requests), ``kind`` (a fix kind among them), ``search`` (in code, clip name,
@@ -160,11 +165,13 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
             next_due=Min("fix_requests__due_date", filter=Q(fix_requests__status__in=ACTIVE_FIX_STATUSES)),
             board_status=Case(
                 When(removed_from_cut_at__isnull=False, then=Value("removed")),
-                *[When(Exists(fixes.filter(status=s)), then=Value(s)) for s in ACTIVE_FIX_STATUSES],
-                When(Exists(fixes), then=Value("done")),
+                *[When(Exists(fixes.filter(status=s)), then=Value(s))
+                  for s in ACTIVE_FIX_STATUSES + FINISHED_FIX_STATUSES],
                 default=Value("no_fixes"),
                 output_field=CharField(),
             ),
+            last_job_state=Subquery(Job.objects.filter(fix_request__shot=OuterRef("pk"))
+                                    .order_by("-created_at", "-pk").values("state")[:1]),
         )
         .prefetch_related(Prefetch(
             "fix_requests",

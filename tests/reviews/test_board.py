@@ -135,3 +135,21 @@ def test_api_lists_filter_and_page_on_request(people, shots, fixes):
 
     bad = director.get("/api/productions/TEST/fix-requests/?status=nonsense")
     assert bad.status_code == 400 and "status" in bad.content.decode()
+
+
+def test_board_states_say_what_happened(production, people, shots, fixes):
+    """Once no fix of a shot is in work, the board says what became of them — "Rejected" before
+    "Approved" — and the Job column shows the shot's last job instead of nothing."""
+    from reviews.models import Job, JobState
+
+    FixRequest.objects.filter(pk=fixes["open"].pk).update(status=FixRequestStatus.REJECTED)
+    FixRequest.objects.filter(pk=fixes["coffee"].pk).update(status=FixRequestStatus.APPROVED)
+    Job.objects.create(production=production, fix_request=fixes["open"], state=JobState.SUCCEEDED, frames_total=10,
+                       frames_done=10)
+    assert {shot.code: shot.board_status for shot in shot_board(production)} == {"CUPS": "rejected",
+                                                                                 "COFFEE": "approved"}
+    assert [shot.code for shot in shot_board(production, status="rejected")] == ["CUPS"]
+    page = client(people["supervisor"]).get("/productions/TEST/shots/").content.decode()
+    assert '<span class="badge rejected">Rejected</span>' in page
+    assert '<span class="badge approved">Approved</span>' in page
+    assert "Last job: succeeded" in page and ">Done<" not in page
