@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from engine.errors import FrameSourceError
 from engine.io import read_frame
-from reviews import authz, reports, selectors, states
+from reviews import authz, measurements, reports, selectors, states
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
@@ -95,6 +95,7 @@ def review_room(request, proposal_id):
         "decision_choices": Decision.choices,
         "standing": standing,
         "final": states.proposal_is_final(status=proposal.status, standing=standing),
+        "measurements": measurements.describe(proposal.metrics),
     })
 
 

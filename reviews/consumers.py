@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.db import transaction
 
-from reviews import authz, events, selectors
+from reviews import authz, events, measurements, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import Production, Proposal, ReviewNote
@@ -84,6 +84,7 @@ def version_payload(proposal: Proposal) -> dict:
         "frame_out": proposal.frame_out,
         "region_fraction": proposal.region_fraction,
         "metrics": proposal.metrics,
+        "measurements": measurements.describe(proposal.metrics),
         "method": proposal.method,
     }
 
@@ -199,8 +200,15 @@ class ReviewConsumer(LiveConsumer):
         present = await self.store.present()
         if not any(person["user"] == state.get("presenter") for person in present):
             # Nobody presents (a new room, or the presenter's process died): the first here drives.
-            _, state = await self.store.update_if_presenter(state.get("presenter"),
-                                                            {"presenter": user.pk, "presenter_name": self.viewer})
+            # and lands on the version the link asked for when it is newer than the one the room
+            # last showed (a link to v002 must not open the superseded v001); a link to an older
+            # version finds the room where it moved on to.
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            shown = self.versions.get(state.get("proposal"))
+            if shown is None or shown.version < self.proposal.version:
+                landing |= {"proposal": self.proposal.pk, "frame": self.proposal.frame_in,
+                            "versus": None if state.get("versus") == self.proposal.pk else state.get("versus")}
+            _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
             await self.group_event("room.state", state)
         await self.send_event("room", {
             "you": {"user": user.pk, "name": self.viewer, "roles": self.room.roles,

@@ -365,7 +365,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             region_fraction=float(result.region.mean()),
             metrics=result.measurements,
             parameters=fix_request.parameters,
-            method=spec.method,
+            method=spec.method_for(fix_request.parameters),
         )
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})

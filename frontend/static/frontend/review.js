@@ -375,11 +375,12 @@ function showVersion() {
   $("method").textContent = version.method;
   $("region-fraction").textContent = `${Math.round(version.region_fraction * 100)} % of the frame`;
   const metrics = $("metrics");
-  metrics.replaceChildren(...Object.entries(version.metrics).flatMap(([name, value]) => {
+  metrics.replaceChildren(...version.measurements.flatMap(({ key, label, value }) => {
     const dt = document.createElement("dt");
-    dt.textContent = name;
+    dt.textContent = label;
+    dt.title = key;
     const dd = document.createElement("dd");
-    dd.textContent = typeof value === "number" ? value.toFixed(3) : String(value);
+    dd.textContent = value;
     return [dt, dd];
   }));
   setStatus(version);
@@ -387,12 +388,40 @@ function showVersion() {
   renderNotes();
 }
 
+// Why a version cannot be decided now (reviews/states.py: only one in review, or whose approval
+// was withdrawn, takes a decision); "" when it can.
+function undecidableReason(version, status) {
+  const label = version?.version || "This version";
+  const latest = [...versions.values()].at(-1);
+  return {
+    approved: `${label} is approved; that decision stands.`,
+    rejected: `${label} was rejected; that decision stands.`,
+    changes_requested: `Changes were requested on ${label}; the next version is the one to decide.`,
+    superseded: `${label} is superseded by a newer version${latest && latest !== version ? ` (${latest.version})` : ""}: pick it as B to decide.`,
+  }[status] || "";
+}
+
 function setStatus(data) {
   const status = $("status");
   status.textContent = data.status_label;
   status.dataset.status = data.status;
-  const decided = data.status !== "in_review";
-  document.querySelectorAll("#decide button").forEach((button) => { button.disabled = decided; });
+  const reason = undecidableReason(versions.get(room.proposal), data.status);
+  document.querySelectorAll("#decide button").forEach((button) => { button.disabled = reason !== ""; });
+  const said = $("decide-reason");
+  if (said) said.textContent = reason;
+}
+
+// The link opened one version; a room someone else presents may be showing another.
+function showLanding() {
+  const notice = $("landing");
+  const asked = versions.get(openedProposal);
+  const shown = versions.get(room.proposal);
+  notice.hidden = room.proposal === openedProposal || !asked;
+  if (!notice.hidden) {
+    notice.textContent = `You opened ${asked.version}; the room is showing ${shown?.version || "another version"}, `
+      + `presented by ${room.presenter_name || "nobody"}. `
+      + (isPresenter() ? `Pick ${asked.version} as B to show it.` : `Take control to show ${asked.version}.`);
+  }
 }
 
 // --- notes ----------------------------------------------------------------------------------
@@ -451,8 +480,9 @@ const handlers = {
     applyRoomState(data.state);
     showVersion();
     show(room.frame);
+    showLanding();
   },
-  "room.state": applyRoomState,
+  "room.state"(data) { applyRoomState(data); showLanding(); },
   presence(data) { present = data.people; renderPresence(); },
   laser(data) {
     if (me && data.user === me.user) return;
