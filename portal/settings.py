@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -245,6 +246,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Loupe API",
     "DESCRIPTION": "Productions, dailies, fix requests, jobs, proposals and review decisions.",
     "VERSION": "0.1.0",
+    # Swagger UI served from this installation's static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LANGUAGE_CODE = "en-gb"

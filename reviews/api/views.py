@@ -1,5 +1,6 @@
 """API views, all under ``/api/productions/<code>/``: the production is resolved from the
 person's memberships first, and every object is fetched within it — never by id alone."""
+import re
 from fractions import Fraction
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, parsers, status
 from rest_framework.response import Response
@@ -447,3 +449,36 @@ class AccountToken(APIView):
         """Revoke your token (204 also when you had none)."""
         api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_ROUTE_KWARG = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+class ApiIndex(APIView):
+    """``/api/``: what the API offers — every endpoint with its methods and what it does, and
+    where the OpenAPI schema and its browsable documentation are. Public, like the schema: it
+    names routes, never data."""
+
+    permission_classes = []
+    authentication_classes = []
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        from . import urls  # the URLconf imports this module
+
+        endpoints = []
+        for pattern in urls.urlpatterns:
+            view = pattern.callback.view_class
+            if view is ApiIndex:
+                continue
+            methods = [m.upper() for m in view.http_method_names if m not in ("head", "options") and hasattr(view, m)]
+            doc = next((getattr(view, m).__doc__ for m in ("get", "post") if getattr(getattr(view, m, None), "__doc__", None)),
+                       view.__doc__) or ""
+            summary = " ".join(doc.replace("``", "").split()).split(". ")[0].rstrip(".")
+            endpoints.append({"path": "/api/" + _ROUTE_KWARG.sub(r"{\1}", str(pattern.pattern)), "methods": methods,
+                              "description": summary or pattern.name.replace("-", " ").capitalize()})
+        return Response({"schema": reverse("api-schema"), "docs": reverse("api-docs"),
+                         "authentication": "A signed-in session, or the header 'Authorization: Token <key>' "
+                                           "(make one at /account/security/).",
+                         "endpoints": endpoints})
+

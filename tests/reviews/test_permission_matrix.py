@@ -44,8 +44,8 @@ MISSING_ID = 2_000_000_000
 MISSING_CODE = "NOPE"
 
 # Not under the matrix: Django's admin (its own staff permissions), sign-in (both steps) / sign-out,
-# and the public API schema and its viewer.
-EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/schema/$|api/docs/$)")
+# and the public API index, schema and its viewer.
+EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$)")
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,10 @@ def walk(patterns, prefix=""):
     """(route, callback) of every URL pattern below ``patterns``, includes followed."""
     for pattern in patterns:
         route = prefix + str(pattern.pattern)
-        if EXCLUDED.match(route):
-            continue
         if isinstance(pattern, URLResolver):
-            yield from walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
+            if not route.startswith("admin/"):  # "api/" is the API's include and its index page
+                yield from walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern) and not EXCLUDED.match(route):
             yield route, pattern.callback
 
 
