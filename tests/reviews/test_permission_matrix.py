@@ -44,8 +44,8 @@ MISSING_ID = 2_000_000_000
 MISSING_CODE = "NOPE"
 
 # Not under the matrix: Django's admin (its own staff permissions), sign-in (both steps) / sign-out,
-# and the public API index, schema and its viewer.
-EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$)")
+# the public API index, schema and its viewer, and the favicon.
+EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$|favicon\.ico$)")
 
 
 @dataclass(frozen=True)
