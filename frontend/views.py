@@ -345,7 +345,7 @@ def consent(request, code):
     }, status=status)
 
 
-def _report_for(production, key: str, query) -> Report:
+def _report_for(production, key: str, query, *, paged: bool = False) -> Report:
     if key == "consent":
         return reports.consent_report(production)
     if key == "disclosure":
@@ -354,28 +354,38 @@ def _report_for(production, key: str, query) -> Report:
         return reports.post_scorecard(production)
     return reports.audit_report(production, date_from=query.get("from", ""), date_to=query.get("to", ""),
                                 person=query.get("person", "").strip(), shot=query.get("shot", "").strip(),
-                                action=query.get("action", "").strip())
+                                action=query.get("action", "").strip(), hide_media=bool(query.get("hide_media")),
+                                page=query.get("page", "1") if paged else None)
+
+
+def _without(query, name: str):
+    """A copy of the query parameters without ``name`` (a page link keeps the filters)."""
+    kept = query.copy()
+    kept.pop(name, None)
+    return kept
 
 
 @login_required
 def report(request, code, report):
     """A producer's report as a page, or with ``?format=csv`` / ``?format=pdf`` as a download.
-    The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot`` and
-    ``action`` as query parameters, so a filtered trail is a link and its exports match it."""
+    The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot``,
+    ``action`` and ``hide_media`` as query parameters, so a filtered trail is a link and its
+    exports match it; the page shows it ``reports.AUDIT_PAGE_SIZE`` events at a time (``page``),
+    the exports whole."""
     production = _production_page(request, code)
     try:
         authz.require(request.user, production, authz.READ_REPORTS)
     except ServiceError as refused:
         return render(request, "frontend/report.html", {"production": production, "error": str(refused),
                                                         "reports": reports.REPORTS}, status=refused.status_code)
+    export = request.GET.get("format", "")
     try:
-        built = _report_for(production, report, request.GET)
+        built = _report_for(production, report, request.GET, paged=export not in ("csv", "pdf"))
     except ValueError as error:
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "query": request.GET,
             "error": f"Dates are YYYY-MM-DD ({error})."}, status=400)
     stem = f"{production.code}-{report}-{timezone.now():%Y%m%d-%H%M}"
-    export = request.GET.get("format", "")
     if export == "csv":
         response = HttpResponse(exports.report_csv(built), content_type="text/csv; charset=utf-8")
     elif export == "pdf":
@@ -385,6 +395,7 @@ def report(request, code, report):
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "report": built,
             "rows": [[exports.cell_text(value) for value in row] for row in built.rows],
-            "query": request.GET, "export_query": request.GET.urlencode()})
+            "query": request.GET, "export_query": _without(request.GET, "page").urlencode(),
+            "actions": reports.audit_actions(production) if report == "audit" else []})
     response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
     return response

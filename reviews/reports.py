@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +30,8 @@ class Report:
     rows: list[list]
     summary: list[tuple[str, str]] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
+    #: When only one page of the rows was asked for: ``{"number", "pages", "total", "first", "last"}``.
+    page: dict | None = None
 
 
 REPORTS = {
@@ -157,11 +160,18 @@ def _shot_targets(production: Production, shot_code: str) -> Q:
     return query
 
 
-def audit_report(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
-                 shot: str = "", action: str = "") -> Report:
-    """The audit trail in order, filtered by day (``date_from``/``date_to``, YYYY-MM-DD,
-    inclusive, UTC), ``person`` (username; ``engine`` for events the portal itself recorded),
-    ``shot`` (code) and ``action`` (exact, or a prefix ending in ``.``, e.g. ``consent.``).
+#: Audit events on one page of the audit trail page (exports carry every event).
+AUDIT_PAGE_SIZE = 100
+#: The action of a media file read: most of a trail, left out with ``hide_media``.
+MEDIA_VIEW = "media.view"
+
+
+def audit_events(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
+                 shot: str = "", action: str = "", hide_media: bool = False):
+    """The production's audit events in chain order, filtered by day (``date_from``/``date_to``,
+    YYYY-MM-DD, inclusive, UTC), ``person`` (username; ``engine`` for events the portal itself
+    recorded), ``shot`` (code), ``action`` (exact, or a prefix ending in ``.``, e.g.
+    ``consent.``) and ``hide_media`` (leave out media file reads).
 
     Raises ``ValueError`` for a date that is not YYYY-MM-DD.
     """
@@ -178,12 +188,40 @@ def audit_report(production: Production, *, date_from: str = "", date_to: str = 
         events = events.filter(_shot_targets(production, shot))
     if action:
         events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+    if hide_media:
+        events = events.exclude(action=MEDIA_VIEW)
+    return events
+
+
+def audit_report(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
+                 shot: str = "", action: str = "", hide_media: bool = False, page: str | int | None = None) -> Report:
+    """The audit trail in order, filtered as ``audit_events`` says. With ``page`` (a number;
+    out of range or not a number gives the nearest page), only that page of ``AUDIT_PAGE_SIZE``
+    events, and ``Report.page`` says where it is; without, every event (exports).
+
+    Raises ``ValueError`` for a date that is not YYYY-MM-DD.
+    """
+    events = audit_events(production, date_from=date_from, date_to=date_to, person=person, shot=shot,
+                          action=action, hide_media=hide_media)
+    where = None
+    if page is not None:
+        one = Paginator(events, AUDIT_PAGE_SIZE).get_page(page)
+        events = one.object_list
+        where = {"number": one.number, "pages": one.paginator.num_pages, "total": one.paginator.count,
+                 "first": one.start_index(), "last": one.end_index()}
     rows = [[event.pk, _when(event.created_at), _person(event.actor), event.action,
              f"{event.target_type}:{event.target_id}", event.payload, event.hash[:16]] for event in events]
     filters = {name: value for name, value in (("from", date_from), ("to", date_to), ("person", person),
-                                               ("shot", shot), ("action", action)) if value}
+                                               ("shot", shot), ("action", action),
+                                               ("hide_media", "yes" if hide_media else "")) if value}
     return Report("audit", REPORTS["audit"], ["Event", "At (UTC)", "Person", "Action", "Target", "Details", "Hash"],
-                  rows, filters=filters)
+                  rows, filters=filters, page=where)
+
+
+def audit_actions(production: Production) -> list[str]:
+    """The actions the production's trail holds, for the audit page's action filter."""
+    return list(AuditEvent.objects.filter(production=production).order_by("action")
+                .values_list("action", flat=True).distinct())
 
 
 def post_scorecard(production: Production) -> Report:

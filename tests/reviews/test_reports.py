@@ -4,6 +4,7 @@ producers only."""
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.test import Client
@@ -102,3 +103,38 @@ def test_report_pages_and_exports_for_producers_only(history, people):
 
     bad = producer.get("/productions/TEST/reports/audit/?from=yesterday")
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.content.decode()
+
+
+def test_the_audit_page_pages_and_filters_on_the_server(history, people, monkeypatch):
+    """The audit page shows one page of events at a time, its links keep the filters, media
+    views can be left out, and the exports still carry every event the filters name."""
+    production = history.production
+    producer = Client()
+    producer.force_login(people["producer"])
+    clip = history.fix_request.shot.clip
+    for _ in range(3):  # three media reads: three media.view events
+        assert producer.get(f"/media/clips/{clip.pk}/thumbnail.jpg").status_code == 200
+    everything = list(AuditEvent.objects.filter(production=production).order_by("id").values_list("id", flat=True))
+    monkeypatch.setattr(reports, "AUDIT_PAGE_SIZE", 4)
+    url = "/productions/TEST/reports/audit/"
+
+    def shown(query: str) -> tuple[list[int], str]:
+        page = producer.get(f"{url}?{query}")
+        assert page.status_code == 200
+        html = page.content.decode()
+        return [int(cell) for cell in re.findall(r"<tr><td>(\d+)</td>", html)], html
+
+    first, html = shown("")
+    assert first == everything[:4] and f"Events 1–4 of {len(everything)} · page 1 of" in html
+    last_page = -(-len(everything) // 4)
+    last, html = shown(f"page={last_page}")
+    assert last == everything[(last_page - 1) * 4:]
+    assert shown("page=999")[0] == last and shown("page=nonsense")[0] == first  # the nearest page
+
+    kept = [pk for pk in everything if AuditEvent.objects.get(pk=pk).action != "media.view"]
+    assert len(kept) == len(everything) - 3
+    second, html = shown("hide_media=1&page=2")
+    assert second == kept[4:8]
+    assert 'href="?hide_media=1&amp;page=3"' in html and 'href="?hide_media=1&amp;page=1"' in html
+    export = producer.get(f"{url}?hide_media=1&page=2&format=csv").content.decode("utf-8-sig")
+    assert [int(row[0]) for row in csv.reader(io.StringIO(export)) if row and row[0].isdigit()] == kept
