@@ -248,7 +248,7 @@ def shot_detail(request, code, shot_id):
     shot = selectors.shot_for(request.user, production, shot_id)
     if shot is None:
         raise Http404("No such shot in this production.")
-    fix_requests = selectors.fix_requests_of(production).filter(shot=shot).order_by("-created_at")
+    fix_requests = list(selectors.fix_requests_of(production).filter(shot=shot).order_by("-created_at"))
     findings = selectors.findings_of(production).filter(fix_request__shot=shot)
     return render(request, "frontend/shot.html", {
         "production": production,
@@ -256,6 +256,8 @@ def shot_detail(request, code, shot_id):
         "fix_requests": fix_requests,
         "findings": [{"finding": finding, "follow_ups": [(kind, FixKind(kind).label) for kind in FOLLOW_UPS[finding.kind]]}
                      for finding in findings],
+        "checks_in_work": [fix for fix in fix_requests if fix.kind == FixKind.CONTINUITY_CHECK
+                           and fix.status in selectors.ACTIVE_FIX_STATUSES],
         "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
         "may_classify": authz.may(request.user, production, authz.CLASSIFY_FIX_REQUEST),
         "performers": production.performers.order_by("name"),

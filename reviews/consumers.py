@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
 from django.db import transaction
 
-from reviews import authz, events, measurements, selectors
+from reviews import authz, events, live, measurements, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import Production, Proposal, ReviewNote
@@ -186,6 +186,7 @@ class ReviewConsumer(LiveConsumer):
         self.frame_ready = asyncio.Event()
         self.frame_server = asyncio.create_task(self._serve_frames())
         await self.accept()
+        live.database_relay_ensure()
         await self.send_event("proposal", version_payload(self.proposal) | {
             "frame_rate": [self.clip.frame_rate_num, self.clip.frame_rate_den],
             "start_timecode": self.clip.start_timecode,
@@ -487,6 +488,7 @@ class ProductionConsumer(LiveConsumer):
         self.group = events.production_group(production.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        live.database_relay_ensure()  # jobs' progress, when workers cannot reach this process's layer
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -175,8 +175,20 @@ def start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
 @pytest.fixture(scope="session")
 def asgi_server(process_env):
     """The portal under Daphne (HTTP and WebSockets) on a free port; yields its base URL."""
+    yield from serve(process_env)
+
+
+@pytest.fixture(scope="session")
+def embedded_asgi_server(process_env):
+    """The portal under Daphne as the embedded defaults run it: the in-memory channel layer
+    (no REDIS_URL), so workers' events cannot reach it; on the test database."""
+    yield from serve({key: value for key, value in process_env.items() if key != "REDIS_URL"})
+
+
+def serve(env: dict[str, str]):
+    """Start Daphne on a free port with ``env``; yield its base URL once it listens, stop it after."""
     port = _free_port()
-    process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=process_env)
+    process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

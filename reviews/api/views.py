@@ -196,6 +196,7 @@ class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
             description=data.get("description", ""),
             due_date=data.get("due_date"),
             mask=data.get("mask"),
+            queue=data.get("run", False),
         )
 
 
@@ -309,7 +310,8 @@ class ContinuityChecks(ProductionScoped, APIView):
         data = serializers.ContinuityChecksSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         shots = self.production_shots(data.validated_data["shots"])
-        checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots)
+        checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots,
+                                        queue=data.validated_data["run"])
         return Response(serializers.FixRequestSerializer(checks, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -323,7 +325,8 @@ class ContinuityFindingFix(ProductionScoped, APIView):
         finding = get_object_or_404(selectors.findings_of(self.production), pk=pk)
         body = serializers.FindingFixSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        fix_request = finding_file_fix(finding=finding, actor=request.user, kind=body.validated_data["kind"])
+        fix_request = finding_file_fix(finding=finding, actor=request.user, kind=body.validated_data["kind"],
+                                       queue=body.validated_data["run"])
         return Response(serializers.FixRequestSerializer(fix_request).data, status=status.HTTP_201_CREATED)
 
 

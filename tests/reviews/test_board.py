@@ -153,3 +153,21 @@ def test_board_states_say_what_happened(production, people, shots, fixes):
     assert '<span class="badge rejected">Rejected</span>' in page
     assert '<span class="badge approved">Approved</span>' in page
     assert "Last job: succeeded" in page and ">Done<" not in page
+
+
+def test_filing_with_run_queues_the_job_and_a_draft_waits(people, shots):
+    """``run: true`` (the board's "File and run") queues the fix's first job with it, in one
+    transaction; without it the fix is a draft that waits for Run. An artist cannot file."""
+    body = {"shot": shots["CUPS"].pk, "kind": "color_match", "frame_in": 0, "frame_out": 4,
+            "reference_shot": shots["COFFEE"].pk}
+    draft = post(people["supervisor"], "/api/productions/TEST/fix-requests/", body)
+    ran = post(people["supervisor"], "/api/productions/TEST/fix-requests/", body | {"run": True})
+    assert (draft.status_code, ran.status_code) == (201, 201)
+    assert (draft.json()["status"], ran.json()["status"]) == ("open", "in_progress") and "run" not in ran.json()
+    assert not FixRequest.objects.get(pk=draft.json()["id"]).jobs.exists()
+    [job] = FixRequest.objects.get(pk=ran.json()["id"]).jobs.all()
+    assert (job.state, job.created_by) == ("queued", people["supervisor"])
+    assert AuditEvent.objects.filter(action="job.submit", target_id=str(job.pk)).exists()
+    checks = post(people["supervisor"], "/api/productions/TEST/continuity-checks/",
+                  {"shots": [shots["COFFEE"].pk, shots["CUPS"].pk], "run": True})
+    assert checks.status_code == 201 and [c["status"] for c in checks.json()] == ["in_progress"]

@@ -273,12 +273,16 @@ function drive(changes) {
 function seek(frame) { drive({ frame: clamp(frame) }); }
 
 let playClock = null;
+// Shuttle speed as in RV and editing suites: L plays forward (again: 2×, 4×), J backward, K stops.
+let speed = 1;
 function tick(now) {
   if (!playing) return;
-  const frameMs = (1000 * frameRate[1]) / frameRate[0];
-  let next = current + 1;
+  const frameMs = (1000 * frameRate[1]) / frameRate[0] / Math.abs(speed);
+  const start = loopIn !== null ? loopIn : frameIn;
   const end = loopOut !== null ? loopOut : frameOut - 1;
-  if (next > end) next = loopIn !== null ? loopIn : frameIn;
+  let next = current + Math.sign(speed);
+  if (next > end) next = start;
+  if (next < start) next = end;
   if (playClock === null) playClock = now;
   if (now - playClock >= frameMs && ready(next)) {
     playClock = now - Math.min(frameMs, now - playClock - frameMs); // keep the cadence, don't run to catch up
@@ -287,7 +291,15 @@ function tick(now) {
   requestAnimationFrame(tick);
 }
 
+function shuttle(direction) {
+  if (!isPresenter()) return;
+  speed = playing && Math.sign(speed) === direction ? Math.max(-8, Math.min(8, speed * 2)) : direction;
+  setPlaying(true);
+  $("speed").textContent = Math.abs(speed) === 1 && speed > 0 ? "" : `${speed > 0 ? "▶︎" : "◀︎"} ${Math.abs(speed)}×`;
+}
+
 function setPlaying(on) {
+  if (!on) { speed = 1; $("speed").textContent = ""; }
   playing = on && isPresenter();
   playClock = null;
   $("play").textContent = playing ? "❚❚" : "▶︎";
@@ -651,11 +663,27 @@ $("region-toggle").addEventListener("change", (event) => {
   drawOverlay();
 });
 $("take-control").addEventListener("click", () => send({ type: "presenter", user: me.user }));
+// K held: J and L step one frame instead of shuttling (as in RV).
+let kHeld = false;
+document.addEventListener("keyup", (event) => { if (event.key === "k") kHeld = false; });
+const shortcuts = $("shortcuts");
+// On a tablet or phone the panel is a drawer (loupe.css); this button opens and closes it.
+$("panel-toggle").addEventListener("click", () => {
+  const open = $("panel").classList.toggle("open");
+  $("panel-toggle").setAttribute("aria-expanded", String(open));
+});
+$("shortcuts-open").addEventListener("click", () => shortcuts.showModal());
 document.addEventListener("keydown", (event) => {
-  if (event.target.closest("textarea, input, select")) return;
+  if (event.target.closest("textarea, input, select") || event.ctrlKey || event.metaKey || event.altKey) return;
   const keys = {
-    ArrowLeft: () => seek(current - 1),
-    ArrowRight: () => seek(current + 1),
+    ArrowLeft: () => seek(current - (event.shiftKey ? 10 : 1)),
+    ArrowRight: () => seek(current + (event.shiftKey ? 10 : 1)),
+    Home: () => seek(loopIn !== null ? loopIn : frameIn),
+    End: () => seek(loopOut !== null ? loopOut : frameOut - 1),
+    j: () => (kHeld ? seek(current - 1) : shuttle(-1)),
+    k: () => { kHeld = true; setPlaying(false); },
+    l: () => (kHeld ? seek(current + 1) : shuttle(1)),
+    "?": () => (shortcuts.open ? shortcuts.close() : shortcuts.showModal()),
     " ": () => setPlaying(!playing),
     t: () => $("ab-toggle").click(),
     f: () => $("zoom-fit").click(),
