@@ -159,7 +159,8 @@ def test_review_room_on_a_tablet_and_a_phone_with_the_keyboard(asgi_server, smal
         expect(panel).to_have_class("panel open")
         page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().right <= innerWidth + 1")
         expect(page.locator("#decide button.approve")).to_be_visible()
-        page.click("#panel-toggle")
+        page.click("#panel-close")
+        page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().left >= innerWidth - 1")
 
         page.keyboard.press("?")
         expect(page.locator("#shortcuts")).to_be_visible()

@@ -668,10 +668,12 @@ let kHeld = false;
 document.addEventListener("keyup", (event) => { if (event.key === "k") kHeld = false; });
 const shortcuts = $("shortcuts");
 // On a tablet or phone the panel is a drawer (loupe.css); this button opens and closes it.
-$("panel-toggle").addEventListener("click", () => {
-  const open = $("panel").classList.toggle("open");
+function showPanel(open) {
+  $("panel").classList.toggle("open", open);
   $("panel-toggle").setAttribute("aria-expanded", String(open));
-});
+}
+$("panel-toggle").addEventListener("click", () => showPanel(!$("panel").classList.contains("open")));
+$("panel-close").addEventListener("click", () => showPanel(false));
 $("shortcuts-open").addEventListener("click", () => shortcuts.showModal());
 document.addEventListener("keydown", (event) => {
   if (event.target.closest("textarea, input, select") || event.ctrlKey || event.metaKey || event.altKey) return;
