@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from engine.errors import FrameSourceError
 from engine.io import read_frame
-from reviews import authz, reports, selectors
+from reviews import authz, measurements, reports, selectors, states
 from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            private, rendered_frame_path, review_frame_path)
-from reviews.models import Clip, ContinuityFinding, Decision, FixKind, Production, Proposal, ProxyState, Role
+from reviews.models import Clip, ContinuityFinding, Decision, FixKind, JobState, Production, Proposal, ProxyState, Role
 from reviews.reports import Report
 from reviews.consumers import serve_frame
 from reviews.watermark import for_reader
@@ -90,6 +90,7 @@ def production_detail(request, code):
 @login_required
 def review_room(request, proposal_id):
     proposal = _proposal_page(request, proposal_id)
+    standing = selectors.consent_standing_of(proposal.fix_request)
     return render(request, "frontend/review.html", {
         "proposal": proposal,
         "fix_request": proposal.fix_request,
@@ -97,7 +98,9 @@ def review_room(request, proposal_id):
         "may_decide": authz.may(request.user, proposal.production, authz.APPROVE_PROPOSAL),
         "decisions": proposal.decisions.select_related("director"),
         "decision_choices": Decision.choices,
-        "consents": proposal.fix_request.consent_requests.select_related("performer").order_by("performer__name"),
+        "standing": standing,
+        "final": states.proposal_is_final(status=proposal.status, standing=standing),
+        "measurements": measurements.describe(proposal.metrics),
     })
 
 
@@ -230,6 +233,7 @@ def shot_board(request, code):
             "assignees": sorted({fix.assignee.username for fix in shot.active_fixes if fix.assignee}),
             "fix_request_ids": " ".join(str(fix.pk) for fix in shot.active_fixes),
             "jobs": [job_payload(job) for fix in shot.active_fixes for job in fix.active_jobs],
+            "last_job_label": JobState(shot.last_job_state).label if shot.last_job_state else "",
         })
     artists = (User.objects.filter(memberships__production=production, memberships__role=Role.ARTIST)
                .distinct().order_by("username"))
@@ -262,7 +266,7 @@ def shot_detail(request, code, shot_id):
     shot = selectors.shot_for(request.user, production, shot_id)
     if shot is None:
         raise Http404("No such shot in this production.")
-    fix_requests = selectors.fix_requests_of(production).filter(shot=shot).order_by("-created_at")
+    fix_requests = list(selectors.fix_requests_of(production).filter(shot=shot).order_by("-created_at"))
     findings = selectors.findings_of(production).filter(fix_request__shot=shot)
     return render(request, "frontend/shot.html", {
         "production": production,
@@ -270,6 +274,8 @@ def shot_detail(request, code, shot_id):
         "fix_requests": fix_requests,
         "findings": [{"finding": finding, "follow_ups": [(kind, FixKind(kind).label) for kind in FOLLOW_UPS[finding.kind]]}
                      for finding in findings],
+        "checks_in_work": [fix for fix in fix_requests if fix.kind == FixKind.CONTINUITY_CHECK
+                           and fix.status in selectors.ACTIVE_FIX_STATUSES],
         "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
         "may_classify": authz.may(request.user, production, authz.CLASSIFY_FIX_REQUEST),
         "performers": production.performers.order_by("name"),
@@ -359,7 +365,7 @@ def consent(request, code):
     }, status=status)
 
 
-def _report_for(production, key: str, query) -> Report:
+def _report_for(production, key: str, query, *, paged: bool = False) -> Report:
     if key == "consent":
         return reports.consent_report(production)
     if key == "disclosure":
@@ -370,28 +376,38 @@ def _report_for(production, key: str, query) -> Report:
         return reports.deliveries_report(production)
     return reports.audit_report(production, date_from=query.get("from", ""), date_to=query.get("to", ""),
                                 person=query.get("person", "").strip(), shot=query.get("shot", "").strip(),
-                                action=query.get("action", "").strip())
+                                action=query.get("action", "").strip(), hide_media=bool(query.get("hide_media")),
+                                page=query.get("page", "1") if paged else None)
+
+
+def _without(query, name: str):
+    """A copy of the query parameters without ``name`` (a page link keeps the filters)."""
+    kept = query.copy()
+    kept.pop(name, None)
+    return kept
 
 
 @login_required
 def report(request, code, report):
     """A producer's report as a page, or with ``?format=csv`` / ``?format=pdf`` as a download.
-    The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot`` and
-    ``action`` as query parameters, so a filtered trail is a link and its exports match it."""
+    The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot``,
+    ``action`` and ``hide_media`` as query parameters, so a filtered trail is a link and its
+    exports match it; the page shows it ``reports.AUDIT_PAGE_SIZE`` events at a time (``page``),
+    the exports whole."""
     production = _production_page(request, code)
     try:
         authz.require(request.user, production, authz.READ_REPORTS)
     except ServiceError as refused:
         return render(request, "frontend/report.html", {"production": production, "error": str(refused),
                                                         "reports": reports.REPORTS}, status=refused.status_code)
+    export = request.GET.get("format", "")
     try:
-        built = _report_for(production, report, request.GET)
+        built = _report_for(production, report, request.GET, paged=export not in ("csv", "pdf"))
     except ValueError as error:
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "query": request.GET,
             "error": f"Dates are YYYY-MM-DD ({error})."}, status=400)
     stem = f"{production.code}-{report}-{timezone.now():%Y%m%d-%H%M}"
-    export = request.GET.get("format", "")
     if export == "csv":
         response = HttpResponse(exports.report_csv(built), content_type="text/csv; charset=utf-8")
     elif export == "pdf":
@@ -401,6 +417,7 @@ def report(request, code, report):
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "report": built,
             "rows": [[exports.cell_text(value) for value in row] for row in built.rows],
-            "query": request.GET, "export_query": request.GET.urlencode()})
+            "query": request.GET, "export_query": _without(request.GET, "page").urlencode(),
+            "actions": reports.audit_actions(production) if report == "audit" else []})
     response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
     return response

@@ -90,8 +90,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-backed test database, so a Celery worker process started by the tests sees it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-loupe.sqlite3")}
-    # The web process and the worker write concurrently: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web process and the worker write concurrently, and every media read writes its audit
+    # event: WAL lets reads go on beside a write, IMMEDIATE takes the write lock when a transaction
+    # begins (so it waits out the busy timeout instead of failing as "database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer and Celery broker --------------------------------------------------------
@@ -343,11 +346,13 @@ LOUPE_WS_MESSAGES_PER_S = env.int("LOUPE_WS_MESSAGES_PER_S", default=200)
 SPECTACULAR_SETTINGS = {
     # The schema and its viewer are for people signed in (they map every operation).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "TITLE": "Loupe API",
     "DESCRIPTION": "Productions, dailies, fix requests, jobs, proposals and review decisions.",
     "VERSION": "0.1.0",
+    # Swagger UI served from this installation's static files (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LANGUAGE_CODE = "en-gb"

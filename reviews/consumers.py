@@ -18,7 +18,7 @@ from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import transaction
 
-from reviews import authz, events, selectors
+from reviews import authz, events, live, measurements, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import ForensicMark, Production, Proposal, ReviewNote
@@ -99,6 +99,7 @@ def version_payload(proposal: Proposal) -> dict:
         "frame_out": proposal.frame_out,
         "region_fraction": proposal.region_fraction,
         "metrics": proposal.metrics,
+        "measurements": measurements.describe(proposal.metrics),
         "method": proposal.method,
     }
 
@@ -211,6 +212,7 @@ class ReviewConsumer(LiveConsumer):
         self.frame_ready = asyncio.Event()
         self.frame_server = asyncio.create_task(self._serve_frames())
         await self.accept()
+        live.database_relay_ensure()
         await self.send_event("proposal", version_payload(self.proposal) | {
             "frame_rate": [self.clip.frame_rate_num, self.clip.frame_rate_den],
             "start_timecode": self.clip.start_timecode,
@@ -225,8 +227,15 @@ class ReviewConsumer(LiveConsumer):
         present = await self.store.present()
         if not any(person["user"] == state.get("presenter") for person in present):
             # Nobody presents (a new room, or the presenter's process died): the first here drives.
-            _, state = await self.store.update_if_presenter(state.get("presenter"),
-                                                            {"presenter": user.pk, "presenter_name": self.viewer})
+            # and lands on the version the link asked for when it is newer than the one the room
+            # last showed (a link to v002 must not open the superseded v001); a link to an older
+            # version finds the room where it moved on to.
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            shown = self.versions.get(state.get("proposal"))
+            if shown is None or shown.version < self.proposal.version:
+                landing |= {"proposal": self.proposal.pk, "frame": self.proposal.frame_in,
+                            "versus": None if state.get("versus") == self.proposal.pk else state.get("versus")}
+            _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
             await self.group_event("room.state", state)
         await self.send_event("room", {
             "you": {"user": user.pk, "name": self.viewer, "roles": self.room.roles,
@@ -545,6 +554,7 @@ class ProductionConsumer(LiveConsumer):
         self.group = events.production_group(production.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        live.database_relay_ensure()  # jobs' progress, when workers cannot reach this process's layer
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -73,6 +73,12 @@ class FixSpec:
     check_frames: Callable[[Any, int, int], None] = field(default=lambda params, frame_in, frame_out: None)
     # The fix reports continuity findings instead of rendering frames (no proposal is made).
     reports_findings: bool = False
+    # What ran, given the cleaned parameters, when ``method`` names alternatives (stored with the proposal).
+    method_ran: Callable[[dict], str] | None = None
+
+    def method_for(self, parameters: dict) -> str:
+        """The method that runs with these (cleaned) parameters, in words."""
+        return self.method_ran(parameters) if self.method_ran else self.method
 
 
 def _engine_callbacks(inputs: FixInputs) -> dict:
@@ -155,6 +161,9 @@ FIXES: dict[str, FixSpec] = {
         params_type=color.MatchParams,
         run=lambda i: color.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
         method="engine.color shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB",
+        method_ran=lambda parameters: "engine.color shot match in CIELAB — " + {
+            "mkl": "MKL, the linear Monge–Kantorovich colour transfer (Pitié & Kokaram 2007)",
+            "reinhard": "Reinhard et al. 2001 (per-channel mean and spread)"}[parameters.get("method", "mkl")],
         needs_reference=True,
         needs='A reference shot to match. Parameters: {"method": "mkl" | "reinhard"}.',
     ),
@@ -203,6 +212,11 @@ FIXES: dict[str, FixSpec] = {
         needs='A reference shot: the new background plate. Parameters: {"key": "green" | "blue" | "clean_plate"} '
               '(clean_plate needs a clean plate of this shot).',
         needs_clean_plate=lambda parameters: parameters["key"] == "clean_plate",
+        method_ran=lambda parameters: "engine.composite — " + {
+            "green": "green-screen chroma key", "blue": "blue-screen chroma key",
+            "clean_plate": "clean-plate difference key"}.get(parameters.get("key"), "key") +
+            ", guided-filter edges (He et al. 2010), mattes carried along flow; Porter–Duff over with MKL "
+            "harmonisation, light wrap and regrain",
     ),
     FixKind.FRAME_REBUILD: FixSpec(
         params_type=rebuild.RebuildParams,

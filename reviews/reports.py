@@ -11,12 +11,13 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.utils import timezone
 
-from . import states
-from .models import (AuditEvent, ConsentRequest, Decision, DeliveredVersion, Delivery, FixRequest, Production,
-                     Proposal, ProposalStatus, ReviewDecision)
+from . import selectors, states
+from .models import (Alteration, AuditEvent, ConsentRequest, Decision, DeliveredVersion, Delivery, FixRequest,
+                     Production, Proposal, ProposalStatus, ReviewDecision)
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Report:
     rows: list[list]
     summary: list[tuple[str, str]] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
+    #: When only one page of the rows was asked for: ``{"number", "pages", "total", "first", "last"}``.
+    page: dict | None = None
 
 
 REPORTS = {
@@ -55,25 +58,54 @@ def _frames(fix_request: FixRequest) -> str:
     return f"{fix_request.frame_in}–{fix_request.frame_out - 1}"
 
 
+def _latest_versions(fix_ids) -> dict[int, Proposal]:
+    """The newest version of each fix request, by fix request id."""
+    latest = {}
+    for proposal in Proposal.objects.filter(fix_request_id__in=fix_ids).order_by("fix_request_id", "version"):
+        latest[proposal.fix_request_id] = proposal
+    return latest
+
+
+def _final(proposal: Proposal | None, standing: states.ConsentStanding) -> str:
+    return "yes" if proposal is not None and states.proposal_is_final(status=proposal.status,
+                                                                       standing=standing) else "no"
+
+
 def consent_report(production: Production) -> Report:
-    """One line per consent request: performer, shot, frames, fix, status (``expired`` shown
-    when a grant has lapsed), scope, expiry, who answered and when."""
-    today = timezone.now().date()
+    """One line per consent request: performer, shot, the fix's newest version, frames, fix,
+    status (``Expired`` when a grant has lapsed), scope, expiry, who answered and when, the fix's
+    consent standing (``states.consent_standing``) and whether that version is final. A digital
+    alteration with no performer named is a line of its own: the supervisor's action ("name the
+    performers in v001 of SC012_0040")."""
+    consents = list(ConsentRequest.objects.filter(production=production)
+                    .select_related("performer", "fix_request__shot", "answered_by")
+                    .order_by("performer__name", "fix_request__shot__code", "pk"))
+    unnamed = list(FixRequest.objects.filter(production=production, alteration=Alteration.DIGITAL_ALTERATION,
+                                             performers__isnull=True).select_related("shot")
+                   .order_by("shot__code", "pk"))
+    fixes = {c.fix_request_id: c.fix_request for c in consents} | {fix.pk: fix for fix in unnamed}
+    standings = selectors.consent_standings(list(fixes.values()))
+    latest = _latest_versions(fixes)
     rows = []
-    consents = (ConsentRequest.objects.filter(production=production)
-                .select_related("performer", "fix_request__shot", "answered_by")
-                .order_by("performer__name", "fix_request__shot__code", "pk"))
+    for fix in unnamed:
+        version = latest.get(fix.pk)
+        where = f"{version.version_label} of {fix.shot.code}" if version else f"the {fix.get_kind_display().lower()} on {fix.shot.code}"
+        rows.append(["—", fix.shot.code, version.version_label if version else "", _frames(fix),
+                     fix.get_kind_display(), f"Action for the supervisor: name the performers in {where}",
+                     "", "", "", "", standings[fix.pk].label, _final(version, standings[fix.pk])])
     for consent in consents:
         fix = consent.fix_request
-        status = consent.get_status_display()
-        if consent.status == "granted" and not states.consent_is_valid(consent.status, consent.expires_on, today):
-            status = "Expired"
-        rows.append([consent.performer.name, fix.shot.code, _frames(fix), fix.get_kind_display(), status,
-                     consent.scope, consent.expires_on.isoformat() if consent.expires_on else "",
-                     _person(consent.answered_by) if consent.answered_by else "", _when(consent.answered_at)])
+        standing, version = standings[fix.pk], latest.get(fix.pk)
+        status = dict(standing.performers).get(consent.performer.name, consent.get_status_display())
+        rows.append([consent.performer.name, fix.shot.code, version.version_label if version else "", _frames(fix),
+                     fix.get_kind_display(), status, consent.scope,
+                     consent.expires_on.isoformat() if consent.expires_on else "",
+                     _person(consent.answered_by) if consent.answered_by else "", _when(consent.answered_at),
+                     standing.label, _final(version, standing)])
+    summary = [("Actions for the supervisor", str(len(unnamed)))] if unnamed else []
     return Report("consent", REPORTS["consent"],
-                  ["Performer", "Shot", "Frames", "Fix", "Status", "Scope", "Expires", "Answered by", "Answered at"],
-                  rows)
+                  ["Performer", "Shot", "Version", "Frames", "Fix", "Status", "Scope", "Expires", "Answered by",
+                   "Answered at", "Consent", "Final"], rows, summary=summary)
 
 
 def _approvals(proposals) -> dict[int, ReviewDecision]:
@@ -89,15 +121,13 @@ def disclosure_register(production: Production) -> Report:
     """Every approved AI fix: shot, frames, fix kind, engine method and version, look model
     where one was applied, who approved and when, the consents it rests on, whether it is final,
     and the content credentials (C2PA manifest labels) of its delivered media."""
-    today = timezone.now().date()
     proposals = list(Proposal.objects.filter(production=production, status=ProposalStatus.APPROVED)
-                     .select_related("fix_request__shot").prefetch_related("fix_request__performers")
-                     .order_by("fix_request__shot__code", "fix_request_id", "version"))
+                     .select_related("fix_request__shot").order_by("fix_request__shot__code", "fix_request_id", "version"))
     approvals = _approvals(proposals)
-    consents = defaultdict(list)
-    for consent in ConsentRequest.objects.filter(fix_request__in={p.fix_request_id for p in proposals}) \
-            .select_related("performer").order_by("performer__name"):
-        consents[consent.fix_request_id].append(consent)
+    standings = selectors.consent_standings(list({p.fix_request_id: p.fix_request for p in proposals}.values()))
+    scopes = {(fix_id, name): scope for fix_id, name, scope in ConsentRequest.objects
+              .filter(fix_request_id__in=standings).exclude(scope="")
+              .values_list("fix_request_id", "performer__name", "scope")}
     looks = {look.pk: f"look model v{look.version:03d} {look.name}" for look in production.look_models.all()}
     credentials = defaultdict(list)
     for delivered in (DeliveredVersion.objects.filter(production=production, delivery__status="delivered")
@@ -107,20 +137,17 @@ def disclosure_register(production: Production) -> Report:
     rows = []
     for proposal in proposals:
         fix = proposal.fix_request
-        affected = {p.pk for p in fix.performers.all()}
-        mine = [c for c in consents[fix.pk] if c.performer_id in affected]
-        final = states.proposal_is_final(status=proposal.status, alteration=fix.alteration,
-                                         consents=[(c.status, c.expires_on) for c in mine],
-                                         performer_count=len(affected), today=today)
+        standing = standings[fix.pk]
         approval = approvals.get(proposal.pk)
         look = looks.get(proposal.parameters.get("look_model"), "") if "look_model" in proposal.parameters else ""
         rows.append([production.code, fix.shot.code, _frames(fix), fix.get_kind_display(),
                      proposal.method + (f"; {look}" if look else ""), proposal.version_label,
                      fix.get_alteration_display(),
                      _person(approval.director) if approval else "", _when(approval.created_at) if approval else "",
-                     "; ".join(f"{c.performer.name}: {c.get_status_display().lower()}"
-                               + (f" ({c.scope})" if c.scope else "") for c in mine) or "not needed",
-                     "yes" if final else "no", "; ".join(credentials[proposal.pk])])
+                     "; ".join([standing.label] + [f"{name}: {status.lower()}"
+                                                   + (f" ({scopes[fix.pk, name]})" if (fix.pk, name) in scopes else "")
+                                                   for name, status in standing.performers]),
+                     _final(proposal, standing), "; ".join(credentials[proposal.pk])])
     return Report("disclosure", REPORTS["disclosure"],
                   ["Production", "Shot", "Frames", "Fix", "Model and method", "Version", "Classification",
                    "Approved by", "Approved at", "Consents", "Final", "Content credentials"], rows)
@@ -141,11 +168,18 @@ def _shot_targets(production: Production, shot_code: str) -> Q:
     return query
 
 
-def audit_report(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
-                 shot: str = "", action: str = "") -> Report:
-    """The audit trail in order, filtered by day (``date_from``/``date_to``, YYYY-MM-DD,
-    inclusive, UTC), ``person`` (username; ``engine`` for events the portal itself recorded),
-    ``shot`` (code) and ``action`` (exact, or a prefix ending in ``.``, e.g. ``consent.``).
+#: Audit events on one page of the audit trail page (exports carry every event).
+AUDIT_PAGE_SIZE = 100
+#: The action of a media file read: most of a trail, left out with ``hide_media``.
+MEDIA_VIEW = "media.view"
+
+
+def audit_events(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
+                 shot: str = "", action: str = "", hide_media: bool = False):
+    """The production's audit events in chain order, filtered by day (``date_from``/``date_to``,
+    YYYY-MM-DD, inclusive, UTC), ``person`` (username; ``engine`` for events the portal itself
+    recorded), ``shot`` (code), ``action`` (exact, or a prefix ending in ``.``, e.g.
+    ``consent.``) and ``hide_media`` (leave out media file reads).
 
     Raises ``ValueError`` for a date that is not YYYY-MM-DD.
     """
@@ -162,12 +196,40 @@ def audit_report(production: Production, *, date_from: str = "", date_to: str = 
         events = events.filter(_shot_targets(production, shot))
     if action:
         events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+    if hide_media:
+        events = events.exclude(action=MEDIA_VIEW)
+    return events
+
+
+def audit_report(production: Production, *, date_from: str = "", date_to: str = "", person: str = "",
+                 shot: str = "", action: str = "", hide_media: bool = False, page: str | int | None = None) -> Report:
+    """The audit trail in order, filtered as ``audit_events`` says. With ``page`` (a number;
+    out of range or not a number gives the nearest page), only that page of ``AUDIT_PAGE_SIZE``
+    events, and ``Report.page`` says where it is; without, every event (exports).
+
+    Raises ``ValueError`` for a date that is not YYYY-MM-DD.
+    """
+    events = audit_events(production, date_from=date_from, date_to=date_to, person=person, shot=shot,
+                          action=action, hide_media=hide_media)
+    where = None
+    if page is not None:
+        one = Paginator(events, AUDIT_PAGE_SIZE).get_page(page)
+        events = one.object_list
+        where = {"number": one.number, "pages": one.paginator.num_pages, "total": one.paginator.count,
+                 "first": one.start_index(), "last": one.end_index()}
     rows = [[event.pk, _when(event.created_at), _person(event.actor), event.action,
              f"{event.target_type}:{event.target_id}", event.payload, event.hash[:16]] for event in events]
     filters = {name: value for name, value in (("from", date_from), ("to", date_to), ("person", person),
-                                               ("shot", shot), ("action", action)) if value}
+                                               ("shot", shot), ("action", action),
+                                               ("hide_media", "yes" if hide_media else "")) if value}
     return Report("audit", REPORTS["audit"], ["Event", "At (UTC)", "Person", "Action", "Target", "Details", "Hash"],
-                  rows, filters=filters)
+                  rows, filters=filters, page=where)
+
+
+def audit_actions(production: Production) -> list[str]:
+    """The actions the production's trail holds, for the audit page's action filter."""
+    return list(AuditEvent.objects.filter(production=production).order_by("action")
+                .values_list("action", flat=True).distinct())
 
 
 def post_scorecard(production: Production) -> Report:

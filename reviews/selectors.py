@@ -4,7 +4,9 @@ from django.db.models import (Case, CharField, Count, Exists, F, Min, OuterRef, 
                               When)
 from rest_framework.authtoken.models import Token
 
-from . import authz
+from django.utils import timezone
+
+from . import authz, states
 from .models import (Alteration, Annotation, Clip, ConsentRequest, ContinuityFinding, FixKind, FixRequest, Job,
                      Membership, Production, Proposal, ProposalStatus, RecoveryCode, RecoveryCodeDevice, ReviewNote,
                      Shot)
@@ -130,17 +132,22 @@ def jobs_of(production: Production) -> QuerySet[Job]:
 
 
 #: Shot board statuses, most pressing first. A shot's status is that of its most pressing fix
-#: request still in work (open → in progress → in review); ``done`` when every fix request is
-#: approved or rejected, ``no_fixes`` without any, ``removed`` when the cut no longer has it.
+#: request still in work (open → in progress → in review); once none is, what happened to them:
+#: ``rejected`` (one was), ``approved``, ``checked`` (continuity checks that ran); ``no_fixes``
+#: without any, ``removed`` when the cut no longer has it.
 SHOT_STATUSES = {
     "open": "Fix open",
     "in_progress": "In progress",
     "in_review": "In review",
-    "done": "Done",
+    "rejected": "Rejected",
+    "approved": "Approved",
+    "checked": "Checked",
     "no_fixes": "No fixes",
     "removed": "Removed from cut",
 }
 ACTIVE_FIX_STATUSES = ("open", "in_progress", "in_review")
+#: Fix request statuses that end its work, in the order the board names a shot by them.
+FINISHED_FIX_STATUSES = ("rejected", "approved", "checked")
 ACTIVE_JOB_STATES = ("queued", "running")
 
 
@@ -154,7 +161,7 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
     """The production's shots for the shot board, each annotated with ``board_status`` (see
     ``SHOT_STATUSES``) and ``open_fix_count`` (fix requests still in work), their clip and their
     active fix requests (``active_fixes``, with assignees and their queued or running
-    ``active_jobs``) prefetched — a fixed number of queries.
+    ``active_jobs``) prefetched, and ``last_job_state`` (its newest job's state, or None) — a fixed number of queries.
 
     Filters: ``status`` (a ``SHOT_STATUSES`` key), ``assignee`` (username assigned to one of the
     shot's active fix requests), ``kind`` (a fix kind among them), ``search`` (in code, clip name,
@@ -169,11 +176,13 @@ def shot_board(production: Production, *, status: str = "", assignee: str = "", 
             next_due=Min("fix_requests__due_date", filter=Q(fix_requests__status__in=ACTIVE_FIX_STATUSES)),
             board_status=Case(
                 When(removed_from_cut_at__isnull=False, then=Value("removed")),
-                *[When(Exists(fixes.filter(status=s)), then=Value(s)) for s in ACTIVE_FIX_STATUSES],
-                When(Exists(fixes), then=Value("done")),
+                *[When(Exists(fixes.filter(status=s)), then=Value(s))
+                  for s in ACTIVE_FIX_STATUSES + FINISHED_FIX_STATUSES],
                 default=Value("no_fixes"),
                 output_field=CharField(),
             ),
+            last_job_state=Subquery(Job.objects.filter(fix_request__shot=OuterRef("pk"))
+                                    .order_by("-created_at", "-pk").values("state")[:1]),
         )
         .prefetch_related(Prefetch(
             "fix_requests",
@@ -231,3 +240,26 @@ def consent_requests_answerable_by(user: User | AnonymousUser, production: Produ
                     fix_request__alteration=Alteration.DIGITAL_ALTERATION, fix_request__performers=F("performer"))
             .select_related("performer", "fix_request__shot", "answered_by")
             .prefetch_related(Prefetch("fix_request__proposals", queryset=Proposal.objects.order_by("-version"))))
+
+
+def consent_standings(fix_requests: list[FixRequest], today=None) -> dict[int, states.ConsentStanding]:
+    """The consent standing (``states.consent_standing``) of each of ``fix_requests``, by id —
+    what the consent report, the disclosure register and the proposal page show. Two queries
+    whatever the number of fix requests."""
+    today = today or timezone.now().date()
+    ids = [fix.pk for fix in fix_requests]
+    named: dict[int, list[str]] = {pk: [] for pk in ids}
+    for fix_id, name in FixRequest.performers.through.objects.filter(fixrequest_id__in=ids) \
+            .values_list("fixrequest_id", "performer__name"):
+        named[fix_id].append(name)
+    consents: dict[int, dict] = {pk: {} for pk in ids}
+    for fix_id, name, status, expires_on in ConsentRequest.objects.filter(fix_request_id__in=ids) \
+            .values_list("fix_request_id", "performer__name", "status", "expires_on"):
+        consents[fix_id][name] = (status, expires_on)
+    return {fix.pk: states.consent_standing(alteration=fix.alteration, performers=named[fix.pk],
+                                            consents=consents[fix.pk], today=today) for fix in fix_requests}
+
+
+def consent_standing_of(fix_request: FixRequest, today=None) -> states.ConsentStanding:
+    """The consent standing of one fix request (see ``consent_standings``)."""
+    return consent_standings([fix_request], today)[fix_request.pk]

@@ -12,9 +12,10 @@ if its fix request digitally alters a performer's likeness or performance, every
 performer has granted consent that has not expired.
 """
 import datetime
+from dataclasses import dataclass
 
 from .errors import Conflict
-from .models import Alteration, ConsentStatus, Decision, FixRequestStatus, ProposalStatus
+from .models import Alteration, ConsentStatus, Decision, FixKind, FixRequestStatus, ProposalStatus
 
 _DECIDED = frozenset({ProposalStatus.APPROVED, ProposalStatus.CHANGES_REQUESTED, ProposalStatus.REJECTED})
 
@@ -66,17 +67,89 @@ def consent_needed(alteration: str) -> bool:
     return alteration == Alteration.DIGITAL_ALTERATION
 
 
-def proposal_is_final(*, status: str, alteration: str, consents: list[tuple[str, datetime.date | None]],
-                      performer_count: int, today: datetime.date) -> bool:
-    """Whether an approved proposal is final: approved, and — for a digital alteration —
-    one valid consent per affected performer (``consents``: (status, expires_on) of the fix
-    request's consent requests; ``performer_count``: the affected performers)."""
-    if status != ProposalStatus.APPROVED:
-        return False
+# Guild classification by fix kind and region (PRODUCT.md glossary; SAG-AFTRA 2023): the one rule.
+#: Colour, light and a check that changes no pixel: routine whatever the region covers.
+ROUTINE_KINDS = frozenset({FixKind.COLOR_MATCH, FixKind.LOOK_TRANSFER, FixKind.RELIGHT, FixKind.CONTINUITY_CHECK})
+#: Removal, replacement or rebuilding of what the region covers: routine for things that are not a
+#: performer (a prop, a background); a digital alteration when the region overlaps a performer.
+REGION_KINDS = frozenset({FixKind.OBJECT_REMOVAL, FixKind.CLEAN_PLATE, FixKind.BACKGROUND_REPLACE,
+                          FixKind.FRAME_REBUILD})
+#: Face or body retouching and performance retiming would be digital alterations by kind; the
+#: portal offers none yet (a supervisor classifies such work by hand).
+ALTERING_KINDS: frozenset[str] = frozenset()
+
+
+def classify(*, kind: str, overlaps_performer: bool) -> str:
+    """The classification a fix of ``kind`` gets from what it is and where it works:
+    ``overlaps_performer`` is whether its region overlaps a performer (likeness screening
+    found a face inside it). Colour and relight stay routine even over a face; removal or
+    replacement becomes a digital alteration only over a performer."""
+    if kind in ALTERING_KINDS or (kind in REGION_KINDS and overlaps_performer):
+        return Alteration.DIGITAL_ALTERATION
+    return Alteration.ROUTINE
+
+
+def screening_may_raise(kind: str) -> bool:
+    """Whether likeness screening (a face in the region) can raise a fix of ``kind``."""
+    return classify(kind=kind, overlaps_performer=True) != classify(kind=kind, overlaps_performer=False)
+
+
+@dataclass(frozen=True)
+class ConsentStanding:
+    """Where a fix request stands with guild consent — what the consent report, the disclosure
+    register and the proposal page all say. ``key``: ``not_needed`` | ``name_performers`` |
+    ``awaiting`` | ``refused`` | ``granted``; ``performers``: (name, status label) of each affected
+    performer; ``missing``: names without a valid consent."""
+
+    key: str
+    performers: tuple[tuple[str, str], ...]
+    missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Nothing stands between an approval and finality."""
+        return self.key in ("not_needed", "granted")
+
+    @property
+    def label(self) -> str:
+        who = ", ".join(self.missing)
+        return {"not_needed": "Not needed: routine post-production",
+                "name_performers": "No performer named: the supervisor must name the performers",
+                "awaiting": f"Awaiting consent from {who}",
+                "refused": f"Not consented: {who}",
+                "granted": "Every affected performer has consented"}[self.key]
+
+
+def consent_standing(*, alteration: str, performers: list[str],
+                     consents: dict[str, tuple[str, datetime.date | None]],
+                     today: datetime.date) -> ConsentStanding:
+    """The consent standing of a fix request classified ``alteration`` affecting
+    ``performers`` (names), given ``consents`` (performer name → (status, expires_on)) of its
+    consent requests. Consents of performers no longer named do not count."""
+    rows, missing, refused = [], [], False
+    for name in sorted(performers):
+        status, expires_on = consents.get(name, (ConsentStatus.PENDING, None))
+        valid = consent_is_valid(status, expires_on, today)
+        label = "Expired" if status == ConsentStatus.GRANTED and not valid else ConsentStatus(status).label
+        rows.append((name, label))
+        if not valid:
+            missing.append(name)
+            refused = refused or status != ConsentStatus.PENDING
     if not consent_needed(alteration):
-        return True
-    valid = sum(consent_is_valid(s, expires_on, today) for s, expires_on in consents)
-    return performer_count > 0 and valid == performer_count
+        key = "not_needed"
+    elif not performers:
+        key = "name_performers"
+    elif not missing:
+        key = "granted"
+    else:
+        key = "refused" if refused else "awaiting"
+    return ConsentStanding(key, tuple(rows), tuple(missing))
+
+
+def proposal_is_final(*, status: str, standing: ConsentStanding) -> bool:
+    """Whether a proposal is final: approved, and its fix request's consent complete (not
+    needed, or granted by every affected performer — never with no performer named)."""
+    return status == ProposalStatus.APPROVED and standing.complete
 
 
 #: Consent answers: a performer may grant or deny a pending request, change a denial (or a

@@ -204,6 +204,15 @@ def asgi_server(process_env):
     _stop(process)
 
 
+@pytest.fixture(scope="session")
+def embedded_asgi_server(process_env):
+    """The portal's web process as the embedded defaults run it: the in-memory channel layer
+    (no REDIS_URL), so workers' events cannot reach it; on the test database."""
+    process, url = start_asgi_server({key: value for key, value in process_env.items() if key != "REDIS_URL"})
+    yield url
+    _stop(process)
+
+
 def start_asgi_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """A web process with environment ``env`` on a free port, once it accepts connections:
     (the process, its base URL). The caller stops it."""

@@ -94,11 +94,15 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class FixRequestSerializer(serializers.ModelSerializer):
+    run = serializers.BooleanField(default=False, write_only=True,
+                                   help_text="Queue its first job at once (needs the role that runs jobs); "
+                                             "false files a draft that waits for Run.")
+
     class Meta:
         model = FixRequest
         fields = ["id", "shot", "kind", "frame_in", "frame_out", "reference_shot", "parameters", "description",
                   "assignee", "due_date", "mask", "status", "alteration", "alteration_reason", "performers",
-                  "likeness_screening", "created_at"]
+                  "likeness_screening", "created_at", "run"]
         read_only_fields = ["status", "alteration", "alteration_reason", "performers", "likeness_screening",
                             "created_at"]
 
@@ -122,6 +126,9 @@ class ContinuityFindingSerializer(serializers.ModelSerializer):
 class FindingFixSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[FixKind.OBJECT_REMOVAL, FixKind.RELIGHT],
                                    help_text="The fix to file from the finding (see its follow_ups).")
+    run = serializers.BooleanField(default=False, write_only=True,
+                                   help_text="Queue its first job at once (needs the role that runs jobs); "
+                                             "false files a draft that waits for Run.")
 
 
 class FixRequestClassificationSerializer(serializers.Serializer):
@@ -138,6 +145,9 @@ class ContinuityChecksSerializer(serializers.Serializer):
     shots = serializers.ListField(child=IdField(), min_length=2, max_length=1000,
                                   help_text="Ids of the shots of a scene: each is checked against the one before it "
                                             "in the cut.")
+    run = serializers.BooleanField(default=False, write_only=True,
+                                   help_text="Queue its first job at once (needs the role that runs jobs); "
+                                             "false files a draft that waits for Run.")
 
 
 class AssignmentSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from . import views
 app_name = "api"
 
 urlpatterns = [
+    path("", views.ApiIndex.as_view(), name="index"),
     path("productions/", views.ProductionList.as_view(), name="productions"),
     path("account/token/", views.AccountToken.as_view(), name="account-token"),
     path("productions/<slug:code>/security/", views.ProductionSecurity.as_view(), name="production-security"),

@@ -1,13 +1,16 @@
 """API views, all under ``/api/productions/<code>/``: the production is resolved from the
 person's memberships first, and every object is fetched within it — never by id alone."""
+import re
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, parsers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -226,6 +229,7 @@ class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
             description=data.get("description", ""),
             due_date=data.get("due_date"),
             mask=data.get("mask"),
+            queue=data.get("run", False),
         )
 
 
@@ -339,7 +343,8 @@ class ContinuityChecks(ProductionScoped, APIView):
         data = serializers.ContinuityChecksSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         shots = self.production_shots(data.validated_data["shots"])
-        checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots)
+        checks = continuity_checks_file(production=self.production, actor=request.user, shots=shots,
+                                        queue=data.validated_data["run"])
         return Response(serializers.FixRequestSerializer(checks, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -353,7 +358,8 @@ class ContinuityFindingFix(ProductionScoped, APIView):
         finding = get_object_or_404(selectors.findings_of(self.production), pk=pk)
         body = serializers.FindingFixSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        fix_request = finding_file_fix(finding=finding, actor=request.user, kind=body.validated_data["kind"])
+        fix_request = finding_file_fix(finding=finding, actor=request.user, kind=body.validated_data["kind"],
+                                       queue=body.validated_data["run"])
         return Response(serializers.FixRequestSerializer(fix_request).data, status=status.HTTP_201_CREATED)
 
 
@@ -479,3 +485,35 @@ class AccountToken(APIView):
         """Revoke your token (204 also when you had none)."""
         api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_ROUTE_KWARG = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+class ApiIndex(APIView):
+    """``/api/``: what the API offers — every endpoint with its methods and what it does, and
+    where the OpenAPI schema and its browsable documentation are. For people signed in, like the
+    schema: it names no data, but it maps every operation."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        from . import urls  # the URLconf imports this module
+
+        endpoints = []
+        for pattern in urls.urlpatterns:
+            view = pattern.callback.view_class
+            if view is ApiIndex:
+                continue
+            methods = [m.upper() for m in view.http_method_names if m not in ("head", "options") and hasattr(view, m)]
+            doc = next((getattr(view, m).__doc__ for m in ("get", "post") if getattr(getattr(view, m, None), "__doc__", None)),
+                       view.__doc__) or ""
+            summary = " ".join(doc.replace("``", "").split()).split(". ")[0].rstrip(".")
+            endpoints.append({"path": "/api/" + _ROUTE_KWARG.sub(r"{\1}", str(pattern.pattern)), "methods": methods,
+                              "description": summary or pattern.name.replace("-", " ").capitalize()})
+        return Response({"schema": reverse("api-schema"), "docs": reverse("api-docs"),
+                         "authentication": "A signed-in session, or the header 'Authorization: Token <key>' "
+                                           "(make one at /account/security/).",
+                         "endpoints": endpoints})
+

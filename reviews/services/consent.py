@@ -16,7 +16,7 @@ from django.utils import timezone
 from engine import likeness
 from engine.errors import EngineError
 from engine.io import FrameSource
-from reviews import authz, states
+from reviews import authz, events, states
 from reviews.errors import NotAllowed, ServiceError
 from reviews.fixes import fix_spec
 from reviews.media import media_path
@@ -122,13 +122,19 @@ def _fix_region(fix_request: FixRequest) -> np.ndarray | None:
 def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) -> dict:
     """Run the engine's likeness screening (``engine.likeness``) on the fix request's frames
     and keep its result. Faces count inside the region its newest version declared (the whole
-    frame before the first version: jobs screen once a version exists). A face inside raises a routine classification to a
-    digital alteration (never lowers one), audited as ``fix_request.likeness_flagged`` with the
-    engine as actor; the supervisor then names the performers, or lowers it with a reason.
+    frame before the first version: jobs screen once a version exists).
 
-    Returns the screening as stored (``{"method", "frames_scanned", "flagged", "faces"}``, or
-    ``{"error": ...}`` when the footage could not be read). Decoding runs outside any
-    transaction; the update is one transaction.
+    What a face inside means is the classification rule's (``states.classify``): it raises a
+    routine removal, replacement or rebuild (its region overlaps a performer) to a digital
+    alteration, never a colour or relight fix, and never lowers anything. A raise is audited
+    as ``fix_request.likeness_flagged`` with the engine as actor, kept in the screening
+    (``raised``: True, ``raised_at``), shown on the proposal page and announced to the
+    production's open pages (event ``fix_request.classified``); the supervisor then names the
+    performers, or lowers it with a reason.
+
+    Returns the screening as stored (``{"method", "frames_scanned", "flagged", "faces",
+    "raised"}``, or ``{"error": ...}`` when the footage could not be read). Decoding runs
+    outside any transaction; the update is one transaction.
     """
     source_path = Path(fix_request.shot.clip.source_path)
     try:
@@ -138,17 +144,26 @@ def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) ->
         logger.warning("likeness screening of fix request %s failed: %s", fix_request.pk, error)
         found = {"method": likeness.METHOD, "error": str(error), "flagged": False}
     with transaction.atomic():
-        locked = FixRequest.objects.select_for_update().get(pk=fix_request.pk)
-        locked.likeness_screening = found
-        raise_it = found["flagged"] and locked.alteration == Alteration.ROUTINE
+        locked = FixRequest.objects.select_for_update().select_related("shot").get(pk=fix_request.pk)
+        by_rule = states.classify(kind=locked.kind, overlaps_performer=found["flagged"])
+        raise_it = states.alteration_rank(by_rule) > states.alteration_rank(locked.alteration)
+        found["raised"] = raise_it
         if raise_it:
-            locked.alteration = Alteration.DIGITAL_ALTERATION
+            found["raised_at"] = timezone.now().isoformat(timespec="seconds")
+            locked.alteration = by_rule
+        locked.likeness_screening = found
         locked.save(update_fields=["likeness_screening", "alteration"])
         if raise_it:
+            frames = sorted({f["frame"] for f in found["faces"]})
             audit_record(production=locked.production, actor=None, action="fix_request.likeness_flagged",
                          target=locked, payload={"to": locked.alteration, "method": found["method"],
-                                                 "faces": len(found["faces"]),
-                                                 "frames": sorted({f["frame"] for f in found["faces"]})})
+                                                 "faces": len(found["faces"]), "frames": frames})
+            events.broadcast(events.production_group(locked.production_id), "fix_request.classified", {
+                "fix_request": locked.pk, "shot": locked.shot.code, "alteration": locked.alteration,
+                "message": f"Likeness screening raised the {locked.get_kind_display().lower()} on "
+                           f"{locked.shot.code} to a digital alteration: a face inside its region on "
+                           f"frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))}. "
+                           f"Name the performers, or lower it with a reason."})
     fix_request.refresh_from_db()
     return found
 
@@ -204,8 +219,8 @@ def consent_answer(*, consent_request: ConsentRequest, actor: User, grant: bool,
 
 
 def consent_revoke(*, consent_request: ConsentRequest, actor: User, reason: str = "") -> ConsentRequest:
-    """The performer (or their representative) revokes a granted consent. Every approved
-    version of the fix request loses its approval (status ``withdrawn``, the fix request back
+    """The performer (or their representative) revokes a granted consent. When the fix request
+    is a digital alteration, every approved version of it loses its approval (status ``withdrawn``, the fix request back
     in review) and so cannot be delivered; the revocation and each withdrawal are audited, in
     one transaction.
 
@@ -223,8 +238,10 @@ def consent_revoke(*, consent_request: ConsentRequest, actor: User, reason: str 
         audit_record(production=locked.production, actor=actor, action="consent.revoke", target=locked,
                      payload={"performer": locked.performer.name, "fix_request": locked.fix_request_id,
                               "reason": reason.strip()})
+        # A consent the classification does not need (a routine fix) holds no approval up.
+        needed = states.consent_needed(locked.fix_request.alteration)
         withdrawn = Proposal.objects.select_for_update().filter(fix_request_id=locked.fix_request_id,
-                                                                status=ProposalStatus.APPROVED)
+                                                                status=ProposalStatus.APPROVED) if needed else []
         for proposal in withdrawn:
             states.check_proposal_transition(proposal.status, ProposalStatus.WITHDRAWN)
             proposal.status = ProposalStatus.WITHDRAWN

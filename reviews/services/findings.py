@@ -23,10 +23,11 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
 
 
 @transaction.atomic
-def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str) -> FixRequest:
+def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str, queue: bool = False) -> FixRequest:
     """File the ``kind`` fix request a finding calls for, on the checked shot (take B) over the
     check's frames: an object removal with the finding's box as its mask, drawn on the first
-    frame of take B showing it; or a relight with take A as its reference shot.
+    frame of take B showing it; or a relight with take A as its reference shot. ``queue``: run
+    it at once (see ``fix_request_create``).
 
     Raises ``NotAllowed`` unless ``actor`` may file fix requests in the finding's production;
     ``ServiceError`` when ``kind`` is not a fix this finding can become; ``Conflict`` when a fix
@@ -52,7 +53,7 @@ def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str) -> F
         reference_shot = take_a
     fix_request = fix_request_create(
         production=finding.production, actor=actor, shot=check.shot, kind=kind, frame_in=check.frame_in,
-        frame_out=check.frame_out, reference_shot=reference_shot, mask=mask,
+        frame_out=check.frame_out, reference_shot=reference_shot, mask=mask, queue=queue,
         description=f"From the continuity check of {check.shot.code} against {take_a.code}: "
                     f"{finding.get_kind_display().lower()} (confidence {finding.confidence:.2f}).")
     finding.follow_up = fix_request
@@ -63,10 +64,12 @@ def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str) -> F
 
 
 @transaction.atomic
-def continuity_checks_file(*, production: Production, actor: User, shots: list[Shot]) -> list[FixRequest]:
+def continuity_checks_file(*, production: Production, actor: User, shots: list[Shot],
+                           queue: bool = False) -> list[FixRequest]:
     """File a continuity check between every adjacent pair of ``shots`` (a scene, picked on the
     shot board) in cut order — shots without a place in the cut after those with one, by code:
     each shot over its whole source range, against the shot before it. All or nothing.
+    ``queue``: run each at once (see ``fix_request_create``).
 
     Raises ``NotAllowed`` unless ``actor`` may file fix requests; ``ServiceError`` for fewer
     than two shots or a shot of another production.
@@ -77,6 +80,6 @@ def continuity_checks_file(*, production: Production, actor: User, shots: list[S
     ordered = sorted(shots, key=lambda shot: (shot.cut_order is None, shot.cut_order or 0, shot.code))
     return [fix_request_create(production=production, actor=actor, shot=later, kind=FixKind.CONTINUITY_CHECK,
                                frame_in=later.source_in, frame_out=later.source_out, reference_shot=earlier,
-                               description=f"Continuity of {later.code} against {earlier.code}, "
+                               queue=queue, description=f"Continuity of {later.code} against {earlier.code}, "
                                            f"the shot before it.")
             for earlier, later in zip(ordered, ordered[1:])]

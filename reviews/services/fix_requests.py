@@ -12,15 +12,18 @@ from reviews.fixes import clean_parameters, fix_spec
 from reviews.models import FixRequest, Production, Shot
 
 from .audit import audit_record
+from .jobs import job_submit
 
 
 @transaction.atomic
 def fix_request_create(*, production: Production, actor: User, shot: Shot, kind: str, frame_in: int,
                        frame_out: int, reference_shot: Shot | None = None, parameters: dict | None = None,
                        assignee: User | None = None, description: str = "", due_date: datetime.date | None = None,
-                       mask: dict | None = None) -> FixRequest:
+                       mask: dict | None = None, queue: bool = False) -> FixRequest:
     """File a ``kind`` fix on frames ``[frame_in, frame_out)`` of ``shot``'s clip, optionally
     with a due date and a ``mask`` drawn on one of those frames (see :func:`clean_mask`).
+    With ``queue`` its first job is queued in the same transaction (``job_submit``: filing runs
+    the fix); without, it is a draft that waits for someone to run it.
 
     Raises ``NotAllowed`` unless ``actor`` is a supervisor of ``production``; ``ServiceError``
     when the frames leave the shot's source range, a needed reference shot is missing, a shot
@@ -69,6 +72,9 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
                  payload={"shot": shot.code, "kind": kind, "frame_in": frame_in, "frame_out": frame_out,
                           "reference_shot": reference_shot.code if reference_shot else None,
                           "assignee": assignee.username if assignee else None, "mask": mask})
+    if queue:
+        job_submit(fix_request=fix_request, actor=actor)
+        fix_request.refresh_from_db()
     return fix_request
 
 

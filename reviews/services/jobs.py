@@ -28,7 +28,7 @@ from django.utils import timezone
 from engine import continuity
 from engine.errors import Cancelled, EngineError
 from engine.io import FrameSource
-from reviews import authz, events, selectors
+from reviews import authz, events, selectors, states
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
 from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
@@ -365,12 +365,12 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             region_fraction=float(result.region.mean()),
             metrics=result.measurements,
             parameters=fix_request.parameters,
-            method=spec.method,
+            method=spec.method_for(fix_request.parameters),
         )
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
                      payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
         proposal_supersede_older(proposal=proposal)
-        if not fix_request.likeness_screening:
+        if not fix_request.likeness_screening and states.screening_may_raise(fix_request.kind):
             _enqueue_likeness_screening(fix_request)
         _broadcast(job)
         events.broadcast(events.production_group(job.production_id), "proposal",

@@ -5,9 +5,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from reviews import authz, events, states
+from reviews import authz, events, selectors, states
 from reviews.errors import Conflict, ServiceError
-from reviews.models import ConsentRequest, Decision, FixRequest, Proposal, ProposalStatus, ReviewDecision
+from reviews.models import Decision, FixRequest, Proposal, ProposalStatus, ReviewDecision
 
 from .audit import audit_record
 
@@ -72,32 +72,11 @@ def proposal_supersede_older(*, proposal: Proposal) -> list[int]:
     return [old.pk for old in older]
 
 
-def consent_state(fix_request: FixRequest, today: datetime.date | None = None) -> dict:
-    """The consent picture of a fix request: ``needed`` (a digital alteration), ``performers``
-    (affected, by name), ``valid`` (names with a granted, unexpired consent) and ``missing``
-    (affected performers without one). One query for performers, one for consents."""
-    today = today or timezone.now().date()
-    performers = {p.pk: p.name for p in fix_request.performers.all()}
-    valid = set()
-    for consent in ConsentRequest.objects.filter(fix_request=fix_request, performer_id__in=performers):
-        if states.consent_is_valid(consent.status, consent.expires_on, today):
-            valid.add(consent.performer_id)
-    return {"needed": states.consent_needed(fix_request.alteration),
-            "performers": sorted(performers.values()),
-            "valid": sorted(performers[p] for p in valid),
-            "missing": sorted(name for pk, name in performers.items() if pk not in valid)}
-
-
 def proposal_is_final(proposal: Proposal, today: datetime.date | None = None) -> bool:
     """Whether ``proposal`` is final (see ``reviews.states``): approved, and consented to by
     every affected performer when it digitally alters a likeness or performance."""
-    fix_request = proposal.fix_request
-    today = today or timezone.now().date()
-    performers = list(fix_request.performers.values_list("pk", flat=True))
-    consents = list(ConsentRequest.objects.filter(fix_request=fix_request, performer_id__in=performers)
-                    .values_list("status", "expires_on"))
-    return states.proposal_is_final(status=proposal.status, alteration=fix_request.alteration, consents=consents,
-                                    performer_count=len(performers), today=today)
+    return states.proposal_is_final(status=proposal.status,
+                                    standing=selectors.consent_standing_of(proposal.fix_request, today))
 
 
 def proposal_require_final(*, proposal: Proposal) -> None:
@@ -106,9 +85,9 @@ def proposal_require_final(*, proposal: Proposal) -> None:
     if proposal.status != ProposalStatus.APPROVED:
         raise Conflict(f"{proposal.version_label} is {proposal.get_status_display().lower()}, not approved; "
                        f"only an approved version is delivered.")
-    if not proposal_is_final(proposal):
-        missing = consent_state(proposal.fix_request)
-        who = ", ".join(missing["missing"]) or "the affected performers (none named yet)"
+    standing = selectors.consent_standing_of(proposal.fix_request)
+    if not states.proposal_is_final(status=proposal.status, standing=standing):
+        who = ", ".join(standing.missing) or "the affected performers (none named yet)"
         raise Conflict(f"{proposal.version_label} digitally alters a performer's likeness or performance and "
                        f"awaits consent from {who}; it cannot be delivered until every one has granted.")
 
@@ -116,9 +95,10 @@ def proposal_require_final(*, proposal: Proposal) -> None:
 def record_if_final(*, proposal: Proposal, actor: User | None) -> bool:
     """Inside a change's transaction: if ``proposal`` has just become final, record
     ``proposal.final`` (the moment the AI-use disclosure register counts from). Returns whether it is."""
-    if not proposal_is_final(proposal):
+    standing = selectors.consent_standing_of(proposal.fix_request)
+    if not states.proposal_is_final(status=proposal.status, standing=standing):
         return False
     audit_record(production=proposal.production, actor=actor, action="proposal.final", target=proposal,
                  payload={"version": proposal.version_label, "fix_request": proposal.fix_request_id,
-                          "consent": consent_state(proposal.fix_request)["valid"]})
+                          "consent": [name for name, _ in standing.performers if name not in standing.missing]})
     return True

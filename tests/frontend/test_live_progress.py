@@ -52,3 +52,20 @@ def test_shot_board_shows_job_progress_live(asgi_server, fix_request, people):
         texts = page.evaluate("window.jobTexts")
         assert any(text.startswith("Running") for text in texts), texts
         browser.close()
+
+
+def test_production_page_updates_live_on_the_embedded_defaults(embedded_asgi_server, fix_request, people):
+    """No Redis: the web process relays the job's progress and its new version from the
+    database (reviews/live.py), so the production page does not keep saying "Queued 0/6"."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{embedded_asgi_server}/productions/TEST/", "supervisor")
+        row = page.locator(f"tr[data-fix-request='{fix_request.pk}']")
+        expect(row).to_be_visible()
+        page.wait_for_timeout(1500)  # the production socket is open and the relay has taken stock
+        job = in_thread(lambda: job_submit(fix_request=fix_request, actor=people["artist"])[0])
+        expect(row.locator(".job")).to_have_text("Queued 0/6")
+        proposal = in_thread(lambda: job_execute(job_id=job.pk, worker="test"))
+        expect(row.locator(".job")).to_have_text("Succeeded 6/6")
+        expect(row.locator(".versions a")).to_have_attribute("href", f"/review/{proposal.pk}/")
+        browser.close()

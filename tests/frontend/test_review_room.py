@@ -133,3 +133,44 @@ def test_two_people_review_together(asgi_server, proposal, people):
     assert proposal.status == ProposalStatus.APPROVED
     annotation = Annotation.objects.get(proposal=proposal)
     assert (annotation.frame, annotation.kind, annotation.author.username) == (frame + 2, "arrow", "director")
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (390, 844)], ids=["tablet", "phone"])
+def test_review_room_on_a_tablet_and_a_phone_with_the_keyboard(asgi_server, small_proposal, people, size):
+    """Viewer first, full width; the panel in a drawer that a button opens; J/K/L shuttle and
+    the `?` overlay of shortcuts."""
+    from playwright.sync_api import expect, sync_playwright
+
+    width, height = size
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        page.goto(f"{asgi_server}/review/{small_proposal.pk}/")
+        page.fill("input[name=username]", "director")
+        page.fill("input[name=password]", "pw-director")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/review/{small_proposal.pk}/")
+        expect(page.locator("#viewer")).to_have_attribute("data-frame", "0", timeout=20_000)
+        stage = page.locator(".stage").bounding_box()
+        assert stage["width"] >= width * 0.9  # the viewer takes the width, the panel does not cover it
+        panel = page.locator("#panel")
+        assert panel.bounding_box()["x"] >= width - 1  # the drawer is closed, off the right edge
+        page.click("#panel-toggle")
+        expect(panel).to_have_class("panel open")
+        page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().right <= innerWidth + 1")
+        expect(page.locator("#decide button.approve")).to_be_visible()
+        page.click("#panel-close")
+        page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().left >= innerWidth - 1")
+
+        page.keyboard.press("?")
+        expect(page.locator("#shortcuts")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("#shortcuts")).to_be_hidden()
+        page.keyboard.press("l")
+        expect(page.locator("#play")).to_have_attribute("data-playing", "true")
+        page.keyboard.press("l")
+        expect(page.locator("#speed")).to_have_text("▶︎ 2×")
+        page.keyboard.press("k")
+        expect(page.locator("#play")).to_have_attribute("data-playing", "false")
+        expect(page.locator("#speed")).to_have_text("")
+        browser.close()

@@ -141,7 +141,7 @@ def test_supervisor_assigns_in_bulk_and_files_a_fix_with_a_drawn_box(asgi_server
         page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.6, steps=4)
         page.mouse.up()
         expect(page.locator("#mask-summary")).to_contain_text("rectangle of 2 points")
-        page.click("#file-fix-submit")
+        page.click("#file-fix-draft")  # a draft: filed, not run
         expect(dialog).to_be_hidden()
         expect(rows.nth(2).locator("td.open-fixes")).to_have_text("1")
         expect(rows.nth(2).locator("td.due")).to_have_text("2026-12-01")
@@ -154,6 +154,7 @@ def test_supervisor_assigns_in_bulk_and_files_a_fix_with_a_drawn_box(asgi_server
 
     filed = FixRequest.objects.get(shot=target)
     assert filed.assignee == artist and str(filed.due_date) == "2026-12-01"
+    assert filed.status == "open" and not filed.jobs.exists()
     assert filed.frame_in == target.source_in and filed.frame_out == target.source_out
     (x0, y0), (x1, y1) = filed.mask["points"]
     assert filed.mask["shape"] == "rectangle" and filed.mask["frame"] == target.source_in
@@ -217,6 +218,8 @@ def test_supervisor_outlines_an_object_on_two_keyframes(asgi_server, board, prod
         browser.close()
 
     filed = FixRequest.objects.get(shot=target, kind="object_removal")
+    # "File and run": its job was queued with it.
+    assert filed.status == "in_progress" and list(filed.jobs.values_list("state", flat=True)) == ["queued"]
     assert [(o["frame"], o["shape"], len(o["points"])) for o in filed.mask] == [
         (target.source_in, "rectangle", 2), (later, "polygon", 4)]
     (x0, y0), (x1, y1) = filed.mask[0]["points"]

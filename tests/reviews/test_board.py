@@ -135,3 +135,39 @@ def test_api_lists_filter_and_page_on_request(people, shots, fixes):
 
     bad = director.get("/api/productions/TEST/fix-requests/?status=nonsense")
     assert bad.status_code == 400 and "status" in bad.content.decode()
+
+
+def test_board_states_say_what_happened(production, people, shots, fixes):
+    """Once no fix of a shot is in work, the board says what became of them — "Rejected" before
+    "Approved" — and the Job column shows the shot's last job instead of nothing."""
+    from reviews.models import Job, JobState
+
+    FixRequest.objects.filter(pk=fixes["open"].pk).update(status=FixRequestStatus.REJECTED)
+    FixRequest.objects.filter(pk=fixes["coffee"].pk).update(status=FixRequestStatus.APPROVED)
+    Job.objects.create(production=production, fix_request=fixes["open"], state=JobState.SUCCEEDED, frames_total=10,
+                       frames_done=10)
+    assert {shot.code: shot.board_status for shot in shot_board(production)} == {"CUPS": "rejected",
+                                                                                 "COFFEE": "approved"}
+    assert [shot.code for shot in shot_board(production, status="rejected")] == ["CUPS"]
+    page = client(people["supervisor"]).get("/productions/TEST/shots/").content.decode()
+    assert '<span class="badge rejected">Rejected</span>' in page
+    assert '<span class="badge approved">Approved</span>' in page
+    assert "Last job: succeeded" in page and ">Done<" not in page
+
+
+def test_filing_with_run_queues_the_job_and_a_draft_waits(people, shots):
+    """``run: true`` (the board's "File and run") queues the fix's first job with it, in one
+    transaction; without it the fix is a draft that waits for Run. An artist cannot file."""
+    body = {"shot": shots["CUPS"].pk, "kind": "color_match", "frame_in": 0, "frame_out": 4,
+            "reference_shot": shots["COFFEE"].pk}
+    draft = post(people["supervisor"], "/api/productions/TEST/fix-requests/", body)
+    ran = post(people["supervisor"], "/api/productions/TEST/fix-requests/", body | {"run": True})
+    assert (draft.status_code, ran.status_code) == (201, 201)
+    assert (draft.json()["status"], ran.json()["status"]) == ("open", "in_progress") and "run" not in ran.json()
+    assert not FixRequest.objects.get(pk=draft.json()["id"]).jobs.exists()
+    [job] = FixRequest.objects.get(pk=ran.json()["id"]).jobs.all()
+    assert (job.state, job.created_by) == ("queued", people["supervisor"])
+    assert AuditEvent.objects.filter(action="job.submit", target_id=str(job.pk)).exists()
+    checks = post(people["supervisor"], "/api/productions/TEST/continuity-checks/",
+                  {"shots": [shots["COFFEE"].pk, shots["CUPS"].pk], "run": True})
+    assert checks.status_code == 201 and [c["status"] for c in checks.json()] == ["in_progress"]

@@ -39,16 +39,16 @@ def actions(production) -> list[str]:
 
 
 def test_engine_flags_a_face_and_lowering_needs_a_reason(small_proposal, fix_request, people, performers):
-    """The carphone shot has a man's face in frame; the cups shot has only hands."""
-    car = small_proposal.fix_request
-    screening = fix_request_screen_likeness(fix_request=car, samples=3)
-    assert screening["flagged"] and screening["frames_scanned"] == [0, 2, 4]
+    """The carphone shot has a man's face in frame; the cups shot has only hands. A colour match
+    over a face stays routine (by its kind); a removal over the face becomes a digital alteration."""
+    match = small_proposal.fix_request
+    screening = fix_request_screen_likeness(fix_request=match, samples=3)
+    assert screening["flagged"] and screening["frames_scanned"] == [0, 2, 4] and not screening["raised"]
     face = screening["faces"][0]
     assert 30 <= face["width"] <= 120 and 0 <= face["x"] < 176 and 0 <= face["y"] < 144  # in QCIF pixels
-    car.refresh_from_db()
-    assert car.alteration == Alteration.DIGITAL_ALTERATION
-    flagged = AuditEvent.objects.get(action="fix_request.likeness_flagged")
-    assert flagged.actor is None and flagged.payload["faces"] == len(screening["faces"])
+    match.refresh_from_db()
+    assert match.alteration == Alteration.ROUTINE
+    assert not AuditEvent.objects.filter(action="fix_request.likeness_flagged").exists()
 
     assert fix_request_screen_likeness(fix_request=fix_request, samples=2)["flagged"] is False
     fix_request.refresh_from_db()
@@ -56,12 +56,24 @@ def test_engine_flags_a_face_and_lowering_needs_a_reason(small_proposal, fix_req
 
     # An object removal in the car's lower-left corner changes no face: the screening looks
     # inside the region its version declared, not at the whole frame.
-    corner = fix_request_create(production=car.production, actor=people["supervisor"], shot=car.shot,
+    corner = fix_request_create(production=match.production, actor=people["supervisor"], shot=match.shot,
                                 kind="object_removal", frame_in=0, frame_out=6,
                                 mask={"frame": 0, "shape": "rectangle", "points": [[4, 112], [36, 140]]})
-    job = Job.objects.create(production=car.production, fix_request=corner, frames_total=6, created_by=people["artist"])
+    job = Job.objects.create(production=match.production, fix_request=corner, frames_total=6, created_by=people["artist"])
     assert job_execute(job_id=job.pk, worker="test") is not None
     assert fix_request_screen_likeness(fix_request=corner, samples=3)["flagged"] is False
+    # Over the face, the same removal would replace a performer: raised, audited, kept.
+    car = fix_request_create(production=match.production, actor=people["supervisor"], shot=match.shot,
+                             kind="object_removal", frame_in=0, frame_out=6,
+                             mask={"frame": 0, "shape": "rectangle", "points": [[50, 30], [125, 100]]})
+    job = Job.objects.create(production=match.production, fix_request=car, frames_total=6, created_by=people["artist"])
+    assert job_execute(job_id=job.pk, worker="test") is not None
+    screening = fix_request_screen_likeness(fix_request=car, samples=3)
+    assert screening["flagged"] and screening["raised"] and screening["raised_at"]
+    car.refresh_from_db()
+    assert car.alteration == Alteration.DIGITAL_ALTERATION
+    flagged = AuditEvent.objects.get(action="fix_request.likeness_flagged")
+    assert flagged.actor is None and flagged.payload["faces"] == len(screening["faces"])
 
     with pytest.raises(NotAllowed, match="Only a supervisor"):
         fix_request_classify(fix_request=car, actor=people["director"], alteration="routine", performers=[])

@@ -5,6 +5,7 @@ import csv
 import datetime
 import io
 import math
+import re
 
 import pytest
 from django.test import Client
@@ -33,9 +34,10 @@ def test_reports_match_the_events(history, people):
     production = history.production
     granted = event("consent.grant")
     consent_rows = reports.consent_report(production).rows
-    assert consent_rows == [["Ana Lima", "CAR_0010", "0–5", "Shot match", "Granted", granted.payload["scope"], "",
-                             granted.actor.username, consent_rows[0][8]]]
-    assert consent_rows[0][8][:16] == granted.created_at.strftime("%Y-%m-%d %H:%M")
+    assert consent_rows == [["Ana Lima", "CAR_0010", "v001", "0–5", "Shot match", "Granted", granted.payload["scope"],
+                             "", granted.actor.username, consent_rows[0][9], "Every affected performer has consented",
+                             "yes"]]
+    assert consent_rows[0][9][:16] == granted.created_at.strftime("%Y-%m-%d %H:%M")
 
     approved = event("proposal.approve")
     [row] = reports.disclosure_register(production).rows
@@ -43,7 +45,8 @@ def test_reports_match_the_events(history, people):
     assert row[4] == history.method and row[5] == approved.payload["version"] == "v001"
     assert row[6] == "Digital alteration of a performer's likeness or performance"
     assert row[7] == approved.actor.username and row[8] == approved.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    assert row[9:] == ["Ana Lima: granted (This shot only)", "yes", ""]  # not delivered: no credentials
+    assert row[9:] == ["Every affected performer has consented; Ana Lima: granted (This shot only)", "yes",
+                       ""]  # not delivered: no credentials
 
     # Audit trail filters give exactly the events they name.
     def ids(**filters):
@@ -144,3 +147,38 @@ def test_the_audit_trail_exports_to_pdf_with_the_largest_inputs_the_api_accepts(
     assert len(pdf_cell_text(payload)) < PDF_CELL_MAX_CHARS + 60
     exported = producer.get(f"/productions/{production.code}/reports/audit/?format=csv").content.decode("utf-8-sig")
     assert exported.count("polygon") == MAX_MASK_KEYFRAMES  # the CSV keeps the whole mask
+
+
+def test_the_audit_page_pages_and_filters_on_the_server(history, people, monkeypatch):
+    """The audit page shows one page of events at a time, its links keep the filters, media
+    views can be left out, and the exports still carry every event the filters name."""
+    production = history.production
+    producer = Client()
+    producer.force_login(people["producer"])
+    clip = history.fix_request.shot.clip
+    for _ in range(3):  # three media reads: three media.view events
+        assert producer.get(f"/media/clips/{clip.pk}/thumbnail.jpg").status_code == 200
+    everything = list(AuditEvent.objects.filter(production=production).order_by("id").values_list("id", flat=True))
+    monkeypatch.setattr(reports, "AUDIT_PAGE_SIZE", 4)
+    url = "/productions/TEST/reports/audit/"
+
+    def shown(query: str) -> tuple[list[int], str]:
+        page = producer.get(f"{url}?{query}")
+        assert page.status_code == 200
+        html = page.content.decode()
+        return [int(cell) for cell in re.findall(r"<tr><td>(\d+)</td>", html)], html
+
+    first, html = shown("")
+    assert first == everything[:4] and f"Events 1–4 of {len(everything)} · page 1 of" in html
+    last_page = -(-len(everything) // 4)
+    last, html = shown(f"page={last_page}")
+    assert last == everything[(last_page - 1) * 4:]
+    assert shown("page=999")[0] == last and shown("page=nonsense")[0] == first  # the nearest page
+
+    kept = [pk for pk in everything if AuditEvent.objects.get(pk=pk).action != "media.view"]
+    assert len(kept) == len(everything) - 3
+    second, html = shown("hide_media=1&page=2")
+    assert second == kept[4:8]
+    assert 'href="?hide_media=1&amp;page=3"' in html and 'href="?hide_media=1&amp;page=1"' in html
+    export = producer.get(f"{url}?hide_media=1&page=2&format=csv").content.decode("utf-8-sig")
+    assert [int(row[0]) for row in csv.reader(io.StringIO(export)) if row and row[0].isdigit()] == kept

@@ -288,3 +288,26 @@ def test_a_presenter_whose_process_died_loses_control_within_the_presence_ttl(pr
         await artist.disconnect()
 
     async_to_sync(run)()
+
+
+def test_a_link_to_a_newer_version_lands_on_it(proposal, people):
+    """The room last showed v001; v002 superseded it. Opening v002's link (nobody else in the
+    room) shows v002, not v001; opening v001's link afterwards finds the room on v002."""
+    director = people["director"]
+    job = Job.objects.create(production=proposal.production, fix_request=proposal.fix_request,
+                             frames_total=proposal.fix_request.duration_frames, created_by=people["artist"])
+
+    async def enter(socket) -> dict:
+        assert (await socket.connect())[0]
+        state = (await receive_event(socket, "room"))["state"]
+        await socket.disconnect()
+        return state
+
+    def visit(version) -> dict:
+        return async_to_sync(enter)(websocket(f"/ws/review/{version.pk}/", director))
+
+    assert visit(proposal)["proposal"] == proposal.pk
+    v002 = job_execute(job_id=job.pk, worker="test")
+    state = visit(v002)
+    assert (state["proposal"], state["frame"], state["versus"]) == (v002.pk, v002.frame_in, None)
+    assert visit(proposal)["proposal"] == v002.pk

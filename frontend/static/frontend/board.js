@@ -31,7 +31,7 @@ if (bulk) {
     if (ok) window.location.reload();
   });
   document.getElementById("check-continuity")?.addEventListener("click", async () => {
-    const { ok, data } = await post(`/api/productions/${code}/continuity-checks/`, { shots: chosen() });
+    const { ok, data } = await post(`/api/productions/${code}/continuity-checks/`, { shots: chosen(), run: true });
     document.getElementById("bulk-error").textContent = ok ? "" : describe(data);
     if (ok) window.location.reload();
   });
@@ -211,6 +211,7 @@ if (dialog) {
       parameters,
       description: value("description"),
       mask: mask(),
+      run: event.submitter?.value !== "draft", // filing runs it; "Save as draft" waits for Run
     };
     const { ok, data } = await post(`/api/productions/${code}/fix-requests/`, body);
     error.textContent = ok ? "" : describe(data);

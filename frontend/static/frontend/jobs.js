@@ -1,6 +1,6 @@
 // The jobs page: state, progress, ETA and previews arrive over the production's socket; cancel
 // and retry go through the API.
-import { socketUrl } from "./frames.js";
+import { listen } from "./live.js";
 
 const table = document.getElementById("jobs");
 const code = table.dataset.production;
@@ -30,25 +30,19 @@ function update(tr, job) {
   if (retry) retry.hidden = !RETRYABLE.has(job.state);
 }
 
-function connect() {
-  const socket = new WebSocket(socketUrl(`/ws/productions/${code}/`));
-  socket.addEventListener("message", (event) => {
-    const { event: name, data } = JSON.parse(event.data);
+listen(code, {
+  job(data) {
     const tr = table.querySelector(`tr[data-job="${data.id}"]`);
-    if (name === "job" && !tr) window.location.reload(); // a job this page has not listed yet
-    if (!tr) return;
-    if (name === "job") update(tr, data);
-    if (name === "job.preview") {
-      const img = tr.querySelector(".preview");
-      img.src = data.image;
-      img.alt = `frame ${data.frame}`;
-      img.hidden = false;
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 3000);
-  });
-}
+    if (tr) update(tr, data); else window.location.reload(); // a job this page has not listed yet
+  },
+  "job.preview"(data) {
+    const img = table.querySelector(`tr[data-job="${data.id}"] .preview`);
+    if (!img) return;
+    img.src = data.image;
+    img.alt = `frame ${data.frame}`;
+    img.hidden = false;
+  },
+});
 
 table.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
@@ -65,4 +59,3 @@ table.addEventListener("click", async (event) => {
   else if (response.ok) update(button.closest("tr"), body);
 });
 
-connect();

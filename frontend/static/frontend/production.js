@@ -1,5 +1,5 @@
 // The production page: job progress and new versions arrive live over the production's socket.
-import { socketUrl } from "./frames.js";
+import { jobText, listen, versionLink } from "./live.js";
 
 const table = document.getElementById("fix-requests");
 const code = table.dataset.production;
@@ -22,30 +22,24 @@ function showProxy({ clip, state, frames_done, frames_total, error }) {
   }
 }
 
-function connect() {
-  const socket = new WebSocket(socketUrl(`/ws/productions/${code}/`));
-  socket.addEventListener("message", (event) => {
-    const { event: name, data } = JSON.parse(event.data);
-    if (name === "clip.proxy") {
-      showProxy(data);
-      return;
-    }
+listen(code, {
+  "clip.proxy": showProxy,
+  "fix_request.classified"(data) {
+    const item = document.createElement("li");
+    item.className = "notice";
+    item.textContent = data.message;
+    document.getElementById("notices").prepend(item);
+  },
+  job(data) {
+    const tr = row(data.fix_request);
+    if (tr) tr.querySelector(".job").textContent = jobText(data);
+  },
+  proposal(data) {
     const tr = row(data.fix_request);
     if (!tr) return;
-    if (name === "job") {
-      tr.querySelector(".job").textContent = `${data.state_label} ${data.frames_done}/${data.frames_total}${data.error ? `: ${data.error}` : ""}`;
-    }
-    if (name === "proposal") {
-      const link = document.createElement("a");
-      link.href = `/review/${data.id}/`;
-      link.textContent = data.version;
-      tr.querySelector(".versions").append(link, " ");
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 3000);
-  });
-}
+    tr.querySelector(".versions").append(versionLink(data), " ");
+  },
+});
 
 // Run a fix request's job. One key per intent: a double click or a retry of the same click sends
 // the same Idempotency-Key, so the server makes one job; the key is dropped once it answers.
@@ -77,4 +71,3 @@ table.addEventListener("click", async (event) => {
   }
 });
 
-connect();

@@ -273,12 +273,16 @@ function drive(changes) {
 function seek(frame) { drive({ frame: clamp(frame) }); }
 
 let playClock = null;
+// Shuttle speed as in RV and editing suites: L plays forward (again: 2×, 4×), J backward, K stops.
+let speed = 1;
 function tick(now) {
   if (!playing) return;
-  const frameMs = (1000 * frameRate[1]) / frameRate[0];
-  let next = current + 1;
+  const frameMs = (1000 * frameRate[1]) / frameRate[0] / Math.abs(speed);
+  const start = loopIn !== null ? loopIn : frameIn;
   const end = loopOut !== null ? loopOut : frameOut - 1;
-  if (next > end) next = loopIn !== null ? loopIn : frameIn;
+  let next = current + Math.sign(speed);
+  if (next > end) next = start;
+  if (next < start) next = end;
   if (playClock === null) playClock = now;
   if (now - playClock >= frameMs && ready(next)) {
     playClock = now - Math.min(frameMs, now - playClock - frameMs); // keep the cadence, don't run to catch up
@@ -287,7 +291,15 @@ function tick(now) {
   requestAnimationFrame(tick);
 }
 
+function shuttle(direction) {
+  if (!isPresenter()) return;
+  speed = playing && Math.sign(speed) === direction ? Math.max(-8, Math.min(8, speed * 2)) : direction;
+  setPlaying(true);
+  $("speed").textContent = Math.abs(speed) === 1 && speed > 0 ? "" : `${speed > 0 ? "▶︎" : "◀︎"} ${Math.abs(speed)}×`;
+}
+
 function setPlaying(on) {
+  if (!on) { speed = 1; $("speed").textContent = ""; }
   playing = on && isPresenter();
   playClock = null;
   $("play").textContent = playing ? "❚❚" : "▶︎";
@@ -375,11 +387,12 @@ function showVersion() {
   $("method").textContent = version.method;
   $("region-fraction").textContent = `${Math.round(version.region_fraction * 100)} % of the frame`;
   const metrics = $("metrics");
-  metrics.replaceChildren(...Object.entries(version.metrics).flatMap(([name, value]) => {
+  metrics.replaceChildren(...version.measurements.flatMap(({ key, label, value }) => {
     const dt = document.createElement("dt");
-    dt.textContent = name;
+    dt.textContent = label;
+    dt.title = key;
     const dd = document.createElement("dd");
-    dd.textContent = typeof value === "number" ? value.toFixed(3) : String(value);
+    dd.textContent = value;
     return [dt, dd];
   }));
   setStatus(version);
@@ -387,12 +400,40 @@ function showVersion() {
   renderNotes();
 }
 
+// Why a version cannot be decided now (reviews/states.py: only one in review, or whose approval
+// was withdrawn, takes a decision); "" when it can.
+function undecidableReason(version, status) {
+  const label = version?.version || "This version";
+  const latest = [...versions.values()].at(-1);
+  return {
+    approved: `${label} is approved; that decision stands.`,
+    rejected: `${label} was rejected; that decision stands.`,
+    changes_requested: `Changes were requested on ${label}; the next version is the one to decide.`,
+    superseded: `${label} is superseded by a newer version${latest && latest !== version ? ` (${latest.version})` : ""}: pick it as B to decide.`,
+  }[status] || "";
+}
+
 function setStatus(data) {
   const status = $("status");
   status.textContent = data.status_label;
   status.dataset.status = data.status;
-  const decided = data.status !== "in_review";
-  document.querySelectorAll("#decide button").forEach((button) => { button.disabled = decided; });
+  const reason = undecidableReason(versions.get(room.proposal), data.status);
+  document.querySelectorAll("#decide button").forEach((button) => { button.disabled = reason !== ""; });
+  const said = $("decide-reason");
+  if (said) said.textContent = reason;
+}
+
+// The link opened one version; a room someone else presents may be showing another.
+function showLanding() {
+  const notice = $("landing");
+  const asked = versions.get(openedProposal);
+  const shown = versions.get(room.proposal);
+  notice.hidden = room.proposal === openedProposal || !asked;
+  if (!notice.hidden) {
+    notice.textContent = `You opened ${asked.version}; the room is showing ${shown?.version || "another version"}, `
+      + `presented by ${room.presenter_name || "nobody"}. `
+      + (isPresenter() ? `Pick ${asked.version} as B to show it.` : `Take control to show ${asked.version}.`);
+  }
 }
 
 // --- notes ----------------------------------------------------------------------------------
@@ -451,8 +492,9 @@ const handlers = {
     applyRoomState(data.state);
     showVersion();
     show(room.frame);
+    showLanding();
   },
-  "room.state": applyRoomState,
+  "room.state"(data) { applyRoomState(data); showLanding(); },
   presence(data) { present = data.people; renderPresence(); },
   laser(data) {
     if (me && data.user === me.user) return;
@@ -621,11 +663,29 @@ $("region-toggle").addEventListener("change", (event) => {
   drawOverlay();
 });
 $("take-control").addEventListener("click", () => send({ type: "presenter", user: me.user }));
+// K held: J and L step one frame instead of shuttling (as in RV).
+let kHeld = false;
+document.addEventListener("keyup", (event) => { if (event.key === "k") kHeld = false; });
+const shortcuts = $("shortcuts");
+// On a tablet or phone the panel is a drawer (loupe.css); this button opens and closes it.
+function showPanel(open) {
+  $("panel").classList.toggle("open", open);
+  $("panel-toggle").setAttribute("aria-expanded", String(open));
+}
+$("panel-toggle").addEventListener("click", () => showPanel(!$("panel").classList.contains("open")));
+$("panel-close").addEventListener("click", () => showPanel(false));
+$("shortcuts-open").addEventListener("click", () => shortcuts.showModal());
 document.addEventListener("keydown", (event) => {
-  if (event.target.closest("textarea, input, select")) return;
+  if (event.target.closest("textarea, input, select") || event.ctrlKey || event.metaKey || event.altKey) return;
   const keys = {
-    ArrowLeft: () => seek(current - 1),
-    ArrowRight: () => seek(current + 1),
+    ArrowLeft: () => seek(current - (event.shiftKey ? 10 : 1)),
+    ArrowRight: () => seek(current + (event.shiftKey ? 10 : 1)),
+    Home: () => seek(loopIn !== null ? loopIn : frameIn),
+    End: () => seek(loopOut !== null ? loopOut : frameOut - 1),
+    j: () => (kHeld ? seek(current - 1) : shuttle(-1)),
+    k: () => { kHeld = true; setPlaying(false); },
+    l: () => (kHeld ? seek(current + 1) : shuttle(1)),
+    "?": () => (shortcuts.open ? shortcuts.close() : shortcuts.showModal()),
     " ": () => setPlaying(!playing),
     t: () => $("ab-toggle").click(),
     f: () => $("zoom-fit").click(),

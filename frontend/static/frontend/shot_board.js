@@ -1,6 +1,6 @@
 // The shot board: job progress of each shot's fix requests arrives live over the production's
 // socket (docs/review-protocol.md, "Production events"); a new version links to its review room.
-import { socketUrl } from "./frames.js";
+import { jobText, listen, versionLink } from "./live.js";
 
 const table = document.getElementById("shots");
 const code = table.dataset.production;
@@ -12,6 +12,7 @@ function rowsOf(fixRequest) {
 }
 
 function showJob(cell, job) {
+  cell.querySelector(".last-job")?.remove(); // a job is live now: no "—" or last job beside it
   let line = cell.querySelector(`[data-job="${job.id}"]`);
   if (!line) {
     line = document.createElement("div");
@@ -22,30 +23,19 @@ function showJob(cell, job) {
   const progress = document.createElement("progress");
   progress.max = job.frames_total || 1;
   progress.value = job.frames_done;
-  const eta = job.eta_seconds !== null ? ` · ${Math.round(job.eta_seconds)} s left` : "";
-  line.replaceChildren(`${job.state_label} ${job.frames_done}/${job.frames_total}${eta}${job.error ? `: ${job.error}` : ""} `);
+  line.replaceChildren(`${jobText(job)} `);
   if (ACTIVE.has(job.state)) line.append(progress);
 }
 
-function connect() {
-  const socket = new WebSocket(socketUrl(`/ws/productions/${code}/`));
-  socket.addEventListener("message", (event) => {
-    const { event: name, data } = JSON.parse(event.data);
+listen(code, {
+  job(data) {
+    for (const tr of rowsOf(data.fix_request)) showJob(tr.querySelector(".job"), data);
+  },
+  proposal(data) {
     for (const tr of rowsOf(data.fix_request)) {
-      const cell = tr.querySelector(".job");
-      if (name === "job") showJob(cell, data);
-      if (name === "proposal") {
-        const link = document.createElement("a");
-        link.href = `/review/${data.id}/`;
-        link.textContent = `${data.version} ready`;
-        link.className = "new-version";
-        cell.append(link);
-      }
+      const link = versionLink(data, `${data.version} ready`);
+      link.className = "new-version";
+      tr.querySelector(".job").append(link);
     }
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 3000);
-  });
-}
-
-connect();
+  },
+});

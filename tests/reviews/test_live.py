@@ -1,0 +1,26 @@
+"""Without a shared channel layer (no Redis) a worker's events reach no browser, so the web
+process relays job progress and new versions from the database (reviews/live.py)."""
+import pytest
+
+from reviews.live import RelayState, relay_changes
+from reviews.models import Job, JobState
+from reviews.services.jobs import job_execute, job_submit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_database_relay_reports_progress_finishing_and_new_versions(fix_request, people):
+    seen = RelayState()
+    assert relay_changes(seen) == []  # the first read takes stock
+    job, _ = job_submit(fix_request=fix_request, actor=people["artist"])
+    group = f"production-{fix_request.production_id}"
+    [(to, event, data)] = relay_changes(seen)
+    assert (to, event, data["id"], data["state"], data["frames_done"]) == (group, "job", job.pk, "queued", 0)
+    assert relay_changes(seen) == []  # nothing changed
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, frames_done=3)
+    assert [(e, d["state_label"], d["frames_done"]) for _, e, d in relay_changes(seen)] == [("job", "Running", 3)]
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, frames_done=0)  # back as it was, for the engine
+    proposal = job_execute(job_id=job.pk, worker="test")
+    told = [(e, d.get("state"), d.get("version")) for _, e, d in relay_changes(seen)]
+    assert told == [("job", "succeeded", None), ("proposal", None, "v001")]
+    assert relay_changes(seen) == [] and seen.jobs == {} and seen.last_proposal == proposal.pk
