@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
-from engine.io import read_frame
+from engine.media.decode import read_frame
 from reviews import authz, reports, selectors
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES

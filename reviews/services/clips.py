@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from engine import io as engine_io
 from engine.errors import FrameSourceError
+from engine.media import decode as media_decode
+from engine.media import probe as media_probe
 from reviews import authz
 from reviews.errors import IngestError, NotAllowed, TooLarge
 from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
@@ -31,8 +32,8 @@ VIDEO_EXTENSIONS: dict[str, tuple[str, ...]] = {
     ".mov": ("mov",), ".mp4": ("mp4",), ".m4v": ("mp4", "mov"), ".mxf": ("mxf",), ".avi": ("avi",),
     ".mkv": ("matroska",), ".webm": ("webm", "matroska"),
 }
-#: Image-sequence extensions the engine reads (``engine.io.IMAGE_EXTENSIONS``), with a dot.
-SEQUENCE_EXTENSIONS = frozenset(f".{ext}" for ext in engine_io.IMAGE_EXTENSIONS)
+#: Image-sequence extensions the engine reads (``engine.media.probe.IMAGE_EXTENSIONS``), with a dot.
+SEQUENCE_EXTENSIONS = frozenset(f".{ext}" for ext in media_probe.IMAGE_EXTENSIONS)
 #: Sequence formats post houses deliver that the engine does not read yet: refused by name.
 UNREADABLE_SEQUENCE_EXTENSIONS = frozenset({".exr", ".dpx"})
 #: Largest picture side accepted, in pixels (16K); anything larger is a corrupt header.
@@ -124,7 +125,7 @@ def media_source(path: str | Path) -> MediaSource:
     return MediaSource(name=path.name, probe_path=path, is_sequence=False)
 
 
-def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
+def _check_probe(source: MediaSource, probe: media_probe.ClipProbe) -> None:
     """Refuse what probed but is not usable footage (names the file and the fact)."""
     name = source.name
     if not source.is_sequence:
@@ -143,7 +144,7 @@ def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
         raise IngestError(f"{name}: a frame rate of {float(probe.frame_rate):g} frames/s is not plausible.")
 
 
-def _reel(source: MediaSource, probe: engine_io.ClipProbe) -> str:
+def _reel(source: MediaSource, probe: media_probe.ClipProbe) -> str:
     """The reel an EDL names this clip by: the media's reel/tape tag, else its name without
     extension (a sequence: without the frame-number pattern)."""
     if probe.reel:
@@ -172,11 +173,11 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     source = media_source(path)
     try:
-        probe = engine_io.probe(source.probe_path)
+        probe = media_probe.probe(source.probe_path)
         _check_probe(source, probe)
-        poster = engine_io.read_frame(source.probe_path, probe.frame_count // 2)
+        poster = media_decode.read_frame(source.probe_path, probe.frame_count // 2)
         if probe.frame_count > 1:
-            engine_io.read_frame(source.probe_path, probe.frame_count - 1)
+            media_decode.read_frame(source.probe_path, probe.frame_count - 1)
     except FrameSourceError as error:
         raise IngestError(f"{source.name}: {error}") from None
     if source.is_sequence:
@@ -295,7 +296,7 @@ def clip_upload(*, production: Production, upload, actor: User) -> Clip:
             for chunk in upload.chunks():
                 stream.write(chunk)
         try:
-            demuxers = set(engine_io.probe(incoming).container_format.split(","))
+            demuxers = set(media_probe.probe(incoming).container_format.split(","))
         except FrameSourceError:
             raise IngestError(f"{upload.name} is not a video file FFmpeg can read.") from None
         extension = next((ext for demuxer, ext in _UPLOAD_EXTENSIONS if demuxer in demuxers), None)

@@ -25,9 +25,9 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Max
 from django.utils import timezone
 
-from engine import continuity
 from engine.errors import Cancelled, EngineError
-from engine.io import FrameSource
+from engine.fixes import continuity
+from engine.media.decode import FrameSource
 from reviews import authz, events, selectors
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
@@ -89,7 +89,7 @@ def _enqueue(job: Job) -> None:
 
 
 def _enqueue_likeness_screening(fix_request: FixRequest) -> None:
-    """Screen the fix request's frames for faces (``engine.likeness``) on a worker once its
+    """Screen the fix request's frames for faces (``engine.ops.likeness``) on a worker once its
     first version exists: after the job, so that it never delays a proposal."""
     from reviews.tasks import fix_request_screen_run
 
@@ -389,7 +389,7 @@ def _clean_plate_source(fix_request: FixRequest) -> FrameSource:
 
 
 def _store_findings(job: Job, fix_request: FixRequest, document: dict, media_dir: str) -> None:
-    """Store a continuity check's findings (FINDINGS.json as :func:`engine.continuity.write_findings`
+    """Store a continuity check's findings (FINDINGS.json as :func:`engine.fixes.continuity.write_findings`
     wrote it, crops beside it in ``media_dir``) and audit them."""
     findings = ContinuityFinding.objects.bulk_create(
         ContinuityFinding(production=job.production, fix_request=fix_request, job=job, kind=entry["kind"],

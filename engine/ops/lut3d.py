@@ -3,7 +3,7 @@ files through OpenColorIO, and an exact fast path for 8-bit frames.
 
 - :class:`Lut3D` — an N×N×N lattice of output RGB over the input cube [0, 1]³, applied
   by trilinear interpolation in PyTorch (differentiable in the lattice, so a look can be
-  trained; see :mod:`engine.look`). Written as an Adobe Cube LUT (Adobe "Cube LUT
+  trained; see :mod:`engine.fixes.look`). Written as an Adobe Cube LUT (Adobe "Cube LUT
   Specification" 1.0, 2013: ``LUT_3D_SIZE``, red index changing fastest).
 - :class:`OcioTransform` — any colour transform file OpenColorIO 2 reads (``.cube``,
   ``.3dl``, ``.clf``/``.ctf``, ``.cdl``, ``.ccc``, ``.cc``, …) through
@@ -14,7 +14,7 @@ files through OpenColorIO, and an exact fast path for 8-bit frames.
   rounded to the nearest code — no second interpolation — and it cannot flicker.
 
 Values are non-linear RGB code values in 0..1, whatever encoding the LUT was made for
-(the engine reads footage as 8-bit sRGB/BT.709-encoded RGB, see :mod:`engine.io`).
+(the engine reads footage as 8-bit sRGB/BT.709-encoded RGB, see :mod:`engine.media.decode`).
 """
 
 from __future__ import annotations

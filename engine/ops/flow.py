@@ -169,7 +169,7 @@ def forward_check(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- filling and sampling
-# Added for video inpainting and clean plates (engine.inpaint, engine.plate).
+# Added for video inpainting and clean plates (engine.fixes.remove, engine.fixes.clean_plate).
 
 
 def smooth_fill(values: np.ndarray, known: np.ndarray, *, relax_iterations: int = 8) -> np.ndarray:

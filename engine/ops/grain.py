@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine import flow
+from engine.ops import flow
 
 #: Brightness bins (of 0..255 luma) over which the grain deviation is estimated.
 BINS = 8
@@ -164,7 +164,7 @@ def estimate_grain(frame: np.ndarray, exclude: np.ndarray | None = None, *,
         :class:`Grain` (deviations in 0..255 code values).
 
     Raises:
-        engine.errors.ParameterError: the two frames of a pair differ in size (from :func:`engine.flow.flow`).
+        engine.errors.ParameterError: the two frames of a pair differ in size (from :func:`engine.ops.flow.flow`).
     """
     keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
     flat = _flat(frame, keep)

@@ -4,7 +4,7 @@ A proxy has exactly the original's frames, in order, at the original's exact fra
 (a rational such as 30000/1001), so that frame N of the proxy is frame N of the original —
 the property review tools most often lose (a dropped or doubled frame shifts every note after
 it). A video is decoded from its first frame to its last, in order (frame N is the N-th
-decoded frame, as :class:`engine.io.FrameSource` numbers them), each picture scaled with area
+decoded frame, as :class:`engine.media.decode.FrameSource` numbers them), each picture scaled with area
 averaging straight into yuv420p (no round trip through RGB, which would cost more than the
 encode), and encoded through PyAV's libx264 (ITU-T H.264, BT.709 limited range) with a keyframe
 every ``KEYFRAME_INTERVAL`` frames so that a player seeks to any frame quickly. An image
@@ -20,7 +20,10 @@ import cv2
 from av.video.reformatter import ColorRange, Colorspace
 
 from engine.errors import Cancelled, FrameSourceError, ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.media.decode import FrameSource
+
+#: A keyframe every this many frames: seeking decodes at most this many frames.
+from engine.media.encode import FrameWriter
 
 #: A keyframe every this many frames: seeking decodes at most this many frames.
 KEYFRAME_INTERVAL = 12

@@ -5,13 +5,13 @@ The method follows the classical flow-guided video completion pipeline of Gao, S
 "Temporally Coherent Completion of Dynamic Video" (SIGGRAPH Asia 2016), without learned
 parts:
 
-1. **Region.** Each frame's object mask (:mod:`engine.region`: a folder of PNGs, or a box
+1. **Region.** Each frame's object mask (:mod:`engine.ops.region`: a folder of PNGs, or a box
    tracked through the shot) is dilated by ``margin_px``: the *hole*. Only hole pixels may
    change; the union of the holes is the region the fix declares.
-2. **Flow, completed.** DIS optical flow (:mod:`engine.flow`) between consecutive frames,
+2. **Flow, completed.** DIS optical flow (:mod:`engine.ops.flow`) between consecutive frames,
    both ways, on frames scaled to at most :data:`FLOW_MAX_SIDE` pixels. Inside the hole the
    measured flow is the object's, not the background's: it is replaced by a smooth
-   continuation of the flow around it (:func:`engine.flow.complete`).
+   continuation of the flow around it (:func:`engine.ops.flow.complete`).
 3. **Propagation.** Every hole pixel is followed along the completed flow, forwards and
    backwards, frame after frame, landing on pixels that frames show (outside their holes)
    up to :data:`CANDIDATES` times each way; each step must pass the forward–backward
@@ -24,7 +24,7 @@ parts:
    pixels are filled from their own frame's surroundings by fast-marching diffusion
    (Telea, "An Image Inpainting Technique Based on the Fast Marching Method", 2004).
 4. **What no frame shows** is filled spatially on one *keyframe* — the frame with most such
-   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004;
+   pixels — by exemplar-based inpainting (:mod:`engine.ops.exemplar`, Criminisi et al. 2004;
    at most 480 px wide, brought to full resolution through its offset field),
    and then propagated from that keyframe to the other frames like the known pixels
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
@@ -40,7 +40,7 @@ parts:
    forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
    "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
    flicker of a fill taken from changing source frames.
-7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate (spatially, and scaled by
+7. **Regrain** (:mod:`engine.ops.grain`): grain estimated on the plate (spatially, and scaled by
    the share of it that changes between consecutive frames along the flow — fixed fine
    texture is not grain), synthesised and added inside the hole to the deviation the
    fill lacks.
@@ -60,11 +60,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engine import flow, grain, region
-from engine.color import FixResult
 from engine.errors import Cancelled, ParameterError
-from engine.exemplar import exemplar_fill
-from engine.io import FrameSource
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops import flow, grain, region
+from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ DYNAMIC_AGREEMENT = 0.65
 #: to frame is measured (one full-resolution optical flow each; the median is taken).
 GRAIN_PAIRS = 3
 #: Inside the hole the forward–backward check compares two completed (interpolated) flows;
-#: its tolerance there is this many times the measured-flow tolerance of engine.flow.
+#: its tolerance there is this many times the measured-flow tolerance of engine.ops.flow.
 COMPLETED_FB_SLACK = 3.0
 
 
@@ -244,7 +244,7 @@ class RemovalParams:
 
     def mask_stream(self, shot: FrameSource, *,
                     should_cancel: Callable[[], bool] | None = None) -> region.MaskStream | None:
-        """The :class:`engine.region.MaskStream` these parameters name (tracking a box or a
+        """The :class:`engine.ops.region.MaskStream` these parameters name (tracking a box or a
         polygon through ``shot`` now), or None when they name none."""
         if self.mask_folder is not None:
             return region.MaskFolder(self.mask_folder)
@@ -701,10 +701,10 @@ def run(
     """Remove an object from a shot by flow-guided video inpainting (see the module docstring).
 
     Args:
-        shot: the frames; uint8 RGB as :class:`engine.io.FrameSource` yields them.
+        shot: the frames; uint8 RGB as :class:`engine.media.decode.FrameSource` yields them.
         params: :class:`RemovalParams`; defaults when None.
         masks: the object masks, when ``params`` names none: a folder of mask images, a
-            :class:`engine.region.MaskStream`, a callable ``mask(frame_number) -> bool [H, W]``
+            :class:`engine.ops.region.MaskStream`, a callable ``mask(frame_number) -> bool [H, W]``
             or one bool [H, W] array for every frame (True = object).
         sink: called as ``sink(frame_number, before, after)`` for every frame, in order;
             uint8 [H, W, 3] RGB; ``after`` equals ``before`` bit for bit outside that frame's
@@ -716,7 +716,7 @@ def run(
             0 where it is the source's bit for bit.
 
     Returns:
-        :class:`engine.color.FixResult`: ``region`` bool [H, W], the union over frames of the
+        :class:`engine.fixes.result.FixResult`: ``region`` bool [H, W], the union over frames of the
         holes; ``measurements`` (floats):
 
         - ``region_fraction``: share of the frame in the region; ``hole_fraction_mean``:
@@ -726,7 +726,7 @@ def run(
           ``keyframes``: frames filled spatially;
         - ``grain_sigma_plate``, ``grain_sigma_added``: the plate's grain deviation and the
           mean deviation added (0..255 code values); ``grain_changing_share``: the share of
-          the plate's deviation that changes from frame to frame (:attr:`engine.grain.Grain.changing`;
+          the plate's deviation that changes from frame to frame (:attr:`engine.ops.grain.Grain.changing`;
           the rest is fixed fine texture, which fresh grain every frame would make boil);
         - ``warping_error_inside``, ``warping_error_outside``, ``warping_error_ratio``:
           temporal stability of the output — Lai et al. 2018 warping error (mean squared

@@ -3,6 +3,8 @@
 - :class:`CorrespondingDeltaE` — per-pixel CIEDE2000 (CIE 142-2001, Sharma et al. 2005)
   between output frames and reference frames *where pixels correspond* (another take or
   a pushed copy of the same framing), reported as the mean and the 95th percentile.
+- :func:`check_correspondence` — whether a reference supplies a corresponding frame (same framing)
+  for every frame of a shot, which per-pixel ΔE needs.
 - :class:`FlickerMeter` — temporal stability: the frame-to-frame change of mean
   lightness L* (CIE 15:2004) of the output, against the same change in the source. A
   fix that adds flicker makes the output's frame-to-frame changes depart from the
@@ -16,12 +18,16 @@ length (a fixed histogram; two floats per frame).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.errors import ParameterError
+from engine.ops.cielab import delta_e2000, srgb_to_lab
+
+if TYPE_CHECKING:
+    from engine.media.decode import FrameSource
 
 #: Pixels along the longer side of the sampling grid used for measurements.
 SAMPLES_PER_SIDE = 320
@@ -144,3 +150,18 @@ class FlickerMeter:
             "flicker_after_l": float(np.abs(after).mean()),
             "flicker_added_l": float(np.abs(after - source).mean()),
         }
+
+
+def check_correspondence(shot: FrameSource, reference: FrameSource) -> None:
+    """Raise ParameterError unless the reference can supply a corresponding frame for every shot frame."""
+    s, r = shot.clip_probe, reference.clip_probe
+    if (s.width, s.height) != (r.width, r.height):
+        raise ParameterError(
+            f"pixels_correspond needs the same framing, but the shot is {s.width}x{s.height} "
+            f"and the reference {r.width}x{r.height}"
+        )
+    if len(reference) < len(shot):
+        raise ParameterError(
+            f"pixels_correspond needs a reference frame for every shot frame: the shot has {len(shot)} "
+            f"frames, the reference range only {len(reference)}"
+        )

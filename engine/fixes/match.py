@@ -1,6 +1,6 @@
 """Shot match: make a shot's colour continuous with a reference shot.
 
-Two methods, both in CIELAB (CIE 15:2004, D65, from sRGB — see :mod:`engine.colorspace`):
+Two methods, both in CIELAB (CIE 15:2004, D65, from sRGB — see :mod:`engine.ops.cielab`):
 
 ``mkl`` (the default): F. Pitié, A. Kokaram, "The linear Monge-Kantorovitch linear colour
 mapping for example-based colour transfer", IET CVMP 2007. The shot's colour distribution,
@@ -22,7 +22,7 @@ shifted and scaled so that its mean and standard deviation match the reference's
     out = (x − μ_shot) · (σ_reference / σ_shot) + μ_reference
 
 Reinhard et al. work in Ruderman's lαβ space; here the channels are CIELAB L*, a*, b*
-(CIE 15:2004, D65, from sRGB — see :mod:`engine.colorspace`), which is likewise
+(CIE 15:2004, D65, from sRGB — see :mod:`engine.ops.cielab`), which is likewise
 opponent and roughly decorrelated for natural images, and is the space ΔE2000 is
 measured in. The ratio σ_reference / σ_shot is clamped to
 ``[1 / max_std_ratio, max_std_ratio]`` so a flat shot is not blown up, and
@@ -32,13 +32,13 @@ The statistics are taken over the whole shot and the whole reference (every
 ``sample_stride``-th frame, on a regular grid of at most 320 pixels per side), so the
 shot gets one transform for all its frames and the match does not flicker from frame
 to frame. The transform depends only on a pixel's colour, so each distinct 8-bit colour
-is transformed once and then looked up (:class:`engine.rgb_lut.RgbLut8`).
+is transformed once and then looked up (:class:`engine.ops.rgb_lut.RgbLut8`).
 
-Fit masks (:mod:`engine.masks`) leave pixels out of the statistics of the shot and/or the
+Fit masks (:mod:`engine.ops.masks`) leave pixels out of the statistics of the shot and/or the
 reference (e.g. a performer's skin, a sky); the transform is still applied to every pixel.
 
 When two shots share content (another take or angle of the setup), ``align`` first warps
-the reference onto the shot by a feature homography (:mod:`engine.align`) and fits on the
+the reference onto the shot by a feature homography (:mod:`engine.ops.align`) and fits on the
 pixels both show; with ``pixels_correspond`` the frames are taken as aligned already.
 """
 
@@ -54,14 +54,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.colorspace import delta_e2000, lab_to_srgb, srgb_to_lab
 from engine.device import get_device
 from engine.errors import ParameterError, check_cancel
-from engine.io import FrameSource
-from engine.masks import FitMask, resolve_mask
-from engine.measure import CorrespondingDeltaE, FlickerMeter
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops.cielab import delta_e2000, lab_to_srgb, srgb_to_lab
+from engine.ops.masks import FitMask, resolve_mask
+from engine.ops.measure import check_correspondence, CorrespondingDeltaE, FlickerMeter
+from engine.ops.rgb_lut import RgbLut8
 from engine.params import params_from_dict
-from engine.rgb_lut import RgbLut8
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class MatchParams:
             corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
         align: True when the reference is another take or angle of the same setup:
             each sampled reference frame is aligned onto the sampled shot frame of the
-            same index by a feature homography (:mod:`engine.align`) and the transform
+            same index by a feature homography (:mod:`engine.ops.align`) and the transform
             is fitted on the pixels both show. Raises ParameterError if no pair aligns.
 
     Raises:
@@ -145,22 +146,6 @@ class MatchParams:
     def to_dict(self) -> dict[str, int | float | str | bool]:
         """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
         return dataclasses.asdict(self)
-
-
-@dataclass
-class FixResult:
-    """What a fix did.
-
-    Attributes:
-        region: bool [H, W]; True where the fix may change pixels (the whole frame for
-            a shot match). Pixels outside it are left bit-for-bit as they were.
-        measurements: flat dict of named floats (see :func:`run`).
-        frame_count: number of frames the fix produced.
-    """
-
-    region: np.ndarray
-    measurements: dict[str, float]
-    frame_count: int
 
 
 class _LabMoments:
@@ -255,7 +240,7 @@ def run(
             ``len(shot)``.
         should_cancel: polled between frames (in both passes); when it returns True
             the run stops by raising :class:`engine.errors.Cancelled`.
-        shot_mask, reference_mask: fit masks (:mod:`engine.masks`): None, bool [H, W],
+        shot_mask, reference_mask: fit masks (:mod:`engine.ops.masks`): None, bool [H, W],
             or ``mask(frame_number) -> bool [H, W]``; True pixels take part in the fit.
 
     Returns:
@@ -269,7 +254,7 @@ def run(
         - ``mean_l_reference``, ``mean_a_reference``, ``mean_b_reference``,
           ``mean_l_before``, …, ``mean_b_after``: those mean colours (L*, a*, b*).
         - ``flicker_source_l``, ``flicker_after_l``, ``flicker_added_l``: see
-          :class:`engine.measure.FlickerMeter` (every frame).
+          :class:`engine.ops.measure.FlickerMeter` (every frame).
         - with ``params.pixels_correspond``: ``delta_e2000_mean``, ``delta_e2000_p95``
           (per-pixel, output vs corresponding reference frame) and
           ``delta_e2000_mean_before``, ``delta_e2000_p95_before`` (shot vs reference).
@@ -292,7 +277,7 @@ def run(
     total = len(shot)
     height, width = shot.clip_probe.height, shot.clip_probe.width
     if params.pixels_correspond:
-        _check_correspondence(shot, reference)
+        check_correspondence(shot, reference)
 
     # Pass 1: shot-wide and reference-wide statistics.
     shot_before = _LabMoments(device)
@@ -374,10 +359,10 @@ def run(
 def _aligned_moments(shot: FrameSource, reference: FrameSource, stride: int, device: torch.device,
                      shot_mask: FitMask, should_cancel: Callable[[], bool] | None) -> tuple[_LabMoments, _LabMoments]:
     """Moments of the shot and of the reference over the pixels where the reference, aligned onto
-    the shot (:func:`engine.align.align_to_shot`), shows the same scene points. The i-th sampled
+    the shot (:func:`engine.ops.align.align_to_shot`), shows the same scene points. The i-th sampled
     frame of the shot is paired with the i-th sampled frame of the reference (cycling the
     shorter)."""
-    from engine.align import align_to_shot
+    from engine.ops.align import align_to_shot
 
     references = [frame for _, frame in reference.frames(step=stride)]
     shot_fit, reference_fit = _LabMoments(device), _LabMoments(device)
@@ -401,21 +386,6 @@ def _aligned_moments(shot: FrameSource, reference: FrameSource, stride: int, dev
         )
     log.info("shot match: aligned %d sampled frame pairs of %s and %s", aligned, shot.path.name, reference.path.name)
     return shot_fit, reference_fit
-
-
-def _check_correspondence(shot: FrameSource, reference: FrameSource) -> None:
-    """Raise ParameterError unless the reference can supply a corresponding frame for every shot frame."""
-    s, r = shot.clip_probe, reference.clip_probe
-    if (s.width, s.height) != (r.width, r.height):
-        raise ParameterError(
-            f"pixels_correspond needs the same framing, but the shot is {s.width}x{s.height} "
-            f"and the reference {r.width}x{r.height}"
-        )
-    if len(reference) < len(shot):
-        raise ParameterError(
-            f"pixels_correspond needs a reference frame for every shot frame: the shot has {len(shot)} "
-            f"frames, the reference range only {len(reference)}"
-        )
 
 
 def mkl_transform(
