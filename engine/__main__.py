@@ -24,9 +24,15 @@ showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
     python -m engine replace-background --frames INPUT --background PLATE [--clean-plate PLATE | --key green|blue]
         --out OUT [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
 
-REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
-frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
+REF and SHOT are video files (H.264/HEVC 8/10-bit, ProRes, DNxHR, …) or folders of numbered
+images (PNG, JPEG, TIFF, DPX, EXR); OUT is a folder of frames named by frame number — at the
+source's precision: 8-bit PNG, 16-bit PNG for deeper integer sources, EXR for EXR sources —
+or a ``.mp4``/``.mov`` file (``.mov`` ProRes 4444 for sources deeper than 8 bits). Ranges
 are half-open (``0:61`` is frames 0–60); ``FIRST:`` runs to the end of the clip.
+
+Every command takes ``--input-colorspace NAME``: the OCIO colour space of its input clips
+(a name or alias of the ACES studio config, or ``Rec.709``); by default the one the file's
+metadata names, else Rec.709 (:mod:`engine.media.colour`).
 
 Standard output gets exactly one line: a JSON object with the fix's measurements and
 ``frame_count``. Progress goes to standard error when it is a terminal. Exit status:
@@ -74,9 +80,15 @@ def parse_range(text: str) -> tuple[int, int | None]:
     return first, stop
 
 
-def _source(path: str, frame_range: str | None) -> FrameSource:
+def _source(args: argparse.Namespace, path: str, frame_range: str | None = None) -> FrameSource:
     first, stop = parse_range(frame_range) if frame_range else (0, None)
-    return FrameSource(Path(path), first=first, stop=stop)
+    return FrameSource(Path(path), first=first, stop=stop, input_colorspace=args.input_colorspace)
+
+
+def _writer(out: str, shot: FrameSource) -> FrameWriter:
+    """A writer of the output at the shot's frame rate, encoding and colour space."""
+    return FrameWriter(Path(out), frame_rate=shot.clip_probe.frame_rate, encoding=shot.encoding,
+                       colorspace=shot.colorspace)
 
 
 def _progress(done: int, total: int) -> None:
@@ -94,9 +106,9 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
         pixels_correspond=args.pixels_correspond,
         align=args.align,
     )
-    shot = _source(args.shot, args.shot_range)
-    reference = _source(args.reference, args.reference_range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.shot, args.shot_range)
+    reference = _source(args, args.reference, args.reference_range)
+    with _writer(args.out, shot) as writer:
         result = match.run(
             shot,
             reference,
@@ -109,16 +121,16 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
 
 def _look_train(args: argparse.Namespace) -> dict[str, object]:
     params = look_model.LookTrainParams(frames_per_pair=args.frames)
-    pairs = [(FrameSource(Path(source)), FrameSource(Path(graded))) for source, graded in args.pair]
+    pairs = [(_source(args, source), _source(args, graded)) for source, graded in args.pair]
     trained = look_model.train_look(pairs, params=params, title=Path(args.out).stem)
     trained.write_cube(args.out)
     return {**trained.measurements, "lut_size": trained.lut.size, "out": str(args.out), "lineage": trained.lineage}
 
 
 def _look_apply(args: argparse.Namespace) -> dict[str, float | int]:
-    shot = FrameSource(Path(args.input))
-    reference = FrameSource(Path(args.reference)) if args.reference else None
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.input)
+    reference = _source(args, args.reference) if args.reference else None
+    with _writer(args.out, shot) as writer:
         result = look.apply_look(
             shot,
             args.look,
@@ -131,9 +143,9 @@ def _look_apply(args: argparse.Namespace) -> dict[str, float | int]:
 
 def _relight(args: argparse.Namespace) -> dict[str, object]:
     params = relight.RelightParams(smoothing_frames=args.smoothing_frames, pixels_correspond=args.pixels_correspond)
-    shot = _source(args.shot, args.shot_range)
-    reference = _source(args.reference, args.reference_range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.shot, args.shot_range)
+    reference = _source(args, args.reference, args.reference_range)
+    with _writer(args.out, shot) as writer:
         result = relight.run(
             shot,
             reference,
@@ -149,8 +161,8 @@ def _relight(args: argparse.Namespace) -> dict[str, object]:
 
 def _remove(args: argparse.Namespace) -> dict[str, object]:
     params = remove.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain)
-    shot = _source(args.frames, args.range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.frames, args.range)
+    with _writer(args.out, shot) as writer:
         result = remove.run(shot=shot, params=params,
                              sink=lambda number, _before, after: writer.write(number, after), progress=_progress)
     return {**result.measurements, "frame_count": result.frame_count}
@@ -162,7 +174,7 @@ def _clean_plate(args: argparse.Namespace) -> dict[str, object]:
         raise ParameterError(f"--out must name a .png file for the plate, got {out.name}")
     params = clean_plate.PlateParams(mask_folder=args.masks, reference_frame=args.reference_frame,
                                max_frames=args.max_frames, align=not args.no_align)
-    result = clean_plate.run(shot=_source(args.frames, args.range), params=params, progress=_progress)
+    result = clean_plate.run(shot=_source(args, args.frames, args.range), params=params, progress=_progress)
     confidence_path = out.with_name(f"{out.stem}_confidence.png")
     clean_plate.write_plate(out, result.plate)
     clean_plate.write_confidence(confidence_path, result.confidence)
@@ -205,8 +217,8 @@ def _frame_numbers(text: str) -> tuple[int, ...]:
 
 
 def _rebuild(args: argparse.Namespace) -> dict[str, float | int]:
-    shot = FrameSource(Path(args.frames))
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.frames)
+    with _writer(args.out, shot) as writer:
         def sink(number, _before, after):
             writer.write(number, after)
 
@@ -240,7 +252,7 @@ def _add_rebuild(commands) -> None:
 
 def _continuity(args: argparse.Namespace) -> dict[str, object]:
     params = continuity.ContinuityParams(samples=args.samples, difference_threshold=args.threshold)
-    result = continuity.run(shot=_source(args.b, args.b_range), reference=_source(args.a, args.a_range),
+    result = continuity.run(shot=_source(args, args.b, args.b_range), reference=_source(args, args.a, args.a_range),
                             params=params, progress=_progress)
     continuity.write_findings(result, args.out)
     return {**result.measurements, "out": str(args.out)}
@@ -271,13 +283,13 @@ def _replace_background(args: argparse.Namespace) -> dict[str, object]:
     key = "clean_plate" if args.clean_plate else args.key
     params = background.BackgroundParams(key=key, harmonise_strength=args.harmonise, light_wrap=args.light_wrap,
                                         regrain=not args.no_regrain)
-    shot = FrameSource(Path(args.frames))
-    plate_source = FrameSource(Path(args.clean_plate)) if args.clean_plate else None
+    shot = _source(args, args.frames)
+    plate_source = _source(args, args.clean_plate) if args.clean_plate else None
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate))
+        writer = stack.enter_context(_writer(args.out, shot))
         mattes = stack.enter_context(FrameWriter(Path(args.mattes))) if args.mattes else None
         result = background.run(
-            shot=shot, reference=FrameSource(Path(args.background)), params=params, clean_plate=plate_source,
+            shot=shot, reference=_source(args, args.background), params=params, clean_plate=plate_source,
             sink=lambda number, _before, after: writer.write(number, after),
             # Mattes as PNGs with R = G = B = alpha (255 = foreground).
             matte_sink=(lambda number, alpha: mattes.write(number, np.repeat(alpha[..., None], 3, axis=2)))
@@ -372,7 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rebuild(commands)
     _add_continuity(commands)
     _add_replace_background(commands)
+    _add_input_colorspace(parser)
     return parser
+
+
+def _add_input_colorspace(parser: argparse.ArgumentParser) -> None:
+    """Give every command (each parser that runs a handler) ``--input-colorspace``."""
+    subcommands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subcommands:
+        parser.add_argument("--input-colorspace", metavar="NAME",
+                            help="OCIO colour space of the input clips (default: what the file's metadata "
+                                 "names, else Rec.709)")
+    for action in subcommands:
+        for child in action.choices.values():
+            _add_input_colorspace(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -155,7 +155,8 @@ FIXES: dict[str, FixSpec] = {
     FixKind.COLOR_MATCH: FixSpec(
         params_type=match.MatchParams,
         run=lambda i: match.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
-        method="engine.fixes.match shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB",
+        method="engine.fixes.match shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB "
+               "(ACEScct at source precision for sources deeper than 8 bits)",
         needs_reference=True,
         needs='A reference shot to match. Parameters: {"method": "mkl" | "reinhard"}.',
     ),
@@ -170,7 +171,8 @@ FIXES: dict[str, FixSpec] = {
     FixKind.LOOK_TRANSFER: FixSpec(
         params_type=LookTransferParams,
         run=lambda i: look.apply_look(i.shot, i.look_path, **_engine_callbacks(i)),
-        method="engine.fixes.look — the production's look model, a 3D LUT applied through a dense 8-bit table",
+        method="engine.fixes.look — the production's look model, a 3D LUT applied through a dense 8-bit table "
+               "(at source precision for sources deeper than 8 bits)",
         needs_reference=False,
         needs="Parameters: {\"look_model\": id} of one of the production's look models.",
         needs_look_model=True,

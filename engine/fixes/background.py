@@ -59,6 +59,9 @@ from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
 
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far (compositing belongs in ACEScg, issue #21).
+WORKING_SPACE = None
+
 #: Matte methods: chroma keys by screen colour, or the difference against a clean plate.
 KEYS = ("green", "blue", "clean_plate")
 
@@ -158,6 +161,8 @@ def run(
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("background replacement")
+    reference.require_8bit("background replacement")
     params = params if params is not None else BackgroundParams()
     if not isinstance(params, BackgroundParams):
         raise ParameterError(f"params must be BackgroundParams (use BackgroundParams.from_dict for stored JSON), "

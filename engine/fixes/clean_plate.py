@@ -44,6 +44,9 @@ from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
 
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
+WORKING_SPACE = None
+
 #: Rows of the frame whose medians are computed at once (bounds the float work space).
 _STRIP_ROWS = 64
 
@@ -169,6 +172,7 @@ def run(
         FrameSourceError: the shot or the masks cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("clean plate")
     params = params if params is not None else PlateParams()
     if not isinstance(params, PlateParams):
         raise ParameterError(f"params must be PlateParams, got {type(params).__name__}")

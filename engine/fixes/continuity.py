@@ -59,6 +59,9 @@ from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
 
+#: The space this check compares in: an 8-bit view of each take (findings and crops, no output frames).
+WORKING_SPACE = None
+
 #: Frames are compared at this width (pixels); boxes are scaled back to shot B's pixels.
 ANALYSIS_WIDTH = 480
 #: A pixel that differs from its take's plate in at least this share of the samples is moving.

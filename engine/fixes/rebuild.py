@@ -46,6 +46,9 @@ from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
 
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
+WORKING_SPACE = None
+
 Sink = Callable[[int, np.ndarray, np.ndarray], None]
 
 
@@ -281,6 +284,7 @@ def run(
         FrameSourceError: the shot cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("frame rebuild")
     if not isinstance(params, RebuildParams):
         raise ParameterError(
             f"params must be RebuildParams (use RebuildParams.from_dict for stored JSON), got {type(params).__name__}"
@@ -386,6 +390,7 @@ def retime(
     Raises:
         ParameterError: a factor out of range. FrameSourceError, Cancelled: as :func:`run`.
     """
+    shot.require_8bit("frame rebuild")
     factor = check_number("retime factor", factor, low=0.1, high=16.0)
     first = shot.frame_range.start
     total = math.floor((len(shot) - 1) * factor + 1e-9) + 1

@@ -52,6 +52,9 @@ from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
 
+#: The space this fix works in: linear-light Rec.709 (the CDL's numbers read as stops); 8-bit sources only so far.
+WORKING_SPACE = "Linear Rec.709 (sRGB)"
+
 #: Rec.709 / sRGB luminance weights (ITU-R BT.709-6), also the ASC CDL saturation weights.
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 # IEC 61966-2-1 linear sRGB → CIE XYZ (D65), and the CAT02 matrix (CIE 159:2004).
@@ -320,6 +323,8 @@ def run(
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("relight")
+    reference.require_8bit("relight")
     params = params if params is not None else RelightParams()
     if not isinstance(params, RelightParams):
         raise ParameterError(f"params must be RelightParams (use RelightParams.from_dict), got {type(params).__name__}")

@@ -45,6 +45,14 @@ parts:
    texture is not grain), synthesised and added inside the hole to the deviation the
    fill lacks.
 
+Sources deeper than 8 bits (10/12-bit ProRes, DPX, 16-bit PNG/TIFF, EXR) are filled at source
+precision: the frames are worked on as float32 in 8-bit code units (value × 255, not rounded;
+scene-linear EXR values above 1 are kept), the fill, its blend, smoothing and grain are
+computed in float, and outside each hole the output is the source frame as decoded — bit
+identical at the source's depth. Only the analysis steps (optical flow, mask tracking) look
+at an 8-bit grey view. The blend, propagation and grain act on the clip's own encoding, the
+working space :data:`WORKING_SPACE`.
+
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
 ``window_frames + 2 · context_frames`` frames (plus their flows at the flow scale), whatever
 the shot's length.
@@ -68,6 +76,9 @@ from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: Removal blends in the clip's own encoding (None: its input colour space), at its precision.
+WORKING_SPACE = None
 
 #: Optical flow is computed on frames scaled down to at most this many pixels along the
 #: longer side (DIS at 1080p costs ~1 s a pair on this class of CPU; 640 px ~0.05 s).
@@ -296,6 +307,9 @@ class _Counts:
 
 
 class _Remover:
+    """The removal of one shot. Frames are uint8 for 8-bit sources and float32 in 8-bit code
+    units (source value × 255) for deeper ones (see the module docstring)."""
+
     def __init__(self, shot: FrameSource, params: RemovalParams, masks: region.MaskStream,
                  sink, progress, should_cancel, mask_sink=None) -> None:
         self.shot, self.params, self.sink, self.mask_sink = shot, params, sink, mask_sink
@@ -305,7 +319,9 @@ class _Remover:
         self.small_size = (max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale)))
         #: Trails are followed from cells this many pixels wide (the flow's own pixel).
         self.trace_step = max(1, int(1.0 / self.scale))
-        self.frames = shot.frames()
+        self.deep = not shot.encoding.is_8bit
+        self.frames = shot.frames(as_float=self.deep)
+        self.originals: dict[int, np.ndarray] = {}  # deep sources: the decoded frame, for the sink
         self.masks = masks.masks(shot.frame_range)
         self.slots: dict[int, _Slot] = {}
         self.forward: dict[int, np.ndarray] = {}   # n -> flow n → n+1 (flow scale, completed)
@@ -335,9 +351,12 @@ class _Remover:
                     f"the mask of frame {number} is {mask.shape[1]}x{mask.shape[0]} but the frame is "
                     f"{frame.shape[1]}x{frame.shape[0]}"
                 )
+            if self.deep:
+                self.originals[number] = frame
+                frame = frame * np.float32(255)
             hole = region.dilate(mask, self.params.margin_px)
             seen = cv2.erode((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            grey = flow.grey8(frame)
             small = cv2.resize(grey, self.small_size, interpolation=cv2.INTER_AREA) if self.scale < 1 else grey
             small_hole = self._small_hole(hole)
             fit_hole = self._small_hole(hole, FLOW_FIT_GROW_PX)
@@ -361,6 +380,7 @@ class _Remover:
     def _evict_before(self, number: int) -> None:
         for n in [n for n in self.slots if n < number]:
             del self.slots[n]
+            self.originals.pop(n, None)
             self.forward.pop(n, None)
             self.backward.pop(n, None)
 
@@ -502,15 +522,23 @@ class _Remover:
             values[fill.done] += self._correction(t, fill)[fill.done]
         xs, ys = fill.points[:, 0].astype(np.intp), fill.points[:, 1].astype(np.intp)
         keep = fill.done
-        out[ys[keep], xs[keep]] = np.clip(values[keep] + 0.5, 0, 255).astype(np.uint8)
+        out[ys[keep], xs[keep]] = self._stored(values[keep])
         if dynamic.any() and not fill.keyframe:
             # Filled spatially from the surroundings (not from pixels still to be made).
             unsure = dynamic | ~fill.done
             mask = np.zeros((self.height, self.width), np.uint8)
             mask[ys[unsure], xs[unsure]] = 1
-            diffused = cv2.inpaint(out, mask, 3, cv2.INPAINT_TELEA)
+            if self.deep:  # OpenCV's Telea takes float images one channel at a time
+                diffused = np.dstack([cv2.inpaint(np.ascontiguousarray(out[..., c]), mask, 3, cv2.INPAINT_TELEA)
+                                      for c in range(3)])
+            else:
+                diffused = cv2.inpaint(out, mask, 3, cv2.INPAINT_TELEA)
             out[ys[dynamic], xs[dynamic]] = diffused[ys[dynamic], xs[dynamic]]
         return out
+
+    def _stored(self, values: np.ndarray) -> np.ndarray:
+        """Float values in the frames' type: rounded 8-bit codes, or float32 as they are (deep)."""
+        return values.astype(np.float32) if self.deep else np.clip(values + 0.5, 0, 255).astype(np.uint8)
 
     def _correction(self, t: int, fill: _Fill) -> np.ndarray:
         """Per hole pixel float32 [N, 3]: the plate − propagated difference on the ring,
@@ -597,7 +625,11 @@ class _Remover:
         slot.finished = True
         if self.mask_sink is not None:
             self.mask_sink(t, slot.hole.astype(np.uint8) * 255)
-        self.sink(t, slot.source, output)
+        if self.deep:  # back to source values; outside the hole the decoded frame itself
+            original = self.originals[t]
+            self.sink(t, original, np.where(slot.hole[..., None], output / np.float32(255), original))
+        else:
+            self.sink(t, slot.source, output)
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, len(self.shot))
@@ -628,7 +660,7 @@ class _Remover:
         xs, ys = fill.points[found, 0].astype(np.intp), fill.points[found, 1].astype(np.intp)
         out = composed.copy()
         mixed = (1.0 - TEMPORAL_BLEND) * composed[ys, xs].astype(np.float32) + TEMPORAL_BLEND * previous[found]
-        out[ys, xs] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        out[ys, xs] = self._stored(mixed)
         return out
 
     def _measure_stability(self, output: np.ndarray, hole: np.ndarray) -> None:
@@ -701,14 +733,15 @@ def run(
     """Remove an object from a shot by flow-guided video inpainting (see the module docstring).
 
     Args:
-        shot: the frames; uint8 RGB as :class:`engine.media.decode.FrameSource` yields them.
+        shot: the frames (any depth; see the module docstring).
         params: :class:`RemovalParams`; defaults when None.
         masks: the object masks, when ``params`` names none: a folder of mask images, a
             :class:`engine.ops.region.MaskStream`, a callable ``mask(frame_number) -> bool [H, W]``
             or one bool [H, W] array for every frame (True = object).
         sink: called as ``sink(frame_number, before, after)`` for every frame, in order;
-            uint8 [H, W, 3] RGB; ``after`` equals ``before`` bit for bit outside that frame's
-            hole (mask dilated by ``params.margin_px``).
+            [H, W, 3] RGB, uint8 for 8-bit sources, float32 at source precision for deeper
+            ones (``FrameSource.frames(as_float=True)``); ``after`` equals ``before`` bit for
+            bit outside that frame's hole (mask dilated by ``params.margin_px``).
         progress: ``progress(done, total)`` after each sink call; total is ``len(shot)``.
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
         mask_sink: called as ``mask_sink(frame_number, hole)`` before ``sink`` for every frame:

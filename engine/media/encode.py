@@ -1,8 +1,17 @@
 """Encoding frames: atomic writing of a fix's output as a folder of PNGs or a video file.
 
-Video written by :class:`FrameWriter` is H.264 yuv420p, limited range, encoded with and
-tagged as BT.709 (ITU-R BT.709-6) so players decode it back the same way (and so
-:mod:`engine.media.decode` reads it back as it was written).
+Output keeps the source's precision (its :class:`~engine.media.probe.Encoding`):
+
+| source | frame folder | ``.mov`` / ``.mp4`` |
+| --- | --- | --- |
+| 8-bit integer | 8-bit PNG | H.264 yuv420p (8-bit) |
+| 10–16-bit integer | 16-bit PNG | ``.mov``: ProRes 4444 (yuv444p10le, prores_ks profile 4) |
+| half / float (EXR) | EXR half / float (zip) | ``.mov``: ProRes 4444 |
+
+Video is limited range and encoded with and tagged as BT.709 (ITU-R BT.709-6) so players
+decode it back the same way (and so :mod:`engine.media.decode` reads it back as it was
+written); the OCIO colour space of the frames, when given, is recorded (EXR
+``colorInteropID``, movie metadata ``ocio_colorspace``) so that a probe names it again.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from engine.errors import FrameWriteError
+from engine.media.images import quantise, write_image
+from engine.media.probe import COLORSPACE_TAGS, Encoding
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +41,15 @@ VIDEO_OUTPUT_FORMATS = {".mp4": "mp4", ".mov": "mov"}
 
 
 class FrameWriter:
-    """Write output frames atomically, as a folder of PNGs or as an H.264 video file.
+    """Write output frames atomically, as a folder of images or as a video file, at the
+    precision of ``encoding`` (see the module docstring).
 
-    If ``out`` ends in ``.mp4`` or ``.mov`` the frames are encoded as H.264 (libx264,
+    If ``out`` ends in ``.mp4`` or ``.mov`` the frames are encoded (8-bit: H.264 — libx264,
     yuv420p, BT.709; by default CRF 12, preset medium — ``encoder_options`` overrides these
-    libx264 options) at ``frame_rate``; frame numbers must then be consecutive.
-    Otherwise ``out`` is a folder and frame N is written to ``{N:06d}.png`` (OpenCV,
-    PNG compression level 1); frame numbers must increase.
+    libx264 options; deeper: ProRes 4444 in ``.mov``) at ``frame_rate``; frame numbers must
+    then be consecutive. Otherwise ``out`` is a folder and frame N is written to
+    ``{N:06d}.png`` (OpenCV, PNG compression level 1; 16-bit for deep integer sources) or
+    ``{N:06d}.exr`` (half/float sources); frame numbers must increase.
 
     Everything is written under a hidden temporary name beside ``out`` and renamed
     into place by :meth:`close` (an existing ``out`` is replaced). On an exception
@@ -50,6 +63,8 @@ class FrameWriter:
             pass the exact Fraction, e.g. ``ClipProbe.frame_rate`` (30000/1001).
         encoder_options: libx264 options (FFmpeg names, string values) for a video
             output, e.g. ``{"preset": "veryfast", "crf": "20", "g": "12"}``.
+        encoding: the source's :class:`~engine.media.probe.Encoding`; None for 8-bit.
+        colorspace: OCIO colour-space name of the frames, recorded in the output; or None.
 
     Raises:
         FrameWriteError: a frame rate that is not positive; and see :meth:`write`,
@@ -57,8 +72,11 @@ class FrameWriter:
     """
 
     def __init__(self, out: str | os.PathLike, frame_rate: Fraction = Fraction(24),
-                 encoder_options: dict[str, str] | None = None) -> None:
+                 encoder_options: dict[str, str] | None = None, *, encoding: Encoding | None = None,
+                 colorspace: str | None = None) -> None:
         self.out = Path(out)
+        self.encoding = encoding if encoding is not None else Encoding()
+        self.colorspace = colorspace
         self._encoder_options = {"crf": "12", "preset": "medium", **(encoder_options or {})}
         # Bound the denominator: a float such as 29.97 would otherwise become a
         # 50-bit fraction that no encoder time base can hold.
@@ -99,18 +117,24 @@ class FrameWriter:
         """Write one frame.
 
         Args:
-            frame_number: the frame's number in its clip (names the PNG file).
-            frame: uint8 [H, W, 3] RGB, the same size for every frame.
+            frame_number: the frame's number in its clip (names the image file).
+            frame: [H, W, 3] RGB, the same size for every frame: uint8 codes for the 8-bit
+                encoding; for deeper ones float32 at source precision (code value / (2^n − 1),
+                or scene values for half/float encodings) as ``FrameSource.frames(as_float=True)``
+                gives them — rounded to the nearest code of the output.
 
         Raises:
-            FrameWriteError: the writer is closed; the frame is not uint8 [H, W, 3] or
-                changes size; the number does not follow the previous one (increasing
+            FrameWriteError: the writer is closed; the frame is not uint8 [H, W, 3] (8-bit
+                encoding) or float32 [H, W, 3] (deeper encodings) or changes size; the number does not follow the previous one (increasing
                 for PNG folders, consecutive for video); odd width/height for video;
                 the file cannot be written or encoded.
         """
-        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        allowed = (np.uint8,) if self.encoding.is_8bit else (np.float32,)
+        if (not isinstance(frame, np.ndarray) or frame.dtype not in allowed or frame.ndim != 3
+                or frame.shape[2] != 3):
             described = f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise FrameWriteError(f"frame {frame_number} must be uint8 [H, W, 3] RGB, got {described}")
+            wanted = " or ".join(np.dtype(t).name for t in allowed)
+            raise FrameWriteError(f"frame {frame_number} must be {wanted} [H, W, 3] RGB, got {described}")
         self._write(frame_number, frame, frame.shape)
 
     def write_picture(self, frame_number: int, picture: av.VideoFrame) -> None:
@@ -157,7 +181,7 @@ class FrameWriter:
             elif self.is_video:
                 self._encode(frame)
             else:
-                self._write_png(frame_number, frame)
+                self._write_image(frame_number, frame)
         except (av.error.FFmpegError, OSError, cv2.error) as exc:
             raise FrameWriteError(f"frame {frame_number} could not be written to {self.out.name}: {exc}") from exc
         self._shape = shape
@@ -207,8 +231,13 @@ class FrameWriter:
     def _start(self, height: int, width: int) -> None:
         if self.is_video and (width % 2 or height % 2):
             raise FrameWriteError(
-                f"H.264 yuv420p needs an even width and height, but the frames are {width}x{height}; "
-                f"write a PNG folder instead or crop the frames"
+                f"{self._codec()[0]} needs an even width and height, but the frames are {width}x{height}; "
+                f"write a frame folder instead or crop the frames"
+            )
+        if self.is_video and not self.encoding.is_8bit and self._format != "mov":
+            raise FrameWriteError(
+                f"{self.out.name}: a {self.encoding.bit_depth}-bit source is written as ProRes 4444, "
+                f"which needs a .mov file (or write a frame folder)"
             )
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,17 +248,21 @@ class FrameWriter:
             temp = self.out.parent / f".{self.out.stem}.partial-{token}{self.out.suffix}"
             container = None
             try:
-                container = av.open(str(temp), mode="w", format=self._format)
-                stream = container.add_stream("libx264", rate=self.frame_rate)
+                codec, pixel_format, options = self._codec()
+                container = av.open(str(temp), mode="w", format=self._format,
+                                    options={"movflags": "use_metadata_tags"} if self._format == "mov" else {})
+                if self.colorspace:
+                    container.metadata[COLORSPACE_TAGS[0]] = self.colorspace
+                stream = container.add_stream(codec, rate=self.frame_rate)
                 stream.width, stream.height = width, height
-                stream.pix_fmt = "yuv420p"
+                stream.pix_fmt = pixel_format
                 stream.time_base = Fraction(1) / self.frame_rate
                 stream.codec_context.time_base = Fraction(1) / self.frame_rate
                 stream.codec_context.colorspace = Colorspace.ITU709
                 stream.codec_context.color_range = ColorRange.MPEG
                 stream.codec_context.color_primaries = 1  # AVCOL_PRI_BT709
                 stream.codec_context.color_trc = 1  # AVCOL_TRC_BT709
-                stream.options = dict(self._encoder_options)
+                stream.options = options
             except (av.error.FFmpegError, OSError) as exc:
                 if container is not None:
                     container.close()
@@ -244,10 +277,19 @@ class FrameWriter:
                 raise FrameWriteError(f"output folder {self.out} cannot be created: {exc}") from exc
             self._temp = temp
 
+    def _codec(self) -> tuple[str, str, dict[str, str]]:
+        """(FFmpeg encoder, pixel format, options) for this writer's encoding."""
+        if self.encoding.is_8bit:
+            return "libx264", "yuv420p", dict(self._encoder_options)
+        return "prores_ks", "yuv444p10le", {"profile": "4", "vendor": "apl0"}
+
     def _encode(self, frame: np.ndarray) -> None:
-        video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self.encoding.is_8bit:
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        else:
+            video_frame = av.VideoFrame.from_ndarray(quantise(frame, np.uint16), format="rgb48le")
         video_frame = video_frame.reformat(
-            format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+            format=self._stream.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
         )
         self._encode_picture(video_frame)
 
@@ -257,8 +299,15 @@ class FrameWriter:
         for packet in self._stream.encode(picture):
             self._container.mux(packet)
 
-    def _write_png(self, frame_number: int, frame: np.ndarray) -> None:
+    def _write_image(self, frame_number: int, frame: np.ndarray) -> None:
+        encoding = self.encoding
+        if encoding.sample_type in ("half", "float"):
+            write_image(self._temp / f"{frame_number:06d}.exr", frame, sample_type=encoding.sample_type,
+                        colorspace=self.colorspace)
+            return
         target = self._temp / f"{frame_number:06d}.png"
+        if frame.dtype == np.float32:
+            frame = quantise(frame, np.uint16)
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         if not cv2.imwrite(str(target), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise FrameWriteError(f"{target} could not be written (disk full or no permission?)")

@@ -7,6 +7,11 @@ half-open ``[first, stop)`` like CMX3600 / OpenTimelineIO out points. In a folde
 N is the N-th image in numeric order of the file names (the numbers order the images;
 they need not start at 0 or be contiguous).
 
+A probe records the clip's *encoding* (:class:`Encoding`: bits per sample and whether samples
+are integer code values or half/float) and its colour-space tag where the file carries one
+(an EXR's ``colorInteropID``, a movie's ``ocio_colorspace`` metadata); which OCIO colour space
+the engine reads the clip in is decided by :func:`engine.media.colour.input_colorspace`.
+
 Reading frames is :mod:`engine.media.decode`; writing them, :mod:`engine.media.encode`.
 """
 
@@ -22,31 +27,41 @@ from pathlib import Path
 
 import av
 import av.error
-import cv2
-import numpy as np
 
 from engine.errors import FrameSourceError
+from engine.media.images import image_info
 
 log = logging.getLogger(__name__)
 
 #: Image extensions read as numbered frames of a folder clip (lower case, no dot).
-IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp"})
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "bmp", "exr", "dpx"})
 #: Frame rate assumed for a folder of images, which carries none (frames per second).
 IMAGE_SEQUENCE_FRAME_RATE = Fraction(24)
 
 _NUMBERED_IMAGE = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
 _TIMECODE = re.compile(r"^\d{2}:\d{2}:\d{2}[:;.]\d{2}$")
-_PIXEL_FORMATS = {
-    (np.dtype(np.uint8), 1): "gray",
-    (np.dtype(np.uint8), 3): "rgb24",
-    (np.dtype(np.uint8), 4): "rgba",
-    (np.dtype(np.uint16), 1): "gray16",
-    (np.dtype(np.uint16), 3): "rgb48",
-    (np.dtype(np.uint16), 4): "rgba64",
-}
 
 
-# --------------------------------------------------------------------------- probing
+#: Metadata keys of a movie that name its OCIO colour space (written by FrameWriter).
+COLORSPACE_TAGS = ("ocio_colorspace", "ocio:colorspace")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a clip stores its samples — what a fix's output keeps.
+
+    Attributes:
+        bit_depth: bits per colour sample (8, 10, 12, 16 for integers; 16 for half, 32 for float).
+        sample_type: ``"uint"`` (integer code values), ``"half"`` or ``"float"``.
+    """
+
+    bit_depth: int = 8
+    sample_type: str = "uint"
+
+    @property
+    def is_8bit(self) -> bool:
+        """True for 8-bit integer sources, the engine's 8-bit fast paths apply."""
+        return self.sample_type == "uint" and self.bit_depth <= 8
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,9 @@ class ClipProbe:
         reel: reel/tape name from a ``reel_name``/``reel``/``tape`` tag, or None.
         audio_streams: one dict per audio stream: ``codec``, ``channels``,
             ``sample_rate_hz``.
+        sample_type: ``"uint"`` (integer code values), ``"half"`` or ``"float"`` (EXR).
+        colorspace_tag: the colour space the file names (EXR ``colorInteropID``, movie metadata
+            ``ocio_colorspace``), as written; None when it names none.
     """
 
     codec: str
@@ -93,6 +111,13 @@ class ClipProbe:
     color_range: str | None = None
     reel: str | None = None
     audio_streams: tuple[dict, ...] = ()
+    sample_type: str = "uint"
+    colorspace_tag: str | None = None
+
+    @property
+    def encoding(self) -> Encoding:
+        """The clip's :class:`Encoding` (8-bit integer when the bit depth is unknown)."""
+        return Encoding(bit_depth=self.bit_depth or 8, sample_type=self.sample_type)
 
 
 def probe(path: str | os.PathLike) -> ClipProbe:
@@ -144,6 +169,7 @@ def _probe_video(path: Path) -> ClipProbe:
             color_matrix=_H273_MATRIX.get(context.colorspace),
             color_range={1: "limited", 2: "full"}.get(context.color_range),
             reel=_find_tag(container, stream, ("reel_name", "reel", "tape")),
+            colorspace_tag=_find_tag(container, stream, COLORSPACE_TAGS),
             audio_streams=tuple(
                 {"codec": audio.codec_context.name, "channels": audio.codec_context.channels,
                  "sample_rate_hz": audio.codec_context.sample_rate}
@@ -209,9 +235,21 @@ def open_video(path: Path) -> av.container.InputContainer:
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    """The first video stream of an open container.
+
+    Raises:
+        FrameSourceError: no video stream, or one FFmpeg has no decoder for (e.g. an SVG or
+            another still format read as a one-picture stream, whatever its extension).
+    """
     if not container.streams.video:
         raise FrameSourceError(f"{path.name} has no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not stream.width or not stream.height:
+        raise FrameSourceError(
+            f"{path.name} is not video footage Loupe can decode (FFmpeg reads it as "
+            f"{container.format.name!r} with no usable video decoder)"
+        )
+    return stream
 
 
 @dataclass(frozen=True)
@@ -259,21 +297,27 @@ def list_image_folder(folder: Path) -> ImageFolder:
 
 def _probe_image_folder(folder: Path) -> ClipProbe:
     images = list_image_folder(folder)
-    first = cv2.imread(str(images.files[0]), cv2.IMREAD_UNCHANGED)
-    if first is None:
-        raise FrameSourceError(f"{images.files[0]} is not a readable image")
-    channels = 1 if first.ndim == 2 else first.shape[2]
+    info = image_info(images.files[0])
     return ClipProbe(
         codec=images.extension,
-        pixel_format=_PIXEL_FORMATS.get((first.dtype, channels), f"{first.dtype.name}x{channels}"),
-        width=int(first.shape[1]),
-        height=int(first.shape[0]),
+        pixel_format=_image_pixel_format(info.channels, info.sample_type, info.bit_depth),
+        width=info.width,
+        height=info.height,
         frame_rate=IMAGE_SEQUENCE_FRAME_RATE,
         frame_count=len(images.files),
         start_timecode=None,
         container_format="image_sequence",
-        bit_depth=int(first.dtype.itemsize * 8),
+        bit_depth=info.bit_depth,
+        sample_type=info.sample_type,
+        colorspace_tag=info.colorspace_tag,
     )
 
 
-# --------------------------------------------------------------------------- reading
+def _image_pixel_format(channels: int, sample_type: str, bits: int) -> str:
+    """An FFmpeg-style pixel format name for an image's samples (``rgb24``, ``rgb48``, ``rgbhalf``)."""
+    layout = {1: "gray", 3: "rgb", 4: "rgba"}.get(channels, f"{channels}ch")
+    if sample_type == "uint" and bits <= 8:
+        return {1: "gray", 3: "rgb24", 4: "rgba"}.get(channels, f"{layout}8")
+    if sample_type == "uint":
+        return {1: "gray16", 3: "rgb48", 4: "rgba64"}.get(channels, f"{layout}16")
+    return f"{layout}{'f16' if sample_type == 'half' else 'f32'}"

@@ -27,7 +27,9 @@ from django.utils import timezone
 
 from engine.errors import Cancelled, EngineError
 from engine.fixes import continuity
+from engine.media import colour
 from engine.media.decode import FrameSource
+from engine.media.images import quantise
 from reviews import authz, events, selectors
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
@@ -199,10 +201,17 @@ def _job_end(job: Job, state: str, error: str = "") -> None:
 
 
 class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG)."""
+    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG).
+
+    Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
+    come as float32 at source precision (issue #21): the rendered frame is stored as a 16-bit
+    PNG and the review frames through the display transform of the clip's colour space
+    (``colorspace``, set once the shot is opened).
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.colorspace = colour.REC709
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         self.first: int | None = None  # the frames rendered: [first, last]
         self.last: int | None = None
@@ -224,7 +233,12 @@ class _ProposalWriter:
             raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
-        bgr = cv2.cvtColor(after, cv2.COLOR_RGB2BGR)
+        if after.dtype != np.uint8:  # a deeper source, at its precision
+            rendered = quantise(after, np.uint16)
+            before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
+        else:
+            rendered = after
+        bgr = cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR)
         if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
                            [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f"could not write frame {frame} to {self.folder}")
@@ -295,8 +309,10 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     reference = fix_request.reference_shot
     params = spec.params_type.from_dict(fix_request.parameters)
     try:
+        shot = FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out)
+        writer.colorspace = shot.colorspace
         result = spec.run(FixInputs(
-            shot=FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out),
+            shot=shot,
             reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out)
             if reference else None,
             params=params,
