@@ -286,6 +286,11 @@ class _JobMonitor:
         return self.cancelled
 
 
+def _clip_source(clip, first: int, stop: int) -> FrameSource:
+    """Frames [first, stop) of a clip, read in the clip's input colour space (blank: from the file)."""
+    return FrameSource(Path(clip.source_path), first, stop, input_colorspace=clip.input_colorspace or None)
+
+
 def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     """Run the engine for a job and store its result: the fix request's next proposal version,
     or, for a fix that reports findings (a continuity check), its continuity findings.
@@ -309,12 +314,11 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     reference = fix_request.reference_shot
     params = spec.params_type.from_dict(fix_request.parameters)
     try:
-        shot = FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out)
+        shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
         writer.colorspace = shot.colorspace
         result = spec.run(FixInputs(
             shot=shot,
-            reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out)
-            if reference else None,
+            reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
             params=params,
             look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
             sink=writer,
