@@ -72,8 +72,8 @@ def clip_proxy_make(*, clip_id: int) -> Clip | None:
             _set(clip, proxy_frames_done=done)
 
     try:
-        write_review_proxy(FrameSource(clip.source_path), path, max_width=settings.LOUPE_REVIEW_WIDTH,
-                           progress=progress)
+        source = FrameSource(clip.source_path, input_colorspace=clip.input_colorspace or None)
+        write_review_proxy(source, path, max_width=settings.LOUPE_REVIEW_WIDTH, progress=progress)
     except EngineError as error:
         logger.warning("proxy of clip %s failed: %s", clip.pk, error)
         _set(clip, proxy_state=ProxyState.FAILED, proxy_error=str(error))

@@ -15,8 +15,6 @@ import cv2
 import numpy as np
 
 from engine.media.decode import FrameSource, read_frame
-
-#: Width of the written takes (pixels).
 from engine.media.encode import FrameWriter
 
 #: Width of the written takes (pixels).

@@ -17,6 +17,7 @@ from engine.media import colour
 from engine.media.decode import FrameSource, read_frame
 from engine.media.encode import FrameWriter
 from engine.media.probe import Encoding, probe
+from engine.media.proxy import write_review_proxy
 
 LOGC3 = "ARRI LogC3 (EI800)"
 FRAMES = 4
@@ -165,3 +166,13 @@ def test_a_fix_not_yet_at_source_precision_refuses_a_deep_source(prores, cups, t
     assert cli_main(["relight", "--reference", str(cups), "--shot", str(prores), "--out", str(tmp_path / "relit")]) == 2
     assert "relight works on 8-bit footage only so far" in capsys.readouterr().err
     assert not (tmp_path / "relit").exists()
+
+
+def test_the_review_proxy_of_a_log_original_shows_it_through_the_display_transform(prores, tmp_path):
+    source = FrameSource(prores)
+    assert write_review_proxy(source, tmp_path / "proxy.mp4", max_width=SIZE[0]) == FRAMES
+    shown = read_frame(tmp_path / "proxy.mp4", 1).astype(np.float32)
+    wanted = colour.display_codes(read_frame(prores, 1, as_float=True), LOGC3).astype(np.float32)
+    flat_log = np.rint(read_frame(prores, 1, as_float=True) * 255)
+    assert np.abs(shown - wanted).mean() < 3  # H.264 at review quality
+    assert np.abs(shown - flat_log).mean() > 3 * np.abs(shown - wanted).mean()
