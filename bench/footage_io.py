@@ -14,7 +14,7 @@ OCIO to ARRI LogC3 where a camera original would be log, in one run:
 - frames/s applying the 33³ Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) to float32
   1080p frames: the engine's deep path (:func:`engine.fixes.look.look_function`) against
   OpenColorIO's own float CPU processor with the same LUT, and the engine's trained-look path
-  (trilinear interpolation in PyTorch) on the same LUT sampled to 33³ — with ratios to
+  (a :class:`engine.ops.lut3d.Lut3D`, here the same LUT sampled to 33³) — with ratios to
   OpenColorIO. (The 8-bit path's figures against OpenColorIO's uint8 processor are
   bench/look.py's.)
 """
@@ -116,7 +116,7 @@ def main() -> None:
     reference = rate(ocio_float, frame)
     print(f"look on float32 1080p: OpenColorIO float CPU {reference:.1f} f/s; "
           f"engine (LUT file) {rate(engine_file, frame) / reference:.2f}×; "
-          f"engine (trained-look path, 33³ trilinear in PyTorch) {rate(engine_lut, frame) / reference:.2f}×")
+          f"engine (trained-look path, a 33³ Lut3D) {rate(engine_lut, frame) / reference:.2f}×")
 
 
 if __name__ == "__main__":

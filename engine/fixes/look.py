@@ -8,8 +8,8 @@ LUT made for the camera's log, a look model trained on the production's dailies)
 - 8-bit sources: every frame goes through one :class:`engine.ops.lut3d.DenseLut8` (the look
   evaluated once on all 2²⁴ 8-bit colours), so equal colours map equally in every frame.
 - Deeper sources (10/12/16-bit, half/float EXR): float32 frames at source precision through the
-  look itself (OpenColorIO's float CPU processor for LUT files, trilinear interpolation in
-  PyTorch for a trained :class:`Lut3D`), written back at the source's depth — no 8-bit step.
+  look itself (OpenColorIO's float CPU processor, for LUT files and for a trained
+  :class:`Lut3D` as a ``Lut3DTransform``), written back at the source's depth — no 8-bit step.
   Measurements are taken after the display transform (:mod:`engine.media.colour`).
 """
 
@@ -20,13 +20,12 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from engine.errors import Cancelled
 from engine.fixes.result import FixResult
 from engine.media.colour import display_transform
 from engine.media.decode import FrameSource
-from engine.ops.lut3d import DenseLut8, Lut3D, OcioTransform, load_look, trilinear
+from engine.ops.lut3d import DenseLut8, Lut3D, OcioTransform, load_look
 from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, check_correspondence
 
 
@@ -58,11 +57,12 @@ def look_function(look: Look) -> Callable[[np.ndarray], np.ndarray]:
         FrameSourceError: a path that is missing or unreadable by OpenColorIO.
     """
     if isinstance(look, Lut3D):
-        lattice = look.lattice_tensor(torch.device("cpu"))
+        processor = look.float_processor()
 
         def apply_lut(frame: np.ndarray) -> np.ndarray:
-            rgb = torch.from_numpy(np.ascontiguousarray(frame).reshape(-1, 3))  # trilinear clamps to 0..1
-            return trilinear(lattice, rgb).numpy().reshape(frame.shape)
+            out = np.array(frame, dtype=np.float32, order="C", copy=True)
+            processor.applyRGB(out)
+            return out
 
         return apply_lut
     if not isinstance(look, OcioTransform):

@@ -106,6 +106,20 @@ class Lut3D:
         """Apply by trilinear interpolation: float [P, 3] RGB in 0..1 → float [P, 3] (not clamped)."""
         return trilinear(self.lattice_tensor(rgb.device, rgb.dtype), rgb)
 
+    def float_processor(self):
+        """OpenColorIO's float CPU processor of this lattice (``Lut3DTransform``, linear =
+        trilinear interpolation like :func:`trilinear`, input clamped to the cube): its
+        ``applyRGB(frame)`` transforms a C-contiguous float32 [..., 3] array in place — the
+        fast way to apply a trained look to float frames."""
+        import PyOpenColorIO as OCIO  # imported here: only looks need it
+
+        transform = OCIO.Lut3DTransform()
+        transform.setGridSize(self.size)
+        # table[r, g, b] flattened with b fastest: OpenColorIO's order for setData.
+        transform.setData(np.ascontiguousarray(self.table.reshape(-1), dtype=np.float32))
+        transform.setInterpolation(OCIO.INTERP_LINEAR)
+        return OCIO.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
+
     def write_cube(self, path: str | os.PathLike) -> Path:
         """Write an Adobe Cube LUT 1.0 file (``TITLE``, ``LUT_3D_SIZE``, domain 0..1,
         one ``R G B`` line per lattice point with red changing fastest), atomically.

@@ -10,14 +10,17 @@ import cv2
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
+import torch
 
 from engine.__main__ import main as cli_main
 from engine.errors import FrameSourceError
+from engine.fixes.look import look_function
 from engine.media import colour
 from engine.media.decode import FrameSource, read_frame
 from engine.media.encode import FrameWriter
 from engine.media.probe import Encoding, probe
 from engine.media.proxy import write_review_proxy
+from engine.ops.lut3d import load_look
 
 LOGC3 = "ARRI LogC3 (EI800)"
 FRAMES = 4
@@ -176,3 +179,11 @@ def test_the_review_proxy_of_a_log_original_shows_it_through_the_display_transfo
     flat_log = np.rint(read_frame(prores, 1, as_float=True) * 255)
     assert np.abs(shown - wanted).mean() < 3  # H.264 at review quality
     assert np.abs(shown - flat_log).mean() > 3 * np.abs(shown - wanted).mean()
+
+
+def test_a_trained_look_applies_to_float_frames_as_its_lattice_interpolates(exr, footage):
+    lut = load_look(footage / "luts" / "ocio_lustre_33x33x33.3dl").to_lut3d(17)
+    frame = read_frame(exr, 0, as_float=True)
+    got = look_function(lut)(frame)  # through OpenColorIO's Lut3DTransform
+    want = lut.apply_float(torch.from_numpy(frame.reshape(-1, 3))).numpy().reshape(frame.shape)  # PyTorch trilinear
+    assert got.dtype == np.float32 and np.abs(got - want).max() < 1e-4
