@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "engine")
 
 from continuity_cases import CASES, iou, make_case  # noqa: E402
 
-from engine import continuity  # noqa: E402
-from engine.align import align_to_shot  # noqa: E402
-from engine.io import FrameSource  # noqa: E402
+from engine.fixes import continuity  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.ops.align import align_to_shot  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")
 

@@ -28,7 +28,7 @@ from av.video.reformatter import ColorRange, Colorspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.io import FrameSource  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
 from reviews.deliverables import DELIVERY_FORMATS, deliverable_write  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")

@@ -5,7 +5,7 @@
 For a 720p clip (footage/clips/sam2_02_cups.mp4, 1280x720 H.264) and a 1080p one (the aerial
 clip footage/clips/harmonizer_aerial_dusk_lowlight.mp4 looped to ``--frames`` frames by
 remuxing its packets), in one run: frames/s of decoding every frame (PyAV on FFmpeg's threads,
-keeping nothing — the ceiling for any proxy) and of making the review proxy (engine.proxy.write_review_proxy:
+keeping nothing — the ceiling for any proxy) and of making the review proxy (engine.media.proxy.write_review_proxy:
 decode, resize to review width, H.264 through PyAV's libx264), and their ratio. Target:
 proxies of 1080p at least at real time, 24 frames/s, on this 2-core machine.
 """
@@ -20,8 +20,8 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.io import FrameSource  # noqa: E402
-from engine.proxy import write_review_proxy  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.media.proxy import write_review_proxy  # noqa: E402
 from footage import loop_packets  # noqa: E402  (bench/footage.py)
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")

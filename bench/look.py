@@ -4,7 +4,7 @@
 
 Frames/s applying the real 33³ Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) to
 8-bit 1080p and 2160p frames made from real footage, in one run: the engine's path
-(engine.lut3d.DenseLut8), a NumPy/OpenCV trilinear baseline, OpenColorIO's own uint8
+(engine.ops.lut3d.DenseLut8), a NumPy/OpenCV trilinear baseline, OpenColorIO's own uint8
 CPU processor, and a plain memory copy (the ceiling) — with ratios to OpenColorIO. Then
 the time to train a look model from 10 frame pairs.
 """
@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.io import FrameSource  # noqa: E402
-from engine.look import LookTrainParams, _decimate, fit_lut  # noqa: E402
-from engine.lut3d import DenseLut8, load_look  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.models.look import LookTrainParams, _decimate, fit_lut  # noqa: E402
+from engine.ops.lut3d import DenseLut8, load_look  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")
 

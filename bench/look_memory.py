@@ -4,7 +4,7 @@
 
 Builds a long 1080p H.264 clip by looping the packets of the real aerial clip (footage/clips/
 harmonizer_aerial_dusk_lowlight.mp4, 1920x1080) into a temporary folder, then applies the real
-Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) with engine.look.apply_look in a fresh
+Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) with engine.fixes.look.apply_look in a fresh
 process for the short and the long clip, and prints each run's peak resident memory
 (ru_maxrss) and their ratio. Streaming means the ratio stays near 1 and the long run under
 1 GB. The temporary clip is removed afterwards.
@@ -30,8 +30,8 @@ def build_clip(path: Path, frames: int) -> None:
 
 def apply_once(path: str) -> None:
     """Child process: apply the look, print this process's peak RSS in MiB."""
-    from engine.io import FrameSource
-    from engine.look import apply_look
+    from engine.fixes.look import apply_look
+    from engine.media.decode import FrameSource
 
     apply_look(FrameSource(Path(path)), FOOTAGE / "luts" / "ocio_lustre_33x33x33.3dl", sink=lambda *frame: None)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -29,8 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import composite, matte  # noqa: E402
-from engine.io import FrameSource, FrameWriter  # noqa: E402
+from engine.fixes import background as background_fix  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.media.encode import FrameWriter  # noqa: E402
+from engine.ops import matte  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")
 SIZE = (960, 540)
@@ -74,7 +76,7 @@ def main() -> None:
     for name, (make, key, threshold) in cases.items():
         results = {"engine (refined, carried)": [], "engine raw key": [], "threshold key": []}
         mattes = {label: [] for label in results}
-        sequence = matte.MatteSequence(carry=composite.BackgroundParams().temporal_carry)
+        sequence = matte.MatteSequence(carry=background_fix.BackgroundParams().temporal_carry)
         for foreground, truth, plate in zip(foregrounds, truths, plates):
             shot = make(foreground, truth, plate)
             raw = key(shot, plate)
@@ -98,7 +100,7 @@ def main() -> None:
                 writer.write(number, cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_AREA))
         background = FrameSource(FOOTAGE / "matting" / "background_matting_v1" / "target_background")
         wall, cpu = time.perf_counter(), time.process_time()
-        result = composite.run(shot=FrameSource(shot), reference=background, sink=lambda *a: None)
+        result = background_fix.run(shot=FrameSource(shot), reference=background, sink=lambda *a: None)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"\nspeed at 1280x720 (green screen, every step): {result.frame_count / wall:.2f} frames/s wall clock, "
           f"{result.frame_count / cpu:.2f} frames per CPU-second; load average {os.getloadavg()[0]:.1f} "
@@ -106,7 +108,7 @@ def main() -> None:
     native = FrameSource(FOOTAGE / "matting" / "greenscreen_rpi" / "greenscreen_furhat_1_C_original.mp4",
                          first=0, stop=args.frames)
     wall, cpu = time.perf_counter(), time.process_time()
-    result = composite.run(shot=native, reference=background, sink=lambda *a: None, matte_sink=lambda *a: None)
+    result = background_fix.run(shot=native, reference=background, sink=lambda *a: None, matte_sink=lambda *a: None)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     size = f"{native.clip_probe.width}x{native.clip_probe.height}"
     print(f"speed at {size} (the clip's own size, decoded from the video, mattes to a sink): "

@@ -6,7 +6,7 @@ On real clips of footage/clips, every other frame of a stretch of ``--frames`` f
 dropped and rebuilt from its neighbours; each rebuilt frame is scored against the dropped one
 (PSNR in dB over RGB, SSIM of Wang et al. 2004 on luma) for:
 
-- the engine (engine.rebuild: bidirectional DIS flow, forward splatting, occlusion-aware blend);
+- the engine (engine.fixes.rebuild: bidirectional DIS flow, forward splatting, occlusion-aware blend);
 - frame blending (the mean of the two neighbours);
 - frame repeat (the previous frame);
 - FFmpeg's ``minterpolate`` (motion-compensated, mi_mode=mci, bidirectional motion estimation,
@@ -33,8 +33,8 @@ from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import rebuild  # noqa: E402
-from engine.io import FrameSource  # noqa: E402
+from engine.fixes import rebuild  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("LOUPE_FOOTAGE") or Path(__file__).resolve().parents[2] / "shared" / "footage")
 CLIPS = ("sam2_01_dog.mp4", "sam2_02_cups.mp4", "sam2_03_blocks.mp4", "sam2_05_default_juggle.mp4",

@@ -3,7 +3,7 @@
     .venv/bin/python bench/refine.py [--sequence tennis] [--donor schoolgirls] [--mask-sets 3] [--steps 1500]
 
 The optional learned stage of object removal: a small network trained on the production's own
-frames with synthetic masks, used only if it beats the classical pipeline (engine.inpaint) on
+frames with synthetic masks, used only if it beats the classical pipeline (engine.fixes.remove) on
 that production's held-out frames. This bench runs that rule end to end on the hardest pair of
 ``bench/inpaint.py`` (tennis hidden by the schoolgirls' moving masks) and prints the verdict:
 
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import inpaint as protocol  # noqa: E402  (bench/inpaint.py: the video-completion protocol's helpers)
 
-from engine import region  # noqa: E402
-from engine.inpaint import RemovalParams  # noqa: E402
-from engine.io import FrameSource  # noqa: E402
+from engine.fixes.remove import RemovalParams  # noqa: E402
+from engine.media.decode import FrameSource  # noqa: E402
+from engine.ops import region  # noqa: E402
 
 NEIGHBOUR_OFFSET = 3
 CROP = 96

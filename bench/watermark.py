@@ -3,7 +3,7 @@ real footage, false identifications, invisibility, and what embedding costs per 
 
     .venv/bin/python bench/watermark.py [--captures 100]
 
-Splits. The constants of ``engine.watermark`` (chip and tile size, strength, the sync share,
+Splits. The constants of ``engine.ops.watermark`` (chip and tile size, strength, the sync share,
 the detector's whitening) were chosen on the TUNING split only; the EVALUATION split's clips
 were not looked at while choosing them. Frames are taken at the review stream's width (960
 pixels, or the source's own when smaller), marked with a random session payload, and degraded
@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import watermark  # noqa: E402
+from engine.ops import watermark  # noqa: E402
 from engine.errors import ParameterError  # noqa: E402
-from engine.io import FrameSource, read_frame  # noqa: E402
+from engine.media.decode import FrameSource, read_frame  # noqa: E402
 
 FOOTAGE = Path(__file__).resolve().parents[2] / "shared" / "footage"
 TUNING = ["clips/sam2_01_dog.mp4", "clips/sam2_02_cups.mp4", "clips/sam2_03_blocks.mp4", "clips/sam2_04_coffee.mp4",

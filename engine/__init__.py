@@ -6,26 +6,18 @@ objective measurements such as ``delta_e2000`` to a reference. It imports nothin
 from Django or Celery: the portal's Celery tasks call it, and ``python -m engine``
 runs a fix directly on files.
 
-Modules:
+Layout (docs/adr/0005-engine-layout.md); each layer imports only the layers above it:
 
-- :mod:`engine.errors` — the exception types every public function raises.
-- :mod:`engine.device` — the one place the torch device (CUDA or CPU) is chosen.
-- :mod:`engine.io` — probing clips, frame-accurate reading, atomic writing of frames.
-- :mod:`engine.colorspace` — sRGB ↔ CIELAB and CIEDE2000 in PyTorch.
-- :mod:`engine.rgb_lut` — an exact, lazily filled table of a per-pixel colour transform.
-- :mod:`engine.color` — shot match (MKL, Pitié & Kokaram 2007; Reinhard et al. 2001) in CIELAB.
-- :mod:`engine.masks` — fit masks (include/exclude pixels from a colour fit).
-- :mod:`engine.measure` — per-pixel ΔE2000 (mean, p95) and the flicker measure.
-- :mod:`engine.lut3d` — 3D LUTs: trilinear lattice, .cube export, OpenColorIO files, 8-bit fast path.
-- :mod:`engine.look` — look model: a smooth, monotone 33³ LUT trained per production.
-- :mod:`engine.relight` — lighting harmonisation as an ASC CDL (exposure, CAT02 white balance, contrast).
-- :mod:`engine.flow` — DIS optical flow, warping along it, forward–backward consistency.
-- :mod:`engine.region` — removal masks: PNG folders, a box or polygon tracked through a shot, margins.
-- :mod:`engine.exemplar` — exemplar-based image inpainting (Criminisi et al. 2004).
-- :mod:`engine.grain` — grain estimated on a plate and synthesised inside a region (regrain).
-- :mod:`engine.inpaint` — object removal by flow-guided video inpainting, regrained.
-- :mod:`engine.plate` — clean plate: aligned frames, robust temporal median, confidence map.
-- :mod:`engine.watermark` — the invisible forensic watermark of review frames: embed a session's payload, read it from a leak.
+- the contracts every module shares: :mod:`engine.errors` (the exception types),
+  :mod:`engine.device` (the one place the torch device is chosen), :mod:`engine.params`
+  (checking a fix's parameters).
+- :mod:`engine.media` — footage in and out: probe, decode, encode, review proxies.
+- :mod:`engine.ops` — building blocks that are not fixes on their own: CIELAB and ΔE2000,
+  measurements, 3D LUTs, optical flow, masks and regions, exemplar fill, grain, mattes,
+  alignment, likeness screening, the forensic watermark of review frames.
+- :mod:`engine.models` — what is learned per production, and its training (the look model).
+- :mod:`engine.fixes` — one module per fix kind, each with its parameter type and ``run``.
+- :mod:`engine.__main__` — the command line (``python -m engine``).
 
 Frames are counted from 0 at the start of a clip; frame ranges are half-open
 ``[first, stop)`` like CMX3600 and OpenTimelineIO out points.

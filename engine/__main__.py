@@ -30,9 +30,15 @@ showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
 every frame; ``watermark detect`` reads it from a (leaked, degraded) image and prints
 ``{"payload": "<8 hex digits>" or null, "confidence": <sync peak, σ>, "scale": <size ÷ marked>}``.
 
-REF and SHOT are video files or folders of numbered images; OUT is a folder of PNG
-frames (``000123.png``, named by frame number) or a ``.mp4``/``.mov`` file. Ranges
+REF and SHOT are video files (H.264/HEVC 8/10-bit, ProRes, DNxHR, …) or folders of numbered
+images (PNG, JPEG, TIFF, DPX, EXR); OUT is a folder of frames named by frame number — at the
+source's precision: 8-bit PNG, 16-bit PNG for deeper integer sources, EXR for EXR sources —
+or a ``.mp4``/``.mov`` file (``.mov`` ProRes 4444 for sources deeper than 8 bits). Ranges
 are half-open (``0:61`` is frames 0–60); ``FIRST:`` runs to the end of the clip.
+
+Every command takes ``--input-colorspace NAME``: the OCIO colour space of its input clips
+(a name or alias of the ACES studio config, or ``Rec.709``); by default the one the file's
+metadata names, else Rec.709 (:mod:`engine.media.colour`).
 
 Standard output gets exactly one line: a JSON object with the fix's measurements and
 ``frame_count``. Progress goes to standard error when it is a terminal. Exit status:
@@ -52,9 +58,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine import color, composite, continuity, inpaint, look, plate, rebuild, relight, watermark
 from engine.errors import EngineError, FrameSourceError, ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
+from engine.media.decode import FrameSource
+from engine.media.encode import FrameWriter
+from engine.models import look as look_model
+from engine.ops import watermark
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -79,9 +88,15 @@ def parse_range(text: str) -> tuple[int, int | None]:
     return first, stop
 
 
-def _source(path: str, frame_range: str | None) -> FrameSource:
+def _source(args: argparse.Namespace, path: str, frame_range: str | None = None) -> FrameSource:
     first, stop = parse_range(frame_range) if frame_range else (0, None)
-    return FrameSource(Path(path), first=first, stop=stop)
+    return FrameSource(Path(path), first=first, stop=stop, input_colorspace=args.input_colorspace)
+
+
+def _writer(out: str, shot: FrameSource) -> FrameWriter:
+    """A writer of the output at the shot's frame rate, encoding and colour space."""
+    return FrameWriter(Path(out), frame_rate=shot.clip_probe.frame_rate, encoding=shot.encoding,
+                       colorspace=shot.colorspace)
 
 
 def _progress(done: int, total: int) -> None:
@@ -91,7 +106,7 @@ def _progress(done: int, total: int) -> None:
 
 
 def _match(args: argparse.Namespace) -> dict[str, float | int]:
-    params = color.MatchParams(
+    params = match.MatchParams(
         sample_stride=args.sample_stride,
         strength=args.strength,
         max_std_ratio=args.max_std_ratio,
@@ -99,10 +114,10 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
         pixels_correspond=args.pixels_correspond,
         align=args.align,
     )
-    shot = _source(args.shot, args.shot_range)
-    reference = _source(args.reference, args.reference_range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
-        result = color.run(
+    shot = _source(args, args.shot, args.shot_range)
+    reference = _source(args, args.reference, args.reference_range)
+    with _writer(args.out, shot) as writer:
+        result = match.run(
             shot,
             reference,
             params=params,
@@ -113,17 +128,17 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
 
 
 def _look_train(args: argparse.Namespace) -> dict[str, object]:
-    params = look.LookTrainParams(frames_per_pair=args.frames)
-    pairs = [(FrameSource(Path(source)), FrameSource(Path(graded))) for source, graded in args.pair]
-    trained = look.train_look(pairs, params=params, title=Path(args.out).stem)
+    params = look_model.LookTrainParams(frames_per_pair=args.frames)
+    pairs = [(_source(args, source), _source(args, graded)) for source, graded in args.pair]
+    trained = look_model.train_look(pairs, params=params, title=Path(args.out).stem)
     trained.write_cube(args.out)
     return {**trained.measurements, "lut_size": trained.lut.size, "out": str(args.out), "lineage": trained.lineage}
 
 
 def _look_apply(args: argparse.Namespace) -> dict[str, float | int]:
-    shot = FrameSource(Path(args.input))
-    reference = FrameSource(Path(args.reference)) if args.reference else None
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.input)
+    reference = _source(args, args.reference) if args.reference else None
+    with _writer(args.out, shot) as writer:
         result = look.apply_look(
             shot,
             args.look,
@@ -136,9 +151,9 @@ def _look_apply(args: argparse.Namespace) -> dict[str, float | int]:
 
 def _relight(args: argparse.Namespace) -> dict[str, object]:
     params = relight.RelightParams(smoothing_frames=args.smoothing_frames, pixels_correspond=args.pixels_correspond)
-    shot = _source(args.shot, args.shot_range)
-    reference = _source(args.reference, args.reference_range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.shot, args.shot_range)
+    reference = _source(args, args.reference, args.reference_range)
+    with _writer(args.out, shot) as writer:
         result = relight.run(
             shot,
             reference,
@@ -153,10 +168,10 @@ def _relight(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _remove(args: argparse.Namespace) -> dict[str, object]:
-    params = inpaint.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain)
-    shot = _source(args.frames, args.range)
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
-        result = inpaint.run(shot=shot, params=params,
+    params = remove.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain)
+    shot = _source(args, args.frames, args.range)
+    with _writer(args.out, shot) as writer:
+        result = remove.run(shot=shot, params=params,
                              sink=lambda number, _before, after: writer.write(number, after), progress=_progress)
     return {**result.measurements, "frame_count": result.frame_count}
 
@@ -165,37 +180,37 @@ def _clean_plate(args: argparse.Namespace) -> dict[str, object]:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ParameterError(f"--out must name a .png file for the plate, got {out.name}")
-    params = plate.PlateParams(mask_folder=args.masks, reference_frame=args.reference_frame,
+    params = clean_plate.PlateParams(mask_folder=args.masks, reference_frame=args.reference_frame,
                                max_frames=args.max_frames, align=not args.no_align)
-    result = plate.run(shot=_source(args.frames, args.range), params=params, progress=_progress)
+    result = clean_plate.run(shot=_source(args, args.frames, args.range), params=params, progress=_progress)
     confidence_path = out.with_name(f"{out.stem}_confidence.png")
-    plate.write_plate(out, result.plate)
-    plate.write_confidence(confidence_path, result.confidence)
+    clean_plate.write_plate(out, result.plate)
+    clean_plate.write_confidence(confidence_path, result.confidence)
     return {**result.measurements, "reference_frame": result.reference_frame, "out": str(out),
             "confidence": str(confidence_path)}
 
 
 def _add_removal_commands(commands) -> None:
-    remove = commands.add_parser("remove", help="object removal: flow-guided video inpainting inside masks, regrained")
-    remove.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
-    remove.add_argument("--masks", required=True, help="folder of numbered mask images (white = object; image N masks frame N)")
-    remove.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
-    remove.add_argument("--margin", type=int, default=inpaint.RemovalParams().margin_px,
+    remove_cmd = commands.add_parser("remove", help="object removal: flow-guided video inpainting inside masks, regrained")
+    remove_cmd.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    remove_cmd.add_argument("--masks", required=True, help="folder of numbered mask images (white = object; image N masks frame N)")
+    remove_cmd.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    remove_cmd.add_argument("--margin", type=int, default=remove.RemovalParams().margin_px,
                         help="pixels the masks are dilated by; nothing outside changes (default %(default)s)")
-    remove.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
-    remove.add_argument("--no-regrain", action="store_true", help="do not add grain matching the plate")
-    remove.set_defaults(handler=_remove)
+    remove_cmd.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
+    remove_cmd.add_argument("--no-regrain", action="store_true", help="do not add grain matching the plate")
+    remove_cmd.set_defaults(handler=_remove)
     clean = commands.add_parser("clean-plate", help="clean plate: the background rebuilt from the shot's own frames")
     clean.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
     clean.add_argument("--masks", help="folder of numbered mask images of what to leave out (white = leave out)")
     clean.add_argument("--out", required=True, help="output PNG file; its confidence map goes beside it")
     clean.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
     clean.add_argument("--reference-frame", type=int, help="frame whose framing the plate takes (default: the middle)")
-    clean.add_argument("--max-frames", type=int, default=plate.PlateParams().max_frames,
+    clean.add_argument("--max-frames", type=int, default=clean_plate.PlateParams().max_frames,
                        help="frames sampled, evenly spaced (default %(default)s)")
     clean.add_argument("--no-align", action="store_true", help="the camera is locked off: do not align frames")
     clean.set_defaults(handler=_clean_plate)
-# --- rebuild (engine.rebuild): missing frames by motion-compensated interpolation, retiming ---
+# --- rebuild (engine.fixes.rebuild): missing frames by motion-compensated interpolation, retiming ---
 
 
 def _frame_numbers(text: str) -> tuple[int, ...]:
@@ -210,8 +225,8 @@ def _frame_numbers(text: str) -> tuple[int, ...]:
 
 
 def _rebuild(args: argparse.Namespace) -> dict[str, float | int]:
-    shot = FrameSource(Path(args.frames))
-    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+    shot = _source(args, args.frames)
+    with _writer(args.out, shot) as writer:
         def sink(number, _before, after):
             writer.write(number, after)
 
@@ -240,12 +255,12 @@ def _add_rebuild(commands) -> None:
     parser.set_defaults(handler=_rebuild)
 
 
-# --- continuity (engine.continuity): findings between two takes or shots ---
+# --- continuity (engine.fixes.continuity): findings between two takes or shots ---
 
 
 def _continuity(args: argparse.Namespace) -> dict[str, object]:
     params = continuity.ContinuityParams(samples=args.samples, difference_threshold=args.threshold)
-    result = continuity.run(shot=_source(args.b, args.b_range), reference=_source(args.a, args.a_range),
+    result = continuity.run(shot=_source(args, args.b, args.b_range), reference=_source(args, args.a, args.a_range),
                             params=params, progress=_progress)
     continuity.write_findings(result, args.out)
     return {**result.measurements, "out": str(args.out)}
@@ -269,20 +284,20 @@ def _add_continuity(commands) -> None:
     parser.set_defaults(handler=_continuity)
 
 
-# --- replace-background (engine.composite, engine.matte): matte and composite over a new plate ---
+# --- replace-background (engine.fixes.background, engine.ops.matte): matte and composite over a new plate ---
 
 
 def _replace_background(args: argparse.Namespace) -> dict[str, object]:
     key = "clean_plate" if args.clean_plate else args.key
-    params = composite.BackgroundParams(key=key, harmonise_strength=args.harmonise, light_wrap=args.light_wrap,
+    params = background.BackgroundParams(key=key, harmonise_strength=args.harmonise, light_wrap=args.light_wrap,
                                         regrain=not args.no_regrain)
-    shot = FrameSource(Path(args.frames))
-    clean_plate = FrameSource(Path(args.clean_plate)) if args.clean_plate else None
+    shot = _source(args, args.frames)
+    plate_source = _source(args, args.clean_plate) if args.clean_plate else None
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate))
+        writer = stack.enter_context(_writer(args.out, shot))
         mattes = stack.enter_context(FrameWriter(Path(args.mattes))) if args.mattes else None
-        result = composite.run(
-            shot=shot, reference=FrameSource(Path(args.background)), params=params, clean_plate=clean_plate,
+        result = background.run(
+            shot=shot, reference=_source(args, args.background), params=params, clean_plate=plate_source,
             sink=lambda number, _before, after: writer.write(number, after),
             # Mattes as PNGs with R = G = B = alpha (255 = foreground).
             matte_sink=(lambda number, alpha: mattes.write(number, np.repeat(alpha[..., None], 3, axis=2)))
@@ -304,7 +319,7 @@ def _add_replace_background(commands) -> None:
     which.add_argument("--key", choices=("green", "blue"), default="green", help="screen colour (default %(default)s)")
     parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
     parser.add_argument("--mattes", help="also write the mattes to this folder (8-bit PNGs, R = G = B = alpha, 255 = foreground)")
-    defaults = composite.BackgroundParams()
+    defaults = background.BackgroundParams()
     parser.add_argument("--harmonise", type=float, default=defaults.harmonise_strength,
                         help="0..1, foreground colour moved toward the plate's (default %(default)s)")
     parser.add_argument("--light-wrap", type=float, default=defaults.light_wrap,
@@ -357,40 +372,40 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
     commands = parser.add_subparsers(dest="command", required=True)
-    match = commands.add_parser(
+    match_cmd = commands.add_parser(
         "match",
         help="shot match: transfer the reference's colour to the shot (MKL, Pitié & Kokaram 2007, or Reinhard 2001)",
     )
-    match.add_argument("--method", choices=color.METHODS, default=color.MatchParams().method,
+    match_cmd.add_argument("--method", choices=match.METHODS, default=match.MatchParams().method,
                        help="colour transfer method (default %(default)s)")
-    match.add_argument("--pixels-correspond", action="store_true",
+    match_cmd.add_argument("--pixels-correspond", action="store_true",
                        help="the reference has the shot's framing: also measure per-pixel ΔE2000")
-    match.add_argument("--align", action="store_true",
+    match_cmd.add_argument("--align", action="store_true",
                        help="the reference is another take or angle of the setup: align it first, fit on shared pixels")
-    match.add_argument("--reference", required=True, help="reference clip: video file or folder of numbered images")
-    match.add_argument("--shot", required=True, help="shot clip: video file or folder of numbered images")
-    match.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
-    match.add_argument("--reference-range", metavar="FIRST:STOP", help="frames of the reference (stop exclusive)")
-    match.add_argument("--shot-range", metavar="FIRST:STOP", help="frames of the shot (stop exclusive)")
-    defaults = color.MatchParams()
-    match.add_argument("--strength", type=float, default=defaults.strength, help="0..1 (default %(default)s)")
-    match.add_argument(
+    match_cmd.add_argument("--reference", required=True, help="reference clip: video file or folder of numbered images")
+    match_cmd.add_argument("--shot", required=True, help="shot clip: video file or folder of numbered images")
+    match_cmd.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    match_cmd.add_argument("--reference-range", metavar="FIRST:STOP", help="frames of the reference (stop exclusive)")
+    match_cmd.add_argument("--shot-range", metavar="FIRST:STOP", help="frames of the shot (stop exclusive)")
+    defaults = match.MatchParams()
+    match_cmd.add_argument("--strength", type=float, default=defaults.strength, help="0..1 (default %(default)s)")
+    match_cmd.add_argument(
         "--sample-stride", type=int, default=defaults.sample_stride, help="frames between samples (default %(default)s)"
     )
-    match.add_argument(
+    match_cmd.add_argument(
         "--max-std-ratio",
         type=float,
         default=defaults.max_std_ratio,
         help="bound on the per-channel deviation ratio (default %(default)s)",
     )
-    match.set_defaults(handler=_match)
+    match_cmd.set_defaults(handler=_match)
 
     look_parser = commands.add_parser("look", help="look model: train a 3D LUT from graded pairs, or apply a look")
     look_commands = look_parser.add_subparsers(dest="look_command", required=True)
     train = look_commands.add_parser("train", help="train a 33³ look LUT from (source, graded) clip pairs")
     train.add_argument("--pair", nargs=2, action="append", required=True, metavar=("SOURCE", "GRADED"),
                        help="camera original and its graded version (same size and length); repeatable")
-    train.add_argument("--frames", type=int, default=look.LookTrainParams().frames_per_pair,
+    train.add_argument("--frames", type=int, default=look_model.LookTrainParams().frames_per_pair,
                        help="frames sampled from each pair (default %(default)s)")
     train.add_argument("--out", required=True, help="output .cube file")
     train.set_defaults(handler=_look_train)
@@ -418,7 +433,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_continuity(commands)
     _add_replace_background(commands)
     _add_watermark(commands)
+    _add_input_colorspace(parser)
     return parser
+
+
+def _add_input_colorspace(parser: argparse.ArgumentParser) -> None:
+    """Give every command (each parser that runs a handler) ``--input-colorspace``."""
+    subcommands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subcommands:
+        parser.add_argument("--input-colorspace", metavar="NAME",
+                            help="OCIO colour space of the input clips (default: what the file's metadata "
+                                 "names, else Rec.709)")
+    for action in subcommands:
+        for child in action.choices.values():
+            _add_input_colorspace(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
-from engine.io import read_frame
+from engine.media.decode import read_frame
 from reviews import authz, measurements, reports, selectors, states
 from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError

@@ -179,7 +179,7 @@ LOUPE_MEDIA_ACCEL_PREFIX = env.str("LOUPE_MEDIA_ACCEL_PREFIX", default="/protect
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
-# The invisible forensic watermark (engine.watermark) in every review frame sent, carrying the
+# The invisible forensic watermark (engine.ops.watermark) in every review frame sent, carrying the
 # viewing session's payload (reviews.models.ForensicMark; `manage.py watermark_identify IMAGE`).
 LOUPE_FORENSIC_WATERMARK = env.bool("LOUPE_FORENSIC_WATERMARK", default=True)
 # Make a browser review proxy (H.264 at review width, frame for frame) of every clip ingested,

@@ -8,9 +8,10 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from engine import color, composite, continuity, inpaint, look, plate, rebuild, region, relight
 from engine.errors import ParameterError
-from engine.io import FrameSource
+from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
+from engine.media.decode import FrameSource
+from engine.ops import region
 
 from .errors import ServiceError
 from .models import FixKind
@@ -114,7 +115,7 @@ def _tracked(i: FixInputs) -> region.TrackedOutlines:
 
 def _remove_object(i: FixInputs):
     """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
-    return inpaint.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
+    return remove.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
 
 
 def _clean_plate(i: FixInputs):
@@ -128,12 +129,12 @@ def _clean_plate(i: FixInputs):
         leave_out = region.rasterise(_drawn_polygon(outlines[0]), (probe.height, probe.width))
     else:
         leave_out = None
-    return plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
+    return clean_plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
 
 
 def _replace_background(i: FixInputs):
     """Background replacement: the reference shot is the new background plate."""
-    return composite.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
+    return background.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
                          matte_sink=i.matte_sink, **_engine_callbacks(i))
 
 
@@ -158,10 +159,12 @@ def _png(image: np.ndarray) -> bytes:
 
 FIXES: dict[str, FixSpec] = {
     FixKind.COLOR_MATCH: FixSpec(
-        params_type=color.MatchParams,
-        run=lambda i: color.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
-        method="engine.color shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB",
-        method_ran=lambda parameters: "engine.color shot match in CIELAB — " + {
+        params_type=match.MatchParams,
+        run=lambda i: match.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
+        method="engine.fixes.match shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB "
+               "(ACEScct at source precision for sources deeper than 8 bits)",
+        method_ran=lambda parameters: "engine.fixes.match shot match in CIELAB (ACEScct for sources deeper than "
+                                      "8 bits) — " + {
             "mkl": "MKL, the linear Monge–Kantorovich colour transfer (Pitié & Kokaram 2007)",
             "reinhard": "Reinhard et al. 2001 (per-channel mean and spread)"}[parameters.get("method", "mkl")],
         needs_reference=True,
@@ -170,7 +173,7 @@ FIXES: dict[str, FixSpec] = {
     FixKind.RELIGHT: FixSpec(
         params_type=relight.RelightParams,
         run=lambda i: relight.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
-        method="engine.relight — exposure, CAT02 white balance and contrast as an ASC CDL v1.2",
+        method="engine.fixes.relight — exposure, CAT02 white balance and contrast as an ASC CDL v1.2",
         needs_reference=True,
         needs="A reference shot whose light to match.",
         extra_files=lambda result: {"grade.cc": result.cdl.to_cc_xml("loupe_relight").encode()},
@@ -178,15 +181,16 @@ FIXES: dict[str, FixSpec] = {
     FixKind.LOOK_TRANSFER: FixSpec(
         params_type=LookTransferParams,
         run=lambda i: look.apply_look(i.shot, i.look_path, **_engine_callbacks(i)),
-        method="engine.look — the production's look model, a 3D LUT applied through a dense 8-bit table",
+        method="engine.fixes.look — the production's look model, a 3D LUT applied through a dense 8-bit table "
+               "(at source precision for sources deeper than 8 bits)",
         needs_reference=False,
         needs="Parameters: {\"look_model\": id} of one of the production's look models.",
         needs_look_model=True,
     ),
     FixKind.OBJECT_REMOVAL: FixSpec(
-        params_type=inpaint.RemovalParams,
+        params_type=remove.RemovalParams,
         run=_remove_object,
-        method="engine.inpaint — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
+        method="engine.fixes.remove — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
                "regrain); pixels outside mask + margin untouched",
         needs_reference=False,
         needs='A mask: outline the object on one frame, and again on later frames where it moves or turns '
@@ -195,24 +199,24 @@ FIXES: dict[str, FixSpec] = {
         needs_mask=True,
     ),
     FixKind.CLEAN_PLATE: FixSpec(
-        params_type=plate.PlateParams,
+        params_type=clean_plate.PlateParams,
         run=_clean_plate,
-        method="engine.plate — frames aligned by homography, robust temporal median without masked or moving pixels",
+        method="engine.fixes.clean_plate — frames aligned by homography, robust temporal median without masked or moving pixels",
         needs_reference=False,
         needs="Optionally a mask of what to leave out of the plate on every frame.",
         extra_files=lambda result: {"plate.png": _png(result.plate),
                                     "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))},
     ),
     FixKind.BACKGROUND_REPLACE: FixSpec(
-        params_type=composite.BackgroundParams,
+        params_type=background.BackgroundParams,
         run=_replace_background,
-        method="engine.composite — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
+        method="engine.fixes.background — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
                "mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
         needs_reference=True,
         needs='A reference shot: the new background plate. Parameters: {"key": "green" | "blue" | "clean_plate"} '
               '(clean_plate needs a clean plate of this shot).',
         needs_clean_plate=lambda parameters: parameters["key"] == "clean_plate",
-        method_ran=lambda parameters: "engine.composite — " + {
+        method_ran=lambda parameters: "engine.fixes.background — " + {
             "green": "green-screen chroma key", "blue": "blue-screen chroma key",
             "clean_plate": "clean-plate difference key"}.get(parameters.get("key"), "key") +
             ", guided-filter edges (He et al. 2010), mattes carried along flow; Porter–Duff over with MKL "
@@ -221,7 +225,7 @@ FIXES: dict[str, FixSpec] = {
     FixKind.FRAME_REBUILD: FixSpec(
         params_type=rebuild.RebuildParams,
         run=lambda i: rebuild.run(shot=i.shot, params=i.params, **_engine_callbacks(i)),
-        method="engine.rebuild — motion-compensated interpolation: bidirectional DIS flow, forward splatting "
+        method="engine.fixes.rebuild — motion-compensated interpolation: bidirectional DIS flow, forward splatting "
                "with occlusion reasoning (Baker et al. 2011), Super SloMo blend (Jiang et al. 2018)",
         needs_reference=False,
         needs='Parameters: {"missing": [frame, ...]}, clip frames inside the fix\'s frames.',
@@ -231,7 +235,7 @@ FIXES: dict[str, FixSpec] = {
         params_type=continuity.ContinuityParams,
         run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
                                      progress=i.progress, should_cancel=i.should_cancel),
-        method="engine.continuity — takes aligned by homography, temporal-median plates without what moves, "
+        method="engine.fixes.continuity — takes aligned by homography, temporal-median plates without what moves, "
                "MKL colour normalisation, CIELAB difference with parallax tolerance",
         needs_reference=True,
         needs="A reference shot: the other take (this shot is take B). Findings appear on the shot's page.",

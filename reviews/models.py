@@ -92,6 +92,7 @@ class Clip(models.Model):
     SHA-256 of its manifest (each image's name and SHA-256, in frame order). Colour tags are
     ITU-T H.273 names (``bt709``); blank when the media is untagged. ``reel`` is the reel/tape
     name an EDL refers to (from the media's tags, else the file name without extension).
+    ``input_colorspace`` is the OCIO colour space (ACES studio config) fixes read the clip in.
     """
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="clips")
@@ -116,6 +117,11 @@ class Clip(models.Model):
     color_matrix = models.CharField(max_length=32, blank=True)
     color_range = models.CharField(max_length=8, blank=True, help_text="limited or full; blank if untagged.")
     reel = models.CharField(max_length=128, blank=True, help_text="Reel/tape name, as EDLs refer to the clip.")
+    input_colorspace = models.CharField(
+        max_length=128, blank=True,
+        help_text="OCIO colour space the engine reads the clip in: the supervisor's choice at ingest, else what "
+                  "the file names, else Rec.709 (engine.media.colour.input_colorspace); blank for clips "
+                  "ingested before it was recorded (read from the file then).")
     audio_streams = models.JSONField(default=list, blank=True,
                                      help_text="[{codec, channels, sample_rate_hz}] per audio stream.")
     editorial_metadata = models.JSONField(
@@ -506,7 +512,7 @@ class AuditEvent(models.Model):
 
 
 class ForensicMark(models.Model):
-    """The payload of the invisible forensic watermark (``engine.watermark``) carried by every
+    """The payload of the invisible forensic watermark (``engine.ops.watermark``) carried by every
     frame one viewing session was sent: a review room connection, or one person's frame views
     of one proposal or clip in one browser session. A leaked frame's payload names the session:
     who, which production and proposal (or clip), through what, and when."""

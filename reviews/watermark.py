@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from django.conf import settings
 
-from engine import watermark as forensic
+from engine.ops import watermark as forensic
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 OPACITY = 0.6

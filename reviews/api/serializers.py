@@ -33,7 +33,7 @@ class ClipSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "source_path", "checksum_sha256", "size_bytes", "codec", "pixel_format", "width",
                   "height", "frame_rate_num", "frame_rate_den", "frame_count", "start_timecode", "container_format",
                   "pixel_aspect_num", "pixel_aspect_den", "bit_depth", "color_primaries", "color_transfer",
-                  "color_matrix", "color_range", "reel", "audio_streams", "created_at", "proxy_state",
+                  "color_matrix", "color_range", "reel", "input_colorspace", "audio_streams", "created_at", "proxy_state",
                   "proxy_frames_done", "proxy_error"]
         read_only_fields = fields
 

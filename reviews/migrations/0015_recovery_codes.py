@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0013_fix_request_mask_keyframes'),
+        ('reviews', '0014_clip_input_colorspace'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,8 +12,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from engine import io as engine_io
 from engine.errors import EngineError
+from engine.media import colour
+from engine.media import decode as media_decode
+from engine.media import probe as media_probe
 from reviews import authz
 from reviews.errors import IngestError, NotAllowed, TooLarge
 from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
@@ -31,8 +33,8 @@ VIDEO_EXTENSIONS: dict[str, tuple[str, ...]] = {
     ".mov": ("mov",), ".mp4": ("mp4",), ".m4v": ("mp4", "mov"), ".mxf": ("mxf",), ".avi": ("avi",),
     ".mkv": ("matroska",), ".webm": ("webm", "matroska"),
 }
-#: Image-sequence extensions the engine reads (``engine.io.IMAGE_EXTENSIONS``), with a dot.
-SEQUENCE_EXTENSIONS = frozenset(f".{ext}" for ext in engine_io.IMAGE_EXTENSIONS)
+#: Image-sequence extensions the engine reads (``engine.media.probe.IMAGE_EXTENSIONS``), with a dot.
+SEQUENCE_EXTENSIONS = frozenset(f".{ext}" for ext in media_probe.IMAGE_EXTENSIONS)
 #: Sequence formats post houses deliver that the engine does not read yet: refused by name.
 UNREADABLE_SEQUENCE_EXTENSIONS = frozenset({".exr", ".dpx"})
 #: Largest picture side accepted, in pixels (16K); anything larger is a corrupt header.
@@ -124,7 +126,7 @@ def media_source(path: str | Path) -> MediaSource:
     return MediaSource(name=path.name, probe_path=path, is_sequence=False)
 
 
-def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
+def _check_probe(source: MediaSource, probe: media_probe.ClipProbe) -> None:
     """Refuse what probed but is not usable footage (names the file and the fact), before any
     frame is decoded: frames larger than ``LOUPE_FRAME_MAX_PIXELS`` among them."""
     name = source.name
@@ -149,7 +151,7 @@ def _check_probe(source: MediaSource, probe: engine_io.ClipProbe) -> None:
         raise IngestError(f"{name}: a frame rate of {float(probe.frame_rate):g} frames/s is not plausible.")
 
 
-def _reel(source: MediaSource, probe: engine_io.ClipProbe) -> str:
+def _reel(source: MediaSource, probe: media_probe.ClipProbe) -> str:
     """The reel an EDL names this clip by: the media's reel/tape tag, else its name without
     extension (a sequence: without the frame-number pattern)."""
     if probe.reel:
@@ -160,7 +162,7 @@ def _reel(source: MediaSource, probe: engine_io.ClipProbe) -> str:
     return Path(source.name).stem
 
 
-def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Clip:
+def clip_ingest(*, production: Production, path: str | Path, actor: User, input_colorspace: str | None = None) -> Clip:
     """Ingest the media at ``path`` into ``production`` as a Clip: a video file (MOV, MP4, MXF,
     AVI, MKV — the type decided by probing, not by the extension), a folder of numbered images,
     or a sequence pattern ``name.%04d.png`` / ``name.####.png``. Probe it with PyAV (codec,
@@ -169,21 +171,25 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
     sequence's is its manifest's), decode its middle and last frames (which catches truncated
     files), and make a thumbnail of the middle one; the browser review proxy is queued on the
     ``default`` queue once this commits (``services.proxies``). The original is only read.
+    Its input colour space (``Clip.input_colorspace``) is ``input_colorspace`` when the supervisor
+    chose one (an OCIO name or alias of the ACES studio config, or ``Rec.709``), else what the
+    file names, else Rec.709.
 
     Raises ``NotAllowed`` unless ``actor`` is the production's supervisor, and ``IngestError``
     (naming the file) when it is missing, empty, of a type Loupe does not ingest, its extension
-    disagrees with its content, unreadable, truncated, has zero frames or absurd dimensions, or
-    is already ingested (same checksum). Nothing is stored on failure.
+    disagrees with its content, unreadable, truncated, has zero frames or absurd dimensions, names
+    an unknown colour space, or is already ingested (same checksum). Nothing is stored on failure.
     """
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     source = media_source(path)
     try:
-        probe = engine_io.probe(source.probe_path)
+        probe = media_probe.probe(source.probe_path)
         _check_probe(source, probe)
-        poster = engine_io.read_frame(source.probe_path, probe.frame_count // 2)
+        poster = media_decode.read_frame(source.probe_path, probe.frame_count // 2)
         if probe.frame_count > 1:
-            engine_io.read_frame(source.probe_path, probe.frame_count - 1)
-    except EngineError as error:  # FrameSourceError and any more specific media error
+            media_decode.read_frame(source.probe_path, probe.frame_count - 1)
+        colorspace = colour.input_colorspace(probe, input_colorspace)
+    except EngineError as error:  # FrameSourceError, ParameterError and any more specific media error
         raise IngestError(f"{source.name}: {error}") from None
     if source.is_sequence:
         checksum, size_bytes = _folder_manifest_sha256(source.probe_path)
@@ -218,11 +224,13 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User) -> Cli
             color_matrix=probe.color_matrix or "",
             color_range=probe.color_range or "",
             reel=_reel(source, probe),
+            input_colorspace=colorspace,
             audio_streams=list(probe.audio_streams),
             ingested_by=actor,
         )
         audit_record(production=production, actor=actor, action="clip.ingest", target=clip,
-                     payload={"path": str(source.probe_path), "sha256": checksum, "frame_count": probe.frame_count})
+                     payload={"path": str(source.probe_path), "sha256": checksum, "frame_count": probe.frame_count,
+                              "input_colorspace": colorspace})
         write_bytes_atomically(clip_thumbnail_path(clip.pk), thumbnail)
         clip_proxy_enqueue(clip)
     logger.info("ingested clip %s (%s) into %s", clip.pk, source.probe_path, production.code)
@@ -235,11 +243,11 @@ def clip_facts(clip: Clip) -> str:
     rate_text = f"{float(rate):.3f}".rstrip("0").rstrip(".") + (f" ({rate.numerator}/{rate.denominator})"
                                                                  if rate.denominator != 1 else "")
     aspect = "" if clip.pixel_aspect_num == clip.pixel_aspect_den else f" PAR {clip.pixel_aspect_num}:{clip.pixel_aspect_den}"
-    colour = "/".join(v or "?" for v in (clip.color_primaries, clip.color_transfer, clip.color_matrix))
+    tags = "/".join(v or "?" for v in (clip.color_primaries, clip.color_transfer, clip.color_matrix))
     audio = f"{len(clip.audio_streams)} audio" if clip.audio_streams else "no audio"
     return (f"{clip.codec} {clip.pixel_format} {clip.bit_depth or '?'}-bit {clip.width}x{clip.height}{aspect} "
             f"{rate_text} fps {clip.frame_count} frames TC {clip.start_timecode} reel {clip.reel} "
-            f"colour {colour} {audio} sha256 {clip.checksum_sha256[:12]}")
+            f"colour {tags} read as {clip.input_colorspace or colour.REC709} {audio} sha256 {clip.checksum_sha256[:12]}")
 
 
 #: Demuxer → the extension an uploaded original is stored with (its type decided by probing).
@@ -301,7 +309,7 @@ def clip_upload(*, production: Production, upload, actor: User) -> Clip:
             for chunk in upload.chunks():
                 stream.write(chunk)
         try:
-            demuxers = set(engine_io.probe(incoming).container_format.split(","))
+            demuxers = set(media_probe.probe(incoming).container_format.split(","))
         except EngineError:  # any media error of the engine's: not footage it can read
             raise IngestError(f"{upload.name} is not a video file FFmpeg can read.") from None
         extension = next((ext for demuxer, ext in _UPLOAD_EXTENSIONS if demuxer in demuxers), None)

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from engine import likeness
 from engine.errors import EngineError
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
+from engine.ops import likeness
 from reviews import authz, events, states
 from reviews.errors import NotAllowed, ServiceError
 from reviews.fixes import fix_spec
@@ -120,7 +120,7 @@ def _fix_region(fix_request: FixRequest) -> np.ndarray | None:
 
 
 def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) -> dict:
-    """Run the engine's likeness screening (``engine.likeness``) on the fix request's frames
+    """Run the engine's likeness screening (``engine.ops.likeness``) on the fix request's frames
     and keep its result. Faces count inside the region its newest version declared (the whole
     frame before the first version: jobs screen once a version exists).
 

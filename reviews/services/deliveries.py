@@ -31,7 +31,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from engine.io import FrameSource, FrameSourceError
+from engine.errors import FrameSourceError
+from engine.media.decode import FrameSource
 from reviews import authz, events
 from reviews.deliverables import (DEFAULT_FORMAT, DELIVERY_FORMATS, PRECISION_NOTE, DeliverableError,
                                   DeliveryFormat, deliverable_write)

@@ -1,5 +1,5 @@
 """Forensic watermark payloads: one per viewing session, kept so that a leaked frame names who
-was sent it (``engine.watermark`` embeds and reads them; ``manage.py watermark_identify``)."""
+was sent it (``engine.ops.watermark`` embeds and reads them; ``manage.py watermark_identify``)."""
 import secrets
 
 from django.contrib.auth.models import User

@@ -25,9 +25,11 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Max
 from django.utils import timezone
 
-from engine import continuity
 from engine.errors import Cancelled, EngineError
-from engine.io import FrameSource
+from engine.fixes import continuity
+from engine.media import colour
+from engine.media.decode import FrameSource
+from engine.media.images import quantise
 from reviews import authz, events, selectors, states
 from reviews.errors import Conflict
 from reviews.fixes import FixInputs, fix_spec
@@ -89,7 +91,7 @@ def _enqueue(job: Job) -> None:
 
 
 def _enqueue_likeness_screening(fix_request: FixRequest) -> None:
-    """Screen the fix request's frames for faces (``engine.likeness``) on a worker once its
+    """Screen the fix request's frames for faces (``engine.ops.likeness``) on a worker once its
     first version exists: after the job, so that it never delays a proposal."""
     from reviews.tasks import fix_request_screen_run
 
@@ -199,10 +201,17 @@ def _job_end(job: Job, state: str, error: str = "") -> None:
 
 
 class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG)."""
+    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG).
+
+    Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
+    come as float32 at source precision (issue #21): the rendered frame is stored as a 16-bit
+    PNG and the review frames through the display transform of the clip's colour space
+    (``colorspace``, set once the shot is opened).
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.colorspace = colour.REC709
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         self.first: int | None = None  # the frames rendered: [first, last]
         self.last: int | None = None
@@ -224,7 +233,12 @@ class _ProposalWriter:
             raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
-        bgr = cv2.cvtColor(after, cv2.COLOR_RGB2BGR)
+        if after.dtype != np.uint8:  # a deeper source, at its precision
+            rendered = quantise(after, np.uint16)
+            before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
+        else:
+            rendered = after
+        bgr = cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR)
         if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
                            [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f"could not write frame {frame} to {self.folder}")
@@ -272,6 +286,11 @@ class _JobMonitor:
         return self.cancelled
 
 
+def _clip_source(clip, first: int, stop: int) -> FrameSource:
+    """Frames [first, stop) of a clip, read in the clip's input colour space (blank: from the file)."""
+    return FrameSource(Path(clip.source_path), first, stop, input_colorspace=clip.input_colorspace or None)
+
+
 def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     """Run the engine for a job and store its result: the fix request's next proposal version,
     or, for a fix that reports findings (a continuity check), its continuity findings.
@@ -295,10 +314,11 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     reference = fix_request.reference_shot
     params = spec.params_type.from_dict(fix_request.parameters)
     try:
+        shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
+        writer.colorspace = shot.colorspace
         result = spec.run(FixInputs(
-            shot=FrameSource(Path(fix_request.shot.clip.source_path), fix_request.frame_in, fix_request.frame_out),
-            reference=FrameSource(Path(reference.clip.source_path), reference.source_in, reference.source_out)
-            if reference else None,
+            shot=shot,
+            reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
             params=params,
             look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
             sink=writer,
@@ -389,7 +409,7 @@ def _clean_plate_source(fix_request: FixRequest) -> FrameSource:
 
 
 def _store_findings(job: Job, fix_request: FixRequest, document: dict, media_dir: str) -> None:
-    """Store a continuity check's findings (FINDINGS.json as :func:`engine.continuity.write_findings`
+    """Store a continuity check's findings (FINDINGS.json as :func:`engine.fixes.continuity.write_findings`
     wrote it, crops beside it in ``media_dir``) and audit them."""
     findings = ContinuityFinding.objects.bulk_create(
         ContinuityFinding(production=job.production, fix_request=fix_request, job=job, kind=entry["kind"],

@@ -5,9 +5,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 
-from engine import look as engine_look
 from engine.errors import EngineError, ParameterError
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
+from engine.models import look as engine_look
 from reviews import authz
 from reviews.errors import ServiceError
 from reviews.media import media_path

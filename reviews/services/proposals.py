@@ -3,7 +3,6 @@ import datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
 from reviews import authz, events, selectors, states
 from reviews.errors import Conflict, ServiceError

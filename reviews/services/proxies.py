@@ -1,7 +1,7 @@
 """Browser review proxies of clips: made after ingest by a task on the ``default`` queue.
 
 A proxy (``clips/<id>/proxy.mp4``, see ``reviews.media``) is the clip re-encoded as H.264 at
-review width, frame for frame (``engine.proxy``): frame N of the proxy is frame N of the
+review width, frame for frame (``engine.media.proxy``): frame N of the proxy is frame N of the
 original. Its state and progress (frames done) live on the Clip and are broadcast to the
 production's browsers as ``clip.proxy`` events.
 """
@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import transaction
 
 from engine.errors import EngineError
-from engine.io import FrameSource
-from engine.proxy import write_review_proxy
+from engine.media.decode import FrameSource
+from engine.media.proxy import write_review_proxy
 from reviews import events
 from reviews.media import clip_proxy_path
 from reviews.models import Clip, ProxyState
@@ -72,8 +72,8 @@ def clip_proxy_make(*, clip_id: int) -> Clip | None:
             _set(clip, proxy_frames_done=done)
 
     try:
-        write_review_proxy(FrameSource(clip.source_path), path, max_width=settings.LOUPE_REVIEW_WIDTH,
-                           progress=progress)
+        source = FrameSource(clip.source_path, input_colorspace=clip.input_colorspace or None)
+        write_review_proxy(source, path, max_width=settings.LOUPE_REVIEW_WIDTH, progress=progress)
     except EngineError as error:
         logger.warning("proxy of clip %s failed: %s", clip.pk, error)
         _set(clip, proxy_state=ProxyState.FAILED, proxy_error=str(error))

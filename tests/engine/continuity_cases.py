@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io import FrameSource, FrameWriter, read_frame
+from engine.media.decode import FrameSource, read_frame
+from engine.media.encode import FrameWriter
 
 #: Width of the written takes (pixels).
 WIDTH = 480

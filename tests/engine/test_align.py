@@ -1,16 +1,17 @@
-"""engine.align and shot match with ``align``: when the reference is another angle of the same
+"""engine.ops.align and shot match with ``align``: when the reference is another angle of the same
 setup (here a real clip seen through a tighter, shifted framing) in another grade, fitting on
 aligned pixels recovers the grade better than fitting on whole-frame statistics."""
 import numpy as np
 import pytest
 import torch
 
-from engine import color
-from engine.align import align_to_shot
-from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.errors import ParameterError
-from engine.io import FrameSource, FrameWriter, read_frame
-from engine.lut3d import DenseLut8, load_look
+from engine.fixes import match
+from engine.media.decode import FrameSource, read_frame
+from engine.media.encode import FrameWriter
+from engine.ops.align import align_to_shot
+from engine.ops.cielab import delta_e2000, srgb_to_lab
+from engine.ops.lut3d import DenseLut8, load_look
 
 CLIP = "sam2_02_cups.mp4"
 FRAMES = 12
@@ -58,7 +59,7 @@ def test_aligned_fit_recovers_the_grade_better_than_whole_frame_statistics(setup
     errors = {}
     for align in (False, True):
         outputs = {}
-        color.run(shot, reference, params=color.MatchParams(align=align),
+        match.run(shot, reference, params=match.MatchParams(align=align),
                   sink=lambda number, before, after: outputs.__setitem__(number, (before, after)))
         errors[align] = np.mean([mean_delta_e(after, grade.apply(before)) for before, after in outputs.values()])
     print(f"mean ΔE2000 to the true grade: whole-frame fit {errors[False]:.2f}, aligned fit {errors[True]:.2f}")
@@ -69,6 +70,6 @@ def test_unrelated_shots_do_not_align(footage):
     shot = FrameSource(footage / "clips" / CLIP, 0, 8)
     other = FrameSource(footage / "clips" / "sam2_05_default_juggle.mp4", 0, 8)
     with pytest.raises(ParameterError, match="could not align"):
-        color.run(shot, other, params=color.MatchParams(align=True), sink=lambda *frame: None)
+        match.run(shot, other, params=match.MatchParams(align=True), sink=lambda *frame: None)
     with pytest.raises(ParameterError, match="exclude each other"):
-        color.MatchParams(align=True, pixels_correspond=True)
+        match.MatchParams(align=True, pixels_correspond=True)

@@ -1,4 +1,4 @@
-"""engine.color: shot match on two real clips shot under different light.
+"""engine.fixes.match: shot match on two real clips shot under different light.
 
 Shot: sam2_02_cups (cool outdoor shade); reference: sam2_04_coffee (warm indoor light).
 """
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine import color
-from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.errors import Cancelled, ParameterError
-from engine.io import FrameSource
+from engine.fixes import match
+from engine.media.decode import FrameSource
+from engine.ops.cielab import delta_e2000, srgb_to_lab
 
 SHOT_RANGE = (0, 61)
 REFERENCE_RANGE = (0, 61)
@@ -27,7 +27,7 @@ def _packed(frame: np.ndarray) -> np.ndarray:
 
 def _sample_lab(frame: np.ndarray) -> torch.Tensor:
     """CIELAB of the pixel grid the engine documents for its statistics."""
-    step = max(1, math.ceil(max(frame.shape[:2]) / color.STATS_MAX_SAMPLES_PER_SIDE))
+    step = max(1, math.ceil(max(frame.shape[:2]) / match.STATS_MAX_SAMPLES_PER_SIDE))
     rgb = torch.from_numpy(np.ascontiguousarray(frame[::step, ::step]).reshape(-1, 3)).to(torch.float64) / 255.0
     return srgb_to_lab(rgb)
 
@@ -45,7 +45,7 @@ class Recorded:
     colour_pairs: list[np.ndarray] = field(default_factory=list)
 
 
-def _run_and_record(shot: FrameSource, reference: FrameSource, params: color.MatchParams):
+def _run_and_record(shot: FrameSource, reference: FrameSource, params: match.MatchParams):
     recorded = Recorded()
     first = shot.frame_range.start
     pristine = dict(shot.frames(step=30))  # frames the sink must receive unmodified as "before"
@@ -67,7 +67,7 @@ def _run_and_record(shot: FrameSource, reference: FrameSource, params: color.Mat
     def progress(done: int, total: int) -> None:
         recorded.progress.append((done, total))
 
-    result = color.run(shot, reference, params=params, sink=sink, progress=progress)
+    result = match.run(shot, reference, params=params, sink=sink, progress=progress)
     return result, recorded
 
 
@@ -75,7 +75,7 @@ def _run_and_record(shot: FrameSource, reference: FrameSource, params: color.Mat
 def matched(cups, coffee):
     shot = FrameSource(cups, *SHOT_RANGE)
     reference = FrameSource(coffee, *REFERENCE_RANGE)
-    result, recorded = _run_and_record(shot, reference, color.MatchParams())
+    result, recorded = _run_and_record(shot, reference, match.MatchParams())
     return shot, reference, result, recorded
 
 
@@ -100,7 +100,7 @@ def test_measurements_are_a_flat_dict_of_floats_measured_on_the_output_frames(ma
     mean_after = recorded.lab_sum_after / recorded.lab_count_after
     mean_reference = torch.zeros(3, dtype=torch.float64)
     count = 0
-    for _, frame in reference.frames(step=color.MatchParams().sample_stride):
+    for _, frame in reference.frames(step=match.MatchParams().sample_stride):
         lab = _sample_lab(frame)
         mean_reference += lab.sum(dim=0)
         count += lab.shape[0]
@@ -145,10 +145,10 @@ def test_strength_zero_leaves_every_pixel_bit_for_bit(cups, coffee):
     shot = FrameSource(cups, first=100, stop=104)
     reference = FrameSource(coffee, first=0, stop=8)
     identical = []
-    result = color.run(
+    result = match.run(
         shot,
         reference,
-        params=color.MatchParams(strength=0.0),
+        params=match.MatchParams(strength=0.0),
         sink=lambda n, before, after: identical.append(np.array_equal(before, after)),
     )
     assert identical == [True] * 4
@@ -160,7 +160,7 @@ def test_cancel_stops_between_frames(cups, coffee):
     reference = FrameSource(coffee, first=0, stop=4)
     rendered = []
     with pytest.raises(Cancelled, match="after 3 of 20 frames"):
-        color.run(
+        match.run(
             shot,
             reference,
             sink=lambda n, before, after: rendered.append(n),
@@ -172,7 +172,7 @@ def test_cancel_stops_between_frames(cups, coffee):
 def test_cancel_during_measurement_renders_nothing(cups, coffee):
     rendered = []
     with pytest.raises(Cancelled, match="measuring the shot"):
-        color.run(
+        match.run(
             FrameSource(cups, first=0, stop=20),
             FrameSource(coffee, first=0, stop=4),
             sink=lambda n, before, after: rendered.append(n),
@@ -195,12 +195,12 @@ def test_cancel_during_measurement_renders_nothing(cups, coffee):
 )
 def test_bad_parameters_are_refused_by_name(values, message):
     with pytest.raises(ParameterError) as raised:
-        color.MatchParams.from_dict(values)
+        match.MatchParams.from_dict(values)
     assert message in str(raised.value)
 
 
 def test_parameters_round_trip_through_a_dict():
-    params = color.MatchParams(sample_stride=2, strength=0.75, max_std_ratio=3)
+    params = match.MatchParams(sample_stride=2, strength=0.75, max_std_ratio=3)
     assert params.to_dict() == {
         "sample_stride": 2,
         "strength": 0.75,
@@ -209,8 +209,8 @@ def test_parameters_round_trip_through_a_dict():
         "pixels_correspond": False,
         "align": False,
     }
-    assert color.MatchParams.from_dict(params.to_dict()) == params
-    assert color.MatchParams.from_dict({}) == color.MatchParams()
+    assert match.MatchParams.from_dict(params.to_dict()) == params
+    assert match.MatchParams.from_dict({}) == match.MatchParams()
 
 
 def test_mkl_matches_the_reference_covariance_closer_than_reinhard(cups, coffee):
@@ -219,7 +219,7 @@ def test_mkl_matches_the_reference_covariance_closer_than_reinhard(cups, coffee)
     covariances = {}
     for method in ("mkl", "reinhard"):
         lab = []
-        color.run(shot, reference, params=color.MatchParams(method=method, sample_stride=4),
+        match.run(shot, reference, params=match.MatchParams(method=method, sample_stride=4),
                   sink=lambda n, before, after: lab.append(_sample_lab(after)) if n % 4 == 0 else None)
         covariances[method] = torch.cov(torch.cat(lab).T)
     wanted = torch.cov(torch.cat([_sample_lab(f) for _, f in reference.frames(step=4)]).T)
@@ -236,9 +236,9 @@ def test_fit_mask_leaves_pixels_out_of_the_fit(cups, coffee):
     left_half[:, :640] = True
     means = {}
     for name, mask in (("all", None), ("left", left_half), ("left_callable", lambda n: left_half)):
-        result = color.run(shot, reference, reference_mask=mask, sink=lambda n, b, a: None)
+        result = match.run(shot, reference, reference_mask=mask, sink=lambda n, b, a: None)
         means[name] = result.measurements["mean_l_after"]
     assert means["left"] == pytest.approx(means["left_callable"])
     assert abs(means["left"] - means["all"]) > 0.5  # the right half of the reference no longer counts
     with pytest.raises(ParameterError, match="fit mask"):
-        color.run(shot, reference, shot_mask=np.ones((10, 10), bool), sink=lambda n, b, a: None)
+        match.run(shot, reference, shot_mask=np.ones((10, 10), bool), sink=lambda n, b, a: None)

@@ -1,9 +1,9 @@
-"""engine.colorspace: CIELAB conversion and CIEDE2000 against published reference data."""
+"""engine.ops.cielab: CIELAB conversion and CIEDE2000 against published reference data."""
 
 import pytest
 import torch
 
-from engine.colorspace import delta_e2000, lab_to_srgb, srgb_to_lab
+from engine.ops.cielab import delta_e2000, lab_to_srgb, srgb_to_lab
 
 # G. Sharma, W. Wu, E. N. Dalal, "The CIEDE2000 color-difference formula: implementation
 # notes, supplementary test data, and mathematical observations", Color Research &

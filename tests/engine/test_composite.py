@@ -1,4 +1,4 @@
-"""engine.matte and engine.composite on real footage.
+"""engine.ops.matte and engine.fixes.background on real footage.
 
 Ground truth: the Harmonizer video's foreground (a woman with loose hair) and its soft matte
 (mask.mp4) are composited — a real edit of real frames — over real green cloth (from the
@@ -16,10 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import composite, matte
 from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.fixes import background as background_fix
+from engine.media.decode import FrameSource
+from engine.media.encode import FrameWriter
+from engine.ops import matte
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = (480, 270)
@@ -87,9 +89,9 @@ def test_replacing_the_background_changes_only_the_background(footage, harmonize
             shots.write(index, _over(foreground, truth, plate))
             cleans.write(index, plate)
     outputs, mattes = {}, {}
-    result = composite.run(
+    result = background_fix.run(
         shot=FrameSource(shot_folder), reference=FrameSource(footage / "matting" / "background_matting_v1" / "target_background"),
-        clean_plate=FrameSource(plate_folder), params=composite.BackgroundParams(key="clean_plate", harmonise_strength=0.0),
+        clean_plate=FrameSource(plate_folder), params=background_fix.BackgroundParams(key="clean_plate", harmonise_strength=0.0),
         sink=lambda n, before, after: outputs.__setitem__(n, (before, after)),
         matte_sink=lambda n, alpha: mattes.__setitem__(n, alpha))
     assert result.frame_count == 3 and len(mattes) == 3
@@ -135,10 +137,10 @@ def test_command_line_keys_a_real_green_screen(footage, tmp_path, capsys):
 
 def test_bad_parameters_are_refused(footage):
     with pytest.raises(ParameterError, match="key must be one of"):
-        composite.BackgroundParams(key="red")
+        background_fix.BackgroundParams(key="red")
     with pytest.raises(ParameterError, match="unknown background replacement parameter"):
-        composite.BackgroundParams.from_dict({"keyer": "green"})
+        background_fix.BackgroundParams.from_dict({"keyer": "green"})
     plate = FrameSource(footage / "matting" / "background_matting_v1" / "target_background")
     with pytest.raises(ParameterError, match="needs a clean plate"):
-        composite.run(shot=plate, reference=plate, params=composite.BackgroundParams(key="clean_plate"),
+        background_fix.run(shot=plate, reference=plate, params=background_fix.BackgroundParams(key="clean_plate"),
                       sink=lambda *a: None)

@@ -1,4 +1,4 @@
-"""engine.continuity on real footage: a real object pasted into one of two takes of a real clip
+"""engine.fixes.continuity on real footage: a real object pasted into one of two takes of a real clip
 is found where it was put; a prop pasted at two places is one "moved" finding; a real exposure
 change is a "light" finding; two takes that differ only by camera motion and people moving give
 no finding. The cases are in continuity_cases.py (bench/continuity.py runs all of them)."""
@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from engine import continuity
 from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
-from engine.io import FrameSource
+from engine.fixes import continuity
+from engine.media.decode import FrameSource
 
 from .continuity_cases import CASES, make_case, iou
 

@@ -1,11 +1,11 @@
-"""engine.flow on real footage: DIS flow brings the next frame onto this one, and the
+"""engine.ops.flow on real footage: DIS flow brings the next frame onto this one, and the
 forward–backward check marks the pixels it cannot trust."""
 import numpy as np
 import pytest
 
-from engine import flow
 from engine.errors import ParameterError
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
+from engine.ops import flow
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
-"""Object removal (engine.inpaint), its masks (engine.region) and clean plates (engine.plate),
+"""Object removal (engine.fixes.remove), its masks (engine.ops.region) and clean plates (engine.fixes.clean_plate),
 on the real DAVIS-derived sequences in footage/vos (432x240).
 
-Short frame ranges keep the module under a minute; bench/inpaint.py runs the whole sequences.
+Short frame ranges keep the module under a minute; bench/remove.py runs the whole sequences.
 """
 import json
 import subprocess
@@ -14,10 +14,11 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 from engine import __main__ as engine_cli
-from engine import grain, inpaint, plate, region
 from engine.errors import ParameterError
-from engine.exemplar import exemplar_fill
-from engine.io import FrameSource
+from engine.fixes import clean_plate, remove
+from engine.media.decode import FrameSource
+from engine.ops import grain, region
+from engine.ops.exemplar import exemplar_fill
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,7 @@ def _remove(shot: FrameSource, **kwargs):
     def sink(number, before, after):
         frames.append((number, before, after))
 
-    result = inpaint.run(shot=shot, sink=sink, **kwargs)
+    result = remove.run(shot=shot, sink=sink, **kwargs)
     return result, frames
 
 
@@ -41,7 +42,7 @@ def _remove(shot: FrameSource, **kwargs):
 def tennis_removed(vos):
     """The tennis player removed from frames 0–9 with the sequence's own masks."""
     shot = FrameSource(vos / "tennis" / "frames", 0, 10)
-    params = inpaint.RemovalParams(mask_folder=str(vos / "tennis" / "masks"), margin_px=4)
+    params = remove.RemovalParams(mask_folder=str(vos / "tennis" / "masks"), margin_px=4)
     return _remove(shot, params=params)
 
 
@@ -76,7 +77,7 @@ def test_removal_at_720p_keeps_every_pixel_outside_the_region_and_removes_the_pl
         cv2.imwrite(str(tmp_path / "masks" / f"{number:05d}.png"), big_mask)
         sources.append(big)
         masks.append(big_mask > 127)
-    params = inpaint.RemovalParams(mask_folder=str(tmp_path / "masks"), margin_px=4)
+    params = remove.RemovalParams(mask_folder=str(tmp_path / "masks"), margin_px=4)
 
     result, frames = _remove(FrameSource(tmp_path / "frames"), params=params)
 
@@ -105,7 +106,7 @@ def test_fixed_fine_texture_is_not_taken_for_grain_so_the_fill_does_not_boil(vos
     frame to frame. Grain synthesised afresh every frame at the plate's whole spatial deviation
     made the fill flicker more than the plate (warping error ratio 1.70 on these 20 frames)."""
     shot = FrameSource(vos / "schoolgirls" / "frames", 0, 20)
-    result, _ = _remove(shot, params=inpaint.RemovalParams(mask_folder=str(vos / "schoolgirls" / "masks")))
+    result, _ = _remove(shot, params=remove.RemovalParams(mask_folder=str(vos / "schoolgirls" / "masks")))
     m = result.measurements
     assert m["grain_changing_share"] < 0.8, m
     assert m["warping_error_ratio"] <= 1.5, m
@@ -232,7 +233,7 @@ def test_keyframes_outside_the_shot_are_refused(vos):
 
 def test_removal_from_a_box_in_the_parameters_changes_only_its_tracked_region(vos):
     shot = FrameSource(vos / "tennis" / "frames", 30, 36)
-    params = inpaint.RemovalParams.from_dict({"box": [150, 60, 50, 40], "mask_frame": 32, "margin_px": 2})
+    params = remove.RemovalParams.from_dict({"box": [150, 60, 50, 40], "mask_frame": 32, "margin_px": 2})
     result, frames = _remove(shot, params=params)
     assert 0 < result.region.mean() < 0.1
     for _, before, after in frames:
@@ -241,33 +242,33 @@ def test_removal_from_a_box_in_the_parameters_changes_only_its_tracked_region(vo
 
 
 def test_removal_parameters_round_trip_and_refuse_bad_values():
-    params = inpaint.RemovalParams.from_dict({"box": [1, 2, 30, 40], "mask_frame": 5, "margin_px": 6})
-    assert inpaint.RemovalParams.from_dict(params.to_dict()) == params
+    params = remove.RemovalParams.from_dict({"box": [1, 2, 30, 40], "mask_frame": 5, "margin_px": 6})
+    assert remove.RemovalParams.from_dict(params.to_dict()) == params
     assert params.to_dict()["box"] == [1.0, 2.0, 30.0, 40.0]
     with pytest.raises(ParameterError, match="unknown object removal parameter"):
-        inpaint.RemovalParams.from_dict({"margin": 4})
+        remove.RemovalParams.from_dict({"margin": 4})
     with pytest.raises(ParameterError, match="one way"):
-        inpaint.RemovalParams(mask_folder="masks", box=(0, 0, 10, 10))
+        remove.RemovalParams(mask_folder="masks", box=(0, 0, 10, 10))
     with pytest.raises(ParameterError, match="margin_px"):
-        inpaint.RemovalParams(margin_px=-1)
+        remove.RemovalParams(margin_px=-1)
     with pytest.raises(ParameterError, match="positive width"):
-        inpaint.RemovalParams(box=(0, 0, 0, 10))
+        remove.RemovalParams(box=(0, 0, 0, 10))
     with pytest.raises(ParameterError, match="mask_frame"):
-        inpaint.RemovalParams(mask_frame=3)
+        remove.RemovalParams(mask_frame=3)
 
 
 def test_removal_without_masks_or_with_masks_of_another_size_is_refused(vos):
     shot = FrameSource(vos / "tennis" / "frames", 0, 3)
     with pytest.raises(ParameterError, match="needs masks"):
-        inpaint.run(shot=shot, sink=lambda *_: None)
+        remove.run(shot=shot, sink=lambda *_: None)
     with pytest.raises(ParameterError, match="mask of frame 0 is 100x50"):
-        inpaint.run(shot=shot, masks=np.zeros((50, 100), bool), sink=lambda *_: None)
+        remove.run(shot=shot, masks=np.zeros((50, 100), bool), sink=lambda *_: None)
 
 
 def test_clean_plate_removes_the_moving_player_and_keeps_the_background(vos):
     """Without any mask: the player moves, so the robust median leaves him out."""
     shot = FrameSource(vos / "tennis" / "frames")
-    result = plate.run(shot=shot, params=plate.PlateParams(max_frames=12, reference_frame=35))
+    result = clean_plate.run(shot=shot, params=clean_plate.PlateParams(max_frames=12, reference_frame=35))
     reference = next(FrameSource(vos / "tennis" / "frames", 35, 36).frames())[1]
     player = cv2.imread(str(vos / "tennis" / "masks" / "00035.png"), cv2.IMREAD_GRAYSCALE) > 127
     background = ~region.dilate(player, 8)

@@ -1,4 +1,4 @@
-"""engine.io: probing, frame-accurate reading and atomic writing, on real footage."""
+"""engine.media.decode: probing, frame-accurate reading and atomic writing, on real footage."""
 
 import logging
 from fractions import Fraction
@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from engine.errors import FrameSourceError, FrameWriteError
-from engine.io import FrameSource, FrameWriter, probe, read_frame
+from engine.media.decode import FrameSource, read_frame
+from engine.media.encode import FrameWriter
+from engine.media.probe import probe
 
 
 ORACLE_FRAMES = {0, 37, 38, 39, 123, 262, 263, 264}
@@ -133,7 +135,7 @@ def test_frame_source_yields_exactly_the_frames_of_a_sequential_decode(cups, cup
     gop_start = max(k for k in keyframes if k < first)
     expected = cups_decoded.frames
 
-    with caplog.at_level(logging.DEBUG, logger="engine.io"):
+    with caplog.at_level(logging.DEBUG, logger="engine.media.decode"):
         got = list(FrameSource(cups, first=first, stop=first + 3).frames())
 
     assert [number for number, _ in got] == [first, first + 1, first + 2]
@@ -152,7 +154,7 @@ def test_frame_source_is_frame_accurate_on_a_clip_with_many_short_gops(footage, 
     gop_start = max(k for k in oracle.keyframes if k <= 100)
     assert gop_start not in (0, 100)
 
-    with caplog.at_level(logging.DEBUG, logger="engine.io"):
+    with caplog.at_level(logging.DEBUG, logger="engine.media.decode"):
         got = list(FrameSource(bikes, first=100, stop=102).frames())
 
     assert [n for n, _ in got] == [100, 101]

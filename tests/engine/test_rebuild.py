@@ -1,4 +1,4 @@
-"""engine.rebuild on real footage: frames dropped from real clips are rebuilt by motion-
+"""engine.fixes.rebuild on real footage: frames dropped from real clips are rebuilt by motion-
 compensated interpolation and compared with the frames that were dropped (PSNR, SSIM),
 beside frame blending and frame repeat measured on the same frames."""
 import json
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from engine import rebuild
 from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.fixes import rebuild
+from engine.media.decode import FrameSource
+from engine.media.encode import FrameWriter
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""engine.relight: a real shot pushed in exposure and white balance is brought back.
+"""engine.fixes.relight: a real shot pushed in exposure and white balance is brought back.
 
 The push is made here from real clips: frames decoded, linearised (IEC 61966-2-1), scaled
 by 2^stops and per-channel white-balance gains, re-encoded to 8 bits. The reference is the
@@ -9,9 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import relight
 from engine.errors import ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.fixes import relight
+from engine.media.decode import FrameSource
+
+# A warm cast, like tungsten against daylight; normalised to leave luminance (Rec.709 Y) alone,
+from engine.media.encode import FrameWriter
 
 # A warm cast, like tungsten against daylight; normalised to leave luminance (Rec.709 Y) alone,
 # so the exposure push is exactly the stops asked for.

@@ -1,12 +1,12 @@
-"""engine.rgb_lut: the lazily filled 8-bit colour table is exact, not an approximation."""
+"""engine.ops.rgb_lut: the lazily filled 8-bit colour table is exact, not an approximation."""
 
 import numpy as np
 import pytest
 import torch
 
-from engine.colorspace import lab_to_srgb, srgb_to_lab
-from engine.io import read_frame
-from engine.rgb_lut import RgbLut8
+from engine.media.decode import read_frame
+from engine.ops.cielab import lab_to_srgb, srgb_to_lab
+from engine.ops.rgb_lut import RgbLut8
 
 # A warm, lifted CIELAB grade of the kind a shot match produces (scale and offset per channel).
 SCALE = torch.tensor([0.81, 0.29, 1.04])

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import watermark
+from engine.ops import watermark
 from engine.errors import ParameterError
-from engine.io import read_frame
+from engine.media.decode import read_frame
 
 from .test_cli import _engine
 

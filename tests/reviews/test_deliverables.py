@@ -9,7 +9,8 @@ import OpenImageIO as oiio
 import opentimelineio as otio
 import pytest
 
-from engine.io import FrameSource, probe
+from engine.media.decode import FrameSource
+from engine.media.probe import probe
 from reviews.deliverables import DELIVERY_FORMATS, DeliverableError, deliverable_write, smpte_timecode
 
 RATE = Fraction(30000, 1001)

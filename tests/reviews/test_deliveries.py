@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
 
-from engine.io import FrameSource, probe
+from engine.media.decode import FrameSource
+from engine.media.probe import probe
 from reviews import reports
 from reviews.credentials import AI_EDITED, LOUPE_ASSERTION, credentials_read
 from reviews.errors import NotAllowed

@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from engine.io import read_frame
+from engine.media.decode import read_frame
 from reviews.models import AuditEvent, JobState, Proposal, ProposalStatus, ReviewDecision
 from reviews.services.audit import audit_verify
 from reviews.services.jobs import job_submit

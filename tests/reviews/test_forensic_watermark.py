@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from engine import watermark
+from engine.ops import watermark
 from reviews.models import AuditEvent, ForensicMark
 
 from .helpers import decode, fetch, mean_abs_difference

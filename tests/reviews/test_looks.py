@@ -9,9 +9,10 @@ import pytest
 import torch
 from django.conf import settings
 
-from engine.colorspace import delta_e2000, srgb_to_lab
-from engine.io import FrameSource, FrameWriter, read_frame
-from engine.lut3d import DenseLut8, load_look
+from engine.media.decode import FrameSource, read_frame
+from engine.media.encode import FrameWriter
+from engine.ops.cielab import delta_e2000, srgb_to_lab
+from engine.ops.lut3d import DenseLut8, load_look
 from reviews.errors import NotAllowed, ServiceError
 from reviews.models import Job, LookModel
 from reviews.services.clips import clip_ingest
@@ -104,4 +105,4 @@ def test_relight_proposal_carries_its_cdl(production, people, shots):
     proposal = run_job(fix_request)
     cc = Path(settings.MEDIA_ROOT, proposal.media_dir, "grade.cc").read_text()
     assert "<Slope>" in cc and "<Power>" in cc
-    assert "exposure_stops" in proposal.metrics and proposal.method.startswith("engine.relight")
+    assert "exposure_stops" in proposal.metrics and proposal.method.startswith("engine.fixes.relight")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
 from reviews.errors import ServiceError
 from reviews.media import media_path
 from reviews.models import Job

@@ -9,7 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from engine.io import FrameSource, probe, read_frame
+from engine.media.decode import FrameSource, read_frame
+from engine.media.probe import probe
 from reviews.media import clip_proxy_path
 from reviews.models import Clip, ProxyState
 from reviews.services.clips import clip_ingest

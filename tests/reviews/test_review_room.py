@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from engine.io import read_frame
+from engine.media.decode import read_frame
 from reviews.models import Annotation, AuditEvent, Job, ReviewNote
 from reviews.errors import NotAllowed
 from reviews.services.fix_requests import fix_request_create

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.io import read_frame
+from engine.media.decode import read_frame
 from reviews.media import encode_review_jpeg
 from reviews.watermark import burn_in, burn_in_jpeg, watermark_boxes, watermark_text
 

@@ -39,7 +39,7 @@ if (bulk) {
 
 // --- File a fix request with a drawn mask -----------------------------------------------------
 // One outline per frame: drawn on one frame it is tracked through the fix's frames; drawn on
-// several (keyframes), each is tracked to its neighbours and a frame between two takes both (engine.region).
+// several (keyframes), each is tracked to its neighbours and a frame between two takes both (engine.ops.region).
 const dialog = document.getElementById("file-fix");
 if (dialog) {
   const form = document.getElementById("file-fix-form");

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 from django.core.management.base import BaseCommand, CommandError
 
-from engine import watermark
+from engine.ops import watermark
 from engine.errors import ParameterError
 from reviews.models import ForensicMark
 

@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 
 from engine.errors import ParameterError
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
 
 FitMask = Union[None, np.ndarray, Callable[[int], np.ndarray]]
 
@@ -28,7 +28,7 @@ class MaskSequence:
     """Per-frame masks read from a folder of numbered images (or a matte video).
 
     Frame N of the shot uses image N of the folder (frames counted from 0, as in
-    :mod:`engine.io`). A pixel is True where any channel of the image is above 127.
+    :mod:`engine.media.decode`). A pixel is True where any channel of the image is above 127.
 
     Args:
         path: folder of numbered mask images (8-bit grey or RGB) or a video file.

@@ -22,7 +22,7 @@ unlike the camera, when there are enough (the object, not the background the box
 holds) — and scaled by the median ratio of distances between those pixels before and
 after — the Median Flow tracker
 of Kalal, Mikolajczyk & Matas, "Forward-Backward Error: Automatic Detection of Tracking
-Failures", ICPR 2010, on dense DIS flow (:mod:`engine.flow`) instead of Lucas–Kanade points.
+Failures", ICPR 2010, on dense DIS flow (:mod:`engine.ops.flow`) instead of Lucas–Kanade points.
 """
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ from typing import Protocol, Union
 import cv2
 import numpy as np
 
-from engine import flow
 from engine.errors import ParameterError, check_cancel
-from engine.io import FrameSource
+from engine.media.decode import FrameSource
+from engine.ops import flow
 
 #: Tracking runs on frames scaled down to at most this many pixels along the longer side.
 TRACK_MAX_SIDE = 480
@@ -65,7 +65,7 @@ class MaskFolder:
     """Per-frame masks from a folder of numbered images (or a matte video), read in order.
 
     Frame N of the shot uses image N of the folder (frames counted from 0, as in
-    :mod:`engine.io`). A pixel is True (object) where any channel is above 127 — so 0/255
+    :mod:`engine.media.decode`). A pixel is True (object) where any channel is above 127 — so 0/255
     binary PNGs and 0/128 multi-instance RGB masks both work.
 
     Raises:

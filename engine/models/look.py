@@ -1,9 +1,9 @@
-"""Look model: a production's look learned from its own dailies, as a smooth 3D LUT.
+"""Look model: a production's look learned from its own dailies, as a smooth 3D LUT (training).
 
 Training data are pairs of clips of the production — camera original → graded (frames a
 colourist graded, or the production's LUT/CDL applied to hero frames) — with frame
 ``source.first + i`` corresponding to ``graded.first + i``. A few frames of each pair are
-sampled; the look is a 33³ lattice (:class:`engine.lut3d.Lut3D`, applied by trilinear
+sampled; the look is a 33³ lattice (:class:`engine.ops.lut3d.Lut3D`, applied by trilinear
 interpolation) initialised to the identity and fitted with Adam in PyTorch to minimise
 
     E = mean_pixels ‖Lab(LUT(x)) − Lab(y)‖²                    colour error (CIELAB, CIE 15:2004)
@@ -18,8 +18,8 @@ frames generalise to other shots; the monotonicity term keeps gradients from inv
 
 The trained look is exported as an Adobe Cube LUT (.cube, :meth:`Lut3D.write_cube`) that
 any grading system reads; looks from other systems (.cube, .3dl, .clf, .cdl, .ccc) are
-read through OpenColorIO (:func:`engine.lut3d.load_look`). Applying a look to 8-bit
-footage goes through :class:`engine.lut3d.DenseLut8`.
+read through OpenColorIO (:func:`engine.ops.lut3d.load_look`). Applying a look to a shot is the
+fix :mod:`engine.fixes.look`.
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.color import FixResult
-from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
-from engine.io import FrameSource
-from engine.lut3d import DenseLut8, Lut3D, OcioTransform, load_look
-from engine.measure import CorrespondingDeltaE, FlickerMeter
+from engine.media.decode import FrameSource
+from engine.ops.cielab import delta_e2000, srgb_to_lab
+from engine.ops.lut3d import Lut3D
+from engine.ops.measure import CorrespondingDeltaE
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
@@ -336,83 +335,3 @@ def train_look(
         "train_frames": float(sum(len(item["frames"]) for item in lineage)),
     }
     return TrainedLook(lut=lut, lineage=lineage, measurements=measurements, params=params)
-
-
-Look = Lut3D | OcioTransform | str | os.PathLike
-
-
-def look_table(look: Look) -> DenseLut8:
-    """The 8-bit apply table of a look: a :class:`Lut3D`, an :class:`OcioTransform`, or a
-    path to any file OpenColorIO reads.
-
-    Raises:
-        FrameSourceError: a path that is missing or unreadable by OpenColorIO.
-    """
-    if isinstance(look, Lut3D):
-        return DenseLut8.from_lut3d(look)
-    if not isinstance(look, OcioTransform):
-        look = load_look(look)
-    return DenseLut8.from_ocio(look)
-
-
-def apply_look(
-    shot: FrameSource,
-    look: Look,
-    *,
-    sink: Callable[[int, np.ndarray, np.ndarray], None],
-    progress: Callable[[int, int], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
-    reference: FrameSource | None = None,
-) -> FixResult:
-    """Apply a look (a trained :class:`Lut3D` or a .cube/.3dl/.clf/.cdl/.ccc file) to a shot.
-
-    Every frame goes through one :class:`engine.lut3d.DenseLut8` (the look evaluated on
-    all 8-bit colours once), so equal colours map equally in every frame.
-
-    Args:
-        shot: the frames to grade.
-        look: see :func:`look_table`.
-        sink: ``sink(frame_number, before, after)``, uint8 [H, W, 3] RGB each, in order.
-        progress: ``progress(done, total)`` after each frame.
-        should_cancel: polled between frames; True stops the run with Cancelled.
-        reference: optional clip of the same framing whose frame ``reference.first + i``
-            is the wanted result for shot frame ``shot.first + i`` (e.g. the colourist's
-            grade); adds per-pixel ΔE2000 measurements.
-
-    Returns:
-        :class:`FixResult`: region all True; measurements ``flicker_*`` (see
-        :class:`engine.measure.FlickerMeter`), ``apply_frames_per_second``, and with a
-        reference ``delta_e2000_mean`` / ``delta_e2000_p95``.
-
-    Raises:
-        FrameSourceError: unreadable shot, reference or look file.
-        ParameterError: a reference of another size or with fewer frames.
-        Cancelled: ``should_cancel()`` returned True.
-    """
-    from engine.color import _check_correspondence
-
-    if reference is not None:
-        _check_correspondence(shot, reference)
-    table = look_table(look)
-    flicker = FlickerMeter()
-    per_pixel = CorrespondingDeltaE()
-    references = reference.frames() if reference is not None else None
-    total, done, applying = len(shot), 0, 0.0
-    for number, before in shot.frames():
-        if should_cancel is not None and should_cancel():
-            raise Cancelled(f"look apply cancelled after {done} of {total} frames")
-        started = time.perf_counter()
-        after = table.apply(before)
-        applying += time.perf_counter() - started
-        flicker.add(before, after)
-        if references is not None:
-            per_pixel.add(after, next(references)[1])
-        sink(number, before, after)
-        done += 1
-        if progress is not None:
-            progress(done, total)
-    measurements = {**flicker.measurements(), "apply_frames_per_second": done / max(applying, 1e-9)}
-    if reference is not None:
-        measurements.update(per_pixel.measurements("delta_e2000"))
-    probe = shot.clip_probe
-    return FixResult(region=np.ones((probe.height, probe.width), dtype=bool), measurements=measurements, frame_count=done)

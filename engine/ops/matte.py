@@ -19,7 +19,7 @@ Filtering", ECCV 2010 / TPAMI 2013) with the frame's luma as the guide, which pu
 edges onto the picture's edges (hair, fur, motion blur) at the cost of a few box filters.
 
 **Temporal stability:** :class:`MatteSequence` carries the previous frame's matte along optical
-flow (:mod:`engine.flow`, DIS,) and blends it with the new one where the flow is trusted
+flow (:mod:`engine.ops.flow`, DIS,) and blends it with the new one where the flow is trusted
 (forward–backward check), so the edge does not boil from frame to frame.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ import math
 import cv2
 import numpy as np
 
-from engine import flow as flow_module
 from engine.errors import ParameterError
+from engine.ops import flow as flow_module
 
 #: Screens a chroma key knows, and the channel each one lights.
 SCREENS = {"green": 1, "blue": 2}

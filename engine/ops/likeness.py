@@ -19,8 +19,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .errors import ParameterError
-from .io import FrameSource
+from engine.errors import ParameterError
+from engine.media.decode import FrameSource
 
 #: Frames are scanned at this width (px); faces smaller than MIN_FACE_PX at this width are missed.
 SCAN_WIDTH_PX = 480
@@ -29,7 +29,7 @@ MIN_FACE_PX = 24
 MIN_INSIDE_FRACTION = 0.5
 #: Neighbouring windows that must agree before a face is reported (the cascade's false-alarm guard).
 MIN_NEIGHBOURS = 3
-METHOD = "engine.likeness — LBP frontal-face cascade (Liao et al. 2007), via scikit-image"
+METHOD = "engine.ops.likeness — LBP frontal-face cascade (Liao et al. 2007), via scikit-image"
 
 
 @dataclass(frozen=True)

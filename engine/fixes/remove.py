@@ -5,13 +5,13 @@ The method follows the classical flow-guided video completion pipeline of Gao, S
 "Temporally Coherent Completion of Dynamic Video" (SIGGRAPH Asia 2016), without learned
 parts:
 
-1. **Region.** Each frame's object mask (:mod:`engine.region`: a folder of PNGs, or a box
+1. **Region.** Each frame's object mask (:mod:`engine.ops.region`: a folder of PNGs, or a box
    tracked through the shot) is dilated by ``margin_px``: the *hole*. Only hole pixels may
    change; the union of the holes is the region the fix declares.
-2. **Flow, completed.** DIS optical flow (:mod:`engine.flow`) between consecutive frames,
+2. **Flow, completed.** DIS optical flow (:mod:`engine.ops.flow`) between consecutive frames,
    both ways, on frames scaled to at most :data:`FLOW_MAX_SIDE` pixels. Inside the hole the
    measured flow is the object's, not the background's: it is replaced by a smooth
-   continuation of the flow around it (:func:`engine.flow.complete`).
+   continuation of the flow around it (:func:`engine.ops.flow.complete`).
 3. **Propagation.** Every hole pixel is followed along the completed flow, forwards and
    backwards, frame after frame, landing on pixels that frames show (outside their holes)
    up to :data:`CANDIDATES` times each way; each step must pass the forward–backward
@@ -24,7 +24,7 @@ parts:
    pixels are filled from their own frame's surroundings by fast-marching diffusion
    (Telea, "An Image Inpainting Technique Based on the Fast Marching Method", 2004).
 4. **What no frame shows** is filled spatially on one *keyframe* — the frame with most such
-   pixels — by exemplar-based inpainting (:mod:`engine.exemplar`, Criminisi et al. 2004;
+   pixels — by exemplar-based inpainting (:mod:`engine.ops.exemplar`, Criminisi et al. 2004;
    at most 480 px wide, brought to full resolution through its offset field),
    and then propagated from that keyframe to the other frames like the known pixels
    (FGVC §3.4), so it stays put over time instead of being re-invented every frame.
@@ -40,10 +40,18 @@ parts:
    forward–backward check: a recursive filter along motion trajectories (Bonneel et al.,
    "Blind Video Temporal Consistency", SIGGRAPH Asia 2015) that damps the frame-to-frame
    flicker of a fill taken from changing source frames.
-7. **Regrain** (:mod:`engine.grain`): grain estimated on the plate (spatially, and scaled by
+7. **Regrain** (:mod:`engine.ops.grain`): grain estimated on the plate (spatially, and scaled by
    the share of it that changes between consecutive frames along the flow — fixed fine
    texture is not grain), synthesised and added inside the hole to the deviation the
    fill lacks.
+
+Sources deeper than 8 bits (10/12-bit ProRes, DPX, 16-bit PNG/TIFF, EXR) are filled at source
+precision: the frames are worked on as float32 in 8-bit code units (value × 255, not rounded;
+scene-linear EXR values above 1 are kept), the fill, its blend, smoothing and grain are
+computed in float, and outside each hole the output is the source frame as decoded — bit
+identical at the source's depth. Only the analysis steps (optical flow, mask tracking) look
+at an 8-bit grey view. The blend, propagation and grain act on the clip's own encoding, the
+working space :data:`WORKING_SPACE`.
 
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
 ``window_frames + 2 · context_frames`` frames (plus their flows at the flow scale), whatever
@@ -60,14 +68,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engine import flow, grain, region
-from engine.color import FixResult
 from engine.errors import Cancelled, ParameterError
-from engine.exemplar import exemplar_fill
-from engine.io import FrameSource
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops import flow, grain, region
+from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: Removal blends in the clip's own encoding (None: its input colour space), at its precision.
+WORKING_SPACE = None
 
 #: Optical flow is computed on frames scaled down to at most this many pixels along the
 #: longer side (DIS at 1080p costs ~1 s a pair on this class of CPU; 640 px ~0.05 s).
@@ -111,7 +122,7 @@ DYNAMIC_AGREEMENT = 0.65
 #: to frame is measured (one full-resolution optical flow each; the median is taken).
 GRAIN_PAIRS = 3
 #: Inside the hole the forward–backward check compares two completed (interpolated) flows;
-#: its tolerance there is this many times the measured-flow tolerance of engine.flow.
+#: its tolerance there is this many times the measured-flow tolerance of engine.ops.flow.
 COMPLETED_FB_SLACK = 3.0
 
 
@@ -244,7 +255,7 @@ class RemovalParams:
 
     def mask_stream(self, shot: FrameSource, *,
                     should_cancel: Callable[[], bool] | None = None) -> region.MaskStream | None:
-        """The :class:`engine.region.MaskStream` these parameters name (tracking a box or a
+        """The :class:`engine.ops.region.MaskStream` these parameters name (tracking a box or a
         polygon through ``shot`` now), or None when they name none."""
         if self.mask_folder is not None:
             return region.MaskFolder(self.mask_folder)
@@ -296,6 +307,9 @@ class _Counts:
 
 
 class _Remover:
+    """The removal of one shot. Frames are uint8 for 8-bit sources and float32 in 8-bit code
+    units (source value × 255) for deeper ones (see the module docstring)."""
+
     def __init__(self, shot: FrameSource, params: RemovalParams, masks: region.MaskStream,
                  sink, progress, should_cancel, mask_sink=None) -> None:
         self.shot, self.params, self.sink, self.mask_sink = shot, params, sink, mask_sink
@@ -305,7 +319,9 @@ class _Remover:
         self.small_size = (max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale)))
         #: Trails are followed from cells this many pixels wide (the flow's own pixel).
         self.trace_step = max(1, int(1.0 / self.scale))
-        self.frames = shot.frames()
+        self.deep = not shot.encoding.is_8bit
+        self.frames = shot.frames(as_float=self.deep)
+        self.originals: dict[int, np.ndarray] = {}  # deep sources: the decoded frame, for the sink
         self.masks = masks.masks(shot.frame_range)
         self.slots: dict[int, _Slot] = {}
         self.forward: dict[int, np.ndarray] = {}   # n -> flow n → n+1 (flow scale, completed)
@@ -335,9 +351,12 @@ class _Remover:
                     f"the mask of frame {number} is {mask.shape[1]}x{mask.shape[0]} but the frame is "
                     f"{frame.shape[1]}x{frame.shape[0]}"
                 )
+            if self.deep:
+                self.originals[number] = frame
+                frame = frame * np.float32(255)
             hole = region.dilate(mask, self.params.margin_px)
             seen = cv2.erode((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            grey = flow.grey8(frame)
             small = cv2.resize(grey, self.small_size, interpolation=cv2.INTER_AREA) if self.scale < 1 else grey
             small_hole = self._small_hole(hole)
             fit_hole = self._small_hole(hole, FLOW_FIT_GROW_PX)
@@ -361,6 +380,7 @@ class _Remover:
     def _evict_before(self, number: int) -> None:
         for n in [n for n in self.slots if n < number]:
             del self.slots[n]
+            self.originals.pop(n, None)
             self.forward.pop(n, None)
             self.backward.pop(n, None)
 
@@ -502,15 +522,23 @@ class _Remover:
             values[fill.done] += self._correction(t, fill)[fill.done]
         xs, ys = fill.points[:, 0].astype(np.intp), fill.points[:, 1].astype(np.intp)
         keep = fill.done
-        out[ys[keep], xs[keep]] = np.clip(values[keep] + 0.5, 0, 255).astype(np.uint8)
+        out[ys[keep], xs[keep]] = self._stored(values[keep])
         if dynamic.any() and not fill.keyframe:
             # Filled spatially from the surroundings (not from pixels still to be made).
             unsure = dynamic | ~fill.done
             mask = np.zeros((self.height, self.width), np.uint8)
             mask[ys[unsure], xs[unsure]] = 1
-            diffused = cv2.inpaint(out, mask, 3, cv2.INPAINT_TELEA)
+            if self.deep:  # OpenCV's Telea takes float images one channel at a time
+                diffused = np.dstack([cv2.inpaint(np.ascontiguousarray(out[..., c]), mask, 3, cv2.INPAINT_TELEA)
+                                      for c in range(3)])
+            else:
+                diffused = cv2.inpaint(out, mask, 3, cv2.INPAINT_TELEA)
             out[ys[dynamic], xs[dynamic]] = diffused[ys[dynamic], xs[dynamic]]
         return out
+
+    def _stored(self, values: np.ndarray) -> np.ndarray:
+        """Float values in the frames' type: rounded 8-bit codes, or float32 as they are (deep)."""
+        return values.astype(np.float32) if self.deep else np.clip(values + 0.5, 0, 255).astype(np.uint8)
 
     def _correction(self, t: int, fill: _Fill) -> np.ndarray:
         """Per hole pixel float32 [N, 3]: the plate − propagated difference on the ring,
@@ -597,7 +625,11 @@ class _Remover:
         slot.finished = True
         if self.mask_sink is not None:
             self.mask_sink(t, slot.hole.astype(np.uint8) * 255)
-        self.sink(t, slot.source, output)
+        if self.deep:  # back to source values; outside the hole the decoded frame itself
+            original = self.originals[t]
+            self.sink(t, original, np.where(slot.hole[..., None], output / np.float32(255), original))
+        else:
+            self.sink(t, slot.source, output)
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, len(self.shot))
@@ -628,7 +660,7 @@ class _Remover:
         xs, ys = fill.points[found, 0].astype(np.intp), fill.points[found, 1].astype(np.intp)
         out = composed.copy()
         mixed = (1.0 - TEMPORAL_BLEND) * composed[ys, xs].astype(np.float32) + TEMPORAL_BLEND * previous[found]
-        out[ys, xs] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        out[ys, xs] = self._stored(mixed)
         return out
 
     def _measure_stability(self, output: np.ndarray, hole: np.ndarray) -> None:
@@ -701,14 +733,15 @@ def run(
     """Remove an object from a shot by flow-guided video inpainting (see the module docstring).
 
     Args:
-        shot: the frames; uint8 RGB as :class:`engine.io.FrameSource` yields them.
+        shot: the frames (any depth; see the module docstring).
         params: :class:`RemovalParams`; defaults when None.
         masks: the object masks, when ``params`` names none: a folder of mask images, a
-            :class:`engine.region.MaskStream`, a callable ``mask(frame_number) -> bool [H, W]``
+            :class:`engine.ops.region.MaskStream`, a callable ``mask(frame_number) -> bool [H, W]``
             or one bool [H, W] array for every frame (True = object).
         sink: called as ``sink(frame_number, before, after)`` for every frame, in order;
-            uint8 [H, W, 3] RGB; ``after`` equals ``before`` bit for bit outside that frame's
-            hole (mask dilated by ``params.margin_px``).
+            [H, W, 3] RGB, uint8 for 8-bit sources, float32 at source precision for deeper
+            ones (``FrameSource.frames(as_float=True)``); ``after`` equals ``before`` bit for
+            bit outside that frame's hole (mask dilated by ``params.margin_px``).
         progress: ``progress(done, total)`` after each sink call; total is ``len(shot)``.
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
         mask_sink: called as ``mask_sink(frame_number, hole)`` before ``sink`` for every frame:
@@ -716,7 +749,7 @@ def run(
             0 where it is the source's bit for bit.
 
     Returns:
-        :class:`engine.color.FixResult`: ``region`` bool [H, W], the union over frames of the
+        :class:`engine.fixes.result.FixResult`: ``region`` bool [H, W], the union over frames of the
         holes; ``measurements`` (floats):
 
         - ``region_fraction``: share of the frame in the region; ``hole_fraction_mean``:
@@ -726,7 +759,7 @@ def run(
           ``keyframes``: frames filled spatially;
         - ``grain_sigma_plate``, ``grain_sigma_added``: the plate's grain deviation and the
           mean deviation added (0..255 code values); ``grain_changing_share``: the share of
-          the plate's deviation that changes from frame to frame (:attr:`engine.grain.Grain.changing`;
+          the plate's deviation that changes from frame to frame (:attr:`engine.ops.grain.Grain.changing`;
           the rest is fixed fine texture, which fresh grain every frame would make boil);
         - ``warping_error_inside``, ``warping_error_outside``, ``warping_error_ratio``:
           temporal stability of the output — Lai et al. 2018 warping error (mean squared

@@ -3,6 +3,8 @@
 - :class:`CorrespondingDeltaE` — per-pixel CIEDE2000 (CIE 142-2001, Sharma et al. 2005)
   between output frames and reference frames *where pixels correspond* (another take or
   a pushed copy of the same framing), reported as the mean and the 95th percentile.
+- :func:`check_correspondence` — whether a reference supplies a corresponding frame (same framing)
+  for every frame of a shot, which per-pixel ΔE needs.
 - :class:`FlickerMeter` — temporal stability: the frame-to-frame change of mean
   lightness L* (CIE 15:2004) of the output, against the same change in the source. A
   fix that adds flicker makes the output's frame-to-frame changes depart from the
@@ -16,12 +18,17 @@ length (a fixed histogram; two floats per frame).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from engine.colorspace import delta_e2000, srgb_to_lab
 from engine.errors import ParameterError
+from engine.ops.cielab import delta_e2000, srgb_to_lab
+
+if TYPE_CHECKING:
+    from engine.media.decode import FrameSource
 
 #: Pixels along the longer side of the sampling grid used for measurements.
 SAMPLES_PER_SIDE = 320
@@ -43,11 +50,23 @@ def sample_grid(frame: np.ndarray, samples_per_side: int = SAMPLES_PER_SIDE) -> 
     return frame[::step, ::step]
 
 
-def frame_lab(frame: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
-    """CIELAB (D65) of the sampled grid of a uint8 [H, W, 3] RGB frame, float32 [N, 3]."""
-    sample = np.ascontiguousarray(sample_grid(frame)).reshape(-1, 3)
-    rgb = torch.from_numpy(sample).to(device=device or torch.device("cpu"), dtype=torch.float32) / 255.0
-    return srgb_to_lab(rgb)
+def frame_lab(frame: np.ndarray, device: torch.device | None = None,
+              to_display: Callable[[np.ndarray], np.ndarray] | None = None) -> torch.Tensor:
+    """CIELAB (D65) of the sampled grid of a frame, float32 [N, 3].
+
+    Args:
+        frame: uint8 [H, W, 3] sRGB display codes, or float32 [H, W, 3] at source precision.
+        to_display: for float frames, the display transform (float32 [..., 3] → display RGB
+            0..1, e.g. :func:`engine.media.colour.display_transform`), applied to the sampled
+            pixels only; None when the float values already are display RGB.
+    """
+    sample = np.ascontiguousarray(sample_grid(frame)).reshape(-1, 1, 3)
+    if sample.dtype == np.uint8:
+        rgb = torch.from_numpy(sample.reshape(-1, 3)).to(dtype=torch.float32) / 255.0
+    else:
+        shown = to_display(sample.astype(np.float32)) if to_display is not None else sample
+        rgb = torch.from_numpy(np.clip(shown.reshape(-1, 3), 0.0, 1.0).astype(np.float32))
+    return srgb_to_lab(rgb.to(device or torch.device("cpu")))
 
 
 class CorrespondingDeltaE:
@@ -55,10 +74,12 @@ class CorrespondingDeltaE:
 
     Call :meth:`add` with each output frame and the reference frame it corresponds to
     (same size). Percentiles come from a histogram of 0.01-wide bins, so they are exact
-    to 0.01 ΔE00.
+    to 0.01 ΔE00. Float frames are measured after ``to_display`` (see :func:`frame_lab`): ΔE
+    as a viewer sees it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, to_display: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self._to_display = to_display
         self._histogram = np.zeros(int(_DE_MAX / _DE_BIN) + 1, dtype=np.int64)
         self._sum = 0.0
         self._count = 0
@@ -67,7 +88,7 @@ class CorrespondingDeltaE:
         """Measure one pair of frames.
 
         Args:
-            output, reference: uint8 [H, W, 3] RGB of the same size.
+            output, reference: [H, W, 3] RGB of the same size, uint8 or float32 (see :func:`frame_lab`).
             mask: optional bool [H, W]; only True pixels are measured.
 
         Raises:
@@ -78,7 +99,8 @@ class CorrespondingDeltaE:
                 f"frames do not correspond: output is {output.shape[1]}x{output.shape[0]}, reference is "
                 f"{reference.shape[1]}x{reference.shape[0]}; per-pixel ΔE2000 needs the same framing"
             )
-        difference = delta_e2000(frame_lab(output), frame_lab(reference)).numpy()
+        difference = delta_e2000(frame_lab(output, to_display=self._to_display),
+                                 frame_lab(reference, to_display=self._to_display)).numpy()
         if mask is not None:
             difference = difference[np.ascontiguousarray(sample_grid(mask)).reshape(-1)]
         self.add_values(difference)
@@ -124,14 +146,16 @@ class FlickerMeter:
       fix added (0 for any transform that changes every frame the same way in L̄).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, to_display: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self._to_display = to_display
         self._source: list[float] = []
         self._after: list[float] = []
 
     def add(self, source: np.ndarray, output: np.ndarray) -> None:
-        """Add one frame pair, uint8 [H, W, 3] RGB each."""
-        self._source.append(float(frame_lab(source)[:, 0].mean()))
-        self._after.append(float(frame_lab(output)[:, 0].mean()))
+        """Add one frame pair, [H, W, 3] RGB each, uint8 or float32 (measured after ``to_display``,
+        see :func:`frame_lab`)."""
+        self._source.append(float(frame_lab(source, to_display=self._to_display)[:, 0].mean()))
+        self._after.append(float(frame_lab(output, to_display=self._to_display)[:, 0].mean()))
 
     def measurements(self) -> dict[str, float]:
         """The three flicker values; 0.0 for a single frame."""
@@ -144,3 +168,18 @@ class FlickerMeter:
             "flicker_after_l": float(np.abs(after).mean()),
             "flicker_added_l": float(np.abs(after - source).mean()),
         }
+
+
+def check_correspondence(shot: FrameSource, reference: FrameSource) -> None:
+    """Raise ParameterError unless the reference can supply a corresponding frame for every shot frame."""
+    s, r = shot.clip_probe, reference.clip_probe
+    if (s.width, s.height) != (r.width, r.height):
+        raise ParameterError(
+            f"pixels_correspond needs the same framing, but the shot is {s.width}x{s.height} "
+            f"and the reference {r.width}x{r.height}"
+        )
+    if len(reference) < len(shot):
+        raise ParameterError(
+            f"pixels_correspond needs a reference frame for every shot frame: the shot has {len(shot)} "
+            f"frames, the reference range only {len(reference)}"
+        )

@@ -3,7 +3,7 @@ files through OpenColorIO, and an exact fast path for 8-bit frames.
 
 - :class:`Lut3D` — an N×N×N lattice of output RGB over the input cube [0, 1]³, applied
   by trilinear interpolation in PyTorch (differentiable in the lattice, so a look can be
-  trained; see :mod:`engine.look`). Written as an Adobe Cube LUT (Adobe "Cube LUT
+  trained; see :mod:`engine.fixes.look`). Written as an Adobe Cube LUT (Adobe "Cube LUT
   Specification" 1.0, 2013: ``LUT_3D_SIZE``, red index changing fastest).
 - :class:`OcioTransform` — any colour transform file OpenColorIO 2 reads (``.cube``,
   ``.3dl``, ``.clf``/``.ctf``, ``.cdl``, ``.ccc``, ``.cc``, …) through
@@ -14,7 +14,7 @@ files through OpenColorIO, and an exact fast path for 8-bit frames.
   rounded to the nearest code — no second interpolation — and it cannot flicker.
 
 Values are non-linear RGB code values in 0..1, whatever encoding the LUT was made for
-(the engine reads footage as 8-bit sRGB/BT.709-encoded RGB, see :mod:`engine.io`).
+(the engine reads footage as 8-bit sRGB/BT.709-encoded RGB, see :mod:`engine.media.decode`).
 """
 
 from __future__ import annotations
@@ -105,6 +105,20 @@ class Lut3D:
     def apply_float(self, rgb: torch.Tensor) -> torch.Tensor:
         """Apply by trilinear interpolation: float [P, 3] RGB in 0..1 → float [P, 3] (not clamped)."""
         return trilinear(self.lattice_tensor(rgb.device, rgb.dtype), rgb)
+
+    def float_processor(self):
+        """OpenColorIO's float CPU processor of this lattice (``Lut3DTransform``, linear =
+        trilinear interpolation like :func:`trilinear`, input clamped to the cube): its
+        ``applyRGB(frame)`` transforms a C-contiguous float32 [..., 3] array in place — the
+        fast way to apply a trained look to float frames."""
+        import PyOpenColorIO as OCIO  # imported here: only looks need it
+
+        transform = OCIO.Lut3DTransform()
+        transform.setGridSize(self.size)
+        # table[r, g, b] flattened with b fastest: OpenColorIO's order for setData.
+        transform.setData(np.ascontiguousarray(self.table.reshape(-1), dtype=np.float32))
+        transform.setInterpolation(OCIO.INTERP_LINEAR)
+        return OCIO.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
 
     def write_cube(self, path: str | os.PathLike) -> Path:
         """Write an Adobe Cube LUT 1.0 file (``TITLE``, ``LUT_3D_SIZE``, domain 0..1,

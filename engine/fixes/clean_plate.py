@@ -5,10 +5,10 @@ median of Cucchiara et al., "Detecting Moving Objects, Ghosts, and Shadows in Vi
 Streams", IEEE TPAMI 25(10), 2003):
 
 1. **Align.** Up to ``max_frames`` frames, evenly spaced over the shot, are aligned onto
-   the reference frame's framing by a feature homography (:mod:`engine.align`: ORB, RANSAC),
+   the reference frame's framing by a feature homography (:mod:`engine.ops.align`: ORB, RANSAC),
    which follows a panning or tilting camera (exactly for a camera that rotates, or a far
    scene). Frames that cannot be aligned with confidence are left out.
-2. **Exclude masked pixels.** Masks (:mod:`engine.region`, dilated by ``margin_px``) are
+2. **Exclude masked pixels.** Masks (:mod:`engine.ops.region`, dilated by ``margin_px``) are
    warped along with their frames; masked pixels, and pixels outside a frame's view, do
    not vote.
 3. **Robust temporal median, excluding moving pixels.** Per pixel, the median over the
@@ -16,7 +16,7 @@ Streams", IEEE TPAMI 25(10), 2003):
    channel) from that median belong to something that moved through (a passer-by, a
    shadow) and are dropped; the plate is the median of the samples left.
 4. **Confidence.** Per pixel, the share of sampled frames whose sample was kept. Pixels
-   no frame ever showed (confidence 0) are filled spatially (:mod:`engine.exemplar`) and
+   no frame ever showed (confidence 0) are filled spatially (:mod:`engine.ops.exemplar`) and
    reported as such; a confidence map comes with the plate.
 
 Memory: the aligned samples (``max_frames`` frames) plus a strip of float work space.
@@ -34,15 +34,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine import region
-from engine.align import align_to_shot
-from engine.color import FixResult
 from engine.errors import Cancelled, ParameterError
-from engine.exemplar import exemplar_fill
-from engine.io import FrameSource
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops import region
+from engine.ops.align import align_to_shot
+from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
+WORKING_SPACE = None
 
 #: Rows of the frame whose medians are computed at once (bounds the float work space).
 _STRIP_ROWS = 64
@@ -105,7 +108,7 @@ class PlateParams:
 
 @dataclass
 class PlateResult(FixResult):
-    """A :class:`engine.color.FixResult` with the plate itself.
+    """A :class:`engine.fixes.result.FixResult` with the plate itself.
 
     Attributes:
         plate: uint8 [H, W, 3] RGB, in the reference frame's framing.
@@ -148,7 +151,7 @@ def run(
         shot: the frames, uint8 RGB.
         params: :class:`PlateParams`; defaults when None.
         masks: what to leave out, when ``params.mask_folder`` is None: a folder, a
-            :class:`engine.region.MaskStream`, a callable or one bool [H, W] array; None =
+            :class:`engine.ops.region.MaskStream`, a callable or one bool [H, W] array; None =
             only moving pixels are left out.
         sink: called once as ``sink(reference_frame, reference, plate)`` (uint8 [H, W, 3]).
         progress: ``progress(done, total)`` after each sampled frame; total = frames sampled.
@@ -169,6 +172,7 @@ def run(
         FrameSourceError: the shot or the masks cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("clean plate")
     params = params if params is not None else PlateParams()
     if not isinstance(params, PlateParams):
         raise ParameterError(f"params must be PlateParams, got {type(params).__name__}")

@@ -1,22 +1,22 @@
-"""Background replacement: a shot's foreground, pulled by a matte (:mod:`engine.matte`), composited
+"""Background replacement: a shot's foreground, pulled by a matte (:mod:`engine.ops.matte`), composited
 over a new background plate.
 
 Per frame:
 
 1. **Matte** — chroma key (green/blue screen) or difference key against a clean plate, cleaned,
-   refined by the guided filter and carried along optical flow (:class:`engine.matte.MatteSequence`).
+   refined by the guided filter and carried along optical flow (:class:`engine.ops.matte.MatteSequence`).
 2. **Foreground** — spill suppressed (chroma key), then colour-harmonised to the new plate: the
-   shot match's MKL transfer (Pitié & Kokaram 2007, :func:`engine.color.fit_colour_transfer`)
+   shot match's MKL transfer (Pitié & Kokaram 2007, :func:`engine.fixes.match.fit_colour_transfer`)
    from the foreground's colours (alpha > 0.95) to the plate's, fitted once on the first frame
    with at least 100 such pixels,
    applied with ``harmonise_strength`` (0 keeps the foreground's own colour) through a 33³
-   lattice and trilinear interpolation (:mod:`engine.lut3d`).
+   lattice and trilinear interpolation (:mod:`engine.ops.lut3d`).
 3. **Composite** — Porter & Duff "over" ("Compositing Digital Images", SIGGRAPH 1984):
    ``out = α·F + (1 − α)·B``.
 4. **Light wrap** — the plate's light spilling round the foreground's edges: a blurred copy of
    the plate is blended in over the inner edge band of the matte (``α·(1 − blur(α))``) with weight
    ``light_wrap``.
-5. **Regrain** — the shot's own grain over the new background, through :mod:`engine.grain`:
+5. **Regrain** — the shot's own grain over the new background, through :mod:`engine.ops.grain`:
    Immerkær's noise deviation per luma bin and channel and the grain size (its spatial
    correlation), measured once on the flat pixels of the shot's solid foreground (alpha > 0.95;
    the whole first frame if it has none) and once on the plate; the deviation the plate lacks,
@@ -47,16 +47,20 @@ import cv2
 import numpy as np
 import torch
 
-from engine import grain as grain_module
-from engine import matte as matte_module
-from engine.color import FixResult, fit_colour_transfer
 from engine.device import single_thread
 from engine.errors import ParameterError, check_cancel
-from engine.io import FrameSource
-from engine.lut3d import Lut3D, trilinear
+from engine.fixes.match import fit_colour_transfer
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops import grain as grain_module
+from engine.ops import matte as matte_module
+from engine.ops.lut3d import Lut3D, trilinear
 from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far (compositing belongs in ACEScg, issue #21).
+WORKING_SPACE = None
 
 #: Matte methods: chroma keys by screen colour, or the difference against a clean plate.
 KEYS = ("green", "blue", "clean_plate")
@@ -145,9 +149,9 @@ def run(
         matte_sink: ``matte_sink(frame_number, alpha)`` with alpha uint8 [H, W] (255 = foreground).
 
     Returns:
-        :class:`engine.color.FixResult`; ``measurements``: ``foreground_fraction`` (mean alpha),
+        :class:`engine.fixes.result.FixResult`; ``measurements``: ``foreground_fraction`` (mean alpha),
         ``matte_temporal_change`` (mean |α_t − α_(t−1)| over the shot, 0..1),
-        ``grain_sigma_shot`` and ``grain_sigma_plate`` (:attr:`engine.grain.Grain.mean_sigma`: Immerkær's
+        ``grain_sigma_shot`` and ``grain_sigma_plate`` (:attr:`engine.ops.grain.Grain.mean_sigma`: Immerkær's
         deviation over luma bins and channels, code values),
         ``frames_per_second``.
 
@@ -157,6 +161,8 @@ def run(
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("background replacement")
+    reference.require_8bit("background replacement")
     params = params if params is not None else BackgroundParams()
     if not isinstance(params, BackgroundParams):
         raise ParameterError(f"params must be BackgroundParams (use BackgroundParams.from_dict for stored JSON), "
@@ -239,7 +245,7 @@ def _wrap_sigma(shape: tuple[int, ...]) -> float:
 class _Harmoniser:
     """The foreground's colour moved toward the plate's: the MKL transfer (fitted once) blended with
     the identity by ``strength``, sampled on a 33³ lattice and applied by trilinear interpolation
-    (:func:`engine.lut3d.trilinear`) to the pixels the matte keeps."""
+    (:func:`engine.ops.lut3d.trilinear`) to the pixels the matte keeps."""
 
     LATTICE = 33
 
@@ -291,7 +297,7 @@ def _as_items(pixels: np.ndarray) -> np.ndarray:
 
 
 class _Regrain:
-    """The shot's grain and the plate's (:func:`engine.grain.estimate_grain`), measured once, and
+    """The shot's grain and the plate's (:func:`engine.ops.grain.estimate_grain`), measured once, and
     the deviation the plate lacks per luma bin and channel (float32 [BINS, 3], code values)."""
 
     def __init__(self, frame: np.ndarray, solid: np.ndarray, plate: np.ndarray) -> None:

@@ -4,7 +4,7 @@ by motion-compensated interpolation, and retiming by a factor.
 Method. A frame at time ``t`` (0 < t < 1) between two good frames I0 and I1 is rebuilt from
 both, each brought to time ``t`` along optical flow:
 
-1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.flow`),
+1. Bidirectional flow F0→1 and F1→0 (DIS, :mod:`engine.ops.flow`),
    computed on frames scaled to at most ``flow_width`` pixels wide and scaled back up (large
    motion is found more reliably and faster at that size), with the forward–backward check
    marking the pixels of each frame that are occluded in the other (Sundaram et al. 2010).
@@ -38,13 +38,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engine import flow as flow_module
-from engine.color import FixResult
 from engine.errors import ParameterError, check_cancel
-from engine.io import FrameSource
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops import flow as flow_module
 from engine.params import check_number, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
+WORKING_SPACE = None
 
 Sink = Callable[[int, np.ndarray, np.ndarray], None]
 
@@ -268,7 +271,7 @@ def run(
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
 
     Returns:
-        :class:`engine.color.FixResult`: ``region`` all True (a rebuilt frame is rebuilt
+        :class:`engine.fixes.result.FixResult`: ``region`` all True (a rebuilt frame is rebuilt
         whole; the frames outside ``missing`` are handed on untouched), ``frame_count``, and
         ``measurements``: ``frames_rebuilt``, ``frames_interpolated`` (between two good
         frames), ``frames_repeated`` (at the start or end of the shot, copied from the nearest
@@ -281,6 +284,7 @@ def run(
         FrameSourceError: the shot cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("frame rebuild")
     if not isinstance(params, RebuildParams):
         raise ParameterError(
             f"params must be RebuildParams (use RebuildParams.from_dict for stored JSON), got {type(params).__name__}"
@@ -380,12 +384,13 @@ def retime(
         flow_width, progress, should_cancel: as for :func:`run` (progress total = output frames).
 
     Returns:
-        :class:`engine.color.FixResult` with ``measurements`` ``frames_out``,
+        :class:`engine.fixes.result.FixResult` with ``measurements`` ``frames_out``,
         ``frames_interpolated``, ``frames_per_second``.
 
     Raises:
         ParameterError: a factor out of range. FrameSourceError, Cancelled: as :func:`run`.
     """
+    shot.require_8bit("frame rebuild")
     factor = check_number("retime factor", factor, low=0.1, high=16.0)
     first = shot.frame_range.start
     total = math.floor((len(shot) - 1) * factor + 1e-9) + 1

@@ -41,15 +41,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.color import FixResult, _check_correspondence
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
-from engine.io import FrameSource
+from engine.fixes.result import FixResult
+from engine.media.decode import FrameSource
+from engine.ops.masks import FitMask, resolve_mask
+from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
+from engine.ops.measure import check_correspondence
 from engine.params import check_number, params_from_dict
-from engine.masks import FitMask, resolve_mask
-from engine.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
 
 log = logging.getLogger(__name__)
+
+#: The space this fix works in: linear-light Rec.709 (the CDL's numbers read as stops); 8-bit sources only so far.
+WORKING_SPACE = "Linear Rec.709 (sRGB)"
 
 #: Rec.709 / sRGB luminance weights (ITU-R BT.709-6), also the ASC CDL saturation weights.
 LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
@@ -145,7 +149,7 @@ class RelightParams:
         max_contrast: the contrast (CDL power) is clamped to [1/max, max] (>= 1).
         strength: 0..1 blend from no correction (0) to the full one, applied to the
             CDL's parameters (in log for slope and power).
-        pixels_correspond: as :attr:`engine.color.MatchParams.pixels_correspond`.
+        pixels_correspond: as :attr:`engine.fixes.match.MatchParams.pixels_correspond`.
 
     Raises:
         ParameterError: a value has the wrong type or is out of range.
@@ -303,7 +307,7 @@ def run(
         sink: ``sink(frame_number, before, after)``, uint8 [H, W, 3] RGB, in frame order.
         progress: ``progress(done, total)`` after each sink call.
         should_cancel: polled between frames; True stops the run with Cancelled.
-        shot_mask, reference_mask: fit masks (:mod:`engine.masks`).
+        shot_mask, reference_mask: fit masks (:mod:`engine.ops.masks`).
 
     Returns:
         :class:`RelightResult` (region all True) with ``cdl`` (shot-wide) and
@@ -311,7 +315,7 @@ def run(
         negative of how far the shot was off), ``contrast``, ``cdl_slope_r/g/b``,
         ``cdl_offset_r/g/b``, ``cdl_power_r/g/b``, ``cdl_saturation``,
         ``exposure_stops_min/max`` over the per-frame CDLs, ``flicker_*``
-        (:class:`engine.measure.FlickerMeter`), and with ``pixels_correspond``
+        (:class:`engine.ops.measure.FlickerMeter`), and with ``pixels_correspond``
         ``delta_e2000_mean``/``_p95`` (after) and ``delta_e2000_mean_before``/``_p95_before``.
 
     Raises:
@@ -319,11 +323,13 @@ def run(
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
+    shot.require_8bit("relight")
+    reference.require_8bit("relight")
     params = params if params is not None else RelightParams()
     if not isinstance(params, RelightParams):
         raise ParameterError(f"params must be RelightParams (use RelightParams.from_dict), got {type(params).__name__}")
     if params.pixels_correspond:
-        _check_correspondence(shot, reference)
+        check_correspondence(shot, reference)
     device = get_device()
     shot_numbers, shot_stats = _collect(shot, params.sample_stride, shot_mask, should_cancel, "shot")
     _, reference_stats = _collect(reference, params.sample_stride, reference_mask, should_cancel, "reference")

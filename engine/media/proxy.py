@@ -4,11 +4,14 @@ A proxy has exactly the original's frames, in order, at the original's exact fra
 (a rational such as 30000/1001), so that frame N of the proxy is frame N of the original —
 the property review tools most often lose (a dropped or doubled frame shifts every note after
 it). A video is decoded from its first frame to its last, in order (frame N is the N-th
-decoded frame, as :class:`engine.io.FrameSource` numbers them), each picture scaled with area
+decoded frame, as :class:`engine.media.decode.FrameSource` numbers them), each picture scaled with area
 averaging straight into yuv420p (no round trip through RGB, which would cost more than the
 encode), and encoded through PyAV's libx264 (ITU-T H.264, BT.709 limited range) with a keyframe
 every ``KEYFRAME_INTERVAL`` frames so that a player seeks to any frame quickly. An image
-sequence goes through FrameSource's RGB frames. Memory is one frame at a time.
+sequence goes through FrameSource's RGB frames, and so does a clip whose colour space is not a
+display-referred video encoding (camera log, scene-linear, ACES — :mod:`engine.media.colour`):
+its frames are read at source precision and shown through the display transform, as a viewer
+would see them, not as flat log. Memory is one frame at a time.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ import cv2
 from av.video.reformatter import ColorRange, Colorspace
 
 from engine.errors import Cancelled, FrameSourceError, ParameterError
-from engine.io import FrameSource, FrameWriter
+from engine.media import colour
+from engine.media.decode import FrameSource
+from engine.media.encode import FrameWriter
 
 #: A keyframe every this many frames: seeking decodes at most this many frames.
 KEYFRAME_INTERVAL = 12
@@ -67,7 +72,11 @@ def write_review_proxy(source: FrameSource, out: Path, *, max_width: int,
     size = proxy_size(probe.width, probe.height, max_width)
     total = len(source)
     with FrameWriter(out, frame_rate=probe.frame_rate, encoder_options=PROXY_ENCODER_OPTIONS) as writer:
-        if source.path.is_dir():
+        if not colour.is_display_video(source.colorspace):
+            # Camera log, scene-linear, ACES: shown through the display transform, as a viewer sees it.
+            frames = ((number, colour.display_codes(_resized(frame, size), source.colorspace))
+                      for number, frame in source.frames(as_float=True))
+        elif source.path.is_dir():
             frames = ((number, _resized(frame, size)) for number, frame in source.frames())
         else:
             frames = _scaled_pictures(source, size)

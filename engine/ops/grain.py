@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine import flow
+from engine.ops import flow
 
 #: Brightness bins (of 0..255 luma) over which the grain deviation is estimated.
 BINS = 8
@@ -97,6 +97,8 @@ def _flat(frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _luma_bins(frame: np.ndarray) -> np.ndarray:
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if luma.dtype != np.uint8:  # float32 in 8-bit code units (deep sources)
+        luma = np.clip(luma, 0, 255)
     return np.minimum(luma.astype(np.int32) * BINS // 256, BINS - 1)
 
 
@@ -164,7 +166,7 @@ def estimate_grain(frame: np.ndarray, exclude: np.ndarray | None = None, *,
         :class:`Grain` (deviations in 0..255 code values).
 
     Raises:
-        engine.errors.ParameterError: the two frames of a pair differ in size (from :func:`engine.flow.flow`).
+        engine.errors.ParameterError: the two frames of a pair differ in size (from :func:`engine.ops.flow.flow`).
     """
     keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
     flat = _flat(frame, keep)
@@ -223,14 +225,15 @@ def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int) -
     """Add grain inside ``region`` of a filled frame so that it matches ``grain``.
 
     Args:
-        frame: uint8 [H, W, 3] RGB, the filled frame.
+        frame: uint8 [H, W, 3] RGB, the filled frame (or float32 in 8-bit code units, value ×
+            255, for sources deeper than 8 bits: grain is then added without rounding).
         region: bool [H, W], the filled pixels; nothing outside it changes.
         grain: the plate's :class:`Grain`; the deviation the fill lacks is scaled by
             :attr:`Grain.changing`.
         seed: seeds the noise (use the frame number: reproducible, different every frame).
 
     Returns:
-        ``(frame with grain, mean deviation added in code values)``; a new uint8 array.
+        ``(frame with grain, mean deviation added in code values)``; a new array of the frame's type.
     """
     if not region.any():
         return frame.copy(), 0.0
@@ -244,6 +247,8 @@ def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int) -
     scale = deviation_map(missing * grain.changing, crop)  # [h, w, 3]
     inside = region[top:bottom, left:right]
     out = frame.copy()
-    grained = np.clip(crop.astype(np.float32) + noise * scale + 0.5, 0, 255).astype(np.uint8)
+    grained = crop.astype(np.float32) + noise * scale
+    if frame.dtype == np.uint8:
+        grained = np.clip(grained + 0.5, 0, 255).astype(np.uint8)
     out[top:bottom, left:right][inside] = grained[inside]
     return out, float(scale[inside].mean())

@@ -5,7 +5,7 @@ Method (all on frames scaled to ``ANALYSIS_WIDTH`` pixels wide, in shot B's fram
 
 1. **Sample and align.** ``params.samples`` frames are taken evenly from each take. Every sample
    of both takes is aligned onto B's middle sample (the *key*) by a feature homography
-   (:func:`engine.align.align_to_shot`: ORB, ratio test, RANSAC), which absorbs camera motion
+   (:func:`engine.ops.align.align_to_shot`: ORB, ratio test, RANSAC), which absorbs camera motion
    (pan, tilt, zoom, handheld shake) and the framing difference between the takes.
 2. **Plates and what moves.** Each take's aligned samples give a *plate*, their per-pixel temporal
    median (people and props that move through the take are voted out of it), and a *moving* mask:
@@ -14,7 +14,7 @@ Method (all on frames scaled to ``ANALYSIS_WIDTH`` pixels wide, in shot B's fram
 3. **Light.** The mean relative luminance (CIE Y) and mean chroma (a*, b*) of the two plates over
    the pixels both show are compared: a difference beyond ``exposure_threshold_stops`` stops or
    ``white_balance_threshold`` ΔE*ab is a ``light`` finding (the whole frame). Then A's plate is
-   brought to B's colour by the shot match's MKL transfer (:func:`engine.color.fit_colour_transfer`,
+   brought to B's colour by the shot match's MKL transfer (:func:`engine.fixes.match.fit_colour_transfer`,
    Pitié & Kokaram 2007), so that light alone raises no other finding.
 4. **Differences.** Per pixel, the CIELAB distance of each plate to the other's range of colours
    within ``parallax_px`` (a min/max envelope, so that residual parallax and a pixel of
@@ -50,14 +50,17 @@ import cv2
 import numpy as np
 import torch
 
-from engine.align import ShotAligner
-from engine.color import fit_colour_transfer
 from engine.device import single_thread
 from engine.errors import FrameWriteError, ParameterError, check_cancel
-from engine.io import FrameSource
+from engine.fixes.match import fit_colour_transfer
+from engine.media.decode import FrameSource
+from engine.ops.align import ShotAligner
 from engine.params import check_limits, params_from_dict
 
 log = logging.getLogger(__name__)
+
+#: The space this check compares in: an 8-bit view of each take (findings and crops, no output frames).
+WORKING_SPACE = None
 
 #: Frames are compared at this width (pixels); boxes are scaled back to shot B's pixels.
 ANALYSIS_WIDTH = 480
@@ -460,7 +463,7 @@ def run(
 
 
 def _transferred(image: np.ndarray, transfer: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
-    """uint8 [H, W, 3] RGB through a colour transfer of :func:`engine.color.fit_colour_transfer`."""
+    """uint8 [H, W, 3] RGB through a colour transfer of :func:`engine.fixes.match.fit_colour_transfer`."""
     out = transfer(torch.from_numpy(image.reshape(-1, 3).astype(np.float32) / 255.0))
     return np.clip(out.numpy().reshape(image.shape) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 

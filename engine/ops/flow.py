@@ -32,12 +32,21 @@ FB_ABSOLUTE_PX = 1.0
 FB_RELATIVE = 0.05
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return np.ascontiguousarray(frame)
+def grey8(frame: np.ndarray) -> np.ndarray:
+    """uint8 [H, W] grey of a frame — uint8, or float32 in 8-bit code units (value × 255, as
+    object removal holds deep frames) rounded and clipped: what DIS flow reads. An analysis
+    view only; no pixel of an output passes through it.
+
+    Raises:
+        ParameterError: not [H, W] or [H, W, 3].
+    """
     if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    raise ParameterError(f"a frame must be [H, W] grey or [H, W, 3] RGB, not shape {frame.shape}")
+        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    elif frame.ndim != 2:
+        raise ParameterError(f"a frame must be [H, W] grey or [H, W, 3] RGB, not shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(frame)
 
 
 def _dis() -> cv2.DISOpticalFlow:
@@ -59,7 +68,7 @@ def flow(frame_from: np.ndarray, frame_to: np.ndarray) -> np.ndarray:
     """
     if frame_from.shape[:2] != frame_to.shape[:2]:
         raise ParameterError(f"frames differ in size: {frame_from.shape[:2]} and {frame_to.shape[:2]}")
-    return _dis().calc(_grey(frame_from), _grey(frame_to), None)
+    return _dis().calc(grey8(frame_from), grey8(frame_to), None)
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,7 @@ def forward_check(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- filling and sampling
-# Added for video inpainting and clean plates (engine.inpaint, engine.plate).
+# Added for video inpainting and clean plates (engine.fixes.remove, engine.fixes.clean_plate).
 
 
 def smooth_fill(values: np.ndarray, known: np.ndarray, *, relax_iterations: int = 8) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Shot match: make a shot's colour continuous with a reference shot.
 
-Two methods, both in CIELAB (CIE 15:2004, D65, from sRGB — see :mod:`engine.colorspace`):
+Two methods, both in CIELAB (CIE 15:2004, D65, from sRGB — see :mod:`engine.ops.cielab`):
 
 ``mkl`` (the default): F. Pitié, A. Kokaram, "The linear Monge-Kantorovitch linear colour
 mapping for example-based colour transfer", IET CVMP 2007. The shot's colour distribution,
@@ -22,7 +22,7 @@ shifted and scaled so that its mean and standard deviation match the reference's
     out = (x − μ_shot) · (σ_reference / σ_shot) + μ_reference
 
 Reinhard et al. work in Ruderman's lαβ space; here the channels are CIELAB L*, a*, b*
-(CIE 15:2004, D65, from sRGB — see :mod:`engine.colorspace`), which is likewise
+(CIE 15:2004, D65, from sRGB — see :mod:`engine.ops.cielab`), which is likewise
 opponent and roughly decorrelated for natural images, and is the space ΔE2000 is
 measured in. The ratio σ_reference / σ_shot is clamped to
 ``[1 / max_std_ratio, max_std_ratio]`` so a flat shot is not blown up, and
@@ -32,14 +32,22 @@ The statistics are taken over the whole shot and the whole reference (every
 ``sample_stride``-th frame, on a regular grid of at most 320 pixels per side), so the
 shot gets one transform for all its frames and the match does not flicker from frame
 to frame. The transform depends only on a pixel's colour, so each distinct 8-bit colour
-is transformed once and then looked up (:class:`engine.rgb_lut.RgbLut8`).
+is transformed once and then looked up (:class:`engine.ops.rgb_lut.RgbLut8`).
 
-Fit masks (:mod:`engine.masks`) leave pixels out of the statistics of the shot and/or the
+Fit masks (:mod:`engine.ops.masks`) leave pixels out of the statistics of the shot and/or the
 reference (e.g. a performer's skin, a sky); the transform is still applied to every pixel.
 
 When two shots share content (another take or angle of the setup), ``align`` first warps
-the reference onto the shot by a feature homography (:mod:`engine.align`) and fits on the
+the reference onto the shot by a feature homography (:mod:`engine.ops.align`) and fits on the
 pixels both show; with ``pixels_correspond`` the frames are taken as aligned already.
+
+Sources deeper than 8 bits (10/12-bit ProRes, DNxHR, DPX, 16-bit TIFF/PNG, EXR) are matched at
+source precision in the grading working space :data:`WORKING_SPACE` (ACEScct, through OCIO —
+:mod:`engine.media.colour`): the same MKL/Reinhard statistics, fitted on ACEScct RGB (a log
+space, opponent enough for the transfer and the one colourists grade in), applied per pixel
+as float32 and brought back to the clip's colour space — no 8-bit step. The ΔE2000 and L*
+measurements are then taken after the display transform, as a viewer sees the frames.
+8-bit sources keep the CIELAB path above and its exact 8-bit table.
 """
 
 from __future__ import annotations
@@ -54,14 +62,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.colorspace import delta_e2000, lab_to_srgb, srgb_to_lab
 from engine.device import get_device
 from engine.errors import ParameterError, check_cancel
-from engine.io import FrameSource
-from engine.masks import FitMask, resolve_mask
-from engine.measure import CorrespondingDeltaE, FlickerMeter
+from engine.fixes.result import FixResult
+from engine.media.colour import GRADING_SPACE, colorspace_transform, display_transform
+from engine.media.decode import FrameSource
+from engine.ops.cielab import delta_e2000, lab_to_srgb, srgb_to_lab
+from engine.ops.masks import FitMask, resolve_mask
+from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, check_correspondence, frame_lab
+from engine.ops.rgb_lut import RgbLut8
 from engine.params import params_from_dict
-from engine.rgb_lut import RgbLut8
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +79,8 @@ log = logging.getLogger(__name__)
 #: pixels along the longer side (decimation, not filtering, so the sample keeps the
 #: full-resolution distribution of colours, texture included).
 STATS_MAX_SAMPLES_PER_SIDE = 320
+#: The space the match is fitted and applied in for sources deeper than 8 bits.
+WORKING_SPACE = GRADING_SPACE
 #: Shot match methods: Pitié & Kokaram 2007 (linear Monge–Kantorovich) and Reinhard et al. 2001.
 METHODS = ("mkl", "reinhard")
 
@@ -91,7 +103,7 @@ class MatchParams:
             corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
         align: True when the reference is another take or angle of the same setup:
             each sampled reference frame is aligned onto the sampled shot frame of the
-            same index by a feature homography (:mod:`engine.align`) and the transform
+            same index by a feature homography (:mod:`engine.ops.align`) and the transform
             is fitted on the pixels both show. Raises ParameterError if no pair aligns.
 
     Raises:
@@ -147,22 +159,6 @@ class MatchParams:
         return dataclasses.asdict(self)
 
 
-@dataclass
-class FixResult:
-    """What a fix did.
-
-    Attributes:
-        region: bool [H, W]; True where the fix may change pixels (the whole frame for
-            a shot match). Pixels outside it are left bit-for-bit as they were.
-        measurements: flat dict of named floats (see :func:`run`).
-        frame_count: number of frames the fix produced.
-    """
-
-    region: np.ndarray
-    measurements: dict[str, float]
-    frame_count: int
-
-
 class _LabMoments:
     """Running mean, per-channel deviation and 3×3 covariance of CIELAB over sampled pixels."""
 
@@ -180,6 +176,24 @@ class _LabMoments:
             keep = np.ascontiguousarray(_sample_grid(mask)).reshape(-1)
             lab = lab[torch.from_numpy(keep).to(self._device)]
         self.add_lab(lab)
+
+    def add_float(self, frame: np.ndarray, transform: Callable[[np.ndarray], np.ndarray],
+                  mask: np.ndarray | None = None) -> None:
+        """Add the sampled pixels of one float32 [H, W, 3] frame, taken through ``transform``
+        (float32 [..., 3] → float32 [..., 3], e.g. into the working space)."""
+        sample = np.ascontiguousarray(_sample_grid(frame)).reshape(-1, 1, 3)
+        values = transform(sample).reshape(-1, 3).astype(np.float64)
+        if mask is not None:
+            values = values[np.ascontiguousarray(_sample_grid(mask)).reshape(-1)]
+        self.add_lab(torch.from_numpy(values).to(self._device))
+
+    def add_displayed(self, frame: np.ndarray, to_display: Callable[[np.ndarray], np.ndarray] | None) -> None:
+        """Add the CIELAB of one frame as displayed: uint8 codes as they are, float32 frames
+        through ``to_display`` (see :func:`engine.ops.measure.frame_lab`)."""
+        if frame.dtype == np.uint8:
+            self.add(frame)
+        else:
+            self.add_lab(frame_lab(frame, self._device, to_display).to(torch.float64))
 
     def add_lab(self, lab: torch.Tensor) -> None:
         """Add float64 [N, 3] CIELAB samples."""
@@ -255,7 +269,7 @@ def run(
             ``len(shot)``.
         should_cancel: polled between frames (in both passes); when it returns True
             the run stops by raising :class:`engine.errors.Cancelled`.
-        shot_mask, reference_mask: fit masks (:mod:`engine.masks`): None, bool [H, W],
+        shot_mask, reference_mask: fit masks (:mod:`engine.ops.masks`): None, bool [H, W],
             or ``mask(frame_number) -> bool [H, W]``; True pixels take part in the fit.
 
     Returns:
@@ -269,7 +283,7 @@ def run(
         - ``mean_l_reference``, ``mean_a_reference``, ``mean_b_reference``,
           ``mean_l_before``, …, ``mean_b_after``: those mean colours (L*, a*, b*).
         - ``flicker_source_l``, ``flicker_after_l``, ``flicker_added_l``: see
-          :class:`engine.measure.FlickerMeter` (every frame).
+          :class:`engine.ops.measure.FlickerMeter` (every frame).
         - with ``params.pixels_correspond``: ``delta_e2000_mean``, ``delta_e2000_p95``
           (per-pixel, output vs corresponding reference frame) and
           ``delta_e2000_mean_before``, ``delta_e2000_p95_before`` (shot vs reference).
@@ -292,21 +306,27 @@ def run(
     total = len(shot)
     height, width = shot.clip_probe.height, shot.clip_probe.width
     if params.pixels_correspond:
-        _check_correspondence(shot, reference)
+        check_correspondence(shot, reference)
+    deep = not (shot.encoding.is_8bit and reference.encoding.is_8bit)
+    if deep and params.align:
+        raise ParameterError("align works on 8-bit sources only so far; this shot or reference is deeper — "
+                             "match without align")
+    to_display = display_transform(shot.colorspace) if deep else None
 
     # Pass 1: shot-wide and reference-wide statistics.
     shot_before = _LabMoments(device)
     shot_fit = _LabMoments(device)
-    for number, frame in shot.frames(step=stride):
+    for number, frame in shot.frames(step=stride, as_float=deep):
         _check_cancel(should_cancel, f"while measuring the shot (frame {number})")
-        shot_before.add(frame)
-        shot_fit.add(frame, resolve_mask(shot_mask, number, frame.shape[:2]))
+        _add_sample(shot_before, shot_fit, frame, resolve_mask(shot_mask, number, frame.shape[:2]),
+                    shot.colorspace if deep else None, to_display)
     reference_stats = _LabMoments(device)
     reference_fit = _LabMoments(device)
-    for number, frame in reference.frames(step=stride):
+    reference_display = display_transform(reference.colorspace) if deep else None
+    for number, frame in reference.frames(step=stride, as_float=deep):
         _check_cancel(should_cancel, f"while measuring the reference (frame {number})")
-        reference_stats.add(frame)
-        reference_fit.add(frame, resolve_mask(reference_mask, number, frame.shape[:2]))
+        _add_sample(reference_stats, reference_fit, frame, resolve_mask(reference_mask, number, frame.shape[:2]),
+                    reference.colorspace if deep else None, reference_display)
     if params.align:
         shot_fit, reference_fit = _aligned_moments(shot, reference, stride, device, shot_mask, should_cancel)
     for name, moments in (("shot", shot_fit), ("reference", reference_fit)):
@@ -325,21 +345,25 @@ def run(
     _check_cancel(should_cancel, "before rendering")
     matrix_t = matrix.T.to(device=device, dtype=torch.float32)
     offset_d = offset.to(device=device, dtype=torch.float32)
-    lut = RgbLut8(lambda rgb: lab_to_srgb(srgb_to_lab(rgb) @ matrix_t + offset_d), device)
+    if deep:
+        apply = _working_space_apply(shot.colorspace, matrix_t, offset_d)
+    else:
+        lut = RgbLut8(lambda rgb: lab_to_srgb(srgb_to_lab(rgb) @ matrix_t + offset_d), device)
+        apply = lut.apply
 
     # Pass 2: render every frame, measuring the output on the same sample.
     shot_after = _LabMoments(device)
-    flicker = FlickerMeter()
-    per_pixel_after = CorrespondingDeltaE()
-    per_pixel_before = CorrespondingDeltaE()
-    references = reference.frames() if params.pixels_correspond else None
+    flicker = FlickerMeter(to_display)
+    per_pixel_after = CorrespondingDeltaE(to_display)
+    per_pixel_before = CorrespondingDeltaE(to_display)
+    references = reference.frames(as_float=deep) if params.pixels_correspond else None
     done = 0
     first = shot.frame_range.start
-    for number, before in shot.frames():
+    for number, before in shot.frames(as_float=deep):
         _check_cancel(should_cancel, f"after {done} of {total} frames")
-        after = lut.apply(before)
+        after = apply(before)
         if (number - first) % stride == 0:
-            shot_after.add(after)
+            shot_after.add_displayed(after, to_display)
         flicker.add(before, after)
         if references is not None:
             _, reference_frame = next(references)
@@ -367,17 +391,46 @@ def run(
         before_values = per_pixel_before.measurements("delta_e2000")
         measurements["delta_e2000_mean_before"] = before_values["delta_e2000_mean"]
         measurements["delta_e2000_p95_before"] = before_values["delta_e2000_p95"]
-    log.info("shot match %s: %s (%d distinct colours transformed)", shot.path.name, measurements, lut.colours_evaluated)
+    log.info("shot match %s: %s (%s)", shot.path.name, measurements,
+             f"in {WORKING_SPACE} at source precision" if deep else f"{lut.colours_evaluated} distinct colours transformed")
     return FixResult(region=np.ones((height, width), dtype=bool), measurements=measurements, frame_count=done)
+
+
+def _add_sample(displayed: _LabMoments, fit: _LabMoments, frame: np.ndarray, mask: np.ndarray | None,
+                colorspace: str | None, to_display: Callable[[np.ndarray], np.ndarray] | None) -> None:
+    """Add a sampled frame to the measurement moments (CIELAB as displayed) and to the fit
+    moments (CIELAB of 8-bit codes; for float frames, the working space of ``colorspace``)."""
+    if frame.dtype == np.uint8:
+        displayed.add(frame)
+        fit.add(frame, mask)
+        return
+    displayed.add_displayed(frame, to_display)
+    fit.add_float(frame, colorspace_transform(colorspace, WORKING_SPACE), mask)
+
+
+def _working_space_apply(colorspace: str, matrix_t: torch.Tensor, offset: torch.Tensor
+                         ) -> Callable[[np.ndarray], np.ndarray]:
+    """``out = x @ matrix_t + offset`` in :data:`WORKING_SPACE`, on float32 [H, W, 3] frames in
+    ``colorspace`` (and back to it)."""
+    to_working = colorspace_transform(colorspace, WORKING_SPACE)
+    from_working = colorspace_transform(WORKING_SPACE, colorspace)
+    matrix_cpu, offset_cpu = matrix_t.cpu(), offset.cpu()
+
+    def apply(frame: np.ndarray) -> np.ndarray:
+        working = torch.from_numpy(to_working(frame).reshape(-1, 3))
+        matched = (working @ matrix_cpu + offset_cpu).numpy().reshape(frame.shape)
+        return from_working(matched)
+
+    return apply
 
 
 def _aligned_moments(shot: FrameSource, reference: FrameSource, stride: int, device: torch.device,
                      shot_mask: FitMask, should_cancel: Callable[[], bool] | None) -> tuple[_LabMoments, _LabMoments]:
     """Moments of the shot and of the reference over the pixels where the reference, aligned onto
-    the shot (:func:`engine.align.align_to_shot`), shows the same scene points. The i-th sampled
+    the shot (:func:`engine.ops.align.align_to_shot`), shows the same scene points. The i-th sampled
     frame of the shot is paired with the i-th sampled frame of the reference (cycling the
     shorter)."""
-    from engine.align import align_to_shot
+    from engine.ops.align import align_to_shot
 
     references = [frame for _, frame in reference.frames(step=stride)]
     shot_fit, reference_fit = _LabMoments(device), _LabMoments(device)
@@ -401,21 +454,6 @@ def _aligned_moments(shot: FrameSource, reference: FrameSource, stride: int, dev
         )
     log.info("shot match: aligned %d sampled frame pairs of %s and %s", aligned, shot.path.name, reference.path.name)
     return shot_fit, reference_fit
-
-
-def _check_correspondence(shot: FrameSource, reference: FrameSource) -> None:
-    """Raise ParameterError unless the reference can supply a corresponding frame for every shot frame."""
-    s, r = shot.clip_probe, reference.clip_probe
-    if (s.width, s.height) != (r.width, r.height):
-        raise ParameterError(
-            f"pixels_correspond needs the same framing, but the shot is {s.width}x{s.height} "
-            f"and the reference {r.width}x{r.height}"
-        )
-    if len(reference) < len(shot):
-        raise ParameterError(
-            f"pixels_correspond needs a reference frame for every shot frame: the shot has {len(shot)} "
-            f"frames, the reference range only {len(reference)}"
-        )
 
 
 def mkl_transform(

@@ -1,0 +1,167 @@
+"""Colour management through OpenColorIO 2: which colour space a clip is in, and transforms
+between colour spaces and to a display.
+
+- The config: by default the ACES studio config built into OCIO (:data:`DEFAULT_CONFIG`,
+  ``ocio://studio-config-latest``: ACES 2.0 output transforms, camera log spaces — ARRI LogC3/4,
+  Sony S-Log3, RED Log3G10, … — ACEScct, ACEScg); a production may name its own config file.
+- A clip's input colour space (:func:`input_colorspace`): the name given (``--input-colorspace``,
+  the supervisor's choice at ingest), else the one its file names (EXR ``colorInteropID``,
+  movie metadata ``ocio_colorspace``), else one implied by its ITU-T H.273 transfer tag (sRGB,
+  linear), else Rec.709 (:data:`DEFAULT_INPUT`: the BT.1886 display encoding of Rec.709 video).
+- Working spaces: each fix declares the space it computes in (``WORKING_SPACE`` of its module):
+  grading-type fixes a log space (ACEScct, the ``color_timing`` role), blending and compositing
+  scene-linear ACEScg (the ``scene_linear`` role).
+- Measurements that stand for what a viewer sees (ΔE2000) are taken after the display
+  transform (:func:`display_transform`): display ``sRGB - Display`` with the ACES 2.0 SDR view
+  for scene-referred spaces, the colorimetric video view for display-referred video encodings.
+
+Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a copy is made).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from engine.errors import ParameterError
+from engine.media.images import quantise
+
+#: The ACES studio config built into OpenColorIO 2.
+DEFAULT_CONFIG = "ocio://studio-config-latest"
+#: Loupe's name for Rec.709 video (and the input colour space when nothing else says).
+REC709 = "Rec.709"
+#: What ``Rec.709`` stands for in the studio config: BT.709 primaries, BT.1886 (gamma 2.4) encoding.
+DEFAULT_INPUT = "Gamma 2.4 Encoded Rec.709"
+#: The log working space of grading-type fixes (the studio config's ``color_timing`` role).
+GRADING_SPACE = "ACEScct"
+#: The scene-linear working space of blending and compositing (the ``scene_linear`` role).
+COMPOSITING_SPACE = "ACEScg"
+#: The display ΔE is measured on, and its views (scene-referred, display-referred video).
+MEASUREMENT_DISPLAY = "sRGB - Display"
+SCENE_VIEW = "ACES 2.0 - SDR 100 nits (Rec.709)"
+VIDEO_VIEW = "Video (colorimetric)"
+
+#: ITU-T H.273 transfer names (as ClipProbe gives them) that imply a colour space.
+_TRANSFER_SPACES = {"iec61966-2-1": "sRGB Encoded Rec.709 (sRGB)", "linear": "Linear Rec.709 (sRGB)"}
+
+
+@functools.lru_cache(maxsize=8)
+def load_config(source: str | os.PathLike | None = None) -> ocio.Config:
+    """The OCIO config at ``source`` (a file or an ``ocio://`` URI); :data:`DEFAULT_CONFIG` when None.
+
+    Raises:
+        ParameterError: the config cannot be read (the message gives OCIO's reason).
+    """
+    try:
+        return ocio.Config.CreateFromFile(str(source or DEFAULT_CONFIG))
+    except ocio.Exception as exc:
+        raise ParameterError(f"OCIO config {source or DEFAULT_CONFIG} cannot be read: {exc}") from exc
+
+
+def resolve_colorspace(name: str, config: ocio.Config | None = None) -> str:
+    """The config's own name for a colour space named by its name, an alias or its interop ID;
+    ``Rec.709`` is :data:`DEFAULT_INPUT`.
+
+    Raises:
+        ParameterError: the config has no such colour space (the message lists some it has).
+    """
+    config = config or load_config()
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError(f"a colour space must be a non-empty OCIO name, got {name!r}")
+    name = name.strip()
+    space = config.getColorSpace(DEFAULT_INPUT if name == REC709 else name)
+    if space is None:
+        known = ", ".join(list(config.getColorSpaceNames())[9:17])
+        raise ParameterError(f"unknown colour space {name!r} in OCIO config {config.getName()} (e.g. {known}, …)")
+    return space.getName()
+
+
+def input_colorspace(clip_probe, override: str | None = None, config: ocio.Config | None = None) -> str:
+    """The colour space a clip is read in (see the module docstring for the order).
+
+    Args:
+        clip_probe: the clip's :class:`engine.media.probe.ClipProbe`.
+        override: a name chosen by a person (``--input-colorspace``), or None.
+
+    Raises:
+        ParameterError: ``override`` is not a colour space of the config.
+    """
+    config = config or load_config()
+    if override:
+        return resolve_colorspace(override, config)
+    tag = clip_probe.colorspace_tag
+    if tag and config.getColorSpace(tag) is not None:
+        return config.getColorSpace(tag).getName()
+    implied = _TRANSFER_SPACES.get(clip_probe.color_transfer or "")
+    return implied if implied is not None else DEFAULT_INPUT
+
+
+def is_display_video(name: str, config: ocio.Config | None = None) -> bool:
+    """True for display-referred video encodings (Rec.709, sRGB): what a monitor shows as coded."""
+    space = (config or load_config()).getColorSpace(name)
+    return space is not None and space.getEncoding() == "sdr-video"
+
+
+class Transform:
+    """One OCIO CPU processor, applied to float32 [H, W, 3] RGB frames (returns a new array).
+
+    The processor is optimised losslessly (``OPTIMIZATION_LOSSLESS``): OCIO's default
+    optimisation approximates some curves by LUTs, which loses what high-bit-depth footage has.
+    """
+
+    def __init__(self, processor: ocio.Processor) -> None:
+        self._cpu = processor.getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+        self.is_identity = processor.isNoOp()
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        out = np.array(frame, dtype=np.float32, order="C", copy=True)
+        if not self.is_identity:
+            self._cpu.applyRGB(out)
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def colorspace_transform(source: str, target: str, config_source: str | None = None) -> Transform:
+    """The transform from colour space ``source`` to ``target`` (names resolved as
+    :func:`resolve_colorspace`).
+
+    Raises:
+        ParameterError: an unknown colour space.
+    """
+    config = load_config(config_source)
+    source, target = resolve_colorspace(source, config), resolve_colorspace(target, config)
+    return Transform(config.getProcessor(source, target))
+
+
+@functools.lru_cache(maxsize=64)
+def display_transform(source: str, display: str = MEASUREMENT_DISPLAY, view: str | None = None,
+                      config_source: str | None = None) -> Transform:
+    """From colour space ``source`` to what ``display`` shows through ``view`` (display code
+    values 0..1). ``view`` None: :data:`VIDEO_VIEW` for display-referred video encodings,
+    :data:`SCENE_VIEW` otherwise.
+
+    Raises:
+        ParameterError: an unknown colour space, display or view.
+    """
+    config = load_config(config_source)
+    source = resolve_colorspace(source, config)
+    if view is None:
+        view = VIDEO_VIEW if is_display_video(source, config) else SCENE_VIEW
+    if display not in config.getDisplays() or view not in config.getViews(display):
+        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} with view {view!r}")
+    transform = ocio.DisplayViewTransform(src=source, display=display, view=view)
+    return Transform(config.getProcessor(transform))
+
+
+def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT_DISPLAY,
+                  view: str | None = None) -> np.ndarray:
+    """uint8 [H, W, 3] display codes of a float32 [H, W, 3] frame in ``colorspace``, through
+    :func:`display_transform` — what a review picture of a deep source shows.
+
+    Raises:
+        ParameterError: an unknown colour space, display or view.
+    """
+    return quantise(display_transform(colorspace, display, view)(frame), np.uint8)
