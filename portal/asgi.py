@@ -11,12 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.metrics import WebSocketMetrics  # noqa: E402
 from portal.otp_asgi import OTPMiddleware  # noqa: E402
+from portal.request_id import RequestIdASGI  # noqa: E402
 from reviews.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": RequestIdASGI(WebSocketMetrics(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(OTPMiddleware(URLRouter(websocket_urlpatterns)))))),
     }
 )
