@@ -5,10 +5,8 @@ upgrade, plain HTTP sent to HTTPS, readiness and metrics kept inside. Skipped on
 not installed (.ci/run installs it)."""
 import http.client
 import re
-import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 from django.conf import settings
@@ -17,23 +15,10 @@ from portal.processes import (NGINX, asgi_server_command, nginx_command, nginx_l
                               self_signed_certificate)
 from reviews.media import clip_thumbnail_path
 from reviews.models import AuditEvent
-from tests.conftest import REPO, _free_port, _stop
+from tests.conftest import REPO, _free_port, _stop, wait_for_port
 from tests.reviews.helpers import session_cookie
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx)")
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 60  # a hang guard only
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"{what} exited at start-up", pytrace=False)
-            time.sleep(0.2)
-    pytest.fail(f"{what} did not listen on {port}", pytrace=False)
 
 
 def write_config(folder, *, upstream_ports, http_port, https_port, media_root):
