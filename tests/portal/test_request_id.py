@@ -1,10 +1,12 @@
 """The request id (portal/request_id.py): taken from nginx's X-Request-ID or made, echoed in the
 response, and carried through the web process into the job a request queued — the worker's JSON
-log lines of that job name it."""
+log lines of that job name it. The same real worker serves its metrics (multiprocess mode,
+LOUPE_METRICS_PORT) with the job's duration under its fix kind."""
 import json
 import re
 import subprocess
 import time
+import urllib.request
 
 import pytest
 from django.conf import settings
@@ -12,7 +14,7 @@ from django.test import Client
 
 from portal.processes import celery_worker_command
 from reviews.models import Job
-from tests.conftest import REPO, _stop
+from tests.conftest import REPO, _free_port, _stop, wait_for_port
 from tests.reviews.helpers import signed_in
 
 
@@ -32,12 +34,15 @@ def test_a_request_without_one_gets_a_new_one_and_a_bad_one_is_replaced():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not settings.CHANNEL_LAYER_IS_SHARED, reason="needs Redis (REDIS_URL) as the broker")
 def test_the_request_id_reaches_the_job_in_the_workers_json_logs(process_env, fix_request, people, tmp_path):
-    log_path = tmp_path / "worker.log"
+    log_path, metrics_dir, metrics_port = tmp_path / "worker.log", tmp_path / "metrics", _free_port()
+    metrics_dir.mkdir()
     with log_path.open("w") as log:
         worker = subprocess.Popen(
             celery_worker_command(pool="solo", hostname="ids@%h", loglevel="INFO")
             + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=REPO, env=process_env | {"LOUPE_LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
+            cwd=REPO, env=process_env | {"LOUPE_LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
+                                         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                                         "LOUPE_METRICS_PORT": str(metrics_port)},
             stdout=log, stderr=subprocess.STDOUT)
     try:
         request_id = "5e1f0c2d3b4a59687766554433221100"
@@ -52,6 +57,9 @@ def test_the_request_id_reaches_the_job_in_the_workers_json_logs(process_env, fi
             time.sleep(0.2)
             job.refresh_from_db()
         assert job.state == "succeeded", job.error
+        wait_for_port(metrics_port, worker, "the worker's metrics exporter")
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).read().decode()
+        assert 'loupe_job_duration_seconds_count{kind="color_match",state="succeeded"} 1.0' in scraped
     finally:
         _stop(worker)
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
