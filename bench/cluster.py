@@ -207,6 +207,7 @@ class Reviewer:
                 async with connect(self.url, ssl=TLS, origin=self.origin, additional_headers={"Cookie": self.cookie},
                                    max_size=None, open_timeout=30, ping_interval=None) as socket_:
                     self.socket = socket_
+                    pinger = asyncio.create_task(self._keep_present(socket_))
                     async for payload in socket_:
                         if isinstance(payload, bytes):
                             continue
@@ -219,8 +220,19 @@ class Reviewer:
                         self.events.put_nowait((at, message["event"], message["data"]))
             except Exception:  # noqa: BLE001 — a browser retries whatever closed its socket
                 pass
+            finally:
+                if "pinger" in locals():
+                    pinger.cancel()
             self.socket = None
             await asyncio.sleep(self.delay_s)
+
+    @staticmethod
+    async def _keep_present(socket_) -> None:
+        """Ping every 15 s as review.js does: presence not renewed for 60 s is dropped (and a
+        presenter dropped from presence loses control to the next one in)."""
+        while True:
+            await asyncio.sleep(15)
+            await socket_.send(json.dumps({"type": "ping"}))
 
     async def send(self, message: dict) -> None:
         await self.socket.send(json.dumps(message))

@@ -3,6 +3,7 @@ process: TLS, the request id, static files from disk, media through X-Accel-Redi
 view's permission check and audit event (and never by asking nginx for it directly), WebSocket
 upgrade, plain HTTP sent to HTTPS, readiness and metrics kept inside. Skipped only where nginx is
 not installed (.ci/run installs it)."""
+import contextlib
 import http.client
 import re
 import ssl
@@ -38,23 +39,35 @@ def test_nginx_accepts_the_deployment_config(tmp_path):
     assert "test is successful" in checked.stderr
 
 
-@pytest.fixture
-def behind_nginx(process_env, media_root, tmp_path):
-    """A web process serving media by X-Accel-Redirect, and nginx in front of it (both upstreams
-    point at it); yields nginx's (http_port, https_port)."""
-    web_port, http_port, https_port = _free_port(), _free_port(), _free_port()
-    web = subprocess.Popen(asgi_server_command(port=web_port), cwd=REPO,
-                           env=process_env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect"})
-    config = write_config(tmp_path, upstream_ports=[web_port, web_port], http_port=http_port, https_port=https_port,
+@contextlib.contextmanager
+def nginx_in_front(process_env, media_root, folder, *, web_processes: int):
+    """``web_processes`` (1 or 2) Daphne processes serving media by X-Accel-Redirect, and nginx on
+    deploy/nginx.conf in front of them (with one, both upstreams point at it). Yields
+    ``(http_port, https_port, webs)``, ``webs`` a list of ``(port, process)``."""
+    ports = [_free_port() for _ in range(web_processes)]
+    http_port, https_port = _free_port(), _free_port()
+    webs = [(port, subprocess.Popen(asgi_server_command(port=port), cwd=REPO,
+                                    env=process_env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect"})) for port in ports]
+    config = write_config(folder, upstream_ports=(ports * 2)[:2], http_port=http_port, https_port=https_port,
                           media_root=media_root)
-    nginx = subprocess.Popen(nginx_command(config=config, prefix=tmp_path), stdout=subprocess.DEVNULL)
+    nginx = subprocess.Popen(nginx_command(config=config, prefix=folder), stdout=subprocess.DEVNULL)
     try:
-        wait_for_port(web_port, web, "Daphne")
+        for port, web in webs:
+            wait_for_port(port, web, "Daphne")
         wait_for_port(https_port, nginx, "nginx")
-        yield http_port, https_port
+        yield http_port, https_port, webs
     finally:
         _stop(nginx)
-        _stop(web)
+        for _, web in webs:
+            if web.poll() is None:
+                _stop(web)
+
+
+@pytest.fixture
+def behind_nginx(process_env, media_root, tmp_path):
+    """One web process behind nginx; yields nginx's (http_port, https_port)."""
+    with nginx_in_front(process_env, media_root, tmp_path, web_processes=1) as (http_port, https_port, _):
+        yield http_port, https_port
 
 
 def get(port: int, path: str, headers: dict | None = None, *, tls: bool = True) -> tuple[int, dict, bytes]:
