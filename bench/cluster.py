@@ -208,23 +208,24 @@ class Reviewer:
                                    max_size=None, open_timeout=30, ping_interval=None) as socket_:
                     self.socket = socket_
                     pinger = asyncio.create_task(self._keep_present(socket_))
-                    async for payload in socket_:
-                        if isinstance(payload, bytes):
-                            continue
-                        message, at = json.loads(payload), time.perf_counter()
-                        if message["event"] == "room":
-                            self.presence = sorted(p["user"] for p in message["data"]["presence"])
-                            self.snapshots.put_nowait((at, message["data"]))
-                        elif message["event"] == "presence":
-                            self.presence = sorted(p["user"] for p in message["data"]["people"])
-                        self.events.put_nowait((at, message["event"], message["data"]))
+                    try:
+                        async for payload in socket_:
+                            if isinstance(payload, str):
+                                self._receive(json.loads(payload), time.perf_counter())
+                    finally:
+                        pinger.cancel()
             except Exception:  # noqa: BLE001 — a browser retries whatever closed its socket
                 pass
-            finally:
-                if "pinger" in locals():
-                    pinger.cancel()
             self.socket = None
             await asyncio.sleep(self.delay_s)
+
+    def _receive(self, message: dict, at: float) -> None:
+        if message["event"] == "room":
+            self.presence = sorted(p["user"] for p in message["data"]["presence"])
+            self.snapshots.put_nowait((at, message["data"]))
+        elif message["event"] == "presence":
+            self.presence = sorted(p["user"] for p in message["data"]["people"])
+        self.events.put_nowait((at, message["event"], message["data"]))
 
     @staticmethod
     async def _keep_present(socket_) -> None:
