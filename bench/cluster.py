@@ -30,6 +30,7 @@ PostgreSQL, Redis and nginx (``apt-get install nginx``).
 """
 import argparse
 import asyncio
+import collections
 import json
 import os
 import re
@@ -378,7 +379,7 @@ async def room_figures(cluster: Cluster, proposal, director_cookie: str, cookies
 async def rolling_restart(cluster: Cluster, cookie: str, proposal) -> int:
     """Keep requesting the review page through nginx while migrate runs and each web process is
     restarted in turn; returns the requests that failed."""
-    failed, done = 0, asyncio.Event()
+    failed, done, statuses = 0, asyncio.Event(), collections.Counter()
     url = f"https://127.0.0.1:{cluster.https_port}/review/{proposal.pk}/"
 
     async def keep_requesting():
@@ -387,8 +388,9 @@ async def rolling_restart(cluster: Cluster, cookie: str, proposal) -> int:
         while not done.is_set():
             try:
                 status = await asyncio.to_thread(http_get, url, {"Cookie": cookie})
-            except OSError:
-                status = None
+            except OSError as error:
+                status = type(error).__name__
+            statuses[status] += 1
             failed += status != 200
             count += 1
         return count
@@ -413,7 +415,8 @@ async def rolling_restart(cluster: Cluster, cookie: str, proposal) -> int:
         await asyncio.sleep(fail_timeout_s + 1)
     done.set()
     count = await requester
-    print(f"rolling restart (migrate, then web 1, then web 2): {failed} of {count} page requests failed (target 0)")
+    print(f"rolling restart (migrate, then web 1, then web 2): {failed} of {count} page requests failed (target 0); "
+          f"answers {dict(statuses)}")
     return failed
 
 
