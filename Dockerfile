@@ -5,8 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LOUPE_DATA_DIR=/data
 WORKDIR /app
 
 COPY requirements.txt requirements-nodeps.txt ./
-# torch==2.13.0 is the CPU build; for GPU hosts, build with a CUDA torch wheel of the same version.
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt \
+# torch==2.13.0 is the CPU build; for GPU hosts, build with TORCH_INDEX set to the CUDA wheel index
+# of the same version (deploy/compose.yaml does for worker-gpu).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --no-cache-dir --extra-index-url ${TORCH_INDEX} -r requirements.txt \
  && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 COPY . .

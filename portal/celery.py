@@ -8,3 +8,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Signal handlers of the operations side: the request id carried into tasks, the worker's
+# metrics exporter (docs/operations.md).
+from portal import metrics, request_id  # noqa: E402,F401
+
+
+def broker_connection(*, timeout_s: float):
+    """A new kombu connection to the broker the settings name now (``CELERY_BROKER_URL``), not yet
+    connected, giving up on connecting after ``timeout_s`` seconds. Used by the readiness check
+    and the queue-depth metric; close it (``with``)."""
+    from django.conf import settings
+    from kombu import Connection
+
+    return Connection(settings.CELERY_BROKER_URL, transport_options=dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS),
+                      connect_timeout=timeout_s)
+
+
+def queue_names() -> list[str]:
+    """Every queue tasks are routed to (``CELERY_TASK_ROUTES`` and the default queue), sorted."""
+    from django.conf import settings
+
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    return sorted(routed | {settings.CELERY_TASK_DEFAULT_QUEUE})

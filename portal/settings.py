@@ -367,10 +367,33 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # collectstatic step on one machine; behind a CDN, run collectstatic and set this to False.
 WHITENOISE_USE_FINDERS = env.bool("LOUPE_STATIC_FROM_APPS", default=True)
 
+# === Operations: health, metrics, request ids, logs (docs/operations.md) =====================
+# This block is the operations side's; it only adds to the settings above.
+# Request id first (every later log line carries it), then the metrics taken around the rest.
+MIDDLEWARE = ["portal.request_id.request_id_middleware", "portal.metrics.HttpMetricsMiddleware", *MIDDLEWARE]
+# Probes and the scrape reach web processes over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# /readyz gives each dependency this long to answer (seconds).
+LOUPE_READY_TIMEOUT_S = env.float("LOUPE_READY_TIMEOUT_S", default=3.0)
+# Logs: "json" (one JSON object a line: time, level, logger, message, request_id — how it runs
+# in deployment) or "plain". Each line carries the request id (portal.request_id).
+LOUPE_LOG_FORMAT = env.str("LOUPE_LOG_FORMAT", default="plain")
+if LOUPE_LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOUPE_LOG_FORMAT is json or plain, not {LOUPE_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "portal.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOUPE_LOG_FORMAT,
+                             "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+# Workers log through the same configuration (so their lines are JSON too and name the request
+# that queued the task) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

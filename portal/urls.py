@@ -8,8 +8,13 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from frontend import account
+from portal import health, metrics
 
 urlpatterns = [
+    # Operations: liveness, readiness, Prometheus scrape (docs/operations.md).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("login/", account.SignInView.as_view(), name="login"),
     path("login/code/", account.sign_in_code, name="login-verify"),

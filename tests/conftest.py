@@ -196,6 +196,21 @@ def start_worker(env: dict[str, str], name: str) -> subprocess.Popen:
                             cwd=REPO, env=env)
 
 
+def wait_for_port(port: int, process: subprocess.Popen, what: str, *, timeout_s: float = 60) -> None:
+    """Wait until ``process`` (named ``what`` in failures) listens on 127.0.0.1:``port``; fail the
+    test if it exits first or does not listen within ``timeout_s`` (a hang guard)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"{what} exited at start-up", pytrace=False)
+            time.sleep(0.2)
+    pytest.fail(f"{what} did not listen on port {port} within {timeout_s} s", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def asgi_server(process_env):
     """The portal's web process (uvicorn: HTTP and WebSockets) on a free port; yields its base URL."""
@@ -218,15 +233,7 @@ def start_asgi_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     (the process, its base URL). The caller stops it."""
     port = _free_port()
     process = subprocess.Popen(asgi_server_command(port=port), cwd=REPO, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail("The web process exited at start-up", pytrace=False)
-            time.sleep(0.2)
+    wait_for_port(port, process, "The web process")
     return process, f"http://127.0.0.1:{port}"
 
 
