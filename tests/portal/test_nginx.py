@@ -10,7 +10,6 @@ import ssl
 import subprocess
 
 import pytest
-from django.conf import settings
 
 from portal.processes import (NGINX, asgi_server_command, nginx_command, nginx_local_config,
                               self_signed_certificate)
