@@ -305,7 +305,7 @@ AXES_COOLOFF_TIME = env.float("LOUPE_LOGIN_COOLOFF_MINUTES", default=15) / 60  #
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "frontend/locked_out.html"
-# The client's address is REMOTE_ADDR: behind a reverse proxy, run Daphne with --proxy-headers
+# The client's address is REMOTE_ADDR: behind a reverse proxy, run uvicorn with --proxy-headers
 # so that it comes from X-Forwarded-For (docs/operations.md).
 
 # TOTP (RFC 6238) devices: the issuer name authenticator apps show beside the account.
