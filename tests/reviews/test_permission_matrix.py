@@ -37,16 +37,18 @@ from reviews.media import clip_proxy_path, clip_thumbnail_path, media_path
 from reviews.models import Clip, ContinuityFinding, FixRequest, Job, JobState, Production, Proposal, ProxyState, Role, Shot
 from reviews.routing import websocket_urlpatterns
 
-from .helpers import websocket
+from .helpers import websocket, without_csrf_token
 
 ROLES = [role.value for role in Role]
 MISSING_ID = 2_000_000_000
 MISSING_CODE = "NOPE"
 
 # Not under the matrix: Django's admin (its own staff permissions), sign-in (both steps) / sign-out,
-# the public API index, the API schema and its viewer (signed-in people only:
-# tests/portal/test_content_security.py), and the favicon.
-EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$|favicon\.ico$)")
+# the API index, the API schema and its viewer (signed-in people only:
+# tests/portal/test_content_security.py), the favicon, and the probes and metrics of operations
+# (no production data; nginx answers /metrics only to the monitoring network: tests/portal).
+EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$|favicon\.ico$"
+                      r"|healthz$|readyz$|metrics$)")
 
 
 @dataclass(frozen=True)
@@ -285,9 +287,6 @@ def request(client: Client, method: str, url: str, spec: Endpoint):
     return getattr(client, method)(url, json.dumps(data), content_type=content_type, **headers)
 
 
-CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
-
-
 def body(response) -> str:
     """The response's text, its CSRF token (masked afresh on every response: the 404 page's
     sign-out form carries one) left out."""
@@ -295,7 +294,7 @@ def body(response) -> str:
         text = b"".join(response.streaming_content).decode(errors="replace")
     else:
         text = response.content.decode(errors="replace")
-    return CSRF_TOKEN.sub('name="csrfmiddlewaretoken"', text)
+    return without_csrf_token(text)
 
 
 def client_for(user) -> Client:
