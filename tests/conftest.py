@@ -160,10 +160,12 @@ def awaiting_consent(small_proposal, people):
 def process_env(django_db_setup, media_root, checkpoint_log) -> dict[str, str]:
     """The environment of processes started by the tests: the test database pytest-django
     created, this run's media folder, and short broker and lease timeouts so that a job whose
-    worker was killed is picked up again within seconds."""
+    worker was killed is picked up again within seconds. The forensic watermark is off there:
+    the browser tests compare what two viewers see pixel for pixel, which a mark per viewer
+    deliberately breaks (tests/reviews/test_forensic_watermark.py tests the mark)."""
     return dict(os.environ, DATABASE_URL=database_url(connection.settings_dict), LOUPE_MEDIA_ROOT=str(media_root),
                 LOUPE_AUDIT_CHECKPOINT_LOG=str(checkpoint_log), DJANGO_SETTINGS_MODULE="portal.settings",
-                LOUPE_MFA_REQUIRED_ROLES="", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
+                LOUPE_MFA_REQUIRED_ROLES="", LOUPE_FORENSIC_WATERMARK="false", LOUPE_BROKER_VISIBILITY_TIMEOUT_S="6",
                 LOUPE_BROKER_RESTORE_INTERVAL_S="2", LOUPE_JOB_LEASE_S="4")
 
 
