@@ -46,7 +46,8 @@ def nginx_in_front(process_env, media_root, folder, *, web_processes: int):
     ports = [_free_port() for _ in range(web_processes)]
     http_port, https_port = _free_port(), _free_port()
     webs = [(port, subprocess.Popen(asgi_server_command(port=port), cwd=REPO,
-                                    env=process_env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect"})) for port in ports]
+                                    env=process_env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect",
+                                                       "LOUPE_BEHIND_TLS_PROXY": "true"})) for port in ports]
     config = write_config(folder, upstream_ports=(ports * 2)[:2], http_port=http_port, https_port=https_port,
                           media_root=media_root)
     nginx = subprocess.Popen(nginx_command(config=config, prefix=folder), stdout=subprocess.DEVNULL)
