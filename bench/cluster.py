@@ -124,7 +124,7 @@ class Cluster:
     def start_web(self, index: int) -> None:
         self.web[index] = subprocess.Popen(
             asgi_server_command(port=self.web_ports[index]) + ["--proxy-headers"], cwd=REPO,
-            env=self.env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect"},
+            env=self.env | {"LOUPE_MEDIA_SERVE": "x-accel-redirect", "LOUPE_BEHIND_TLS_PROXY": "true"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, index: int, timeout_s: float = 120) -> None:
