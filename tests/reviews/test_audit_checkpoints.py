@@ -74,6 +74,18 @@ def test_tail_truncation_is_named(trail):
     assert f"event {events[8].pk}: truncated" in out and f"the trail ends at event {events[6].pk} (7 events)" in out
 
 
+def test_after_a_restore_the_external_copy_is_left_out_on_request(trail):
+    """A database restored from a backup ends where the backup did, and the external copy goes
+    on: ``--without-external-copy`` checks the chain and the restored checkpoints alone."""
+    production, events = trail
+    with audit_trigger_disabled():  # the backup was taken after event 8
+        AuditEvent.objects.filter(pk__gte=events[8].pk).delete()
+        AuditCheckpoint.objects.filter(production=production, event_id__gte=events[8].pk).delete()
+    assert verify("--production", "SIGNED", "--without-external-copy")[0] == 0
+    code, out = verify("--production", "SIGNED")
+    assert code == 1 and f"event {events[8].pk}: truncated" in out
+
+
 def test_truncation_with_the_database_s_checkpoints_deleted_too_is_named(trail):
     production, events = trail
     with audit_trigger_disabled():

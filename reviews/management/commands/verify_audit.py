@@ -16,18 +16,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--production", help="Production code (default: every production).")
+        parser.add_argument("--without-external-copy", action="store_true",
+                            help="check the chain and the database's checkpoints only (after a restore: the "
+                                 "external copy also holds what was recorded after the backup)")
 
-    def handle(self, *args, production, **options):
+    def handle(self, *args, production, without_external_copy, **options):
         productions = Production.objects.order_by("code")
         if production:
             productions = productions.filter(code=production)
             if not productions.exists():
                 raise CommandError(f"No production {production}.")
         try:
-            external = checkpoints.external_records()
+            external = None if without_external_copy else checkpoints.external_records()
         except OSError as error:
             raise CommandError(f"Cannot read the external copy of the checkpoints: {error}") from error
-        if external is None:
+        if without_external_copy:
+            self.stdout.write("note: the external copy of the checkpoints is not read (--without-external-copy)")
+        elif external is None:
             self.stdout.write(f"note: no external copy of the checkpoints at {checkpoints.external_path()}")
         broken = 0
         for each in productions:
