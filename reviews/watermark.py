@@ -1,5 +1,7 @@
-"""Burn-in watermarks on review frames: the reviewer's name and the time, drawn into the pixels of
-every frame streamed to a review room, so that a leaked frame can be traced to who saw it and when.
+"""Watermarks on review frames: the reviewer's name and the time burnt into the pixels of every
+frame streamed to a review room, and the invisible forensic mark of the viewing session
+(``engine.ops.watermark``, applied by :func:`for_reader`), so that a leaked frame can be traced
+to who saw it and when.
 
 The text is drawn twice — bottom left and top right, white with a dark outline at 60 % opacity —
 so cropping one corner away leaves the other. OpenCV's Hershey fonts draw ASCII only: other
