@@ -19,10 +19,14 @@ def launch(playwright):
 
 
 def open_signed_in(browser, url: str, username: str):
-    """A new page at ``url``, signed in on the way as ``username`` (test password ``pw-<name>``)."""
+    """A new page at ``url``, signed in on the way as ``username`` (test password ``pw-<name>``).
+
+    Returns once the page after the password form has loaded (its scripts have run, so a click is
+    heard): the target, or the second-factor step for people who have one."""
     page = browser.new_page()
     page.goto(url)
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"pw-{username}")
     page.click("button[type=submit]")
+    page.wait_for_url(lambda address: not address.split("?")[0].endswith("/login/"))
     return page
