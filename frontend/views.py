@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
+from engine.media import colour
 from engine.media.decode import read_frame
 from reviews import authz, measurements, reports, selectors, states
 from reviews.deliverables import DELIVERY_FORMATS
@@ -73,13 +74,15 @@ def productions(request):
 @login_required
 def production_detail(request, code):
     production = _production_page(request, code)
+    may_ingest = authz.may(request.user, production, authz.INGEST_FOOTAGE)
     return render(request, "frontend/production.html", {
         "production": production,
         "roles": sorted(authz.roles_in(request.user, production)),
         "clips": selectors.clips_of(production),
         "fix_requests": selectors.fix_requests_of(production),
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
-        "may_ingest": authz.may(request.user, production, authz.INGEST_FOOTAGE),
+        "may_ingest": may_ingest,
+        "colorspaces": colour.colorspace_names() if may_ingest else (),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),

@@ -61,6 +61,14 @@ def load_config(source: str | os.PathLike | None = None) -> ocio.Config:
         raise ParameterError(f"OCIO config {source or DEFAULT_CONFIG} cannot be read: {exc}") from exc
 
 
+def colorspace_names(config: ocio.Config | None = None) -> list[str]:
+    """The names offered for a clip's input colour space: :data:`REC709`, then the active
+    scene-referred colour spaces of ``config`` (the studio config when None: camera log and
+    linear spaces, ACES spaces, encoded video and sRGB) in the config's order."""
+    config = config or load_config()
+    return [REC709, *config.getColorSpaceNames(ocio.SEARCH_REFERENCE_SPACE_SCENE, ocio.COLORSPACE_ACTIVE)]
+
+
 def resolve_colorspace(name: str, config: ocio.Config | None = None) -> str:
     """The config's own name for a colour space named by its name, an alias or its interop ID;
     ``Rec.709`` is :data:`DEFAULT_INPUT`.

@@ -42,6 +42,11 @@ class ClipIngestSerializer(serializers.Serializer):
     path = serializers.CharField(help_text="Server-side path of a video file or image-sequence folder.")
 
 
+class ClipColorspaceSerializer(serializers.Serializer):
+    input_colorspace = serializers.CharField(
+        max_length=128, help_text="OCIO colour space name or alias in the ACES studio config, or Rec.709.")
+
+
 class ClipUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A video file (MOV, MP4, MXF, AVI, MKV); its type is decided by probing.")
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("account/token/", views.AccountToken.as_view(), name="account-token"),
     path("productions/<slug:code>/security/", views.ProductionSecurity.as_view(), name="production-security"),
     path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
+    path("productions/<slug:code>/clips/<int:pk>/", views.ClipDetail.as_view(), name="clip"),
     path("productions/<slug:code>/clips/upload/", views.ClipUpload.as_view(), name="clip-upload"),
     path("productions/<slug:code>/cuts/", views.CutList.as_view(), name="cuts"),
     path("productions/<slug:code>/deliveries/", views.DeliveryList.as_view(), name="deliveries"),

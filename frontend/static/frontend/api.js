@@ -3,16 +3,19 @@
 export const csrf = () => document.querySelector("[name=csrfmiddlewaretoken]").value;
 
 // POST `body` (JSON, or FormData as it is); resolves to {ok, data} with the parsed reply.
-export async function post(url, body) {
+export async function post(url, body, method = "POST") {
   const json = !(body instanceof FormData);
   const response = await fetch(url, {
-    method: "POST",
+    method,
     credentials: "same-origin",
     headers: { "X-CSRFToken": csrf(), ...(json ? { "Content-Type": "application/json" } : {}) },
     body: json ? JSON.stringify(body) : body,
   });
   return { ok: response.ok, data: await response.json().catch(() => ({ detail: `HTTP ${response.status}` })) };
 }
+
+// PATCH `body` (JSON); resolves to {ok, data} as post() does.
+export const patch = (url, body) => post(url, body, "PATCH");
 
 // An API error as a sentence: {"detail": ...} or DRF's {"field": ["message"]}.
 export function describe(data) {

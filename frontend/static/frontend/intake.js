@@ -1,7 +1,7 @@
 // Bringing in footage and the cut from the production page, through the API: uploads (one
 // request per file), server-side paths ingested in place, and cut imports with their conform
 // report. Each outcome — the probed facts, or the specific error — is listed under the forms.
-import { describe, post } from "./api.js";
+import { describe, patch, post } from "./api.js";
 import { logTo } from "./log.js";
 
 const section = document.getElementById("intake");
@@ -53,3 +53,15 @@ document.getElementById("cut-form")?.addEventListener("submit", async (event) =>
   for (const event of unmatched) say(`unmatched event ${event.event} (${event.name || event.reel}): ${event.reason}`, false);
   for (const warning of warnings || []) say(`warning: ${warning}`, false);
 });
+
+// A clip's input colour space, changed by the supervisor: the proxy is made again and every fix
+// request that has run on the clip gets a new job (the API says so in the clip it returns).
+document.querySelectorAll(".colorspace-form").forEach((form) => form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const clip = form.dataset.clip;
+  const input_colorspace = form.elements.input_colorspace.value.trim();
+  const { ok, data } = await patch(`/api/productions/${code}/clips/${clip}/`, { input_colorspace });
+  if (ok) document.querySelector(`.colorspace[data-clip="${clip}"]`).textContent = data.input_colorspace;
+  say(ok ? `ok ${data.name} is now read as ${data.input_colorspace}; its proxy and fixes are made again`
+    : `${describe(data)}`, ok);
+}));
