@@ -1,16 +1,18 @@
 // The production's live events over its socket (docs/review-protocol.md, "Production events"):
 // each event goes to handlers[name](data); the socket reconnects unless it was refused.
-import { socketUrl } from "./frames.js";
+import { retryDelays, socketUrl } from "./frames.js";
 
 export function listen(code, handlers) {
+  const delays = retryDelays();
   const connect = () => {
     const socket = new WebSocket(socketUrl(`/ws/productions/${code}/`));
+    socket.addEventListener("open", () => delays.reset());
     socket.addEventListener("message", (event) => {
       const { event: name, data } = JSON.parse(event.data);
       handlers[name]?.(data);
     });
     socket.addEventListener("close", (event) => {
-      if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 3000);
+      if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, delays.next());
     });
   };
   connect();

@@ -3,7 +3,7 @@
 // clip's rate with a prefetch window, zoomed to 1:1; a live session in which the presenter
 // drives (playhead, versions, compare mode, wipe) and everyone follows, with presence, a laser
 // pointer, annotations and notes pinned to frames, job progress, new versions and decisions.
-import { parseFrameMessage, socketUrl } from "./frames.js";
+import { parseFrameMessage, retryDelays, socketUrl } from "./frames.js";
 
 const root = document.getElementById("review");
 const openedProposal = Number(root.dataset.proposal);
@@ -539,12 +539,14 @@ const handlers = {
 };
 
 let pinger = null;
+const reconnectDelays = retryDelays();
 function connect() {
   socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/`));
   socket.binaryType = "arraybuffer";
   const connection = $("connection");
   socket.addEventListener("open", () => {
     connection.textContent = "live";
+    reconnectDelays.reset();
     requested.clear();
     lastRequested = null;
     clearInterval(pinger);
@@ -554,7 +556,7 @@ function connect() {
     clearInterval(pinger);
     connection.textContent = event.code === 4403 ? "not allowed" : "disconnected — retrying";
     connection.dataset.code = String(event.code);
-    if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 2000);
+    if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, reconnectDelays.next());
   });
   socket.addEventListener("message", (event) => {
     if (event.data instanceof ArrayBuffer) {
