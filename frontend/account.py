@@ -11,6 +11,7 @@ import time
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -21,14 +22,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp import user_has_device
 from django_otp.forms import OTPTokenForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError
-from reviews.services.accounts import (api_token_create, api_token_revoke, recovery_codes_make, second_factor_verify,
-                                      totp_device_confirm, totp_device_remove, totp_device_start)
+from reviews.services.accounts import (api_token_create, api_token_revoke, has_second_factor, recovery_codes_make,
+                                      second_factor_verify, totp_device_confirm, totp_device_remove, totp_device_start)
 
 #: Session key holding the person who gave a right password and still owes the code.
 PENDING_SIGN_IN = "loupe_pending_sign_in"
@@ -41,9 +41,18 @@ class SignInView(auth_views.LoginView):
 
     template_name = "frontend/login.html"
 
+    def get_context_data(self, **kwargs):
+        from . import sso
+
+        context = super().get_context_data(**kwargs)
+        if sso.enabled():
+            context["sso_url"] = f"{reverse('oidc_authentication_init')}?{urlencode({'next': self.get_redirect_url()})}"
+            context["sso_name"] = settings.LOUPE_OIDC_PROVIDER_NAME
+        return context
+
     def form_valid(self, form):
         user = form.get_user()
-        if not user_has_device(user):
+        if not has_second_factor(user):
             return super().form_valid(form)
         self.request.session.cycle_key()
         self.request.session[PENDING_SIGN_IN] = {"user": user.pk, "backend": user.backend, "at": time.time()}
@@ -158,7 +167,7 @@ def account_security(request):
         context["qr_svg"] = segno.make(enrolling.config_url, error="m").svg_inline(scale=4)
         context["secret"] = _base32(enrolling.bin_key)
     context.update({
-        "has_app": user_has_device(user),
+        "has_app": has_second_factor(user),
         "verified": authz.is_verified(user),
         "token": selectors.api_token_of(user),
         "recovery_codes_left": selectors.recovery_codes_left(user),

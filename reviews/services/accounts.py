@@ -9,17 +9,19 @@ import base64
 import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django_otp import user_has_device
+from django.utils import timezone
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from reviews import authz
 from reviews.errors import NotAllowed, ServiceError
-from reviews.models import Production, RecoveryCode, RecoveryCodeDevice
+from reviews.models import Production, RecoveryCode, RecoveryCodeDevice, SingleSignOnIdentity
 
 from .audit import audit_record
 
@@ -35,6 +37,13 @@ def _audit_in_productions(*, user: User, action: str, payload: dict | None = Non
     for production in Production.objects.filter(memberships__user=user).distinct():
         audit_record(production=production, actor=actor or user, action=action, target=user, payload=payload or {})
     logger.info("account %s user=%s by=%s", action, user.pk, (actor or user).pk)
+
+
+def has_second_factor(user: User) -> bool:
+    """True when ``user`` has a second factor of their own to give at sign-in: a confirmed
+    authenticator app. (A ``SingleSignOnIdentity`` is a django-otp device too, but one the
+    person cannot give a code from: it is not counted.) The one place this is decided."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def second_factor_verify(*, user: User, code: str, purpose: str) -> Device:
@@ -69,7 +78,7 @@ def totp_device_start(*, user: User, current_code: str = "") -> TOTPDevice:
     has an app replaces it the same way, giving its current code or a recovery code
     (``current_code``, ``second_factor_verify``); the old one works until the new one is
     confirmed. Raises ``NotAllowed`` (403) when that code is missing or wrong."""
-    if user_has_device(user):
+    if has_second_factor(user):
         second_factor_verify(user=user, code=current_code, purpose="replace")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
@@ -189,7 +198,7 @@ def api_token_create(*, user: User) -> Token:
     <key>``. A person with an authenticator app must be signed in with it (``user.is_verified()``)
     — so that a token always stands for a second factor when its owner has one. Raises
     ``NotAllowed`` (403) otherwise."""
-    if user_has_device(user) and not authz.is_verified(user):
+    if has_second_factor(user) and not authz.is_verified(user):
         raise NotAllowed("Sign in with your authenticator app's code before making an API token.")
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
@@ -204,3 +213,60 @@ def api_token_revoke(*, user: User) -> bool:
     if deleted:
         _audit_in_productions(user=user, action="account.token_revoke")
     return bool(deleted)
+
+
+class SingleSignOnRefused(ServiceError):
+    """The studio's provider vouched for someone Loupe will not sign in (400)."""
+
+
+def sso_sign_in(*, issuer: str, subject: str, claims: dict, second_factor: bool) -> tuple[User, SingleSignOnIdentity]:
+    """The Loupe account of the person whom ``issuer`` (the OpenID Provider) authenticated as
+    ``subject`` (the ID token's ``sub``), with ``claims`` (userinfo: the username claim
+    ``LOUPE_OIDC_USERNAME_CLAIM``, ``email``, ``given_name``, ``family_name``, ``name``).
+
+    A known (issuer, subject) is that person, whatever their claims say now (their email and
+    names are brought up to date). An unknown one gets a new account (just in time, when
+    ``LOUPE_OIDC_CREATE_USERS``), named by the username claim, with no usable password and no
+    production roles — roles are given in Loupe. An existing local account is never taken over
+    by a provider's claim: a name already in use is refused. ``second_factor``: the provider's
+    ``amr``/``acr`` named a second factor. Audited as ``account.sso_sign_in`` in each production
+    the person is a member of (payload: issuer, second_factor). Raises ``SingleSignOnRefused``
+    (400) with what to do."""
+    with transaction.atomic():
+        identity = (SingleSignOnIdentity.objects.select_related("user").select_for_update()
+                    .filter(issuer=issuer, subject=subject).first())
+        if identity is None:
+            user = _sso_account_make(issuer=issuer, subject=subject, claims=claims)
+            identity = SingleSignOnIdentity.objects.create(user=user, issuer=issuer, subject=subject,
+                                                           name="Studio sign-in", confirmed=True)
+        user = identity.user
+        if not user.is_active:
+            raise SingleSignOnRefused(f"The Loupe account {user.get_username()} is disabled; ask your Loupe administrator.")
+        changed = {field: str(claims[claim])[:150] for field, claim in (("email", "email"), ("first_name", "given_name"),
+                                                                       ("last_name", "family_name"))
+                   if claims.get(claim) and getattr(user, field) != claims[claim]}
+        if changed:
+            User.objects.filter(pk=user.pk).update(**changed)
+        identity.signed_in_at = timezone.now()
+        identity.save(update_fields=["signed_in_at"])
+        _audit_in_productions(user=user, action="account.sso_sign_in",
+                              payload={"issuer": issuer, "second_factor": second_factor})
+    return user, identity
+
+
+def _sso_account_make(*, issuer: str, subject: str, claims: dict) -> User:
+    claim = settings.LOUPE_OIDC_USERNAME_CLAIM
+    if not settings.LOUPE_OIDC_CREATE_USERS:
+        raise SingleSignOnRefused("You have no Loupe account yet: ask your Loupe administrator to make one.")
+    username = str(claims.get(claim) or "")
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        raise SingleSignOnRefused(f"Your studio sign-in gave no usable user name (claim {claim!r}: {username!r}); "
+                                  "ask your Loupe administrator.") from None
+    if len(username) > 150 or User.objects.filter(username__iexact=username).exists():
+        raise SingleSignOnRefused(f"The user name {username} is already taken by another Loupe account; ask your "
+                                  "Loupe administrator to link it to your studio sign-in.")
+    user = User.objects.create_user(username, email=str(claims.get("email") or ""))
+    logger.info("account sso_create user=%s issuer=%s subject=%s", user.pk, issuer, subject)
+    return user
