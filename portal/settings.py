@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",  # passkeys (frontend.passkeys)
     "axes",
     "reviews",
     "frontend",
@@ -351,6 +352,15 @@ if LOUPE_OIDC_ISSUER:
 
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
         "{0.scheme}://{0.netloc}".format(_urlsplit(LOUPE_OIDC_ISSUER)))
+
+# Passkeys (WebAuthn; django-otp-webauthn, frontend.passkeys) as a second factor. The relying
+# party ID is the site's domain (passkeys are bound to it: changing it orphans them), and the
+# origins are every address people open Loupe at (https://, or http://localhost for one machine).
+OTP_WEBAUTHN_RP_ID = env.str("LOUPE_WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = env.str("LOUPE_WEBAUTHN_RP_NAME", default="Loupe")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("LOUPE_WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
+# A passkey is the second step after the password or the studio's sign-in, not a sign-in alone.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -21,6 +21,8 @@ urlpatterns = [
     path("logout/", sso.sign_out, name="logout"),
     # Single sign-on with the studio's OpenID Provider (LOUPE_OIDC_ISSUER; frontend.sso).
     path("oidc/", include(sso.urlpatterns)),
+    # Passkeys: django-otp-webauthn's ceremonies with Loupe's rules (frontend.passkeys).
+    path("account/passkeys/", include("frontend.passkeys")),
     path("api/", include("reviews.api.urls")),
     # Signed-in people only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]); the viewer sends others
     # to sign in, and loads its script from a URL of its own rather than inline (CSP).

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework.authtoken.models import Token
 
 from reviews import authz
@@ -41,9 +42,10 @@ def _audit_in_productions(*, user: User, action: str, payload: dict | None = Non
 
 def has_second_factor(user: User) -> bool:
     """True when ``user`` has a second factor of their own to give at sign-in: a confirmed
-    authenticator app. (A ``SingleSignOnIdentity`` is a django-otp device too, but one the
-    person cannot give a code from: it is not counted.) The one place this is decided."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    authenticator app or a passkey. (A ``SingleSignOnIdentity`` is a django-otp device too, but
+    one the person cannot give anything from: it is not counted.) The one place this is decided."""
+    return (TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists())
 
 
 def second_factor_verify(*, user: User, code: str, purpose: str) -> Device:
@@ -77,9 +79,12 @@ def totp_device_start(*, user: User, current_code: str = "") -> TOTPDevice:
     the person scans. Earlier unconfirmed devices of ``user`` are dropped. A person who already
     has an app replaces it the same way, giving its current code or a recovery code
     (``current_code``, ``second_factor_verify``); the old one works until the new one is
-    confirmed. Raises ``NotAllowed`` (403) when that code is missing or wrong."""
-    if has_second_factor(user):
+    confirmed. A person with a passkey alone adds an app from a session signed in with it. Raises
+    ``NotAllowed`` (403) when that code is missing or wrong, or the session is not verified."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         second_factor_verify(user=user, code=current_code, purpose="replace")
+    elif has_second_factor(user) and not authz.is_verified(user):
+        raise NotAllowed("Sign in with your passkey before adding an authenticator app.")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
@@ -124,7 +129,9 @@ def totp_device_remove(*, user: User, current_code: str) -> None:
     ``NotAllowed`` (403)."""
     second_factor_verify(user=user, code=current_code, purpose="remove")
     with transaction.atomic():
-        _second_factors_delete(user)
+        TOTPDevice.objects.filter(user=user).delete()
+        if not has_second_factor(user):  # recovery codes stand in for passkeys too
+            RecoveryCodeDevice.objects.filter(user=user).delete()
         _audit_in_productions(user=user, action="account.mfa_remove")
         _notify(user=user, subject="Your Loupe authenticator app was removed",
                 body="You now sign in to Loupe with your password alone.")
@@ -132,7 +139,7 @@ def totp_device_remove(*, user: User, current_code: str) -> None:
 
 @transaction.atomic
 def totp_device_reset_by_administrator(*, user: User, administrator: User) -> None:
-    """An administrator removes ``user``'s authenticator app and recovery codes (a lost phone
+    """An administrator removes ``user``'s authenticator app, passkeys and recovery codes (a lost phone
     and codes: the person then signs in with the password and sets up a new app). Audited as
     ``account.mfa_reset`` with the administrator as actor; the person is told by email."""
     _second_factors_delete(user)
@@ -144,7 +151,35 @@ def totp_device_reset_by_administrator(*, user: User, administrator: User) -> No
 
 def _second_factors_delete(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
     RecoveryCodeDevice.objects.filter(user=user).delete()
+
+
+def passkey_added(*, user: User) -> None:
+    """Record that ``user`` registered a passkey (django-otp-webauthn made the
+    ``WebAuthnCredential``; ``frontend.passkeys``): audited as ``account.passkey_add`` and told
+    to the person by email."""
+    with transaction.atomic():
+        _audit_in_productions(user=user, action="account.passkey_add")
+        _notify(user=user, subject="A passkey was added to your Loupe account",
+                body="A new passkey now signs you in to Loupe as your second factor.")
+
+
+def passkey_remove(*, user: User, credential_id: int | None, current_code: str) -> None:
+    """Remove ``user``'s passkey ``credential_id``, given their authenticator app's current code
+    or a recovery code (``second_factor_verify``) — as for the app, a session signed in
+    without the second factor, or one with a stolen password, cannot take a factor away.
+    Audited as ``account.passkey_remove``; the person is told by email. Raises ``NotAllowed``
+    (403) for a wrong code, ``ServiceError`` (400) when there is no such passkey of theirs."""
+    credential = WebAuthnCredential.objects.filter(user=user, pk=credential_id).first() if credential_id else None
+    if credential is None:
+        raise ServiceError("There is no such passkey of yours; reload Account security.")
+    second_factor_verify(user=user, code=current_code, purpose="remove")
+    with transaction.atomic():
+        credential.delete()
+        _audit_in_productions(user=user, action="account.passkey_remove", payload={"name": credential.name})
+        _notify(user=user, subject="A passkey was removed from your Loupe account",
+                body=f"The passkey {credential.name!r} no longer signs you in to Loupe.")
 
 
 #: How many recovery codes a person is given at a time.
@@ -156,12 +191,12 @@ def recovery_codes_make(*, user: User) -> list[str]:
     """Give ``user`` ``RECOVERY_CODES`` new one-time recovery codes (each 80 random bits as 16
     base32 characters, shown ``XXXX-XXXX-XXXX-XXXX``), replacing any they had. Only their
     SHA-256 is stored (``RecoveryCode``): the returned list is the one time they are seen.
-    The person must have an authenticator app and be signed in with a second factor. Audited as
+    The person must have an authenticator app or a passkey and be signed in with a second factor. Audited as
     ``account.recovery_codes_make``. Raises ``NotAllowed`` (403)."""
-    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        raise NotAllowed("Set up an authenticator app first: recovery codes stand in for it.")
+    if not has_second_factor(user):
+        raise NotAllowed("Set up an authenticator app or a passkey first: recovery codes stand in for it.")
     if not authz.is_verified(user):
-        raise NotAllowed("Sign in with your authenticator app's code before making recovery codes.")
+        raise NotAllowed("Sign in with your authenticator app's code or your passkey before making recovery codes.")
     RecoveryCodeDevice.objects.filter(user=user).delete()
     device = RecoveryCodeDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
     codes = []
