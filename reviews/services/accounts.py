@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django_otp import user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
@@ -230,11 +231,14 @@ def _notify(*, user: User, subject: str, body: str) -> None:
 @transaction.atomic
 def api_token_create(*, user: User) -> Token:
     """A new API token for ``user`` (replacing theirs, if any); send it as ``Authorization: Token
-    <key>``. A person with an authenticator app must be signed in with it (``user.is_verified()``)
-    — so that a token always stands for a second factor when its owner has one. Raises
-    ``NotAllowed`` (403) otherwise."""
-    if has_second_factor(user) and not authz.is_verified(user):
-        raise NotAllowed("Sign in with your authenticator app's code before making an API token.")
+    <key>``. A person with any django-otp device — an authenticator app, a passkey, or a studio
+    sign-in (``SingleSignOnIdentity``) — must be signed in with a second factor
+    (``user.is_verified()``): the API counts such a person's token as verified
+    (``reviews.api.authentication``), so a token always stands for a second factor when its
+    owner has one. Raises ``NotAllowed`` (403) otherwise."""
+    if user_has_device(user) and not authz.is_verified(user):
+        raise NotAllowed("Sign in with your authenticator app's code, your passkey or your studio's multi-factor "
+                         "sign-in (a second factor) before making an API token.")
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
     _audit_in_productions(user=user, action="account.token_create")
@@ -300,8 +304,8 @@ def _sso_account_make(*, issuer: str, subject: str, claims: dict) -> User:
         raise SingleSignOnRefused(f"Your studio sign-in gave no usable user name (claim {claim!r}: {username!r}); "
                                   "ask your Loupe administrator.") from None
     if len(username) > 150 or User.objects.filter(username__iexact=username).exists():
-        raise SingleSignOnRefused(f"The user name {username} is already taken by another Loupe account; ask your "
-                                  "Loupe administrator to link it to your studio sign-in.")
+        raise SingleSignOnRefused(f"The user name {username} is already taken by another Loupe account, which a "
+                                  "studio sign-in does not take over; ask your Loupe administrator.")
     user = User.objects.create_user(username, email=str(claims.get("email") or ""))
     logger.info("account sso_create user=%s issuer=%s subject=%s", user.pk, issuer, subject)
     return user
