@@ -202,3 +202,41 @@ def test_id_tokens_that_do_not_verify_are_refused(oidc_provider, settings):
     settings.LOUPE_OIDC_CLIENT_ID = "another-client"
     with pytest.raises(SuspiciousOperation, match="another client"):
         backend.verify_token(id_token, nonce="n-0S6_WzA2Mj")
+
+
+def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app(oidc_provider, settings, production,
+                                                                                people):
+    """In this process (Django's test client) against the real provider: Eve's provider sign-in
+    took the password alone; once she has her own authenticator app in Loupe, the studio sign-in
+    goes on to its code, and only then is she signed in — verified, so TEST lets its director in."""
+    from django.test import Client
+
+    from tests.reviews.test_mfa import code_from_secret, enrol
+
+    port = _free_port()
+    issuer = oidc_provider("http://testserver", port)
+    settings.LOUPE_OIDC_ISSUER, settings.LOUPE_OIDC_CLIENT_ID = issuer, "loupe"
+    settings.LOUPE_OIDC_CLIENT_SECRET = SECRET
+    settings.LOUPE_MFA_REQUIRED_ROLES = ["director"]
+
+    def studio_sign_in(client: Client):
+        authorize = client.get("/oidc/authenticate/", {"next": "/productions/TEST/"}).headers["Location"]
+        callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
+        return client.get(callback % _authorization_code(requests.Session(), authorize, "eve"))
+
+    client = Client()
+    assert studio_sign_in(client).headers["Location"] == "/productions/TEST/"  # in, without a second factor
+    eve = User.objects.get(username="eve")
+    membership_add(production=production, user=eve, role=Role.DIRECTOR, actor=people["producer"])
+    assert client.get("/productions/TEST/").status_code == 403
+    secret = enrol(client)
+    client.post("/logout/")
+
+    client = Client()
+    step = studio_sign_in(client)
+    assert step.headers["Location"].startswith("/login/code/")
+    assert client.get("/productions/TEST/").status_code == 302  # not signed in until the code
+    signed_in = client.post(step.headers["Location"], {"otp_token": code_from_secret(secret, steps_ahead=1),
+                                                        "next": "/productions/TEST/"})
+    assert signed_in.headers["Location"] == "/productions/TEST/"
+    assert client.get("/productions/TEST/").status_code == 200
