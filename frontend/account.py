@@ -11,6 +11,7 @@ import time
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -21,14 +22,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp import user_has_device
 from django_otp.forms import OTPTokenForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError
-from reviews.services.accounts import (api_token_create, api_token_revoke, recovery_codes_make, second_factor_verify,
-                                      totp_device_confirm, totp_device_remove, totp_device_start)
+from reviews.services.accounts import (api_token_create, api_token_revoke, has_second_factor, passkey_remove,
+                                      recovery_codes_make, second_factor_verify, totp_device_confirm, totp_device_remove,
+                                      totp_device_start)
 
 #: Session key holding the person who gave a right password and still owes the code.
 PENDING_SIGN_IN = "loupe_pending_sign_in"
@@ -41,9 +43,18 @@ class SignInView(auth_views.LoginView):
 
     template_name = "frontend/login.html"
 
+    def get_context_data(self, **kwargs):
+        from . import sso
+
+        context = super().get_context_data(**kwargs)
+        if sso.enabled():
+            context["sso_url"] = f"{reverse('oidc_authentication_init')}?{urlencode({'next': self.get_redirect_url()})}"
+            context["sso_name"] = settings.LOUPE_OIDC_PROVIDER_NAME
+        return context
+
     def form_valid(self, form):
         user = form.get_user()
-        if not user_has_device(user):
+        if not has_second_factor(user):
             return super().form_valid(form)
         self.request.session.cycle_key()
         self.request.session[PENDING_SIGN_IN] = {"user": user.pk, "backend": user.backend, "at": time.time()}
@@ -102,7 +113,9 @@ def sign_in_code(request):
     form = SignInCodeForm(user, request, data=data)
     if data is not None and form.is_valid():
         return _signed_in(request, user, backend)
-    return render(request, "frontend/login_code.html", {"form": form, "error": error, "next": _safe_next(request)})
+    has_passkey = WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+    return render(request, "frontend/login_code.html",
+                  {"form": form, "error": error, "next": _safe_next(request), "has_passkey": has_passkey})
 
 
 def _signed_in(request, user: User, backend: str):
@@ -122,9 +135,10 @@ ENROLLING_DEVICE = "loupe_enrolling_device"
 def account_security(request):
     """The person's authenticator app (enrol, replace or remove it, with a QR code), recovery
     codes (make new ones, shown once) and API token (make, revoke). Forms post ``action`` =
-    ``enrol`` | ``confirm`` | ``remove`` | ``recovery_codes`` | ``token_create`` |
-    ``token_revoke``; replacing (``enrol`` when there is an app) and removing take the current
-    app's code, or a recovery code, as ``current_code``."""
+    ``enrol`` | ``confirm`` | ``remove`` | ``passkey_remove`` (``passkey``: its id) |
+    ``recovery_codes`` | ``token_create`` | ``token_revoke``; replacing (``enrol`` when there is
+    a second factor) and removing take the current app's code, or a recovery code, as
+    ``current_code``. Passkeys are added through ``frontend.passkeys``."""
     user = request.user
     context = {"error": "", "new_token": None, "enrolling": None, "removed": False}
     if request.method == "POST":
@@ -142,6 +156,9 @@ def account_security(request):
             elif action == "remove":
                 totp_device_remove(user=user, current_code=request.POST.get("current_code", ""))
                 context["removed"] = True
+            elif action == "passkey_remove":
+                passkey_remove(user=user, credential_id=_int_or_none(request.POST.get("passkey")),
+                               current_code=request.POST.get("current_code", ""))
             elif action == "recovery_codes":
                 context["recovery_codes"] = recovery_codes_make(user=user)
             elif action == "token_create":
@@ -158,13 +175,19 @@ def account_security(request):
         context["qr_svg"] = segno.make(enrolling.config_url, error="m").svg_inline(scale=4)
         context["secret"] = _base32(enrolling.bin_key)
     context.update({
-        "has_app": user_has_device(user),
+        "has_app": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+        "has_second_factor": has_second_factor(user),
+        "passkeys": WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at"),
         "verified": authz.is_verified(user),
         "token": selectors.api_token_of(user),
         "recovery_codes_left": selectors.recovery_codes_left(user),
         "locked": selectors.productions_locked_for(user),
     })
     return render(request, "frontend/account_security.html", context)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 19 else None
 
 
 def _base32(key: bytes) -> str:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",  # passkeys (frontend.passkeys)
     "axes",
     "reviews",
     "frontend",
@@ -294,9 +295,11 @@ LOGIN_REDIRECT_URL = "frontend:productions"
 LOGOUT_REDIRECT_URL = "login"
 
 # django-axes first: it refuses credentials from a locked-out address/user before Django checks them.
+# The last signs people in with the studio's OpenID Provider (below; it answers nothing while off).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "frontend.sso.StudioOIDCBackend",
 ]
 # Login throttling (django-axes): after LOUPE_LOGIN_FAILURE_LIMIT failed sign-ins for one user
 # name from one address, that pair is refused for LOUPE_LOGIN_COOLOFF_MINUTES.
@@ -322,6 +325,42 @@ LOUPE_MFA_REQUIRED_ROLES = [role for role in env.list("LOUPE_MFA_REQUIRED_ROLES"
 _unknown_roles = set(LOUPE_MFA_REQUIRED_ROLES) - {"director", "supervisor", "artist", "producer", "performer"}
 if _unknown_roles:
     raise ImproperlyConfigured(f"LOUPE_MFA_REQUIRED_ROLES names no such role: {', '.join(sorted(_unknown_roles))}")
+
+# Single sign-on with the studio's identity provider over OpenID Connect (mozilla-django-oidc;
+# frontend.sso, docs/security.md). Off unless LOUPE_OIDC_ISSUER is set; the provider's endpoints
+# and keys come from its discovery document (ISSUER/.well-known/openid-configuration). The sign-in
+# page then offers "Sign in with LOUPE_OIDC_PROVIDER_NAME". A person is their ID token's
+# (iss, sub); on a first sign-in an account is made for them (LOUPE_OIDC_CREATE_USERS) named by
+# the LOUPE_OIDC_USERNAME_CLAIM claim. Production roles are not taken from the provider: they are
+# given in Loupe. The provider's sign-in counts as a second factor when its `amr` claim names one
+# of LOUPE_OIDC_MFA_AMR (RFC 8176 values) or its `acr` is one of LOUPE_OIDC_MFA_ACR.
+LOUPE_OIDC_ISSUER = env.str("LOUPE_OIDC_ISSUER", default="")
+LOUPE_OIDC_CLIENT_ID = env.str("LOUPE_OIDC_CLIENT_ID", default="")
+LOUPE_OIDC_CLIENT_SECRET = env.str("LOUPE_OIDC_CLIENT_SECRET", default="")
+LOUPE_OIDC_PROVIDER_NAME = env.str("LOUPE_OIDC_PROVIDER_NAME", default="your studio")
+LOUPE_OIDC_SCOPES = env.str("LOUPE_OIDC_SCOPES", default="openid email profile")
+LOUPE_OIDC_SIGN_ALGO = env.str("LOUPE_OIDC_SIGN_ALGO", default="RS256")
+LOUPE_OIDC_USERNAME_CLAIM = env.str("LOUPE_OIDC_USERNAME_CLAIM", default="preferred_username")
+LOUPE_OIDC_CREATE_USERS = env.bool("LOUPE_OIDC_CREATE_USERS", default=True)
+LOUPE_OIDC_MFA_AMR = env.list("LOUPE_OIDC_MFA_AMR", default=["mfa"])
+LOUPE_OIDC_MFA_ACR = env.list("LOUPE_OIDC_MFA_ACR", default=[])
+if LOUPE_OIDC_ISSUER and not (LOUPE_OIDC_CLIENT_ID and LOUPE_OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured("With LOUPE_OIDC_ISSUER set, set LOUPE_OIDC_CLIENT_ID and LOUPE_OIDC_CLIENT_SECRET too.")
+if LOUPE_OIDC_ISSUER:
+    # Signing out of Loupe goes on to the provider's end-session page (a form's redirect).
+    from urllib.parse import urlsplit as _urlsplit
+
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        "{0.scheme}://{0.netloc}".format(_urlsplit(LOUPE_OIDC_ISSUER)))
+
+# Passkeys (WebAuthn; django-otp-webauthn, frontend.passkeys) as a second factor. The relying
+# party ID is the site's domain (passkeys are bound to it: changing it orphans them), and the
+# origins are every address people open Loupe at (https://, or http://localhost for one machine).
+OTP_WEBAUTHN_RP_ID = env.str("LOUPE_WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = env.str("LOUPE_WEBAUTHN_RP_NAME", default="Loupe")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("LOUPE_WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
+# A passkey is the second step after the password or the studio's sign-in, not a sign-in alone.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,13 +1,12 @@
 """URL routing: pages, the REST API and its schema, admin, sign-in."""
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from frontend import account
+from frontend import account, sso
 from portal import health, metrics
 
 urlpatterns = [
@@ -18,7 +17,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", account.SignInView.as_view(), name="login"),
     path("login/code/", account.sign_in_code, name="login-verify"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signing out of a session signed in through the studio's provider signs out there too.
+    path("logout/", sso.sign_out, name="logout"),
+    # Single sign-on with the studio's OpenID Provider (LOUPE_OIDC_ISSUER; frontend.sso).
+    path("oidc/", include(sso.urlpatterns)),
+    # Passkeys: django-otp-webauthn's ceremonies with Loupe's rules (frontend.passkeys).
+    path("account/passkeys/", include("frontend.passkeys")),
     path("api/", include("reviews.api.urls")),
     # Signed-in people only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]); the viewer sends others
     # to sign in, and loads its script from a URL of its own rather than inline (CSP).

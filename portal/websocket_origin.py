@@ -9,8 +9,11 @@ port (RFC 6454 §5) as the handshake's ``Host`` header and scheme (``wss`` ↔ `
 TLS proxy, Django's ``SECURE_PROXY_SSL_HEADER``), with that host in ``ALLOWED_HOSTS`` — or one
 listed exactly in ``CSRF_TRUSTED_ORIGINS`` (for a proxy that rewrites ``Host``), the rule
 Django's CSRF check applies to form posts. Anything else is refused before the consumer runs
-(HTTP 403 on the handshake).
+(HTTP 403 on the handshake), with a warning line in the ``reviews.access`` log (no one is
+signed in yet at this layer to put in a production's audit trail; ``reviews.consumers`` records
+the refusals it makes — not signed in, not a member, no second factor — as ``access.denied``).
 """
+import logging
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -18,6 +21,9 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The log of refused requests (``reviews.services.access``): a refused Origin is a line there.
+logger = logging.getLogger("reviews.access")
 
 #: (scheme, host, port): an origin as RFC 6454 compares it.
 Origin = tuple[str, str, int]
@@ -76,5 +82,10 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not origin_allowed(scope):
+            headers = dict(scope.get("headers", []))
+            logger.warning("websocket refused: origin %r is not this site's (host %r) path=%s client=%s",
+                           headers.get(b"origin", b"").decode("latin-1")[:200],
+                           headers.get(b"host", b"").decode("latin-1")[:200], scope.get("path"),
+                           (scope.get("client") or ["?"])[0])
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

@@ -9,6 +9,7 @@ what an administrator may set up (productions, memberships, performers, a produc
 """
 from django.contrib import admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from . import models
 from .services.accounts import totp_device_reset_by_administrator
@@ -137,11 +138,12 @@ admin.site.unregister(TOTPDevice)
 
 
 @admin.register(TOTPDevice)
-class TOTPDeviceAdmin(ReadOnlyAdmin):
-    """People's authenticator apps: never made or changed here (a person sets up their own, and
-    replacing one needs its code), never showing the secret. Deleting one is the way back in for
-    someone who lost their phone; it is audited and the person is told
-    (``totp_device_reset_by_administrator``)."""
+@admin.register(WebAuthnCredential)
+class SecondFactorAdmin(ReadOnlyAdmin):
+    """People's authenticator apps and passkeys: never made or changed here (a person sets up
+    their own, and replacing one needs a current code), never showing a secret. Deleting one is
+    the way back in for someone who lost their phone or key; it removes all of the person's
+    second factors, is audited and the person is told (``totp_device_reset_by_administrator``)."""
 
     list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
     fields = list_display
@@ -155,3 +157,11 @@ class TOTPDeviceAdmin(ReadOnlyAdmin):
     def delete_queryset(self, request, queryset):
         for user in {device.user for device in queryset.select_related("user")}:
             totp_device_reset_by_administrator(user=user, administrator=request.user)
+
+
+@admin.register(models.SingleSignOnIdentity)
+class SingleSignOnIdentityAdmin(ReadOnlyAdmin):
+    """Who signs in as whom through the studio's provider: made by the first sign-in
+    (``sso_sign_in``), never here."""
+
+    list_display = ["user", "issuer", "subject", "signed_in_at"]

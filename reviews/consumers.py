@@ -23,6 +23,7 @@ from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
 from reviews.models import ForensicMark, Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, PRESENCE_RENEW_S, room_store
+from reviews.services.access import access_denied_record
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
@@ -141,6 +142,30 @@ def _open_room(user, proposal_id: int) -> RoomContext | None:
     )
 
 
+#: The largest id the database holds (a bigger one in a socket's path names nothing).
+_MAX_ID = 2**63 - 1
+
+
+@database_sync_to_async
+def _refusal_record(scope: dict, *, code: str | None = None, proposal_id: int | None = None) -> None:
+    """Record a refused WebSocket handshake as the pages record a refused request
+    (``access_denied_record``, method ``WEBSOCKET``): an ``access.denied`` event of the
+    production the socket aimed at, with the reason — ``not signed in``, ``second factor`` (a
+    member whose production or role wants one) or ``not a member`` — else a log line."""
+    user = scope["user"]
+    if proposal_id is not None and proposal_id > _MAX_ID:
+        proposal_id = None
+    if proposal_id is not None:
+        code = Proposal.objects.filter(pk=proposal_id).values_list("production__code", flat=True).first()
+    if not user.is_authenticated:
+        reason = "not signed in"
+    elif code and selectors.productions_locked_for(user).filter(code=code).exists():
+        reason = "second factor"
+    else:
+        reason = "not a member"
+    access_denied_record(actor=user, method="WEBSOCKET", path=scope["path"], reason=reason, production_code=code)
+
+
 @database_sync_to_async
 def _reload_versions(proposal: Proposal) -> dict[int, Proposal]:
     return {v.pk: v for v in selectors.versions_of(proposal)}
@@ -187,11 +212,14 @@ class ReviewConsumer(LiveConsumer):
 
     async def connect(self):
         user = self.scope["user"]
+        proposal_id = self.scope["url_route"]["kwargs"]["proposal_id"]
         if not user.is_authenticated:
+            await _refusal_record(self.scope, proposal_id=proposal_id)
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.room = await _open_room(user, self.scope["url_route"]["kwargs"]["proposal_id"])
+        self.room = await _open_room(user, proposal_id)
         if self.room is None:
+            await _refusal_record(self.scope, proposal_id=proposal_id)
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.proposal = self.room.proposal
@@ -542,13 +570,14 @@ class ProductionConsumer(LiveConsumer):
 
     async def connect(self):
         user = self.scope["user"]
+        code = self.scope["url_route"]["kwargs"]["code"]
         if not user.is_authenticated:
+            await _refusal_record(self.scope, code=code)
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        production = await database_sync_to_async(selectors.production_for)(
-            user, self.scope["url_route"]["kwargs"]["code"]
-        )
+        production = await database_sync_to_async(selectors.production_for)(user, code)
         if production is None:
+            await _refusal_record(self.scope, code=code)
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group = events.production_group(production.pk)

@@ -736,3 +736,23 @@ class DeliveredVersion(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SingleSignOnIdentity(Device):
+    """A person's account at the studio's OpenID Provider (``issuer``, ``subject``: the ID token's
+    ``iss`` and ``sub``, OpenID Connect Core 1.0 §2) linked to their Loupe account, made when
+    they first sign in with it (``frontend.sso``). It is also a django-otp device so that a
+    sign-in in which the provider vouched for a second factor (its ``amr``/``acr`` claim, RFC
+    8176) is a verified session like one with an authenticator app's code: django-otp keeps this
+    device in the session. It checks no code of its own (``verify_token`` is always False), so it
+    is not a factor a person can type or replace (``services.accounts.local_second_factor_of``)."""
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    signed_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")]
+
+    def verify_token(self, token) -> bool:
+        return False

@@ -9,17 +9,21 @@ import base64
 import logging
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django_otp import user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework.authtoken.models import Token
 
 from reviews import authz
 from reviews.errors import NotAllowed, ServiceError
-from reviews.models import Production, RecoveryCode, RecoveryCodeDevice
+from reviews.models import Production, RecoveryCode, RecoveryCodeDevice, SingleSignOnIdentity
 
 from .audit import audit_record
 
@@ -35,6 +39,14 @@ def _audit_in_productions(*, user: User, action: str, payload: dict | None = Non
     for production in Production.objects.filter(memberships__user=user).distinct():
         audit_record(production=production, actor=actor or user, action=action, target=user, payload=payload or {})
     logger.info("account %s user=%s by=%s", action, user.pk, (actor or user).pk)
+
+
+def has_second_factor(user: User) -> bool:
+    """True when ``user`` has a second factor of their own to give at sign-in: a confirmed
+    authenticator app or a passkey. (A ``SingleSignOnIdentity`` is a django-otp device too, but
+    one the person cannot give anything from: it is not counted.) The one place this is decided."""
+    return (TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            or WebAuthnCredential.objects.filter(user=user, confirmed=True).exists())
 
 
 def second_factor_verify(*, user: User, code: str, purpose: str) -> Device:
@@ -68,9 +80,12 @@ def totp_device_start(*, user: User, current_code: str = "") -> TOTPDevice:
     the person scans. Earlier unconfirmed devices of ``user`` are dropped. A person who already
     has an app replaces it the same way, giving its current code or a recovery code
     (``current_code``, ``second_factor_verify``); the old one works until the new one is
-    confirmed. Raises ``NotAllowed`` (403) when that code is missing or wrong."""
-    if user_has_device(user):
+    confirmed. A person with a passkey alone adds an app from a session signed in with it. Raises
+    ``NotAllowed`` (403) when that code is missing or wrong, or the session is not verified."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         second_factor_verify(user=user, code=current_code, purpose="replace")
+    elif has_second_factor(user) and not authz.is_verified(user):
+        raise NotAllowed("Sign in with your passkey before adding an authenticator app.")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_APP, confirmed=False)
@@ -115,7 +130,9 @@ def totp_device_remove(*, user: User, current_code: str) -> None:
     ``NotAllowed`` (403)."""
     second_factor_verify(user=user, code=current_code, purpose="remove")
     with transaction.atomic():
-        _second_factors_delete(user)
+        TOTPDevice.objects.filter(user=user).delete()
+        if not has_second_factor(user):  # recovery codes stand in for passkeys too
+            RecoveryCodeDevice.objects.filter(user=user).delete()
         _audit_in_productions(user=user, action="account.mfa_remove")
         _notify(user=user, subject="Your Loupe authenticator app was removed",
                 body="You now sign in to Loupe with your password alone.")
@@ -123,7 +140,7 @@ def totp_device_remove(*, user: User, current_code: str) -> None:
 
 @transaction.atomic
 def totp_device_reset_by_administrator(*, user: User, administrator: User) -> None:
-    """An administrator removes ``user``'s authenticator app and recovery codes (a lost phone
+    """An administrator removes ``user``'s authenticator app, passkeys and recovery codes (a lost phone
     and codes: the person then signs in with the password and sets up a new app). Audited as
     ``account.mfa_reset`` with the administrator as actor; the person is told by email."""
     _second_factors_delete(user)
@@ -135,7 +152,35 @@ def totp_device_reset_by_administrator(*, user: User, administrator: User) -> No
 
 def _second_factors_delete(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
     RecoveryCodeDevice.objects.filter(user=user).delete()
+
+
+def passkey_added(*, user: User) -> None:
+    """Record that ``user`` registered a passkey (django-otp-webauthn made the
+    ``WebAuthnCredential``; ``frontend.passkeys``): audited as ``account.passkey_add`` and told
+    to the person by email."""
+    with transaction.atomic():
+        _audit_in_productions(user=user, action="account.passkey_add")
+        _notify(user=user, subject="A passkey was added to your Loupe account",
+                body="A new passkey now signs you in to Loupe as your second factor.")
+
+
+def passkey_remove(*, user: User, credential_id: int | None, current_code: str) -> None:
+    """Remove ``user``'s passkey ``credential_id``, given their authenticator app's current code
+    or a recovery code (``second_factor_verify``) — as for the app, a session signed in
+    without the second factor, or one with a stolen password, cannot take a factor away.
+    Audited as ``account.passkey_remove``; the person is told by email. Raises ``NotAllowed``
+    (403) for a wrong code, ``ServiceError`` (400) when there is no such passkey of theirs."""
+    credential = WebAuthnCredential.objects.filter(user=user, pk=credential_id).first() if credential_id else None
+    if credential is None:
+        raise ServiceError("There is no such passkey of yours; reload Account security.")
+    second_factor_verify(user=user, code=current_code, purpose="remove")
+    with transaction.atomic():
+        credential.delete()
+        _audit_in_productions(user=user, action="account.passkey_remove", payload={"name": credential.name})
+        _notify(user=user, subject="A passkey was removed from your Loupe account",
+                body=f"The passkey {credential.name!r} no longer signs you in to Loupe.")
 
 
 #: How many recovery codes a person is given at a time.
@@ -147,12 +192,12 @@ def recovery_codes_make(*, user: User) -> list[str]:
     """Give ``user`` ``RECOVERY_CODES`` new one-time recovery codes (each 80 random bits as 16
     base32 characters, shown ``XXXX-XXXX-XXXX-XXXX``), replacing any they had. Only their
     SHA-256 is stored (``RecoveryCode``): the returned list is the one time they are seen.
-    The person must have an authenticator app and be signed in with a second factor. Audited as
+    The person must have an authenticator app or a passkey and be signed in with a second factor. Audited as
     ``account.recovery_codes_make``. Raises ``NotAllowed`` (403)."""
-    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        raise NotAllowed("Set up an authenticator app first: recovery codes stand in for it.")
+    if not has_second_factor(user):
+        raise NotAllowed("Set up an authenticator app or a passkey first: recovery codes stand in for it.")
     if not authz.is_verified(user):
-        raise NotAllowed("Sign in with your authenticator app's code before making recovery codes.")
+        raise NotAllowed("Sign in with your authenticator app's code or your passkey before making recovery codes.")
     RecoveryCodeDevice.objects.filter(user=user).delete()
     device = RecoveryCodeDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
     codes = []
@@ -186,11 +231,14 @@ def _notify(*, user: User, subject: str, body: str) -> None:
 @transaction.atomic
 def api_token_create(*, user: User) -> Token:
     """A new API token for ``user`` (replacing theirs, if any); send it as ``Authorization: Token
-    <key>``. A person with an authenticator app must be signed in with it (``user.is_verified()``)
-    — so that a token always stands for a second factor when its owner has one. Raises
-    ``NotAllowed`` (403) otherwise."""
+    <key>``. A person with any django-otp device — an authenticator app, a passkey, or a studio
+    sign-in (``SingleSignOnIdentity``) — must be signed in with a second factor
+    (``user.is_verified()``): the API counts such a person's token as verified
+    (``reviews.api.authentication``), so a token always stands for a second factor when its
+    owner has one. Raises ``NotAllowed`` (403) otherwise."""
     if user_has_device(user) and not authz.is_verified(user):
-        raise NotAllowed("Sign in with your authenticator app's code before making an API token.")
+        raise NotAllowed("Sign in with your authenticator app's code, your passkey or your studio's multi-factor "
+                         "sign-in (a second factor) before making an API token.")
     Token.objects.filter(user=user).delete()
     token = Token.objects.create(user=user)
     _audit_in_productions(user=user, action="account.token_create")
@@ -204,3 +252,60 @@ def api_token_revoke(*, user: User) -> bool:
     if deleted:
         _audit_in_productions(user=user, action="account.token_revoke")
     return bool(deleted)
+
+
+class SingleSignOnRefused(ServiceError):
+    """The studio's provider vouched for someone Loupe will not sign in (400)."""
+
+
+def sso_sign_in(*, issuer: str, subject: str, claims: dict, second_factor: bool) -> tuple[User, SingleSignOnIdentity]:
+    """The Loupe account of the person whom ``issuer`` (the OpenID Provider) authenticated as
+    ``subject`` (the ID token's ``sub``), with ``claims`` (userinfo: the username claim
+    ``LOUPE_OIDC_USERNAME_CLAIM``, ``email``, ``given_name``, ``family_name``, ``name``).
+
+    A known (issuer, subject) is that person, whatever their claims say now (their email and
+    names are brought up to date). An unknown one gets a new account (just in time, when
+    ``LOUPE_OIDC_CREATE_USERS``), named by the username claim, with no usable password and no
+    production roles — roles are given in Loupe. An existing local account is never taken over
+    by a provider's claim: a name already in use is refused. ``second_factor``: the provider's
+    ``amr``/``acr`` named a second factor. Audited as ``account.sso_sign_in`` in each production
+    the person is a member of (payload: issuer, second_factor). Raises ``SingleSignOnRefused``
+    (400) with what to do."""
+    with transaction.atomic():
+        identity = (SingleSignOnIdentity.objects.select_related("user").select_for_update()
+                    .filter(issuer=issuer, subject=subject).first())
+        if identity is None:
+            user = _sso_account_make(issuer=issuer, subject=subject, claims=claims)
+            identity = SingleSignOnIdentity.objects.create(user=user, issuer=issuer, subject=subject,
+                                                           name="Studio sign-in", confirmed=True)
+        user = identity.user
+        if not user.is_active:
+            raise SingleSignOnRefused(f"The Loupe account {user.get_username()} is disabled; ask your Loupe administrator.")
+        changed = {field: str(claims[claim])[:150] for field, claim in (("email", "email"), ("first_name", "given_name"),
+                                                                       ("last_name", "family_name"))
+                   if claims.get(claim) and getattr(user, field) != claims[claim]}
+        if changed:
+            User.objects.filter(pk=user.pk).update(**changed)
+        identity.signed_in_at = timezone.now()
+        identity.save(update_fields=["signed_in_at"])
+        _audit_in_productions(user=user, action="account.sso_sign_in",
+                              payload={"issuer": issuer, "second_factor": second_factor})
+    return user, identity
+
+
+def _sso_account_make(*, issuer: str, subject: str, claims: dict) -> User:
+    claim = settings.LOUPE_OIDC_USERNAME_CLAIM
+    if not settings.LOUPE_OIDC_CREATE_USERS:
+        raise SingleSignOnRefused("You have no Loupe account yet: ask your Loupe administrator to make one.")
+    username = str(claims.get(claim) or "")
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        raise SingleSignOnRefused(f"Your studio sign-in gave no usable user name (claim {claim!r}: {username!r}); "
+                                  "ask your Loupe administrator.") from None
+    if len(username) > 150 or User.objects.filter(username__iexact=username).exists():
+        raise SingleSignOnRefused(f"The user name {username} is already taken by another Loupe account, which a "
+                                  "studio sign-in does not take over; ask your Loupe administrator.")
+    user = User.objects.create_user(username, email=str(claims.get("email") or ""))
+    logger.info("account sso_create user=%s issuer=%s subject=%s", user.pk, issuer, subject)
+    return user

@@ -26,6 +26,20 @@ def session_cookie(user) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
 
 
+def websocket_handshake(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """Open a WebSocket at ``path`` with ``headers`` through the real ASGI application and close
+    it again: (accepted, the close code when refused)."""
+    socket = WebsocketCommunicator(application, path, headers=headers)
+
+    async def attempt():
+        connected, code = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected, code
+
+    return async_to_sync(attempt)()
+
+
 def websocket(path: str, user=None) -> WebsocketCommunicator:
     headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
     if user is not None:

@@ -7,8 +7,6 @@ import re
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -16,11 +14,12 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
-from portal.asgi import application
 from reviews.consumers import CLOSE_FORBIDDEN
 from reviews.models import AuditEvent, Clip
 from reviews.services.audit import audit_verify
 from reviews.services.productions import production_require_mfa
+
+from .helpers import websocket_handshake
 
 pytestmark = pytest.mark.django_db
 
@@ -193,17 +192,8 @@ def test_websockets_of_a_production_requiring_mfa_need_a_verified_session(produc
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
             session.save()
         cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
-        socket = WebsocketCommunicator(application, "/ws/productions/TEST/",
-                                       headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"),
-                                                (b"cookie", cookie)])
-
-        async def attempt():
-            connected, code = await socket.connect()
-            if connected:
-                await socket.disconnect()
-            return connected, code
-
-        return async_to_sync(attempt)()
+        return websocket_handshake("/ws/productions/TEST/", [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"),
+                                                             (b"cookie", cookie)])
 
     assert connect(verified=False) == (False, CLOSE_FORBIDDEN)
     assert connect(verified=True)[0] is True

@@ -1,0 +1,242 @@
+"""Single sign-on against a real, certified OpenID Provider: the npm package ``oidc-provider``
+started by the test as a Node process (``tests/oidc/provider.mjs``; ``npm ci`` there on first use).
+
+In real Chromium a person signs in through the provider's own login and consent pages and lands
+in the portal with an account made just in time; given a director's role in Loupe, the
+provider's ``amr`` decides whether the MFA-by-role rule (``LOUPE_MFA_REQUIRED_ROLES``) lets them
+into the production; signing out of Loupe ends the provider's session too; each sign-in is in
+the audit trail. A forged authorization code and ID tokens that do not verify (altered, another
+client's, another nonce) are refused."""
+import base64
+import json
+import subprocess
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from django.core.exceptions import SuspiciousOperation
+
+from reviews.models import AuditEvent, Role, SingleSignOnIdentity
+from reviews.services.productions import membership_add
+from tests.conftest import _free_port, _stop, wait_for_port
+
+from .browser import launch
+from .test_content_security_policy import LISTEN
+from .test_live_progress import in_thread
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
+SECRET = "loupe-test-client-secret-0123456789"
+#: The provider's accounts: one whose sign-in took a second factor (RFC 8176 ``mfa``), one not.
+ACCOUNTS = {
+    "dana": {"password": "idp-pw-dana", "amr": ["pwd", "otp", "mfa"],
+             "claims": {"sub": "248289761001", "preferred_username": "dana", "email": "dana@studio.test",
+                        "email_verified": True, "given_name": "Dana", "family_name": "Reyes"}},
+    "eve": {"password": "idp-pw-eve", "amr": ["pwd"],
+            "claims": {"sub": "248289761002", "preferred_username": "eve", "email": "eve@studio.test"}},
+}
+
+
+@pytest.fixture
+def oidc_provider(tmp_path):
+    """Starts the provider for a relying party at ``loupe_url`` (``start(loupe_url)`` → issuer);
+    stopped after the test."""
+    if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True, timeout=300)
+    started = []
+
+    def start(loupe_url: str, port: int) -> str:
+        issuer = f"http://127.0.0.1:{port}"
+        config = {"port": port, "issuer": issuer, "accounts": ACCOUNTS, "clients": [{
+            "client_id": "loupe", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post",
+            "redirect_uris": [f"{loupe_url}/oidc/callback/"], "post_logout_redirect_uris": [f"{loupe_url}/login/"]}]}
+        path = tmp_path / f"provider-{port}.json"
+        path.write_text(json.dumps(config))
+        process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(path)], cwd=PROVIDER_DIR,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(process)
+        wait_for_port(port, process, "The OpenID Provider")
+        return issuer
+
+    yield start
+    for process in started:
+        _stop(process)
+
+
+@pytest.fixture
+def studio_sso(start_web_process, oidc_provider):
+    """A web process signing people in with the provider (and the default MFA-by-role rule) and
+    the provider itself: (Loupe's base URL, the issuer)."""
+    port = _free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    url = start_web_process(LOUPE_OIDC_ISSUER=issuer, LOUPE_OIDC_CLIENT_ID="loupe", LOUPE_OIDC_CLIENT_SECRET=SECRET,
+                            LOUPE_OIDC_PROVIDER_NAME="Studio", LOUPE_MFA_REQUIRED_ROLES="director,supervisor,producer")
+    oidc_provider(url, port)
+    return url, issuer
+
+
+def _provider_sign_in(page, login: str) -> None:
+    """On the provider's pages: its login form, then (first time) its consent page."""
+    page.wait_for_selector("input[name=login]")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", ACCOUNTS[login]["password"])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    if page.locator("button:has-text('Continue')").count():
+        page.click("button:has-text('Continue')")
+
+
+@pytest.mark.browser
+def test_people_sign_in_with_the_studio_provider_and_its_amr_decides_the_second_factor(studio_sso, production,
+                                                                                     people):
+    """A forged code first; then Dana (MFA at the provider) and Eve (password only) in Chromium."""
+    from playwright.sync_api import expect, sync_playwright
+
+    loupe, issuer = studio_sso
+    # A code the provider never issued: refused with the reason, no session, no account.
+    session = requests.Session()
+    start = session.get(f"{loupe}/oidc/authenticate/", allow_redirects=False)
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    refused = session.get(f"{loupe}/oidc/callback/", params={"code": "forged-code", "state": state})
+    assert refused.url == f"{loupe}/login/"
+    assert "did not work" in refused.text
+    assert session.get(f"{loupe}/account/security/", allow_redirects=False).status_code == 302  # not signed in
+    assert User.objects.count() == len(people)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context()
+        context.add_init_script(LISTEN)
+        page = context.new_page()
+        page.goto(f"{loupe}/productions/TEST/")
+        page.click("text=Sign in with Studio")
+        _provider_sign_in(page, "dana")
+        page.wait_for_url(f"{loupe}/productions/TEST/")
+        # Made just in time, with no role: TEST answers as a production that does not exist.
+        dana = in_thread(lambda: User.objects.get(username="dana"))
+        assert (dana.email, dana.first_name, dana.has_usable_password()) == ("dana@studio.test", "Dana", False)
+        identity = in_thread(lambda: SingleSignOnIdentity.objects.get(user=dana))
+        assert identity.subject == ACCOUNTS["dana"]["claims"]["sub"]
+        expect(page.locator("main")).to_contain_text("not")
+        assert page.evaluate("window.__violations") == []
+
+        # Roles are given in Loupe. Signing out ends the provider's session too: the next
+        # sign-in asks for the password again.
+        in_thread(lambda: membership_add(production=production, user=dana, role=Role.DIRECTOR,
+                                         actor=people["producer"]))
+        page.click("form.signout button")
+        page.click("button:has-text('Yes, sign me out')")
+        page.wait_for_url(f"{loupe}/login/")
+        page.goto(f"{loupe}/productions/TEST/")
+        page.click("text=Sign in with Studio")
+        _provider_sign_in(page, "dana")
+        page.wait_for_url(f"{loupe}/productions/TEST/")
+        # The provider's amr names "mfa": a director, who must sign in with a second factor, is in.
+        expect(page.locator("main")).to_contain_text("Your roles: director")
+        assert page.evaluate("window.__violations") == []
+        browser.close()
+
+        # Eve's provider sign-in took the password alone: as a director she is refused the production.
+        browser = launch(playwright)
+        page = browser.new_page()
+        page.goto(f"{loupe}/login/")
+        page.click("text=Sign in with Studio")
+        _provider_sign_in(page, "eve")
+        page.wait_for_url(f"{loupe}/")
+        in_thread(lambda: membership_add(production=production, user=User.objects.get(username="eve"),
+                                         role=Role.DIRECTOR, actor=people["producer"]))
+        response = page.goto(f"{loupe}/productions/TEST/")
+        assert response.status == 403
+        expect(page.locator("main")).to_contain_text("second factor")
+        browser.close()
+
+    signed_in = AuditEvent.objects.get(production=production, action="account.sso_sign_in")
+    assert (signed_in.actor, signed_in.payload) == (dana, {"issuer": issuer, "second_factor": True})
+
+
+def _authorization_code(session: requests.Session, authorize_url: str, login: str) -> str:
+    """Through the provider's login and consent forms without a browser; the code it sends back."""
+    response = session.get(authorize_url, allow_redirects=True)
+    for prompt, fields in (("login", {"login": login, "password": ACCOUNTS[login]["password"]}), ("consent", {})):
+        response = session.post(response.url, data={"prompt": prompt, **fields}, allow_redirects=False)
+        while response.is_redirect:
+            target = urljoin(response.url, response.headers["Location"])
+            if "code=" in target:
+                return parse_qs(urlsplit(target).query)["code"][0]
+            response = session.get(target, allow_redirects=False)
+    raise AssertionError(f"no code from the provider: {response.status_code} {response.text[:300]}")
+
+
+def test_id_tokens_that_do_not_verify_are_refused(oidc_provider, settings):
+    from frontend.sso import StudioOIDCBackend
+
+    port = _free_port()
+    relying_party = "http://127.0.0.1:1"  # never visited: the code is read from the redirect
+    issuer = oidc_provider(relying_party, port)
+    settings.LOUPE_OIDC_ISSUER, settings.LOUPE_OIDC_CLIENT_ID = issuer, "loupe"
+    settings.LOUPE_OIDC_CLIENT_SECRET = SECRET
+    session = requests.Session()
+    code = _authorization_code(session, f"{issuer}/auth?" + urlencode({
+        "client_id": "loupe", "response_type": "code", "scope": "openid email profile", "nonce": "n-0S6_WzA2Mj",
+        "redirect_uri": f"{relying_party}/oidc/callback/", "state": "s"}), "eve")
+    tokens = requests.post(f"{issuer}/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": f"{relying_party}/oidc/callback/",
+        "client_id": "loupe", "client_secret": SECRET}, timeout=10).json()
+    id_token = tokens["id_token"]
+
+    backend = StudioOIDCBackend().configured()
+    claims = backend.verify_token(id_token, nonce="n-0S6_WzA2Mj")
+    assert (claims["sub"], claims["amr"]) == (ACCOUNTS["eve"]["claims"]["sub"], ["pwd"])
+
+    header, payload, signature = id_token.split(".")
+    altered = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    altered["sub"] = ACCOUNTS["dana"]["claims"]["sub"]
+    forged = ".".join([header, base64.urlsafe_b64encode(json.dumps(altered).encode()).decode().rstrip("="),
+                       signature])
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(forged, nonce="n-0S6_WzA2Mj")
+    with pytest.raises(SuspiciousOperation, match="Nonce"):
+        backend.verify_token(id_token, nonce="another-sign-in")
+    settings.LOUPE_OIDC_CLIENT_ID = "another-client"
+    with pytest.raises(SuspiciousOperation, match="another client"):
+        backend.verify_token(id_token, nonce="n-0S6_WzA2Mj")
+
+
+def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app(oidc_provider, settings, production,
+                                                                                people):
+    """In this process (Django's test client) against the real provider: Eve's provider sign-in
+    took the password alone; once she has her own authenticator app in Loupe, the studio sign-in
+    goes on to its code, and only then is she signed in — verified, so TEST lets its director in."""
+    from django.test import Client
+
+    from tests.reviews.test_mfa import code_from_secret, enrol
+
+    port = _free_port()
+    issuer = oidc_provider("http://testserver", port)
+    settings.LOUPE_OIDC_ISSUER, settings.LOUPE_OIDC_CLIENT_ID = issuer, "loupe"
+    settings.LOUPE_OIDC_CLIENT_SECRET = SECRET
+    settings.LOUPE_MFA_REQUIRED_ROLES = ["director"]
+
+    def studio_sign_in(client: Client):
+        authorize = client.get("/oidc/authenticate/", {"next": "/productions/TEST/"}).headers["Location"]
+        callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
+        return client.get(callback % _authorization_code(requests.Session(), authorize, "eve"))
+
+    client = Client()
+    assert studio_sign_in(client).headers["Location"] == "/productions/TEST/"  # in, without a second factor
+    eve = User.objects.get(username="eve")
+    membership_add(production=production, user=eve, role=Role.DIRECTOR, actor=people["producer"])
+    assert client.get("/productions/TEST/").status_code == 403
+    secret = enrol(client)
+    client.post("/logout/")
+
+    client = Client()
+    step = studio_sign_in(client)
+    assert step.headers["Location"].startswith("/login/code/")
+    assert client.get("/productions/TEST/").status_code == 302  # not signed in until the code
+    signed_in = client.post(step.headers["Location"], {"otp_token": code_from_secret(secret, steps_ahead=1),
+                                                        "next": "/productions/TEST/"})
+    assert signed_in.headers["Location"] == "/productions/TEST/"
+    assert client.get("/productions/TEST/").status_code == 200
