@@ -21,7 +21,7 @@ from django.db import transaction
 from reviews import authz, events, live, measurements, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
-from reviews.models import ForensicMark, Production, Proposal, ReviewNote
+from reviews.models import ForensicMark, PlaylistItem, Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, PRESENCE_RENEW_S, room_store
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
@@ -198,6 +198,7 @@ class ReviewConsumer(LiveConsumer):
         self.versions = self.room.versions
         self.clip = self.proposal.fix_request.shot.clip
         self.fix_request_id = self.proposal.fix_request_id
+        self.room_group_name = events.room_group(self.fix_request_id)
         self.viewer = person_name(user)
         self.mark = await _issue_mark(self.proposal, user)
         self.watermark = self.proposal.production.review_watermark
@@ -237,6 +238,13 @@ class ReviewConsumer(LiveConsumer):
                             "versus": None if state.get("versus") == self.proposal.pk else state.get("versus")}
             _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
             await self.group_event("room.state", state)
+        if await _presents_dailies(user, self.scope, self.fix_request_id):
+            # The presenter of a dailies session drives the room of each item they move to.
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            if state.get("proposal") != self.proposal.pk:
+                landing |= {"proposal": self.proposal.pk, "frame": self.proposal.frame_in, "versus": None}
+            _, state = await self.store.update_if_presenter(None, landing, anyone=True)
+            await self.group_event("room.state", state)
         await self.send_event("room", {
             "you": {"user": user.pk, "name": self.viewer, "roles": self.room.roles,
                     "may_annotate": self.room.may_annotate, "may_note": self.room.may_note,
@@ -258,6 +266,10 @@ class ReviewConsumer(LiveConsumer):
         self.frame_server.cancel()
         await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name)
                                for group in self.groups_joined))
+        await self._leave_room()
+
+    async def _leave_room(self):
+        """Leave the room's presence, pass control on if the presenter left, and tell the room."""
         if hasattr(self, "keeping_present"):
             self.keeping_present.cancel()
         await self.store.leave(self.channel_name)
@@ -311,7 +323,7 @@ class ReviewConsumer(LiveConsumer):
     async def group_event(self, event: str, data: dict):
         """Send ``event`` to everyone in the room, encoded once here (not by each connection)."""
         text = json.dumps({"event": event, "data": data})
-        await self.channel_layer.group_send(events.room_group(self.fix_request_id),
+        await self.channel_layer.group_send(self.room_group_name,
                                             {"type": "relay", "event": event, "text": text})
 
     # -- client messages -------------------------------------------------------------------
@@ -535,6 +547,114 @@ class ReviewConsumer(LiveConsumer):
                 await self.channel_layer.group_add(group, self.channel_name)
             await self.send_event("versions", {"versions": [version_payload(v) for v in self.versions.values()],
                                                "new": proposal_id})
+
+
+def dailies_store(playlist_id: int):
+    """The shared state of a playlist's dailies session (``reviews.room``: the review room's store,
+    under its own key): ``{presenter, presenter_name, item}`` and who is present."""
+    return room_store(f"dailies-{playlist_id}")
+
+
+async def _presents_dailies(user, scope, fix_request_id: int) -> bool:
+    """True when the review room connection names a dailies session (``?playlist=<id>``) that
+    ``user`` presents and whose playlist holds a version of the room's fix request."""
+    from urllib.parse import parse_qs
+
+    value = parse_qs(scope.get("query_string", b"").decode()).get("playlist", [""])[0]
+    if not value.isdigit():
+        return False
+    playlist_id = int(value)
+    if (await dailies_store(playlist_id).state()).get("presenter") != user.pk:
+        return False
+    return await database_sync_to_async(
+        PlaylistItem.objects.filter(playlist_id=playlist_id, proposal__fix_request_id=fix_request_id).exists)()
+
+
+def dailies_item_payload(item: PlaylistItem) -> dict:
+    proposal = item.proposal
+    return {"id": item.pk, "position": item.position, "proposal": proposal.pk, "version": proposal.version_label,
+            "shot": proposal.fix_request.shot.code, "fix": proposal.fix_request.get_kind_display(),
+            "status": proposal.status, "status_label": proposal.get_status_display()}
+
+
+@database_sync_to_async
+def _open_session(user, playlist_id: int):
+    playlist = selectors.playlist_for(user, playlist_id)
+    if playlist is None:
+        return None
+    return playlist, sorted(authz.roles_in(user, playlist.production))
+
+
+@database_sync_to_async
+def _session_items(playlist) -> list[dict]:
+    return [dailies_item_payload(item) for item in selectors.playlist_items_of(playlist)]
+
+
+class DailiesConsumer(ReviewConsumer):
+    """``/ws/dailies/<playlist id>/``: a live dailies session on a playlist. The presenter moves
+    through the items (``item``) and everyone's page follows to that item's review room, where
+    the room (``ReviewConsumer``, opened with ``?playlist=<id>``) makes the session's presenter
+    its presenter, so the frame, compare mode and view follow too. Presence, handing over
+    control and the presenter passing on when they leave are the review room's own
+    (``reviews.room``'s store under ``dailies-<id>``); a late joiner is told the current item."""
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        opened = await _open_session(user, self.scope["url_route"]["kwargs"]["playlist_id"])
+        if opened is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.playlist, roles = opened
+        self.viewer = person_name(user)
+        self.store = dailies_store(self.playlist.pk)
+        self.room_group_name = events.dailies_group(self.playlist.pk)
+        self.bucket = message_bucket_for(user.pk)
+        self.dropping = False
+        await self.accept()
+        await self.channel_layer.group_add(self.room_group_name, self.channel_name)
+        await self.store.join(self.channel_name, {"user": user.pk, "name": self.viewer, "roles": roles})
+        items = await _session_items(self.playlist)
+        state = await self.store.initialise({"presenter": None, "presenter_name": "",
+                                             "item": items[0]["id"] if items else None})
+        present = await self.store.present()
+        if not any(person["user"] == state.get("presenter") for person in present):
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            if not any(item["id"] == state.get("item") for item in items):  # the item was removed meanwhile
+                landing["item"] = items[0]["id"] if items else None
+            _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
+            await self.group_event("room.state", state)
+        await self.send_event("session", {"you": {"user": user.pk, "name": self.viewer, "roles": roles},
+                                          "state": state, "presence": present, "items": items})
+        self.announcing = asyncio.create_task(self._announce_presence())
+        self.keeping_present = asyncio.create_task(self._keep_present())
+
+    async def disconnect(self, code):
+        if not hasattr(self, "room_group_name"):
+            return
+        await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
+        await self._leave_room()
+
+    async def on_item(self, message):
+        """The presenter moves the session to item ``item`` (a playlist item id)."""
+        items = await _session_items(self.playlist)
+        target = _int(message.get("item"), "item")
+        if not any(item["id"] == target for item in items):
+            raise BadRequest(f"item {target} is not in this playlist")
+        user = self.scope["user"]
+        applied, state = await self.store.update_if_presenter(user.pk, {"item": target})
+        if not applied:
+            raise ServiceError(f"{state.get('presenter_name') or 'Nobody'} presents this session: ask for control "
+                               f"to move through the playlist.")
+        await self.group_event("room.state", state | {"by": user.pk, "items": items})
+
+    HANDLERS = {"item": on_item, "presenter": ReviewConsumer.on_presenter, "ping": ReviewConsumer.on_ping}
+
+    async def relay(self, message):
+        if "text" in message and message["event"] in ("room.state", "presence"):
+            await self.send(text_data=message["text"])
 
 
 class ProductionConsumer(LiveConsumer):

@@ -540,7 +540,9 @@ const handlers = {
 
 let pinger = null;
 function connect() {
-  socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/`));
+  // In a dailies session (?playlist=), the session's presenter presents the room too.
+  const session = root.dataset.playlist ? `?playlist=${root.dataset.playlist}` : "";
+  socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/${session}`));
   socket.binaryType = "arraybuffer";
   const connection = $("connection");
   socket.addEventListener("open", () => {
