@@ -632,10 +632,16 @@ class DailiesConsumer(ReviewConsumer):
         self.keeping_present = asyncio.create_task(self._keep_present())
 
     async def disconnect(self, code):
+        """Moving to the next item loads the next page: a disconnect, then a connect. So this
+        connection's presence entry is not removed but left to lapse (``PRESENCE_TTL_S``): the
+        presenter keeps control across the move, and control passes on only when they are gone."""
         if not hasattr(self, "room_group_name"):
             return
         await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
-        await self._leave_room()
+        if hasattr(self, "keeping_present"):
+            self.keeping_present.cancel()
+        if hasattr(self, "announcing"):
+            await self.announcing
 
     async def on_item(self, message):
         """The presenter moves the session to item ``item`` (a playlist item id)."""

@@ -259,12 +259,21 @@ def give_proxy(clip_id: int) -> None:
 
 
 def playlist_objects(proposal) -> dict:
-    """A playlist holding ``proposal``, and a note on its first frame (made directly)."""
+    """A playlist holding ``proposal`` and a version of a second fix request (the item the
+    matrix's DELETE takes out), and a note on ``proposal``'s first frame (made directly)."""
     from reviews.models import Playlist, PlaylistItem, ReviewNote
 
-    playlist, _ = Playlist.objects.get_or_create(production=proposal.production, name="Dailies")
-    item, _ = PlaylistItem.objects.get_or_create(production=proposal.production, playlist=playlist,
-                                                 proposal=proposal, defaults={"position": 0})
+    production = proposal.production
+    playlist, _ = Playlist.objects.get_or_create(production=production, name="Dailies")
+    PlaylistItem.objects.get_or_create(production=production, playlist=playlist, proposal=proposal,
+                                       defaults={"position": 0})
+    second_fix = FixRequest.objects.create(production=production, shot=proposal.fix_request.shot, kind="relight",
+                                           frame_in=proposal.frame_in, frame_out=proposal.frame_out)
+    second = Proposal.objects.create(
+        production=production, fix_request=second_fix, version=1, frame_in=proposal.frame_in,
+        frame_out=proposal.frame_out, media_dir="nowhere", region_fraction=0.1, method="test",
+        job=Job.objects.create(production=production, fix_request=second_fix, state=JobState.SUCCEEDED))
+    item = PlaylistItem.objects.create(production=production, playlist=playlist, proposal=second, position=1)
     author = User.objects.filter(memberships__production=proposal.production).order_by("pk").first()
     note, _ = ReviewNote.objects.get_or_create(production=proposal.production, proposal=proposal,
                                                frame=proposal.frame_in, defaults={"text": "warmer", "author": author})
