@@ -75,6 +75,42 @@ def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str
     return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for, mark)
 
 
+#: The A side a room can show besides the original and another version: the fix request's
+#: reference shot (a shot match's target look), frame for frame from its first frame.
+REFERENCE = "reference"
+
+
+def reference_frame_number(proposal: Proposal, frame: int) -> int:
+    """The clip frame of ``proposal``'s reference shot shown beside ``frame`` of the proposal:
+    the reference's ``source_in`` plus the offset of ``frame`` from the proposal's first frame,
+    wrapped round the reference's length (a reference shorter than the fix loops)."""
+    reference = proposal.fix_request.reference_shot
+    return reference.source_in + (frame - proposal.frame_in) % reference.duration_frames
+
+
+def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str | None,
+                          mark: int | None = None) -> bytes:
+    """The review JPEG of the reference shot's frame beside ``frame`` of ``proposal``
+    (``reference_frame_number``), decoded from its original and scaled to the size of the
+    proposal's own review frames (its shot's clip's size, then ``encode_review_jpeg``), marked
+    as ``serve_frame`` marks. Raises ``OSError`` (``FrameSourceError``) if the original cannot be read."""
+    import cv2
+
+    from engine.errors import FrameSourceError
+    from engine.media.decode import read_frame
+    from reviews.media import encode_review_jpeg
+
+    reference = proposal.fix_request.reference_shot
+    shot_clip = proposal.fix_request.shot.clip
+    try:
+        picture = read_frame(reference.clip.source_path, reference_frame_number(proposal, frame))
+    except FrameSourceError as error:
+        raise OSError(str(error)) from error
+    if picture.shape[:2] != (shot_clip.height, shot_clip.width):
+        picture = cv2.resize(picture, (shot_clip.width, shot_clip.height), interpolation=cv2.INTER_AREA)
+    return for_reader(encode_review_jpeg(picture), watermark_for, mark)
+
+
 @database_sync_to_async
 def _issue_mark(proposal: Proposal, viewer) -> int | None:
     """The forensic payload of this review-room connection (None when the portal does not mark)."""
@@ -372,8 +408,9 @@ class ReviewConsumer(LiveConsumer):
             raise BadRequest(f"frame {frame} is outside {proposal.version_label}'s frames "
                              f"{proposal.frame_in}–{proposal.frame_out - 1}")
         sides = message.get("sides", list(SIDES))
-        if not isinstance(sides, list) or not sides or any(side not in SIDES for side in sides):
-            raise BadRequest(f"sides is a list of {' and '.join(SIDES)}")
+        allowed = SIDES + ((REFERENCE,) if self.proposal.fix_request.reference_shot_id else ())
+        if not isinstance(sides, list) or not sides or any(side not in allowed for side in sides):
+            raise BadRequest(f"sides is a list of {', '.join(allowed)}")
         if message.get("flush"):
             self.frame_queue.clear()  # a seek: what was queued for the old playhead is not wanted
         for side in dict.fromkeys(sides):
@@ -397,6 +434,8 @@ class ReviewConsumer(LiveConsumer):
                 watermark_for = self.viewer if self.watermark else None
                 images = await asyncio.gather(*(
                     loop.run_in_executor(FRAME_THREADS, functools.partial(
+                        serve_reference_frame, proposal=proposal, frame=frame, watermark_for=watermark_for,
+                        mark=self.mark) if side == REFERENCE else functools.partial(
                         serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for,
                         mark=self.mark))
                     for proposal, frame, side in batch), return_exceptions=True)
@@ -418,7 +457,11 @@ class ReviewConsumer(LiveConsumer):
         changes = {}
         if "proposal" in message:
             changes["proposal"] = self._version(message).pk
-        if "versus" in message:
+        if message.get("versus") == REFERENCE:
+            if not self.proposal.fix_request.reference_shot_id:
+                raise BadRequest("this fix request has no reference shot to compare with")
+            changes["versus"] = REFERENCE
+        elif "versus" in message:
             changes["versus"] = None if message["versus"] is None else self._version(message, "versus").pk
         if "frame" in message:
             frame = _int(message["frame"], "frame")

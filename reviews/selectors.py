@@ -50,7 +50,7 @@ def proposal_for(user: User | AnonymousUser, proposal_id: int) -> Proposal | Non
     """The proposal if ``user`` is a member of its production, else None (no existence leak)."""
     return (
         Proposal.objects.filter(pk=proposal_id, production__in=productions_for(user))
-        .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot", "job")
+        .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot__clip", "job")
         .first()
     )
 
