@@ -32,7 +32,7 @@ def test_the_reference_shot_as_the_a_side(small_proposal, people, settings):
         assert connected
         await receive_event(socket, "room")
         await socket.send_to(text_data=json.dumps({"type": "state", "versus": "reference"}))
-        state = await receive_event(socket, "room.state")
+        state = await receive_event(socket, "room.state", where=lambda data: "by" in data)  # the change, not the landing
         await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame, "sides": ["reference", "before"]}))
         frames = {header["side"]: image for header, image in await receive_frames(socket, 2)}
         await socket.disconnect()
