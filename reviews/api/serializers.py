@@ -246,7 +246,7 @@ class BoardFilterSerializer(serializers.Serializer):
 
     status = serializers.CharField(required=False, allow_blank=True, max_length=32)
     assignee = serializers.CharField(required=False, allow_blank=True, max_length=150)
-    kind = serializers.ChoiceField(choices=FixKind.choices, required=False, allow_blank=True)
+    kind = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="A fix kind, e.g. color_match.")
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
