@@ -2,7 +2,7 @@
 presents a playlist of five versions across five shots on a desktop and the artist follows on a
 phone (390×844: viewer first, the panel in a drawer). The director moves through the items; the
 artist's page follows to each item's room, onto the director's frame and compare mode; both write
-notes, the director decides on every item; a supervisor joining late lands on the current item
+notes, the director wipes against the reference shot and decides on every item; a supervisor joining late lands on the current item
 and frame; the summary is exported as CSV and PDF with the notes, decisions and timecodes."""
 import csv
 import io
@@ -74,6 +74,12 @@ def test_a_dailies_session_through_five_versions(asgi_server, five_versions, peo
             frame = version.frame_in + 1
             director.click("#next")
             expect(artist.locator("#viewer")).to_have_attribute("data-frame", str(frame))
+            if index == 0:
+                # A shot match: the director wipes against the reference shot (R), for everyone.
+                director.keyboard.press("r")
+                expect(artist.locator("#viewer")).to_have_attribute("data-versus", "reference")
+                expect(artist.locator("#label-a")).to_have_text("A · Reference CAR_REF")
+                expect(artist.locator("#viewer")).to_have_attribute("data-frame", str(frame))
             if index == 1:
                 director.select_option("#mode", "difference")
                 expect(artist.locator("#viewer")).to_have_attribute("data-mode", "difference")
