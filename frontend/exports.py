@@ -77,3 +77,59 @@ def report_pdf(report: Report, *, production_label: str) -> bytes:
     story.append(table)
     document.build(story)
     return buffer.getvalue()
+
+
+def dailies_summary_pdf(playlist, summary, *, production_label: str, thumbnail) -> bytes:
+    """The dailies session's summary (``reviews.dailies.playlist_summary``) as a PDF on portrait
+    A4, with the same library and conventions as the reports: per item its shot, fix, version,
+    status and decision, then a table of its notes — timecode, frame, author, text — each with
+    the thumbnail of its annotated frame (``thumbnail(proposal, frame)``: JPEG bytes, or None
+    when the picture is missing: the cell says so)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image, KeepTogether
+
+    styles = getSampleStyleSheet()
+    small = styles["BodyText"].clone("cell", fontSize=8, leading=10, splitLongWords=1)
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
+                                 bottomMargin=12 * mm, pageCompression=0,
+                                 title=f"Dailies summary — {playlist.name} — {production_label}")
+    decided = sum(1 for item in summary if item.decision)
+    story = [Paragraph(escape(f"Dailies summary — {playlist.name}"), styles["Title"]),
+             Paragraph(escape(f"{production_label} · generated {timezone.now():%Y-%m-%d %H:%M} UTC by Loupe · "
+                              f"{len(summary)} items, {decided} decided"), styles["BodyText"])]
+    thumb_width = 60 * mm
+    for item in summary:
+        decision = (f"{item.decision} by {item.decided_by} ({item.decided_at} UTC)"
+                    + (f": {item.decision_note}" if item.decision_note else "")) if item.decision else "No decision"
+        head = [Spacer(1, 4 * mm),
+                Paragraph(escape(f"{item.position}. {item.shot} · {item.fix} · {item.version}"), styles["Heading3"]),
+                Paragraph(escape(f"Status: {item.status}. Decision: {decision}."), styles["BodyText"])]
+        if not item.notes:
+            story.append(KeepTogether(head + [Paragraph("No notes.", small)]))
+            continue
+        rows = [[Paragraph(f"<b>{escape(c)}</b>", small) for c in ("Timecode", "Note", "Annotated frame")]]
+        for note in item.notes:
+            image = thumbnail(item.proposal, note.frame)
+            if image is not None:
+                reader = ImageReader(io.BytesIO(image))
+                width, height = reader.getSize()
+                picture = Image(io.BytesIO(image), width=thumb_width, height=thumb_width * height / width)
+            else:
+                picture = Paragraph("(picture missing on the server)", small)
+            text = (f"{'↳ ' if note.reply_to else ''}{note.author}: {note.text}"
+                    + (f" ({note.drawings} drawing{'s' if note.drawings != 1 else ''} on the frame)"
+                       if note.drawings else ""))
+            rows.append([Paragraph(escape(f"{note.timecode} (frame {note.frame})"), small),
+                         Paragraph(escape(pdf_cell_text(text)), small), picture])
+        table = Table(rows, colWidths=[32 * mm, document.width - 32 * mm - thumb_width - 4 * mm,
+                                       thumb_width + 4 * mm], repeatRows=1)
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                                   ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story += head + [table]
+    if not summary:
+        story.append(Paragraph("The playlist is empty.", styles["BodyText"]))
+    document.build(story)
+    return buffer.getvalue()

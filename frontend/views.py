@@ -19,7 +19,8 @@ from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            private, rendered_frame_path, review_frame_path)
-from reviews.models import Clip, ContinuityFinding, Decision, FixKind, JobState, Production, Proposal, ProxyState, Role
+from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, JobState, Playlist, Production, Proposal,
+                            ProxyState, Role)
 from reviews.reports import Report
 from reviews.consumers import serve_frame
 from reviews.watermark import for_reader
@@ -93,6 +94,11 @@ def production_detail(request, code):
 @login_required
 def review_room(request, proposal_id):
     proposal = _proposal_page(request, proposal_id)
+    return _review_room_page(request, proposal, _session_strip(request, proposal))
+
+
+def _review_room_page(request, proposal: Proposal, session: dict | None):
+    """The review room of ``proposal``; with ``session`` (``_session_strip``), inside a dailies session."""
     standing = selectors.consent_standing_of(proposal.fix_request)
     return render(request, "frontend/review.html", {
         "proposal": proposal,
@@ -104,6 +110,7 @@ def review_room(request, proposal_id):
         "standing": standing,
         "final": states.proposal_is_final(status=proposal.status, standing=standing),
         "measurements": measurements.describe(proposal.metrics),
+        "session": session,
     })
 
 
@@ -256,6 +263,7 @@ def shot_board(request, code):
         "reference_shots": production.shots.filter(removed_from_cut_at__isnull=True).order_by("cut_order", "code"),
         "may_assign": authz.may(request.user, production, authz.ASSIGN_FIX_REQUEST),
         "may_file": authz.may(request.user, production, authz.FILE_FIX_REQUEST),
+        "may_playlist": authz.may(request.user, production, authz.MANAGE_PLAYLIST),
     })
 
 
@@ -424,3 +432,148 @@ def report(request, code, report):
             "actions": reports.audit_actions(production) if report == "audit" else []})
     response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
     return response
+
+
+# -- dailies playlists and sessions --------------------------------------------------------
+
+def _playlist_page(request, code: str, playlist_id: int):
+    production = _production_page(request, code)
+    playlist = selectors.playlist_of(production, playlist_id)
+    if playlist is None:
+        raise Http404("No such playlist in this production.")
+    return production, playlist
+
+
+@login_required
+def playlists(request, code):
+    """The production's dailies playlists; post supervisors build one here from the shot board's
+    filters (the board's "Playlist from this filter" link fills them in), from fix requests, or
+    empty to fill by hand (playlists.js, through the API)."""
+    production = _production_page(request, code)
+    board_filter = {name: request.GET.get(name, "").strip() for name in ("status", "assignee", "kind", "q")}
+    fixes = [fix for fix in selectors.fix_requests_of(production).order_by("shot__code", "created_at")
+             if fix.kind != FixKind.CONTINUITY_CHECK and fix.proposals.all()]
+    return render(request, "frontend/playlists.html", {
+        "production": production,
+        "playlists": selectors.playlists_of(production),
+        "may_manage": authz.may(request.user, production, authz.MANAGE_PLAYLIST),
+        "board_filter": board_filter,
+        "from_board": any(board_filter.values()) or "from_board" in request.GET,
+        "statuses": selectors.SHOT_STATUSES.items(),
+        "kinds": [(value, label) for value, label in FixKind.choices if value != FixKind.CONTINUITY_CHECK],
+        "fix_requests": fixes,
+    })
+
+
+@login_required
+def playlist_detail(request, code, playlist_id):
+    """One playlist: its versions in order; post supervisors reorder, remove and add versions
+    (playlists.js). "Start the dailies session" opens the room on the session's current item."""
+    production, playlist = _playlist_page(request, code, playlist_id)
+    items = list(selectors.playlist_items_of(playlist))
+    present = {item.proposal_id for item in items}
+    may_manage = authz.may(request.user, production, authz.MANAGE_PLAYLIST)
+    addable = []
+    if may_manage:
+        addable = [proposal for proposal in production.proposals.select_related("fix_request__shot")
+                   .exclude(fix_request__kind=FixKind.CONTINUITY_CHECK).order_by("fix_request__shot__code",
+                                                                                 "fix_request_id", "version")
+                   if proposal.pk not in present]
+    return render(request, "frontend/playlist.html", {
+        "production": production, "playlist": playlist, "items": items, "may_manage": may_manage,
+        "addable": addable,
+    })
+
+
+@login_required
+def dailies_session(request, code, playlist_id):
+    """Join the playlist's live dailies session: the review room of the item the session is on
+    (its first item when nobody has started it), with the session's strip; the page follows the
+    session from there (dailies.js, to ``/review/<id>/?playlist=<id>``)."""
+    from asgiref.sync import async_to_sync
+
+    from reviews.consumers import dailies_store
+
+    production, playlist = _playlist_page(request, code, playlist_id)
+    items = list(selectors.playlist_items_of(playlist))
+    if not items:
+        return redirect("frontend:playlist", production.code, playlist.pk)
+    current = async_to_sync(dailies_store(playlist.pk).state)().get("item")
+    item = next((item for item in items if item.pk == current), items[0])
+    return _review_room_page(request, item.proposal, {"playlist": playlist, "items": items})
+
+
+def _session_strip(request, proposal: Proposal) -> dict | None:
+    """The dailies session a review room page is opened in (``?playlist=<id>``, a playlist of the
+    proposal's production holding one of its fix request's versions), for the session's strip."""
+    value = request.GET.get("playlist", "")
+    if not value.isdigit():
+        return None
+    playlist = selectors.playlist_of(proposal.production, int(value))
+    if playlist is None:
+        return None
+    items = list(selectors.playlist_items_of(playlist))
+    if not any(item.proposal.fix_request_id == proposal.fix_request_id for item in items):
+        return None
+    return {"playlist": playlist, "items": items}
+
+
+@login_required
+def playlist_summary(request, code, playlist_id):
+    """The session's summary for editorial and the artists: every item with its decision, and
+    its notes with timecode and a thumbnail of the annotated frame; ``?format=csv`` or
+    ``?format=pdf`` to download it."""
+    from reviews import dailies
+
+    production, playlist = _playlist_page(request, code, playlist_id)
+    summary = dailies.playlist_summary(playlist)
+    export = request.GET.get("format", "")
+    stem = f"{production.code}-dailies-{playlist.pk}-{timezone.now():%Y%m%d-%H%M}"
+    if export == "csv":
+        response = HttpResponse(exports.report_csv(dailies.summary_report(playlist, summary)),
+                                content_type="text/csv; charset=utf-8")
+    elif export == "pdf":
+        reader = person_name(request.user) if production.review_watermark else None
+        media_view_record(production=production, actor=request.user, target=playlist, media="summary.pdf")
+        response = HttpResponse(exports.dailies_summary_pdf(
+            playlist, summary, production_label=f"{production.code} {production.name}",
+            thumbnail=lambda proposal, frame: _note_thumbnail(proposal, frame, reader)),
+            content_type="application/pdf")
+    else:
+        return render(request, "frontend/playlist_summary.html", {
+            "production": production, "playlist": playlist, "summary": summary,
+            "report": dailies.summary_report(playlist, summary)})
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
+    return response
+
+
+def _note_thumbnail(proposal: Proposal, frame: int, reader: str | None) -> bytes | None:
+    from reviews.dailies import annotated_frame_jpeg
+
+    try:
+        return for_reader(annotated_frame_jpeg(proposal, frame), reader)
+    except OSError:
+        return None
+
+
+@login_required
+def playlist_note_thumbnail(request, playlist_id, note_id):
+    """The thumbnail of a summary note's annotated frame (JPEG), with the reader's name burnt in
+    when the production watermarks review frames; for members only, each read audited."""
+    from reviews.models import ReviewNote
+
+    playlist = selectors.playlist_for(request.user, playlist_id)
+    if playlist is None:
+        locked = selectors.productions_locked_for(request.user).filter(playlists__pk=playlist_id).first()
+        _refuse(request, reason_if_locked=locked, target_model=Playlist, target_id=playlist_id)
+    note = ReviewNote.objects.filter(pk=note_id, proposal__playlist_items__playlist=playlist).select_related(
+        "proposal__production").first()
+    if note is None:
+        raise Http404("No such note in this playlist.")
+    reader = person_name(request.user) if playlist.production.review_watermark else None
+    image = _note_thumbnail(note.proposal, note.frame, reader)
+    if image is None:
+        raise Http404("This frame's review picture is missing on the server.")
+    media_view_record(production=playlist.production, actor=request.user, target=note.proposal,
+                      media=f"{note.proposal.media_dir}/review/after/{note.frame:06d}.jpg")
+    return private(HttpResponse(image, content_type="image/jpeg"))

@@ -22,6 +22,7 @@ WRITE_REVIEW_NOTE = "write_review_note"
 SET_REVIEW_WATERMARK = "set_review_watermark"
 DELIVER = "deliver"
 READ_DELIVERIES = "read_deliveries"
+MANAGE_PLAYLIST = "manage_playlist"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -45,6 +46,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     DELIVER: frozenset({Role.SUPERVISOR}),
     # The post supervisor who delivers, and the producer who reads deliveries in reports.
     READ_DELIVERIES: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
+    # The post supervisor builds the dailies playlists; the director presents them.
+    MANAGE_PLAYLIST: frozenset({Role.SUPERVISOR}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -64,6 +67,7 @@ ACTION_DESCRIPTIONS = {
     SET_REVIEW_WATERMARK: "turn the review watermark on or off",
     DELIVER: "deliver approved versions to editorial",
     READ_DELIVERIES: "see the production's deliveries",
+    MANAGE_PLAYLIST: "build and change dailies playlists",
 }
 
 

@@ -21,7 +21,7 @@ from django.db import transaction
 from reviews import authz, events, live, measurements, selectors
 from reviews.errors import ServiceError
 from reviews.media import SIDES, region_outline, review_frame_path
-from reviews.models import ForensicMark, Production, Proposal, ReviewNote
+from reviews.models import ForensicMark, PlaylistItem, Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, PRESENCE_RENEW_S, room_store
 from reviews.services.access import access_denied_record
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
@@ -74,6 +74,42 @@ def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str
 
     Raises ``OSError`` if the frame is missing on disk."""
     return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for, mark)
+
+
+#: The A side a room can show besides the original and another version: the fix request's
+#: reference shot (a shot match's target look), frame for frame from its first frame.
+REFERENCE = "reference"
+
+
+def reference_frame_number(proposal: Proposal, frame: int) -> int:
+    """The clip frame of ``proposal``'s reference shot shown beside ``frame`` of the proposal:
+    the reference's ``source_in`` plus the offset of ``frame`` from the proposal's first frame,
+    wrapped round the reference's length (a reference shorter than the fix loops)."""
+    reference = proposal.fix_request.reference_shot
+    return reference.source_in + (frame - proposal.frame_in) % reference.duration_frames
+
+
+def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str | None,
+                          mark: int | None = None) -> bytes:
+    """The review JPEG of the reference shot's frame beside ``frame`` of ``proposal``
+    (``reference_frame_number``), decoded from its original and scaled to the size of the
+    proposal's own review frames (its shot's clip's size, then ``encode_review_jpeg``), marked
+    as ``serve_frame`` marks. Raises ``OSError`` (``FrameSourceError``) if the original cannot be read."""
+    import cv2
+
+    from engine.errors import FrameSourceError
+    from engine.media.decode import read_frame
+    from reviews.media import encode_review_jpeg
+
+    reference = proposal.fix_request.reference_shot
+    shot_clip = proposal.fix_request.shot.clip
+    try:
+        picture = read_frame(reference.clip.source_path, reference_frame_number(proposal, frame))
+    except FrameSourceError as error:
+        raise OSError(str(error)) from error
+    if picture.shape[:2] != (shot_clip.height, shot_clip.width):
+        picture = cv2.resize(picture, (shot_clip.width, shot_clip.height), interpolation=cv2.INTER_AREA)
+    return for_reader(encode_review_jpeg(picture), watermark_for, mark)
 
 
 @database_sync_to_async
@@ -226,6 +262,7 @@ class ReviewConsumer(LiveConsumer):
         self.versions = self.room.versions
         self.clip = self.proposal.fix_request.shot.clip
         self.fix_request_id = self.proposal.fix_request_id
+        self.room_group_name = events.room_group(self.fix_request_id)
         self.viewer = person_name(user)
         self.mark = await _issue_mark(self.proposal, user)
         self.watermark = self.proposal.production.review_watermark
@@ -265,6 +302,13 @@ class ReviewConsumer(LiveConsumer):
                             "versus": None if state.get("versus") == self.proposal.pk else state.get("versus")}
             _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
             await self.group_event("room.state", state)
+        if await _presents_dailies(user, self.scope, self.fix_request_id):
+            # The presenter of a dailies session drives the room of each item they move to.
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            if state.get("proposal") != self.proposal.pk:
+                landing |= {"proposal": self.proposal.pk, "frame": self.proposal.frame_in, "versus": None}
+            _, state = await self.store.update_if_presenter(None, landing, anyone=True)
+            await self.group_event("room.state", state)
         await self.send_event("room", {
             "you": {"user": user.pk, "name": self.viewer, "roles": self.room.roles,
                     "may_annotate": self.room.may_annotate, "may_note": self.room.may_note,
@@ -286,6 +330,10 @@ class ReviewConsumer(LiveConsumer):
         self.frame_server.cancel()
         await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name)
                                for group in self.groups_joined))
+        await self._leave_room()
+
+    async def _leave_room(self):
+        """Leave the room's presence, pass control on if the presenter left, and tell the room."""
         if hasattr(self, "keeping_present"):
             self.keeping_present.cancel()
         await self.store.leave(self.channel_name)
@@ -339,7 +387,7 @@ class ReviewConsumer(LiveConsumer):
     async def group_event(self, event: str, data: dict):
         """Send ``event`` to everyone in the room, encoded once here (not by each connection)."""
         text = json.dumps({"event": event, "data": data})
-        await self.channel_layer.group_send(events.room_group(self.fix_request_id),
+        await self.channel_layer.group_send(self.room_group_name,
                                             {"type": "relay", "event": event, "text": text})
 
     # -- client messages -------------------------------------------------------------------
@@ -388,8 +436,9 @@ class ReviewConsumer(LiveConsumer):
             raise BadRequest(f"frame {frame} is outside {proposal.version_label}'s frames "
                              f"{proposal.frame_in}–{proposal.frame_out - 1}")
         sides = message.get("sides", list(SIDES))
-        if not isinstance(sides, list) or not sides or any(side not in SIDES for side in sides):
-            raise BadRequest(f"sides is a list of {' and '.join(SIDES)}")
+        allowed = SIDES + ((REFERENCE,) if self.proposal.fix_request.reference_shot_id else ())
+        if not isinstance(sides, list) or not sides or any(side not in allowed for side in sides):
+            raise BadRequest(f"sides is a list of {', '.join(allowed)}")
         if message.get("flush"):
             self.frame_queue.clear()  # a seek: what was queued for the old playhead is not wanted
         for side in dict.fromkeys(sides):
@@ -413,6 +462,8 @@ class ReviewConsumer(LiveConsumer):
                 watermark_for = self.viewer if self.watermark else None
                 images = await asyncio.gather(*(
                     loop.run_in_executor(FRAME_THREADS, functools.partial(
+                        serve_reference_frame, proposal=proposal, frame=frame, watermark_for=watermark_for,
+                        mark=self.mark) if side == REFERENCE else functools.partial(
                         serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for,
                         mark=self.mark))
                     for proposal, frame, side in batch), return_exceptions=True)
@@ -434,7 +485,11 @@ class ReviewConsumer(LiveConsumer):
         changes = {}
         if "proposal" in message:
             changes["proposal"] = self._version(message).pk
-        if "versus" in message:
+        if message.get("versus") == REFERENCE:
+            if not self.proposal.fix_request.reference_shot_id:
+                raise BadRequest("this fix request has no reference shot to compare with")
+            changes["versus"] = REFERENCE
+        elif "versus" in message:
             changes["versus"] = None if message["versus"] is None else self._version(message, "versus").pk
         if "frame" in message:
             frame = _int(message["frame"], "frame")
@@ -563,6 +618,120 @@ class ReviewConsumer(LiveConsumer):
                 await self.channel_layer.group_add(group, self.channel_name)
             await self.send_event("versions", {"versions": [version_payload(v) for v in self.versions.values()],
                                                "new": proposal_id})
+
+
+def dailies_store(playlist_id: int):
+    """The shared state of a playlist's dailies session (``reviews.room``: the review room's store,
+    under its own key): ``{presenter, presenter_name, item}`` and who is present."""
+    return room_store(f"dailies-{playlist_id}")
+
+
+async def _presents_dailies(user, scope, fix_request_id: int) -> bool:
+    """True when the review room connection names a dailies session (``?playlist=<id>``) that
+    ``user`` presents and whose playlist holds a version of the room's fix request."""
+    from urllib.parse import parse_qs
+
+    value = parse_qs(scope.get("query_string", b"").decode()).get("playlist", [""])[0]
+    if not value.isdigit():
+        return False
+    playlist_id = int(value)
+    if (await dailies_store(playlist_id).state()).get("presenter") != user.pk:
+        return False
+    return await database_sync_to_async(
+        PlaylistItem.objects.filter(playlist_id=playlist_id, proposal__fix_request_id=fix_request_id).exists)()
+
+
+def dailies_item_payload(item: PlaylistItem) -> dict:
+    proposal = item.proposal
+    return {"id": item.pk, "position": item.position, "proposal": proposal.pk, "version": proposal.version_label,
+            "shot": proposal.fix_request.shot.code, "fix": proposal.fix_request.get_kind_display(),
+            "status": proposal.status, "status_label": proposal.get_status_display()}
+
+
+@database_sync_to_async
+def _open_session(user, playlist_id: int):
+    playlist = selectors.playlist_for(user, playlist_id)
+    if playlist is None:
+        return None
+    return playlist, sorted(authz.roles_in(user, playlist.production))
+
+
+@database_sync_to_async
+def _session_items(playlist) -> list[dict]:
+    return [dailies_item_payload(item) for item in selectors.playlist_items_of(playlist)]
+
+
+class DailiesConsumer(ReviewConsumer):
+    """``/ws/dailies/<playlist id>/``: a live dailies session on a playlist. The presenter moves
+    through the items (``item``) and everyone's page follows to that item's review room, where
+    the room (``ReviewConsumer``, opened with ``?playlist=<id>``) makes the session's presenter
+    its presenter, so the frame, compare mode and view follow too. Presence, handing over
+    control and the presenter passing on when they leave are the review room's own
+    (``reviews.room``'s store under ``dailies-<id>``); a late joiner is told the current item."""
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        opened = await _open_session(user, self.scope["url_route"]["kwargs"]["playlist_id"])
+        if opened is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.playlist, roles = opened
+        self.viewer = person_name(user)
+        self.store = dailies_store(self.playlist.pk)
+        self.room_group_name = events.dailies_group(self.playlist.pk)
+        self.bucket = message_bucket_for(user.pk)
+        self.dropping = False
+        await self.accept()
+        await self.channel_layer.group_add(self.room_group_name, self.channel_name)
+        await self.store.join(self.channel_name, {"user": user.pk, "name": self.viewer, "roles": roles})
+        items = await _session_items(self.playlist)
+        state = await self.store.initialise({"presenter": None, "presenter_name": "",
+                                             "item": items[0]["id"] if items else None})
+        present = await self.store.present()
+        if not any(person["user"] == state.get("presenter") for person in present):
+            landing = {"presenter": user.pk, "presenter_name": self.viewer}
+            if not any(item["id"] == state.get("item") for item in items):  # the item was removed meanwhile
+                landing["item"] = items[0]["id"] if items else None
+            _, state = await self.store.update_if_presenter(state.get("presenter"), landing)
+            await self.group_event("room.state", state)
+        await self.send_event("session", {"you": {"user": user.pk, "name": self.viewer, "roles": roles},
+                                          "state": state, "presence": present, "items": items})
+        self.announcing = asyncio.create_task(self._announce_presence())
+        self.keeping_present = asyncio.create_task(self._keep_present())
+
+    async def disconnect(self, code):
+        """Moving to the next item loads the next page: a disconnect, then a connect. So this
+        connection's presence entry is not removed but left to lapse (``PRESENCE_TTL_S``): the
+        presenter keeps control across the move, and control passes on only when they are gone."""
+        if not hasattr(self, "room_group_name"):
+            return
+        await self.channel_layer.group_discard(self.room_group_name, self.channel_name)
+        if hasattr(self, "keeping_present"):
+            self.keeping_present.cancel()
+        if hasattr(self, "announcing"):
+            await self.announcing
+
+    async def on_item(self, message):
+        """The presenter moves the session to item ``item`` (a playlist item id)."""
+        items = await _session_items(self.playlist)
+        target = _int(message.get("item"), "item")
+        if not any(item["id"] == target for item in items):
+            raise BadRequest(f"item {target} is not in this playlist")
+        user = self.scope["user"]
+        applied, state = await self.store.update_if_presenter(user.pk, {"item": target})
+        if not applied:
+            raise ServiceError(f"{state.get('presenter_name') or 'Nobody'} presents this session: ask for control "
+                               f"to move through the playlist.")
+        await self.group_event("room.state", state | {"by": user.pk, "items": items})
+
+    HANDLERS = {"item": on_item, "presenter": ReviewConsumer.on_presenter, "ping": ReviewConsumer.on_ping}
+
+    async def relay(self, message):
+        if "text" in message and message["event"] in ("room.state", "presence"):
+            await self.send(text_data=message["text"])
 
 
 class ProductionConsumer(LiveConsumer):

@@ -2,7 +2,8 @@
 
 Groups: ``production-<id>`` (jobs, new proposals), ``proposal-<id>`` (its status) and
 ``room-<fix request id>`` (the review room of a fix request's versions: playhead, presence,
-laser, annotations, notes).
+laser, annotations, notes) and ``dailies-<playlist id>`` (a dailies session: its presenter,
+current item and presence).
 """
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -19,6 +20,11 @@ def proposal_group(proposal_id: int) -> str:
 
 def room_group(fix_request_id: int) -> str:
     return f"room-{fix_request_id}"
+
+
+def dailies_group(playlist_id: int) -> str:
+    """The live dailies session of a playlist (``reviews.consumers.DailiesConsumer``)."""
+    return f"dailies-{playlist_id}"
 
 
 def broadcast(group: str, event: str, data: dict) -> None:

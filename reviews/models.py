@@ -756,3 +756,50 @@ class SingleSignOnIdentity(Device):
 
     def verify_token(self, token) -> bool:
         return False
+
+class PlaylistSource(models.TextChoices):
+    """How a playlist was first filled (more can be added, reordered and removed by hand)."""
+
+    BOARD = "board", "Shot board filter"
+    FIX_REQUESTS = "fix_requests", "Fix request list"
+    HAND = "hand", "By hand"
+
+
+class Playlist(models.Model):
+    """An ordered set of versions (proposals) across shots of one production, for a dailies
+    session: the presenter moves through its items and everyone follows (``reviews.consumers.
+    DailiesConsumer``). ``source_filter`` keeps what filled it first (the shot board's filters,
+    or the fix request ids)."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="playlists")
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=PlaylistSource.choices, default=PlaylistSource.HAND)
+    source_filter = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["production", "-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.production.code} · {self.name}"
+
+
+class PlaylistItem(models.Model):
+    """One version in a playlist, at ``position`` (0, 1, … with no gaps: the services renumber)."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="playlist_items")
+    playlist = models.ForeignKey(Playlist, on_delete=models.CASCADE, related_name="items")
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="playlist_items")
+    position = models.PositiveIntegerField()
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["playlist", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["playlist", "proposal"], name="playlist_item_unique_proposal"),
+        ]
+
+    def __str__(self):
+        return f"{self.playlist} #{self.position + 1}: {self.proposal}"

@@ -50,7 +50,7 @@ def proposal_for(user: User | AnonymousUser, proposal_id: int) -> Proposal | Non
     """The proposal if ``user`` is a member of its production, else None (no existence leak)."""
     return (
         Proposal.objects.filter(pk=proposal_id, production__in=productions_for(user))
-        .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot", "job")
+        .select_related("production", "fix_request__shot__clip", "fix_request__reference_shot__clip", "job")
         .first()
     )
 
@@ -263,3 +263,26 @@ def consent_standings(fix_requests: list[FixRequest], today=None) -> dict[int, s
 def consent_standing_of(fix_request: FixRequest, today=None) -> states.ConsentStanding:
     """The consent standing of one fix request (see ``consent_standings``)."""
     return consent_standings([fix_request], today)[fix_request.pk]
+
+
+def playlists_of(production: Production) -> QuerySet:
+    """A production's dailies playlists, newest first, each with ``item_count``."""
+    return production.playlists.annotate(item_count=Count("items")).select_related("created_by")
+
+
+def playlist_of(production: Production, playlist_id: int):
+    """Playlist ``playlist_id`` of ``production`` (None if it is not one of its)."""
+    return production.playlists.filter(pk=playlist_id).select_related("production", "created_by").first()
+
+
+def playlist_for(user: User | AnonymousUser, playlist_id: int):
+    """The playlist if ``user`` may see its production, else None (no existence leak)."""
+    from .models import Playlist
+
+    return (Playlist.objects.filter(pk=playlist_id, production__in=productions_for(user))
+            .select_related("production").first())
+
+
+def playlist_items_of(playlist) -> QuerySet:
+    """A playlist's items in order, with their version, shot and clip."""
+    return playlist.items.select_related("proposal__fix_request__shot__clip").order_by("position")

@@ -290,3 +290,40 @@ def _empty_review_rooms():
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def five_versions(small_proposal, people):
+    """Five real versions across five shots of the "carphone" clip, for a dailies playlist:
+    ``small_proposal`` (CAR_0010) and a shot match of three frames on each of CAR_0020 …
+    CAR_0050 (twelve frames apart), referenced to CAR_REF, rendered in this process by the real
+    engine. In shot order."""
+    return dailies_versions(small_proposal, people, 5)
+
+
+@pytest.fixture
+def two_versions(small_proposal, people):
+    """``small_proposal`` and CAR_0020's version, as in ``five_versions``."""
+    return dailies_versions(small_proposal, people, 2)
+
+
+def dailies_versions(small_proposal, people, count: int) -> list:
+    from reviews.models import Job, Shot
+    from reviews.services.fix_requests import fix_request_create
+    from reviews.services.jobs import job_execute
+    from reviews.services.shots import shot_create
+
+    production, supervisor = small_proposal.production, people["supervisor"]
+    clip = small_proposal.fix_request.shot.clip
+    reference = Shot.objects.get(production=production, code="CAR_REF")
+    versions = [small_proposal]
+    for index in range(1, count):
+        start = 12 * index
+        shot = shot_create(production=production, clip=clip, code=f"CAR_00{index + 1}0", source_in=start,
+                           source_out=start + 12, actor=supervisor)
+        fix = fix_request_create(production=production, actor=supervisor, shot=shot, kind="color_match",
+                                 frame_in=start, frame_out=start + 3, reference_shot=reference,
+                                 assignee=people["artist"])
+        job = Job.objects.create(production=production, fix_request=fix, frames_total=3, created_by=people["artist"])
+        versions.append(job_execute(job_id=job.pk, worker="test"))
+    return versions

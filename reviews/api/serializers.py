@@ -219,3 +219,59 @@ class DeliverySerializer(serializers.ModelSerializer):
         model = Delivery
         fields = ["id", "number", "format", "status", "versions_done", "versions_total", "folder", "manifest",
                   "notes", "error", "report", "created_at", "delivered_at"]
+
+
+class PlaylistItemSerializer(serializers.Serializer):
+    """One version in a playlist, at ``position`` (from 0)."""
+
+    id = serializers.IntegerField(read_only=True)
+    position = serializers.IntegerField(read_only=True)
+    proposal = serializers.IntegerField(source="proposal_id", read_only=True)
+    version = serializers.CharField(source="proposal.version_label", read_only=True)
+    status = serializers.CharField(source="proposal.status", read_only=True)
+    fix_request = serializers.IntegerField(source="proposal.fix_request_id", read_only=True)
+    fix_kind = serializers.CharField(source="proposal.fix_request.kind", read_only=True)
+    shot = serializers.CharField(source="proposal.fix_request.shot.code", read_only=True)
+
+
+class PlaylistSerializer(serializers.Serializer):
+    """A dailies playlist with its items in order."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    source = serializers.CharField(read_only=True)
+    source_filter = serializers.JSONField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default="")
+    created_at = serializers.DateTimeField(read_only=True)
+    items = PlaylistItemSerializer(many=True, read_only=True, source="ordered_items")
+
+
+class BoardFilterSerializer(serializers.Serializer):
+    """The shot board's filters, as in its query string (all optional)."""
+
+    status = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    assignee = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    kind = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="A fix kind, e.g. color_match.")
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class PlaylistCreateSerializer(serializers.Serializer):
+    """A new playlist, filled from at most one of ``board_filter``, ``fix_requests`` (the newest
+    version of each) or ``proposals`` (versions, in order); none: an empty playlist."""
+
+    name = serializers.CharField(max_length=200)
+    board_filter = BoardFilterSerializer(required=False)
+    fix_requests = serializers.ListField(child=IdField(), required=False, max_length=500)
+    proposals = serializers.ListField(child=IdField(), required=False, max_length=500)
+
+
+class PlaylistAddSerializer(serializers.Serializer):
+    """Versions to append to the playlist, in order."""
+
+    proposals = serializers.ListField(child=IdField(), min_length=1, max_length=500)
+
+
+class PlaylistOrderSerializer(serializers.Serializer):
+    """Every item id of the playlist, once each, in the new order."""
+
+    items = serializers.ListField(child=IdField(), max_length=500)

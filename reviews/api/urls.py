@@ -33,4 +33,12 @@ urlpatterns = [
     path("productions/<slug:code>/proposals/<int:pk>/", views.ProposalDetail.as_view(), name="proposal"),
     path("productions/<slug:code>/proposals/<int:pk>/decisions/", views.ProposalDecisions.as_view(),
          name="proposal-decisions"),
+    path("productions/<slug:code>/playlists/", views.PlaylistList.as_view(), name="playlists"),
+    path("productions/<slug:code>/playlists/<int:pk>/", views.PlaylistDetail.as_view(), name="playlist"),
+    path("productions/<slug:code>/playlists/<int:pk>/items/", views.PlaylistItems.as_view(), name="playlist-items"),
+    path("productions/<slug:code>/playlists/<int:pk>/items/<int:item>/", views.PlaylistItemDetail.as_view(),
+         name="playlist-item"),
+    path("productions/<slug:code>/playlists/<int:pk>/order/", views.PlaylistOrder.as_view(), name="playlist-order"),
+    path("productions/<slug:code>/playlists/<int:pk>/summary/", views.PlaylistSummary.as_view(),
+         name="playlist-summary"),
 ]

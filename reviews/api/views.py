@@ -539,3 +539,132 @@ class ApiIndex(APIView):
                                            "(make one at /account/security/).",
                          "endpoints": endpoints})
 
+
+
+def _production_proposals(production: Production, ids: list[int]) -> list:
+    """The versions ``ids`` name, in that order, all of ``production``'s; else ``ServiceError``."""
+    found = production.proposals.in_bulk(ids)
+    if len(found) != len(set(ids)):
+        raise ServiceError("A proposal id is not one of this production's versions.")
+    return [found[pk] for pk in ids]
+
+
+def _with_items(playlist):
+    playlist.ordered_items = list(selectors.playlist_items_of(playlist))
+    return playlist
+
+
+class PlaylistScoped(ProductionScoped):
+    """Resolves ``self.playlist`` (``pk`` in the URL) within the production: 404 otherwise."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.playlist = selectors.playlist_of(self.production, kwargs["pk"])
+        if self.playlist is None:
+            raise Http404("No such playlist in this production.")
+
+    def playlist_response(self, status_code=status.HTTP_200_OK):
+        return Response(serializers.PlaylistSerializer(_with_items(self.playlist)).data, status=status_code)
+
+
+
+class PlaylistList(ProductionScoped, APIView):
+    actions = {"POST": authz.MANAGE_PLAYLIST}
+
+    @extend_schema(responses={200: serializers.PlaylistSerializer(many=True)})
+    def get(self, request, code):
+        """The production's dailies playlists, newest first, each with its items in order."""
+        playlists = [_with_items(playlist) for playlist in selectors.playlists_of(self.production)]
+        return Response(serializers.PlaylistSerializer(playlists, many=True).data)
+
+    @extend_schema(request=serializers.PlaylistCreateSerializer, responses={201: serializers.PlaylistSerializer})
+    def post(self, request, code):
+        """Build a playlist (post supervisors): from the shot board's filters (the newest version
+        of each matching fix request, in cut order), from fix requests (the newest version of
+        each) or from versions by hand. 400 when the filter or list has no version to review."""
+        from reviews.services.playlists import playlist_create
+
+        data = serializers.PlaylistCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        fix_requests = None
+        if "fix_requests" in values:
+            found = self.production.fix_requests.in_bulk(values["fix_requests"])
+            if len(found) != len(set(values["fix_requests"])):
+                raise ServiceError("A fix request id is not one of this production's.")
+            fix_requests = [found[pk] for pk in values["fix_requests"]]
+        proposals = _production_proposals(self.production, values["proposals"]) if "proposals" in values else None
+        playlist = playlist_create(production=self.production, actor=request.user, name=values["name"],
+                                   board_filter=values.get("board_filter"), fix_requests=fix_requests,
+                                   proposals=proposals)
+        return Response(serializers.PlaylistSerializer(_with_items(playlist)).data, status=status.HTTP_201_CREATED)
+
+
+class PlaylistDetail(PlaylistScoped, APIView):
+    @extend_schema(responses={200: serializers.PlaylistSerializer})
+    def get(self, request, code, pk):
+        """One playlist with its items in order."""
+        return self.playlist_response()
+
+
+class PlaylistItems(PlaylistScoped, APIView):
+    actions = {"POST": authz.MANAGE_PLAYLIST}
+
+    @extend_schema(request=serializers.PlaylistAddSerializer, responses={200: serializers.PlaylistSerializer})
+    def post(self, request, code, pk):
+        """Append versions to the playlist (post supervisors); those already in it stay where they are."""
+        from reviews.services.playlists import playlist_add
+
+        data = serializers.PlaylistAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        playlist_add(playlist=self.playlist, actor=request.user,
+                     proposals=_production_proposals(self.production, data.validated_data["proposals"]))
+        return self.playlist_response()
+
+
+class PlaylistItemDetail(PlaylistScoped, APIView):
+    actions = {"DELETE": authz.MANAGE_PLAYLIST}
+
+    @extend_schema(responses={200: serializers.PlaylistSerializer})
+    def delete(self, request, code, pk, item):
+        """Take an item out of the playlist (post supervisors); the items after it move up."""
+        from reviews.services.playlists import playlist_item_remove
+
+        found = get_object_or_404(self.playlist.items.select_related("playlist__production"), pk=item)
+        playlist_item_remove(item=found, actor=request.user)
+        return self.playlist_response()
+
+
+class PlaylistOrder(PlaylistScoped, APIView):
+    actions = {"PUT": authz.MANAGE_PLAYLIST}
+
+    @extend_schema(request=serializers.PlaylistOrderSerializer, responses={200: serializers.PlaylistSerializer})
+    def put(self, request, code, pk):
+        """Reorder the playlist (post supervisors): every item id, once each, in the new order."""
+        from reviews.services.playlists import playlist_reorder
+
+        data = serializers.PlaylistOrderSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        playlist_reorder(playlist=self.playlist, actor=request.user, item_ids=data.validated_data["items"])
+        return self.playlist_response()
+
+
+class PlaylistSummary(PlaylistScoped, APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request, code, pk):
+        """The dailies session's summary: every item with its latest decision and its notes with
+        timecode, and the address of each note's annotated-frame thumbnail."""
+        from reviews.dailies import playlist_summary
+
+        items = []
+        for item in playlist_summary(self.playlist):
+            items.append({
+                "position": item.position, "item": item.item_id, "proposal": item.proposal.pk, "shot": item.shot,
+                "fix": item.fix, "version": item.version, "status": item.status, "decision": item.decision,
+                "decided_by": item.decided_by, "decision_note": item.decision_note, "decided_at": item.decided_at,
+                "notes": [{"id": note.id, "frame": note.frame, "timecode": note.timecode, "author": note.author,
+                           "text": note.text, "reply_to": note.reply_to, "drawings": note.drawings,
+                           "thumbnail": reverse("frontend:playlist-note-thumbnail",
+                                                args=[self.playlist.pk, note.id])}
+                          for note in item.notes]})
+        return Response({"playlist": self.playlist.pk, "name": self.playlist.name, "items": items})

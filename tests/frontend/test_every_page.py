@@ -13,19 +13,28 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 MISSING = "/productions/TEST/no-such-page/"
 
 
-def pages_for(role: str, proposal) -> list[str]:
+def pages_for(role: str, proposal, playlist) -> list[str]:
     shot = proposal.fix_request.shot
     pages = ["/", "/assignments/", "/account/security/", "/productions/TEST/", "/productions/TEST/shots/",
              f"/productions/TEST/shots/{shot.pk}/", "/productions/TEST/jobs/", "/productions/TEST/consent/",
              f"/review/{proposal.pk}/", "/api/", "/api/docs/", MISSING]
+    # Dailies: the playlists, one playlist, its live session and its summary (a note's thumbnail).
+    pages += ["/productions/TEST/playlists/", f"/productions/TEST/playlists/{playlist.pk}/",
+              f"/productions/TEST/playlists/{playlist.pk}/session/", f"/productions/TEST/playlists/{playlist.pk}/summary/"]
     if role == Role.PRODUCER:
         pages += [f"/productions/TEST/reports/{key}/" for key in ("consent", "disclosure", "audit", "scorecard")]
     return pages
 
 
 def test_every_page_as_every_role_has_no_errors(asgi_server, awaiting_consent, people):
+    from reviews.services.playlists import playlist_create
+    from reviews.services.review_notes import review_note_create
+
     proposal = awaiting_consent.fix_request.proposals.select_related("fix_request__shot").get()
-    walks = {role: pages_for(role, proposal) for role in Role.values}  # the database is read before the browser runs
+    playlist = playlist_create(production=proposal.production, actor=people["supervisor"], name="Dailies",
+                               proposals=[proposal])
+    review_note_create(proposal=proposal, author=people["director"], frame=proposal.frame_in, text="Warmer")
+    walks = {role: pages_for(role, proposal, playlist) for role in Role.values}  # the database is read before the browser runs
     problems = []
     with sync_playwright() as playwright:
         browser = launch(playwright)

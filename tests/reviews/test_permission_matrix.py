@@ -108,7 +108,27 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/proposals/<int:pk>/": Endpoint(CODE | {"pk": "proposal"}),
     "api/productions/<slug:code>/proposals/<int:pk>/decisions/": Endpoint(
         CODE | {"pk": "proposal"}, {"post": authz.APPROVE_PROPOSAL}),
+    # Dailies playlists: supervisors build and change them; every member reads them. Empty
+    # bodies: 400 once past authorisation (the item's DELETE removes it: 2xx).
+    "api/productions/<slug:code>/playlists/": Endpoint(CODE, {"post": authz.MANAGE_PLAYLIST}),
+    "api/productions/<slug:code>/playlists/<int:pk>/": Endpoint(CODE | {"pk": "playlist"}),
+    "api/productions/<slug:code>/playlists/<int:pk>/items/": Endpoint(
+        CODE | {"pk": "playlist"}, {"post": authz.MANAGE_PLAYLIST}),
+    "api/productions/<slug:code>/playlists/<int:pk>/items/<int:item>/": Endpoint(
+        CODE | {"pk": "playlist", "item": "playlist_item"}, {"delete": authz.MANAGE_PLAYLIST}),
+    "api/productions/<slug:code>/playlists/<int:pk>/order/": Endpoint(
+        CODE | {"pk": "playlist"}, {"put": authz.MANAGE_PLAYLIST}),
+    "api/productions/<slug:code>/playlists/<int:pk>/summary/": Endpoint(CODE | {"pk": "playlist"}),
     # Pages (function views answer any method; a POST renders the page like a GET)
+    "productions/<slug:code>/playlists/": Endpoint(CODE, {"post": None}),
+    "productions/<slug:code>/playlists/<int:playlist_id>/": Endpoint(CODE | {"playlist_id": "playlist"},
+                                                                      {"post": None}),
+    "productions/<slug:code>/playlists/<int:playlist_id>/session/": Endpoint(
+        CODE | {"playlist_id": "playlist"}, {"post": None}),
+    "productions/<slug:code>/playlists/<int:playlist_id>/summary/": Endpoint(
+        CODE | {"playlist_id": "playlist"}, {"post": None}),
+    "media/playlists/<int:playlist_id>/notes/<int:note_id>.jpg": Endpoint(
+        {"playlist_id": "playlist", "note_id": "note"}, {"post": None}),
     "": Endpoint(lists_productions=True, actions={"post": None}),
     "productions/<slug:code>/": Endpoint(CODE, {"post": None}),
     "productions/<slug:code>/shots/": Endpoint(CODE, {"post": None}),
@@ -138,6 +158,7 @@ ENDPOINTS: dict[str, Endpoint] = {
 SOCKETS: dict[str, dict[str, str]] = {
     "ws/review/<int:proposal_id>/": {"proposal_id": "proposal"},
     "ws/productions/<slug:code>/": CODE,
+    "ws/dailies/<int:playlist_id>/": {"playlist_id": "playlist"},
 }
 
 KWARG = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -238,9 +259,31 @@ def give_proxy(clip_id: int) -> None:
     Clip.objects.filter(pk=clip_id).update(proxy_state=ProxyState.READY)
 
 
+def playlist_objects(proposal) -> dict:
+    """A playlist holding ``proposal`` and a version of a second fix request (the item the
+    matrix's DELETE takes out), and a note on ``proposal``'s first frame (made directly)."""
+    from reviews.models import Playlist, PlaylistItem, ReviewNote
+
+    production = proposal.production
+    playlist, _ = Playlist.objects.get_or_create(production=production, name="Dailies")
+    PlaylistItem.objects.get_or_create(production=production, playlist=playlist, proposal=proposal,
+                                       defaults={"position": 0})
+    second_fix = FixRequest.objects.create(production=production, shot=proposal.fix_request.shot, kind="relight",
+                                           frame_in=proposal.frame_in, frame_out=proposal.frame_out)
+    second = Proposal.objects.create(
+        production=production, fix_request=second_fix, version=1, frame_in=proposal.frame_in,
+        frame_out=proposal.frame_out, media_dir="nowhere", region_fraction=0.1, method="test",
+        job=Job.objects.create(production=production, fix_request=second_fix, state=JobState.SUCCEEDED))
+    item = PlaylistItem.objects.create(production=production, playlist=playlist, proposal=second, position=1)
+    author = User.objects.filter(memberships__production=proposal.production).order_by("pk").first()
+    note, _ = ReviewNote.objects.get_or_create(production=proposal.production, proposal=proposal,
+                                               frame=proposal.frame_in, defaults={"text": "warmer", "author": author})
+    return {"playlist": playlist.pk, "playlist_item": item.pk, "note": note.pk}
+
+
 def objects_of(proposal) -> dict:
     fix_request = proposal.fix_request
-    return {"production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
+    return playlist_objects(proposal) | {"production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
             "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk,
             "side": "after", "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b"}
 

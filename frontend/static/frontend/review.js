@@ -55,8 +55,12 @@ function send(message) {
 
 // --- frames ---------------------------------------------------------------------------------
 // A is the original ("before" of B's version) or another version's "after"; B is a version's "after".
+// A can also be the fix request's reference shot ("reference": its frames beside B's, frame for frame).
+const REFERENCE = "reference";
+const referenceShot = root.dataset.reference || "";
 function sources() {
-  const a = room.versus ? [room.versus, "after"] : [room.proposal, "before"];
+  const a = room.versus === REFERENCE ? [room.proposal, REFERENCE]
+    : room.versus ? [room.versus, "after"] : [room.proposal, "before"];
   return { a, b: [room.proposal, "after"] };
 }
 
@@ -335,7 +339,8 @@ function syncControls() {
   $("orientation").value = room.orientation;
   $("version").value = String(room.proposal);
   $("versus").value = room.versus ? String(room.versus) : "";
-  const labelA = room.versus ? versions.get(room.versus)?.version : "Original";
+  const labelA = room.versus === REFERENCE ? `Reference ${referenceShot}`
+    : room.versus ? versions.get(room.versus)?.version : "Original";
   $("label-a").textContent = `A · ${labelA}`;
   $("label-b").textContent = `B · ${versions.get(room.proposal)?.version || ""}`;
   $("follow").textContent = presenting ? "You present" : `Following ${room.presenter_name || "nobody"}`;
@@ -372,6 +377,7 @@ function setVersions(list) {
   for (const version of list) versions.set(version.id, version);
   const options = (includeOriginal) => [
     ...(includeOriginal ? [new Option("Original", "")] : []),
+    ...(includeOriginal && referenceShot ? [new Option(`Reference ${referenceShot}`, REFERENCE)] : []),
     ...list.map((v) => new Option(v.version, String(v.id))),
   ];
   $("version").replaceChildren(...options(false));
@@ -541,7 +547,9 @@ const handlers = {
 let pinger = null;
 const reconnectDelays = retryDelays();
 function connect() {
-  socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/`));
+  // In a dailies session (?playlist=), the session's presenter presents the room too.
+  const session = root.dataset.playlist ? `?playlist=${root.dataset.playlist}` : "";
+  socket = new WebSocket(socketUrl(`/ws/review/${openedProposal}/${session}`));
   socket.binaryType = "arraybuffer";
   const connection = $("connection");
   socket.addEventListener("open", () => {
@@ -653,7 +661,8 @@ $("version").addEventListener("change", (event) => {
   showVersion();
 });
 $("versus").addEventListener("change", (event) => {
-  const versus = event.target.value ? Number(event.target.value) : null;
+  const value = event.target.value;
+  const versus = value === REFERENCE ? REFERENCE : value ? Number(value) : null;
   drive({ versus: versus === room.proposal ? null : versus });
 });
 $("ab-toggle").addEventListener("click", () => drive({ mode: "ab", ab: room.ab === "a" ? "b" : "a" }));
@@ -690,6 +699,7 @@ document.addEventListener("keydown", (event) => {
     "?": () => (shortcuts.open ? shortcuts.close() : shortcuts.showModal()),
     " ": () => setPlaying(!playing),
     t: () => $("ab-toggle").click(),
+    r: () => { if (referenceShot) drive({ versus: room.versus === REFERENCE ? null : REFERENCE }); },
     f: () => $("zoom-fit").click(),
     1: () => $("zoom-1").click(),
     i: () => $("loop-in").click(),
