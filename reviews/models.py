@@ -757,6 +757,7 @@ class SingleSignOnIdentity(Device):
     def verify_token(self, token) -> bool:
         return False
 
+
 class PlaylistSource(models.TextChoices):
     """How a playlist was first filled (more can be added, reordered and removed by hand)."""
 
