@@ -56,7 +56,9 @@ WINDOW = 24
 #: Bins per CIELAB axis of the colour histograms.
 HISTOGRAM_BINS = 16
 #: The background histogram is taken in a band this many object-sizes (sqrt of area) around it.
-BACKGROUND_BAND = 1.0
+BACKGROUND_BAND = 10.0
+#: The object's colours are taken from its mask eroded by this share of its size.
+CORE_SHARE = 0.03
 #: Shape confidence σ, as a share of the object's size (sqrt of its area, analysis pixels).
 SHAPE_SIGMA = 0.04
 #: A frame's mask reaches at most this share of the object's size beyond the carried shape.
@@ -69,6 +71,10 @@ SPECK_SHARE = 0.02
 HISTOGRAM_FLOOR = 0.01
 #: The carried shape's prior is kept within [PRIOR_FLOOR, 1 − PRIOR_FLOOR].
 PRIOR_FLOOR = 0.001
+#: Motion likelihood: flow differences are measured against this many analysis pixels ...
+MOTION_SIGMA_PX = 1.5
+#: ... and the ratio is kept within [1/MOTION_RATIO, MOTION_RATIO].
+MOTION_RATIO = 20.0
 #: The object's flow is averaged over a Gaussian of this share of its size.
 FLOW_SIGMA = 0.1
 
@@ -103,7 +109,14 @@ class AppearanceModel:
         around = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(
             cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))).astype(bool) & ~mask
         size = HISTOGRAM_BINS ** 3
-        inside = np.bincount(codes[mask], minlength=size)
+        core = round(CORE_SHARE * _object_size(mask))
+        if core > 0:  # the object's colours from its core: edge pixels mix in the background's
+            eroded = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (2 * core + 1, 2 * core + 1))).astype(bool)
+            mask_core = eroded if eroded.sum() >= 0.25 * mask.sum() else mask
+        else:
+            mask_core = mask
+        inside = np.bincount(codes[mask_core], minlength=size)
         outside = np.bincount(codes[around], minlength=size)
         self.object += inside / max(1, inside.sum())
         self.background += outside / max(1, outside.sum())
@@ -174,9 +187,10 @@ class _Propagator:
     def step(self, frame: np.ndarray) -> np.ndarray:
         """float32 [h, w] object probability of ``frame`` (uint8 [h, w, 3], analysis size)."""
         to_previous = flow_ops.flow(frame, self.previous)
-        carried = carry(self.probability, to_previous)
+        carried, motion = carry(self.probability, to_previous)
         self.previous = frame
-        self.probability = combine(carried, self.appearance.likelihoods(frame, carried > 0.5))
+        obj, bg = self.appearance.likelihoods(frame, carried > 0.5)
+        self.probability = combine(carried, (obj * motion, bg))
         return self.probability
 
 
@@ -189,17 +203,36 @@ def _object_flow(flow_field: np.ndarray, weight: np.ndarray, sigma: float) -> np
     return weighted / np.maximum(total, 1e-3)[..., None]
 
 
-def carry(probability: np.ndarray, to_previous: np.ndarray) -> np.ndarray:
-    """The previous frame's probability carried onto the current frame along the object's flow
-    (current → previous), float32 [h, w]."""
+def carry(probability: np.ndarray, to_previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The previous frame's probability carried onto the current frame along the object's flow,
+    and the motion likelihood ratio of object to background per pixel.
+
+    Args:
+        probability: float32 [h, w], the previous frame's object probability.
+        to_previous: float32 [h, w, 2] flow current → previous.
+
+    Returns:
+        (carried float32 [h, w] in 0..1, motion float32 [h, w]): ``motion`` is
+        ``exp((|f − f_bg|² − |f − f_obj|²) / 2s²)`` clipped to [1/MOTION_RATIO, MOTION_RATIO],
+        ``f_obj`` and ``f_bg`` the flow averaged over the object's and the background's pixels
+        near each pixel, s = :data:`MOTION_SIGMA_PX`: a pixel moving as the object does and
+        unlike its surroundings is more likely the object's (motion segmentation, as in
+        ObjectFlow, Tsai et al. CVPR 2016); 1 where both move alike.
+    """
     area = float((probability > 0.5).sum())
     if area == 0:
-        return np.zeros_like(probability)
+        return np.zeros_like(probability), np.ones_like(probability)
     # The object's flow, seen from the current frame: the previous mask brought over by the raw
     # flow tells which current pixels are the object's.
     rough = flow_ops.warp(probability, to_previous)
-    smooth = _object_flow(to_previous, rough, max(2.0, FLOW_SIGMA * np.sqrt(area)))
-    return flow_ops.warp(probability, smooth)
+    sigma = max(2.0, FLOW_SIGMA * np.sqrt(area))
+    object_flow = _object_flow(to_previous, rough, sigma)
+    background_flow = _object_flow(to_previous, 1.0 - rough, 2.0 * sigma)
+    to_object = np.square(to_previous - object_flow).sum(axis=2)
+    to_background = np.square(to_previous - background_flow).sum(axis=2)
+    exponent = np.clip((to_background - to_object) / (2.0 * MOTION_SIGMA_PX ** 2),
+                       -np.log(MOTION_RATIO), np.log(MOTION_RATIO))
+    return flow_ops.warp(probability, object_flow), np.exp(exponent).astype(np.float32)
 
 
 def combine(carried: np.ndarray, likelihoods: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
