@@ -129,7 +129,7 @@ METHODS = {"still": still, "polygon": polygon, "segment": segmented}
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
+    quick = "--quick" in sys.argv  # leaves out the (slow) polygon tracker
     names = [n for n in sys.argv[1:] if not n.startswith("--")] or [*TUNING, *EVALUATION]
     print(f"{'sequence':12s} {'split':10s} {'keys':6s} " + " ".join(f"{m + ' J':>10s} {m + ' F':>10s}" for m in METHODS))
     worst = None
@@ -148,13 +148,14 @@ def main() -> None:
                   flush=True)
             if split == "evaluation" and (worst is None or row["segment"][0] < worst[0]):
                 worst = (row["segment"][0], f"{name} {label}")
-    for name, source in (("432x240", FOOTAGE / "vos" / "tennis"), ("1920x1080", FOOTAGE / "matting" / "harmonizer_video")):
-        shot, truth = ground_truth("tennis" if name == "432x240" else "harmonizer")
+    for name, sequence in (("432x240", "tennis"), ("1920x1080", "harmonizer")):
+        shot, truth = ground_truth(sequence)
         seg = segment.Segmentation(shot, {0: outlines(truth[0])})
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         count = sum(1 for _ in seg.masks(shot.frame_range))
-        elapsed = time.perf_counter() - started
-        print(f"speed at {name}: {count} frames in {elapsed:.1f} s = {count / elapsed:.1f} frames/s "
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(f"speed at {name}: {count} frames in {elapsed:.1f} s = {count / elapsed:.1f} frames/s, "
+              f"{count / cpu:.1f} per CPU-second "
               f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     if worst is not None:
         print(f"\nworst evaluation case for segment: {worst[1]} J {worst[0]:.3f} "
