@@ -25,6 +25,14 @@ showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
         --out OUT [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
     python -m engine watermark embed --payload HEX --frames INPUT --out OUT
     python -m engine watermark detect IMAGE
+    python -m engine segment --frames IN --keyframe N --outline POLY.json|MASK.png --out MASKS
+        [--keyframe N --outline ... ...] [--soft]
+
+``segment`` carries an object's mask, outlined on keyframe N (a JSON polygon ``[[x, y], ...]``
+or list of polygons, in pixels, or a mask image, white = object), through the whole clip and
+writes MASKS, a folder of numbered PNG masks (0 outside, 255 inside; ``--soft``: the 8-bit
+soft matte) that ``remove --masks`` takes (:mod:`engine.ops.segment`). Repeat ``--keyframe``
+and ``--outline`` in pairs for several keyframes.
 
 ``watermark embed`` adds the invisible forensic watermark carrying the 32-bit payload HEX to
 every frame; ``watermark detect`` reads it from a (leaked, degraded) image and prints
@@ -63,7 +71,7 @@ from engine.fixes import background, clean_plate, continuity, look, match, rebui
 from engine.media.decode import FrameSource
 from engine.media.encode import FrameWriter
 from engine.models import look as look_model
-from engine.ops import watermark
+from engine.ops import segment, watermark
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -368,6 +376,40 @@ def _add_watermark(commands) -> None:
     detect.set_defaults(handler=_watermark_detect)
 
 
+def _segment(args: argparse.Namespace) -> dict[str, object]:
+    keys, outlines = args.keyframe, args.outline
+    if len(keys) != len(outlines):
+        raise ParameterError(f"give one --outline per --keyframe: {len(keys)} keyframe(s), {len(outlines)} outline(s)")
+    shot = _source(args, args.frames)
+    size = (shot.clip_probe.height, shot.clip_probe.width)
+    keyframes = {key: segment.read_outline(Path(path), size) for key, path in zip(keys, outlines)}
+    if len(keyframes) != len(keys):
+        raise ParameterError("each --keyframe may be given once")
+    segmentation = segment.Segmentation(shot, keyframes)
+    covered = 0.0
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        for count, (number, alpha) in enumerate(segmentation.alphas(), start=1):
+            grey = np.rint(alpha * 255.0).astype(np.uint8) if args.soft else np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+            covered += float((alpha >= 0.5).mean())
+            writer.write(number, np.repeat(grey[..., None], 3, axis=2))
+            _progress(count, len(shot))
+    return {"frame_count": len(shot), "keyframes": sorted(keyframes), "mean_mask_fraction": covered / len(shot),
+            "out": str(args.out)}
+
+
+def _add_segment(commands) -> None:
+    parser = commands.add_parser(
+        "segment", help="video object segmentation: an outline or mask on keyframes carried through the clip as per-pixel masks")
+    parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    parser.add_argument("--keyframe", required=True, type=int, action="append", metavar="N",
+                        help="frame the outline is drawn on (repeat with --outline for several keyframes)")
+    parser.add_argument("--outline", required=True, action="append", metavar="POLY.json|MASK.png",
+                        help="the object on the keyframe: JSON polygon(s) in pixels, or a mask image (white = object)")
+    parser.add_argument("--out", required=True, help="output folder of numbered PNG masks (0/255; image N masks frame N)")
+    parser.add_argument("--soft", action="store_true", help="write the 8-bit soft matte instead of 0/255")
+    parser.set_defaults(handler=_segment)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -433,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_continuity(commands)
     _add_replace_background(commands)
     _add_watermark(commands)
+    _add_segment(commands)
     _add_input_colorspace(parser)
     return parser
 
