@@ -259,7 +259,8 @@ def main() -> None:
         source_rgb = np.concatenate([sources[i] for i in chosen])
         graded_rgb = np.concatenate([grade(sources[i].reshape(-1, 1, 3)).reshape(-1, 3) for i in chosen])
         fit_started = time.perf_counter()
-        lut, _ = fit_lut(source_rgb, graded_rgb, params)
+        lut, _ = fit_lut(source_rgb, graded_rgb, params, source_space=_LOGC3 if convert else DEFAULT_INPUT,
+                         graded_space=DEFAULT_INPUT)
         fit_seconds = time.perf_counter() - fit_started
         naive = naive_lut(source_rgb, graded_rgb)
         coverage = Coverage.of(source_rgb)

@@ -9,10 +9,11 @@ wrote), and the loss is taken in CIELAB of the graded codes shown as sRGB/BT.709
 A look must extrapolate: it trains on a handful of graded frames and applies to every other
 shot, whose colours it has partly never seen. So the model has two stages (issue #18):
 
-1. **Global stage** (:class:`GlobalGrade`), fitted first: per-channel input curves, a 3×3
-   matrix with offset, per-channel output curves —
+1. **Global stage** (:class:`GlobalGrade`), fitted first in ACEScct (the grading working
+   space of issue #21, through OpenColorIO — :func:`global_stage_apply`): per-channel input
+   curves, a 3×3 matrix with offset, per-channel output curves —
 
-       G(x) = curve_out( M · curve_in(x) + b )
+       G(x) = curve_out( M · curve_in(x) + b )     on ACEScct values
 
    the structure of a colourist's primary grade and of a camera log-to-display transform (a
    1D shaper, a gamut matrix, a tone curve). Curves are piecewise linear on
@@ -56,6 +57,7 @@ import torch
 
 from engine.device import get_device, single_thread
 from engine.errors import Cancelled, ParameterError
+from engine.media.colour import DEFAULT_INPUT, GRADING_SPACE, colorspace_transform
 from engine.media.decode import FrameSource
 from engine.ops.cielab import delta_e2000, srgb_to_lab
 from engine.ops.lut3d import Lut3D, trilinear
@@ -65,10 +67,15 @@ from engine.params import check_number, params_from_dict
 log = logging.getLogger(__name__)
 
 #: Knots of each per-channel curve of the global stage (input curves on 0..1, output curves
-#: on :data:`OUTPUT_CURVE_DOMAIN`).
-CURVE_KNOTS = 17
+#: on :data:`INPUT_CURVE_DOMAIN`, output curves on :data:`OUTPUT_CURVE_DOMAIN`, in ACEScct).
+CURVE_KNOTS = 25
+#: Domain of the input curves in ACEScct (Rec.709 video spans about 0.07–0.55, camera log
+#: encodings up to about 1.0).
+INPUT_CURVE_DOMAIN = (-0.1, 1.1)
 #: Domain of the output curves (the matrix may leave 0..1); beyond it they continue linearly.
-OUTPUT_CURVE_DOMAIN = (-0.5, 1.5)
+OUTPUT_CURVE_DOMAIN = (-0.3, 1.4)
+#: ACEScct error that counts as 1 in the global stage's loss (about a tenth of a stop).
+GLOBAL_ERROR_SCALE = 0.005
 #: Cells per axis of the coverage grid over the input cube (16³ cells of 1/16 code range).
 COVERAGE_CELLS = 16
 #: The .cube comment line that carries the coverage grid.
@@ -334,8 +341,8 @@ GLOBAL_BIN_CODES = 16
 def _binned_samples(source_rgb: np.ndarray, graded_rgb: np.ndarray, bin_codes: int = FIT_BIN_CODES
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Merge float [P, 3] pairs (code values 0..1) into colour bins of ``bin_codes``/256 per
-    channel → (source RGB [B, 3], graded CIELAB [B, 3], weight [B]) float32, averaged per bin,
-    weights summing to 1."""
+    channel → (source RGB [B, 3], graded CIELAB [B, 3], weight [B], graded RGB [B, 3]) float32,
+    averaged per bin, weights summing to 1."""
     bins = 256 // bin_codes
     cell = np.clip((np.asarray(source_rgb, np.float32) * bins).astype(np.int64), 0, bins - 1)
     cells = cell @ np.array([bins * bins, bins, 1])
@@ -347,7 +354,9 @@ def _binned_samples(source_rgb: np.ndarray, graded_rgb: np.ndarray, bin_codes: i
     mean_rgb = torch.zeros(unique.size, 3, dtype=torch.float64).index_add_(0, index, rgb) / count
     mean_lab = torch.zeros(unique.size, 3, dtype=torch.float64).index_add_(0, index, lab) / count
     weight = count[:, 0] / count.sum()
-    return mean_rgb.to(torch.float32), mean_lab.to(torch.float32), weight.to(torch.float32)
+    graded = torch.from_numpy(np.asarray(graded_rgb)).to(torch.float64)
+    mean_graded = torch.zeros(unique.size, 3, dtype=torch.float64).index_add_(0, index, graded) / count
+    return mean_rgb.to(torch.float32), mean_lab.to(torch.float32), weight.to(torch.float32), mean_graded.to(torch.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +385,7 @@ class GlobalGrade:
 
     def __init__(self, knots: int = CURVE_KNOTS, device: torch.device | None = None) -> None:
         low, high = OUTPUT_CURVE_DOMAIN
-        self.curve_in = torch.linspace(0.0, 1.0, knots, device=device).repeat(3, 1)
+        self.curve_in = torch.linspace(*INPUT_CURVE_DOMAIN, knots, device=device).repeat(3, 1)
         self.curve_out = torch.linspace(low, high, knots, device=device).repeat(3, 1)
         self.matrix = torch.eye(3, device=device)
         self.offset = torch.zeros(3, device=device)
@@ -386,14 +395,15 @@ class GlobalGrade:
 
     def __call__(self, rgb: torch.Tensor) -> torch.Tensor:
         """float [P, 3] code values → float [P, 3] graded code values (not clamped)."""
-        shaped = _curve(self.curve_in, rgb, 0.0, 1.0)
+        shaped = _curve(self.curve_in, rgb, *INPUT_CURVE_DOMAIN)
         return _curve(self.curve_out, shaped @ self.matrix.T + self.offset, *OUTPUT_CURVE_DOMAIN)
 
     def penalty(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(smoothness, monotonicity) of the curves: squared second differences and squared
         decreases, in knot-step units."""
         smooth, mono = self.curve_in.new_zeros(()), self.curve_in.new_zeros(())
-        for knots, span in ((self.curve_in, 1.0), (self.curve_out, OUTPUT_CURVE_DOMAIN[1] - OUTPUT_CURVE_DOMAIN[0])):
+        for knots, (low, high) in ((self.curve_in, INPUT_CURVE_DOMAIN), (self.curve_out, OUTPUT_CURVE_DOMAIN)):
+            span = high - low
             scale = (knots.shape[1] - 1) / span
             smooth = smooth + ((knots[:, 2:] - 2 * knots[:, 1:-1] + knots[:, :-2]) * scale).pow(2).mean()
             mono = mono + torch.relu(-(knots[:, 1:] - knots[:, :-1]) * scale).pow(2).mean()
@@ -417,11 +427,11 @@ class GlobalGrade:
 GLOBAL_SMOOTHNESS = 0.05
 
 
-def fit_global(x: torch.Tensor, y_lab: torch.Tensor, weight: torch.Tensor, params: LookTrainParams,
+def fit_global(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, params: LookTrainParams,
                should_cancel: Callable[[], bool] | None = None) -> GlobalGrade:
-    """Fit :class:`GlobalGrade` to binned samples (source code values float [B, 3], graded
-    CIELAB float [B, 3], weights float [B]) with Adam, minimising the weighted squared ΔE76
-    plus curve smoothness and monotonicity.
+    """Fit :class:`GlobalGrade` to binned samples in ACEScct (source float [B, 3], graded
+    float [B, 3], weights float [B]) with Adam, minimising the weighted squared error (in units
+    of :data:`GLOBAL_ERROR_SCALE`) plus curve smoothness and monotonicity.
 
     Raises:
         Cancelled: ``should_cancel()`` returned True (polled every 25 steps).
@@ -437,7 +447,7 @@ def fit_global(x: torch.Tensor, y_lab: torch.Tensor, weight: torch.Tensor, param
         if should_cancel is not None and step % 25 == 0 and should_cancel():
             raise Cancelled(f"look training cancelled at global step {step} of {params.global_iterations}")
         optimiser.zero_grad(set_to_none=True)
-        colour = (weight * (srgb_to_lab(grade(x).clamp(0.0, 1.0)) - y_lab).pow(2).sum(dim=1)).sum()
+        colour = (weight * ((grade(x) - y) / GLOBAL_ERROR_SCALE).pow(2).sum(dim=1)).sum()
         smooth, mono = grade.penalty()
         loss = colour + GLOBAL_SMOOTHNESS * smooth + params.monotonicity_weight * mono
         loss.backward()
@@ -445,7 +455,7 @@ def fit_global(x: torch.Tensor, y_lab: torch.Tensor, weight: torch.Tensor, param
         schedule.step()
     for tensor in grade.parameters():
         tensor.requires_grad_(False)
-    log.info("look global stage: colour loss %.4f (ΔE76² mean)", float(colour.detach()))
+    log.info("look global stage: loss %.4f (ACEScct error² in units of %s)", float(colour.detach()), GLOBAL_ERROR_SCALE)
     return grade
 
 
@@ -492,6 +502,8 @@ def fit_lut(
     graded_rgb: np.ndarray,
     params: LookTrainParams,
     *,
+    source_space: str = DEFAULT_INPUT,
+    graded_space: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> tuple[Lut3D, GlobalGrade]:
@@ -504,6 +516,8 @@ def fit_lut(
     Args:
         source_rgb, graded_rgb: float [P, 3] corresponding code values 0..1 (uint8 is read as
             codes / 255).
+        source_space, graded_space: their OCIO colour spaces (graded None: the source's); the
+            global stage works in ACEScct between them (:func:`global_stage_apply`).
 
     Returns:
         ``(lut, global_stage)``: the baked :class:`Lut3D` (``params.lattice_size``³) and the
@@ -514,15 +528,20 @@ def fit_lut(
     """
     source_rgb, graded_rgb = _as_codes(source_rgb), _as_codes(graded_rgb)
     device = get_device()
-    x, y, weight = _binned_samples(source_rgb, graded_rgb)
+    graded_space = graded_space or source_space
+    x, y, weight, _ = _binned_samples(source_rgb, graded_rgb)
     x, y, weight = x.to(device), y.to(device), weight.to(device)
-    grade = fit_global(*(t.to(device) for t in _binned_samples(source_rgb, graded_rgb, GLOBAL_BIN_CODES)),
-                       params, should_cancel)
+    coarse_x, _, coarse_weight, coarse_y = _binned_samples(source_rgb, graded_rgb, GLOBAL_BIN_CODES)
+    to_working = colorspace_transform(source_space, GRADING_SPACE)
+    graded_to_working = colorspace_transform(graded_space, GRADING_SPACE)
+    working_x = torch.from_numpy(to_working(coarse_x.numpy()[:, None]).reshape(-1, 3))
+    working_y = torch.from_numpy(graded_to_working(coarse_y.numpy()[:, None]).reshape(-1, 3))
+    grade = fit_global(working_x.to(device), working_y.to(device), coarse_weight.to(device), params, should_cancel)
 
     n = params.lattice_size
-    points = Lut3D.identity(n).lattice_tensor(device).reshape(3, -1).T  # [N³, 3], flat order b·N² + g·N + r
-    with torch.no_grad():
-        base = grade(points).T.reshape(3, n, n, n)
+    points = Lut3D.identity(n).lattice_tensor(torch.device("cpu")).reshape(3, -1).T  # [N³, 3], flat b·N² + g·N + r
+    base = torch.from_numpy(global_stage_apply(grade, points.numpy(), source_space, graded_space))
+    base = base.T.reshape(3, n, n, n).contiguous().to(device)
     residual = torch.zeros_like(base, requires_grad=True)
     corners, corner_weights = _trilinear_corners(x, n)
     optimiser = torch.optim.Adam([residual], lr=params.learning_rate)
@@ -547,6 +566,17 @@ def fit_lut(
     log.info("look fit: %d colour bins, final colour loss %.4f (ΔE76² mean), smooth %.4f, mono %.6f",
              x.shape[0], float(colour.detach()), float(smooth.detach()), float(mono.detach()))
     return Lut3D.from_lattice_tensor((base + residual).detach()), grade
+
+
+def global_stage_apply(grade: GlobalGrade, rgb: np.ndarray, source_space: str = DEFAULT_INPUT,
+                       graded_space: str | None = None) -> np.ndarray:
+    """The global stage on code values: float [P, 3] in ``source_space`` → ACEScct (OCIO) →
+    :class:`GlobalGrade` → ``graded_space`` (default the source's) → float32 [P, 3]."""
+    working = colorspace_transform(source_space, GRADING_SPACE)(np.asarray(rgb, np.float32).reshape(-1, 1, 3))
+    with torch.no_grad():
+        graded = grade(torch.from_numpy(working.reshape(-1, 3)).to(grade.matrix.device)).cpu().numpy()
+    back = colorspace_transform(GRADING_SPACE, graded_space or source_space)
+    return back(graded.reshape(-1, 1, 3).astype(np.float32)).reshape(-1, 3)
 
 
 def _as_codes(rgb: np.ndarray) -> np.ndarray:
@@ -595,7 +625,12 @@ def train_look(
         raise ParameterError(f"params must be LookTrainParams, got {type(params).__name__}")
     started = time.perf_counter()
     source_rgb, graded_rgb, lineage, heldout = collect_pairs(pairs, params, should_cancel)
-    lut, grade = fit_lut(source_rgb, graded_rgb, params, progress=progress, should_cancel=should_cancel)
+    spaces = {(source.colorspace, graded.colorspace) for source, graded in pairs}
+    if len(spaces) > 1:
+        raise ParameterError(f"every pair must be in the same colour spaces (source, graded); got {sorted(spaces)}")
+    (source_space, graded_space), = spaces
+    lut, grade = fit_lut(source_rgb, graded_rgb, params, source_space=source_space, graded_space=graded_space,
+                         progress=progress, should_cancel=should_cancel)
     lut.title = title
     seconds = time.perf_counter() - started
     coverage = Coverage.of(source_rgb)
@@ -614,5 +649,6 @@ def train_look(
         held.add_values(np.concatenate([look_delta_e(lut, s, g) for s, g in heldout]))
         measurements["heldout_delta_e2000_mean"] = held.mean()
         measurements["heldout_delta_e2000_p95"] = held.percentile(95.0)
-    return TrainedLook(lut=lut, lineage=lineage, measurements=measurements, params=params,
-                       coverage=coverage, global_stage=grade.to_dict())
+    return TrainedLook(lut=lut, lineage=lineage, measurements=measurements, params=params, coverage=coverage,
+                       global_stage={**grade.to_dict(), "source_space": source_space, "graded_space": graded_space,
+                                     "working_space": GRADING_SPACE})
