@@ -9,8 +9,12 @@ trained on frames of ONE clip (:data:`TRAIN_CLIP`; 10 frames chosen for colour c
 
 Splits of the shared footage (``clips/``):
 
-- TUNING: :data:`TUNING_CLIPS` — the only clips the model's constants (``LookTrainParams``
-  defaults, ``GLOBAL_SMOOTHNESS``, ``CURVE_KNOTS``) were chosen on (``--split tuning``).
+- TUNING: :data:`TUNING_CLIPS` — the only clips design choices were compared on (``--split
+  tuning``). So far one: the global stage in ACEScct rather than on code values (day-for-night,
+  mean ΔE2000 dog/blocks/carphone 0.059/1.343/0.194 against 0.079/1.184/0.295; teal-and-orange
+  on code values 0.386/1.724/0.855). The other constants (``LookTrainParams`` defaults,
+  ``GLOBAL_SMOOTHNESS``, ``CURVE_KNOTS``, ``GLOBAL_ERROR_SCALE``) were set before any run, not
+  tuned.
 - EVALUATION: :data:`EVALUATION_CLIPS` — never used for training nor for choosing constants;
   the default, and the figures reported.
 
@@ -184,7 +188,7 @@ GRADES = {
                                 lambda x: np.clip(display_transform(_LOGC3, "Rec.1886 Rec.709 - Display",
                                                                     "ACES 2.0 - SDR 100 nits (Rec.709)")(x), 0, 1)),
     "desaturation": (None, _in_cct(lambda x: _sat(x, 0.3) + 0.01)),
-    "hue qualifier (greens, local)": (None, _lab_map(_hue_qualifier)),
+    "hue qualifier on greens (local)": (None, _lab_map(_hue_qualifier)),
     "skin-protecting cool grade (local)": (None, _skin_protect),
     "Foundry LUT (real .cube)": (None, _foundry),
 }

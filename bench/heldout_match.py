@@ -15,7 +15,9 @@ an under-exposed cool grade. Every method fits on the sampled shot and reference
   baselines, measured in the same run (:func:`engine.fixes.match.fit_colour_transfer`);
 - identity: the shot as it is.
 
-Splits of the shared footage: TUNING (:data:`TUNING_CLIPS`, where method choices were made)
+Splits of the shared footage: TUNING (:data:`TUNING_CLIPS`, where method choices were made:
+adding the per-channel tone curves after MKL took "film-print ← ungraded" on the dog from
+3.185 to 0.880 mean ΔE2000)
 and EVALUATION (:data:`EVALUATION_CLIPS`, the figures reported; the default). Per (grade pair,
 clip): mean and 95th percentile per-pixel ΔE2000 after the display transform. Every row is
 printed; the summary names the worst case. Targets (issue #18): Loupe mean < 2.0 and better
