@@ -60,7 +60,7 @@ from engine.errors import Cancelled, ParameterError
 from engine.media.colour import DEFAULT_INPUT, GRADING_SPACE, colorspace_transform
 from engine.media.decode import FrameSource
 from engine.ops.cielab import delta_e2000, srgb_to_lab
-from engine.ops.lut3d import Lut3D, trilinear
+from engine.ops.lut3d import Lut3D
 from engine.ops.measure import CorrespondingDeltaE
 from engine.params import check_number, params_from_dict
 
