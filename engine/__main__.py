@@ -1,6 +1,6 @@
 """Command line of the engine: run a fix on files and print its measurements.
 
-    python -m engine match --reference REF --shot SHOT --out OUT [--method mkl|reinhard]
+    python -m engine match --reference REF --shot SHOT --out OUT [--method mkl|reinhard|balance] [--reference-box L,T,R,B]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP]
         [--strength 1.0] [--sample-stride 4] [--max-std-ratio 4.0] [--pixels-correspond | --align]
     python -m engine look train --pair SOURCE GRADED [--pair SOURCE GRADED ...] [--frames N] --out LOOK.cube
@@ -101,6 +101,11 @@ def _source(args: argparse.Namespace, path: str, frame_range: str | None = None)
     return FrameSource(Path(path), first=first, stop=stop, input_colorspace=args.input_colorspace)
 
 
+def _box(text: str | None) -> list[str] | None:
+    """``L,T,R,B`` → four strings (MatchParams checks them and names what is wrong)."""
+    return text.split(",") if text else None
+
+
 def _writer(out: str, shot: FrameSource) -> FrameWriter:
     """A writer of the output at the shot's frame rate, encoding and colour space."""
     return FrameWriter(Path(out), frame_rate=shot.clip_probe.frame_rate, encoding=shot.encoding,
@@ -121,6 +126,8 @@ def _match(args: argparse.Namespace) -> dict[str, float | int]:
         method=args.method,
         pixels_correspond=args.pixels_correspond,
         align=args.align,
+        reference_box=_box(args.reference_box),
+        shot_box=_box(args.shot_box),
     )
     shot = _source(args, args.shot, args.shot_range)
     reference = _source(args, args.reference, args.reference_range)
@@ -440,6 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.max_std_ratio,
         help="bound on the per-channel deviation ratio (default %(default)s)",
     )
+    match_cmd.add_argument("--reference-box", metavar="L,T,R,B",
+                           help="balance: measure exposure and white balance on this region of the reference "
+                                "(fractions 0..1 of width and height, e.g. a grey card)")
+    match_cmd.add_argument("--shot-box", metavar="L,T,R,B",
+                           help="balance: the same region in the shot (default: the reference box)")
     match_cmd.set_defaults(handler=_match)
 
     look_parser = commands.add_parser("look", help="look model: train a 3D LUT from graded pairs, or apply a look")

@@ -166,9 +166,12 @@ FIXES: dict[str, FixSpec] = {
         method_ran=lambda parameters: "engine.fixes.match shot match in CIELAB (ACEScct for sources deeper than "
                                       "8 bits) — " + {
             "mkl": "MKL, the linear Monge–Kantorovich colour transfer (Pitié & Kokaram 2007)",
-            "reinhard": "Reinhard et al. 2001 (per-channel mean and spread)"}[parameters.get("method", "mkl")],
+            "reinhard": "Reinhard et al. 2001 (per-channel mean and spread)",
+            "balance": "exposure and white balance in ACEScct (from the chosen region, if any), then MKL for the "
+                       "rest"}[parameters.get("method", "mkl")],
         needs_reference=True,
-        needs='A reference shot to match. Parameters: {"method": "mkl" | "reinhard"}.',
+        needs='A reference shot to match. Parameters: {"method": "mkl" | "reinhard" | "balance", '
+              '"reference_box": [left, top, right, bottom] (fractions, balance only)}.',
     ),
     FixKind.RELIGHT: FixSpec(
         params_type=relight.RelightParams,

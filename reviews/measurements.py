@@ -21,6 +21,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "flicker_after_l": ("Flicker after the fix, frame to frame", "ΔL*"),
     "flicker_added_l": ("Flicker the fix added", "ΔL*"),
     "exposure_stops": ("Exposure change", "stops"),
+    "white_balance_gain_r": ("White balance: red gain against green", "×"),
+    "white_balance_gain_b": ("White balance: blue gain against green", "×"),
     "grain_sigma_plate": ("Grain of the plate (σ)", "levels"),
     "grain_sigma_shot": ("Grain of the shot (σ)", "levels"),
     "grain_sigma_added": ("Grain added to the fixed region (σ)", "levels"),
@@ -35,6 +37,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "train_delta_e2000_mean": ("Look model's colour error in training, mean", "ΔE"),
     "train_delta_e2000_p95": ("Look model's colour error in training, 95th percentile", "ΔE"),
     "train_seconds": ("Training time", "s"),
+    "heldout_delta_e2000_mean": ("Look model's colour error on held-out frames, mean", "ΔE"),
+    "heldout_delta_e2000_p95": ("Look model's colour error on held-out frames, 95th percentile", "ΔE"),
+    "unseen_colours_fraction": ("Share of this shot's colours never in the look's training pairs", "%"),
 }
 
 

@@ -11,6 +11,11 @@ LUT made for the camera's log, a look model trained on the production's dailies)
   look itself (OpenColorIO's float CPU processor, for LUT files and for a trained
   :class:`Lut3D` as a ``Lut3DTransform``), written back at the source's depth — no 8-bit step.
   Measurements are taken after the display transform (:mod:`engine.media.colour`).
+
+A look model trained by Loupe carries the colours its training saw (:class:`Coverage`, a
+comment line of its .cube); applying it reports ``unseen_colours_fraction``, the share of the
+shot's pixels (on the measurement grid of every frame) in colours training never saw — where
+the look relies on its global stage alone (issue #18).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from engine.fixes.result import FixResult
 from engine.media.colour import display_transform
 from engine.media.decode import FrameSource
 from engine.ops.lut3d import DenseLut8, Lut3D, OcioTransform, load_look
-from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, check_correspondence
+from engine.models.look import Coverage
+from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, check_correspondence, sample_grid
 
 
 #: The space a look applies in: None = the clip's input colour space (see the module docstring).
@@ -78,6 +84,7 @@ def apply_look(
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     reference: FrameSource | None = None,
+    coverage: Coverage | None = None,
 ) -> FixResult:
     """Apply a look (a trained :class:`Lut3D` or a .cube/.3dl/.clf/.cdl/.ccc file) to a shot,
     at the shot's precision (see the module docstring).
@@ -93,11 +100,14 @@ def apply_look(
         reference: optional clip of the same framing whose frame ``reference.first + i``
             is the wanted result for shot frame ``shot.first + i`` (e.g. the colourist's
             grade); adds per-pixel ΔE2000 measurements.
+        coverage: the colours the look's training saw; None reads it from a look file Loupe
+            trained (:meth:`Coverage.from_cube`), and a look without one reports no share.
 
     Returns:
         :class:`FixResult`: region all True; measurements ``flicker_*`` (see
-        :class:`engine.ops.measure.FlickerMeter`), ``apply_frames_per_second``, and with a
-        reference ``delta_e2000_mean`` / ``delta_e2000_p95``.
+        :class:`engine.ops.measure.FlickerMeter`), ``apply_frames_per_second``, with a
+        coverage ``unseen_colours_fraction`` (0..1, share of the shot's sampled pixels in
+        colours training never saw), and with a reference ``delta_e2000_mean`` / ``delta_e2000_p95``.
 
     Raises:
         FrameSourceError: unreadable shot, reference or look file.
@@ -107,6 +117,9 @@ def apply_look(
     if reference is not None:
         check_correspondence(shot, reference)
     deep = not shot.encoding.is_8bit
+    if coverage is None and isinstance(look, (str, os.PathLike)):
+        coverage = Coverage.from_cube(look)
+    unseen, sampled = 0, 0
     if deep:
         apply, to_display = look_function(look), display_transform(shot.colorspace)
     else:
@@ -122,6 +135,10 @@ def apply_look(
         after = apply(before)
         applying += time.perf_counter() - started
         flicker.add(before, after)
+        if coverage is not None:
+            codes = sample_grid(before)
+            unseen += int(coverage.unseen_mask(codes.astype(np.float32) / 255.0 if codes.dtype == np.uint8 else codes).sum())
+            sampled += codes.shape[0] * codes.shape[1]
         if references is not None:
             per_pixel.add(after, next(references)[1])
         sink(number, before, after)
@@ -129,6 +146,8 @@ def apply_look(
         if progress is not None:
             progress(done, total)
     measurements = {**flicker.measurements(), "apply_frames_per_second": done / max(applying, 1e-9)}
+    if coverage is not None and sampled:
+        measurements["unseen_colours_fraction"] = unseen / sampled
     if reference is not None:
         measurements.update(per_pixel.measurements("delta_e2000"))
     probe = shot.clip_probe

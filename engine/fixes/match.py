@@ -48,6 +48,21 @@ space, opponent enough for the transfer and the one colourists grade in), applie
 as float32 and brought back to the clip's colour space — no 8-bit step. The ΔE2000 and L*
 measurements are then taken after the display transform, as a viewer sees the frames.
 8-bit sources keep the CIELAB path above and its exact 8-bit table.
+
+``balance`` (Loupe's match, issue #18): exposure and white balance are separated from the
+rest and everything is computed in ACEScct (:data:`WORKING_SPACE`) at every bit depth.
+In ACEScct (above its toe) one stop is a constant offset of 1/17.52 and a white-balance gain
+is a per-channel offset, so exposure and white balance together are the per-channel offset
+``d = μ_reference_region − μ_shot_region`` — measured on a chosen region when one is given
+(a box around a grey card, skin, a white shirt: ``reference_box`` / ``shot_box``), else on
+the whole frames — and reported in stops and gains. The rest (contrast, saturation, the
+correlation of the channels) is the MKL map of the shot's ACEScct distribution around its
+mean onto the reference's::
+
+    out = T (x − μs) + μs + d,    T = MKL(Σs, Σr)  (eigenvalues clamped as for ``mkl``)
+
+Without a region this is MKL in ACEScct; with one, the balance comes from the region and T
+from the whole frames. 8-bit sources are transformed through the exact 8-bit table.
 """
 
 from __future__ import annotations
@@ -82,7 +97,9 @@ STATS_MAX_SAMPLES_PER_SIDE = 320
 #: The space the match is fitted and applied in for sources deeper than 8 bits.
 WORKING_SPACE = GRADING_SPACE
 #: Shot match methods: Pitié & Kokaram 2007 (linear Monge–Kantorovich) and Reinhard et al. 2001.
-METHODS = ("mkl", "reinhard")
+METHODS = ("mkl", "reinhard", "balance")
+#: One stop of exposure in ACEScct (log2 code scale 1/17.52, S-2016-001).
+ACESCCT_STOP = 1.0 / 17.52
 
 
 @dataclass(frozen=True)
@@ -96,8 +113,9 @@ class MatchParams:
         max_std_ratio: bound on the scale of the transfer — the per-channel ratio
             σ_reference / σ_shot (reinhard) or the eigenvalues of T (mkl) are clamped
             to ``[1 / max_std_ratio, max_std_ratio]``; finite, >= 1.
-        method: ``"mkl"`` (Pitié & Kokaram 2007, full covariance; default) or
-            ``"reinhard"`` (Reinhard et al. 2001, per-channel mean and deviation).
+        method: ``"mkl"`` (Pitié & Kokaram 2007, full covariance; default),
+            ``"reinhard"`` (Reinhard et al. 2001, per-channel mean and deviation) or
+            ``"balance"`` (exposure and white balance, then MKL for the rest, in ACEScct).
         pixels_correspond: True when the reference has the same framing as the shot
             (another take locked off, or the same plate) and frame ``shot.first + i``
             corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
@@ -105,6 +123,9 @@ class MatchParams:
             each sampled reference frame is aligned onto the sampled shot frame of the
             same index by a feature homography (:mod:`engine.ops.align`) and the transform
             is fitted on the pixels both show. Raises ParameterError if no pair aligns.
+        reference_box, shot_box: the region exposure and white balance are measured on
+            (``balance`` only): ``(left, top, right, bottom)`` as fractions 0..1 of the
+            frame's width and height; ``shot_box`` None takes ``reference_box`` (same framing).
 
     Raises:
         ParameterError: a value has the wrong type or is out of range.
@@ -116,8 +137,17 @@ class MatchParams:
     method: str = "mkl"
     pixels_correspond: bool = False
     align: bool = False
+    reference_box: tuple[float, float, float, float] | None = None
+    shot_box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        for name in ("reference_box", "shot_box"):
+            object.__setattr__(self, name, _check_box(name, getattr(self, name)))
+        if (self.reference_box or self.shot_box) and self.method != "balance":
+            raise ParameterError("reference_box and shot_box are for the balance method (exposure and white balance "
+                                 f"measured on a region); method is {self.method!r}")
+        if self.shot_box and not self.reference_box:
+            raise ParameterError("shot_box needs reference_box: the region of the reference to balance to")
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         for name in ("pixels_correspond", "align"):
@@ -157,6 +187,115 @@ class MatchParams:
     def to_dict(self) -> dict[str, int | float | str | bool]:
         """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
         return dataclasses.asdict(self)
+
+
+def _check_box(name: str, box: object) -> tuple[float, float, float, float] | None:
+    if box is None:
+        return None
+    try:
+        values = tuple(float(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be [left, top, right, bottom] fractions of the frame, got {box!r}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ParameterError(f"{name} must be four finite numbers [left, top, right, bottom], got {box!r}")
+    left, top, right, bottom = values
+    if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
+        raise ParameterError(f"{name} must satisfy 0 <= left < right <= 1 and 0 <= top < bottom <= 1 "
+                             f"(fractions of the frame), got {list(values)}")
+    return values
+
+
+def box_mask(box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+    """bool [H, W]: True inside ``box`` ((left, top, right, bottom) fractions of the frame)."""
+    height, width = shape
+    left, top, right, bottom = box
+    mask = np.zeros(shape, dtype=bool)
+    mask[int(top * height):max(int(top * height) + 1, math.ceil(bottom * height)),
+         int(left * width):max(int(left * width) + 1, math.ceil(right * width))] = True
+    return mask
+
+
+#: Quantile levels of the per-channel tone curves of the ``balance`` match (0.5 % … 99.5 %).
+CURVE_QUANTILES = np.linspace(0.005, 0.995, 41)
+
+
+@dataclass(frozen=True)
+class BalanceTransfer:
+    """Loupe's shot match in the working space: ``out = curve_c((x @ matrix.T + offset)_c)``.
+
+    Attributes:
+        matrix: float64 [3, 3]; offset: float64 [3] — exposure, white balance and MKL.
+        curve_in, curve_out: float64 [3, K] — per-channel monotone tone curves (quantiles of
+            the shot after the affine stage → quantiles of the reference), linear with slope 1
+            beyond their ends.
+        measurements: ``exposure_stops``, ``white_balance_gain_r`` / ``_b``.
+    """
+
+    matrix: np.ndarray
+    offset: np.ndarray
+    curve_in: np.ndarray
+    curve_out: np.ndarray
+    measurements: dict[str, float]
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """float [..., 3] working-space values → float32 [..., 3]."""
+        affine = np.asarray(values, np.float64) @ self.matrix.T + self.offset
+        out = np.empty_like(affine)
+        for c in range(3):
+            x, y = self.curve_in[c], self.curve_out[c]
+            inside = np.interp(affine[..., c], x, y)
+            below, above = affine[..., c] < x[0], affine[..., c] > x[-1]
+            out[..., c] = np.where(below, y[0] + affine[..., c] - x[0],
+                                   np.where(above, y[-1] + affine[..., c] - x[-1], inside))
+        return out.astype(np.float32)
+
+
+def balance_transfer(
+    shot: np.ndarray, reference: np.ndarray, *, shot_region: np.ndarray | None = None,
+    reference_region: np.ndarray | None = None, max_scale: float = 4.0, strength: float = 1.0,
+) -> BalanceTransfer:
+    """Loupe's shot match on working-space samples: exposure and white balance, then the rest
+    (MKL, Pitié & Kokaram 2007, and per-channel tone curves by quantile matching — the 1D
+    optimal transport of each channel, as in Pitié et al. 2007's iterative distribution
+    transfer, applied once on the working-space axes).
+
+    Args:
+        shot, reference: float [P, 3] and [Q, 3] ACEScct samples (any P, Q; not corresponding).
+        shot_region, reference_region: bool [P] / [Q]: the samples exposure and white balance
+            are measured on (None: all). Each must keep at least 16 samples.
+        max_scale: eigenvalues of the MKL map T clamped to ``[1/max_scale, max_scale]``.
+        strength: 0..1 blend between the identity and the full transfer.
+
+    Returns:
+        :class:`BalanceTransfer`.
+
+    Raises:
+        ParameterError: a region that keeps fewer than 16 samples.
+    """
+    shot, reference = np.asarray(shot, np.float64), np.asarray(reference, np.float64)
+    regions = []
+    for label, values, region in (("shot", shot, shot_region), ("reference", reference, reference_region)):
+        kept = values if region is None else values[np.asarray(region, bool)]
+        if kept.shape[0] < 16:
+            raise ParameterError(f"the {label} region keeps {kept.shape[0]} sampled pixels; too few to balance on")
+        regions.append(kept.mean(axis=0))
+    balance = regions[1] - regions[0]
+    transform = mkl_transform(torch.from_numpy(np.cov(shot.T, bias=True)),
+                              torch.from_numpy(np.cov(reference.T, bias=True)), max_scale=max_scale).numpy()
+    mean = shot.mean(axis=0)
+    matrix = (1.0 - strength) * np.eye(3) + strength * transform
+    offset = strength * (mean + balance - transform @ mean)
+    affine = shot @ matrix.T + offset
+    curve_in = np.quantile(affine, CURVE_QUANTILES, axis=0).T
+    curve_out = np.quantile(reference, CURVE_QUANTILES, axis=0).T
+    curve_in = np.maximum.accumulate(curve_in + np.arange(curve_in.shape[1]) * 1e-9, axis=1)
+    if any(region is not None and not np.all(region) for region in (shot_region, reference_region)):
+        curve_out = curve_in  # the region sets exposure and white balance: quantile curves would override them
+    curve_out = curve_in + strength * (np.maximum.accumulate(curve_out, axis=1) - curve_in)
+    measurements = {"exposure_stops": float(balance.mean() / ACESCCT_STOP),
+                    "white_balance_gain_r": float(2.0 ** ((balance[0] - balance[1]) / ACESCCT_STOP)),
+                    "white_balance_gain_b": float(2.0 ** ((balance[2] - balance[1]) / ACESCCT_STOP))}
+    return BalanceTransfer(matrix, offset, curve_in, curve_out, measurements)
 
 
 class _LabMoments:
@@ -316,24 +455,41 @@ def run(
     # Pass 1: shot-wide and reference-wide statistics.
     shot_before = _LabMoments(device)
     shot_fit = _LabMoments(device)
+    balance = params.method == "balance"
+    shot_samples: list[tuple[np.ndarray, np.ndarray]] = []
+    reference_samples: list[tuple[np.ndarray, np.ndarray]] = []
     for number, frame in shot.frames(step=stride, as_float=deep):
         _check_cancel(should_cancel, f"while measuring the shot (frame {number})")
-        _add_sample(shot_before, shot_fit, frame, resolve_mask(shot_mask, number, frame.shape[:2]),
-                    shot.colorspace if deep else None, to_display)
+        mask = resolve_mask(shot_mask, number, frame.shape[:2])
+        _add_sample(shot_before, shot_fit, frame, mask, shot.colorspace if deep else None, to_display)
+        if balance:
+            shot_samples.append(_working_sample(frame, shot.colorspace, mask, params.shot_box or params.reference_box))
     reference_stats = _LabMoments(device)
     reference_fit = _LabMoments(device)
     reference_display = display_transform(reference.colorspace) if deep else None
     for number, frame in reference.frames(step=stride, as_float=deep):
         _check_cancel(should_cancel, f"while measuring the reference (frame {number})")
-        _add_sample(reference_stats, reference_fit, frame, resolve_mask(reference_mask, number, frame.shape[:2]),
-                    reference.colorspace if deep else None, reference_display)
+        mask = resolve_mask(reference_mask, number, frame.shape[:2])
+        _add_sample(reference_stats, reference_fit, frame, mask, reference.colorspace if deep else None,
+                    reference_display)
+        if balance:
+            reference_samples.append(_working_sample(frame, reference.colorspace, mask, params.reference_box))
     if params.align:
         shot_fit, reference_fit = _aligned_moments(shot, reference, stride, device, shot_mask, should_cancel)
     for name, moments in (("shot", shot_fit), ("reference", reference_fit)):
         if moments.count < 16:
             raise ParameterError(f"the {name} fit mask leaves {moments.count} sampled pixels; too few to fit on")
 
-    if params.method == "mkl":
+    balance_measurements: dict[str, float] = {}
+    if balance:
+        transfer = balance_transfer(
+            np.concatenate([v for v, _ in shot_samples]), np.concatenate([v for v, _ in reference_samples]),
+            shot_region=np.concatenate([r for _, r in shot_samples]),
+            reference_region=np.concatenate([r for _, r in reference_samples]),
+            max_scale=params.max_std_ratio, strength=params.strength)
+        matrix, offset = torch.from_numpy(transfer.matrix), torch.from_numpy(transfer.offset)
+        balance_measurements = transfer.measurements
+    elif params.method == "mkl":
         matrix, offset = _mkl_coefficients(shot_fit, reference_fit, params)
     else:
         scale, offset = _transfer_coefficients(shot_fit, reference_fit, params)
@@ -345,8 +501,21 @@ def run(
     _check_cancel(should_cancel, "before rendering")
     matrix_t = matrix.T.to(device=device, dtype=torch.float32)
     offset_d = offset.to(device=device, dtype=torch.float32)
+    if balance:
+        working_transfer = transfer
+    else:
+        matrix_cpu, offset_cpu = matrix_t.cpu(), offset_d.cpu()
+
+        def working_transfer(values: np.ndarray) -> np.ndarray:
+            flat = torch.from_numpy(np.ascontiguousarray(values, np.float32).reshape(-1, 3))
+            return (flat @ matrix_cpu + offset_cpu).numpy().reshape(values.shape)
     if deep:
-        apply = _working_space_apply(shot.colorspace, matrix_t, offset_d)
+        apply = _working_space_apply(shot.colorspace, working_transfer)
+    elif balance:
+        working = _working_space_apply(shot.colorspace, working_transfer)
+        lut = RgbLut8(lambda rgb: torch.from_numpy(working(rgb.cpu().numpy().reshape(-1, 1, 3)).reshape(-1, 3)),
+                      torch.device("cpu"))
+        apply = lut.apply
     else:
         lut = RgbLut8(lambda rgb: lab_to_srgb(srgb_to_lab(rgb) @ matrix_t + offset_d), device)
         apply = lut.apply
@@ -385,6 +554,7 @@ def run(
     for label, mean in (("reference", mean_reference), ("before", mean_before), ("after", mean_after)):
         for channel, value in zip("lab", mean.tolist(), strict=True):
             measurements[f"mean_{channel}_{label}"] = float(value)
+    measurements.update(balance_measurements)
     measurements.update(flicker.measurements())
     if params.pixels_correspond:
         measurements.update(per_pixel_after.measurements("delta_e2000"))
@@ -408,18 +578,32 @@ def _add_sample(displayed: _LabMoments, fit: _LabMoments, frame: np.ndarray, mas
     fit.add_float(frame, colorspace_transform(colorspace, WORKING_SPACE), mask)
 
 
-def _working_space_apply(colorspace: str, matrix_t: torch.Tensor, offset: torch.Tensor
+def _working_sample(frame: np.ndarray, colorspace: str, mask: np.ndarray | None,
+                    box: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The sampled pixels of a frame (uint8 codes or float32) in :data:`WORKING_SPACE`, float64
+    [N, 3] (those the fit mask keeps), and bool [N]: inside ``box`` (all True without one)."""
+    codes = _sample_grid(frame)
+    values = np.ascontiguousarray(codes, dtype=np.float32)
+    if frame.dtype == np.uint8:
+        values /= np.float32(255)
+    values = colorspace_transform(colorspace, WORKING_SPACE)(values.reshape(-1, 1, 3)).reshape(-1, 3)
+    region = (np.ascontiguousarray(_sample_grid(box_mask(box, frame.shape[:2]))).reshape(-1) if box is not None
+              else np.ones(values.shape[0], dtype=bool))
+    if mask is not None:
+        keep = np.ascontiguousarray(_sample_grid(mask)).reshape(-1)
+        values, region = values[keep], region[keep]
+    return values.astype(np.float64), region
+
+
+def _working_space_apply(colorspace: str, transfer: Callable[[np.ndarray], np.ndarray]
                          ) -> Callable[[np.ndarray], np.ndarray]:
-    """``out = x @ matrix_t + offset`` in :data:`WORKING_SPACE`, on float32 [H, W, 3] frames in
-    ``colorspace`` (and back to it)."""
+    """``transfer`` (float [..., 3] → float32 [..., 3]) in :data:`WORKING_SPACE`, on float32
+    [H, W, 3] frames in ``colorspace`` (and back to it)."""
     to_working = colorspace_transform(colorspace, WORKING_SPACE)
     from_working = colorspace_transform(WORKING_SPACE, colorspace)
-    matrix_cpu, offset_cpu = matrix_t.cpu(), offset.cpu()
 
     def apply(frame: np.ndarray) -> np.ndarray:
-        working = torch.from_numpy(to_working(frame).reshape(-1, 3))
-        matched = (working @ matrix_cpu + offset_cpu).numpy().reshape(frame.shape)
-        return from_working(matched)
+        return from_working(transfer(to_working(frame)))
 
     return apply
 
@@ -527,8 +711,8 @@ def fit_colour_transfer(
     """Fit a shot-match transfer from pixel samples (no clip reading), for comparisons.
 
     Args:
-        source_rgb, target_rgb: uint8 [P, 3] RGB samples of the two distributions (any
-            P each; they need not correspond).
+        source_rgb, target_rgb: [P, 3] RGB samples of the two distributions (any P each;
+            they need not correspond): uint8 codes, or float code values 0..1.
         method: ``"mkl"`` or ``"reinhard"`` (see the module docstring).
         max_std_ratio: as :attr:`MatchParams.max_std_ratio`.
 
@@ -543,7 +727,9 @@ def fit_colour_transfer(
     moments = []
     for rgb in (source_rgb, target_rgb):
         m = _LabMoments(device)
-        m.add_lab(srgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb).reshape(-1, 3)).to(torch.float64) / 255.0))
+        rgb = np.ascontiguousarray(rgb).reshape(-1, 3)
+        scale = 255.0 if rgb.dtype == np.uint8 else 1.0
+        m.add_lab(srgb_to_lab(torch.from_numpy(rgb).to(torch.float64) / scale))
         moments.append(m)
     if method == "mkl":
         matrix, offset = _mkl_coefficients(moments[0], moments[1], params)

@@ -1,5 +1,6 @@
 """What is learned per production, and its training.
 
-- :mod:`engine.models.look` — the look model: a smooth, monotone 33³ LUT trained on the
+- :mod:`engine.models.look` — the look model: a global stage (curves and a matrix in ACEScct) and a
+  residual 33³ lattice that falls back to it, baked into one LUT, trained on the
   production's own graded dailies (applied by the fix :mod:`engine.fixes.look`).
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,9 +120,10 @@ class Lut3D:
         transform.setInterpolation(OCIO.INTERP_LINEAR)
         return OCIO.Config.CreateRaw().getProcessor(transform).getDefaultCPUProcessor()
 
-    def write_cube(self, path: str | os.PathLike) -> Path:
-        """Write an Adobe Cube LUT 1.0 file (``TITLE``, ``LUT_3D_SIZE``, domain 0..1,
-        one ``R G B`` line per lattice point with red changing fastest), atomically.
+    def write_cube(self, path: str | os.PathLike, *, comments: Sequence[str] = ()) -> Path:
+        """Write an Adobe Cube LUT 1.0 file (``TITLE``, ``LUT_3D_SIZE``, domain 0..1, then
+        ``comments`` as ``#`` lines, one ``R G B`` line per lattice point with red changing
+        fastest), atomically.
 
         Raises:
             FrameWriteError: the file cannot be written.
@@ -133,6 +134,7 @@ class Lut3D:
         title = self.title.replace('"', "'")
         lines = [f'TITLE "{title}"' if title else "# Loupe look", f"LUT_3D_SIZE {self.size}",
                  "DOMAIN_MIN 0.0 0.0 0.0", "DOMAIN_MAX 1.0 1.0 1.0"]
+        lines += [f"# {comment}" for comment in comments]
         body = "\n".join(f"{r:.6f} {g:.6f} {b:.6f}" for r, g, b in rows.tolist())
         temp = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:12]}"
         try:

@@ -3,6 +3,7 @@ from fractions import Fraction
 
 from rest_framework import serializers
 
+from reviews import measurements
 from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
 from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
                             LookModel, Production, Proposal, ReviewDecision, Shot)
@@ -163,11 +164,16 @@ class AssignmentSerializer(serializers.Serializer):
 
 class ProposalSerializer(serializers.ModelSerializer):
     version_label = serializers.CharField(read_only=True)
+    measurements = serializers.SerializerMethodField(
+        help_text="The metrics in words and units ([{key, label, value}]), as the review panel shows them.")
 
     class Meta:
         model = Proposal
         fields = ["id", "fix_request", "job", "version", "version_label", "status", "frame_in", "frame_out",
-                  "region_fraction", "metrics", "parameters", "method", "created_at"]
+                  "region_fraction", "metrics", "measurements", "parameters", "method", "created_at"]
+
+    def get_measurements(self, proposal: Proposal) -> list[dict[str, str]]:
+        return measurements.describe(proposal.metrics)
 
 
 class ReviewDecisionSerializer(serializers.ModelSerializer):

@@ -208,6 +208,8 @@ def test_parameters_round_trip_through_a_dict():
         "method": "mkl",
         "pixels_correspond": False,
         "align": False,
+        "reference_box": None,
+        "shot_box": None,
     }
     assert match.MatchParams.from_dict(params.to_dict()) == params
     assert match.MatchParams.from_dict({}) == match.MatchParams()
@@ -242,3 +244,35 @@ def test_fit_mask_leaves_pixels_out_of_the_fit(cups, coffee):
     assert abs(means["left"] - means["all"]) > 0.5  # the right half of the reference no longer counts
     with pytest.raises(ParameterError, match="fit mask"):
         match.run(shot, reference, shot_mask=np.ones((10, 10), bool), sink=lambda n, b, a: None)
+
+
+def test_balance_recovers_exposure_and_white_balance_and_then_matches_the_rest(cups):
+    """The shot is the reference pushed -1 stop and cooled in ACEScct (R -0.3 stop, B +0.35 stop
+    against green): the balance stage measures exactly that, and the match undoes it."""
+    from engine.media.colour import colorspace_transform
+
+    frames = [f for _, f in FrameSource(cups, first=0, stop=2).frames(as_float=True)]
+    to_cct = colorspace_transform("Rec.709", match.WORKING_SPACE)
+    reference = np.concatenate([to_cct(f).reshape(-1, 3) for f in frames])
+    push = np.array([-1.3, -1.0, -0.65]) * match.ACESCCT_STOP
+    transfer = match.balance_transfer(reference + push, reference)
+    measured = transfer.measurements
+    assert measured["exposure_stops"] == pytest.approx(1.0 - 0.05 / 3, abs=1e-6)
+    assert measured["white_balance_gain_r"] == pytest.approx(2 ** 0.3, rel=1e-6)
+    assert measured["white_balance_gain_b"] == pytest.approx(2 ** -0.35, rel=1e-6)
+    assert np.abs(transfer(reference + push) - reference).max() < 1e-5
+
+
+def test_balance_region_sets_exposure_from_the_box_only(cups, coffee):
+    shot = FrameSource(cups, first=0, stop=4)
+    reference = FrameSource(coffee, first=0, stop=4)
+    results = {}
+    for name, box in (("whole", None), ("left", (0.0, 0.0, 0.5, 1.0)), ("right", (0.5, 0.0, 1.0, 1.0))):
+        results[name] = match.run(shot, reference, params=match.MatchParams(method="balance", reference_box=box),
+                                  sink=lambda n, b, a: None).measurements
+    assert results["whole"]["delta_e2000_after"] < results["whole"]["delta_e2000_before"]
+    assert abs(results["left"]["exposure_stops"] - results["right"]["exposure_stops"]) > 0.05
+    with pytest.raises(ParameterError, match="reference_box and shot_box are for the balance method"):
+        match.MatchParams(reference_box=(0, 0, 0.5, 1))
+    with pytest.raises(ParameterError, match="0 <= left < right <= 1"):
+        match.MatchParams(method="balance", reference_box=(0.6, 0, 0.5, 1))

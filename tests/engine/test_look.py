@@ -14,6 +14,7 @@ import torch
 
 from engine.errors import FrameSourceError, ParameterError
 from engine.fixes import match
+from engine.fixes.look import apply_look
 from engine.media.decode import FrameSource
 from engine.media.encode import FrameWriter
 from engine.models import look
@@ -138,3 +139,46 @@ def test_look_parameters_round_trip_and_refuse_unknown_keys():
         look.LookTrainParams.from_dict({"lut_size": 33})
     with pytest.raises(ParameterError, match="lattice_size"):
         look.LookTrainParams(lattice_size=1)
+
+
+def test_cube_carries_the_training_coverage_and_apply_reports_the_unseen_share(trained, tmp_path, footage):
+    model, (source, _) = trained
+    path = model.write_cube(tmp_path / "look.cube")
+    assert look.Coverage.from_cube(path).cells.tolist() == model.coverage.cells.tolist()
+    assert look.Coverage.from_cube(footage / "luts" / "ocio_iridas_3d.cube") is None
+    shares = {}
+    for name, shot in (("training frames", source), ("cups", FrameSource(footage / "clips" / "sam2_02_cups.mp4", 0, 2))):
+        result = apply_look(shot, path, sink=lambda n, before, after: None)
+        shares[name] = result.measurements["unseen_colours_fraction"]
+    print(f"unseen colours: {shares}")
+    assert shares["training frames"] < 0.01
+    assert 0.0 < shares["cups"] <= 1.0 and shares["cups"] > shares["training frames"]
+
+
+def test_residual_decays_to_the_global_stage_not_to_the_identity(trained):
+    model, _ = trained
+    grade = look.GlobalGrade.from_dict(model.global_stage)
+    n = model.lut.size
+    axis = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    points = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    # Lattice points at least 3 coverage cells (3/16 of the code range) from any training colour.
+    seen = model.coverage.cells
+    from scipy import ndimage
+    far = ndimage.distance_transform_edt(~seen) >= 3
+    cells = np.clip((points * seen.shape[0]).astype(int), 0, seen.shape[0] - 1)
+    far_points = far[cells[:, 0], cells[:, 1], cells[:, 2]]
+    assert far_points.sum() > 100
+    table = model.lut.table.reshape(-1, 3)[far_points]
+    global_stage = look.global_stage_apply(grade, points[far_points], model.global_stage["source_space"],
+                                           model.global_stage["graded_space"])
+    to_global = float(np.abs(table - global_stage).mean())
+    to_identity = float(np.abs(table - points[far_points]).mean())
+    print(f"far from training: |LUT − global| {to_global:.4f}, |LUT − identity| {to_identity:.4f}")
+    assert to_global < 0.01 < to_identity
+
+
+def test_training_frames_are_chosen_for_colour_coverage(footage):
+    frames = _frames(footage / "clips" / "sam2_02_cups.mp4", 1) + _frames(footage / "clips" / "sam2_04_coffee.mp4", 1)
+    cups, coffee = (f.reshape(-1, 3).astype(np.float32) / 255 for f in frames)
+    chosen = look.select_frames([cups, cups * 0.999, cups, coffee], 2)
+    assert 3 in chosen and len(chosen) == 2

@@ -75,6 +75,13 @@ def test_a_learned_look_is_stored_with_lineage_and_applied_to_another_shot(produ
     # The cups were never in the training pair; the learned look reproduces the real grade on them.
     assert mean_delta_e(rendered, grade.apply(original)) < 1.0
     assert mean_delta_e(original, grade.apply(original)) > 2.0
+    # The proposal says, in words, how much of the shot lies in colours training never saw.
+    assert 0.0 < proposal.metrics["unseen_colours_fraction"] <= 1.0
+    from reviews.measurements import describe
+    shown = {row["key"]: row for row in describe(proposal.metrics)}["unseen_colours_fraction"]
+    assert shown["label"] == "Share of this shot's colours never in the look's training pairs"
+    assert shown["value"] == f"{proposal.metrics['unseen_colours_fraction'] * 100:.1f} %"
+    assert "heldout_delta_e2000_mean" in look_model.measurements and look_model.lineage[0]["heldout_frames"]
 
 
 def test_a_look_trains_only_on_its_own_production_and_applies_only_there(production, people, graded_pair,
