@@ -96,6 +96,7 @@ def review_room(request, proposal_id):
         "fix_request": proposal.fix_request,
         "clip": proposal.fix_request.shot.clip,
         "may_decide": authz.may(request.user, proposal.production, authz.APPROVE_PROPOSAL),
+        "may_share": authz.may(request.user, proposal.production, authz.SHARE_WITH_GUEST),
         "decisions": proposal.decisions.select_related("director"),
         "decision_choices": Decision.choices,
         "standing": standing,

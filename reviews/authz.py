@@ -22,6 +22,7 @@ WRITE_REVIEW_NOTE = "write_review_note"
 SET_REVIEW_WATERMARK = "set_review_watermark"
 DELIVER = "deliver"
 READ_DELIVERIES = "read_deliveries"
+SHARE_WITH_GUEST = "share_with_guest"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -45,6 +46,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     DELIVER: frozenset({Role.SUPERVISOR}),
     # The post supervisor who delivers, and the producer who reads deliveries in reports.
     READ_DELIVERIES: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
+    # Who answers for where footage goes (as for the watermark): share links for outside reviewers.
+    SHARE_WITH_GUEST: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -64,6 +67,7 @@ ACTION_DESCRIPTIONS = {
     SET_REVIEW_WATERMARK: "turn the review watermark on or off",
     DELIVER: "deliver approved versions to editorial",
     READ_DELIVERIES: "see the production's deliveries",
+    SHARE_WITH_GUEST: "share a version with a guest reviewer by link",
 }
 
 

@@ -6,4 +6,5 @@ from . import consumers
 websocket_urlpatterns = [
     path("ws/review/<int:proposal_id>/", consumers.ReviewConsumer.as_asgi()),
     path("ws/productions/<slug:code>/", consumers.ProductionConsumer.as_asgi()),
+    path("ws/notifications/", consumers.NotificationConsumer.as_asgi()),
 ]
