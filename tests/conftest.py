@@ -290,3 +290,21 @@ def _empty_review_rooms():
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server (aiosmtpd) started for the test, with this process's email settings
+    pointed at it; yields its ``Inbox`` (``tests/mail_server.py``). ``smtp_inbox.url`` is its
+    ``EMAIL_URL`` for processes the test starts."""
+    from .mail_server import start_smtp_server
+
+    port = _free_port()
+    controller, inbox = start_smtp_server(port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    inbox.url = f"smtp://127.0.0.1:{port}"
+    yield inbox
+    controller.stop()
