@@ -18,6 +18,9 @@ def pages_for(role: str, proposal) -> list[str]:
     pages = ["/", "/assignments/", "/account/security/", "/productions/TEST/", "/productions/TEST/shots/",
              f"/productions/TEST/shots/{shot.pk}/", "/productions/TEST/jobs/", "/productions/TEST/consent/",
              f"/review/{proposal.pk}/", "/api/", "/api/docs/", MISSING]
+    pages += ["/notifications/", "/notifications/preferences/"]
+    if role in (Role.SUPERVISOR, Role.PRODUCER):
+        pages.append(f"/review/{proposal.pk}/share/")
     if role == Role.PRODUCER:
         pages += [f"/productions/TEST/reports/{key}/" for key in ("consent", "disclosure", "audit", "scorecard")]
     return pages

@@ -26,6 +26,7 @@ function toast(data) {
 
 function connect() {
   const socket = new WebSocket(socketUrl("/ws/notifications/"));
+  socket.addEventListener("open", () => { bell.dataset.live = "open"; });
   socket.addEventListener("message", (event) => {
     const { event: name, data } = JSON.parse(event.data);
     if (name !== "notification" || seen.has(data.id)) return;
@@ -34,6 +35,7 @@ function connect() {
     toast(data);
   });
   socket.addEventListener("close", (event) => {
+    delete bell.dataset.live;
     if (event.code !== 4403 && event.code !== 4401) setTimeout(connect, 3000);
   });
 }
