@@ -85,7 +85,9 @@ def share_links(request, proposal_id):
                 shares.share_link_revoke(link=link, actor=request.user)
             else:
                 try:
-                    days = float(request.POST.get("days", "7"))
+                    days = float(request.POST["days"])
+                except KeyError:
+                    raise ServiceError("Say for how many days the link is valid.") from None
                 except ValueError:
                     raise ServiceError("The lifetime is a number of days, e.g. 7 or 0.5.") from None
                 _, token = shares.share_link_create(
