@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account, views
+from . import account, sharing, views
 
 app_name = "frontend"
 
@@ -37,4 +37,11 @@ urlpatterns = [
     path("media/proposals/<int:proposal_id>/frames/<int:frame>.png", views.proposal_rendered_frame,
          name="proposal-rendered-frame"),
     path("account/security/", account.account_security, name="account-security"),
+    path("notifications/", sharing.notifications, name="notifications"),
+    path("notifications/<int:notification_id>/", sharing.notification_open, name="notification-open"),
+    path("notifications/preferences/", sharing.notification_preferences, name="notification-preferences"),
+    path("review/<int:proposal_id>/share/", sharing.share_links, name="share-links"),
+    path("share/<str:token>/", sharing.share_guest_page, name="share"),
+    path("share/<str:token>/notes/", sharing.share_guest_note, name="share-note"),
+    path("share/<str:token>/frames/<str:side>/<int:frame>.jpg", sharing.share_guest_frame, name="share-frame"),
 ]

@@ -105,6 +105,7 @@ def _review_room_page(request, proposal: Proposal, session: dict | None):
         "fix_request": proposal.fix_request,
         "clip": proposal.fix_request.shot.clip,
         "may_decide": authz.may(request.user, proposal.production, authz.APPROVE_PROPOSAL),
+        "may_share": authz.may(request.user, proposal.production, authz.SHARE_WITH_GUEST),
         "decisions": proposal.decisions.select_related("director"),
         "decision_choices": Decision.choices,
         "standing": standing,

@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "frontend.context.notifications",
             ],
         },
     },
@@ -317,6 +318,14 @@ OTP_TOTP_ISSUER = env.str("LOUPE_OTP_ISSUER", default="Loupe")
 # smtp+tls://user:password@mail.example.com:587; by default written to the console (the log).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("LOUPE_EMAIL_FROM", default="Loupe <loupe@localhost>")
+# Notifications (reviews.services.notifications): emails link to pages under LOUPE_SITE_URL.
+LOUPE_SITE_URL = env.str("LOUPE_SITE_URL", default="http://127.0.0.1:8000")
+# Share links for external reviewers (reviews.services.share_links): the longest a link may
+# live, and wrong passwords allowed per link and client address in LOUPE_SHARE_PASSWORD_WINDOW_MIN
+# minutes before the next tries are refused (429) until the window ends.
+LOUPE_SHARE_LINK_MAX_DAYS = env.int("LOUPE_SHARE_LINK_MAX_DAYS", default=30)
+LOUPE_SHARE_PASSWORD_FAILURES = env.int("LOUPE_SHARE_PASSWORD_FAILURES", default=5)
+LOUPE_SHARE_PASSWORD_WINDOW_MIN = env.int("LOUPE_SHARE_PASSWORD_WINDOW_MIN", default=15)
 # Holders of these roles (comma-separated: director, supervisor, producer, artist, performer) see
 # none of a production where they hold one until they sign in with a second factor, whatever the
 # production's own "require MFA of members". Set it empty to relax it (the embedded demo does).

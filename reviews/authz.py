@@ -23,6 +23,7 @@ SET_REVIEW_WATERMARK = "set_review_watermark"
 DELIVER = "deliver"
 READ_DELIVERIES = "read_deliveries"
 MANAGE_PLAYLIST = "manage_playlist"
+SHARE_WITH_GUEST = "share_with_guest"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -48,6 +49,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     READ_DELIVERIES: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
     # The post supervisor builds the dailies playlists; the director presents them.
     MANAGE_PLAYLIST: frozenset({Role.SUPERVISOR}),
+    # Who answers for where footage goes (as for the watermark): share links for outside reviewers.
+    SHARE_WITH_GUEST: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -68,6 +71,7 @@ ACTION_DESCRIPTIONS = {
     DELIVER: "deliver approved versions to editorial",
     READ_DELIVERIES: "see the production's deliveries",
     MANAGE_PLAYLIST: "build and change dailies playlists",
+    SHARE_WITH_GUEST: "share a version with a guest reviewer by link",
 }
 
 

@@ -27,6 +27,7 @@ from reviews.services.access import access_denied_record
 from reviews.services.annotations import annotation_create, annotation_payload, person_name
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
+from reviews.services.notifications import user_group
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
@@ -753,6 +754,28 @@ class ProductionConsumer(LiveConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         live.database_relay_ensure()  # jobs' progress, when workers cannot reach this process's layer
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def relay(self, message):
+        await self.send(text_data=json.dumps({"event": message["event"], "data": message["data"]}))
+
+
+class NotificationConsumer(LiveConsumer):
+    """``/ws/notifications/``: the signed-in person's own notifications, as they are made
+    (``notification`` events of group ``user-<id>``, ``reviews.services.notifications``)."""
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        live.database_relay_ensure()  # notifications made by workers, when their events cannot reach us
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

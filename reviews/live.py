@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import events
-from .models import Job, JobState, Proposal
+from .models import Job, JobState, Notification, Proposal
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class RelayState:
 
     jobs: dict[int, tuple[str, int]] = field(default_factory=dict)
     last_proposal: int | None = None
+    last_notification: int | None = None
 
 
 def relay_changes(seen: RelayState) -> list[tuple[str, str, dict]]:
@@ -61,6 +62,23 @@ def relay_changes(seen: RelayState) -> list[tuple[str, str, dict]]:
                            "version": proposal.version_label}))
     last = newer.values_list("pk", flat=True).last()
     seen.last_proposal = last if last is not None else (seen.last_proposal or 0)
+    found += _relay_notifications(seen, first)
+    return found
+
+
+def _relay_notifications(seen: RelayState, first: bool) -> list[tuple[str, str, dict]]:
+    """``notification`` events for the in-app notifications made since ``seen`` (by a worker, or
+    another process); the first call only takes stock. Browsers drop one they already have."""
+    from .services.notifications import notification_payload, user_group
+
+    newer = Notification.objects.order_by("pk")
+    found = []
+    if not first:
+        newer = newer.filter(pk__gt=seen.last_notification)
+        found = [(user_group(n.recipient_id), "notification", notification_payload(n))
+                 for n in newer.filter(in_app=True)]
+    last = newer.values_list("pk", flat=True).last()
+    seen.last_notification = last if last is not None else (seen.last_notification or 0)
     return found
 
 

@@ -520,6 +520,7 @@ class ForensicMark(models.Model):
     class Channel(models.TextChoices):
         REVIEW_ROOM = "review_room", "Review room"
         FRAME_VIEW = "frame_view", "Frame view"
+        SHARE_LINK = "share_link", "Share link"
 
     payload = models.BigIntegerField(unique=True, help_text="32-bit, random; what the frames carry.")
     production = models.ForeignKey(Production, on_delete=models.PROTECT, related_name="forensic_marks")
@@ -528,6 +529,9 @@ class ForensicMark(models.Model):
     clip = models.ForeignKey("Clip", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=20, choices=Channel.choices)
     session_key = models.CharField(max_length=64, blank=True, help_text="The browser session of frame views.")
+    share_guest = models.ForeignKey(
+        "ShareGuest", null=True, blank=True, on_delete=models.PROTECT, related_name="forensic_marks",
+        help_text="The guest (name given on arrival, share link) when the viewer came through a share link.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -804,3 +808,118 @@ class PlaylistItem(models.Model):
 
     def __str__(self):
         return f"{self.playlist} #{self.position + 1}: {self.proposal}"
+
+
+class NotificationKind(models.TextChoices):
+    """What a person can be told of (``reviews.services.notifications``)."""
+
+    ASSIGNMENT = "assignment", "Fix request assigned to you"
+    VERSION_READY = "version_ready", "New version ready for review"
+    DECISION = "decision", "Decision made on a version"
+    CONSENT_REQUESTED = "consent_requested", "Consent requested"
+    CONSENT_GRANTED = "consent_granted", "Consent granted"
+    CONSENT_DENIED = "consent_denied", "Consent denied"
+    CONSENT_REVOKED = "consent_revoked", "Consent revoked"
+    JOB_FAILED = "job_failed", "Job failed"
+
+
+class Notification(models.Model):
+    """One thing one person is told: shown in the portal (the bell in the navigation, live over
+    ``/ws/notifications/``) and, when their preferences ask for it, emailed — at once or in the
+    daily digest. ``audit_event`` is the audit trail's record of the change it tells of.
+    ``email_pending`` is True until the email carrying it has been sent."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True, help_text="Where to look: a path on the portal.")
+    audit_event = models.ForeignKey(AuditEvent, null=True, on_delete=models.SET_NULL, related_name="+")
+    in_app = models.BooleanField(default=True, help_text="Shown in the portal (the person's preference).")
+    email_pending = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+                   models.Index(fields=["email_pending"], name="notification_email_pending")]
+
+    def __str__(self):
+        return f"{self.recipient_id} · {self.kind} · {self.text}"
+
+
+class EmailDelivery(models.TextChoices):
+    IMMEDIATE = "immediate", "At once, one email each"
+    DAILY_DIGEST = "daily_digest", "One daily digest"
+
+
+class NotificationPreferences(models.Model):
+    """A person's notification preferences: per kind, in the portal and/or by email
+    (``kinds``: ``{kind: {"in_app": bool, "email": bool}}``; a kind not named there is on for
+    both), and whether emails go at once or in a daily digest."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preferences")
+    kinds = models.JSONField(default=dict, blank=True)
+    email_delivery = models.CharField(max_length=16, choices=EmailDelivery.choices, default=EmailDelivery.IMMEDIATE)
+
+    def wants(self, kind: str, channel: str) -> bool:
+        """Whether ``channel`` (``in_app`` or ``email``) is on for ``kind``."""
+        return bool(self.kinds.get(kind, {}).get(channel, True))
+
+
+class ShareScope(models.TextChoices):
+    """What a share link opens. One proposal (a version) today; a playlist is the next scope."""
+
+    PROPOSAL = "proposal", "One version"
+
+
+class ShareLink(models.Model):
+    """A link that lets someone without an account (a studio executive, a performer's agent)
+    review one version: until ``expires_at``, unless revoked, behind an optional password (kept
+    only as Django's salted PBKDF2 hash). Only the SHA-256 of the link's token is stored: the
+    link itself is shown once, to the person who made it. Guests leave notes but never decide."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="share_links")
+    scope = models.CharField(max_length=16, choices=ShareScope.choices, default=ShareScope.PROPOSAL)
+    proposal = models.ForeignKey("Proposal", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="share_links")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    password_hash = models.CharField(max_length=256, blank=True, help_text="Django password hash; blank: none.")
+    label = models.CharField(max_length=200, blank=True, help_text="Who it is for, as its maker wrote it.")
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(scope="proposal") | models.Q(proposal__isnull=False),
+                                   name="share_link_scope_target"),
+        ]
+
+    def __str__(self):
+        return f"share link {self.pk} of {self.production_id} ({self.scope})"
+
+
+class ShareGuest(models.Model):
+    """One arrival through a share link: the name the guest gave, their browser session, and
+    the account-less identity (``user``: inactive, no usable password, member of nothing) that
+    their notes, their forensic marks and the audit trail refer to."""
+
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="guests")
+    name = models.CharField(max_length=100)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="share_guest")
+    session_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} (guest, link {self.link_id})"

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from reviews.services.jobs import JobBusy, job_execute
+from reviews.services.notifications import notification_digest_send
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +95,9 @@ def delivery_run(delivery_id: int) -> str | None:
         logger.warning("delivery %s of %s failed: %s", delivery.number, delivery.production.code, error)
         delivery.refresh_from_db()
     return delivery.status
+
+
+@shared_task
+def notification_digest_run() -> int:
+    """The daily notification digest (``manage.py send_notification_digest``), for Celery beat."""
+    return notification_digest_send()

@@ -327,3 +327,21 @@ def dailies_versions(small_proposal, people, count: int) -> list:
         job = Job.objects.create(production=production, fix_request=fix, frames_total=3, created_by=people["artist"])
         versions.append(job_execute(job_id=job.pk, worker="test"))
     return versions
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server (aiosmtpd) started for the test, with this process's email settings
+    pointed at it; yields its ``Inbox`` (``tests/mail_server.py``). ``smtp_inbox.url`` is its
+    ``EMAIL_URL`` for processes the test starts."""
+    from .mail_server import start_smtp_server
+
+    port = _free_port()
+    controller, inbox = start_smtp_server(port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    inbox.url = f"smtp://127.0.0.1:{port}"
+    yield inbox
+    controller.stop()

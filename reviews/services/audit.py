@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from reviews import checkpoints
 from reviews.models import AuditCheckpoint, AuditEvent, Production
+from reviews.services.notifications import notify_for_audit_event
 
 GENESIS_HASH = "0" * 64
 
@@ -61,6 +62,7 @@ def audit_record(*, production: Production, actor: User | None, action: str, tar
     digest = _event_hash(previous_hash=previous_hash, created_at=created_at.isoformat(), **fields)
     event = AuditEvent.objects.create(previous_hash=previous_hash, hash=digest, created_at=created_at, **fields)
     _checkpoint_if_due(production=production, head=event)
+    notify_for_audit_event(event, target)  # the one place notifications are made
     return event
 
 

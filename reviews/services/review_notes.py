@@ -38,8 +38,16 @@ def review_note_create(*, proposal: Proposal, author: User, frame: int, text: st
     ``ServiceError`` for an empty or overlong text, a frame outside the proposal, or a parent
     that is not a note of this proposal on this frame.
     """
+    authz.require(author, proposal.production, authz.WRITE_REVIEW_NOTE)
+    return review_note_save(proposal=proposal, author=author, frame=frame, text=text, parent=parent)
+
+
+def review_note_save(*, proposal: Proposal, author: User, frame: int, text: str,
+                     parent: ReviewNote | None = None) -> ReviewNote:
+    """The checks and the saving of :func:`review_note_create` once the caller has established
+    that ``author`` may write here (a member's role, or a guest's live share link:
+    ``reviews.services.share_links``). Raises ``ServiceError`` as that function does."""
     production = proposal.production
-    authz.require(author, production, authz.WRITE_REVIEW_NOTE)
     frame = check_frame(proposal, frame)
     text = text.strip() if isinstance(text, str) else ""
     if not text:

@@ -24,8 +24,9 @@ def test_pages_run_with_no_content_security_policy_violation(asgi_server, small_
     shot_id = proposal.fix_request.shot_id
     pages = {
         "director": ["/", "/productions/TEST/", f"/review/{proposal.pk}/", "/account/security/", "/api/docs/"],
-        "supervisor": ["/productions/TEST/shots/", f"/productions/TEST/shots/{shot_id}/", "/productions/TEST/jobs/"],
-        "artist": ["/assignments/"],
+        "supervisor": ["/productions/TEST/shots/", f"/productions/TEST/shots/{shot_id}/", "/productions/TEST/jobs/",
+                       f"/review/{proposal.pk}/share/"],
+        "artist": ["/assignments/", "/notifications/", "/notifications/preferences/"],
         "performer": ["/productions/TEST/consent/"],
         "producer": ["/productions/TEST/reports/audit/", "/productions/TEST/reports/disclosure/"],
     }
@@ -43,7 +44,7 @@ def test_pages_run_with_no_content_security_policy_violation(asgi_server, small_
             page.wait_for_url(f"{asgi_server}/")
             for path in paths:
                 page.goto(f"{asgi_server}{path}", wait_until="networkidle")
-                if path.startswith("/review/"):  # a frame came over the socket and was drawn
+                if path == f"/review/{proposal.pk}/":  # a frame came over the socket and was drawn
                     expect(page.locator("#viewer")).to_have_attribute("data-frame", str(proposal.frame_in),
                                                                       timeout=20_000)
                 if path == "/account/security/":

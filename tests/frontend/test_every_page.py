@@ -21,6 +21,9 @@ def pages_for(role: str, proposal, playlist) -> list[str]:
     # Dailies: the playlists, one playlist, its live session and its summary (a note's thumbnail).
     pages += ["/productions/TEST/playlists/", f"/productions/TEST/playlists/{playlist.pk}/",
               f"/productions/TEST/playlists/{playlist.pk}/session/", f"/productions/TEST/playlists/{playlist.pk}/summary/"]
+    pages += ["/notifications/", "/notifications/preferences/"]
+    if role in (Role.SUPERVISOR, Role.PRODUCER):
+        pages.append(f"/review/{proposal.pk}/share/")
     if role == Role.PRODUCER:
         pages += [f"/productions/TEST/reports/{key}/" for key in ("consent", "disclosure", "audit", "scorecard")]
     return pages

@@ -1,5 +1,5 @@
 """Without a shared channel layer (no Redis) a worker's events reach no browser, so the web
-process relays job progress and new versions from the database (reviews/live.py)."""
+process relays job progress, new versions and notifications from the database (reviews/live.py)."""
 import pytest
 
 from reviews.live import RelayState, relay_changes
@@ -21,6 +21,11 @@ def test_the_database_relay_reports_progress_finishing_and_new_versions(fix_requ
     assert [(e, d["state_label"], d["frames_done"]) for _, e, d in relay_changes(seen)] == [("job", "Running", 3)]
     Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, frames_done=0)  # back as it was, for the engine
     proposal = job_execute(job_id=job.pk, worker="test")
-    told = [(e, d.get("state"), d.get("version")) for _, e, d in relay_changes(seen)]
+    changes = relay_changes(seen)
+    told = [(e, d.get("state"), d.get("version")) for _, e, d in changes if e != "notification"]
     assert told == [("job", "succeeded", None), ("proposal", None, "v001")]
+    # The version's notifications, made in the worker, reach each recipient's own group.
+    notified = sorted((to, d["kind"]) for to, e, d in changes if e == "notification")
+    assert notified == sorted((f"user-{people[name].pk}", "version_ready")
+                              for name in ("director", "supervisor", "artist"))
     assert relay_changes(seen) == [] and seen.jobs == {} and seen.last_proposal == proposal.pk

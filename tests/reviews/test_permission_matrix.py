@@ -46,9 +46,11 @@ MISSING_CODE = "NOPE"
 # Not under the matrix: Django's admin (its own staff permissions), sign-in (both steps) / sign-out,
 # the API index, the API schema and its viewer (signed-in people only:
 # tests/portal/test_content_security.py), the favicon, and the probes and metrics of operations
-# (no production data; nginx answers /metrics only to the monitoring network: tests/portal).
+# (no production data; nginx answers /metrics only to the monitoring network: tests/portal),
+# a person's own notifications (only ever their own rows: tests/reviews/test_notifications.py) and
+# the guest pages of share links (no account; the token is the key: tests/reviews/test_share_links.py).
 EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$|favicon\.ico$"
-                      r"|healthz$|readyz$|metrics$)")
+                      r"|healthz$|readyz$|metrics$|notifications/|share/)")
 
 
 @dataclass(frozen=True)
@@ -153,13 +155,19 @@ ENDPOINTS: dict[str, Endpoint] = {
     "media/proposals/<int:proposal_id>/frames/<int:frame>.png": Endpoint(
         {"proposal_id": "proposal", "frame": "frame"}, {"post": None}),
     "account/security/": Endpoint(actions={"post": None}, personal=True),
+    # Empty form: 400 (no lifetime given) once past authorisation.
+    "review/<int:proposal_id>/share/": Endpoint({"proposal_id": "proposal"}, {"post": authz.SHARE_WITH_GUEST},
+                                                reads=authz.SHARE_WITH_GUEST),
 }
 
 SOCKETS: dict[str, dict[str, str]] = {
     "ws/review/<int:proposal_id>/": {"proposal_id": "proposal"},
     "ws/productions/<slug:code>/": CODE,
     "ws/dailies/<int:playlist_id>/": {"playlist_id": "playlist"},
+    "ws/notifications/": {},
 }
+# Sockets about the signed-in person themselves (their notifications): everyone signed in connects.
+PERSONAL_SOCKETS = {"ws/notifications/"}
 
 KWARG = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -498,7 +506,7 @@ def test_websocket_matrix(production, people):
         path = fill(route, {kwarg: mine[key] for kwarg, key in kwargs.items()})
         nowhere = fill(route, {kwarg: missing(mine)[key] for kwarg, key in kwargs.items()})
         for name, user in identities.items():
-            if name in ROLES:
+            if name in ROLES or (route in PERSONAL_SOCKETS and user is not None):
                 cases.append((name, path, user, (True, None)))
             elif name == "anonymous":
                 cases.append((name, path, user, (False, CLOSE_UNAUTHENTICATED)))

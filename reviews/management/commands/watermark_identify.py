@@ -29,7 +29,8 @@ class Command(BaseCommand):
         if found.payload is None:
             self.stdout.write(f"no forensic watermark found (sync {found.confidence:.1f} σ)")
             raise SystemExit(1)
-        mark = (ForensicMark.objects.select_related("production", "viewer", "proposal__fix_request__shot", "clip")
+        mark = (ForensicMark.objects.select_related("production", "viewer", "proposal__fix_request__shot", "clip",
+                                                "share_guest__link__created_by")
                 .filter(payload=found.payload).first())
         if mark is None:
             self.stdout.write(f"payload {found.payload:08x} (sync {found.confidence:.1f} σ) was never issued by this portal")
@@ -39,6 +40,10 @@ class Command(BaseCommand):
         else:
             what = f"clip {mark.clip.name}" if mark.clip is not None else "the production"
         viewer = mark.viewer.get_full_name() or mark.viewer.get_username()
+        if mark.share_guest is not None:  # no account: the name they gave, and whose link it was
+            link = mark.share_guest.link
+            viewer = (f"guest {mark.share_guest.name!r} through share link {link.pk} made by "
+                      f"{link.created_by.get_username()}")
         self.stdout.write(
             f"payload {mark.payload:08x} (sync {found.confidence:.1f} σ, capture at {found.scale:.2f}× the sent size): "
             f"{viewer} ({mark.viewer.get_username()}), production {mark.production.code}, {what}, "

@@ -1,0 +1,57 @@
+"""A guest through a share link, in a fresh Chromium context (no account, no cookies): gives
+their name and the password, steps through the shared frames, leaves a note the production
+sees under their name — and is refused a decision (403)."""
+import datetime
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from reviews.models import ReviewNote
+from reviews.services.share_links import share_link_create
+
+from .browser import launch
+from .test_live_progress import in_thread
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def test_a_guest_reviews_and_notes_but_cannot_decide(asgi_server, small_proposal, people):
+    _, token = in_thread(lambda: share_link_create(proposal=small_proposal, actor=people["supervisor"],
+                                                   expires_in=datetime.timedelta(days=2), password="studio-cut-2"))
+    decisions = f"/api/productions/TEST/proposals/{small_proposal.pk}/decisions/"
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context()  # a fresh profile: no session, no account
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto(f"{asgi_server}/share/{token}/")
+        page.fill("input[name=name]", "Dana Exec")
+        page.fill("input[name=password]", "studio-cut-2")
+        page.click("#share-arrive button[type=submit]")
+        expect(page.locator("h1")).to_contain_text("CAR_0010")
+        expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+
+        image = page.locator("#share-frame")
+        page.wait_for_function("() => document.getElementById('share-frame').naturalWidth > 0")
+        page.click("#share-next")
+        expect(page.locator("#share-frame-number")).to_have_text(str(small_proposal.frame_in + 1))
+        assert image.get_attribute("src").endswith(f"/frames/after/{small_proposal.frame_in + 1}.jpg")
+        page.wait_for_function("() => document.getElementById('share-frame').complete "
+                               "&& document.getElementById('share-frame').naturalWidth > 0")
+        page.fill("#share-note-form textarea", "Her collar reads too blue here.")
+        page.click("#share-note-form button[type=submit]")
+        expect(page.locator("#share-notes")).to_contain_text("Dana Exec (guest) Her collar reads too blue here.")
+
+        assert errors == []  # (the refused decision below logs its 403)
+        status = page.evaluate("""async (url) => (await fetch(url, {method: "POST",
+            headers: {"Content-Type": "application/json"}, body: JSON.stringify({decision: "approve"})})).status""",
+                               decisions)
+        assert status == 403
+        context.close()
+        browser.close()
+    note = in_thread(lambda: ReviewNote.objects.select_related("author").get(proposal=small_proposal))
+    assert (note.frame, note.author.get_full_name()) == (small_proposal.frame_in + 1, "Dana Exec (guest)")
+    small_proposal.refresh_from_db()
+    assert small_proposal.status == "in_review"
