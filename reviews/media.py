@@ -12,7 +12,6 @@ a proposal's in ``proposals/job-<job id>/``:
 """
 from pathlib import Path
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
@@ -57,6 +56,9 @@ def review_frame_path(media_dir: str, side: str, frame: int) -> Path:
 def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes:
     """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``max_width`` pixels
     (default ``LOUPE_REVIEW_WIDTH``), resized with area averaging."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     height, width = frame.shape[:2]
     max_width = max_width or settings.LOUPE_REVIEW_WIDTH
     if width > max_width:
@@ -123,6 +125,9 @@ def region_outline(media_dir: str, *, max_points: int = 4000) -> list[list[list[
     pixel) as polygons ``[[[x, y], ...], ...]`` in shares (0–1) of the picture's width and height.
     Empty when the proposal has no region file or changed nothing; at most about ``max_points``
     points in all (the smallest polygons are dropped first)."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     path = media_path(media_dir) / "region.png"
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if mask is None:

@@ -23,13 +23,12 @@ import struct
 import unicodedata
 from datetime import datetime, timezone
 
-import cv2
 import numpy as np
 from django.conf import settings
 
 from engine.ops import watermark as forensic
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX
 OPACITY = 0.6
 
 
@@ -59,6 +58,9 @@ def watermark_boxes(*, width: int, height: int, text: str) -> list[tuple[int, in
 def _text_size(line: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
     """``cv2.getTextSize`` of ``line``, kept: OpenCV loads its Hershey fonts once per thread, and
     that first call costs 30–80 ms — a frame served by a fresh thread paid it."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     return cv2.getTextSize(line, FONT, scale, thickness)
 
 
@@ -96,6 +98,9 @@ def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tup
     ``patch × gain + ink`` — a dark outline, then the white text over it (anti-aliased coverage
     from ``cv2.putText``), at ``OPACITY`` over the picture. Drawn once per line (a reviewer's name
     and the minute), not per frame."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     outline, fill = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     origin = (2, shape[0] - 2 - _text_size(line, scale, thickness + 2)[1])
     cv2.putText(outline, line, origin, FONT, scale, 255, thickness + 2, cv2.LINE_AA)
@@ -145,6 +150,9 @@ def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("the review frame is not a readable JPEG")
@@ -152,6 +160,9 @@ def _decode(jpeg: bytes) -> np.ndarray:
 
 
 def _encode(image: np.ndarray) -> bytes:
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY])
     if not ok:
         raise RuntimeError("OpenCV could not encode a review JPEG")
@@ -232,6 +243,9 @@ def _restart_rows(jpeg: bytes) -> _Layout | None:
 def _burn_in_rows(layout: _Layout, text: str) -> bytes | None:
     """``layout``'s picture with ``text`` burnt in, re-encoding only the MCU rows under the
     boxes; None if the re-encoded rows would not fit the stored header (other tables)."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     quality = settings.LOUPE_REVIEW_JPEG_QUALITY
     mcu, last = layout.mcu_height, len(layout.rows) - 1
     bands: list[list[int]] = []  # [first MCU row, last MCU row] per box, merged when they touch

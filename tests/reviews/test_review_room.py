@@ -23,7 +23,8 @@ from engine.media.decode import read_frame
 from reviews.models import Annotation, AuditEvent, Job, ReviewNote
 from reviews.errors import NotAllowed
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_cancel, job_execute, job_submit
+from reviews.services.jobs import job_cancel, job_submit
+from reviews.worker.jobs import job_execute
 from reviews.services.productions import production_set_review_watermark
 from reviews.services.proposals import proposal_decide
 
