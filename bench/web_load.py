@@ -24,8 +24,9 @@ def walk(patterns):
             walk(pattern.url_patterns)
 walk(get_resolver().url_patterns)
 import portal.asgi
-for name in sys.argv[1:]:
+for name in sys.argv[2:]:
     __import__(name)
+exec(sys.argv[1])
 seconds, cpu_seconds = time.monotonic() - started, time.process_time() - started_cpu
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
 mib = lambda key: int(status[key].split()[0]) / 1024
@@ -34,11 +35,12 @@ print(json.dumps({"start_s": seconds, "cpu_s": cpu_seconds, "rss_mib": mib("VmRS
 """
 
 
-def load_web(*extra: str, timeout_s: float = 240) -> dict:
+def load_web(*extra: str, then: str = "", timeout_s: float = 240) -> dict:
     """Start a web process's imports in a new interpreter (then import the modules ``extra``
-    names too) and return ``{"start_s", "cpu_s", "rss_mib", "peak_mib", "modules"}``. Raises
-    ``RuntimeError`` with the interpreter's error output if it fails."""
-    completed = subprocess.run([sys.executable, "-c", _LOAD, *extra], cwd=ROOT, capture_output=True, text=True,
+    names too, then run the Python code ``then``) and return ``{"start_s", "cpu_s", "rss_mib",
+    "peak_mib", "modules"}``. Raises ``RuntimeError`` with the interpreter's error output if it
+    fails."""
+    completed = subprocess.run([sys.executable, "-c", _LOAD, then, *extra], cwd=ROOT, capture_output=True, text=True,
                                env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=timeout_s)
     if completed.returncode != 0:
         raise RuntimeError(completed.stderr[-3000:])

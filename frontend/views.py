@@ -76,6 +76,7 @@ FIX_REQUESTS_PER_PAGE = 50
 CLIPS_PER_PAGE = 48
 SHOTS_PER_PAGE = 100
 JOBS_PER_PAGE = 100
+REPORT_ROWS_PER_PAGE = 100
 
 
 @login_required
@@ -172,7 +173,7 @@ def clip_frame(request, clip_id, frame):
     """Frame ``frame`` of a clip's original as a review JPEG (to draw a mask on), for members of
     its production only, watermarked like review frames when the production watermarks them;
     each read is audited."""
-    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    # PyAV on first use (OpenCV only for an image-sequence original): docs/adr/0010-light-web-processes.md
     from engine.media.decode import read_frame
 
     clip = _clip_media(request, clip_id)
@@ -430,7 +431,7 @@ def report(request, code, report):
     The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot``,
     ``action`` and ``hide_media`` as query parameters, so a filtered trail is a link and its
     exports match it; the page shows it ``reports.AUDIT_PAGE_SIZE`` events at a time (``page``),
-    the exports whole."""
+    the other reports ``REPORT_ROWS_PER_PAGE`` rows at a time; the exports whole."""
     production = _production_page(request, code)
     try:
         authz.require(request.user, production, authz.READ_REPORTS)
@@ -453,6 +454,10 @@ def report(request, code, report):
         response = HttpResponse(exports.report_pdf(built, production_label=f"{production.code} {production.name}"),
                                 content_type="application/pdf")
     else:
+        if built.page is None:  # the other reports, one row per fix request or consent: paged on the page
+            pager = page_of(request, built.rows, per_page=REPORT_ROWS_PER_PAGE)
+            built.rows = list(pager["rows"])
+            built.page = {key: pager[key] for key in ("number", "pages", "total", "first", "last")}
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "report": built,
             "rows": [[exports.cell_text(value) for value in row] for row in built.rows],

@@ -12,6 +12,7 @@ A job runs at most once at a time and makes at most one proposal:
 - a delivery for a job that has ended does nothing.
 """
 import base64
+import json
 import logging
 import shutil
 import time
@@ -32,7 +33,8 @@ from engine.media.decode import FrameSource
 from engine.media.images import quantise
 from reviews import events, selectors, states, tasks
 from reviews.fixes import fix_spec
-from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
+from reviews.media import (REGION_OUTLINE_FILE, encode_review_jpeg, frame_name, media_path, proposal_media_dir,
+                           trace_region_outline)
 from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobState, Proposal
 from reviews.services.audit import audit_record
 from reviews.services.jobs import job_broadcast as _broadcast
@@ -235,6 +237,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             if writer.first is None:
                 raise EngineError("The fix produced no frames.")
             cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+            (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
             for name, data in run.extra_files(result).items():
                 (staging / name).write_bytes(data)
     except Cancelled:

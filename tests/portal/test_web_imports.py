@@ -7,16 +7,16 @@ from reviews.fixes import FIXES, clean_parameters
 
 #: Modules a web process must not hold: the deep-learning and image libraries the engine runs on.
 HEAVY_LIBRARIES = ("torch", "cv2", "OpenImageIO", "PyOpenColorIO", "reportlab", "kornia", "scipy", "sklearn")
-#: The engine modules a web process may hold: contracts, the fixes' parameter types, probing a
-#: video (PyAV) and the forensic mark (numpy).
+#: The engine modules a web process may hold: contracts, the fixes' parameter types, probing and
+#: decoding a video (PyAV) and the forensic mark (numpy).
 LIGHT_ENGINE_MODULES = frozenset({
     "engine", "engine.errors", "engine.params", "engine.fixes", "engine.fixes.params", "engine.media",
-    "engine.media.probe", "engine.ops", "engine.ops.watermark",
+    "engine.media.probe", "engine.media.decode", "engine.ops", "engine.ops.watermark",
 })
 
 
-def modules_after_loading_the_web(*extra: str) -> set[str]:
-    return set(load_web(*extra)["modules"])
+def modules_after_loading_the_web(*extra: str, then: str = "") -> set[str]:
+    return set(load_web(*extra, then=then)["modules"])
 
 
 def heavy(modules: set[str]) -> list[str]:
@@ -28,6 +28,19 @@ def heavy(modules: set[str]) -> list[str]:
 def test_loading_every_urlconf_and_the_asgi_app_imports_no_heavy_module():
     modules = modules_after_loading_the_web()
     assert "portal.asgi" in modules and "reviews.api.urls" in modules and "frontend.views" in modules
+    assert heavy(modules) == []
+
+
+def test_serving_frames_needs_no_opencv(footage):
+    """What a web process does per frame — decode an original's frame (a video: PyAV), encode a
+    review JPEG, burn in the reviewer's name and embed the forensic mark — loads nothing heavy."""
+    serve = (f"from engine.media.decode import read_frame\n"
+             f"from reviews.media import encode_review_jpeg\n"
+             f"from reviews.watermark import for_reader\n"
+             f"jpeg = encode_review_jpeg(read_frame({str(footage / 'clips' / 'sam2_02_cups.mp4')!r}, 12))\n"
+             f"assert for_reader(jpeg, 'Dana Director', 0x1234ABCD)[:2] == b'\\xff\\xd8'\n")
+    modules = modules_after_loading_the_web(then=serve)
+    assert "av" in modules and "PIL.Image" in modules  # it did decode and encode
     assert heavy(modules) == []
 
 
