@@ -118,9 +118,9 @@ def test_turning_the_watermark_on_reaches_a_room_already_open(proposal, people, 
                 await database_sync_to_async(production_set_review_watermark)(
                     production=proposal.production, enabled=True, actor=people["producer"])
             await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame, "sides": ["after"]}))
-            message = await socket.receive_output(10)
+            message = await socket.receive_output(60)
             while message.get("bytes") is None:
-                message = await socket.receive_output(10)
+                message = await socket.receive_output(60)
             (length,) = struct.unpack(">I", message["bytes"][:4])
             sent.append(message["bytes"][4 + length:])
         await socket.disconnect()
