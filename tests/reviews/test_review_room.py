@@ -280,10 +280,10 @@ def test_a_presenter_whose_process_died_loses_control_within_the_presence_ttl(pr
         assert connected
         room = await receive_event(artist, "room")
         assert room["state"]["presenter"] == director.pk  # still fresh: the artist does not take over
-        state = await receive_event(artist, "room.state", timeout=30,
+        state = await receive_event(artist, "room.state", timeout=60,  # a hang guard
                                     where=lambda data: data["presenter"] != director.pk)
         assert (state["presenter"], state["presenter_name"]) == (people["artist"].pk, "artist")
-        presence = await receive_event(artist, "presence", timeout=30,
+        presence = await receive_event(artist, "presence", timeout=60,
                                        where=lambda data: [p["name"] for p in data["people"]] == ["artist"])
         assert presence["people"][0]["user"] == people["artist"].pk
         await artist.disconnect()
