@@ -74,7 +74,8 @@ from portal.processes import (NGINX, NGINX_CONF, asgi_server_command, celery_wor
 from reviews.models import Job, Membership, Proposal, Role  # noqa: E402
 from reviews.services.clips import clip_ingest  # noqa: E402
 from reviews.services.fix_requests import fix_request_create  # noqa: E402
-from reviews.services.jobs import job_execute, job_submit  # noqa: E402
+from reviews.services.jobs import job_submit  # noqa: E402
+from reviews.worker.jobs import job_execute  # noqa: E402
 from reviews.services.productions import membership_add, production_create  # noqa: E402
 from reviews.services.shots import shot_create  # noqa: E402
 

@@ -66,7 +66,7 @@ from reviews.consumers import serve_frame  # noqa: E402
 from reviews.models import Job, Membership, Role  # noqa: E402
 from reviews.services.clips import clip_ingest  # noqa: E402
 from reviews.services.fix_requests import fix_request_create  # noqa: E402
-from reviews.services.jobs import job_execute  # noqa: E402
+from reviews.worker.jobs import job_execute  # noqa: E402
 from reviews.services.productions import membership_add, production_create  # noqa: E402
 from reviews.services.shots import shot_create  # noqa: E402
 

@@ -6,21 +6,19 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
-from engine.media import colour
-from engine.media.decode import read_frame
 from reviews import authz, measurements, reports, selectors, states
 from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
                            private, rendered_frame_path, review_frame_path)
-from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, JobState, Playlist, Production, Proposal,
-                            ProxyState, Role)
+from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, JobState, Playlist, Production,
+                            Proposal, ProxyState, Role)
 from reviews.reports import Report
 from reviews.consumers import serve_frame
 from reviews.watermark import for_reader
@@ -33,6 +31,7 @@ from reviews.services.jobs import job_payload
 from reviews.timecode import frame_timecode
 
 from . import exports
+from .paging import page_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,18 +71,53 @@ def productions(request):
                                                          "locked": selectors.productions_locked_for(request.user)})
 
 
+#: Rows per page of the site's long lists (``frontend.paging``).
+FIX_REQUESTS_PER_PAGE = 50
+CLIPS_PER_PAGE = 48
+SHOTS_PER_PAGE = 100
+JOBS_PER_PAGE = 100
+REPORT_ROWS_PER_PAGE = 100
+
+
+def _colorspace_names() -> list[str]:
+    """The input colour spaces a supervisor is offered (``engine.media.colour``: OpenColorIO,
+    loaded on the first supervisor's production page, as ingest loads it)."""
+    from engine.media import colour
+
+    return colour.colorspace_names()
+
+
 @login_required
 def production_detail(request, code):
+    """A production: its fix requests, newest first, ``FIX_REQUESTS_PER_PAGE`` at a time
+    (``page``), narrowed by ``status``, ``kind`` and ``q`` (in the shot's code) as query
+    parameters; its dailies ``CLIPS_PER_PAGE`` at a time (``clips_page``)."""
     production = _production_page(request, code)
     may_ingest = authz.may(request.user, production, authz.INGEST_FOOTAGE)
+    filters = {name: request.GET.get(name, "").strip() for name in ("status", "kind", "q")}
+    fix_requests = selectors.fix_requests_of(production).order_by("-created_at", "-id")
+    if filters["status"]:
+        fix_requests = fix_requests.filter(status=filters["status"])
+    if filters["kind"]:
+        fix_requests = fix_requests.filter(kind=filters["kind"])
+    if filters["q"]:
+        fix_requests = fix_requests.filter(shot__code__icontains=filters["q"])
+    fix_page = page_of(request, fix_requests, per_page=FIX_REQUESTS_PER_PAGE)
+    clip_page = page_of(request, selectors.clips_of(production).order_by("name", "id"), per_page=CLIPS_PER_PAGE,
+                        parameter="clips_page")
     return render(request, "frontend/production.html", {
         "production": production,
         "roles": sorted(authz.roles_in(request.user, production)),
-        "clips": selectors.clips_of(production),
-        "fix_requests": selectors.fix_requests_of(production),
+        "clips": clip_page["rows"],
+        "clip_pager": clip_page,
+        "fix_requests": fix_page["rows"],
+        "fix_pager": fix_page,
+        "filters": filters,
+        "statuses": FixRequestStatus.choices,
+        "kinds": FixKind.choices,
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
         "may_ingest": may_ingest,
-        "colorspaces": colour.colorspace_names() if may_ingest else (),
+        "colorspaces": _colorspace_names() if may_ingest else (),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),
@@ -156,6 +190,9 @@ def clip_frame(request, clip_id, frame):
     """Frame ``frame`` of a clip's original as a review JPEG (to draw a mask on), for members of
     its production only, watermarked like review frames when the production watermarks them;
     each read is audited."""
+    # PyAV on first use (OpenCV only for an image-sequence original): docs/adr/0010-light-web-processes.md
+    from engine.media.decode import read_frame
+
     clip = _clip_media(request, clip_id)
     if not 0 <= frame < clip.frame_count:
         raise Http404(f"The clip has frames 0–{clip.frame_count - 1}.")
@@ -223,16 +260,18 @@ def proposal_rendered_frame(request, proposal_id, frame):
 def shot_board(request, code):
     """The post supervisor's shot board: every shot with its thumbnail, source range in frames
     and timecode, status, open fix requests, assignees and the soonest due date; filtered by
-    status, assignee, fix kind and a search, sorted by a column — all as query parameters, so a
+    status, assignee, fix kind and a search, sorted by a column, ``SHOTS_PER_PAGE`` shots a page
+    (``page``) — all as query parameters, so a
     filtered board is a link. Supervisors select shots to assign in bulk and file fix requests
     with a mask drawn on a frame (board.js, through the API). Job progress of the shots' fix
     requests arrives live over the production's socket (shot_board.js)."""
     production = _production_page(request, code)
     filters = {name: request.GET.get(name, "").strip() for name in ("status", "assignee", "kind", "q", "sort")}
-    shots = list(selectors.shot_board(production, status=filters["status"], assignee=filters["assignee"],
-                                      kind=filters["kind"], search=filters["q"], sort=filters["sort"] or "cut"))
+    pager = page_of(request, selectors.shot_board(production, status=filters["status"], assignee=filters["assignee"],
+                                                 kind=filters["kind"], search=filters["q"], sort=filters["sort"] or "cut"),
+                    per_page=SHOTS_PER_PAGE)
     rows = []
-    for shot in shots:
+    for shot in pager["rows"]:
         clip = shot.clip
         rows.append({
             "shot": shot,
@@ -253,6 +292,7 @@ def shot_board(request, code):
     return render(request, "frontend/shot_board.html", {
         "production": production,
         "rows": rows,
+        "pager": pager,
         "statuses": selectors.SHOT_STATUSES.items(),
         "kinds": FixKind.choices,
         "kind_needs": [(kind, label, FIXES[kind].needs) for kind, label in FixKind.choices],
@@ -312,19 +352,23 @@ def finding_crop(request, finding_id, side):
 @login_required
 def assignments(request):
     """The artist's "my assignments": fix requests assigned to them in all their productions,
-    those still in work first, soonest due first, with their latest version."""
-    fix_requests = selectors.assignments_of(request.user)
-    return render(request, "frontend/assignments.html", {"fix_requests": fix_requests})
+    those still in work first, soonest due first, with their latest version;
+    ``FIX_REQUESTS_PER_PAGE`` at a time (``page``)."""
+    pager = page_of(request, selectors.assignments_of(request.user), per_page=FIX_REQUESTS_PER_PAGE)
+    return render(request, "frontend/assignments.html", {"fix_requests": pager["rows"], "pager": pager})
 
 
 @login_required
 def jobs(request, code):
-    """A production's engine jobs — queued, running (with progress, ETA and a live preview),
-    failed with their errors — with cancel and retry for those who may run jobs."""
+    """A production's engine jobs, newest first, ``JOBS_PER_PAGE`` at a time (``page``) — queued,
+    running (with progress, ETA and a live preview), failed with their errors — with cancel and
+    retry for those who may run jobs."""
     production = _production_page(request, code)
+    pager = page_of(request, selectors.jobs_of(production).order_by("-created_at", "-id"), per_page=JOBS_PER_PAGE)
     return render(request, "frontend/jobs.html", {
         "production": production,
-        "jobs": [job_payload(job) | {"job": job} for job in selectors.jobs_of(production)[:200]],
+        "jobs": [job_payload(job) | {"job": job} for job in pager["rows"]],
+        "pager": pager,
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
     })
 
@@ -405,7 +449,7 @@ def report(request, code, report):
     The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot``,
     ``action`` and ``hide_media`` as query parameters, so a filtered trail is a link and its
     exports match it; the page shows it ``reports.AUDIT_PAGE_SIZE`` events at a time (``page``),
-    the exports whole."""
+    the other reports ``REPORT_ROWS_PER_PAGE`` rows at a time; the exports whole."""
     production = _production_page(request, code)
     try:
         authz.require(request.user, production, authz.READ_REPORTS)
@@ -421,11 +465,17 @@ def report(request, code, report):
             "error": f"Dates are YYYY-MM-DD ({error})."}, status=400)
     stem = f"{production.code}-{report}-{timezone.now():%Y%m%d-%H%M}"
     if export == "csv":
-        response = HttpResponse(exports.report_csv(built), content_type="text/csv; charset=utf-8")
+        # Streamed as it is read: the first bytes leave at once, memory is one chunk (issue #24).
+        response = StreamingHttpResponse(exports.stream_from_sync(exports.report_csv_chunks(built)),
+                                         content_type="text/csv; charset=utf-8")
     elif export == "pdf":
         response = HttpResponse(exports.report_pdf(built, production_label=f"{production.code} {production.name}"),
                                 content_type="application/pdf")
     else:
+        if built.page is None:  # the other reports, one row per fix request or consent: paged on the page
+            pager = page_of(request, built.rows, per_page=REPORT_ROWS_PER_PAGE)
+            built.rows = list(pager["rows"])
+            built.page = {key: pager[key] for key in ("number", "pages", "total", "first", "last")}
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "report": built,
             "rows": [[exports.cell_text(value) for value in row] for row in built.rows],

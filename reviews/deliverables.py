@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
-import OpenImageIO as oiio
 import opentimelineio as otio
-from av.video.reformatter import ColorRange, Colorspace
 
 
 class DeliverableError(Exception):
@@ -82,6 +79,9 @@ def deliverable_write(*, folder: Path, name: str, delivery_format: DeliveryForma
     Raises ``DeliverableError`` for a picture smaller than the format accepts or an encoder
     failure; nothing is left behind then.
     """
+    # on the worker only: web processes start without OpenImageIO or PyAV (docs/adr/0010-light-web-processes.md)
+    import av
+
     minimum = delivery_format.minimum_size
     if width < minimum[0] or height < minimum[1]:
         raise DeliverableError(f"{delivery_format.label} needs pictures of at least {minimum[0]}×{minimum[1]}; "
@@ -131,6 +131,9 @@ def _check(index: int, frame: np.ndarray, width: int, height: int) -> None:
 
 def _write_images(folder: Path, name: str, delivery_format: DeliveryFormat, frames: Iterable[np.ndarray],
                   width: int, height: int, frame_rate: Fraction, start_timecode: str, reel: str) -> None:
+    # on the worker only: web processes start without OpenImageIO or PyAV (docs/adr/0010-light-web-processes.md)
+    import OpenImageIO as oiio
+
     rate = float(frame_rate)
     drop_frame = ";" in start_timecode
     start = otio.opentime.from_timecode(start_timecode, rate)
@@ -158,6 +161,10 @@ def _write_images(folder: Path, name: str, delivery_format: DeliveryFormat, fram
 
 def _encode(container, delivery_format: DeliveryFormat, frames: Iterable[np.ndarray], width: int, height: int,
             frame_rate: Fraction, reel: str) -> None:
+    # on the worker only: web processes start without OpenImageIO or PyAV (docs/adr/0010-light-web-processes.md)
+    import av
+    from av.video.reformatter import ColorRange, Colorspace
+
     try:
         stream = container.add_stream(delivery_format.codec, rate=frame_rate)
         stream.width, stream.height = width, height

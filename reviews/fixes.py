@@ -1,38 +1,19 @@
-"""The fixes the portal offers, by fix kind: how their parameters are checked, which engine
-module runs them and what they store beside their frames. Adding a fix kind means adding an
-entry here."""
+"""The fixes the portal offers, by fix kind: what each needs, how its parameters are checked and
+the method it names. Adding a fix kind means adding an entry here and its run in
+``reviews.worker.fixes``.
+
+Web processes import this module, so it imports no engine module that needs torch or OpenCV:
+the parameter types come from ``engine.fixes.params`` (docs/adr/0010-light-web-processes.md).
+"""
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-import cv2
-import numpy as np
-
 from engine.errors import ParameterError
-from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
-from engine.media.decode import FrameSource
-from engine.ops import region
+from engine.fixes.params import (BackgroundParams, ContinuityParams, MatchParams, PlateParams, RebuildParams,
+                                 RelightParams, RemovalParams)
 
 from .errors import ServiceError
 from .models import FixKind
-
-
-@dataclass(frozen=True)
-class FixInputs:
-    """What a job hands to a fix: frames, the reference, parameters, the production's look
-    file when the fix applies one, the fix request's drawn mask, and the engine's callbacks."""
-
-    shot: FrameSource
-    reference: FrameSource | None
-    params: Any
-    look_path: Path | None
-    sink: Callable
-    progress: Callable
-    should_cancel: Callable
-    mask: dict | list | None = None  # FixRequest.mask: one outline {"frame", "shape", "points"} or a list (keyframes)
-    clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
-    matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
-    mask_sink: Callable | None = None  # mask_sink(frame, hole uint8 [H, W]) stores the region a frame may change
 
 
 @dataclass(frozen=True)
@@ -57,7 +38,6 @@ class LookTransferParams:
 @dataclass(frozen=True)
 class FixSpec:
     params_type: Any  # a dataclass with from_dict() / to_dict()
-    run: Callable[[FixInputs], Any]  # returns an engine FixResult
     method: str  # shown with every proposal
     needs_reference: bool
     # What a supervisor filing this fix gives it, in a sentence (shown beside the kind).
@@ -66,8 +46,6 @@ class FixSpec:
     # The region comes from the mask drawn on the fix request (never from parameters, which
     # could name server folders): required when True.
     needs_mask: bool = False
-    # Files stored beside the proposal's frames, made from the engine's result.
-    extra_files: Callable[[Any], dict[str, bytes]] = field(default=lambda result: {})
     # Whether these (cleaned) parameters need the shot's clean plate (a clean_plate proposal).
     needs_clean_plate: Callable[[dict], bool] = field(default=lambda parameters: False)
     # Checks the parameters against the fix request's frames [frame_in, frame_out); raises ParameterError.
@@ -82,10 +60,6 @@ class FixSpec:
         return self.method_ran(parameters) if self.method_ran else self.method
 
 
-def _engine_callbacks(inputs: FixInputs) -> dict:
-    return {"sink": inputs.sink, "progress": inputs.progress, "should_cancel": inputs.should_cancel}
-
-
 #: Parameters that name a mask source; in the portal the mask is drawn on the fix request instead.
 MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
 
@@ -98,47 +72,7 @@ def mask_outlines(mask: dict | list | None) -> list[dict]:
     return list(mask) if isinstance(mask, list) else [mask]
 
 
-def _drawn_polygon(outline: dict) -> np.ndarray:
-    """float32 [K, 2] (x, y) of a drawn outline (a rectangle is two opposite corners)."""
-    points = np.float32(outline["points"])
-    if outline["shape"] == "rectangle":
-        (x0, y0), (x1, y1) = points
-        return region.box_polygon([x0, y0, x1 - x0, y1 - y0])
-    return points
-
-
-def _tracked(i: FixInputs) -> region.TrackedOutlines:
-    """The drawn outlines tracked through the shot (between two keyframes, both)."""
-    outlines = {outline["frame"]: _drawn_polygon(outline) for outline in mask_outlines(i.mask)}
-    return region.track_keyframes(i.shot, outlines, should_cancel=i.should_cancel)
-
-
-def _remove_object(i: FixInputs):
-    """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
-    return remove.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
-
-
-def _clean_plate(i: FixInputs):
-    """A clean plate; one drawn outline marks what to leave out on every frame (a locked-off
-    shot), outlines on several keyframes are tracked through the shot."""
-    outlines = mask_outlines(i.mask)
-    if len(outlines) > 1:
-        leave_out = _tracked(i)
-    elif outlines:
-        probe = i.shot.clip_probe
-        leave_out = region.rasterise(_drawn_polygon(outlines[0]), (probe.height, probe.width))
-    else:
-        leave_out = None
-    return clean_plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
-
-
-def _replace_background(i: FixInputs):
-    """Background replacement: the reference shot is the new background plate."""
-    return background.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
-                         matte_sink=i.matte_sink, **_engine_callbacks(i))
-
-
-def _check_missing_frames(params: rebuild.RebuildParams, frame_in: int, frame_out: int) -> None:
+def _check_missing_frames(params: RebuildParams, frame_in: int, frame_out: int) -> None:
     """The frames to rebuild lie in the fix request's frames, and not all of them."""
     outside = [number for number in params.missing if not frame_in <= number < frame_out]
     if outside:
@@ -150,17 +84,9 @@ def _check_missing_frames(params: rebuild.RebuildParams, frame_in: int, frame_ou
         raise ParameterError("every frame of the fix request is missing: there is nothing to rebuild from")
 
 
-def _png(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a PNG")
-    return data.tobytes()
-
-
 FIXES: dict[str, FixSpec] = {
     FixKind.COLOR_MATCH: FixSpec(
-        params_type=match.MatchParams,
-        run=lambda i: match.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
+        params_type=MatchParams,
         method="engine.fixes.match shot match — MKL (Pitié & Kokaram 2007) or Reinhard et al. 2001, in CIELAB "
                "(ACEScct at source precision for sources deeper than 8 bits)",
         method_ran=lambda parameters: "engine.fixes.match shot match in CIELAB (ACEScct for sources deeper than "
@@ -174,16 +100,13 @@ FIXES: dict[str, FixSpec] = {
               '"reference_box": [left, top, right, bottom] (fractions, balance only)}.',
     ),
     FixKind.RELIGHT: FixSpec(
-        params_type=relight.RelightParams,
-        run=lambda i: relight.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
+        params_type=RelightParams,
         method="engine.fixes.relight — exposure, CAT02 white balance and contrast as an ASC CDL v1.2",
         needs_reference=True,
         needs="A reference shot whose light to match.",
-        extra_files=lambda result: {"grade.cc": result.cdl.to_cc_xml("loupe_relight").encode()},
     ),
     FixKind.LOOK_TRANSFER: FixSpec(
         params_type=LookTransferParams,
-        run=lambda i: look.apply_look(i.shot, i.look_path, **_engine_callbacks(i)),
         method="engine.fixes.look — the production's look model, a 3D LUT applied through a dense 8-bit table "
                "(at source precision for sources deeper than 8 bits)",
         needs_reference=False,
@@ -191,8 +114,7 @@ FIXES: dict[str, FixSpec] = {
         needs_look_model=True,
     ),
     FixKind.OBJECT_REMOVAL: FixSpec(
-        params_type=remove.RemovalParams,
-        run=_remove_object,
+        params_type=RemovalParams,
         method="engine.fixes.remove — flow-guided video inpainting (DIS flow, propagation both ways, exemplar fill, "
                "regrain); pixels outside mask + margin untouched",
         needs_reference=False,
@@ -202,17 +124,13 @@ FIXES: dict[str, FixSpec] = {
         needs_mask=True,
     ),
     FixKind.CLEAN_PLATE: FixSpec(
-        params_type=clean_plate.PlateParams,
-        run=_clean_plate,
+        params_type=PlateParams,
         method="engine.fixes.clean_plate — frames aligned by homography, robust temporal median without masked or moving pixels",
         needs_reference=False,
         needs="Optionally a mask of what to leave out of the plate on every frame.",
-        extra_files=lambda result: {"plate.png": _png(result.plate),
-                                    "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))},
     ),
     FixKind.BACKGROUND_REPLACE: FixSpec(
-        params_type=background.BackgroundParams,
-        run=_replace_background,
+        params_type=BackgroundParams,
         method="engine.fixes.background — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
                "mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
         needs_reference=True,
@@ -226,8 +144,7 @@ FIXES: dict[str, FixSpec] = {
             "harmonisation, light wrap and regrain",
     ),
     FixKind.FRAME_REBUILD: FixSpec(
-        params_type=rebuild.RebuildParams,
-        run=lambda i: rebuild.run(shot=i.shot, params=i.params, **_engine_callbacks(i)),
+        params_type=RebuildParams,
         method="engine.fixes.rebuild — motion-compensated interpolation: bidirectional DIS flow, forward splatting "
                "with occlusion reasoning (Baker et al. 2011), Super SloMo blend (Jiang et al. 2018)",
         needs_reference=False,
@@ -235,9 +152,7 @@ FIXES: dict[str, FixSpec] = {
         check_frames=_check_missing_frames,
     ),
     FixKind.CONTINUITY_CHECK: FixSpec(
-        params_type=continuity.ContinuityParams,
-        run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
-                                     progress=i.progress, should_cancel=i.should_cancel),
+        params_type=ContinuityParams,
         method="engine.fixes.continuity — takes aligned by homography, temporal-median plates without what moves, "
                "MKL colour normalisation, CIELAB difference with parallax tolerance",
         needs_reference=True,

@@ -10,14 +10,15 @@ a proposal's in ``proposals/job-<job id>/``:
   row of MCUs (see ``reviews.watermark``);
 - ``region.png`` — the region the fix changed (255) and left untouched (0).
 """
+import io
+import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
+from PIL import Image
 
-from reviews.watermark import restart_interval
 
 SIDES = ("before", "after")
 
@@ -56,21 +57,20 @@ def review_frame_path(media_dir: str, side: str, frame: int) -> Path:
 
 def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes:
     """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``max_width`` pixels
-    (default ``LOUPE_REVIEW_WIDTH``), resized with area averaging."""
+    (default ``LOUPE_REVIEW_WIDTH``), resized with box (area) averaging, at
+    ``LOUPE_REVIEW_JPEG_QUALITY`` through Pillow (libjpeg-turbo; no OpenCV in web processes)."""
     height, width = frame.shape[:2]
     max_width = max_width or settings.LOUPE_REVIEW_WIDTH
+    image = Image.fromarray(np.ascontiguousarray(frame))
     if width > max_width:
         new_width = max_width
         new_height = max(2, round(height * new_width / width / 2) * 2)
-        frame = cv2.resize(frame, (new_width, new_height), interpolation=cv2.INTER_AREA)
+        image = image.resize((new_width, new_height), Image.Resampling.BOX)
     # A restart marker after each MCU row: the watermark re-encodes only the rows it covers
     # (reviews.watermark.burn_in_jpeg). Costs about 0.1 % in size.
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [
-        cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY,
-        cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(frame.shape[1])])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a review JPEG")
-    return data.tobytes()
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=settings.LOUPE_REVIEW_JPEG_QUALITY, restart_marker_rows=1)
+    return out.getvalue()
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
@@ -117,13 +117,30 @@ def private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+#: Beside ``region.png``: its outline as ``region_outline`` gives it, written by the worker
+#: that made the proposal, so that web processes read JSON instead of tracing contours.
+REGION_OUTLINE_FILE = "region_outline.json"
+
+
 def region_outline(media_dir: str, *, max_points: int = 4000) -> list[list[list[float]]]:
-    """The outline of the region a proposal changed: the outer contours of ``region.png``
-    (OpenCV ``findContours``, Suzuki & Abe 1985, simplified by Douglas–Peucker to within one
-    pixel) as polygons ``[[[x, y], ...], ...]`` in shares (0–1) of the picture's width and height.
-    Empty when the proposal has no region file or changed nothing; at most about ``max_points``
-    points in all (the smallest polygons are dropped first)."""
-    path = media_path(media_dir) / "region.png"
+    """The outline of the region a proposal changed (``trace_region_outline`` of its
+    ``region.png``), as the worker stored it (``REGION_OUTLINE_FILE``); traced here — with OpenCV,
+    on first use — only for a proposal made before the file existed."""
+    stored = media_path(media_dir) / REGION_OUTLINE_FILE
+    if stored.is_file():
+        return json.loads(stored.read_text())
+    return trace_region_outline(media_path(media_dir) / "region.png", max_points=max_points)
+
+
+def trace_region_outline(path: Path, *, max_points: int = 4000) -> list[list[list[float]]]:
+    """The outer contours of the region mask at ``path`` (OpenCV ``findContours``, Suzuki & Abe
+    1985, simplified by Douglas–Peucker to within one pixel) as polygons ``[[[x, y], ...], ...]``
+    in shares (0–1) of the picture's width and height. Empty when there is no such file or the
+    mask is empty; at most about ``max_points`` points in all (the smallest polygons are dropped
+    first)."""
+    # OpenCV on the worker (and for proposals older than REGION_OUTLINE_FILE): web processes start without it
+    import cv2
+
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if mask is None:
         return []

@@ -9,6 +9,7 @@ scoped to the production.
 import datetime
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
@@ -22,13 +23,15 @@ from .models import (Alteration, AuditEvent, ConsentRequest, Decision, Delivered
 
 @dataclass
 class Report:
-    """``rows``: one list of values per line, in ``columns`` order. ``summary``: (label, value)
-    lines shown above the table. ``filters``: the filters applied, as given."""
+    """``rows``: one list of values per line, in ``columns`` order — a list, or for the whole
+    audit trail an iterator read once, a chunk of events at a time (``audit_rows``), so that an
+    export's memory does not grow with the trail. ``summary``: (label, value) lines shown above
+    the table. ``filters``: the filters applied, as given."""
 
     key: str
     title: str
     columns: list[str]
-    rows: list[list]
+    rows: Iterable[list]
     summary: list[tuple[str, str]] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
     #: When only one page of the rows was asked for: ``{"number", "pages", "total", "first", "last"}``.
@@ -205,7 +208,8 @@ def audit_report(production: Production, *, date_from: str = "", date_to: str = 
                  shot: str = "", action: str = "", hide_media: bool = False, page: str | int | None = None) -> Report:
     """The audit trail in order, filtered as ``audit_events`` says. With ``page`` (a number;
     out of range or not a number gives the nearest page), only that page of ``AUDIT_PAGE_SIZE``
-    events, and ``Report.page`` says where it is; without, every event (exports).
+    events, and ``Report.page`` says where it is; without, every event (exports), as an iterator
+    that reads them ``AUDIT_CHUNK`` at a time (``audit_rows``).
 
     Raises ``ValueError`` for a date that is not YYYY-MM-DD.
     """
@@ -214,16 +218,39 @@ def audit_report(production: Production, *, date_from: str = "", date_to: str = 
     where = None
     if page is not None:
         one = Paginator(events, AUDIT_PAGE_SIZE).get_page(page)
-        events = one.object_list
         where = {"number": one.number, "pages": one.paginator.num_pages, "total": one.paginator.count,
                  "first": one.start_index(), "last": one.end_index()}
-    rows = [[event.pk, _when(event.created_at), _person(event.actor), event.action,
-             f"{event.target_type}:{event.target_id}", event.payload, event.hash[:16]] for event in events]
+        rows = [_audit_row(event) for event in one.object_list]
+    else:
+        rows = audit_rows(events)
     filters = {name: value for name, value in (("from", date_from), ("to", date_to), ("person", person),
                                                ("shot", shot), ("action", action),
                                                ("hide_media", "yes" if hide_media else "")) if value}
     return Report("audit", REPORTS["audit"], ["Event", "At (UTC)", "Person", "Action", "Target", "Details", "Hash"],
                   rows, filters=filters, page=where)
+
+
+#: Audit events read at once by exports of the whole trail (one query each, by id).
+AUDIT_CHUNK = 2000
+
+
+def _audit_row(event: AuditEvent) -> list:
+    return [event.pk, _when(event.created_at), _person(event.actor), event.action,
+            f"{event.target_type}:{event.target_id}", event.payload, event.hash[:16]]
+
+
+def audit_rows(events, *, chunk: int = AUDIT_CHUNK) -> Iterator[list]:
+    """The rows of ``events`` (an ``audit_events`` queryset, in id order), read ``chunk`` events
+    per query by keyset (``id > the last one read``): memory stays one chunk whatever the
+    trail's length, no cursor is held open between chunks, and events appended meanwhile are
+    included only if they match and come after (the trail is append-only)."""
+    last = 0
+    while True:
+        batch = list(events.filter(id__gt=last)[:chunk])
+        yield from (_audit_row(event) for event in batch)
+        if len(batch) < chunk:
+            return
+        last = batch[-1].pk
 
 
 def audit_actions(production: Production) -> list[str]:

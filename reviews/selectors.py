@@ -93,7 +93,7 @@ def assignments_of(user: User | AnonymousUser, *, production: Production | None 
         fixes = fixes.filter(production=production)
     in_work = Case(When(status__in=ACTIVE_FIX_STATUSES, then=Value(0)), default=Value(1))
     return (fixes.select_related("production", "shot__clip", "reference_shot", "assignee")
-            .prefetch_related("proposals")
+            .prefetch_related("proposals", "performers")
             .order_by(in_work, F("due_date").asc(nulls_last=True), "-created_at"))
 
 

@@ -1,12 +1,14 @@
-"""Celery tasks: thin calls of services. Idempotent — a job identifies the one proposal it makes."""
+"""Celery tasks: thin calls of services. Idempotent — a job identifies the one proposal it makes.
+
+Web processes import this module to queue tasks (``.delay``), so it imports nothing heavy at
+module level: each task imports what it runs (``reviews.worker``, the engine) in its body, on
+the worker (docs/adr/0010-light-web-processes.md).
+"""
 import logging
 
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-
-from reviews.services.jobs import JobBusy, job_execute
-from reviews.services.notifications import notification_digest_send
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +25,17 @@ logger = logging.getLogger(__name__)
 )
 def job_run(self, job_id: int) -> int | None:
     """Run engine job ``job_id`` (queue ``gpu``); returns the proposal id, or None."""
+    from reviews.worker.jobs import JobBusy, job_execute
+
     try:
         proposal = job_execute(job_id=job_id, worker=self.request.hostname or "local")
     except JobBusy:
         # Another worker is running it. Look again once its lease could have run out, so that
-        # if that worker dies this message finishes the job.
-        raise self.retry(countdown=settings.LOUPE_JOB_LEASE_S, max_retries=None) from None
+        # if that worker dies this message finishes the job: as a fresh message, not
+        # self.retry(), which counts against max_retries (Celery reads max_retries=None as the
+        # task's own 8) — a job that outlived them was left with no message once its worker died.
+        job_run.apply_async((job_id,), countdown=settings.LOUPE_JOB_LEASE_S)
+        return None
     return proposal.pk if proposal else None
 
 
@@ -100,4 +107,6 @@ def delivery_run(delivery_id: int) -> str | None:
 @shared_task
 def notification_digest_run() -> int:
     """The daily notification digest (``manage.py send_notification_digest``), for Celery beat."""
+    from reviews.services.notifications import notification_digest_send
+
     return notification_digest_send()

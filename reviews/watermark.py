@@ -4,8 +4,10 @@ frame streamed to a review room, and the invisible forensic mark of the viewing 
 to who saw it and when.
 
 The text is drawn twice — bottom left and top right, white with a dark outline at 60 % opacity —
-so cropping one corner away leaves the other. OpenCV's Hershey fonts draw ASCII only: other
-characters are transliterated (NFKD, accents dropped) or shown as ``?``.
+so cropping one corner away leaves the other, in Pillow's built-in FreeType font (Aileron),
+ASCII only: other characters are transliterated (NFKD, accents dropped) or shown as ``?``. JPEG
+decoding and encoding go through Pillow (libjpeg-turbo) too: a web process serves watermarked
+frames without OpenCV (docs/adr/0010-light-web-processes.md).
 
 Cost. Review JPEGs are stored with a restart marker after every row of MCUs
 (``encode_review_jpeg``), so each MCU row is an independent run of entropy-coded bytes (JPEG,
@@ -18,18 +20,18 @@ generation of JPEG loss). A JPEG without restart markers per row, or whose table
 would not reproduce, takes the plain way: decode, draw, encode.
 """
 import functools
+import io
 import re
 import struct
 import unicodedata
 from datetime import datetime, timezone
 
-import cv2
 import numpy as np
 from django.conf import settings
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from engine.ops import watermark as forensic
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 OPACITY = 0.6
 
 
@@ -55,11 +57,22 @@ def watermark_boxes(*, width: int, height: int, text: str) -> list[tuple[int, in
     return [left, right]
 
 
+@functools.lru_cache(maxsize=16)
+def _font(scale: float) -> ImageFont.FreeTypeFont:
+    """Pillow's built-in font at ``FONT_PX_PER_SCALE × scale`` pixels."""
+    return ImageFont.load_default(size=max(8, round(FONT_PX_PER_SCALE * scale)))
+
+
+#: Font size in pixels per unit of ``_size``'s scale (a 1600-pixel-wide picture: 28 px).
+FONT_PX_PER_SCALE = 28
+
+
 @functools.lru_cache(maxsize=256)
 def _text_size(line: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
-    """``cv2.getTextSize`` of ``line``, kept: OpenCV loads its Hershey fonts once per thread, and
-    that first call costs 30–80 ms — a frame served by a fresh thread paid it."""
-    return cv2.getTextSize(line, FONT, scale, thickness)
+    """``((width, height above the baseline), depth below it)`` in pixels of ``line`` drawn with an
+    outline ``thickness // 2`` pixels wide; kept, as a line is drawn on every frame for a minute."""
+    left, top, right, bottom = _font(scale).getbbox(line, anchor="ls", stroke_width=thickness // 2)
+    return (right - left, -top), bottom
 
 
 def _size(width: int) -> tuple[float, int]:
@@ -94,12 +107,15 @@ def burn_in(image: np.ndarray, text: str, *, frame_height: int | None = None, to
 def _ink(line: str, scale: float, thickness: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The text of a box of ``shape`` as ``(gain, ink)`` (float32 [h, w, 1]): the marked box is
     ``patch × gain + ink`` — a dark outline, then the white text over it (anti-aliased coverage
-    from ``cv2.putText``), at ``OPACITY`` over the picture. Drawn once per line (a reviewer's name
+    from Pillow's FreeType rendering), at ``OPACITY`` over the picture. Drawn once per line (a reviewer's name
     and the minute), not per frame."""
-    outline, fill = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
-    origin = (2, shape[0] - 2 - _text_size(line, scale, thickness + 2)[1])
-    cv2.putText(outline, line, origin, FONT, scale, 255, thickness + 2, cv2.LINE_AA)
-    cv2.putText(fill, line, origin, FONT, scale, 255, thickness, cv2.LINE_AA)
+    font, stroke = _font(scale), (thickness + 2) // 2
+    left, _, _, bottom = font.getbbox(line, anchor="ls", stroke_width=stroke)
+    origin = (2 - left, shape[0] - 2 - bottom)
+    outline, fill = Image.new("L", (shape[1], shape[0])), Image.new("L", (shape[1], shape[0]))
+    ImageDraw.Draw(outline).text(origin, line, font=font, fill=255, anchor="ls", stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(fill).text(origin, line, font=font, fill=255, anchor="ls")
+    outline, fill = np.asarray(outline), np.asarray(fill)
     dark = outline[..., None].astype(np.float32) / 255
     white = fill[..., None].astype(np.float32) / 255
     # ink layer = (patch × (1 − dark)) × (1 − white) + 255 × white; shown at OPACITY over patch.
@@ -145,29 +161,27 @@ def burn_in_jpeg(jpeg: bytes, text: str) -> bytes:
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("the review frame is not a readable JPEG")
-    return image
+    """uint8 [H, W, 3] RGB of a JPEG; ``ValueError`` if it does not decode."""
+    try:
+        with Image.open(io.BytesIO(jpeg)) as image:
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError("the review frame is not a readable JPEG") from error
 
 
-def _encode(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, settings.LOUPE_REVIEW_JPEG_QUALITY])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a review JPEG")
-    return data.tobytes()
+def _encode(image: np.ndarray, **options) -> bytes:
+    """A JPEG of ``image`` (uint8 [H, W, 3]) at ``LOUPE_REVIEW_JPEG_QUALITY`` (4:2:0, libjpeg's
+    standard tables; ``options`` are Pillow's JPEG options)."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(out, "JPEG", quality=settings.LOUPE_REVIEW_JPEG_QUALITY,
+                                                      **options)
+    return out.getvalue()
 
 
 # -- restart-row splicing ----------------------------------------------------------------------
 _SOF_BASELINE = 0xC0
 _SOS, _DRI, _DQT, _DHT = 0xDA, 0xDD, 0xDB, 0xC4
 _RESTART = re.compile(rb"\xff[\xd0-\xd7]")
-
-
-def restart_interval(width: int) -> int:
-    """Restart interval (in MCUs) of a review JPEG ``width`` pixels wide: one row of 16×16 MCUs
-    (4:2:0, OpenCV's default sampling), so each MCU row can be replaced on its own."""
-    return -(-width // 16)
 
 
 class _Layout:
@@ -232,7 +246,6 @@ def _restart_rows(jpeg: bytes) -> _Layout | None:
 def _burn_in_rows(layout: _Layout, text: str) -> bytes | None:
     """``layout``'s picture with ``text`` burnt in, re-encoding only the MCU rows under the
     boxes; None if the re-encoded rows would not fit the stored header (other tables)."""
-    quality = settings.LOUPE_REVIEW_JPEG_QUALITY
     mcu, last = layout.mcu_height, len(layout.rows) - 1
     bands: list[list[int]] = []  # [first MCU row, last MCU row] per box, merged when they touch
     for _, y0, _, y1 in sorted(watermark_boxes(width=layout.width, height=layout.height, text=text),
@@ -248,16 +261,14 @@ def _burn_in_rows(layout: _Layout, text: str) -> bytes | None:
         # edges sees the same neighbours as in the whole picture.
         lo, hi = max(0, first - 1), min(last, end + 1)
         context_height = min(layout.height, (hi + 1) * mcu) - lo * mcu
-        decoded = cv2.imdecode(np.frombuffer(layout.jpeg(layout.rows[lo:hi + 1], context_height), np.uint8),
-                               cv2.IMREAD_COLOR)
-        if decoded is None:
+        try:
+            decoded = _decode(layout.jpeg(layout.rows[lo:hi + 1], context_height))
+        except ValueError:
             return None
         top = first * mcu
         band = decoded[top - lo * mcu:min(layout.height, (end + 1) * mcu) - lo * mcu]
         marked = burn_in(band, text, frame_height=layout.height, top=top)
-        ok, data = cv2.imencode(".jpg", marked, [cv2.IMWRITE_JPEG_QUALITY, quality,
-                                                 cv2.IMWRITE_JPEG_RST_INTERVAL, restart_interval(layout.width)])
-        encoded = _restart_rows(data.tobytes()) if ok else None
+        encoded = _restart_rows(_encode(marked, restart_marker_rows=1))
         if encoded is None or encoded.tables != layout.tables or encoded.scan_header != layout.scan_header \
                 or len(encoded.rows) != end - first + 1:
             return None

@@ -108,7 +108,7 @@ def fix_request(production, people, shots):
 def proposal(fix_request, people):
     """A proposal rendered in this process by the real engine (no worker involved)."""
     from reviews.models import Job
-    from reviews.services.jobs import job_execute
+    from reviews.worker.jobs import job_execute
 
     job = Job.objects.create(production=fix_request.production, fix_request=fix_request,
                              frames_total=fix_request.duration_frames, created_by=people["artist"])
@@ -123,7 +123,7 @@ def small_proposal(production, people, footage):
     from reviews.models import Job
     from reviews.services.clips import clip_ingest
     from reviews.services.fix_requests import fix_request_create
-    from reviews.services.jobs import job_execute
+    from reviews.worker.jobs import job_execute
     from reviews.services.shots import shot_create
 
     supervisor = people["supervisor"]
@@ -310,7 +310,7 @@ def two_versions(small_proposal, people):
 def dailies_versions(small_proposal, people, count: int) -> list:
     from reviews.models import Job, Shot
     from reviews.services.fix_requests import fix_request_create
-    from reviews.services.jobs import job_execute
+    from reviews.worker.jobs import job_execute
     from reviews.services.shots import shot_create
 
     production, supervisor = small_proposal.production, people["supervisor"]

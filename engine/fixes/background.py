@@ -56,57 +56,12 @@ from engine.ops import grain as grain_module
 from engine.ops import matte as matte_module
 from engine.ops.lut3d import Lut3D, trilinear
 from engine.params import check_limits, params_from_dict
+from engine.fixes.params import BackgroundParams, KEYS  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
 #: The space this fix works in: the clip's own encoding; 8-bit sources only so far (compositing belongs in ACEScg, issue #21).
 WORKING_SPACE = None
-
-#: Matte methods: chroma keys by screen colour, or the difference against a clean plate.
-KEYS = ("green", "blue", "clean_plate")
-
-
-@dataclass(frozen=True)
-class BackgroundParams:
-    """Parameters of a background replacement.
-
-    Attributes:
-        key: ``"green"`` / ``"blue"`` (chroma key against that screen) or ``"clean_plate"``
-            (difference key; the run needs a clean plate).
-        harmonise_strength: 0..1, how far the foreground's colour is moved toward the plate's.
-        light_wrap: 0..1, weight of the plate's blurred light over the foreground's edges.
-        regrain: add the shot's grain over the new background.
-        temporal_carry: 0..0.95, weight of the previous frame's matte carried along optical flow.
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    key: str = "green"
-    harmonise_strength: float = 0.5
-    light_wrap: float = 0.3
-    regrain: bool = True
-    temporal_carry: float = 0.3
-
-    def __post_init__(self) -> None:
-        if self.key not in KEYS:
-            raise ParameterError(f"key must be one of {', '.join(KEYS)}, got {self.key!r}")
-        if not isinstance(self.regrain, (bool, np.bool_)):
-            raise ParameterError(f"regrain must be true or false, got {self.regrain!r}")
-        object.__setattr__(self, "regrain", bool(self.regrain))
-        check_limits(self, {"harmonise_strength": (0.0, 1.0, False), "light_wrap": (0.0, 1.0, False),
-                            "temporal_carry": (0.0, 0.95, False)})
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> BackgroundParams:
-        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys take
-        their defaults. Raises ParameterError on unknown keys or invalid values."""
-        return params_from_dict(cls, values, "background replacement")
-
-    def to_dict(self) -> dict[str, object]:
-        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
-
 
 _check_cancel = functools.partial(check_cancel, fix="background replacement")
 

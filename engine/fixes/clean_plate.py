@@ -41,6 +41,7 @@ from engine.ops import region
 from engine.ops.align import align_to_shot
 from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
+from engine.fixes.params import PlateParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -49,61 +50,6 @@ WORKING_SPACE = None
 
 #: Rows of the frame whose medians are computed at once (bounds the float work space).
 _STRIP_ROWS = 64
-
-
-@dataclass(frozen=True)
-class PlateParams:
-    """Parameters of a clean plate.
-
-    Attributes:
-        reference_frame: the frame whose framing the plate takes (counted from 0 at the
-            start of the clip); None = the middle frame of the shot.
-        max_frames: frames sampled, evenly spaced over the shot (integer 2..240).
-        mask_folder: folder of per-frame mask images of what to leave out (image N masks
-            frame N, white = leave out); None = only moving pixels are left out.
-        margin_px: masks are dilated by this many pixels (integer 0..64).
-        align: align frames onto the reference by a feature homography (a camera that
-            moves); False for a locked-off camera.
-        motion_threshold: a sample farther than this from the pixel's median, in 8-bit
-            code values on any channel, is taken as something moving through (1..255).
-
-    Raises:
-        ParameterError: a value of the wrong type or out of range.
-    """
-
-    reference_frame: int | None = None
-    max_frames: int = 32
-    mask_folder: str | None = None
-    margin_px: int = 4
-    align: bool = True
-    motion_threshold: float = 20.0
-
-    def __post_init__(self) -> None:
-        if self.reference_frame is not None:
-            object.__setattr__(self, "reference_frame",
-                               check_number("reference_frame", self.reference_frame, low=0, high=10**9, integer=True))
-        object.__setattr__(self, "max_frames", check_number("max_frames", self.max_frames, low=2, high=240, integer=True))
-        object.__setattr__(self, "margin_px", check_number("margin_px", self.margin_px, low=0, high=64, integer=True))
-        object.__setattr__(self, "motion_threshold",
-                           check_number("motion_threshold", self.motion_threshold, low=1, high=255))
-        if not isinstance(self.align, (bool, np.bool_)):
-            raise ParameterError(f"align must be true or false, got {self.align!r}")
-        object.__setattr__(self, "align", bool(self.align))
-        if self.mask_folder is not None and not isinstance(self.mask_folder, str):
-            raise ParameterError(f"mask_folder must be a folder path, got {self.mask_folder!r}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> PlateParams:
-        """Build parameters from a mapping; missing keys take their defaults.
-
-        Raises:
-            ParameterError: not a mapping, unknown keys (named), or an invalid value.
-        """
-        return params_from_dict(cls, values, "clean plate")
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
 
 
 @dataclass

@@ -56,6 +56,7 @@ from engine.fixes.match import fit_colour_transfer
 from engine.media.decode import FrameSource
 from engine.ops.align import ShotAligner
 from engine.params import check_limits, params_from_dict
+from engine.fixes.params import ContinuityParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -70,50 +71,6 @@ MOVING_SHARE = 0.25
 MOVED_CORRELATION = 0.6
 #: Kinds of finding, as FINDINGS.json spells them.
 KINDS = ("appeared", "disappeared", "moved", "light")
-
-
-@dataclass(frozen=True)
-class ContinuityParams:
-    """Parameters of a continuity check.
-
-    Attributes:
-        samples: frames sampled evenly from each take (integer 3..64).
-        difference_threshold: CIELAB ΔE*ab (CIE 1976) beyond which a pixel of the two plates,
-            after alignment and colour normalisation, differs (2..100).
-        parallax_px: tolerance radius, analysis pixels (``ANALYSIS_WIDTH`` wide), within which
-            a matching colour counts as the same (integer 0..16).
-        min_area_fraction: smallest region reported, as a fraction of the frame (0..1).
-        exposure_threshold_stops: a mean luminance difference beyond this many stops is a
-            ``light`` finding (0..10).
-        white_balance_threshold: a mean chroma (a*, b*) difference beyond this ΔE*ab is a
-            ``light`` finding (0..100).
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    samples: int = 8
-    difference_threshold: float = 20.0
-    parallax_px: int = 3
-    min_area_fraction: float = 0.002
-    exposure_threshold_stops: float = 0.5
-    white_balance_threshold: float = 6.0
-
-    def __post_init__(self) -> None:
-        check_limits(self, {"samples": (3, 64, True), "difference_threshold": (2.0, 100.0, False),
-                            "parallax_px": (0, 16, True), "min_area_fraction": (0.0, 1.0, False),
-                            "exposure_threshold_stops": (0.0, 10.0, False),
-                            "white_balance_threshold": (0.0, 100.0, False)})
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> ContinuityParams:
-        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys take
-        their defaults. Raises ParameterError on unknown keys or invalid values."""
-        return params_from_dict(cls, values, "continuity check")
-
-    def to_dict(self) -> dict[str, float | int]:
-        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
 
 
 @dataclass

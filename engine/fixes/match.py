@@ -67,11 +67,10 @@ from the whole frames. 8-bit sources are transformed through the exact 8-bit tab
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +85,7 @@ from engine.ops.cielab import delta_e2000, lab_to_srgb, srgb_to_lab
 from engine.ops.masks import FitMask, resolve_mask
 from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, check_correspondence, frame_lab
 from engine.ops.rgb_lut import RgbLut8
-from engine.params import params_from_dict
+from engine.fixes.params import METHODS, MatchParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -96,113 +95,8 @@ log = logging.getLogger(__name__)
 STATS_MAX_SAMPLES_PER_SIDE = 320
 #: The space the match is fitted and applied in for sources deeper than 8 bits.
 WORKING_SPACE = GRADING_SPACE
-#: Shot match methods: Pitié & Kokaram 2007 (linear Monge–Kantorovich) and Reinhard et al. 2001.
-METHODS = ("mkl", "reinhard", "balance")
 #: One stop of exposure in ACEScct (log2 code scale 1/17.52, S-2016-001).
 ACESCCT_STOP = 1.0 / 17.52
-
-
-@dataclass(frozen=True)
-class MatchParams:
-    """Parameters of a shot match.
-
-    Attributes:
-        sample_stride: statistics use every ``sample_stride``-th frame of the shot and
-            of the reference (frames first, first+stride, …); integer >= 1.
-        strength: 0..1 blend from the shot as it is (0) to the full transfer (1).
-        max_std_ratio: bound on the scale of the transfer — the per-channel ratio
-            σ_reference / σ_shot (reinhard) or the eigenvalues of T (mkl) are clamped
-            to ``[1 / max_std_ratio, max_std_ratio]``; finite, >= 1.
-        method: ``"mkl"`` (Pitié & Kokaram 2007, full covariance; default),
-            ``"reinhard"`` (Reinhard et al. 2001, per-channel mean and deviation) or
-            ``"balance"`` (exposure and white balance, then MKL for the rest, in ACEScct).
-        pixels_correspond: True when the reference has the same framing as the shot
-            (another take locked off, or the same plate) and frame ``shot.first + i``
-            corresponds to ``reference.first + i``; adds per-pixel ΔE2000 measurements.
-        align: True when the reference is another take or angle of the same setup:
-            each sampled reference frame is aligned onto the sampled shot frame of the
-            same index by a feature homography (:mod:`engine.ops.align`) and the transform
-            is fitted on the pixels both show. Raises ParameterError if no pair aligns.
-        reference_box, shot_box: the region exposure and white balance are measured on
-            (``balance`` only): ``(left, top, right, bottom)`` as fractions 0..1 of the
-            frame's width and height; ``shot_box`` None takes ``reference_box`` (same framing).
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    sample_stride: int = 4
-    strength: float = 1.0
-    max_std_ratio: float = 4.0
-    method: str = "mkl"
-    pixels_correspond: bool = False
-    align: bool = False
-    reference_box: tuple[float, float, float, float] | None = None
-    shot_box: tuple[float, float, float, float] | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("reference_box", "shot_box"):
-            object.__setattr__(self, name, _check_box(name, getattr(self, name)))
-        if (self.reference_box or self.shot_box) and self.method != "balance":
-            raise ParameterError("reference_box and shot_box are for the balance method (exposure and white balance "
-                                 f"measured on a region); method is {self.method!r}")
-        if self.shot_box and not self.reference_box:
-            raise ParameterError("shot_box needs reference_box: the region of the reference to balance to")
-        if self.method not in METHODS:
-            raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        for name in ("pixels_correspond", "align"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
-            object.__setattr__(self, name, bool(getattr(self, name)))
-        if self.align and self.pixels_correspond:
-            raise ParameterError("align and pixels_correspond exclude each other: aligned pixels already correspond")
-        stride = self.sample_stride
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-            raise ParameterError(f"sample_stride must be an integer >= 1 (frames), got {stride!r}")
-        object.__setattr__(self, "sample_stride", int(stride))
-        for name in ("strength", "max_std_ratio"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-                raise ParameterError(f"{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ParameterError(f"{name} must be finite, got {value!r}")
-            object.__setattr__(self, name, float(value))
-        if not 0.0 <= self.strength <= 1.0:
-            raise ParameterError(f"strength must be between 0 and 1, got {self.strength}")
-        if self.max_std_ratio < 1.0:
-            raise ParameterError(f"max_std_ratio must be >= 1, got {self.max_std_ratio}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> MatchParams:
-        """Build parameters from a mapping (e.g. a fix request's stored JSON).
-
-        Missing keys take their defaults.
-
-        Raises:
-            ParameterError: ``values`` is not a mapping, has unknown keys (named in the
-                message), or a value is invalid.
-        """
-        return params_from_dict(cls, values, "shot match")
-
-    def to_dict(self) -> dict[str, int | float | str | bool]:
-        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self)
-
-
-def _check_box(name: str, box: object) -> tuple[float, float, float, float] | None:
-    if box is None:
-        return None
-    try:
-        values = tuple(float(v) for v in box)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be [left, top, right, bottom] fractions of the frame, got {box!r}") from None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise ParameterError(f"{name} must be four finite numbers [left, top, right, bottom], got {box!r}")
-    left, top, right, bottom = values
-    if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
-        raise ParameterError(f"{name} must satisfy 0 <= left < right <= 1 and 0 <= top < bottom <= 1 "
-                             f"(fractions of the frame), got {list(values)}")
-    return values
 
 
 def box_mask(box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:

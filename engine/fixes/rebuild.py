@@ -43,6 +43,7 @@ from engine.fixes.result import FixResult
 from engine.media.decode import FrameSource
 from engine.ops import flow as flow_module
 from engine.params import check_number, params_from_dict
+from engine.fixes.params import RebuildParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -50,44 +51,6 @@ log = logging.getLogger(__name__)
 WORKING_SPACE = None
 
 Sink = Callable[[int, np.ndarray, np.ndarray], None]
-
-
-@dataclass(frozen=True)
-class RebuildParams:
-    """Parameters of a frame rebuild.
-
-    Attributes:
-        missing: frame numbers (counted from 0 at the start of the clip) to rebuild; each
-            must lie inside the shot's frame range. Order and repeats do not matter.
-        flow_width: optical flow is computed on frames scaled to at most this many pixels
-            wide (integer 64..4096); the vectors are scaled back to the full frame.
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    missing: tuple[int, ...] = ()
-    flow_width: int = 640
-
-    def __post_init__(self) -> None:
-        if isinstance(self.missing, (str, bytes)) or not isinstance(self.missing, Iterable):
-            raise ParameterError(f"missing must be a list of frame numbers, got {self.missing!r}")
-        numbers = [check_number("missing frame", value, low=0, integer=True) for value in self.missing]
-        object.__setattr__(self, "missing", tuple(sorted(set(numbers))))
-        object.__setattr__(self, "flow_width", check_number("flow_width", self.flow_width, low=64, high=4096,
-                                                            integer=True))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> RebuildParams:
-        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys take
-        their defaults. Raises ParameterError on unknown keys or invalid values."""
-        return params_from_dict(cls, values, "frame rebuild")
-
-    def to_dict(self) -> dict[str, object]:
-        """The parameters as a JSON-serialisable dict (the inverse of :meth:`from_dict`)."""
-        values = dataclasses.asdict(self)
-        values["missing"] = list(self.missing)
-        return values
 
 
 @dataclass

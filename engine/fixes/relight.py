@@ -49,6 +49,7 @@ from engine.ops.masks import FitMask, resolve_mask
 from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
 from engine.ops.measure import check_correspondence
 from engine.params import check_number, params_from_dict
+from engine.fixes.params import RelightParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -135,59 +136,6 @@ def apply_cdl(linear: torch.Tensor, cdl: Cdl) -> torch.Tensor:
         luma = (out * torch.tensor(LUMA_WEIGHTS, **like)).sum(dim=-1, keepdim=True)
         out = luma + cdl.saturation * (out - luma)
     return out
-
-
-@dataclass(frozen=True)
-class RelightParams:
-    """Parameters of lighting harmonisation.
-
-    Attributes:
-        sample_stride: statistics use every ``sample_stride``-th frame (integer >= 1).
-        smoothing_frames: σ of the temporal Gaussian on the shot's statistics, in
-            frames (>= 0; 0 = one CDL for the whole shot).
-        match_exposure, match_white_balance, match_contrast: which parts to match.
-        max_contrast: the contrast (CDL power) is clamped to [1/max, max] (>= 1).
-        strength: 0..1 blend from no correction (0) to the full one, applied to the
-            CDL's parameters (in log for slope and power).
-        pixels_correspond: as :attr:`engine.fixes.match.MatchParams.pixels_correspond`.
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    sample_stride: int = 2
-    smoothing_frames: float = 24.0
-    match_exposure: bool = True
-    match_white_balance: bool = True
-    match_contrast: bool = True
-    max_contrast: float = 2.0
-    strength: float = 1.0
-    pixels_correspond: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sample_stride", check_number("sample_stride", self.sample_stride, low=1,
-                                                                high=10_000, integer=True))
-        object.__setattr__(self, "smoothing_frames", check_number("smoothing_frames", self.smoothing_frames,
-                                                                   low=0.0, high=1e6))
-        object.__setattr__(self, "max_contrast", check_number("max_contrast", self.max_contrast, low=1.0, high=10.0))
-        object.__setattr__(self, "strength", check_number("strength", self.strength, low=0.0, high=1.0))
-        for name in ("match_exposure", "match_white_balance", "match_contrast", "pixels_correspond"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
-            object.__setattr__(self, name, bool(getattr(self, name)))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> RelightParams:
-        """Build from a mapping (missing keys take defaults).
-
-        Raises:
-            ParameterError: not a mapping, unknown keys (named), or invalid values.
-        """
-        return params_from_dict(cls, values, "relight")
-
-    def to_dict(self) -> dict[str, int | float | bool]:
-        """JSON-serialisable dict, the inverse of :meth:`from_dict`."""
-        return dataclasses.asdict(self)
 
 
 @dataclass

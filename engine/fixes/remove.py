@@ -74,6 +74,7 @@ from engine.media.decode import FrameSource
 from engine.ops import flow, grain, region
 from engine.ops.exemplar import exemplar_fill
 from engine.params import check_number, params_from_dict
+from engine.fixes.params import RemovalParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
@@ -167,103 +168,6 @@ def _robust_mean(values: np.ndarray, distance: np.ndarray,
     # Dynamic: several candidates, most of which disagree with their median.
     dynamic = (count >= 2) & (agreeing < DYNAMIC_AGREEMENT * count)
     return total, any_found, dynamic
-
-
-@dataclass(frozen=True)
-class RemovalParams:
-    """Parameters of an object removal.
-
-    The masks come from exactly one of ``mask_folder``, ``box`` or ``polygon`` — or from the
-    ``masks`` argument of :func:`run` (then all three are None).
-
-    Attributes:
-        margin_px: the mask is dilated by this many pixels (integer 0..64); the dilated
-            mask is the region the fix may change.
-        mask_folder: folder of per-frame mask images (image N masks frame N; white = object).
-        box: ``[x, y, w, h]`` in pixels on frame ``mask_frame``, tracked through the shot.
-        polygon: ``[[x, y], ...]`` (3 or more points) on frame ``mask_frame``, tracked.
-        mask_frame: the frame number the box or polygon is drawn on (counted from 0 at the
-            start of the clip); None = the shot's first frame.
-        window_frames: frames finished together (integer 1..240).
-        context_frames: frames before and after the window also used as sources (0..240).
-        regrain: add grain matching the plate inside the region.
-
-    Raises:
-        ParameterError: a value of the wrong type or out of range, or several mask sources.
-    """
-
-    margin_px: int = 4
-    mask_folder: str | None = None
-    box: tuple[float, float, float, float] | None = None
-    polygon: tuple[tuple[float, float], ...] | None = None
-    mask_frame: int | None = None
-    window_frames: int = 20
-    context_frames: int = 10
-    regrain: bool = True
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "margin_px", check_number("margin_px", self.margin_px, low=0, high=64, integer=True))
-        object.__setattr__(self, "window_frames",
-                           check_number("window_frames", self.window_frames, low=1, high=240, integer=True))
-        object.__setattr__(self, "context_frames",
-                           check_number("context_frames", self.context_frames, low=0, high=240, integer=True))
-        if not isinstance(self.regrain, (bool, np.bool_)):
-            raise ParameterError(f"regrain must be true or false, got {self.regrain!r}")
-        object.__setattr__(self, "regrain", bool(self.regrain))
-        if self.mask_folder is not None and not isinstance(self.mask_folder, str):
-            raise ParameterError(f"mask_folder must be a folder path, got {self.mask_folder!r}")
-        if self.box is not None:
-            if not isinstance(self.box, Sequence) or isinstance(self.box, str) or len(self.box) != 4:
-                raise ParameterError(f"box must be [x, y, w, h] in pixels, got {self.box!r}")
-            box = tuple(check_number(f"box[{i}]", v, low=-1e6, high=1e6) for i, v in enumerate(self.box))
-            region.box_polygon(box)  # checks the width and height
-            object.__setattr__(self, "box", box)
-        if self.polygon is not None:
-            if (not isinstance(self.polygon, Sequence) or isinstance(self.polygon, str) or len(self.polygon) < 3
-                    or any(not isinstance(p, Sequence) or len(p) != 2 for p in self.polygon)):
-                raise ParameterError(f"polygon must be [[x, y], ...] with at least 3 points, got {self.polygon!r}")
-            points = tuple(tuple(check_number("polygon point", v, low=-1e6, high=1e6) for v in p)
-                           for p in self.polygon)
-            object.__setattr__(self, "polygon", points)
-        given = [name for name in ("mask_folder", "box", "polygon") if getattr(self, name) is not None]
-        if len(given) > 1:
-            raise ParameterError(f"give the masks one way, not {' and '.join(given)}")
-        if self.mask_frame is not None:
-            object.__setattr__(self, "mask_frame",
-                               check_number("mask_frame", self.mask_frame, low=0, high=10**9, integer=True))
-            if not (self.box or self.polygon):
-                raise ParameterError("mask_frame is the frame a box or polygon is drawn on; give a box or polygon")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> RemovalParams:
-        """Build parameters from a mapping (e.g. a fix request's stored JSON); missing keys
-        take their defaults; lists become tuples.
-
-        Raises:
-            ParameterError: not a mapping, unknown keys (named), or an invalid value.
-        """
-        return params_from_dict(cls, values, "object removal")
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-serialisable dict (the inverse of :meth:`from_dict`; tuples become lists)."""
-        values = dataclasses.asdict(self)
-        if self.box is not None:
-            values["box"] = list(self.box)
-        if self.polygon is not None:
-            values["polygon"] = [list(p) for p in self.polygon]
-        return values
-
-    def mask_stream(self, shot: FrameSource, *,
-                    should_cancel: Callable[[], bool] | None = None) -> region.MaskStream | None:
-        """The :class:`engine.ops.region.MaskStream` these parameters name (tracking a box or a
-        polygon through ``shot`` now), or None when they name none."""
-        if self.mask_folder is not None:
-            return region.MaskFolder(self.mask_folder)
-        if self.box is None and self.polygon is None:
-            return None
-        polygon = region.box_polygon(self.box) if self.box is not None else np.float32(self.polygon)
-        frame = shot.frame_range.start if self.mask_frame is None else self.mask_frame
-        return region.track_polygon(shot, polygon, frame, should_cancel=should_cancel)
 
 
 @dataclass

@@ -29,12 +29,9 @@ from pathlib import Path
 
 import av
 import av.error
-import cv2
 import numpy as np
 
 from engine.errors import FrameSourceError, ParameterError
-from engine.media.colour import input_colorspace
-from engine.media.images import quantise, read_image
 from engine.media.probe import ClipProbe, Encoding, list_image_folder, open_video, probe, video_stream
 
 #: Image extensions read through OpenCV when 8-bit (faster than OpenImageIO for these).
@@ -92,6 +89,8 @@ class FrameSource:
         clip = probe(self.path)
         object.__setattr__(self, "_probe", clip)
         if self.input_colorspace is not None:
+            from engine.media.colour import input_colorspace  # OpenColorIO: reading a video needs PyAV alone
+
             try:
                 resolved = input_colorspace(clip, self.input_colorspace)
             except ParameterError as exc:
@@ -146,6 +145,8 @@ class FrameSource:
     def colorspace(self) -> str:
         """The OCIO colour space the frames are in: :attr:`input_colorspace` when given, else
         what the file names or implies, else Rec.709 (:func:`engine.media.colour.input_colorspace`)."""
+        from engine.media.colour import input_colorspace  # OpenColorIO: reading a video needs PyAV alone
+
         return self.input_colorspace or input_colorspace(self._probe)
 
     @property
@@ -179,6 +180,11 @@ class FrameSource:
             yield from self._video_frames(step, as_float)
 
     def _image_frames(self, step: int, as_float: bool) -> Iterator[tuple[int, np.ndarray]]:
+        # OpenCV and OpenImageIO for image sequences only: a web process reads a video's frame with PyAV alone
+        import cv2
+
+        from engine.media.images import quantise, read_image
+
         images = list_image_folder(self.path)
         expected = (self._probe.height, self._probe.width)
         for number in self.frame_range[::step]:

@@ -29,7 +29,6 @@ import av
 import av.error
 
 from engine.errors import FrameSourceError
-from engine.media.images import image_info
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +295,8 @@ def list_image_folder(folder: Path) -> ImageFolder:
 
 
 def _probe_image_folder(folder: Path) -> ClipProbe:
+    from engine.media.images import image_info  # OpenImageIO, for image sequences only: probing a video needs PyAV alone
+
     images = list_image_folder(folder)
     info = image_info(images.files[0])
     return ClipProbe(

@@ -33,7 +33,6 @@ import binascii
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 from engine.errors import ParameterError
@@ -171,7 +170,7 @@ def _mark(payload: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray
     offset = np.rint(np.tile(tile, reps)[:height, :width]).astype(np.int16)
     positive = np.clip(offset, 0, 255).astype(np.uint8)
     negative = np.clip(-offset, 0, 255).astype(np.uint8)
-    return cv2.merge([positive] * 3), cv2.merge([negative] * 3)
+    return np.repeat(positive[..., None], 3, axis=2), np.repeat(negative[..., None], 3, axis=2)
 
 
 def embed(frame: np.ndarray, payload: int) -> np.ndarray:
@@ -186,7 +185,9 @@ def embed(frame: np.ndarray, payload: int) -> np.ndarray:
         raise ParameterError(f"watermark embed needs frames of shape [H, W, 3], not {frame.shape}")
     positive, negative = _mark(payload, frame.shape[0], frame.shape[1])
     if frame.dtype == np.uint8:
-        return cv2.subtract(cv2.add(frame, positive), negative)
+        # Saturating uint8 arithmetic, add then subtract (as cv2.add, cv2.subtract).
+        added = frame + np.minimum(positive, 255 - frame)
+        return added - np.minimum(negative, added)
     if frame.dtype == np.float32:
         offset = (positive.astype(np.float32) - negative.astype(np.float32)) / 255.0
         return np.clip(frame + offset, 0.0, 1.0)
@@ -197,6 +198,9 @@ def _folded_residual(luma: np.ndarray) -> np.ndarray:
     """``luma`` minus its local mean, folded modulo the tile: float32 [TILE, TILE], the mean of
     every pixel that falls on each tile position, each weighted by the inverse of the residual's
     local variance."""
+    # OpenCV for detection only: embedding (in web processes, on every marked frame) needs numpy alone
+    import cv2
+
     residual = luma - cv2.GaussianBlur(luma, (0, 0), CHIP)
     # Large edges would dominate the sum: clip the residual to a few times its typical size.
     limit = 3.0 * float(np.median(np.abs(residual))) + 1e-6
@@ -219,6 +223,9 @@ def detect(image: np.ndarray) -> Detection:
 
     Raises ``ParameterError`` for an image too small to hold one tile (128 × 128 pixels at the
     marked size)."""
+    # OpenCV for detection only: embedding (in web processes, on every marked frame) needs numpy alone
+    import cv2
+
     if image.ndim == 3:
         luma = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
     elif image.ndim == 2:

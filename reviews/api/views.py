@@ -33,6 +33,7 @@ from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
 
 from . import filters, serializers
+from .pagination import NewestFirstCursor
 
 
 class ProductionScoped:
@@ -223,6 +224,7 @@ class FixRequestList(ProductionScoped, generics.ListCreateAPIView):
     serializer_class = serializers.FixRequestSerializer
     queryset = FixRequest.objects.none()  # the model, for the schema; get_queryset() scopes it
     filterset_class = filters.FixRequestFilter
+    pagination_class = NewestFirstCursor
     actions = {"POST": authz.FILE_FIX_REQUEST}
 
     def get_queryset(self):
@@ -311,6 +313,7 @@ class JobList(ProductionScoped, generics.ListAPIView):
     serializer_class = serializers.JobSerializer
     queryset = Job.objects.none()  # the model, for the schema; get_queryset() scopes it
     filterset_class = filters.JobFilter
+    pagination_class = NewestFirstCursor
 
     def get_queryset(self):
         return selectors.jobs_of(self.production)

@@ -1,5 +1,7 @@
 """Dailies ingest: probe, checksum and thumbnail a media file (or image sequence) that stays
 where it is."""
+from __future__ import annotations
+
 import hashlib
 import logging
 import os
@@ -7,6 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -14,9 +17,6 @@ from django.db import transaction
 from django.db.models import Q
 
 from engine.errors import EngineError
-from engine.media import colour
-from engine.media import decode as media_decode
-from engine.media import probe as media_probe
 from reviews import authz
 from reviews.errors import IngestError, NotAllowed, TooLarge
 from reviews.media import clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
@@ -25,6 +25,9 @@ from reviews.models import Clip, FixRequest, Job, Production, ProxyState
 from .audit import audit_record
 from .jobs import job_submit
 from .proxies import clip_proxy_enqueue
+
+if TYPE_CHECKING:
+    from engine.media import probe as media_probe
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +38,6 @@ VIDEO_EXTENSIONS: dict[str, tuple[str, ...]] = {
     ".mov": ("mov",), ".mp4": ("mp4",), ".m4v": ("mp4", "mov"), ".mxf": ("mxf",), ".avi": ("avi",),
     ".mkv": ("matroska",), ".webm": ("webm", "matroska"),
 }
-#: Image-sequence extensions the engine reads (``engine.media.probe.IMAGE_EXTENSIONS``), with a dot.
-SEQUENCE_EXTENSIONS = frozenset(f".{ext}" for ext in media_probe.IMAGE_EXTENSIONS)
 #: Sequence formats post houses deliver that the engine does not read yet: refused by name.
 UNREADABLE_SEQUENCE_EXTENSIONS = frozenset({".exr", ".dpx"})
 #: Largest picture side accepted, in pixels (16K); anything larger is a corrupt header.
@@ -44,6 +45,13 @@ MAX_DIMENSION = 16384
 _PATTERN = re.compile(r"^(?P<prefix>.*?)(?:%0?(?P<width>\d*)d|(?P<hashes>#+))(?P<suffix>\.[A-Za-z0-9]+)$")
 _CONTAINER_LABELS = {"mov": "QuickTime/MP4", "mp4": "QuickTime/MP4", "mxf": "MXF", "avi": "AVI",
                      "matroska": "Matroska", "webm": "WebM"}
+
+
+def _sequence_extensions() -> frozenset[str]:
+    """Image-sequence extensions the engine reads (``engine.media.probe.IMAGE_EXTENSIONS``), with a dot."""
+    from engine.media.probe import IMAGE_EXTENSIONS  # PyAV, on first ingest: web processes start without it
+
+    return frozenset(f".{ext}" for ext in IMAGE_EXTENSIONS)
 
 
 def _sha256(path: Path) -> str:
@@ -91,17 +99,17 @@ def media_source(path: str | Path) -> MediaSource:
         suffix = pattern["suffix"].lower()
         if suffix in UNREADABLE_SEQUENCE_EXTENSIONS:
             raise IngestError(f"{path.name}: {suffix[1:].upper()} sequences cannot be read yet; "
-                              f"deliver PNG, TIFF or JPEG frames ({', '.join(sorted(SEQUENCE_EXTENSIONS))}).")
-        if suffix not in SEQUENCE_EXTENSIONS:
+                              f"deliver PNG, TIFF or JPEG frames ({', '.join(sorted(_sequence_extensions()))}).")
+        if suffix not in _sequence_extensions():
             raise IngestError(f"{path.name}: {suffix} is not an image-sequence extension Loupe ingests "
-                              f"({', '.join(sorted(SEQUENCE_EXTENSIONS))}).")
+                              f"({', '.join(sorted(_sequence_extensions()))}).")
         if not folder.is_dir():
             raise IngestError(f"{folder} (the folder of {path.name}) does not exist.")
         digits = pattern["width"] or (str(len(pattern["hashes"])) if pattern["hashes"] else "")
         number = rf"\d{{{int(digits)}}}" if digits else r"\d+"
         member = re.compile(re.escape(pattern["prefix"]) + number + re.escape(pattern["suffix"]) + "$", re.IGNORECASE)
         images = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in SEQUENCE_EXTENSIONS]
+                  and p.suffix.lower() in _sequence_extensions()]
         members = [p for p in images if member.match(p.name)]
         if not members:
             raise IngestError(f"{path.name}: no file in {folder} matches this sequence pattern.")
@@ -117,7 +125,7 @@ def media_source(path: str | Path) -> MediaSource:
     if path.is_dir():
         return MediaSource(name=path.name, probe_path=path, is_sequence=True)
     suffix = path.suffix.lower()
-    if suffix in SEQUENCE_EXTENSIONS or suffix in UNREADABLE_SEQUENCE_EXTENSIONS:
+    if suffix in _sequence_extensions() or suffix in UNREADABLE_SEQUENCE_EXTENSIONS:
         raise IngestError(f"{path.name} is a single image; ingest its sequence as a folder or a pattern "
                           f"like {path.parent / 'name.%04d'}{suffix}.")
     if suffix not in VIDEO_EXTENSIONS:
@@ -182,6 +190,11 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User, input_
     disagrees with its content, unreadable, truncated, has zero frames or absurd dimensions, names
     an unknown colour space, or is already ingested (same checksum). Nothing is stored on failure.
     """
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media import colour
+    from engine.media import decode as media_decode
+    from engine.media import probe as media_probe
+
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     source = media_source(path)
     try:
@@ -249,6 +262,8 @@ def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User)
     Raises ``NotAllowed`` unless ``actor`` may ingest footage (the production's supervisor), and
     ``IngestError`` naming the colour space when the config has no such space (nothing changes).
     """
+    from engine.media import colour  # OpenColorIO, on first use: web processes start without it
+
     production = clip.production
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     try:
@@ -275,6 +290,9 @@ def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User)
 
 def clip_facts(clip: Clip) -> str:
     """One line of a clip's probed facts, for people (the ``ingest`` command prints it)."""
+    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media import colour
+
     rate = clip.frame_rate
     rate_text = f"{float(rate):.3f}".rstrip("0").rstrip(".") + (f" ({rate.numerator}/{rate.denominator})"
                                                                  if rate.denominator != 1 else "")
@@ -331,6 +349,8 @@ def clip_upload(*, production: Production, upload, actor: User) -> Clip:
     ``LOUPE_UPLOAD_MAX_BYTES``; ``IngestError`` for content that is not a video Loupe ingests,
     or as ``clip_ingest`` does — and then the stored file is removed again.
     """
+    from engine.media import probe as media_probe  # PyAV, on first upload: web processes start without it
+
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     limit = settings.LOUPE_UPLOAD_MAX_BYTES
     if upload.size > limit:

@@ -1,11 +1,12 @@
 """Guild consent: classifying fix requests (routine alteration or digital alteration of a
 performer's likeness or performance, SAG-AFTRA 2023), the engine's likeness screening, and the
 performers' answers to consent requests."""
+from __future__ import annotations
+
 import datetime
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from django.contrib.auth.models import User
@@ -14,8 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engine.errors import EngineError
-from engine.media.decode import FrameSource
-from engine.ops import likeness
 from reviews import authz, events, states
 from reviews.errors import NotAllowed, ServiceError
 from reviews.fixes import fix_spec
@@ -112,6 +111,9 @@ def fix_request_classify(*, fix_request: FixRequest, actor: User, alteration: st
 def _fix_region(fix_request: FixRequest) -> np.ndarray | None:
     """bool [H, W]: the region the fix request's newest version declared (its ``region.png``);
     None (the whole frame) before it has a version."""
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     latest = fix_request.proposals.order_by("-version").first()
     if latest is None:
         return None
@@ -136,6 +138,10 @@ def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) ->
     "raised"}``, or ``{"error": ...}`` when the footage could not be read). Decoding runs
     outside any transaction; the update is one transaction.
     """
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media.decode import FrameSource
+    from engine.ops import likeness
+
     source_path = Path(fix_request.shot.clip.source_path)
     try:
         found = likeness.screen(FrameSource(source_path, fix_request.frame_in, fix_request.frame_out),

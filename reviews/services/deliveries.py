@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import opentimelineio as otio
 from ascmhl import commands as mhl
@@ -32,7 +31,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from engine.errors import FrameSourceError
-from engine.media.decode import FrameSource
 from reviews import authz, events
 from reviews.deliverables import (DEFAULT_FORMAT, DELIVERY_FORMATS, PRECISION_NOTE, DeliverableError,
                                   DeliveryFormat, deliverable_write)
@@ -249,6 +247,9 @@ def _fail(delivery: Delivery, actor: User | None, error: str) -> None:
 def _frames(proposal: Proposal, source: FrameSource) -> Iterator[np.ndarray]:
     """The delivered frames, uint8 [H, W, 3] RGB: the version's rendered frames where it has
     them (its fix's frames), the source's elsewhere (the rest of the shot and the handles)."""
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    import cv2
+
     fixed = range(proposal.frame_in, proposal.frame_out)
     for number, frame in source.frames():
         if number in fixed:
@@ -261,6 +262,9 @@ def _frames(proposal: Proposal, source: FrameSource) -> Iterator[np.ndarray]:
 
 
 def _render(proposal: Proposal, folder: Path, delivery_format: DeliveryFormat) -> _Rendered:
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media.decode import FrameSource
+
     shot = proposal.fix_request.shot
     clip = shot.clip
     handles = settings.LOUPE_DELIVERY_HANDLES

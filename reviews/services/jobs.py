@@ -1,58 +1,21 @@
-"""Engine jobs: submitted by people, executed by Celery workers on the ``gpu`` queue.
-
-A job runs at most once at a time and makes at most one proposal:
-
-- a running job holds a lease — ``heartbeat_at``, renewed about every second — so a second
-  delivery of its message (a broker redelivering after a worker died, or a visibility timeout)
-  finds it alive and raises ``JobBusy``; the task tries again later, and takes the job over
-  once the lease has run out;
-- frames are rendered into a staging folder that is renamed into place in the transaction that
-  creates the proposal; the proposal is one-to-one with its job;
-- a delivery for a job that has ended does nothing.
+"""Engine jobs, the web side: submitted, cancelled and retried by people, and described to
+browsers. A job is queued on the ``gpu`` queue once its transaction commits and executed by a
+Celery worker (``reviews.worker.jobs``, which this module never imports: web processes stay free
+of the engine's torch and OpenCV, docs/adr/0010-light-web-processes.md).
 """
-import base64
 import logging
-import shutil
-import time
-from datetime import timedelta
-from pathlib import Path
 
-import cv2
-import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engine.errors import Cancelled, EngineError
-from engine.fixes import continuity
-from engine.media import colour
-from engine.media.decode import FrameSource
-from engine.media.images import quantise
-from reviews import authz, events, selectors, states
+from reviews import authz, events, tasks
 from reviews.errors import Conflict
-from reviews.fixes import FixInputs, fix_spec
-from reviews.media import encode_review_jpeg, frame_name, media_path, proposal_media_dir
-from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobState, Proposal
+from reviews.models import FixRequest, FixRequestStatus, Job, JobState
 
 from .audit import audit_record
-from .looks import look_model_file
-from .proposals import proposal_supersede_older
 
 logger = logging.getLogger(__name__)
-
-# Progress is written and broadcast at most this often (seconds), plus on the last frame.
-PROGRESS_INTERVAL_S = 0.5
-# The lease is renewed, and a cancel request looked for, at most this often (seconds).
-HEARTBEAT_INTERVAL_S = 1.0
-# While a job renders, a small preview of its latest frame goes to browsers this often (seconds).
-PREVIEW_INTERVAL_S = 2.0
-PREVIEW_WIDTH = 320
-
-
-class JobBusy(Exception):
-    """The job is running on another worker whose lease has not run out; try again later."""
 
 
 def job_eta_seconds(job: Job) -> float | None:
@@ -80,22 +43,12 @@ def job_payload(job: Job) -> dict:
     }
 
 
-def _broadcast(job: Job) -> None:
+def job_broadcast(job: Job) -> None:
     events.broadcast(events.production_group(job.production_id), "job", job_payload(job))
 
 
 def _enqueue(job: Job) -> None:
-    from reviews.tasks import job_run  # the task module imports this one
-
-    transaction.on_commit(lambda: job_run.delay(job.pk))
-
-
-def _enqueue_likeness_screening(fix_request: FixRequest) -> None:
-    """Screen the fix request's frames for faces (``engine.ops.likeness``) on a worker once its
-    first version exists: after the job, so that it never delays a proposal."""
-    from reviews.tasks import fix_request_screen_run
-
-    transaction.on_commit(lambda: fix_request_screen_run.delay(fix_request.pk))
+    transaction.on_commit(lambda: tasks.job_run.delay(job.pk))
 
 
 def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | None = None) -> tuple[Job, bool]:
@@ -118,7 +71,7 @@ def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | N
             FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_PROGRESS)
             audit_record(production=production, actor=actor, action="job.submit", target=job,
                          payload={"fix_request": fix_request.pk})
-            _broadcast(job)
+            job_broadcast(job)
             _enqueue(job)
     except IntegrityError:
         # The same key won a race with this request: that job is the one.
@@ -146,7 +99,7 @@ def job_cancel(*, job: Job, actor: User) -> Job:
         job.save(update_fields=fields)
         audit_record(production=job.production, actor=actor, action="job.cancel", target=job,
                      payload={"state": job.state})
-        _broadcast(job)
+        job_broadcast(job)
     return job
 
 
@@ -161,265 +114,3 @@ def job_retry(*, job: Job, actor: User) -> Job:
         raise Conflict(f"Job {job.pk} is {job.get_state_display().lower()}; only failed or cancelled jobs are retried.")
     new_job, _ = job_submit(fix_request=job.fix_request, actor=actor)
     return new_job
-
-
-def _job_start(job_id: int, worker: str) -> Job | None:
-    """Take the job's lease and mark it running. None when it has ended or is gone (nothing to do);
-    ``JobBusy`` when another worker holds a live lease on it."""
-    now = timezone.now()
-    with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("production").filter(pk=job_id).first()
-        if job is None:
-            logger.warning("job %s no longer exists; dropping its message", job_id)
-            return None
-        if job.is_finished:
-            return None
-        lease = timedelta(seconds=settings.LOUPE_JOB_LEASE_S)
-        if job.state == JobState.RUNNING and job.heartbeat_at and now - job.heartbeat_at < lease:
-            raise JobBusy(f"job {job.pk} is running on {job.worker}")
-        if job.state == JobState.RUNNING:
-            logger.warning("job %s: taking over from %s, whose lease ran out", job.pk, job.worker)
-        job.state = JobState.RUNNING
-        job.worker = worker
-        job.attempts += 1
-        job.started_at = job.heartbeat_at = now
-        job.frames_done = 0
-        job.save(update_fields=["state", "worker", "attempts", "started_at", "heartbeat_at", "frames_done"])
-        _broadcast(job)
-    return job
-
-
-def _job_end(job: Job, state: str, error: str = "") -> None:
-    with transaction.atomic():
-        job.state = state
-        job.error = error
-        job.finished_at = timezone.now()
-        job.save(update_fields=["state", "error", "finished_at"])
-        audit_record(production=job.production, actor=None, action=f"job.{state}", target=job,
-                     payload={"error": error} if error else {})
-        _broadcast(job)
-
-
-class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG).
-
-    Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
-    come as float32 at source precision (issue #21): the rendered frame is stored as a 16-bit
-    PNG and the review frames through the display transform of the clip's colour space
-    (``colorspace``, set once the shot is opened).
-    """
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.colorspace = colour.REC709
-        self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
-        self.first: int | None = None  # the frames rendered: [first, last]
-        self.last: int | None = None
-        for sub in ("frames", "review/before", "review/after"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-
-    def matte(self, frame: int, alpha: np.ndarray) -> None:
-        """Store a frame's matte (uint8 [H, W], 255 = foreground) as ``matte/NNNNNN.png``."""
-        self._per_frame("matte", frame, alpha)
-
-    def mask(self, frame: int, hole: np.ndarray) -> None:
-        """Store the region a frame may change (uint8 [H, W], 255 = changed or may be) as
-        ``mask/NNNNNN.png``."""
-        self._per_frame("mask", frame, hole)
-
-    def _per_frame(self, name: str, frame: int, image: np.ndarray) -> None:
-        (self.folder / name).mkdir(exist_ok=True)
-        if not cv2.imwrite(str(self.folder / name / frame_name(frame, "png")), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
-
-    def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
-        if after.dtype != np.uint8:  # a deeper source, at its precision
-            rendered = quantise(after, np.uint16)
-            before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
-        else:
-            rendered = after
-        bgr = cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f"could not write frame {frame} to {self.folder}")
-        (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
-        (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
-        self.latest = (frame, after)
-        self.first = frame if self.first is None else min(self.first, frame)
-        self.last = frame if self.last is None else max(self.last, frame)
-
-
-class _JobMonitor:
-    """The engine's progress and should_cancel callbacks: writes progress, renews the lease and
-    looks for a cancel request — each at most every so often, since the engine calls per frame."""
-
-    def __init__(self, job: Job, writer: _ProposalWriter):
-        self.job = job
-        self.writer = writer
-        self.last_preview = 0.0
-        self.last_progress = 0.0
-        self.last_heartbeat = time.monotonic()
-        self.cancelled = False
-
-    def progress(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self.last_progress < PROGRESS_INTERVAL_S:
-            return
-        self.last_progress = now
-        Job.objects.filter(pk=self.job.pk).update(frames_done=done, frames_total=total)
-        self.job.frames_done, self.job.frames_total = done, total
-        _broadcast(self.job)
-        if self.writer.latest is not None and now - self.last_preview >= PREVIEW_INTERVAL_S:
-            self.last_preview = now
-            frame, image = self.writer.latest
-            data_url = "data:image/jpeg;base64," + base64.b64encode(encode_review_jpeg(image, PREVIEW_WIDTH)).decode()
-            events.broadcast(events.production_group(self.job.production_id), "job.preview",
-                             {"id": self.job.pk, "fix_request": self.job.fix_request_id, "frame": frame,
-                              "image": data_url})
-
-    def should_cancel(self) -> bool:
-        now = time.monotonic()
-        if not self.cancelled and now - self.last_heartbeat >= HEARTBEAT_INTERVAL_S:
-            self.last_heartbeat = now
-            Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
-            self.cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested_at__isnull=False).exists()
-        return self.cancelled
-
-
-def _clip_source(clip, first: int, stop: int) -> FrameSource:
-    """Frames [first, stop) of a clip, read in the clip's input colour space (blank: from the file)."""
-    return FrameSource(Path(clip.source_path), first, stop, input_colorspace=clip.input_colorspace or None)
-
-
-def job_execute(*, job_id: int, worker: str) -> Proposal | None:
-    """Run the engine for a job and store its result: the fix request's next proposal version,
-    or, for a fix that reports findings (a continuity check), its continuity findings.
-
-    Returns the proposal, or None when none was made: a check's findings were stored, or the
-    job had ended already (a redelivered message), was cancelled (partial output removed), or
-    failed — engine errors (unreadable footage, bad parameters) end it as failed with the
-    engine's message. Raises ``JobBusy`` while another worker holds the job's lease; unexpected
-    errors fail the job and propagate.
-    """
-    job = _job_start(job_id, worker)
-    if job is None:
-        return None
-    fix_request = FixRequest.objects.select_related("shot__clip", "reference_shot__clip").get(pk=job.fix_request_id)
-    spec = fix_spec(fix_request.kind)
-    final_dir = proposal_media_dir(job.pk)
-    staging = media_path(final_dir).with_name(f".staging-job-{job.pk}")
-    shutil.rmtree(staging, ignore_errors=True)  # a previous attempt's, if a worker died mid-job
-    writer = _ProposalWriter(staging)
-    monitor = _JobMonitor(job, writer)
-    reference = fix_request.reference_shot
-    params = spec.params_type.from_dict(fix_request.parameters)
-    try:
-        shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
-        writer.colorspace = shot.colorspace
-        result = spec.run(FixInputs(
-            shot=shot,
-            reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
-            params=params,
-            look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
-            sink=writer,
-            progress=monitor.progress,
-            should_cancel=monitor.should_cancel,
-            mask=fix_request.mask,
-            clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
-            matte_sink=writer.matte,
-            mask_sink=writer.mask,
-        ))
-        if spec.reports_findings:
-            document = continuity.write_findings(result, staging / "findings.json")
-        else:
-            if writer.first is None:
-                raise EngineError("The fix produced no frames.")
-            cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
-            for name, data in spec.extra_files(result).items():
-                (staging / name).write_bytes(data)
-    except Cancelled:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.CANCELLED)
-        return None
-    except EngineError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, str(error))
-        logger.warning("job %s failed: %s", job.pk, error)
-        return None
-    except (OperationalError, InterfaceError):
-        # Transient database trouble: the task retries, and takes the job over once its lease
-        # has run out.
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    except Exception as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                       f"Retry the job; if it fails again, report job {job.pk}.")
-        raise
-
-    with transaction.atomic():
-        FixRequest.objects.select_for_update().filter(pk=fix_request.pk).first()
-        target = media_path(final_dir)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
-        job.state = JobState.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.frames_done = job.frames_total
-        job.save(update_fields=["state", "finished_at", "frames_done"])
-        if spec.reports_findings:
-            FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.CHECKED)
-            _store_findings(job, fix_request, document, final_dir)
-            _broadcast(job)
-            return None
-        FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_REVIEW)
-        latest = Proposal.objects.filter(fix_request=fix_request).aggregate(v=Max("version"))["v"] or 0
-        proposal = Proposal.objects.create(
-            production=job.production,
-            fix_request=fix_request,
-            job=job,
-            version=latest + 1,
-            # The frames the fix rendered: the fix request's, or one frame for a clean plate.
-            frame_in=writer.first,
-            frame_out=writer.last + 1,
-            media_dir=final_dir,
-            region_fraction=float(result.region.mean()),
-            metrics=result.measurements,
-            parameters=fix_request.parameters,
-            method=spec.method_for(fix_request.parameters),
-        )
-        audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
-                     payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
-        proposal_supersede_older(proposal=proposal)
-        if not fix_request.likeness_screening and states.screening_may_raise(fix_request.kind):
-            _enqueue_likeness_screening(fix_request)
-        _broadcast(job)
-        events.broadcast(events.production_group(job.production_id), "proposal",
-                         {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})
-    return proposal
-
-
-def _clean_plate_source(fix_request: FixRequest) -> FrameSource:
-    """The shot's clean plate (``plate.png`` of :func:`selectors.clean_plate_of`) as a one-frame
-    source. Raises ``EngineError`` when the shot has none (it was rejected since the request)."""
-    plate = selectors.clean_plate_of(fix_request.shot)
-    if plate is None:
-        raise EngineError(f"Shot {fix_request.shot.code} has no clean plate in review or approved: "
-                          f"file a clean plate fix on it, then retry this job.")
-    return FrameSource(media_path(plate.media_dir) / "plate.png")
-
-
-def _store_findings(job: Job, fix_request: FixRequest, document: dict, media_dir: str) -> None:
-    """Store a continuity check's findings (FINDINGS.json as :func:`engine.fixes.continuity.write_findings`
-    wrote it, crops beside it in ``media_dir``) and audit them."""
-    findings = ContinuityFinding.objects.bulk_create(
-        ContinuityFinding(production=job.production, fix_request=fix_request, job=job, kind=entry["kind"],
-                          frames_a=entry["frames_a"], frames_b=entry["frames_b"], box=entry["box"],
-                          confidence=entry["confidence"], details=entry["details"], media_dir=media_dir,
-                          crop_a=entry["crop_a"], crop_b=entry["crop_b"])
-        for entry in document["findings"])
-    audit_record(production=job.production, actor=None, action="continuity.findings", target=fix_request,
-                 payload={"job": job.pk, "findings": [{"kind": f.kind, "box": f.box, "confidence": f.confidence}
-                                                      for f in findings],
-                          "measurements": document["measurements"]})
-    events.broadcast(events.production_group(job.production_id), "findings",
-                     {"fix_request": fix_request.pk, "shot": fix_request.shot_id, "count": len(findings)})

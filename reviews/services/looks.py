@@ -6,8 +6,6 @@ from django.db import transaction
 from django.db.models import Max
 
 from engine.errors import EngineError, ParameterError
-from engine.media.decode import FrameSource
-from engine.models import look as engine_look
 from reviews import authz
 from reviews.errors import ServiceError
 from reviews.media import media_path
@@ -35,6 +33,10 @@ def look_model_train(*, production: Production, pairs: list[tuple[Shot, Shot]], 
     Raises ``NotAllowed`` unless ``actor`` is a supervisor or artist; ``ServiceError`` for no
     pairs, a shot of another production, invalid parameters or footage the engine cannot read.
     """
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media.decode import FrameSource
+    from engine.models import look as engine_look
+
     authz.require(actor, production, authz.TRAIN_LOOK)
     if not pairs:
         raise ServiceError("Give at least one pair of shots: camera original and graded.")

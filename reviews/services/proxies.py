@@ -12,8 +12,6 @@ from django.conf import settings
 from django.db import transaction
 
 from engine.errors import EngineError
-from engine.media.decode import FrameSource
-from engine.media.proxy import write_review_proxy
 from reviews import events
 from reviews.media import clip_proxy_path
 from reviews.models import Clip, ProxyState
@@ -55,6 +53,10 @@ def clip_proxy_make(*, clip_id: int) -> Clip | None:
     already made is not made again. An unreadable original ends in ``failed`` with the
     engine's message; the proxy file is written atomically, so it is whole or absent.
     """
+    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media.decode import FrameSource
+    from engine.media.proxy import write_review_proxy
+
     clip = Clip.objects.filter(pk=clip_id).first()
     if clip is None:
         logger.warning("proxy of clip %s not made: the clip no longer exists", clip_id)

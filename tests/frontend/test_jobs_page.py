@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from reviews.models import Job, JobState
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 
 from .browser import launch, open_signed_in
 

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect, sync_playwright
 
-from reviews.services.jobs import job_execute, job_submit
+from reviews.services.jobs import job_submit
+from reviews.worker.jobs import job_execute
 
 from .browser import launch, open_signed_in
 

@@ -69,7 +69,7 @@ def mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
-async def receive_frames(socket: WebsocketCommunicator, count: int, timeout: float = 10) -> list[tuple[dict, np.ndarray]]:
+async def receive_frames(socket: WebsocketCommunicator, count: int, timeout: float = 60) -> list[tuple[dict, np.ndarray]]:
     """The next ``count`` binary frame messages on a review socket (text events in between are
     skipped), unpacked."""
     frames = []
@@ -80,7 +80,7 @@ async def receive_frames(socket: WebsocketCommunicator, count: int, timeout: flo
     return frames
 
 
-async def receive_event(socket: WebsocketCommunicator, event: str, timeout: float = 10, where=None) -> dict:
+async def receive_event(socket: WebsocketCommunicator, event: str, timeout: float = 60, where=None) -> dict:
     """The data of the next text event named ``event`` (and satisfying ``where``, if given) on a
     socket; other messages are skipped."""
     while True:
@@ -120,9 +120,9 @@ def fetch(proposal, user, frames: list[int]) -> dict[tuple[int, str], tuple[dict
         for frame in frames:
             await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame}))
             for _ in range(2):
-                data = (await socket.receive_output(10))
+                data = (await socket.receive_output(60))
                 while data.get("bytes") is None:
-                    data = await socket.receive_output(10)
+                    data = await socket.receive_output(60)
                 (length,) = struct.unpack(">I", data["bytes"][:4])
                 header = json.loads(data["bytes"][4:4 + length])
                 got[(header["frame"], header["side"])] = (header, data["bytes"][4 + length:])

@@ -8,7 +8,7 @@ from django.db import connection
 
 from reviews.errors import Conflict, NotAllowed
 from reviews.models import AuditEvent, FixRequestStatus, Job, Proposal, ProposalStatus, ReviewDecision, Role
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.productions import membership_add
 from reviews.services.proposals import proposal_decide
 
@@ -66,7 +66,7 @@ def test_two_directors_deciding_at_once_make_one_decision(small_proposal, people
     def decide(director, decision):
         try:
             mine = Proposal.objects.select_related("production").get(pk=proposal.pk)
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=120)  # a hang guard only
             proposal_decide(proposal=mine, director=director, decision=decision, note="From the race")
             outcomes[director.username] = "decided"
         except Conflict as error:

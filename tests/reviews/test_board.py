@@ -50,9 +50,9 @@ def test_bulk_assign_moves_only_fixes_still_in_work_and_audits_each(production, 
     events = AuditEvent.objects.filter(production=production, action="fix_request.assign")
     assert sorted(e.payload["shot"] for e in events) == ["COFFEE", "CUPS"]
 
-    mine = client(people["artist"]).get("/api/productions/TEST/assignments/").json()
+    mine = client(people["artist"]).get("/api/productions/TEST/assignments/").json()["results"]
     assert [f["id"] for f in mine] == [fixes["coffee"].pk, fixes["open"].pk]  # soonest due first
-    assert client(people["director"]).get("/api/productions/TEST/assignments/").json() == []
+    assert client(people["director"]).get("/api/productions/TEST/assignments/").json()["results"] == []
 
 
 def test_only_a_supervisor_assigns(people, shots, fixes):
@@ -117,21 +117,26 @@ def test_the_board_sorts_and_filters_by_fix_kind(production, shots, fixes):
 def test_api_lists_filter_and_page_on_request(people, shots, fixes):
     director = client(people["director"])
     everything = director.get("/api/productions/TEST/fix-requests/").json()
-    assert len(everything) == 3  # no limit: the whole list
+    # Paginated without asking: a cursor page, newest first, no count (issue #24).
+    assert everything["next"] is None and [f["id"] for f in everything["results"]] == sorted(
+        (fix.pk for fix in fixes.values()), reverse=True)
 
     page = director.get("/api/productions/TEST/fix-requests/?limit=2").json()
-    assert page["count"] == 3 and len(page["results"]) == 2 and "offset=2" in page["next"]
+    assert len(page["results"]) == 2 and "cursor=" in page["next"] and "count" not in page
+    # A fix request filed while someone pages through is neither repeated nor skipped.
+    fix_request_create(production=fixes["open"].production, actor=people["supervisor"], shot=shots["COFFEE"],
+                       kind="color_match", frame_in=0, frame_out=10, reference_shot=shots["CUPS"])
     rest = director.get(page["next"]).json()
-    assert {f["id"] for f in page["results"] + rest["results"]} == {f["id"] for f in everything}
+    assert [f["id"] for f in page["results"] + rest["results"]] == [f["id"] for f in everything["results"]]
 
-    relight = director.get("/api/productions/TEST/fix-requests/?kind=relight").json()
-    assert [f["id"] for f in relight] == [fixes["coffee"].pk]
-    on_cups = director.get(f"/api/productions/TEST/fix-requests/?shot={shots['CUPS'].pk}&status=open").json()
-    assert [f["id"] for f in on_cups] == [fixes["open"].pk]
-    due = director.get("/api/productions/TEST/fix-requests/?due_before=2026-12-02").json()
-    assert [f["id"] for f in due] == [fixes["coffee"].pk]
+    def ids(query):
+        return [f["id"] for f in director.get(f"/api/productions/TEST/fix-requests/?{query}").json()["results"]]
+
+    assert ids("kind=relight") == [fixes["coffee"].pk]
+    assert ids(f"shot={shots['CUPS'].pk}&status=open") == [fixes["open"].pk]
+    assert ids("due_before=2026-12-02") == [fixes["coffee"].pk]
     # Another production's or a made-up id matches nothing; neither is confirmed to exist.
-    assert director.get("/api/productions/TEST/fix-requests/?shot=987654").json() == []
+    assert ids("shot=987654") == []
 
     bad = director.get("/api/productions/TEST/fix-requests/?status=nonsense")
     assert bad.status_code == 400 and "status" in bad.content.decode()

@@ -14,7 +14,7 @@ from reviews.media import review_frame_path
 from reviews.models import AuditEvent, Job, JobState
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.shots import shot_create
 
 from .helpers import signed_in

@@ -14,7 +14,7 @@ from reviews.models import ConsentRequest, Job, Performer, ProposalStatus
 from reviews.services.consent import (consent_answer, consent_revoke, fix_request_classify,
                                       fix_request_screen_likeness)
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.proposals import proposal_decide, proposal_require_final
 from tests.reviews.helpers import signed_in
 

@@ -11,7 +11,7 @@ from reviews.models import AuditEvent, ContinuityFinding, FixRequest, FixRequest
 from reviews.services.audit import audit_verify
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.shots import shot_create
 from tests.engine.continuity_cases import CASES, iou, make_case
 
@@ -67,7 +67,7 @@ def test_a_pasted_prop_is_found_shown_with_crops_and_filed_as_an_object_removal(
     assert signed_in(people["outsider"]).get(f"/media/findings/{finding.pk}/b.png").status_code == 404
 
     # The API lists it with what it can become; an artist cannot file from it.
-    listed = supervisor.get(f"/api/productions/{production.code}/continuity-findings/?shot={check.shot_id}").json()
+    listed = supervisor.get(f"/api/productions/{production.code}/continuity-findings/?shot={check.shot_id}").json()["results"]
     assert [(item["id"], item["follow_ups"]) for item in listed] == [(finding.pk, ["object_removal"])]
     url = f"/api/productions/{production.code}/continuity-findings/{finding.pk}/fix-request/"
     assert signed_in(people["artist"]).post(url, {"kind": "object_removal"}, content_type="application/json"
@@ -111,7 +111,7 @@ def test_a_change_of_light_becomes_a_relight_to_the_other_take(production, peopl
     rerun = Job.objects.create(production=production, fix_request=check, frames_total=check.duration_frames,
                                created_by=people["supervisor"])
     job_execute(job_id=rerun.pk, worker="test")
-    listed = signed_in(people["director"]).get(f"/api/productions/{production.code}/continuity-findings/").json()
+    listed = signed_in(people["director"]).get(f"/api/productions/{production.code}/continuity-findings/").json()["results"]
     assert [item["kind"] for item in listed] == ["light"] and {item["job"] for item in listed} == {rerun.pk}
 
 

@@ -32,7 +32,7 @@ from reviews.services.consent import consent_answer, consent_revoke, fix_request
 from reviews.services.deliveries import DeliveryFailed, NothingToDeliver, delivery_create
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.proposals import proposal_decide
 
 from .helpers import signed_in
@@ -263,7 +263,7 @@ def test_a_supervisor_delivers_from_the_portal_as_a_job_and_the_producer_sees_it
     while Delivery.objects.get(pk=started["id"]).status == "rendering":
         assert time.monotonic() < deadline, "the worker did not finish the delivery in 600 s"
         time.sleep(0.25)
-    [listed] = producer.get("/api/productions/TEST/deliveries/").json()
+    [listed] = producer.get("/api/productions/TEST/deliveries/").json()["results"]
     assert (listed["status"], listed["versions_done"], listed["error"]) == ("delivered", 2, "")
     assert Path(listed["folder"]).parent == tmp_path and (Path(listed["folder"]) / listed["manifest"]).is_file()
     page = producer.get("/productions/TEST/reports/deliveries/").content.decode()

@@ -297,8 +297,8 @@ def test_cut_upload_through_the_api_returns_the_report(production, people, clips
     assert response.status_code == 201, response.content
     report = response.json()["report"]
     assert report["counts"]["created"] == 1 and report["unmatched"][0]["name"] == "nope"
-    assert client.get("/api/productions/TEST/cuts/").json()[0]["id"] == response.json()["id"]
-    shots = client.get("/api/productions/TEST/shots/").json()
+    assert client.get("/api/productions/TEST/cuts/").json()["results"][0]["id"] == response.json()["id"]
+    shots = client.get("/api/productions/TEST/shots/").json()["results"]
     assert [(s["code"], s["record_in"], s["record_out"]) for s in shots] == [("sam2_02_cups", 0, 30)]
 
     bad = (footage / "editorial" / "edl" / "25fps.edl").read_bytes()

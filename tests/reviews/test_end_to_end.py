@@ -62,7 +62,7 @@ def test_dailies_to_approved_proposal(celery_worker_process, fix_request, people
     states = [m["data"]["state"] for m in progress_events if m["event"] == "job"]
     assert "running" in states and states[-1] == "succeeded"
 
-    proposal = wait_for(lambda: Proposal.objects.filter(job=job).first(), timeout_s=10, what="the proposal row")
+    proposal = wait_for(lambda: Proposal.objects.filter(job=job).first(), timeout_s=120, what="the proposal row")
     assert proposal.version_label == "v001"
     frames_dir = Path(settings.MEDIA_ROOT) / proposal.media_dir / "frames"
     assert sorted(p.name for p in frames_dir.iterdir()) == [f"{n:06d}.png" for n in range(10, 16)]

@@ -5,9 +5,10 @@ import pytest
 from django.conf import settings
 
 from reviews.errors import ServiceError
+from reviews.media import region_outline, trace_region_outline
 from reviews.models import FixRequest, Job, JobState, Proposal
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +19,12 @@ def test_a_job_makes_one_version_with_frames_region_and_metrics(proposal, fix_re
     assert len(list((folder / "frames").glob("*.png"))) == fix_request.duration_frames
     assert len(list((folder / "review" / "before").glob("*.jpg"))) == fix_request.duration_frames
     assert proposal.region_fraction == 1.0  # shot match changes the whole frame, and says so
+    # The worker traced the region's outline (OpenCV) so that web processes read it as JSON.
+    outline = region_outline(proposal.media_dir)
+    assert outline == trace_region_outline(folder / "region.png") and len(outline) == 1
+    xs, ys = zip(*outline[0])
+    assert min(xs) == min(ys) == 0.0 and max(xs) > 0.99 and max(ys) > 0.99  # the whole frame
+    assert (folder / "region_outline.json").is_file()
     assert proposal.metrics["delta_e2000_after"] < proposal.metrics["delta_e2000_before"]
     # A redelivered message for a finished job makes nothing more.
     assert job_execute(job_id=proposal.job_id, worker="again") is None

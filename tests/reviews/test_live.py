@@ -4,7 +4,8 @@ import pytest
 
 from reviews.live import RelayState, relay_changes
 from reviews.models import Job, JobState
-from reviews.services.jobs import job_execute, job_submit
+from reviews.services.jobs import job_submit
+from reviews.worker.jobs import job_execute
 
 pytestmark = pytest.mark.django_db
 

@@ -111,7 +111,7 @@ def test_a_production_requiring_mfa_refuses_members_without_it_everywhere(produc
     api = artist.get("/api/productions/TEST/shots/")
     assert api.status_code == 403 and api.json()["detail"].startswith(MESSAGE)
     assert artist.get(f"/media/clips/{clip.pk}/thumbnail.jpg").status_code == 403
-    assert "TEST" not in [p["code"] for p in artist.get("/api/productions/").json()]
+    assert "TEST" not in [p["code"] for p in artist.get("/api/productions/").json()["results"]]
     assert MESSAGE.split(" requires")[0] in artist.get("/").content.decode()  # listed with the reason
     # An outsider learns nothing: the same 404 as a production that does not exist.
     outsider = Client()
@@ -232,7 +232,7 @@ def test_directors_supervisors_and_producers_need_a_second_factor_by_default(sec
         assert page.status_code == 403 and ROLE_MESSAGE in page.content.decode(), role
         api = client.get("/api/productions/TEST/shots/")
         assert api.status_code == 403 and api.json()["detail"].startswith(ROLE_MESSAGE), role
-        assert "TEST" not in [p["code"] for p in client.get("/api/productions/").json()]
+        assert "TEST" not in [p["code"] for p in client.get("/api/productions/").json()["results"]]
         assert "needs you to sign in with a second factor" in client.get("/").content.decode()
     for role in ("artist", "performer"):  # not asked of them unless the production requires it
         client = Client()

@@ -12,7 +12,7 @@ from reviews.media import media_path
 from reviews.models import Job
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 from reviews.services.shots import shot_create
 
 pytestmark = pytest.mark.django_db

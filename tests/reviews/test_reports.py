@@ -26,6 +26,12 @@ def history(small_proposal, awaiting_consent, people):
     return small_proposal
 
 
+def csv_text(response) -> str:
+    """A CSV export's text: it is streamed (issue #24), so it is read as it comes."""
+    assert response.streaming
+    return b"".join(response).decode("utf-8-sig")
+
+
 def event(action: str) -> AuditEvent:
     return AuditEvent.objects.select_related("actor").get(action=action)
 
@@ -94,7 +100,7 @@ def test_report_pages_and_exports_for_producers_only(history, people):
     exported = producer.get(url + "?format=csv")
     assert exported["Content-Type"].startswith("text/csv")
     assert exported["Content-Disposition"].startswith('attachment; filename="TEST-disclosure-')
-    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(csv_text(exported))))
     assert rows[0][:3] == ["Production", "Shot", "Frames"]
     assert rows[1:] == [[str(v) for v in r] for r in reports.disclosure_register(history.production).rows]
 
@@ -145,7 +151,7 @@ def test_the_audit_trail_exports_to_pdf_with_the_largest_inputs_the_api_accepts(
     payload = AuditEvent.objects.get(production=production, action="fix_request.create").payload
     assert pdf_cell_text(payload).endswith("more characters in the CSV export)")
     assert len(pdf_cell_text(payload)) < PDF_CELL_MAX_CHARS + 60
-    exported = producer.get(f"/productions/{production.code}/reports/audit/?format=csv").content.decode("utf-8-sig")
+    exported = csv_text(producer.get(f"/productions/{production.code}/reports/audit/?format=csv"))
     assert exported.count("polygon") == MAX_MASK_KEYFRAMES  # the CSV keeps the whole mask
 
 
@@ -180,5 +186,5 @@ def test_the_audit_page_pages_and_filters_on_the_server(history, people, monkeyp
     second, html = shown("hide_media=1&page=2")
     assert second == kept[4:8]
     assert 'href="?hide_media=1&amp;page=3"' in html and 'href="?hide_media=1&amp;page=1"' in html
-    export = producer.get(f"{url}?hide_media=1&page=2&format=csv").content.decode("utf-8-sig")
+    export = csv_text(producer.get(f"{url}?hide_media=1&page=2&format=csv"))
     assert [int(row[0]) for row in csv.reader(io.StringIO(export)) if row and row[0].isdigit()] == kept

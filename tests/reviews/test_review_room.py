@@ -23,7 +23,8 @@ from engine.media.decode import read_frame
 from reviews.models import Annotation, AuditEvent, Job, ReviewNote
 from reviews.errors import NotAllowed
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_cancel, job_execute, job_submit
+from reviews.services.jobs import job_cancel, job_submit
+from reviews.worker.jobs import job_execute
 from reviews.services.productions import production_set_review_watermark
 from reviews.services.proposals import proposal_decide
 
@@ -117,9 +118,9 @@ def test_turning_the_watermark_on_reaches_a_room_already_open(proposal, people, 
                 await database_sync_to_async(production_set_review_watermark)(
                     production=proposal.production, enabled=True, actor=people["producer"])
             await socket.send_to(text_data=json.dumps({"type": "frame", "frame": frame, "sides": ["after"]}))
-            message = await socket.receive_output(10)
+            message = await socket.receive_output(60)
             while message.get("bytes") is None:
-                message = await socket.receive_output(10)
+                message = await socket.receive_output(60)
             (length,) = struct.unpack(">I", message["bytes"][:4])
             sent.append(message["bytes"][4 + length:])
         await socket.disconnect()
@@ -279,10 +280,10 @@ def test_a_presenter_whose_process_died_loses_control_within_the_presence_ttl(pr
         assert connected
         room = await receive_event(artist, "room")
         assert room["state"]["presenter"] == director.pk  # still fresh: the artist does not take over
-        state = await receive_event(artist, "room.state", timeout=30,
+        state = await receive_event(artist, "room.state", timeout=60,  # a hang guard
                                     where=lambda data: data["presenter"] != director.pk)
         assert (state["presenter"], state["presenter_name"]) == (people["artist"].pk, "artist")
-        presence = await receive_event(artist, "presence", timeout=30,
+        presence = await receive_event(artist, "presence", timeout=60,
                                        where=lambda data: [p["name"] for p in data["people"]] == ["artist"])
         assert presence["people"][0]["user"] == people["artist"].pk
         await artist.disconnect()

@@ -10,7 +10,8 @@ const say = logTo(document.getElementById("delivery-log"));
 async function follow(id, line) {
   for (;;) {
     const response = await fetch(`/api/productions/${code}/deliveries/`, { credentials: "same-origin" });
-    const delivery = (await response.json()).find((d) => d.id === id);
+    // The list is paginated, newest first: a delivery just started is on its first page.
+    const delivery = (await response.json()).results.find((d) => d.id === id);
     if (!delivery) return;
     const number = String(delivery.number).padStart(3, "0");
     if (delivery.status === "rendering") {

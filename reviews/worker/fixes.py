@@ -1,0 +1,111 @@
+"""How each fix kind runs on a worker: the engine call that makes its result from a job's
+inputs, and the files stored beside its frames. The kinds, their parameters and what they need
+are in ``reviews.fixes`` (web side); every kind there has its run here."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
+from engine.media.decode import FrameSource
+from engine.ops import region
+from reviews.fixes import mask_outlines
+from reviews.models import FixKind
+
+
+@dataclass(frozen=True)
+class FixInputs:
+    """What a job hands to a fix: frames, the reference, parameters, the production's look
+    file when the fix applies one, the fix request's drawn mask, and the engine's callbacks."""
+
+    shot: FrameSource
+    reference: FrameSource | None
+    params: Any
+    look_path: Path | None
+    sink: Callable
+    progress: Callable
+    should_cancel: Callable
+    mask: dict | list | None = None  # FixRequest.mask: one outline {"frame", "shape", "points"} or a list (keyframes)
+    clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
+    matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
+    mask_sink: Callable | None = None  # mask_sink(frame, hole uint8 [H, W]) stores the region a frame may change
+
+
+@dataclass(frozen=True)
+class FixRun:
+    run: Callable[[FixInputs], Any]  # returns an engine FixResult
+    # Files stored beside the proposal's frames, made from the engine's result.
+    extra_files: Callable[[Any], dict[str, bytes]] = field(default=lambda result: {})
+
+
+def _engine_callbacks(inputs: FixInputs) -> dict:
+    return {"sink": inputs.sink, "progress": inputs.progress, "should_cancel": inputs.should_cancel}
+
+
+def _drawn_polygon(outline: dict) -> np.ndarray:
+    """float32 [K, 2] (x, y) of a drawn outline (a rectangle is two opposite corners)."""
+    points = np.float32(outline["points"])
+    if outline["shape"] == "rectangle":
+        (x0, y0), (x1, y1) = points
+        return region.box_polygon([x0, y0, x1 - x0, y1 - y0])
+    return points
+
+
+def _tracked(i: FixInputs) -> region.TrackedOutlines:
+    """The drawn outlines tracked through the shot (between two keyframes, both)."""
+    outlines = {outline["frame"]: _drawn_polygon(outline) for outline in mask_outlines(i.mask)}
+    return region.track_keyframes(i.shot, outlines, should_cancel=i.should_cancel)
+
+
+def _remove_object(i: FixInputs):
+    """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
+    return remove.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
+
+
+def _clean_plate(i: FixInputs):
+    """A clean plate; one drawn outline marks what to leave out on every frame (a locked-off
+    shot), outlines on several keyframes are tracked through the shot."""
+    outlines = mask_outlines(i.mask)
+    if len(outlines) > 1:
+        leave_out = _tracked(i)
+    elif outlines:
+        probe = i.shot.clip_probe
+        leave_out = region.rasterise(_drawn_polygon(outlines[0]), (probe.height, probe.width))
+    else:
+        leave_out = None
+    return clean_plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))
+
+
+def _replace_background(i: FixInputs):
+    """Background replacement: the reference shot is the new background plate."""
+    return background.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
+                         matte_sink=i.matte_sink, **_engine_callbacks(i))
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a PNG")
+    return data.tobytes()
+
+
+RUNS: dict[str, FixRun] = {
+    FixKind.COLOR_MATCH: FixRun(
+        run=lambda i: match.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i))),
+    FixKind.RELIGHT: FixRun(
+        run=lambda i: relight.run(shot=i.shot, reference=i.reference, params=i.params, **_engine_callbacks(i)),
+        extra_files=lambda result: {"grade.cc": result.cdl.to_cc_xml("loupe_relight").encode()}),
+    FixKind.LOOK_TRANSFER: FixRun(run=lambda i: look.apply_look(i.shot, i.look_path, **_engine_callbacks(i))),
+    FixKind.OBJECT_REMOVAL: FixRun(run=_remove_object),
+    FixKind.CLEAN_PLATE: FixRun(
+        run=_clean_plate,
+        extra_files=lambda result: {"plate.png": _png(result.plate),
+                                    "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))}),
+    FixKind.BACKGROUND_REPLACE: FixRun(run=_replace_background),
+    FixKind.FRAME_REBUILD: FixRun(run=lambda i: rebuild.run(shot=i.shot, params=i.params, **_engine_callbacks(i))),
+    FixKind.CONTINUITY_CHECK: FixRun(
+        run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
+                                     progress=i.progress, should_cancel=i.should_cancel)),
+}
