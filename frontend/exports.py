@@ -177,9 +177,15 @@ def dailies_summary_pdf(playlist, summary, *, production_label: str, thumbnail) 
     status and decision, then a table of its notes — timecode, frame, author, text — each with
     the thumbnail of its annotated frame (``thumbnail(proposal, frame)``: JPEG bytes, or None
     when the picture is missing: the cell says so)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
     from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image, KeepTogether
+    from reportlab.platypus import (Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table,
+                                    TableStyle)
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("cell", fontSize=8, leading=10, splitLongWords=1)

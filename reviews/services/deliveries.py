@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import opentimelineio as otio
@@ -44,6 +45,9 @@ from reviews.timecode import frame_timecode, nominal_rate
 
 from .audit import audit_record
 from .proposals import proposal_is_final, proposal_require_final
+
+if TYPE_CHECKING:
+    from engine.media.decode import FrameSource
 
 logger = logging.getLogger(__name__)
 
