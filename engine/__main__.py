@@ -8,7 +8,9 @@
     python -m engine relight --reference REF --shot SHOT --out OUT [--pixels-correspond]
         [--reference-range FIRST:STOP] [--shot-range FIRST:STOP] [--smoothing-frames 24]
     python -m engine remove --frames INPUT --masks MASKS --out OUT [--margin PX]
-        [--range FIRST:STOP] [--no-regrain]
+        [--range FIRST:STOP] [--no-regrain] [--model MODEL.pt]
+    python -m engine inpaint train --frames IN [--frames IN ...] --out MODEL.pt
+        [--range FIRST:STOP] [--steps 600] [--minutes 10] [--frames-per-clip 16]
     python -m engine clean-plate --frames INPUT [--masks MASKS] --out PLATE.png
         [--range FIRST:STOP] [--reference-frame N] [--max-frames 32] [--no-align]
 
@@ -70,6 +72,7 @@ from engine.errors import EngineError, FrameSourceError, ParameterError
 from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
 from engine.media.decode import FrameSource
 from engine.media.encode import FrameWriter
+from engine.models import inpaint as inpaint_model
 from engine.models import look as look_model
 from engine.ops import segment, watermark
 
@@ -183,12 +186,22 @@ def _relight(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _remove(args: argparse.Namespace) -> dict[str, object]:
-    params = remove.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain)
+    params = remove.RemovalParams(mask_folder=args.masks, margin_px=args.margin, regrain=not args.no_regrain,
+                                  inpaint_model=args.model)
     shot = _source(args, args.frames, args.range)
     with _writer(args.out, shot) as writer:
         result = remove.run(shot=shot, params=params,
                              sink=lambda number, _before, after: writer.write(number, after), progress=_progress)
     return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _inpaint_train(args: argparse.Namespace) -> dict[str, object]:
+    params = inpaint_model.InpaintTrainParams(steps=args.steps, time_budget_s=60.0 * args.minutes,
+                                              frames_per_clip=args.frames_per_clip)
+    shots = [_source(args, path, args.range) for path in args.frames]
+    model = inpaint_model.train_inpaint(shots, params, progress=_progress)
+    model.save(args.out)
+    return {"out": str(args.out), "heldout": model.heldout, "lineage": model.lineage}
 
 
 def _clean_plate(args: argparse.Namespace) -> dict[str, object]:
@@ -214,7 +227,23 @@ def _add_removal_commands(commands) -> None:
                         help="pixels the masks are dilated by; nothing outside changes (default %(default)s)")
     remove_cmd.add_argument("--range", metavar="FIRST:STOP", help="frames of the input (stop exclusive)")
     remove_cmd.add_argument("--no-regrain", action="store_true", help="do not add grain matching the plate")
+    remove_cmd.add_argument("--model", help="the production's inpainting model (python -m engine inpaint train); "
+                            "used where it beats the classical fill")
     remove_cmd.set_defaults(handler=_remove)
+    inpaint_cmd = commands.add_parser("inpaint", help="inpainting model learned from a production's own frames")
+    inpaint_commands = inpaint_cmd.add_subparsers(dest="inpaint_command", required=True)
+    inpaint_train = inpaint_commands.add_parser("train", help="train a gated-convolution inpainting model")
+    inpaint_train.add_argument("--frames", action="append", required=True,
+                               help="a clip of the production: video file or folder of numbered images; repeatable")
+    inpaint_train.add_argument("--out", required=True, help="output model file (.pt)")
+    inpaint_train.add_argument("--range", metavar="FIRST:STOP", help="frames of each clip used (stop exclusive)")
+    defaults = inpaint_model.InpaintTrainParams()
+    inpaint_train.add_argument("--steps", type=int, default=defaults.steps, help="Adam steps (default %(default)s)")
+    inpaint_train.add_argument("--frames-per-clip", type=int, default=defaults.frames_per_clip,
+                               help="frames sampled from each clip, evenly spaced (default %(default)s)")
+    inpaint_train.add_argument("--minutes", type=float, default=defaults.time_budget_s / 60,
+                               help="stop after this many minutes even if fewer steps were taken (default %(default)s)")
+    inpaint_train.set_defaults(handler=_inpaint_train)
     clean = commands.add_parser("clean-plate", help="clean plate: the background rebuilt from the shot's own frames")
     clean.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
     clean.add_argument("--masks", help="folder of numbered mask images of what to leave out (white = leave out)")

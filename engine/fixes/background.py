@@ -35,13 +35,11 @@ whole frame. Mattes go to ``matte_sink`` so the portal can store them with the p
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -55,7 +53,6 @@ from engine.media.decode import FrameSource
 from engine.ops import grain as grain_module
 from engine.ops import matte as matte_module
 from engine.ops.lut3d import Lut3D, trilinear
-from engine.params import check_limits, params_from_dict
 from engine.fixes.params import BackgroundParams, KEYS  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)

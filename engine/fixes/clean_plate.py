@@ -23,11 +23,10 @@ Memory: the aligned samples (``max_frames`` frames) plus a strip of float work s
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,6 @@ from engine.media.decode import FrameSource
 from engine.ops import region
 from engine.ops.align import align_to_shot
 from engine.ops.exemplar import exemplar_fill
-from engine.params import check_number, params_from_dict
 from engine.fixes.params import PlateParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)

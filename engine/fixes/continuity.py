@@ -35,14 +35,13 @@ seen from B's framing).
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +54,6 @@ from engine.errors import FrameWriteError, ParameterError, check_cancel
 from engine.fixes.match import fit_colour_transfer
 from engine.media.decode import FrameSource
 from engine.ops.align import ShotAligner
-from engine.params import check_limits, params_from_dict
 from engine.fixes.params import ContinuityParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)

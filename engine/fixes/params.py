@@ -210,6 +210,10 @@ class RemovalParams:
         window_frames: frames finished together (integer 1..240).
         context_frames: frames before and after the window also used as sources (0..240).
         regrain: add grain matching the plate inside the region.
+        inpaint_model: path of the production's inpainting model
+            (:class:`engine.models.inpaint.InpaintModel`), or None: one more source of the
+            fusion for what no frame shows, used only if it beat the classical fill on the
+            production's held-out frames (its ``heldout`` figures).
 
     Raises:
         ParameterError: a value of the wrong type or out of range, or several mask sources.
@@ -223,6 +227,7 @@ class RemovalParams:
     window_frames: int = 20
     context_frames: int = 10
     regrain: bool = True
+    inpaint_model: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "margin_px", check_number("margin_px", self.margin_px, low=0, high=64, integer=True))
@@ -233,6 +238,8 @@ class RemovalParams:
         if not isinstance(self.regrain, (bool, np.bool_)):
             raise ParameterError(f"regrain must be true or false, got {self.regrain!r}")
         object.__setattr__(self, "regrain", bool(self.regrain))
+        if self.inpaint_model is not None and not isinstance(self.inpaint_model, str):
+            raise ParameterError(f"inpaint_model must be a model file path, got {self.inpaint_model!r}")
         if self.mask_folder is not None and not isinstance(self.mask_folder, str):
             raise ParameterError(f"mask_folder must be a folder path, got {self.mask_folder!r}")
         if self.box is not None:

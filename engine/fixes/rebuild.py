@@ -27,12 +27,11 @@ repeat the nearest good frame, and the measurements say how many did.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -42,7 +41,7 @@ from engine.errors import ParameterError, check_cancel
 from engine.fixes.result import FixResult
 from engine.media.decode import FrameSource
 from engine.ops import flow as flow_module
-from engine.params import check_number, params_from_dict
+from engine.params import check_number
 from engine.fixes.params import RebuildParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)

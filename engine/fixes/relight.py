@@ -48,7 +48,6 @@ from engine.media.decode import FrameSource
 from engine.ops.masks import FitMask, resolve_mask
 from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
 from engine.ops.measure import check_correspondence
-from engine.params import check_number, params_from_dict
 from engine.fixes.params import RelightParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
