@@ -295,7 +295,7 @@ def estimate_lens_profile(frames: Sequence[np.ndarray], *, grain_frames: Sequenc
 
 #: σ (pixels) of the Gaussian of the unsharp mask and the search ranges of the sharpness match.
 _UNSHARP_SIGMA_PX = 1.0
-_MAX_UNSHARP = 3.0
+_MAX_UNSHARP = 6.0
 _MAX_BLUR_SIGMA_PX = 2.5
 
 
@@ -312,7 +312,7 @@ def sharpen(frame: np.ndarray, amount: float) -> np.ndarray:
 
 def sharpness_amount(frame: np.ndarray, target_mtf50: float, *, iterations: int = 12) -> float:
     """The :func:`sharpen` amount that brings the frame's MTF50 to ``target_mtf50`` (cycles per
-    pixel), by bisection on the frame's own edges; clamped to [−2.5, 3].
+    pixel), by bisection on the frame's own edges; clamped to [−2.5, 6].
 
     Raises:
         NoEdgesError: the frame holds too few edges to measure.
