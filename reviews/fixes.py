@@ -1,6 +1,7 @@
 """The fixes the portal offers, by fix kind: how their parameters are checked, which engine
 module runs them and what they store beside their frames. Adding a fix kind means adding an
 entry here."""
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ParameterError
-from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
+from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, reframe, remove
 from engine.media.decode import FrameSource
 from engine.ops import region
 
@@ -88,6 +89,9 @@ def _engine_callbacks(inputs: FixInputs) -> dict:
 
 #: Parameters that name a mask source; in the portal the mask is drawn on the fix request instead.
 MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
+#: Parameters that would name a file on the server; refused from people (a reframe's ``model``
+#: will be one of the production's upscale model versions, by id, once the portal keeps them).
+PATH_PARAMETERS = frozenset({"model"})
 
 
 def mask_outlines(mask: dict | list | None) -> list[dict]:
@@ -231,6 +235,18 @@ FIXES: dict[str, FixSpec] = {
         needs='Parameters: {"missing": [frame, ...]}, clip frames inside the fix\'s frames.',
         check_frames=_check_missing_frames,
     ),
+    FixKind.REFRAME: FixSpec(
+        params_type=reframe.ReframeParams,
+        run=lambda i: reframe.run(shot=i.shot, params=i.params, **_engine_callbacks(i)),
+        method=reframe.METHOD,
+        needs_reference=False,
+        needs='Parameters: {"box": [x, y, w, h]} of the new framing in the take\'s pixels, {"size": [w, h]} the '
+              'delivery size (same aspect), optionally {"keyframes": [{"frame": N, "box": [x, y, w, h]}, ...]} '
+              'eased like a camera move.',
+        # The box track rendered, beside the frames: the proposal's lineage with its parameters and shot.
+        extra_files=lambda result: {"box_track.json": json.dumps(
+            {"box_track": {str(n): box for n, box in result.box_track.items()}}).encode()},
+    ),
     FixKind.CONTINUITY_CHECK: FixSpec(
         params_type=continuity.ContinuityParams,
         run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
@@ -255,11 +271,15 @@ def clean_parameters(kind: str, parameters: dict, *, frame_in: int, frame_out: i
     """Validate ``parameters`` for ``kind`` on frames ``[frame_in, frame_out)`` through the fix's
     parameter type and return them complete (defaults filled in). Raises ``ServiceError``
     naming what is wrong."""
+    spec = fix_spec(kind)
     named = MASK_PARAMETERS & set(parameters or {})
-    if named:
+    if named and kind != FixKind.REFRAME:  # a reframe's box is its framing, not a mask
         raise ServiceError(f"Parameters: {', '.join(sorted(named))} cannot be set here; draw the mask on the "
                            f"fix request instead.")
-    spec = fix_spec(kind)
+    paths = {name for name in PATH_PARAMETERS if (parameters or {}).get(name) is not None}
+    if paths and kind == FixKind.REFRAME:
+        raise ServiceError(f"Parameters: {', '.join(sorted(paths))} cannot be set here; the portal does not "
+                           f"keep upscale model versions yet, so a reframe upscales by Lanczos.")
     try:
         params = spec.params_type.from_dict(parameters or {})
         spec.check_frames(params, frame_in, frame_out)

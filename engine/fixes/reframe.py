@@ -128,6 +128,26 @@ class ReframeParams:
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> ReframeParams:
+        """From a fix request's stored JSON (``box`` and ``size`` as lists or strings); missing
+        keys take their defaults. Raises ``ParameterError`` naming unknown keys or bad values."""
+        if not isinstance(values, Mapping):
+            raise ParameterError(f"reframe parameters must be a mapping, got {type(values).__name__}")
+        known = {"box", "size", "keyframes", "model", "match_sharpness", "regrain"}
+        unknown = sorted(str(key) for key in values if key not in known)
+        if unknown:
+            raise ParameterError(f"unknown reframe parameter(s): {', '.join(unknown)}; known parameters are "
+                                 f"{', '.join(sorted(known))}")
+        if "box" not in values and not values.get("keyframes"):
+            raise ParameterError("box: give the new framing as [x, y, w, h] in the take's pixels (or keyframes)")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON values: ``box`` and ``size`` as lists."""
+        return {"box": list(self.box), "size": list(self.size), "keyframes": [dict(k) for k in self.keyframes],
+                "model": self.model, "match_sharpness": self.match_sharpness, "regrain": self.regrain}
+
     def box_at(self, frame_number: int) -> Box:
         """The box at a frame: the fixed box, or the keyframes eased like a camera move
         (module docstring)."""
