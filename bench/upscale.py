@@ -138,7 +138,8 @@ def main() -> None:
     params = upscale.UpscaleTrainParams(iterations=args.iterations, frames_per_clip=args.frames_per_clip,
                                         held_out_fraction=0.0)
     started = time.perf_counter()
-    model = upscale.train_upscale(clips, params=params)
+    model = upscale.train_upscale(clips, params=params, progress=lambda done, total: print(
+        f"training step {done}/{total}", file=sys.stderr, flush=True) if done % 100 == 0 else None)
     training_s = time.perf_counter() - started
     print(f"training: {training_s / 60:.1f} min for {args.iterations} steps × {len(params.scales)} scales, "
           f"{sum(len(f) for _, f in clips)} frames 864×480 (target < 15 min for 432×240 → 864×480); "
