@@ -118,10 +118,18 @@ def main() -> None:
     parser.add_argument("--split", choices=SPLITS, default="evaluation")
     parser.add_argument("--iterations", type=int, default=600, help="training steps per scale")
     parser.add_argument("--frames-per-clip", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch and OpenCV threads (0: their defaults); 1 on a machine loaded by others")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     names = SPLITS[args.split]
     print(f"split {args.split.upper()}: {', '.join(names)}  (TUNING split: {', '.join(SPLITS['tuning'])}; "
-          f"EVALUATION split: {', '.join(SPLITS['evaluation'])})  load average {os.getloadavg()[0]:.1f}")
+          f"EVALUATION split: {', '.join(SPLITS['evaluation'])})  load average {os.getloadavg()[0]:.1f}; "
+          f"threads {args.threads or 'default'}", flush=True)
     folders = {name: production_frames(name) for name in names}
     clips, held = [], {}
     for name, folder in folders.items():
