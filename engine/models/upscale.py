@@ -81,7 +81,7 @@ class UpscaleTrainParams:
     patch_px: int = 96
     features: int = 24
     body_layers: int = 3
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-4
     seed: int = 0
 
     def __post_init__(self) -> None:
