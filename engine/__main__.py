@@ -29,12 +29,24 @@ showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
     python -m engine watermark detect IMAGE
     python -m engine segment --frames IN --keyframe N --outline POLY.json|MASK.png --out MASKS
         [--keyframe N --outline ... ...] [--soft]
+    python -m engine upscale train --frames IN [--frames IN ...] --out MODEL.pt
+        [--frames-per-clip 24] [--iterations 1500] [--scales 2,1.5]
+    python -m engine upscale apply --model MODEL.pt --scale 2 --frames IN --out OUT
+    python -m engine reframe --frames IN --box X,Y,W,H [--keyframes BOXES.json] --size WxH
+        [--model MODEL.pt] --out OUT [--range FIRST:STOP] [--no-sharpness-match] [--no-regrain]
 
 ``segment`` carries an object's mask, outlined on keyframe N (a JSON polygon ``[[x, y], ...]``
 or list of polygons, in pixels, or a mask image, white = object), through the whole clip and
 writes MASKS, a folder of numbered PNG masks (0 outside, 255 inside; ``--soft``: the 8-bit
 soft matte) that ``remove --masks`` takes (:mod:`engine.ops.segment`). Repeat ``--keyframe``
 and ``--outline`` in pairs for several keyframes.
+
+``upscale train`` learns a production's super-resolution from its own clips (pairs degraded
+with the footage's own blur and noise) and prints its held-out PSNR beside Lanczos;
+``upscale apply`` upscales every frame of a clip by SCALE. ``reframe`` renders the box of a
+wider take (fixed, or keyframed in BOXES.json: ``[{"frame": N, "box": [x, y, w, h]}, …]``,
+eased like a camera move) at the delivery size WxH, with the model's upscale (Lanczos without
+one) and the production's sharpness, vignetting and grain.
 
 ``watermark embed`` adds the invisible forensic watermark carrying the 32-bit payload HEX to
 every frame; ``watermark detect`` reads it from a (leaked, degraded) image and prints
@@ -446,6 +458,92 @@ def _add_segment(commands) -> None:
     parser.set_defaults(handler=_segment)
 
 
+# --- upscale (engine.models.upscale) and reframe (engine.fixes.reframe): the missing cutaway ---
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise ParameterError(f"--scales takes factors separated by commas (e.g. 2,1.5), got {text!r}") from None
+
+
+def _upscale_train(args: argparse.Namespace) -> dict[str, object]:
+    from engine.models import upscale
+
+    params = upscale.UpscaleTrainParams(frames_per_clip=args.frames_per_clip, iterations=args.iterations,
+                                        scales=_scales(args.scales))
+    clips = []
+    for path in args.frames:
+        source = _source(args, path)
+        step = max(1, len(source) // params.frames_per_clip)
+        frames = list(source.frames(step=step, as_float=True))[:params.frames_per_clip]
+        clips.append((Path(path).name, frames))
+    trained = upscale.train_upscale(clips, params=params, progress=_progress)
+    trained.save(args.out)
+    return {**trained.held_out, "out": str(args.out), "lineage": trained.lineage}
+
+
+def _upscale_apply(args: argparse.Namespace) -> dict[str, object]:
+    from engine.models import upscale
+
+    if not 1.0 < args.scale <= 4.0:
+        raise ParameterError(f"--scale must be above 1 and at most 4, got {args.scale}")
+    model = upscale.load(args.model)
+    shot = _source(args, args.frames)
+    size = (round(shot.clip_probe.width * args.scale), round(shot.clip_probe.height * args.scale))
+    with _writer(args.out, shot) as writer:
+        for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
+            out = np.clip(model.upscale(frame, size), 0.0, 1.0 if shot.encoding.is_8bit else None)
+            writer.write(number, np.rint(out * 255).astype(np.uint8) if shot.encoding.is_8bit else out)
+            _progress(count, len(shot))
+    return {"frame_count": len(shot), "width": size[0], "height": size[1]}
+
+
+def _reframe(args: argparse.Namespace) -> dict[str, object]:
+    from engine.fixes import reframe
+
+    keyframes = reframe.read_keyframes(args.keyframes) if args.keyframes else ()
+    params = reframe.ReframeParams(box=args.box, size=args.size, keyframes=keyframes, model=args.model,
+                                   match_sharpness=not args.no_sharpness_match, regrain=not args.no_regrain)
+    shot = _source(args, args.frames, args.range)
+    with _writer(args.out, shot) as writer:
+        result = reframe.run(shot=shot, params=params, sink=lambda number, _before, after: writer.write(number, after),
+                             progress=_progress)
+    return {**result.measurements, "frame_count": result.frame_count}
+
+
+def _add_upscale_and_reframe(commands) -> None:
+    parser = commands.add_parser("upscale", help="upscale model: super-resolution learned from the production's frames")
+    actions = parser.add_subparsers(dest="upscale_command", required=True)
+    train = actions.add_parser("train", help="train an upscale model on clips of the production")
+    train.add_argument("--frames", action="append", required=True, help="a clip (video file or folder); repeatable")
+    train.add_argument("--out", required=True, help="output model file (MODEL.pt)")
+    train.add_argument("--frames-per-clip", type=int, default=24, help="frames sampled per clip (default %(default)s)")
+    train.add_argument("--iterations", type=int, default=1500, help="training steps per scale (default %(default)s)")
+    train.add_argument("--scales", default="2,1.5", help="scales a network is trained for (default %(default)s)")
+    train.set_defaults(handler=_upscale_train)
+    apply = actions.add_parser("apply", help="upscale every frame of a clip")
+    apply.add_argument("--model", required=True, help="model file from 'upscale train'")
+    apply.add_argument("--scale", type=float, required=True, help="upscale factor, e.g. 2 or 1.5")
+    apply.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
+    apply.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
+    apply.set_defaults(handler=_upscale_apply)
+    crop = commands.add_parser("reframe", help="punch-in reframe of a wider take at the delivery size, "
+                                               "learned upscale, the production's lens and grain")
+    crop.add_argument("--frames", required=True, help="the wider take: video file or folder of numbered images")
+    crop.add_argument("--box", required=True, metavar="X,Y,W,H", help="the new framing in the take's pixels")
+    crop.add_argument("--keyframes", metavar="BOXES.json",
+                      help='animated framing: [{"frame": N, "box": [x, y, w, h]}, …], eased between keyframes')
+    crop.add_argument("--size", required=True, metavar="WxH", help="delivery size, e.g. 1920x1080")
+    crop.add_argument("--model", metavar="MODEL.pt", help="the production's upscale model (default: Lanczos)")
+    crop.add_argument("--out", required=True, help="output: folder of frames, or a .mp4/.mov file")
+    crop.add_argument("--range", metavar="FIRST:STOP", help="frames of the take (stop exclusive)")
+    crop.add_argument("--no-sharpness-match", action="store_true", help="do not bring MTF50 to the footage's")
+    crop.add_argument("--no-regrain", action="store_true", help="do not add the take's grain back")
+    crop.set_defaults(handler=_reframe)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m engine``."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Run a Loupe engine fix on files.")
@@ -517,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replace_background(commands)
     _add_watermark(commands)
     _add_segment(commands)
+
+
+    _add_upscale_and_reframe(commands)
     _add_input_colorspace(parser)
     return parser
 

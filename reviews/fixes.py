@@ -3,7 +3,8 @@ the method it names. Adding a fix kind means adding an entry here and its run in
 ``reviews.worker.fixes``.
 
 Web processes import this module, so it imports no engine module that needs torch or OpenCV:
-the parameter types come from ``engine.fixes.params`` (docs/adr/0010-light-web-processes.md).
+the parameter types come from ``engine.fixes.params`` (docs/adr/0010-light-web-processes.md),
+and a reframe's from ``engine.fixes.reframe``, whose module imports none of them at the top.
 """
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -11,6 +12,8 @@ from typing import Any, Callable
 from engine.errors import ParameterError
 from engine.fixes.params import (BackgroundParams, ContinuityParams, MatchParams, PlateParams, RebuildParams,
                                  RelightParams, RemovalParams)
+from engine.fixes.reframe import METHOD as REFRAME_METHOD
+from engine.fixes.reframe import ReframeParams
 
 from .errors import ServiceError
 from .models import FixKind
@@ -62,6 +65,10 @@ class FixSpec:
 
 #: Parameters that name a mask source; in the portal the mask is drawn on the fix request instead.
 MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
+#: Parameters that would name a file on the server (a model file the engine loads); refused from
+#: people. A reframe's ``model`` and a removal's ``inpaint_model`` will be one of the production's
+#: model versions, by id, once the portal keeps them.
+PATH_PARAMETERS = frozenset({"model", "inpaint_model"})
 
 
 def mask_outlines(mask: dict | list | None) -> list[dict]:
@@ -151,6 +158,14 @@ FIXES: dict[str, FixSpec] = {
         needs='Parameters: {"missing": [frame, ...]}, clip frames inside the fix\'s frames.',
         check_frames=_check_missing_frames,
     ),
+    FixKind.REFRAME: FixSpec(
+        params_type=ReframeParams,
+        method=REFRAME_METHOD,
+        needs_reference=False,
+        needs='Parameters: {"box": [x, y, w, h]} of the new framing in the take\'s pixels, {"size": [w, h]} the '
+              'delivery size (same aspect), optionally {"keyframes": [{"frame": N, "box": [x, y, w, h]}, ...]} '
+              'eased like a camera move.',
+    ),
     FixKind.CONTINUITY_CHECK: FixSpec(
         params_type=ContinuityParams,
         method="engine.fixes.continuity — takes aligned by homography, temporal-median plates without what moves, "
@@ -173,11 +188,16 @@ def clean_parameters(kind: str, parameters: dict, *, frame_in: int, frame_out: i
     """Validate ``parameters`` for ``kind`` on frames ``[frame_in, frame_out)`` through the fix's
     parameter type and return them complete (defaults filled in). Raises ``ServiceError``
     naming what is wrong."""
+    spec = fix_spec(kind)
     named = MASK_PARAMETERS & set(parameters or {})
-    if named:
+    if named and kind != FixKind.REFRAME:  # a reframe's box is its framing, not a mask
         raise ServiceError(f"Parameters: {', '.join(sorted(named))} cannot be set here; draw the mask on the "
                            f"fix request instead.")
-    spec = fix_spec(kind)
+    paths = {name for name in PATH_PARAMETERS if (parameters or {}).get(name) is not None}
+    if paths:
+        raise ServiceError(f"Parameters: {', '.join(sorted(paths))} cannot be set here: it would name a file on the "
+                           f"server. The portal does not keep upscale or inpainting model versions yet, so a reframe "
+                           f"upscales by Lanczos and a removal uses the classical fills.")
     try:
         params = spec.params_type.from_dict(parameters or {})
         spec.check_frames(params, frame_in, frame_out)

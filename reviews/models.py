@@ -230,6 +230,7 @@ class FixKind(models.TextChoices):
     BACKGROUND_REPLACE = "background_replace", "Background replacement"
     FRAME_REBUILD = "frame_rebuild", "Rebuilt frames"
     CONTINUITY_CHECK = "continuity_check", "Continuity check"
+    REFRAME = "reframe", "Reframe (punch-in)"
 
 
 class FixRequestStatus(models.TextChoices):

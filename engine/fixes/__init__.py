@@ -8,5 +8,6 @@
 - :mod:`engine.fixes.background` — background replacement: matte, harmonise, composite, regrain.
 - :mod:`engine.fixes.rebuild` — missing frames rebuilt, retiming (motion-compensated interpolation).
 - :mod:`engine.fixes.continuity` — continuity findings between two takes.
+- :mod:`engine.fixes.reframe` — punch-in reframe (the missing cutaway): learned upscale, lens and grain.
 - :mod:`engine.fixes.result` — :class:`~engine.fixes.result.FixResult`, what every fix returns.
 """

@@ -3,4 +3,6 @@
 - :mod:`engine.models.look` — the look model: a global stage (curves and a matrix in ACEScct) and a
   residual 33³ lattice that falls back to it, baked into one LUT, trained on the
   production's own graded dailies (applied by the fix :mod:`engine.fixes.look`).
+- :mod:`engine.models.upscale` — the upscale model: super-resolution learned from the production's
+  own frames with its camera's blur and noise (used by the fix :mod:`engine.fixes.reframe`).
 """

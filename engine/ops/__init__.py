@@ -12,4 +12,5 @@
 - :mod:`engine.ops.grain` — grain estimated on a plate and synthesised inside a region (regrain).
 - :mod:`engine.ops.matte` — chroma and difference keys, refined and carried along flow.
 - :mod:`engine.ops.likeness` — does a fix region hold a performer's face (guild consent screening).
+- :mod:`engine.ops.lens` — a production's lens profile: MTF50 from edges, vignetting, grain; the sharpness match.
 """

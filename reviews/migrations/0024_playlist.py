@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0021_forensic_mark'),
+        ('reviews', '0023_reframe_fix_kind'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

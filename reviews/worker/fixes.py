@@ -1,6 +1,7 @@
 """How each fix kind runs on a worker: the engine call that makes its result from a job's
 inputs, and the files stored beside its frames. The kinds, their parameters and what they need
 are in ``reviews.fixes`` (web side); every kind there has its run here."""
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -8,7 +9,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from engine.fixes import background, clean_plate, continuity, look, match, rebuild, relight, remove
+from engine.fixes import background, clean_plate, continuity, look, match, rebuild, reframe, relight, remove
 from engine.media.decode import FrameSource
 from engine.ops import region
 from reviews.fixes import mask_outlines
@@ -105,6 +106,11 @@ RUNS: dict[str, FixRun] = {
                                     "confidence.png": _png(np.round(result.confidence * 255).astype(np.uint8))}),
     FixKind.BACKGROUND_REPLACE: FixRun(run=_replace_background),
     FixKind.FRAME_REBUILD: FixRun(run=lambda i: rebuild.run(shot=i.shot, params=i.params, **_engine_callbacks(i))),
+    FixKind.REFRAME: FixRun(
+        run=lambda i: reframe.run(shot=i.shot, params=i.params, **_engine_callbacks(i)),
+        # The box track rendered, beside the frames: the proposal's lineage with its parameters and shot.
+        extra_files=lambda result: {"box_track.json": json.dumps(
+            {"box_track": {str(n): box for n, box in result.box_track.items()}}).encode()}),
     FixKind.CONTINUITY_CHECK: FixRun(
         run=lambda i: continuity.run(shot=i.shot, reference=i.reference, params=i.params,
                                      progress=i.progress, should_cancel=i.should_cancel)),

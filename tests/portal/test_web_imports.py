@@ -10,8 +10,8 @@ HEAVY_LIBRARIES = ("torch", "cv2", "OpenImageIO", "PyOpenColorIO", "reportlab", 
 #: The engine modules a web process may hold: contracts, the fixes' parameter types, probing and
 #: decoding a video (PyAV) and the forensic mark (numpy).
 LIGHT_ENGINE_MODULES = frozenset({
-    "engine", "engine.errors", "engine.params", "engine.fixes", "engine.fixes.params", "engine.media",
-    "engine.media.probe", "engine.media.decode", "engine.ops", "engine.ops.watermark",
+    "engine", "engine.errors", "engine.params", "engine.fixes", "engine.fixes.params", "engine.fixes.reframe",
+    "engine.media", "engine.media.probe", "engine.media.decode", "engine.ops", "engine.ops.watermark",
 })
 
 

@@ -1,0 +1,375 @@
+"""Upscale model: super-resolution learned from a production's own frames (training and applying).
+
+Network — an ESPCN-style residual network (Shi et al., "Real-Time Single Image and Video
+Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016: every
+convolution at the low resolution, a sub-pixel (pixel-shuffle) ×2 output) that predicts the
+*residual* over a bicubic upscale (global residual learning, Kim et al. VDSR 2016; plain
+conv–ReLU body without batch norm, as EDSR, Lim et al. 2017 recommends). For a scale ``s`` other
+than 2 (a 1.5× punch-in) the ×2 output is resampled to ``s`` (bicubic, antialiased) and the
+network of that scale is trained *through* the resampling, so each scale has its own weights.
+
+Training pairs — internal learning in the spirit of ZSSR (Shocher et al., "'Zero-Shot'
+Super-Resolution using Deep Internal Learning", CVPR 2018), across a production's dailies
+instead of one image: each training frame is the high-resolution truth; its low-resolution
+twin is made with the camera's own degradation so that it looks like native footage shot
+``s`` times wider:
+
+- blur: the camera's sharpness is measured (MTF50 from edges, :mod:`engine.ops.lens`) and
+  modelled as a Gaussian of σ_c = 0.1874 / MTF50 pixels (a Gaussian's MTF falls to 50 % at
+  √(ln 2 / 2π²) / σ). A frame ``s`` times smaller has that blur in *its* pixels, so the truth is
+  blurred by σ² = σ_c² (s² − 1) − s²/12 (the last term is the area resampling's own box) before
+  :func:`cv2.resize` ``INTER_AREA``;
+- noise: the footage's noise (Immerkær, per channel) is averaged down by the resampling; the
+  deviation it lost, √(σ² − (σ / s)²), is added back as Gaussian noise.
+
+Loss: L1 (EDSR), Adam, learning rate decayed by a cosine. Held-out figures: the last part of
+each clip's sampled frames (in time) are never trained on; PSNR of the model and of Lanczos on
+them at each scale are in :attr:`TrainedUpscale.held_out`.
+
+Frames are float32 [H, W, 3] RGB, 0..1 code values at source precision (never stepped down
+to 8 bits); the network works on them as they are encoded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.device import get_device
+from engine.errors import Cancelled, ParameterError
+from engine.ops import lens
+from engine.params import check_limits
+
+#: The file's format tag (torch.save of plain tensors and values; read with weights_only).
+FORMAT = "loupe-upscale/1"
+#: σ (pixels) of a Gaussian whose MTF falls to 50 % at 1 cycle/pixel: √(ln 2 / 2π²).
+_GAUSSIAN_MTF50 = math.sqrt(math.log(2.0) / (2.0 * math.pi ** 2))
+
+
+@dataclass(frozen=True)
+class UpscaleTrainParams:
+    """Parameters of upscale training (constants chosen on the bench's TUNING split).
+
+    Attributes:
+        scales: upscale factors a network is trained for (each in 1.1..4).
+        frames_per_clip: frames sampled from each clip, evenly over its range (2..1000).
+        held_out_fraction: share of each clip's sampled frames, the last in time, kept out of
+            training for the held-out figures (0..0.9).
+        iterations: Adam steps per scale (1..200000).
+        batch_size: patches per step (1..256).
+        patch_px: side of a high-resolution training patch, pixels (24..512).
+        features: channels of the network's body (4..256).
+        body_layers: 3×3 conv–ReLU layers of the body (1..32).
+        learning_rate: Adam's initial step (0..1).
+        seed: seeds the patch sampling, noise and initial weights.
+    """
+
+    scales: tuple[float, ...] = (2.0, 1.5)
+    frames_per_clip: int = 24
+    held_out_fraction: float = 0.2
+    iterations: int = 1500
+    batch_size: int = 16
+    patch_px: int = 96
+    features: int = 24
+    body_layers: int = 3
+    learning_rate: float = 5e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_limits(self, {"frames_per_clip": (2, 1000, True), "held_out_fraction": (0, 0.9, False),
+                            "iterations": (1, 200000, True), "batch_size": (1, 256, True),
+                            "patch_px": (24, 512, True), "features": (4, 256, True),
+                            "body_layers": (1, 32, True), "learning_rate": (0, 1, False), "seed": (0, 2**31, True)})
+        if not self.scales or any(not isinstance(s, (int, float)) or not 1.1 <= s <= 4 for s in self.scales):
+            raise ParameterError(f"scales must be numbers between 1.1 and 4, got {self.scales!r}")
+        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """The camera's degradation used to make low-resolution twins (module docstring).
+
+    Attributes:
+        camera_blur_px: σ_c of the Gaussian modelling the camera's blur, pixels.
+        noise_sigma: per RGB channel, the footage's noise deviation, 0..1 code values.
+    """
+
+    camera_blur_px: float
+    noise_sigma: tuple[float, float, float]
+
+    @classmethod
+    def from_profile(cls, profile: lens.LensProfile) -> Degradation:
+        """The degradation of footage with this lens profile (σ_c from MTF50, clamped to 0.4..2.5 px)."""
+        blur = min(max(_GAUSSIAN_MTF50 / max(profile.mtf50_cycles_per_px, 1e-3), 0.4), 2.5)
+        noise = profile.grain.sigma.mean(axis=0) / 255.0
+        return cls(camera_blur_px=float(blur), noise_sigma=tuple(float(v) for v in noise))
+
+    def degrade(self, frame: np.ndarray, scale: float, *, seed: int) -> np.ndarray:
+        """The low-resolution twin of ``frame`` (float32 [H, W, 3], 0..1): blurred, area-resampled
+        to ``round(W / scale) × round(H / scale)``, noise added (seeded). float32 out, not clipped."""
+        height, width = frame.shape[:2]
+        sigma_sq = self.camera_blur_px ** 2 * (scale ** 2 - 1.0) - scale ** 2 / 12.0
+        blurred = cv2.GaussianBlur(frame, (0, 0), math.sqrt(sigma_sq)) if sigma_sq > 0.01 else frame
+        small = cv2.resize(blurred, (round(width / scale), round(height / scale)), interpolation=cv2.INTER_AREA)
+        lost = np.sqrt(np.maximum(np.float32(self.noise_sigma) ** 2 * (1.0 - 1.0 / scale ** 2), 0.0))
+        noise = np.random.default_rng(seed).standard_normal(small.shape).astype(np.float32) * lost.astype(np.float32)
+        return small + noise
+
+
+class UpscaleNet(nn.Module):
+    """ESPCN-style residual ×2 network (module docstring), with an optional resample to ``scale``.
+
+    ``forward(x)``: x float32 [N, 3, h, w] → float32 [N, 3, round(h·scale), round(w·scale)].
+    """
+
+    def __init__(self, *, features: int, body_layers: int, scale: float) -> None:
+        super().__init__()
+        self.scale = float(scale)
+        layers: list[nn.Module] = [nn.Conv2d(3, features, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(body_layers):
+            layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(features, 3 * 4, 3, padding=1), nn.PixelShuffle(2)]
+        self.body = nn.Sequential(*layers)
+        nn.init.zeros_(layers[-2].weight)  # starts as the bicubic upscale
+        nn.init.zeros_(layers[-2].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        doubled = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) + self.body(x)
+        if self.scale == 2.0:
+            return doubled
+        size = (round(x.shape[2] * self.scale), round(x.shape[3] * self.scale))
+        return F.interpolate(doubled, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def lanczos(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` (float32 [H, W, 3]) resampled to ``size`` (width, height) by Lanczos-4 (OpenCV)."""
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LANCZOS4)
+
+
+def psnr(output: np.ndarray, truth: np.ndarray, border_px: int = 4) -> float:
+    """PSNR (dB) of float32 [H, W, 3] 0..1 frames, over the frame less ``border_px`` at each side."""
+    b = border_px
+    difference = np.clip(output, 0, 1)[b:-b, b:-b] - truth[b:-b, b:-b]
+    return float(10.0 * np.log10(1.0 / max(float(np.mean(difference ** 2)), 1e-12)))
+
+
+@dataclass
+class TrainedUpscale:
+    """A production's upscale model: one :class:`UpscaleNet` per scale, the lens profile and
+    degradation estimated from its frames, lineage and held-out figures.
+
+    Attributes:
+        nets: scale → network (eval mode).
+        params: the :class:`UpscaleTrainParams` it was trained with.
+        profile: the production's :class:`engine.ops.lens.LensProfile`.
+        degradation: the :class:`Degradation` its pairs were made with.
+        lineage: clips and frame ranges trained on, held out, timings.
+        held_out: per scale, PSNR (dB) of the model and of Lanczos on held-out frames.
+    """
+
+    nets: dict[float, UpscaleNet]
+    params: UpscaleTrainParams
+    profile: lens.LensProfile
+    degradation: Degradation
+    lineage: dict[str, object]
+    held_out: dict[str, float]
+
+    def net_for(self, scale: float) -> UpscaleNet:
+        """The network trained for the scale nearest ``scale``."""
+        return self.nets[min(self.nets, key=lambda s: abs(math.log(s / scale)))]
+
+    def upscale(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``frame`` (float32 [h, w, 3], 0..1) upscaled to ``size`` (width, height): the network
+        of the nearest trained scale, then (if its output is not already ``size``) Lanczos.
+        Returns float32 [height, width, 3], not clipped. CUDA when present."""
+        scale = size[0] / frame.shape[1]
+        net = self.net_for(scale)
+        device = next(net.parameters()).device
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            own_size = (round(frame.shape[1] * net.scale), round(frame.shape[0] * net.scale))
+            upscaled = net(x) if own_size == tuple(size) else _net_doubled(net, x)
+            out = upscaled[0].float().cpu().numpy().transpose(1, 2, 0)
+        if out.shape[1] != size[0] or out.shape[0] != size[1]:
+            out = lanczos(np.ascontiguousarray(out), size)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model file (``torch.save``; written to a temporary name, then renamed)."""
+        path = Path(path)
+        payload = {"format": FORMAT, "params": dataclasses.asdict(self.params),
+                   "nets": {str(s): {k: v.cpu() for k, v in net.state_dict().items()} for s, net in self.nets.items()},
+                   "profile": self.profile.to_dict(), "degradation": dataclasses.asdict(self.degradation),
+                   "lineage": self.lineage, "held_out": self.held_out}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        torch.save(payload, partial)
+        partial.replace(path)
+
+
+def _net_doubled(net: UpscaleNet, x: torch.Tensor) -> torch.Tensor:
+    """The network's ×2 image before its resample to its own scale, resampled later to the size
+    asked for (the reframe's scale is rarely exactly a trained one)."""
+    return F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) + net.body(x)
+
+
+def load(path: str | Path) -> TrainedUpscale:
+    """Read a model file written by :meth:`TrainedUpscale.save` onto the engine's device.
+
+    Raises:
+        ParameterError: the file is missing or not a Loupe upscale model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"upscale model {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a file that is not its own
+        raise ParameterError(f"{path} is not a Loupe upscale model: {exc}") from None
+    if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
+        raise ParameterError(f"{path} is not a Loupe upscale model (format {FORMAT})")
+    values = dict(payload["params"])
+    values["scales"] = tuple(values["scales"])
+    params = UpscaleTrainParams(**values)
+    device = get_device()
+    nets = {}
+    for scale_text, state in payload["nets"].items():
+        net = UpscaleNet(features=params.features, body_layers=params.body_layers, scale=float(scale_text))
+        net.load_state_dict(state)
+        nets[float(scale_text)] = net.to(device).to(memory_format=torch.channels_last).eval()
+    degradation = payload["degradation"]
+    return TrainedUpscale(nets=nets, params=params, profile=lens.LensProfile.from_dict(payload["profile"]),
+                          degradation=Degradation(camera_blur_px=float(degradation["camera_blur_px"]),
+                                                  noise_sigma=tuple(degradation["noise_sigma"])),
+                          lineage=dict(payload["lineage"]), held_out=dict(payload["held_out"]))
+
+
+# ------------------------------------------------------------------------------------------ training
+
+#: One clip's sampled frames for training: ``(name, [(frame_number, float32 [H, W, 3] 0..1), …])``.
+ClipFrames = tuple[str, Sequence[tuple[int, np.ndarray]]]
+
+
+def _split(clips: Sequence[ClipFrames], held_out_fraction: float) -> tuple[list, list]:
+    train, held = [], []
+    for _, frames in clips:
+        keep = max(1, len(frames) - max(1, round(len(frames) * held_out_fraction))) if held_out_fraction > 0 \
+            else len(frames)
+        train += [f for _, f in frames[:keep]]
+        held += [f for _, f in frames[keep:]]
+    return train, held
+
+
+def _pairs(frames: Sequence[np.ndarray], degradation: Degradation, scale: float, seed: int):
+    """(low, high) pairs, the high frame cropped so that ``scale`` maps pixel grids exactly."""
+    unit = 3 if scale == 1.5 else max(1, round(scale))
+    pairs = []
+    for i, frame in enumerate(frames):
+        height, width = (frame.shape[0] // unit) * unit, (frame.shape[1] // unit) * unit
+        high = np.ascontiguousarray(frame[:height, :width])
+        pairs.append((degradation.degrade(high, scale, seed=seed + i), high))
+    return pairs
+
+
+def evaluate(model_upscale: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
+             pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean PSNR (dB) of ``model_upscale(low, (W, H))`` against each pair's high frame."""
+    return float(np.mean([psnr(model_upscale(low, high.shape[1::-1]), high) for low, high in pairs]))
+
+
+def train_upscale(clips: Sequence[ClipFrames], *, params: UpscaleTrainParams | None = None,
+                  progress: Callable[[int, int], None] | None = None,
+                  should_cancel: Callable[[], bool] | None = None) -> TrainedUpscale:
+    """Train a production's upscale model on its own frames (module docstring).
+
+    Args:
+        clips: per clip, its name and sampled frames in time order (float32 [H, W, 3] RGB 0..1).
+        params: :class:`UpscaleTrainParams` (defaults if None).
+        progress: called with ``(done, total)`` steps over all scales.
+        should_cancel: polled every 25 steps; True stops training.
+
+    Returns:
+        :class:`TrainedUpscale` with held-out figures (``psnr_model_db_x2``, ``psnr_lanczos_db_x2``, …).
+
+    Raises:
+        ParameterError: no frames, or frames smaller than a training patch.
+        Cancelled: ``should_cancel`` answered True.
+        engine.ops.lens.NoEdgesError: the frames hold no edges to measure the camera's sharpness.
+    """
+    params = params or UpscaleTrainParams()
+    all_frames = [f for _, frames in clips for _, f in frames]
+    if not all_frames:
+        raise ParameterError("upscale training needs frames; none were given")
+    smallest = min(min(f.shape[:2]) for f in all_frames)
+    if smallest < params.patch_px:
+        raise ParameterError(f"training frames must be at least {params.patch_px} pixels on each side, "
+                             f"one is {smallest}")
+    started = time.perf_counter()
+    first_clip = [f for _, f in clips[0][1]]
+    profile = lens.estimate_lens_profile(all_frames[:: max(1, len(all_frames) // 16)], grain_frames=first_clip[:3])
+    degradation = Degradation.from_profile(profile)
+    train_frames, held_frames = _split(clips, params.held_out_fraction)
+    device = get_device()
+    torch.manual_seed(params.seed)
+    rng = np.random.default_rng(params.seed)
+    total = params.iterations * len(params.scales)
+    nets: dict[float, UpscaleNet] = {}
+    held_out: dict[str, float] = {}
+    for index, scale in enumerate(params.scales):
+        pairs = _pairs(train_frames, degradation, scale, params.seed + 1000 * index)
+        net = UpscaleNet(features=params.features, body_layers=params.body_layers, scale=scale).to(device)
+        optimiser = torch.optim.Adam(net.parameters(), lr=params.learning_rate)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, params.iterations)
+        low_px = 2 * round(params.patch_px / scale / 2)  # even, so that 1.5× grids stay exact
+        high_px = round(low_px * scale)
+        net.train()
+        for step in range(params.iterations):
+            if should_cancel is not None and step % 25 == 0 and should_cancel():
+                raise Cancelled(f"upscale training cancelled at step {index * params.iterations + step} of {total}")
+            lows, highs = [], []
+            for pick in rng.integers(0, len(pairs), params.batch_size):
+                low, high = pairs[pick]
+                y = 2 * int(rng.integers(0, (low.shape[0] - low_px) // 2 + 1))
+                x = 2 * int(rng.integers(0, (low.shape[1] - low_px) // 2 + 1))
+                hy, hx = round(y * scale), round(x * scale)
+                lows.append(low[y:y + low_px, x:x + low_px])
+                highs.append(high[hy:hy + high_px, hx:hx + high_px])
+            batch_low = torch.from_numpy(np.stack(lows).transpose(0, 3, 1, 2).copy()).to(device)
+            batch_high = torch.from_numpy(np.stack(highs).transpose(0, 3, 1, 2).copy()).to(device)
+            if rng.random() < 0.5:  # flips: free augmentation (EDSR)
+                batch_low, batch_high = batch_low.flip(3), batch_high.flip(3)
+            loss = F.l1_loss(net(batch_low), batch_high)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            if progress is not None and (step + 1) % 25 == 0:
+                progress(index * params.iterations + step + 1, total)
+        nets[scale] = net.to(memory_format=torch.channels_last).eval()
+        if held_frames:
+            trained = TrainedUpscale(nets={scale: nets[scale]}, params=params, profile=profile,
+                                     degradation=degradation, lineage={}, held_out={})
+            held_pairs = _pairs(held_frames, degradation, scale, params.seed + 7919 + 1000 * index)
+            name = f"x{scale:g}"
+            held_out[f"psnr_model_db_{name}"] = round(evaluate(trained.upscale, held_pairs), 3)
+            held_out[f"psnr_lanczos_db_{name}"] = round(evaluate(lanczos, held_pairs), 3)
+    lineage = {
+        "clips": [{"clip": name, "frames": [n for n, _ in frames]} for name, frames in clips],
+        "held_out_fraction": params.held_out_fraction,
+        "training_frames": len(train_frames), "held_out_frames": len(held_frames),
+        "device": str(device), "training_seconds": round(time.perf_counter() - started, 1),
+        "method": "engine.models.upscale — ESPCN-style residual network (Shi et al. 2016, Lim et al. 2017) "
+                  "on pairs degraded with the footage's own blur and noise (ZSSR, Shocher et al. 2018)",
+    }
+    return TrainedUpscale(nets=nets, params=params, profile=profile, degradation=degradation,
+                          lineage=lineage, held_out=held_out)
