@@ -367,6 +367,7 @@ class Failures(list):
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+@pytest.mark.timeout(900)  # every route × method × nine people: minutes on a loaded 2-core machine
 @pytest.mark.django_db
 def test_http_matrix(proposal, people):
     """Every route × method × (each role, outsider, another production's supervisor, anonymous);
