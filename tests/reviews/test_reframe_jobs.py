@@ -10,7 +10,7 @@ from django.conf import settings
 from reviews.errors import ServiceError
 from reviews.models import FixRequest, Job
 from reviews.services.fix_requests import fix_request_create
-from reviews.services.jobs import job_execute
+from reviews.worker.jobs import job_execute
 
 pytestmark = pytest.mark.django_db
 
