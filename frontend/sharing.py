@@ -117,6 +117,15 @@ def _guest(request, link):
     return shares.share_guest_of(link, request.session.get(GUEST_SESSION_KEY, {}).get(str(link.pk)))
 
 
+def _arrived_guest(request, link):
+    """The guest of this browser session on ``link`` and the version it shares; 403 before the
+    guest has given their name on the link's page."""
+    guest = _guest(request, link)
+    if guest is None:
+        raise PermissionDenied("Give your name on the link's page first.")
+    return guest, shares.share_link_proposals(link)[0]
+
+
 def share_guest_page(request, token):
     """``/share/<token>/``: the guest gives their name (and the link's password, if any), then
     reviews the shared version: frames with their name burnt in, the notes, a note form. No
@@ -172,10 +181,7 @@ def share_guest_note(request, token):
         link = shares.share_link_open(token)
     except shares.LinkUnusable as failure:
         return _unusable(request, failure)
-    guest = _guest(request, link)
-    if guest is None:
-        raise PermissionDenied("Give your name on the link's page first.")
-    proposal = shares.share_link_proposals(link)[0]
+    guest, proposal = _arrived_guest(request, link)
     try:
         frame = int(request.POST.get("frame", ""))
     except ValueError:
@@ -197,10 +203,7 @@ def share_guest_frame(request, token, side, frame):
         link = shares.share_link_open(token)
     except shares.LinkUnusable as failure:
         return _unusable(request, failure)
-    guest = _guest(request, link)
-    if guest is None:
-        raise PermissionDenied("Give your name on the link's page first.")
-    proposal = shares.share_link_proposals(link)[0]
+    guest, proposal = _arrived_guest(request, link)
     if not proposal.frame_in <= frame < proposal.frame_out:
         raise Http404(f"Frame {frame} is outside the shared frames.")
     mark = shares.share_guest_mark(guest=guest, proposal=proposal)

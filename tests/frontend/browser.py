@@ -19,7 +19,8 @@ def launch(playwright):
 
 
 def open_signed_in(browser, url: str, username: str):
-    """A new page at ``url``, signed in on the way as ``username`` (test password ``pw-<name>``).
+    """A new page of ``browser`` (or of a browser context) at ``url``, signed in on the way as
+    ``username`` (test password ``pw-<name>``).
 
     Returns once the page after the password form has loaded (its scripts have run, so a click is
     heard): the target, or the second-factor step for people who have one."""

@@ -13,7 +13,7 @@ from reviews.models import ProposalStatus, ReviewDecision, ReviewNote
 from reviews.services.playlists import playlist_create
 from reviews.timecode import frame_timecode
 
-from .browser import launch
+from .browser import launch, open_signed_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -26,16 +26,6 @@ STATUS_AFTER = {"approve": ProposalStatus.APPROVED.label, "request_changes": Pro
                 "reject": ProposalStatus.REJECTED.label}
 
 
-def sign_in(context, url: str, username: str):
-    page = context.new_page()
-    page.goto(url)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda address: not address.split("?")[0].endswith("/login/"))
-    return page
-
-
 def test_a_dailies_session_through_five_versions(asgi_server, five_versions, people, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -45,9 +35,9 @@ def test_a_dailies_session_through_five_versions(asgi_server, five_versions, peo
     clip = five_versions[0].fix_request.shot.clip
     with sync_playwright() as playwright:
         browser = launch(playwright)
-        director = sign_in(browser.new_context(viewport={"width": 1440, "height": 900}), session, "director")
+        director = open_signed_in(browser.new_context(viewport={"width": 1440, "height": 900}), session, "director")
         phone = browser.new_context(viewport={"width": 390, "height": 844})
-        artist = sign_in(phone, session, "artist")
+        artist = open_signed_in(phone, session, "artist")
         for page in (director, artist):
             expect(page.locator("#dailies-items button")).to_have_count(5)
         expect(director.locator("#dailies-presenter")).to_have_text("You present the session")
@@ -100,7 +90,7 @@ def test_a_dailies_session_through_five_versions(asgi_server, five_versions, peo
 
             if index == 3:
                 # Someone joining late lands on the current item, on the presenter's frame.
-                late = sign_in(browser.new_context(), session, "supervisor")
+                late = open_signed_in(browser.new_context(), session, "supervisor")
                 late.wait_for_url(f"**/playlists/{playlist.pk}/session/")
                 expect(late.locator("#dailies-position")).to_have_text("Item 4 of 5")
                 expect(late.locator("#viewer")).to_have_attribute("data-frame", str(frame), timeout=30_000)
