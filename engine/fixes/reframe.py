@@ -274,8 +274,8 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     Args:
         shot: :class:`engine.media.decode.FrameSource` of the wider take.
         params: :class:`ReframeParams`.
-        sink: called ``sink(frame_number, take_frame, reframed)`` in order: take_frame float32
-            [H, W, 3] (0..1); reframed uint8 [h, w, 3] for 8-bit takes, else float32 at source
+        sink: called ``sink(frame_number, take_frame, reframed)`` in order: for 8-bit takes both
+            uint8 (take_frame [H, W, 3], reframed [h, w, 3]), else both float32 at source
             precision — what :class:`engine.media.encode.FrameWriter` writes for the take's encoding.
         progress: ``(done, total)`` after each frame.
         should_cancel: polled between frames.
@@ -353,11 +353,12 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
                 measurements["mtf50_output"] = round(lens.mtf50(np.clip(out, 0, 1)), 4)
             except lens.NoEdgesError:
                 pass
-        if eight_bit:
+        if eight_bit:  # both sides back as the source's 8-bit codes
             written = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+            before = np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
         else:
-            written = np.ascontiguousarray(out, np.float32)
-        sink(number, frame, written)
+            written, before = np.ascontiguousarray(out, np.float32), frame
+        sink(number, before, written)
         if progress is not None:
             progress(count, total)
     measurements.update({"sharpen_amount": round(sharpen_amount, 4),
