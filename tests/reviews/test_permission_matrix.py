@@ -48,9 +48,11 @@ MISSING_CODE = "NOPE"
 # tests/portal/test_content_security.py), the favicon, and the probes and metrics of operations
 # (no production data; nginx answers /metrics only to the monitoring network: tests/portal),
 # a person's own notifications (only ever their own rows: tests/reviews/test_notifications.py) and
-# the guest pages of share links (no account; the token is the key: tests/reviews/test_share_links.py).
+# the guest pages of share links (no account; the token is the key: tests/reviews/test_share_links.py),
+# sign-in with the studio's identity provider (tests/frontend/test_sso.py) and a person's own
+# passkey ceremonies (tests/frontend/test_passkeys.py).
 EXCLUDED = re.compile(r"^(admin/|login/$|login/code/$|logout/$|api/$|api/schema/$|api/docs/$|favicon\.ico$"
-                      r"|healthz$|readyz$|metrics$|notifications/|share/)")
+                      r"|healthz$|readyz$|metrics$|notifications/|share/|oidc/|account/passkeys/)")
 
 
 @dataclass(frozen=True)
