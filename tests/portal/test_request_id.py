@@ -58,8 +58,16 @@ def test_the_request_id_reaches_the_job_in_the_workers_json_logs(process_env, fi
             job.refresh_from_db()
         assert job.state == "succeeded", job.error
         wait_for_port(metrics_port, worker, "the worker's metrics exporter")
-        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).read().decode()
-        assert 'loupe_job_duration_seconds_count{kind="color_match",state="succeeded"} 1.0' in scraped
+        # The job's row says succeeded a moment before the worker records its duration (after the
+        # task returns): scrape until the figure is there, with a guard against a hang.
+        wanted = 'loupe_job_duration_seconds_count{kind="color_match",state="succeeded"} 1.0'
+        deadline = time.monotonic() + 60
+        while True:
+            scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).read().decode()
+            if wanted in scraped or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert wanted in scraped
     finally:
         _stop(worker)
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
