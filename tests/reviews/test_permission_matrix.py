@@ -293,9 +293,10 @@ def playlist_objects(proposal) -> dict:
 
 def objects_of(proposal) -> dict:
     fix_request = proposal.fix_request
-    return playlist_objects(proposal) | {"production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
-            "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk,
-            "side": "after", "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b"}
+    return playlist_objects(proposal) | {
+        "production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
+        "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk, "side": "after",
+        "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b"}
 
 
 def finding_of(proposal) -> ContinuityFinding:
