@@ -3,7 +3,8 @@ fix requests (some assigned to the artist, some naming a performer), each with a
 a version, review notes on the versions, and audit events — hash-chained exactly as
 ``reviews.services.audit.audit_record`` chains them, so ``verify_audit`` still passes. For
 ``bench/scale.py`` and the query-count tests (``tests/reviews/test_query_counts.py``); not for
-real productions."""
+real productions. Not a quality bench: it measures no engine output, so it has no tuning or
+evaluation split of the footage (it only reads one real clip's facts)."""
 import datetime
 import itertools
 
