@@ -68,8 +68,12 @@ def consent_needed(alteration: str) -> bool:
 
 
 # Guild classification by fix kind and region (PRODUCT.md glossary; SAG-AFTRA 2023): the one rule.
-#: Colour, light and a check that changes no pixel: routine whatever the region covers.
-ROUTINE_KINDS = frozenset({FixKind.COLOR_MATCH, FixKind.LOOK_TRANSFER, FixKind.RELIGHT, FixKind.CONTINUITY_CHECK})
+#: Colour, light, a check that changes no pixel, and a reframe (a punch-in changes the framing
+#: of the take as shot, not what a performer does in it): routine whatever the region covers. A
+#: reframe that does alter a performance (a cut-in that changes what a reaction reads as) is
+#: classified by a supervisor by hand, with a written reason, like any fix.
+ROUTINE_KINDS = frozenset({FixKind.COLOR_MATCH, FixKind.LOOK_TRANSFER, FixKind.RELIGHT, FixKind.CONTINUITY_CHECK,
+                           FixKind.REFRAME})
 #: Removal, replacement or rebuilding of what the region covers: routine for things that are not a
 #: performer (a prop, a background); a digital alteration when the region overlaps a performer.
 REGION_KINDS = frozenset({FixKind.OBJECT_REMOVAL, FixKind.CLEAN_PLATE, FixKind.BACKGROUND_REPLACE,

@@ -102,3 +102,19 @@ def test_consent_report_register_and_proposal_page_agree(small_proposal, people)
         assert fix_request_screen_likeness(fix_request=fix, samples=3)["raised"]  # a face in the region
         check(altered=True, named=False, consent=consent)
     assert len(checked) == 12
+
+
+@pytest.mark.django_db(False)
+def test_every_fix_kind_has_its_place_in_the_classification_rule():
+    """A fix kind added to the portal must say how guild consent treats it: routine whatever it
+    covers, routine unless its region overlaps a performer, or an alteration by kind — never
+    routine by omission."""
+    from reviews.models import FixKind
+    from reviews.states import ALTERING_KINDS, REGION_KINDS, ROUTINE_KINDS, classify
+
+    places = {kind: [name for name, kinds in (("routine", ROUTINE_KINDS), ("region", REGION_KINDS),
+                                              ("altering", ALTERING_KINDS)) if kind in kinds]
+              for kind in FixKind.values}
+    assert {kind: found for kind, found in places.items() if len(found) != 1} == {}
+    assert classify(kind=FixKind.REFRAME, overlaps_performer=True) == "routine"
+    assert classify(kind=FixKind.OBJECT_REMOVAL, overlaps_performer=True) == "digital_alteration"
