@@ -118,13 +118,37 @@ class Finding:
 
     def to_dict(self) -> dict[str, object]:
         """The finding as FINDINGS.json holds it (no pictures): ``kind``, ``frames_a``,
-        ``frames_b``, ``box``, ``confidence``, ``details``, ``take``, and for ``moved`` ``box_a``."""
+        ``frames_b``, ``box``, ``confidence``, ``details``, ``take``; for objects ``outline``
+        (:func:`outline` of ``mask``); for ``moved`` ``box_a``."""
         document = {"kind": self.kind, "frames_a": list(self.frames_a), "frames_b": list(self.frames_b),
                     "box": list(self.box), "confidence": round(self.confidence, 4),
                     "details": {k: round(float(v), 4) for k, v in self.details.items()}, "take": self.take}
+        if self.mask is not None:
+            document["outline"] = outline(self.mask)
         if self.box_a is not None:
             document["box_a"] = list(self.box_a)
         return document
+
+
+#: An object's outline in FINDINGS.json keeps at most this many points.
+OUTLINE_POINTS = 400
+
+
+def outline(mask: np.ndarray) -> list[list[int]]:
+    """The outer contour of the largest part of a bool [H, W] mask as ``[[x, y], ...]``, the
+    border pixels' coordinates (OpenCV's border following, Suzuki & Abe 1985), simplified by Douglas–Peucker
+    (1 px, more if needed to keep at most ``OUTLINE_POINTS`` points); [] for an empty mask.
+    The polygon a fix request's mask takes (``"shape": "polygon"``)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    contour = max(contours, key=cv2.contourArea)
+    epsilon = 1.0
+    points = cv2.approxPolyDP(contour, epsilon, True)
+    while len(points) > OUTLINE_POINTS:
+        epsilon *= 1.5
+        points = cv2.approxPolyDP(contour, epsilon, True)
+    return [[int(x), int(y)] for x, y in points[:, 0]]
 
 
 @dataclass
@@ -527,11 +551,12 @@ def write_findings(result: ContinuityResult, out: str | os.PathLike) -> dict[str
     """Write ``FINDINGS.json`` and the crops beside it, atomically.
 
     The JSON is ``{"findings": [{"kind", "frames_a", "frames_b", "box", "confidence", "details",
-    "take", "crop_a", "crop_b", "mask"?, "box_a"?, "mask_a"?}, ...], "measurements": {...}}``;
+    "take", "crop_a", "crop_b", "outline"?, "mask"?, "box_a"?, "mask_a"?}, ...], "measurements": {...}}``;
     ``crop_a``/``crop_b`` name PNG files in the same folder (``<stem>-001-a.png``,
     ``<stem>-001-b.png``, …); ``mask`` (objects) names the object's mask, a PNG of shot B's size,
     0 outside and 255 inside (``<stem>-001-mask.png``), and for ``moved`` ``mask_a`` where it was
-    in A (``<stem>-001-mask-a.png``). ``take`` is ``"a"``, ``"b"``, ``"both"`` or null (light).
+    in A (``<stem>-001-mask-a.png``); ``outline`` is that mask's outer contour as a polygon
+    ``[[x, y], ...]`` in B's pixels. ``take`` is ``"a"``, ``"b"``, ``"both"`` or null (light).
     Every file is written under a temporary name and renamed into place, the JSON last.
 
     Returns:
