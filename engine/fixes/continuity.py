@@ -9,29 +9,42 @@ Method (all on frames scaled to ``ANALYSIS_WIDTH`` pixels wide, in shot B's fram
    (pan, tilt, zoom, handheld shake) and the framing difference between the takes.
 2. **Plates and what moves.** Each take's aligned samples give a *plate*, their per-pixel temporal
    median (people and props that move through the take are voted out of it), and a *moving* mask:
-   pixels where the samples differ from the plate in at least ``MOVING_SHARE`` of them (people,
-   animals, vehicles, waving trees). Pixels moving in either take are not compared.
+   pixels where the samples differ from the plate (within ``parallax_px``, as the takes are
+   compared: a pixel of alignment jitter on a high-contrast edge is not motion) in at least
+   ``MOVING_SHARE`` of them (people, animals, vehicles, waving trees). Pixels moving in either take are not compared.
 3. **Light.** The mean relative luminance (CIE Y) and mean chroma (a*, b*) of the two plates over
    the pixels both show are compared: a difference beyond ``exposure_threshold_stops`` stops or
-   ``white_balance_threshold`` ΔE*ab is a ``light`` finding (the whole frame). Then A's plate is
+   ``white_balance_threshold`` ΔE*ab is a ``light`` finding (the whole frame). Exposure is the
+   median per-pixel luminance ratio (in stops) over the pixels neither clipped (Y ≥
+   ``CLIPPED_Y``) nor near black in either plate, so that a white table clipped in both takes
+   does not dilute it. Then A's plate is
    brought to B's colour by the shot match's MKL transfer (:func:`engine.fixes.match.fit_colour_transfer`,
    Pitié & Kokaram 2007), so that light alone raises no other finding.
 4. **Differences.** Per pixel, the CIELAB distance of each plate to the other's range of colours
    within ``parallax_px`` (a min/max envelope, so that residual parallax and a pixel of
    misalignment do not count) — the larger of the two ways. Pixels beyond
-   ``difference_threshold`` ΔE*ab, opened and closed morphologically, form connected regions;
-   regions smaller than ``min_area_fraction`` of the frame are dropped.
-5. **Kind.** A region whose content stands out from its surroundings more in B than in A (contrast
-   to a ring around it) is ``appeared``, the other way round ``disappeared``; an appeared and a
-   disappeared region showing the same thing (normalised cross-correlation of the two crops in
-   CIELAB ≥ ``MOVED_CORRELATION``) are merged into one ``moved`` finding (box where it is in B).
-6. **Frame ranges.** A region's frames in each take are the first and last samples of that take
-   whose aligned content in the region is what the take's plate shows there (and so differs from
+   ``difference_threshold`` ΔE*ab, opened and closed morphologically, form connected *seeds*;
+   seeds smaller than ``min_area_fraction`` of the frame are dropped.
+5. **Which take, and the whole object** (:mod:`engine.ops.change`, ADR 0015). Largest seed first:
+   the take holding the object is the one whose seed pixels are less explained by the unchanged
+   background around the seed (nearest-colour novelty, :func:`engine.ops.change.holder`): B
+   holds it → ``appeared``, A → ``disappeared``. The object is segmented on that take's plate
+   by GrabCut initialised from the plain (no-tolerance) difference around the seed
+   (:func:`engine.ops.change.segment`); a seed mostly inside an object already found, or whose
+   object overlaps one, is part of it. Masks are scaled to B's full size.
+6. **Moved.** An object only A holds and one only B holds with the same colours (Bhattacharyya
+   coefficient of CIELAB histograms ≥ ``MOVED_SIMILARITY``, areas within ``MOVED_AREA_RATIO``)
+   are one ``moved`` finding: mask and box where it is in B, ``mask_a``/``box_a`` where it was in A.
+7. **Frame ranges.** A seed's frames in each take are the first and last samples of that take
+   whose aligned content in the seed is what the take's plate shows there (and so differs from
    the other take).
 
-Findings carry a confidence in 0..1 (how far beyond the threshold the mean difference lies, times
-the share of B's samples showing it) and picture crops of both sides (full resolution; A's crop
-seen from B's framing).
+Findings carry a confidence in 0..1 (how far beyond the threshold the seed's mean difference
+lies, times the share of B's samples showing it), the object's mask (B's framing and size) and
+picture crops of both sides (full resolution; A's crop seen from B's framing; for ``moved`` both
+places). Known limit: each sample is aligned on its own; a sample whose homography is thrown off
+by a large moving foreground (RANSAC fitting the moving person) makes the still pixels at the
+frame's corners look moving, and an object there is not compared (bench: coffee).
 """
 from __future__ import annotations
 
