@@ -9,29 +9,42 @@ Method (all on frames scaled to ``ANALYSIS_WIDTH`` pixels wide, in shot B's fram
    (pan, tilt, zoom, handheld shake) and the framing difference between the takes.
 2. **Plates and what moves.** Each take's aligned samples give a *plate*, their per-pixel temporal
    median (people and props that move through the take are voted out of it), and a *moving* mask:
-   pixels where the samples differ from the plate in at least ``MOVING_SHARE`` of them (people,
-   animals, vehicles, waving trees). Pixels moving in either take are not compared.
+   pixels where the samples differ from the plate (within ``parallax_px``, as the takes are
+   compared: a pixel of alignment jitter on a high-contrast edge is not motion) in at least
+   ``MOVING_SHARE`` of them (people, animals, vehicles, waving trees). Pixels moving in either take are not compared.
 3. **Light.** The mean relative luminance (CIE Y) and mean chroma (a*, b*) of the two plates over
    the pixels both show are compared: a difference beyond ``exposure_threshold_stops`` stops or
-   ``white_balance_threshold`` ΔE*ab is a ``light`` finding (the whole frame). Then A's plate is
+   ``white_balance_threshold`` ΔE*ab is a ``light`` finding (the whole frame). Exposure is the
+   median per-pixel luminance ratio (in stops) over the pixels neither clipped (Y ≥
+   ``CLIPPED_Y``) nor near black in either plate, so that a white table clipped in both takes
+   does not dilute it. Then A's plate is
    brought to B's colour by the shot match's MKL transfer (:func:`engine.fixes.match.fit_colour_transfer`,
    Pitié & Kokaram 2007), so that light alone raises no other finding.
 4. **Differences.** Per pixel, the CIELAB distance of each plate to the other's range of colours
    within ``parallax_px`` (a min/max envelope, so that residual parallax and a pixel of
    misalignment do not count) — the larger of the two ways. Pixels beyond
-   ``difference_threshold`` ΔE*ab, opened and closed morphologically, form connected regions;
-   regions smaller than ``min_area_fraction`` of the frame are dropped.
-5. **Kind.** A region whose content stands out from its surroundings more in B than in A (contrast
-   to a ring around it) is ``appeared``, the other way round ``disappeared``; an appeared and a
-   disappeared region showing the same thing (normalised cross-correlation of the two crops in
-   CIELAB ≥ ``MOVED_CORRELATION``) are merged into one ``moved`` finding (box where it is in B).
-6. **Frame ranges.** A region's frames in each take are the first and last samples of that take
-   whose aligned content in the region is what the take's plate shows there (and so differs from
+   ``difference_threshold`` ΔE*ab, opened and closed morphologically, form connected *seeds*;
+   seeds smaller than ``min_area_fraction`` of the frame are dropped.
+5. **Which take, and the whole object** (:mod:`engine.ops.change`, ADR 0015). Largest seed first:
+   the take holding the object is the one whose seed pixels are less explained by the unchanged
+   background around the seed (nearest-colour novelty, :func:`engine.ops.change.holder`): B
+   holds it → ``appeared``, A → ``disappeared``. The object is segmented on that take's plate
+   by GrabCut initialised from the plain (no-tolerance) difference around the seed
+   (:func:`engine.ops.change.segment`); a seed mostly inside an object already found, or whose
+   object overlaps one, is part of it. Masks are scaled to B's full size.
+6. **Moved.** An object only A holds and one only B holds with the same colours (Bhattacharyya
+   coefficient of CIELAB histograms ≥ ``MOVED_SIMILARITY``, areas within ``MOVED_AREA_RATIO``)
+   are one ``moved`` finding: mask and box where it is in B, ``mask_a``/``box_a`` where it was in A.
+7. **Frame ranges.** A seed's frames in each take are the first and last samples of that take
+   whose aligned content in the seed is what the take's plate shows there (and so differs from
    the other take).
 
-Findings carry a confidence in 0..1 (how far beyond the threshold the mean difference lies, times
-the share of B's samples showing it) and picture crops of both sides (full resolution; A's crop
-seen from B's framing).
+Findings carry a confidence in 0..1 (how far beyond the threshold the seed's mean difference
+lies, times the share of B's samples showing it), the object's mask (B's framing and size) and
+picture crops of both sides (full resolution; A's crop seen from B's framing; for ``moved`` both
+places). Known limit: each sample is aligned on its own; a sample whose homography is thrown off
+by a large moving foreground (RANSAC fitting the moving person) makes the still pixels at the
+frame's corners look moving, and an object there is not compared (bench: coffee).
 """
 from __future__ import annotations
 
@@ -53,6 +66,7 @@ from engine.device import single_thread
 from engine.errors import FrameWriteError, ParameterError, check_cancel
 from engine.fixes.match import fit_colour_transfer
 from engine.media.decode import FrameSource
+from engine.ops import change
 from engine.ops.align import ShotAligner
 from engine.fixes.params import ContinuityParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
@@ -65,8 +79,17 @@ WORKING_SPACE = None
 ANALYSIS_WIDTH = 480
 #: A pixel that differs from its take's plate in at least this share of the samples is moving.
 MOVING_SHARE = 0.25
-#: An appeared and a disappeared region whose crops correlate at least this well are one moved prop.
-MOVED_CORRELATION = 0.6
+#: An object only A holds and one only B holds whose colours are at least this similar
+#: (Bhattacharyya coefficient of CIELAB histograms, :func:`engine.ops.change.similarity`) are one moved prop ...
+MOVED_SIMILARITY = 0.6
+#: ... if the smaller's area is at least this share of the larger's.
+MOVED_AREA_RATIO = 0.5
+#: A seed or object that shares at least this share of its pixels with an object already found
+#: (held by the same take) is part of that object.
+OVERLAP_SHARE = 0.3
+#: Pixels of a plate at or above this relative luminance (CIE Y) are taken as clipped, and left
+#: out of the exposure measure; so are those below ``DARK_Y`` (noise and black level).
+CLIPPED_Y, DARK_Y = 0.85, 0.005
 #: Kinds of finding, as FINDINGS.json spells them.
 KINDS = ("appeared", "disappeared", "moved", "light")
 
@@ -85,6 +108,12 @@ class Finding:
         crop_a, crop_b: uint8 [h, w, 3] RGB pictures of the box and some context, in A (seen
             from B's framing) and in B; not part of :meth:`to_dict`.
         details: named floats (mean difference ΔE*ab, exposure stops, …).
+        take: which take holds the object: ``"b"`` (appeared), ``"a"`` (disappeared),
+            ``"both"`` (moved); None for ``light``.
+        mask: bool [H, W] in shot B's pixels, the object's own mask: where it is in B
+            (appeared, moved) or where it was in A, seen from B's framing (disappeared); None
+            for ``light``. ``box`` is its bounding box. Written as a PNG by :func:`write_findings`.
+        box_a, mask_a: for ``moved``, where the object was in A (B's framing, B's pixels); else None.
     """
 
     kind: str
@@ -95,12 +124,44 @@ class Finding:
     crop_a: np.ndarray = field(repr=False)
     crop_b: np.ndarray = field(repr=False)
     details: dict[str, float] = field(default_factory=dict)
+    take: str | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)
+    box_a: tuple[int, int, int, int] | None = None
+    mask_a: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        """The finding as FINDINGS.json holds it (no pictures)."""
-        return {"kind": self.kind, "frames_a": list(self.frames_a), "frames_b": list(self.frames_b),
-                "box": list(self.box), "confidence": round(self.confidence, 4),
-                "details": {k: round(v, 4) for k, v in self.details.items()}}
+        """The finding as FINDINGS.json holds it (no pictures): ``kind``, ``frames_a``,
+        ``frames_b``, ``box``, ``confidence``, ``details``, ``take``; for objects ``outline``
+        (:func:`outline` of ``mask``); for ``moved`` ``box_a``."""
+        document = {"kind": self.kind, "frames_a": list(self.frames_a), "frames_b": list(self.frames_b),
+                    "box": list(self.box), "confidence": round(self.confidence, 4),
+                    "details": {k: round(float(v), 4) for k, v in self.details.items()}, "take": self.take}
+        if self.mask is not None:
+            document["outline"] = outline(self.mask)
+        if self.box_a is not None:
+            document["box_a"] = list(self.box_a)
+        return document
+
+
+#: An object's outline in FINDINGS.json keeps at most this many points.
+OUTLINE_POINTS = 400
+
+
+def outline(mask: np.ndarray) -> list[list[int]]:
+    """The outer contour of the largest part of a bool [H, W] mask as ``[[x, y], ...]``, the
+    border pixels' coordinates (OpenCV's border following, Suzuki & Abe 1985), simplified by Douglas–Peucker
+    (1 px, more if needed to keep at most ``OUTLINE_POINTS`` points); [] for an empty mask.
+    The polygon a fix request's mask takes (``"shape": "polygon"``)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    contour = max(contours, key=cv2.contourArea)
+    epsilon = 1.0
+    points = cv2.approxPolyDP(contour, epsilon, True)
+    while len(points) > OUTLINE_POINTS:
+        epsilon *= 1.5
+        points = cv2.approxPolyDP(contour, epsilon, True)
+    return [[int(x), int(y)] for x, y in points[:, 0]]
 
 
 @dataclass
@@ -160,7 +221,8 @@ def _small(frame: np.ndarray) -> np.ndarray:
 ALIGN_FEATURES = 1500
 
 
-def _take(samples: list[tuple[int, np.ndarray]], aligner: ShotAligner, threshold: float, name: str) -> _Take:
+def _take(samples: list[tuple[int, np.ndarray]], aligner: ShotAligner, threshold: float, name: str,
+          tolerance: int) -> _Take:
     numbers, aligned, valid = [], [], []
     for number, frame in samples:
         alignment = aligner.align(_small(frame))
@@ -183,7 +245,9 @@ def _take(samples: list[tuple[int, np.ndarray]], aligner: ShotAligner, threshold
     plate_lab = _lab(plate)
     deviating = np.zeros(plate_valid.shape, np.float32)
     for image, ok in zip(stack, valid_stack):
-        distance = np.linalg.norm(_lab(image) - plate_lab, axis=2)
+        # Within ``tolerance`` pixels, as the takes are compared: a pixel of alignment jitter
+        # between samples on a high-contrast edge is not motion.
+        distance = _envelope_distance(_lab(image), plate_lab, tolerance)
         deviating += (distance > threshold) & ok
     moving = (deviating / np.maximum(seen, 1)) >= MOVING_SHARE
     moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
@@ -226,28 +290,6 @@ def _relative_luminance(rgb: np.ndarray) -> np.ndarray:
     value = rgb.astype(np.float32) / 255.0
     linear = np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4)
     return linear @ np.float32([0.2126, 0.7152, 0.0722])
-
-
-def _contrast_to_ring(lab: np.ndarray, region: np.ndarray) -> float:
-    ring = cv2.dilate(region.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~region
-    if not ring.any():
-        return 0.0
-    inside = lab[region]
-    outside = lab[ring]
-    mean_shift = np.linalg.norm(inside.mean(axis=0) - outside.mean(axis=0))
-    return float(mean_shift + inside.std(axis=0).mean())
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation of two uint8 RGB crops (``b`` resized to ``a``) over the three
-    CIELAB channels together, each crop's mean removed per channel: 1 for the same thing, about
-    0 for unrelated content (colour counts, so a red cup does not match grass of its shape)."""
-    lab_a = _lab(a).reshape(-1, 3)
-    lab_b = _lab(cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)).reshape(-1, 3)
-    lab_a = lab_a - lab_a.mean(axis=0)
-    lab_b = lab_b - lab_b.mean(axis=0)
-    norm = math.sqrt(float((lab_a * lab_a).sum() * (lab_b * lab_b).sum()))
-    return float((lab_a * lab_b).sum() / norm) if norm > 0 else 0.0
 
 
 def _present(take: _Take, region: np.ndarray, threshold: float) -> list[int]:
@@ -319,16 +361,14 @@ def run(
     key = _small(key_full)
     threshold = params.difference_threshold
     aligner = ShotAligner(key, features=ALIGN_FEATURES)
-    take_b = _take(samples_b, aligner, threshold, "B")
+    take_b = _take(samples_b, aligner, threshold, "B", params.parallax_px)
     if progress is not None:
         progress(len(samples_b), total)
     _check_cancel(should_cancel, "after aligning take B")
-    take_a = _take(samples_a, aligner, threshold, "A")
+    take_a = _take(samples_a, aligner, threshold, "A", params.parallax_px)
     if progress is not None:
         progress(total, total)
     height, width = key.shape[:2]
-    scale_x = shot.clip_probe.width / width
-    scale_y = shot.clip_probe.height / height
 
     shared = take_a.plate_valid & take_b.plate_valid
     moving = take_a.moving | take_b.moving
@@ -351,9 +391,16 @@ def run(
         matching = static & (distance <= threshold)
         fit_pixels = matching if matching.sum() >= 0.25 * static.sum() else static
     # Light: the plates before normalising colour, over the still pixels that matched in colour.
-    luminance_a = float(_relative_luminance(take_a.plate)[fit_pixels].mean())
-    luminance_b = float(_relative_luminance(take_b.plate)[fit_pixels].mean())
-    exposure_stops = math.log2(max(luminance_b, 1e-6) / max(luminance_a, 1e-6))
+    # Exposure: the median per-pixel ratio of luminance, in stops, over the pixels neither clipped
+    # nor near black in either plate (a white table clipped in both takes does not dilute it).
+    luminance_a = _relative_luminance(take_a.plate)[fit_pixels]
+    luminance_b = _relative_luminance(take_b.plate)[fit_pixels]
+    measurable = ((luminance_a < CLIPPED_Y) & (luminance_b < CLIPPED_Y)
+                  & (luminance_a > DARK_Y) & (luminance_b > DARK_Y))
+    if measurable.sum() >= 100:
+        exposure_stops = float(np.median(np.log2(luminance_b[measurable] / luminance_a[measurable])))
+    else:
+        exposure_stops = math.log2(max(float(luminance_b.mean()), 1e-6) / max(float(luminance_a.mean()), 1e-6))
     lab_a_raw = _lab(take_a.plate)
     chroma_shift = float(np.linalg.norm(lab_b[fit_pixels][:, 1:].mean(axis=0)
                                         - lab_a_raw[fit_pixels][:, 1:].mean(axis=0)))
@@ -363,37 +410,51 @@ def run(
     differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     differs = cv2.morphologyEx(differs, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(differs, connectivity=8)
+    unchanged = static & (distance <= change.MATCH_SHARE * threshold)
+    # The plain difference (no parallax tolerance, a pixel of blur against resampling), for
+    # segmenting the object around a seed.
+    plain = np.linalg.norm(cv2.GaussianBlur(lab_a, (3, 3), 0) - cv2.GaussianBlur(lab_b, (3, 3), 0), axis=2)
+    plain[~static] = 0.0
 
     # A's frames in B's framing at full size, for crops.
     middle_a = samples_a[len(samples_a) // 2][1]
     full_alignment = ShotAligner(key_full).align(middle_a)
     view_a = full_alignment.warped if full_alignment is not None else _upsample(plate_a, key_full.shape)
-
-    def full_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
-        x0, y0 = math.floor(x * scale_x), math.floor(y * scale_y)
-        x1, y1 = math.ceil((x + w) * scale_x), math.ceil((y + h) * scale_y)
-        return x0, y0, min(x1, shot.clip_probe.width) - x0, min(y1, shot.clip_probe.height) - y0
+    full_size = (shot.clip_probe.height, shot.clip_probe.width)
 
     min_area = params.min_area_fraction * width * height
-    regions = []
-    for index in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[index])
+    objects: list[dict] = []
+    for index in sorted(range(1, count), key=lambda i: -stats[i, cv2.CC_STAT_AREA]):
+        area = int(stats[index, cv2.CC_STAT_AREA])
         if area < min_area:
             continue
-        region = labels == index
-        mean_difference = float(distance[region].mean())
-        in_a = _contrast_to_ring(lab_a, region)
-        in_b = _contrast_to_ring(lab_b, region)
-        frames_b = _present(take_b, region, threshold)
-        frames_a = _present(take_a, region, threshold)
+        seed = labels == index
+        side, novelty_a, novelty_b = change.holder(lab_a, lab_b, seed, unchanged)
+        # A seed that is mostly inside an object already found (with the same holder) is a part of it.
+        if any(o["take"] == side and (o["small"] & seed).sum() >= OVERLAP_SHARE * area for o in objects):
+            continue
+        image = take_b.plate if side == "b" else plate_a
+        small_mask = change.segment(image, plain, seed, threshold)
+        mean_difference = float(distance[seed].mean())
+        frames_b = _present(take_b, seed, threshold)
+        frames_a = _present(take_a, seed, threshold)
         share_b = len(frames_b) / len(take_b.numbers)
         confidence = min(1.0, (mean_difference - threshold) / threshold) * share_b
-        regions.append({"kind": "appeared" if in_b >= in_a else "disappeared", "region": region,
-                        "box_small": (x, y, w, h), "box": full_box(x, y, w, h),
+        merged = next((o for o in objects if o["take"] == side
+                       and (o["small"] & small_mask).sum() >= OVERLAP_SHARE * min(o["small"].sum(), small_mask.sum())),
+                      None)
+        if merged is not None:
+            merged["small"] |= small_mask
+            merged["confidence"] = max(merged["confidence"], max(0.0, confidence))
+            continue
+        objects.append({"take": side, "small": small_mask, "confidence": max(0.0, confidence),
                         "frames_a": frames_a or take_a.numbers, "frames_b": frames_b or take_b.numbers,
-                        "confidence": max(0.0, confidence), "mean_difference": mean_difference})
+                        "mean_difference": mean_difference, "novelty_a": novelty_a, "novelty_b": novelty_b})
+    for found in objects:
+        found["mask"] = _full_mask(found["small"], full_size)
+        found["box"] = _box(found["mask"])
 
-    findings = _merge_moved(regions, view_a, key_full)
+    findings = _pair_moved(objects, plate_a, take_b.plate, view_a, key_full)
     findings = [f for f in findings if f.confidence > 0.0]
     if abs(exposure_stops) > params.exposure_threshold_stops or chroma_shift > params.white_balance_threshold:
         light_confidence = max(abs(exposure_stops) / max(params.exposure_threshold_stops, 1e-6),
@@ -427,56 +488,89 @@ def _upsample(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def _merge_moved(regions: list[dict], view_a: np.ndarray, view_b: np.ndarray) -> list[Finding]:
-    """Findings from regions, pairing an appeared with a disappeared region that show the same
-    thing (one moved prop)."""
+def _full_mask(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """bool [H, W] at shot B's full size from an analysis-size bool mask (bilinear, then 0.5)."""
+    if small.shape == size:
+        return small.copy()
+    return cv2.resize(small.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return int(x), int(y), int(w), int(h)
+
+
+def _pair_moved(objects: list[dict], plate_a: np.ndarray, plate_b: np.ndarray, view_a: np.ndarray,
+                view_b: np.ndarray) -> list[Finding]:
+    """Findings from objects, pairing an object only A holds with one only B holds that shows the
+    same thing (colour similarity ≥ ``MOVED_SIMILARITY``, areas within ``MOVED_AREA_RATIO``) into
+    one ``moved`` finding — the most similar pairs first."""
+    pairs = []
+    for i, in_b in enumerate(objects):
+        if in_b["take"] != "b":
+            continue
+        for j, in_a in enumerate(objects):
+            if in_a["take"] != "a":
+                continue
+            areas = sorted((float(in_b["small"].sum()), float(in_a["small"].sum())))
+            if areas[0] < MOVED_AREA_RATIO * areas[1]:
+                continue
+            score = change.similarity(plate_a, in_a["small"], plate_b, in_b["small"])
+            if score >= MOVED_SIMILARITY:
+                pairs.append((score, i, j))
     used: set[int] = set()
     findings = []
-    for i, appeared in enumerate(regions):
-        if appeared["kind"] != "appeared":
+    for score, i, j in sorted(pairs, reverse=True):
+        if i in used or j in used:
             continue
-        best, best_score = None, MOVED_CORRELATION
-        for j, gone in enumerate(regions):
-            if gone["kind"] != "disappeared" or j in used:
-                continue
-            score = _correlation(_crop_exact(view_b, appeared["box"]), _crop_exact(view_a, gone["box"]))
-            if score >= best_score:
-                best, best_score = j, score
-        if best is not None:
-            used.update((i, best))
-            gone = regions[best]
-            findings.append(_finding(appeared, view_a, view_b, kind="moved",
-                                     frames_a=gone["frames_a"], extra={"moved_from_x": gone["box"][0],
-                                                                       "moved_from_y": gone["box"][1],
-                                                                       "correlation": best_score}))
-    for i, region in enumerate(regions):
+        used.update((i, j))
+        in_b, in_a = objects[i], objects[j]
+        found = dict(in_b, confidence=max(in_b["confidence"], in_a["confidence"]))
+        findings.append(_finding(found, view_a, view_b, kind="moved", frames_a=in_a["frames_a"], other=in_a,
+                                 extra={"moved_from_x": in_a["box"][0], "moved_from_y": in_a["box"][1],
+                                        "similarity": score}))
+    for i, found in enumerate(objects):
         if i not in used:
-            findings.append(_finding(region, view_a, view_b))
+            findings.append(_finding(found, view_a, view_b))
     return findings
 
 
-def _crop_exact(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    x, y, w, h = box
-    return image[y:y + h, x:x + w]
+def _finding(found: dict, view_a: np.ndarray, view_b: np.ndarray, *, kind: str | None = None,
+             frames_a: list[int] | None = None, other: dict | None = None,
+             extra: dict[str, float] | None = None) -> Finding:
+    frames_a = frames_a if frames_a is not None else found["frames_a"]
+    frames_b = found["frames_b"]
+    kind = kind or ("appeared" if found["take"] == "b" else "disappeared")
+    box = found["box"]
+    crop_box = box if other is None else _union_box(box, other["box"])
+    return Finding(kind=kind, frames_a=(frames_a[0], frames_a[-1]), frames_b=(frames_b[0], frames_b[-1]),
+                   box=box, confidence=found["confidence"],
+                   crop_a=_crop(view_a, crop_box), crop_b=_crop(view_b, crop_box),
+                   details={"mean_difference_delta_e": found["mean_difference"],
+                            "novelty_a_delta_e": found["novelty_a"], "novelty_b_delta_e": found["novelty_b"],
+                            **(extra or {})},
+                   take={"appeared": "b", "disappeared": "a", "moved": "both"}[kind], mask=found["mask"],
+                   box_a=other["box"] if other is not None else None,
+                   mask_a=other["mask"] if other is not None else None)
 
 
-def _finding(region: dict, view_a: np.ndarray, view_b: np.ndarray, *, kind: str | None = None,
-             frames_a: list[int] | None = None, extra: dict[str, float] | None = None) -> Finding:
-    frames_a = frames_a if frames_a is not None else region["frames_a"]
-    frames_b = region["frames_b"]
-    return Finding(kind=kind or region["kind"], frames_a=(frames_a[0], frames_a[-1]),
-                   frames_b=(frames_b[0], frames_b[-1]), box=region["box"], confidence=region["confidence"],
-                   crop_a=_crop(view_a, region["box"]), crop_b=_crop(view_b, region["box"]),
-                   details={"mean_difference_delta_e": region["mean_difference"], **(extra or {})})
+def _union_box(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x0, y0 = min(box[0], other[0]), min(box[1], other[1])
+    x1, y1 = max(box[0] + box[2], other[0] + other[2]), max(box[1] + box[3], other[1] + other[3])
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def write_findings(result: ContinuityResult, out: str | os.PathLike) -> dict[str, object]:
     """Write ``FINDINGS.json`` and the crops beside it, atomically.
 
     The JSON is ``{"findings": [{"kind", "frames_a", "frames_b", "box", "confidence", "details",
-    "crop_a", "crop_b"}, ...], "measurements": {...}}``; ``crop_a``/``crop_b`` name PNG files in
-    the same folder (``<stem>-001-a.png``, ``<stem>-001-b.png``, …). Every file is written under a
-    temporary name and renamed into place, the JSON last.
+    "take", "crop_a", "crop_b", "outline"?, "mask"?, "box_a"?, "mask_a"?}, ...], "measurements": {...}}``;
+    ``crop_a``/``crop_b`` name PNG files in the same folder (``<stem>-001-a.png``,
+    ``<stem>-001-b.png``, …); ``mask`` (objects) names the object's mask, a PNG of shot B's size,
+    0 outside and 255 inside (``<stem>-001-mask.png``), and for ``moved`` ``mask_a`` where it was
+    in A (``<stem>-001-mask-a.png``); ``outline`` is that mask's outer contour as a polygon
+    ``[[x, y], ...]`` in B's pixels. ``take`` is ``"a"``, ``"b"``, ``"both"`` or null (light).
+    Every file is written under a temporary name and renamed into place, the JSON last.
 
     Returns:
         The JSON document written.
@@ -489,13 +583,19 @@ def write_findings(result: ContinuityResult, out: str | os.PathLike) -> dict[str
     document = result.to_dict()
     try:
         for index, (finding, entry) in enumerate(zip(result.findings, document["findings"]), start=1):
-            for side, picture in (("a", finding.crop_a), ("b", finding.crop_b)):
-                name = f"{out.stem}-{index:03d}-{side}.png"
+            pictures = [("crop_a", "a", cv2.cvtColor(finding.crop_a, cv2.COLOR_RGB2BGR)),
+                        ("crop_b", "b", cv2.cvtColor(finding.crop_b, cv2.COLOR_RGB2BGR))]
+            if finding.mask is not None:
+                pictures.append(("mask", "mask", finding.mask.astype(np.uint8) * 255))
+            if finding.mask_a is not None:
+                pictures.append(("mask_a", "mask-a", finding.mask_a.astype(np.uint8) * 255))
+            for key, suffix, picture in pictures:
+                name = f"{out.stem}-{index:03d}-{suffix}.png"
                 temporary = out.parent / f".{name}.partial.png"
-                if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-                    raise FrameWriteError(f"could not write the crop {temporary}")
+                if not cv2.imwrite(str(temporary), picture):
+                    raise FrameWriteError(f"could not write {temporary}")
                 os.replace(temporary, out.parent / name)
-                entry[f"crop_{side}"] = name
+                entry[key] = name
         temporary = out.parent / f".{out.name}.partial"
         temporary.write_text(json.dumps(document, indent=2))
         os.replace(temporary, out)

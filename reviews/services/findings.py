@@ -11,7 +11,8 @@ from .audit import audit_record
 from .fix_requests import fix_request_create
 
 #: The fixes a finding can become, by finding kind. A prop that appeared or moved in take B is
-#: removed from B (its box, drawn on the first frame showing it, tracked through the shot); a
+#: removed from B (its outline — the object's own mask — or, for findings stored before outlines,
+#: its box, drawn on the first frame showing it, tracked through the shot); a
 #: change of light is a lighting harmonisation of B to take A. What disappeared from B cannot be
 #: put back by these fixes, so it has none.
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {
@@ -25,8 +26,9 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
 @transaction.atomic
 def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str, queue: bool = False) -> FixRequest:
     """File the ``kind`` fix request a finding calls for, on the checked shot (take B) over the
-    check's frames: an object removal with the finding's box as its mask, drawn on the first
-    frame of take B showing it; or a relight with take A as its reference shot. ``queue``: run
+    check's frames: an object removal with the finding's object outline (``details["outline"]``,
+    the polygon of its mask) as its mask — its box when it has none — drawn on the first frame of
+    take B showing it; or a relight with take A as its reference shot. ``queue``: run
     it at once (see ``fix_request_create``).
 
     Raises ``NotAllowed`` unless ``actor`` may file fix requests in the finding's production;
@@ -48,7 +50,11 @@ def finding_file_fix(*, finding: ContinuityFinding, actor: User, kind: str, queu
     reference_shot = None
     if kind == FixKind.OBJECT_REMOVAL:
         x, y, width, height = finding.box
-        mask = {"frame": finding.frames_b[0], "shape": "rectangle", "points": [[x, y], [x + width, y + height]]}
+        points = (finding.details or {}).get("outline")
+        if points and len(points) >= 3:
+            mask = {"frame": finding.frames_b[0], "shape": "polygon", "points": points}
+        else:
+            mask = {"frame": finding.frames_b[0], "shape": "rectangle", "points": [[x, y], [x + width, y + height]]}
     else:
         reference_shot = take_a
     fix_request = fix_request_create(

@@ -313,11 +313,13 @@ def _clean_plate_source(fix_request: FixRequest) -> FrameSource:
 
 def _store_findings(job: Job, fix_request: FixRequest, document: dict, media_dir: str) -> None:
     """Store a continuity check's findings (FINDINGS.json as :func:`engine.fixes.continuity.write_findings`
-    wrote it, crops beside it in ``media_dir``) and audit them."""
+    wrote it, crops and masks beside it in ``media_dir``) and audit them. An object's outline (its
+    mask's polygon, in shot B's pixels) is kept in the finding's details as ``outline``."""
     findings = ContinuityFinding.objects.bulk_create(
         ContinuityFinding(production=job.production, fix_request=fix_request, job=job, kind=entry["kind"],
                           frames_a=entry["frames_a"], frames_b=entry["frames_b"], box=entry["box"],
-                          confidence=entry["confidence"], details=entry["details"], media_dir=media_dir,
+                          confidence=entry["confidence"], media_dir=media_dir,
+                          details={**entry["details"], **({"outline": entry["outline"]} if entry.get("outline") else {})},
                           crop_a=entry["crop_a"], crop_b=entry["crop_b"])
         for entry in document["findings"])
     audit_record(production=job.production, actor=None, action="continuity.findings", target=fix_request,

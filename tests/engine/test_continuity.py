@@ -1,9 +1,11 @@
-"""engine.fixes.continuity on real footage: a real object pasted into one of two takes of a real clip
-is found where it was put; a prop pasted at two places is one "moved" finding; a real exposure
-change is a "light" finding; two takes that differ only by camera motion and people moving give
-no finding. The cases are in continuity_cases.py (bench/continuity.py runs all of them)."""
+"""engine.fixes.continuity on real footage: take B is take A of a real clip seen with a small
+camera shift, then one change (continuity_cases.py; bench/continuity.py runs every scene). A real
+object (a cat cut out along its real mask) that appeared in B, disappeared from B, or moved is
+one finding naming the take that holds it, whose mask is the whole object; a real exposure
+change is a "light" finding; the shift alone gives no finding."""
 import json
 
+import cv2
 import pytest
 
 from engine.__main__ import main as cli_main
@@ -11,14 +13,16 @@ from engine.errors import ParameterError
 from engine.fixes import continuity
 from engine.media.decode import FrameSource
 
-from .continuity_cases import CASES, make_case, iou
+from .continuity_cases import CASES, mask_iou
 
 CASE = {case.name: case for case in CASES}
 
 
 @pytest.fixture(scope="module")
 def made(footage, tmp_path_factory):
-    """Make a case's takes once per module: ``made(name) -> (take A, take B, box)``."""
+    """Make a case's takes once per module: ``made(name) -> Made``."""
+    from .continuity_cases import make_case
+
     cache = {}
 
     def make(name):
@@ -29,55 +33,72 @@ def made(footage, tmp_path_factory):
     return make
 
 
-def _check(take_a, take_b):
-    return continuity.run(shot=FrameSource(take_b), reference=FrameSource(take_a))
+def _check(made):
+    return continuity.run(shot=FrameSource(made.take_b), reference=FrameSource(made.take_a))
 
 
-def test_an_object_that_appears_in_take_b_is_found_where_it_was_put(made):
-    take_a, take_b, box = made("juggle appeared")
-    result = _check(take_a, take_b)
+def test_an_object_that_appears_in_take_b_is_found_with_its_whole_mask(made):
+    case = made("juggle appeared")
+    result = _check(case)
     assert [f.kind for f in result.findings] == ["appeared"]
     finding = result.findings[0]
-    assert iou(finding.box, box) >= 0.5, (finding.box, box)
-    assert finding.confidence > 0.5
+    assert finding.take == "b" and finding.mask.shape == (270, 480)
+    assert mask_iou(finding.mask, case.mask_b) >= 0.7
+    x, y, w, h = cv2.boundingRect(finding.mask.astype("uint8"))
+    assert finding.box == (x, y, w, h)
     # Every frame of B shows it, none of A does: the ranges cover both takes (6 frames each).
     assert finding.frames_b == (0, 5) and finding.frames_a == (0, 5)
-    assert finding.crop_b.shape[0] >= box[3] and finding.crop_a.shape == finding.crop_b.shape
-    # The man juggling moves in both takes and is ignored, not reported.
+    # The man juggling moves and is ignored, not reported.
     assert result.measurements["moving_fraction"] > 0.05
 
 
-def test_handheld_takes_with_people_moving_give_no_finding(made):
-    take_a, take_b, _ = made("dog no change (handheld)")
-    result = _check(take_a, take_b)
-    assert result.findings == []
-    assert result.measurements["samples_aligned_a"] == result.measurements["samples_aligned_b"] == 6
+def test_an_object_gone_from_take_b_is_disappeared_where_it_was(made):
+    case = made("juggle disappeared")
+    result = _check(case)
+    assert [f.kind for f in result.findings] == ["disappeared"]
+    finding = result.findings[0]
+    assert finding.take == "a"
+    assert mask_iou(finding.mask, case.mask_b) >= 0.7  # where it was in A, in B's framing
 
 
-def test_a_prop_at_another_place_is_one_moved_finding(made):
-    take_a, take_b, box = made("juggle moved")
-    result = _check(take_a, take_b)
-    assert [f.kind for f in result.findings] == ["moved"]
-    assert iou(result.findings[0].box, box) >= 0.5
-    # Where it was in A (pasted at x=60, y=170 with a margin of transparent pixels).
-    assert abs(result.findings[0].details["moved_from_x"] - 60) <= 4
-
-
-def test_command_line_reports_a_change_of_light_with_crops(made, tmp_path, capsys):
-    # In-process through the command line's own main() (the other engine commands are also run as
-    # subprocesses in their tests); one JSON line on standard output.
-    take_a, take_b, _ = made("juggle light")
+def test_command_line_writes_one_moved_finding_with_both_masks(made, tmp_path, capsys):
+    # In-process through the command line's own main(); one JSON line on standard output.
+    case = made("juggle moved")
     out = tmp_path / "report" / "FINDINGS.json"
-    status = cli_main(["continuity", "--a", str(take_a), "--b", str(take_b), "--out", str(out)])
+    status = cli_main(["continuity", "--a", str(case.take_a), "--b", str(case.take_b), "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    printed = json.loads(captured.out)
-    assert printed["exposure_difference_stops"] > 0.8  # B was exposed at twice the light (1 stop)
+    assert json.loads(captured.out)["samples_aligned_b"] == 6
     findings = json.loads(out.read_text())["findings"]
-    assert [f["kind"] for f in findings] == ["light"]
-    assert findings[0]["box"] == [0, 0, 480, 270] and 0 < findings[0]["confidence"] <= 1
-    assert (out.parent / findings[0]["crop_a"]).is_file() and (out.parent / findings[0]["crop_b"]).is_file()
-    assert set(findings[0]) >= {"kind", "frames_a", "frames_b", "box", "confidence"}
+    assert [f["kind"] for f in findings] == ["moved"]
+    finding = findings[0]
+    assert set(finding) >= {"kind", "frames_a", "frames_b", "box", "confidence", "details", "crop_a", "crop_b",
+                            "take", "mask", "box_a", "mask_a"}
+    assert finding["take"] == "both" and 0 < finding["confidence"] <= 1
+    assert (out.parent / finding["crop_a"]).is_file() and (out.parent / finding["crop_b"]).is_file()
+    mask = cv2.imread(str(out.parent / finding["mask"]), cv2.IMREAD_UNCHANGED)
+    mask_a = cv2.imread(str(out.parent / finding["mask_a"]), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == mask_a.shape == (270, 480) and set(mask.ravel().tolist()) == {0, 255}
+    assert mask_iou(mask > 127, case.mask_b) >= 0.7  # where it is in B
+    assert mask_iou(mask_a > 127, case.mask_a) >= 0.7  # where it was in A
+    assert finding["box_a"][0] == finding["details"]["moved_from_x"]
+    assert finding["box_a"][0] < 100 < finding["box"][0]  # from the left of the frame to the right
+
+
+def test_a_change_of_exposure_is_one_light_finding(made):
+    result = _check(made("juggle light"))
+    assert [f.kind for f in result.findings] == ["light"]
+    finding = result.findings[0]
+    assert finding.box == (0, 0, 480, 270) and finding.take is None and finding.mask is None
+    # B was exposed at 1.6 times the light: log2(1.6) = 0.68 stop.
+    assert 0.5 < result.measurements["exposure_difference_stops"] < 0.8
+    assert finding.to_dict()["take"] is None and "box_a" not in finding.to_dict()
+
+
+def test_a_small_camera_shift_alone_gives_no_finding(made):
+    result = _check(made("juggle clean shift"))
+    assert result.findings == []
+    assert result.measurements["samples_aligned_a"] == result.measurements["samples_aligned_b"] == 6
 
 
 def test_takes_of_different_setups_are_refused(footage):

@@ -1,8 +1,9 @@
 """Continuity checks as a fix kind of the portal, on real footage through the real engine: two
-takes of one setup (stretches of one real clip) with a real cup pasted into take B, or take B
-exposed two times brighter. The check's findings are stored on the shot with crops of both
-takes, and one click turns a finding into the object removal (its box as the mask) or the
-relight (the other take as reference) it calls for."""
+takes of one setup (take B: take A of a real clip seen with a small camera shift) with a real
+object (a cat cut out along its real mask) pasted into take B, or take B exposed 1.6 times
+brighter. The check's findings are stored on the shot with crops of both takes, and one click
+turns a finding into the object removal (the object's outline as the mask) or the relight (the
+other take as reference) it calls for."""
 import cv2
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
 from reviews.worker.jobs import job_execute
 from reviews.services.shots import shot_create
-from tests.engine.continuity_cases import CASES, iou, make_case
+from engine.ops.region import rasterise
+from tests.engine.continuity_cases import CASES, make_case, mask_iou
 
 from .helpers import signed_in
 
@@ -22,11 +24,11 @@ pytestmark = pytest.mark.django_db
 
 def check_case(name, production, people, footage, tmp_path):
     """Ingest the case's takes as shots TAKE_A / TAKE_B, file a continuity check of B against A
-    and run it; returns (the check, the box where the change is in B's pixels)."""
+    and run it; returns (the check, the object's mask in B's pixels or None)."""
     case = next(case for case in CASES if case.name == name)
-    take_a, take_b, box = make_case(footage, case, tmp_path)
+    takes = make_case(footage, case, tmp_path)
     made = {}
-    for code, folder in (("TAKE_A", take_a), ("TAKE_B", take_b)):
+    for code, folder in (("TAKE_A", takes.take_a), ("TAKE_B", takes.take_b)):
         clip = clip_ingest(production=production, path=folder, actor=people["supervisor"])
         made[code] = shot_create(production=production, clip=clip, code=code, source_in=0,
                                  source_out=clip.frame_count, actor=people["supervisor"])
@@ -38,7 +40,7 @@ def check_case(name, production, people, footage, tmp_path):
     assert job_execute(job_id=job.pk, worker="test") is None  # a check makes findings, not a proposal
     job.refresh_from_db()
     assert job.state == "succeeded", job.error
-    return check, box
+    return check, takes.mask_b
 
 
 def test_a_pasted_prop_is_found_shown_with_crops_and_filed_as_an_object_removal(production, people, footage, tmp_path):
@@ -47,7 +49,9 @@ def test_a_pasted_prop_is_found_shown_with_crops_and_filed_as_an_object_removal(
     findings = list(ContinuityFinding.objects.filter(fix_request=check))
     assert [finding.kind for finding in findings] == ["appeared"]
     finding = findings[0]
-    assert iou(tuple(finding.box), truth) >= 0.5
+    x, y, width, height = finding.box  # the box of the object's mask; its outline lies inside
+    assert len(finding.details["outline"]) >= 3
+    assert all(x <= px < x + width and y <= py < y + height for px, py in finding.details["outline"])
     assert 0 < finding.confidence <= 1
     check.refresh_from_db()
     assert check.status == FixRequestStatus.CHECKED  # findings, not a version to decide
@@ -76,15 +80,15 @@ def test_a_pasted_prop_is_found_shown_with_crops_and_filed_as_an_object_removal(
     assert refused.status_code == 400
     assert "cannot become a relight fix" in refused.json()["detail"]
 
-    # One click: an object removal of the box, drawn on the first frame of B showing it.
+    # One click: an object removal of the object's outline, drawn on the first frame of B showing it.
     response = supervisor.post(url, {"kind": "object_removal"}, content_type="application/json")
     assert response.status_code == 201, response.content
     removal = FixRequest.objects.get(pk=response.json()["id"])
-    x, y, width, height = finding.box
     assert (removal.kind, removal.shot_id, removal.frame_in, removal.frame_out) == (
         "object_removal", check.shot_id, check.frame_in, check.frame_out)
-    assert removal.mask == {"frame": finding.frames_b[0], "shape": "rectangle",
-                            "points": [[x, y], [x + width, y + height]]}
+    assert removal.mask == {"frame": finding.frames_b[0], "shape": "polygon", "points": finding.details["outline"]}
+    drawn = rasterise(np.array(removal.mask["points"], np.float32), truth.shape)
+    assert mask_iou(drawn, truth) >= 0.7  # the whole object, not a part of its box
     finding.refresh_from_db()
     assert finding.follow_up == removal
     again = supervisor.post(url, {"kind": "object_removal"}, content_type="application/json")
@@ -97,7 +101,7 @@ def test_a_change_of_light_becomes_a_relight_to_the_other_take(production, peopl
     check, _ = check_case("juggle light", production, people, footage, tmp_path)
 
     finding = ContinuityFinding.objects.get(fix_request=check, kind="light")
-    assert finding.details["exposure_difference_stops"] > 0.5  # B was exposed two times brighter
+    assert finding.details["exposure_difference_stops"] > 0.5  # B was exposed 1.6 times brighter (0.68 stop)
     response = signed_in(people["supervisor"]).post(
         f"/api/productions/{production.code}/continuity-findings/{finding.pk}/fix-request/", {"kind": "relight"},
         content_type="application/json")
