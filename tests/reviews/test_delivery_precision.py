@@ -4,7 +4,6 @@ through the services as ProRes 4444, DPX and EXR. No 8-bit step anywhere: the de
 far more than 256 codes per channel, every frame is the source's decoded codes (the rest of the
 shot and the handles) or the version's stored 16-bit frames (the fix's frames), in the source's
 colour encoding, and the delivery notes state the precision."""
-from fractions import Fraction
 from pathlib import Path
 
 import av
