@@ -254,30 +254,43 @@ def _frames(proposal: Proposal, source: FrameSource) -> Iterator[np.ndarray]:
     """The delivered frames, [H, W, 3] RGB at the source's precision: the version's rendered
     frames where it has them (its fix's frames), the source's elsewhere (the rest of the shot
     and the handles). uint8 for an 8-bit source; for a deeper one float32 as the engine reads it
-    (``FrameSource.frames(as_float=True)``), the stored 16-bit PNGs as code / 65535 — no 8-bit step."""
+    (``FrameSource.frames(as_float=True)``), the stored frames at their precision through
+    ``engine.media.images.read_image`` — 16-bit PNGs as code / 65535, a half/float source's EXRs
+    as their values (above 1.0 kept) — no 8-bit step."""
     # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
     import cv2
+
+    from engine.media.images import read_image
 
     deep = not source.encoding.is_8bit
     fixed = range(proposal.frame_in, proposal.frame_out)
     for number, frame in source.frames(as_float=deep):
         if number in fixed:
+            shape = frame.shape
             path = rendered_frame_path(proposal.media_dir, number)
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED if deep else cv2.IMREAD_COLOR)
-            if image is None:
+            if not path.is_file():
                 raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) is missing")
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) is not "
-                                       f"an RGB image")
-            frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
             if deep:
-                frame = frame.astype(np.float32) / np.float32(np.iinfo(frame.dtype).max)
+                try:
+                    frame = read_image(path)
+                except FrameSourceError as error:
+                    raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) "
+                                           f"is unreadable: {error}") from None
+            else:
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) "
+                                           f"is unreadable")
+                frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            if frame.shape != shape:
+                raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) is "
+                                       f"{frame.shape[1]}x{frame.shape[0]}, not the source's picture size")
         yield frame
 
 
 def _stored_bits(proposal: Proposal) -> int | None:
     """Bits per sample of the version's stored rendered frames (the first one's PNG header), or
-    None when it has none."""
+    None when it has none or stored EXR (a half/float source's, at the source's sample type)."""
     path = rendered_frame_path(proposal.media_dir, proposal.frame_in)
     try:
         with path.open("rb") as png:
