@@ -15,8 +15,8 @@ from reviews import authz, measurements, reports, selectors, states
 from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
-from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, media_response,
-                           private, rendered_frame_path, review_frame_path)
+from reviews.media import (RENDERED_FRAME_TYPES, SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg,
+                           media_path, media_response, private, rendered_frame_path, review_frame_path)
 from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, JobState, Playlist, Production,
                             Proposal, ProxyState, Role)
 from reviews.reports import Report
@@ -249,11 +249,13 @@ def proposal_review_frame(request, proposal_id, side, frame):
 
 @login_required
 def proposal_rendered_frame(request, proposal_id, frame):
-    """A proposal's rendered frame ``frame`` at full resolution (lossless PNG), for members of
-    its production only; each read is audited."""
+    """A proposal's rendered frame ``frame`` at full resolution, lossless, as stored (PNG, or
+    OpenEXR for a half/float source: ``image/x-exr``), for members of its production only; each
+    read is audited."""
     proposal = _proposal_frame(request, proposal_id, frame)
-    return _serve(request, production=proposal.production, target=proposal,
-                  path=rendered_frame_path(proposal.media_dir, frame), content_type="image/png")
+    path = rendered_frame_path(proposal.media_dir, frame)
+    return _serve(request, production=proposal.production, target=proposal, path=path,
+                  content_type=RENDERED_FRAME_TYPES[path.suffix])
 
 
 @login_required

@@ -4,7 +4,10 @@ Originals are never written to. Derived media of a clip lives in ``clips/<clip i
 (``thumbnail.jpg``, its middle frame; ``proxy.mp4``, the browser review proxy, frame for frame);
 a proposal's in ``proposals/job-<job id>/``:
 
-- ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame);
+- ``frames/NNNNNN.png`` — the rendered frames at full resolution, lossless (N = clip frame), at
+  the source's precision: 8-bit PNG for 8-bit sources, 16-bit PNG for deeper integer ones; for
+  half/float sources (EXR) ``frames/NNNNNN.exr`` of the source's sample type instead, scene values
+  kept as they are (above 1.0 too);
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
   made from the same decode so that frame N is frame N on both; a restart marker after each
   row of MCUs (see ``reviews.watermark``);
@@ -40,9 +43,16 @@ def proposal_media_dir(job_id: int) -> str:
     return f"proposals/job-{job_id}"
 
 
+#: The file types a rendered frame is stored as, by extension: the content type it is served with.
+RENDERED_FRAME_TYPES = {".exr": "image/x-exr", ".png": "image/png"}
+
+
 def rendered_frame_path(media_dir: str, frame: int) -> Path:
-    """A proposal's rendered frame at full resolution (lossless PNG)."""
-    return media_path(media_dir) / "frames" / frame_name(frame, "png")
+    """A proposal's rendered frame at full resolution, lossless: ``frames/NNNNNN.exr`` where the
+    worker stored one (a half/float source's), else ``frames/NNNNNN.png`` (whether it exists or not)."""
+    folder = media_path(media_dir) / "frames"
+    exr = folder / frame_name(frame, "exr")
+    return exr if exr.is_file() else folder / frame_name(frame, "png")
 
 
 def frame_name(frame: int, extension: str) -> str:

@@ -34,7 +34,7 @@ from django.utils import timezone
 from engine.errors import FrameSourceError
 from reviews import authz, events
 from reviews.deliverables import (DEFAULT_FORMAT, DELIVERY_FORMATS, PRECISION_NOTE, DeliverableError,
-                                  DeliveryFormat, deliverable_write)
+                                  DeliveryFormat, SourceColour, deliverable_write, delivered_precision)
 from reviews.credentials import CredentialError, credentials_sign, signing_configured
 from reviews.errors import Conflict, ServiceError
 from reviews.media import rendered_frame_path
@@ -78,6 +78,7 @@ class _Rendered:
     source_out: int
     start_timecode: str
     reel: str
+    precision: str = ""
     credential: str = ""
 
 
@@ -222,7 +223,8 @@ def delivery_render(*, delivery: Delivery, progress: Callable[[int, int], None] 
         delivery.versions_done = len(rendered)
         delivery.delivered_at = timezone.now()
         delivery.report = {**delivery.report, "versions": [item.name for item in rendered], "lists": lists,
-                           "to_pull": [pulled.name for pulled in to_pull], "unplaced": unplaced}
+                           "to_pull": [pulled.name for pulled in to_pull], "unplaced": unplaced,
+                           "precision": {item.name: item.precision for item in rendered}}
         delivery.save()
         audit_record(production=production, actor=actor, action="delivery.deliver", target=delivery,
                      payload={"number": number, "format": chosen.name, "folder": str(folder), "manifest": manifest,
@@ -249,20 +251,62 @@ def _fail(delivery: Delivery, actor: User | None, error: str) -> None:
 
 
 def _frames(proposal: Proposal, source: FrameSource) -> Iterator[np.ndarray]:
-    """The delivered frames, uint8 [H, W, 3] RGB: the version's rendered frames where it has
-    them (its fix's frames), the source's elsewhere (the rest of the shot and the handles)."""
+    """The delivered frames, [H, W, 3] RGB at the source's precision: the version's rendered
+    frames where it has them (its fix's frames), the source's elsewhere (the rest of the shot
+    and the handles). uint8 for an 8-bit source; for a deeper one float32 as the engine reads it
+    (``FrameSource.frames(as_float=True)``), the stored frames at their precision through
+    ``engine.media.images.read_image`` — 16-bit PNGs as code / 65535, a half/float source's EXRs
+    as their values (above 1.0 kept) — no 8-bit step."""
     # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
     import cv2
 
+    from engine.media.images import read_image
+
+    deep = not source.encoding.is_8bit
     fixed = range(proposal.frame_in, proposal.frame_out)
-    for number, frame in source.frames():
+    for number, frame in source.frames(as_float=deep):
         if number in fixed:
+            shape = frame.shape
             path = rendered_frame_path(proposal.media_dir, number)
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            if not path.is_file():
                 raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) is missing")
-            frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            if deep:
+                try:
+                    frame = read_image(path)
+                except FrameSourceError as error:
+                    raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) "
+                                           f"is unreadable: {error}") from None
+            else:
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) "
+                                           f"is unreadable")
+                frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            if frame.shape != shape:
+                raise DeliverableError(f"{proposal.version_label}'s rendered frame {number} ({path.name}) is "
+                                       f"{frame.shape[1]}x{frame.shape[0]}, not the source's picture size")
         yield frame
+
+
+def _stored_bits(proposal: Proposal) -> int | None:
+    """Bits per sample of the version's stored rendered frames (the first one's PNG header), or
+    None when it has none or stored EXR (a half/float source's, at the source's sample type)."""
+    path = rendered_frame_path(proposal.media_dir, proposal.frame_in)
+    try:
+        with path.open("rb") as png:
+            header = png.read(25)
+    except OSError:
+        return None
+    return header[24] if len(header) == 25 and header[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def source_colour(clip, source: FrameSource) -> SourceColour:
+    """The colour encoding a clip's deliverables keep: its encoding (bit depth, sample type), its
+    H.273 tags as probed at ingest, and the OCIO colour space it is read in."""
+    encoding = source.encoding
+    return SourceColour(bit_depth=encoding.bit_depth, sample_type=encoding.sample_type,
+                        primaries=clip.color_primaries, transfer=clip.color_transfer, matrix=clip.color_matrix,
+                        range=clip.color_range, colorspace=clip.input_colorspace or source.colorspace)
 
 
 def _render(proposal: Proposal, folder: Path, delivery_format: DeliveryFormat) -> _Rendered:
@@ -276,16 +320,18 @@ def _render(proposal: Proposal, folder: Path, delivery_format: DeliveryFormat) -
     start_timecode = frame_timecode(start_timecode=clip.start_timecode, frame_rate=clip.frame_rate, frame=first)
     reel = clip.reel or Path(clip.name).stem
     name = version_name(proposal)
+    source = FrameSource(Path(clip.source_path), first, stop)
+    colour = source_colour(clip, source)
     files = deliverable_write(folder=folder, name=name, delivery_format=delivery_format,
-                              frames=_frames(proposal, FrameSource(Path(clip.source_path), first, stop)),
-                              width=clip.width, height=clip.height, frame_rate=clip.frame_rate,
-                              start_timecode=start_timecode, reel=reel)
+                              frames=_frames(proposal, source), width=clip.width, height=clip.height,
+                              frame_rate=clip.frame_rate, start_timecode=start_timecode, reel=reel, source=colour)
     credential = ""
     if signing_configured() and not delivery_format.sequence:
         credential = credentials_sign(media=folder / files[0], source=_source_file(clip), title=files[0].name,
                                       fix=fix_claims(proposal), software=f"Loupe {settings.LOUPE_VERSION} engine")
     return _Rendered(proposal=proposal, shot=shot, name=name, files=[str(path) for path in files], source_in=first,
-                     source_out=stop, start_timecode=start_timecode, reel=reel, credential=credential)
+                     source_out=stop, start_timecode=start_timecode, reel=reel, credential=credential,
+                     precision=delivered_precision(delivery_format, colour, stored_bits=_stored_bits(proposal)))
 
 
 def _source_file(clip) -> Path:
@@ -420,6 +466,7 @@ def _notes(delivery: Delivery, delivery_format: DeliveryFormat, rendered: list[_
                      f"{item.proposal.frame_out - 1}; {', '.join(item.files[:1])}"
                      + (f" (C2PA {item.credential})" if item.credential else "")
                      + (f" … ({len(item.files)} files)" if len(item.files) > 1 else ""))
+        lines.append(f"    precision: {item.precision}")
     if to_pull:
         lines += ["", f"To be pulled from the cut ({len(to_pull)}): approval withdrawn after delivery"]
         lines += [f"  {pulled.name} (delivery {pulled.delivery.number:03d}): now "

@@ -30,7 +30,8 @@ from engine.errors import Cancelled, EngineError
 from engine.fixes import continuity
 from engine.media import colour
 from engine.media.decode import FrameSource
-from engine.media.images import quantise
+from engine.media.images import quantise, write_image
+from engine.media.probe import Encoding
 from reviews import events, selectors, states, tasks
 from reviews.fixes import fix_spec
 from reviews.media import (REGION_OUTLINE_FILE, encode_review_jpeg, frame_name, media_path, proposal_media_dir,
@@ -102,17 +103,19 @@ def _job_end(job: Job, state: str, error: str = "") -> None:
 
 
 class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG).
+    """The engine's sink: writes the rendered frame (``_store_rendered``) and both review frames (JPEG).
 
     Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
-    come as float32 at source precision (issue #21): the rendered frame is stored as a 16-bit
-    PNG and the review frames through the display transform of the clip's colour space
-    (``colorspace``, set once the shot is opened).
+    come as float32 at source precision (issue #21): the rendered frame is stored at the
+    source's precision (``encoding``, set once the shot is opened: a 16-bit PNG for integer
+    sources, EXR of the source's sample type for half/float ones) and the review frames through
+    the display transform of the clip's colour space (``colorspace``, set with it).
     """
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.colorspace = colour.REC709
+        self.encoding = Encoding()  # the source's: how the rendered frames are stored
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         self.first: int | None = None  # the frames rendered: [first, last]
         self.last: int | None = None
@@ -134,20 +137,32 @@ class _ProposalWriter:
             raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
+        self._store_rendered(frame, after)
         if after.dtype != np.uint8:  # a deeper source, at its precision
-            rendered = quantise(after, np.uint16)
             before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
-        else:
-            rendered = after
-        bgr = cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f"could not write frame {frame} to {self.folder}")
         (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
         (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
         self.latest = (frame, after)
         self.first = frame if self.first is None else min(self.first, frame)
         self.last = frame if self.last is None else max(self.last, frame)
+
+
+    def _store_rendered(self, frame: int, image: np.ndarray) -> None:
+        """Store a rendered frame ([H, W, 3] RGB) losslessly at the source's precision, in
+        ``frames/``: uint8 as an 8-bit PNG; float32 of an integer source as a 16-bit PNG (code /
+        65535, rounded); float32 of a half/float source as an EXR of that sample type (zip,
+        through ``engine.media.images.write_image`` as ``engine.media.encode`` writes EXR), the
+        scene values as they are — above 1.0 too — tagged with the clip's colour space.
+
+        Raises ``OSError`` (or ``FrameWriteError``) when the file cannot be written."""
+        if image.dtype != np.uint8 and self.encoding.sample_type in ("half", "float"):
+            write_image(self.folder / "frames" / frame_name(frame, "exr"), image, sample_type=self.encoding.sample_type,
+                        colorspace=self.colorspace)
+            return
+        rendered = image if image.dtype == np.uint8 else quantise(image, np.uint16)
+        if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")),
+                           cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OSError(f"could not write frame {frame} to {self.folder}")
 
 
 class _JobMonitor:
@@ -217,6 +232,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     try:
         shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
         writer.colorspace = shot.colorspace
+        writer.encoding = shot.encoding
         run = RUNS[fix_request.kind]
         result = run.run(FixInputs(
             shot=shot,

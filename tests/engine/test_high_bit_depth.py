@@ -22,19 +22,8 @@ from engine.media.probe import Encoding, probe
 from engine.media.proxy import write_review_proxy
 from engine.ops.lut3d import load_look
 
-LOGC3 = "ARRI LogC3 (EI800)"
-FRAMES = 4
-SIZE = (320, 180)  # small: the tests are about precision, not resolution
-
-
-def _camera_original(clip, out, encoding):
-    """The first FRAMES frames of a real Rec.709 clip, scaled to SIZE, converted through OCIO to
-    ARRI LogC3 and written at ``encoding`` (10-bit → ProRes 4444 .mov, half → EXR folder)."""
-    to_logc = colour.colorspace_transform(colour.REC709, LOGC3)
-    with FrameWriter(out, encoding=encoding, colorspace=LOGC3) as writer:
-        for number, frame in FrameSource(clip, 0, FRAMES).frames(as_float=True):
-            writer.write(number, to_logc(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA)))
-    return out
+from tests.camera_originals import FRAMES, LOGC3, SIZE
+from tests.camera_originals import camera_original as _camera_original
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.media import colour
-from engine.media.decode import FrameSource
-from engine.media.encode import FrameWriter
-from engine.media.probe import Encoding
 from reviews.media import review_frame_path
 from reviews.models import AuditEvent, Job, JobState
 from reviews.services.clips import clip_ingest
@@ -17,22 +13,14 @@ from reviews.services.fix_requests import fix_request_create
 from reviews.worker.jobs import job_execute
 from reviews.services.shots import shot_create
 
+from tests.camera_originals import LOGC3 as LOG_C3
+from tests.camera_originals import camera_original
+
 from .helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
-LOG_C3 = "ARRI LogC3 (EI800)"
 VIDEO = "Gamma 2.4 Encoded Rec.709"
-
-
-def _camera_original(clip, out):
-    """Four frames of a real Rec.709 clip at 320×180, converted through OCIO to ARRI LogC3 and
-    written as 10-bit ProRes 4444 tagged LogC3 (a camera original, as a supervisor ingests it)."""
-    to_logc = colour.colorspace_transform(colour.REC709, LOG_C3)
-    with FrameWriter(out, encoding=Encoding(10, "uint"), colorspace=LOG_C3) as writer:
-        for number, frame in FrameSource(clip, 0, 4).frames(as_float=True):
-            writer.write(number, to_logc(cv2.resize(frame, (320, 180), interpolation=cv2.INTER_AREA)))
-    return out
 
 
 @pytest.fixture
@@ -42,7 +30,7 @@ def log_proposal(production, people, footage, tmp_path):
     shot, reference = (
         shot_create(production=production, code=code, source_in=0, source_out=4, actor=supervisor,
                     clip=clip_ingest(production=production, actor=supervisor,
-                                     path=_camera_original(footage / "clips" / name, tmp_path / f"{code}.mov")))
+                                     path=camera_original(footage / "clips" / name, tmp_path / f"{code}.mov")))
         for code, name in (("CUPS_LOG", "sam2_02_cups.mp4"), ("COFFEE_LOG", "sam2_04_coffee.mp4")))
     assert shot.clip.input_colorspace == LOG_C3  # read from the file's tag at ingest
     fix_request = fix_request_create(production=production, actor=supervisor, shot=shot, kind="color_match",

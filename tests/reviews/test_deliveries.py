@@ -186,19 +186,33 @@ def test_the_delivered_lists_reimport_onto_the_shots_record_frames(production, p
     """Loaded back into Loupe with the delivered media as clips, the OTIO, EDL, FCP7 XML and AAF each
     put every delivered version on its shot's record frames, over the shot's own source frames."""
     delivery = delivery_create(production=production, actor=people["supervisor"], out_dir=tmp_path)
-    folder = Path(delivery.folder)
-    assert sorted(p.name for p in folder.glob("REEL1.*")) == ["REEL1.aaf", "REEL1.edl", "REEL1.otio", "REEL1.xml"]
-    for version in delivery.versions.all():
-        clip_ingest(production=production, path=folder / version.files[0], actor=people["supervisor"])
     expected = {f"{shot.code}_color_match_v001": (shot.record_in, shot.record_out, HANDLES, HANDLES
                                                   + shot.duration_frames) for shot in approved["shots"]}
-    for name in ("REEL1.otio", "REEL1.edl", "REEL1.xml", "REEL1.aaf"):
-        report = cut_import(production=production, path=folder / name, actor=people["supervisor"])
-        placed = {shot.clip.removesuffix(".mov"): (shot.record_in, shot.record_out, shot.source_in, shot.source_out)
-                  for shot in report.shots if shot.change != "removed"}
-        assert placed == expected, name
+    placements = reimported_lists(delivery, "REEL1", people["supervisor"])
+    assert placements == {name: (expected, 108000)  # 01:00:00:00, as the original cut
+                          for name in ("REEL1.otio", "REEL1.edl", "REEL1.xml", "REEL1.aaf")}
+
+
+def reimported_lists(delivery: Delivery, stem: str, actor, *, edl_rate=None) -> dict[str, tuple[dict, int]]:
+    """A delivery's lists of one sequence (``stem``: OTIO, EDL, FCP7 XML, AAF) loaded back into
+    its production, with the delivered media ingested as clips: for each list, {delivered media
+    name: (record in, record out, source in, source out)} of the shots it places, and its record
+    start frame. Every event must match a clip, with no warning. ``edl_rate``: the rate the EDL
+    is read at (``import_cut --rate``) when the production's clips have several."""
+    production, folder = delivery.production, Path(delivery.folder)
+    names = [f"{stem}{extension}" for extension in (".otio", ".edl", ".xml", ".aaf")]
+    assert sorted(p.name for p in folder.glob(f"{stem}.*")) == sorted(names)
+    for version in delivery.versions.all():
+        clip_ingest(production=production, path=folder / version.files[0], actor=actor)
+    placements = {}
+    for name in names:
+        report = cut_import(production=production, path=folder / name, actor=actor,
+                            rate=edl_rate if name.endswith(".edl") else None)
         assert not report.unmatched and not report.warnings, name
-        assert report.cut.record_start_frame == 108000, name  # 01:00:00:00, as the original cut
+        placements[name] = ({shot.clip.removesuffix(".mov"): (shot.record_in, shot.record_out, shot.source_in,
+                                                               shot.source_out)
+                             for shot in report.shots if shot.change != "removed"}, report.cut.record_start_frame)
+    return placements
 
 
 def test_a_version_withdrawn_after_delivery_is_listed_to_be_pulled(production, people, approved, tmp_path):
