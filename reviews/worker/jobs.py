@@ -146,7 +146,6 @@ class _ProposalWriter:
         self.first = frame if self.first is None else min(self.first, frame)
         self.last = frame if self.last is None else max(self.last, frame)
 
-
     def _store_rendered(self, frame: int, image: np.ndarray) -> None:
         """Store a rendered frame ([H, W, 3] RGB) losslessly at the source's precision, in
         ``frames/``: uint8 as an 8-bit PNG; float32 of an integer source as a 16-bit PNG (code /
