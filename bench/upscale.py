@@ -1,7 +1,7 @@
 """Upscale and reframe: learned super-resolution against classical baselines in the same run
 (prints; not a test).
 
-    .venv/bin/python bench/upscale.py [--split evaluation|tuning] [--iterations 600] [--frames-per-clip 16]
+    .venv/bin/python bench/upscale.py [--split evaluation|tuning] [--iterations 1000] [--frames-per-clip 16]
 
 Footage: the clips of a split, each brought to 864×480 (INTER_AREA from 720p/540p: the
 "production's" frames, written once as 8-bit PNGs under var/bench_upscale/). Splits:
@@ -116,7 +116,7 @@ def grain_spectrum(frames) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=SPLITS, default="evaluation")
-    parser.add_argument("--iterations", type=int, default=600, help="training steps per scale")
+    parser.add_argument("--iterations", type=int, default=1000, help="training steps per scale")
     parser.add_argument("--frames-per-clip", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch and OpenCV threads (0: their defaults); 1 on a machine loaded by others")

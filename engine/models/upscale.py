@@ -1,12 +1,21 @@
 """Upscale model: super-resolution learned from a production's own frames (training and applying).
 
-Network — an ESPCN-style residual network (Shi et al., "Real-Time Single Image and Video
-Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016: every
-convolution at the low resolution, a sub-pixel (pixel-shuffle) ×2 output) that predicts the
-*residual* over a bicubic upscale (global residual learning, Kim et al. VDSR 2016; plain
-conv–ReLU body without batch norm, as EDSR, Lim et al. 2017 recommends). For a scale ``s`` other
-than 2 (a 1.5× punch-in) the ×2 output is resampled to ``s`` (bicubic, antialiased) and the
-network of that scale is trained *through* the resampling, so each scale has its own weights.
+Network — two stages over a bicubic ×2 upscale, both at the low resolution with a sub-pixel
+(pixel-shuffle) ×2 output (ESPCN, Shi et al., "Real-Time Single Image and Video Super-Resolution
+Using an Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016):
+
+- a *linear* stage: per output phase, one 7×7 filter shared by the three channels, solved in
+  closed form by least squares on the production's pairs before any gradient step — the
+  MSE-optimal linear upscaler for the production's own degradation (the global, unhashed case of
+  RAISR, Romano, Isidoro and Milanfar, "RAISR: Rapid and Accurate Image Super Resolution", IEEE
+  TCI 2017). Alone it already beats Lanczos and an unsharp-masked Lanczos on matched footage;
+- a *non-linear* residual body (conv–leaky-ReLU, no batch norm, as EDSR, Lim et al. 2017
+  recommends; global residual learning, Kim et al. VDSR 2016), its last layer zero at the start,
+  trained with the linear stage by Adam on what the linear stage leaves.
+
+For a scale ``s`` other than 2 (a 1.5× punch-in) the ×2 output is resampled to ``s`` (bicubic,
+antialiased); the network of that scale — its least-squares solve included — is fitted *through*
+the resampling, so each scale has its own weights.
 
 Training pairs — internal learning in the spirit of ZSSR (Shocher et al., "'Zero-Shot'
 Super-Resolution using Deep Internal Learning", CVPR 2018), across a production's dailies
@@ -50,7 +59,11 @@ from engine.ops import lens
 from engine.params import check_limits
 
 #: The file's format tag (torch.save of plain tensors and values; read with weights_only).
-FORMAT = "loupe-upscale/1"
+FORMAT = "loupe-upscale/2"
+#: Side of the linear stage's filters (low-resolution pixels).
+LINEAR_TAPS = 7
+#: Low-resolution pixels sampled for the linear stage's least-squares solve, per scale.
+LINEAR_SAMPLES = 60_000
 #: σ (pixels) of a Gaussian whose MTF falls to 50 % at 1 cycle/pixel: √(ln 2 / 2π²).
 _GAUSSIAN_MTF50 = math.sqrt(math.log(2.0) / (2.0 * math.pi ** 2))
 
@@ -62,6 +75,9 @@ class UpscaleTrainParams:
     Attributes:
         scales: upscale factors a network is trained for (each in 1.1..4).
         frames_per_clip: frames sampled from each clip, evenly over its range (2..1000).
+        area_share: share of the training pairs made by plain area resampling instead of the
+            camera's degradation (0..1): footage sharper than the camera model (a downscaled
+            master, a sharpened grade) must not be over-sharpened.
         held_out_fraction: share of each clip's sampled frames, the last in time, kept out of
             training for the held-out figures (0..0.9).
         iterations: Adam steps per scale (1..200000).
@@ -75,6 +91,7 @@ class UpscaleTrainParams:
 
     scales: tuple[float, ...] = (2.0, 1.5)
     frames_per_clip: int = 24
+    area_share: float = 0.5
     held_out_fraction: float = 0.2
     iterations: int = 1500
     batch_size: int = 16
@@ -86,6 +103,7 @@ class UpscaleTrainParams:
 
     def __post_init__(self) -> None:
         check_limits(self, {"frames_per_clip": (2, 1000, True), "held_out_fraction": (0, 0.9, False),
+                            "area_share": (0, 1, False),
                             "iterations": (1, 200000, True), "batch_size": (1, 256, True),
                             "patch_px": (24, 512, True), "features": (4, 256, True),
                             "body_layers": (1, 32, True), "learning_rate": (0, 1, False), "seed": (0, 2**31, True)})
@@ -126,7 +144,8 @@ class Degradation:
 
 
 class UpscaleNet(nn.Module):
-    """ESPCN-style residual ×2 network (module docstring), with an optional resample to ``scale``.
+    """The ×2 network (module docstring): bicubic + linear stage + non-linear body, with an
+    optional resample to ``scale``.
 
     ``forward(x)``: x float32 [N, 3, h, w] → float32 [N, 3, round(h·scale), round(w·scale)].
     """
@@ -134,20 +153,35 @@ class UpscaleNet(nn.Module):
     def __init__(self, *, features: int, body_layers: int, scale: float) -> None:
         super().__init__()
         self.scale = float(scale)
-        layers: list[nn.Module] = [nn.Conv2d(3, features, 3, padding=1), nn.ReLU(inplace=True)]
+        # one filter per output phase (4 for ×2), the same for R, G and B: applied channel by channel
+        self.linear = nn.Conv2d(1, 4, LINEAR_TAPS, padding=LINEAR_TAPS // 2, bias=False)
+        nn.init.zeros_(self.linear.weight)
+        layers: list[nn.Module] = [nn.Conv2d(3, features, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
         for _ in range(body_layers):
-            layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(features, features, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
         layers += [nn.Conv2d(features, 3 * 4, 3, padding=1), nn.PixelShuffle(2)]
         self.body = nn.Sequential(*layers)
-        nn.init.zeros_(layers[-2].weight)  # starts as the bicubic upscale
+        nn.init.zeros_(layers[-2].weight)  # starts as bicubic + the linear stage
         nn.init.zeros_(layers[-2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        doubled = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) + self.body(x)
-        if self.scale == 2.0:
+    def linear_residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The linear stage's ×2 residual: [N, 3, h, w] → [N, 3, 2h, 2w]."""
+        n, c, h, w = x.shape
+        return F.pixel_shuffle(self.linear(x.reshape(n * c, 1, h, w)), 2).reshape(n, c, 2 * h, 2 * w)
+
+    def doubled(self, x: torch.Tensor) -> torch.Tensor:
+        """The ×2 image, before any resample to the network's own scale."""
+        return F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) + self.linear_residual(x) \
+            + self.body(x)
+
+    def resample(self, doubled: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The ×2 image brought to ``size`` (height, width) as the network's scale does it."""
+        if tuple(doubled.shape[2:]) == tuple(size):
             return doubled
-        size = (round(x.shape[2] * self.scale), round(x.shape[3] * self.scale))
         return F.interpolate(doubled, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.resample(self.doubled(x), (round(x.shape[2] * self.scale), round(x.shape[3] * self.scale)))
 
 
 def lanczos(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -198,7 +232,7 @@ class TrainedUpscale:
             x = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
             x = x.contiguous(memory_format=torch.channels_last)
             own_size = (round(frame.shape[1] * net.scale), round(frame.shape[0] * net.scale))
-            upscaled = net(x) if own_size == tuple(size) else _net_doubled(net, x)
+            upscaled = net(x) if own_size == tuple(size) else net.doubled(x)
             out = upscaled[0].float().cpu().numpy().transpose(1, 2, 0)
         if out.shape[1] != size[0] or out.shape[0] != size[1]:
             out = lanczos(np.ascontiguousarray(out), size)
@@ -217,12 +251,6 @@ class TrainedUpscale:
         partial.replace(path)
 
 
-def _net_doubled(net: UpscaleNet, x: torch.Tensor) -> torch.Tensor:
-    """The network's ×2 image before its resample to its own scale, resampled later to the size
-    asked for (the reframe's scale is rarely exactly a trained one)."""
-    return F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False) + net.body(x)
-
-
 def load(path: str | Path) -> TrainedUpscale:
     """Read a model file written by :meth:`TrainedUpscale.save` onto the engine's device.
 
@@ -237,7 +265,9 @@ def load(path: str | Path) -> TrainedUpscale:
     except Exception as exc:  # torch raises several types for a file that is not its own
         raise ParameterError(f"{path} is not a Loupe upscale model: {exc}") from None
     if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
-        raise ParameterError(f"{path} is not a Loupe upscale model (format {FORMAT})")
+        found = payload.get("format") if isinstance(payload, Mapping) else None
+        raise ParameterError(f"{path} is not a Loupe upscale model of format {FORMAT}"
+                             + (f" (it is {found}: train it again)" if found else ""))
     values = dict(payload["params"])
     values["scales"] = tuple(values["scales"])
     params = UpscaleTrainParams(**values)
@@ -270,15 +300,71 @@ def _split(clips: Sequence[ClipFrames], held_out_fraction: float) -> tuple[list,
     return train, held
 
 
-def _pairs(frames: Sequence[np.ndarray], degradation: Degradation, scale: float, seed: int):
-    """(low, high) pairs, the high frame cropped so that ``scale`` maps pixel grids exactly."""
+def _pairs(frames: Sequence[np.ndarray], degradation: Degradation, scale: float, seed: int,
+           area_share: float = 0.0):
+    """(low, high) pairs, the high frame cropped so that ``scale`` maps pixel grids exactly; a
+    share ``area_share`` of them (drawn by ``seed``) downscaled by plain area resampling instead
+    of the camera's degradation."""
     unit = 3 if scale == 1.5 else max(1, round(scale))
+    plain = np.random.default_rng(seed).random(len(frames)) < area_share
     pairs = []
     for i, frame in enumerate(frames):
         height, width = (frame.shape[0] // unit) * unit, (frame.shape[1] // unit) * unit
         high = np.ascontiguousarray(frame[:height, :width])
-        pairs.append((degradation.degrade(high, scale, seed=seed + i), high))
+        low = (cv2.resize(high, (round(width / scale), round(height / scale)), interpolation=cv2.INTER_AREA)
+               if plain[i] else degradation.degrade(high, scale, seed=seed + i))
+        pairs.append((low, high))
     return pairs
+
+
+def _crop(pairs, scale: float, low_px: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random (low, high) patch pair, ``low_px`` square at the low resolution, on grids that
+    ``scale`` maps exactly (even low-resolution offsets)."""
+    low, high = pairs[int(rng.integers(0, len(pairs)))]
+    high_px = round(low_px * scale)
+    y = 2 * int(rng.integers(0, (low.shape[0] - low_px) // 2 + 1))
+    x = 2 * int(rng.integers(0, (low.shape[1] - low_px) // 2 + 1))
+    hy, hx = round(y * scale), round(x * scale)
+    return low[y:y + low_px, x:x + low_px], high[hy:hy + high_px, hx:hx + high_px]
+
+
+def _fit_linear(net: UpscaleNet, pairs, scale: float, low_px: int, rng: np.random.Generator,
+                device: torch.device) -> None:
+    """Set ``net``'s linear stage to the least-squares filters (module docstring) on about
+    :data:`LINEAR_SAMPLES` low-resolution pixels of ``pairs``, with the body at zero: the normal
+    equations AᵀA w = Aᵀr accumulated in float64 over patches, r = truth − resampled bicubic,
+    each column of A the output of one filter tap of one phase (all linear, resample included).
+    A 6-pixel border of each patch (the convolutions' zero padding) is left out; a small ridge
+    (10⁻⁶ of the mean diagonal) keeps the solve defined on flat footage."""
+    taps = LINEAR_TAPS * LINEAR_TAPS
+    unknowns = 4 * taps
+    one_hot = torch.eye(taps, device=device).reshape(taps, 1, LINEAR_TAPS, LINEAR_TAPS)
+    ata = torch.zeros(unknowns, unknowns, dtype=torch.float64, device=device)
+    atr = torch.zeros(unknowns, dtype=torch.float64, device=device)
+    border = 6
+    with torch.no_grad():
+        for _ in range(max(1, LINEAR_SAMPLES // (low_px * low_px))):
+            low, high = _crop(pairs, scale, low_px, rng)
+            x = torch.from_numpy(np.ascontiguousarray(low.transpose(2, 0, 1)))[None].to(device)
+            y = torch.from_numpy(np.ascontiguousarray(high.transpose(2, 0, 1)))[None].to(device)
+            size = tuple(y.shape[2:])
+            base = net.resample(F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), size)
+            residual = (y - base)[..., border:-border, border:-border].reshape(-1)
+            h, w = x.shape[2:]
+            shifted = F.conv2d(x.reshape(3, 1, h, w), one_hot, padding=LINEAR_TAPS // 2)  # [3, taps, h, w]
+            columns = []
+            for phase in range(4):
+                placed = torch.zeros(3, taps, 4, h, w, device=device)
+                placed[:, :, phase] = shifted
+                image = F.pixel_shuffle(placed.reshape(3 * taps, 4, h, w), 2)  # [3·taps, 1, 2h, 2w]
+                image = net.resample(image, size).reshape(3, taps, *size)[..., border:-border, border:-border]
+                columns.append(image.permute(1, 0, 2, 3).reshape(taps, -1))
+            design = torch.cat(columns).double()  # [unknowns, pixels]
+            ata += design @ design.T
+            atr += design @ residual.double()
+        ridge = 1e-6 * float(ata.diagonal().mean()) + 1e-12
+        solution = torch.linalg.solve(ata + ridge * torch.eye(unknowns, dtype=torch.float64, device=device), atr)
+        net.linear.weight.copy_(solution.float().reshape(4, 1, LINEAR_TAPS, LINEAR_TAPS))
 
 
 def evaluate(model_upscale: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
@@ -326,24 +412,19 @@ def train_upscale(clips: Sequence[ClipFrames], *, params: UpscaleTrainParams | N
     nets: dict[float, UpscaleNet] = {}
     held_out: dict[str, float] = {}
     for index, scale in enumerate(params.scales):
-        pairs = _pairs(train_frames, degradation, scale, params.seed + 1000 * index)
+        pairs = _pairs(train_frames, degradation, scale, params.seed + 1000 * index, params.area_share)
         net = UpscaleNet(features=params.features, body_layers=params.body_layers, scale=scale).to(device)
         optimiser = torch.optim.Adam(net.parameters(), lr=params.learning_rate)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, params.iterations)
         low_px = 2 * round(params.patch_px / scale / 2)  # even, so that 1.5× grids stay exact
-        high_px = round(low_px * scale)
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"upscale training cancelled at step {index * params.iterations} of {total}")
+        _fit_linear(net, pairs, scale, low_px, rng, device)
         net.train()
         for step in range(params.iterations):
             if should_cancel is not None and step % 25 == 0 and should_cancel():
                 raise Cancelled(f"upscale training cancelled at step {index * params.iterations + step} of {total}")
-            lows, highs = [], []
-            for pick in rng.integers(0, len(pairs), params.batch_size):
-                low, high = pairs[pick]
-                y = 2 * int(rng.integers(0, (low.shape[0] - low_px) // 2 + 1))
-                x = 2 * int(rng.integers(0, (low.shape[1] - low_px) // 2 + 1))
-                hy, hx = round(y * scale), round(x * scale)
-                lows.append(low[y:y + low_px, x:x + low_px])
-                highs.append(high[hy:hy + high_px, hx:hx + high_px])
+            lows, highs = zip(*(_crop(pairs, scale, low_px, rng) for _ in range(params.batch_size)))
             batch_low = torch.from_numpy(np.stack(lows).transpose(0, 3, 1, 2).copy()).to(device)
             batch_high = torch.from_numpy(np.stack(highs).transpose(0, 3, 1, 2).copy()).to(device)
             if rng.random() < 0.5:  # flips: free augmentation (EDSR)
@@ -359,7 +440,7 @@ def train_upscale(clips: Sequence[ClipFrames], *, params: UpscaleTrainParams | N
         if held_frames:
             trained = TrainedUpscale(nets={scale: nets[scale]}, params=params, profile=profile,
                                      degradation=degradation, lineage={}, held_out={})
-            held_pairs = _pairs(held_frames, degradation, scale, params.seed + 7919 + 1000 * index)
+            held_pairs = _pairs(held_frames, degradation, scale, params.seed + 7919 + 1000 * index, params.area_share)
             name = f"x{scale:g}"
             held_out[f"psnr_model_db_{name}"] = round(evaluate(trained.upscale, held_pairs), 3)
             held_out[f"psnr_lanczos_db_{name}"] = round(evaluate(lanczos, held_pairs), 3)
@@ -368,8 +449,9 @@ def train_upscale(clips: Sequence[ClipFrames], *, params: UpscaleTrainParams | N
         "held_out_fraction": params.held_out_fraction,
         "training_frames": len(train_frames), "held_out_frames": len(held_frames),
         "device": str(device), "training_seconds": round(time.perf_counter() - started, 1),
-        "method": "engine.models.upscale — ESPCN-style residual network (Shi et al. 2016, Lim et al. 2017) "
-                  "on pairs degraded with the footage's own blur and noise (ZSSR, Shocher et al. 2018)",
+        "method": "engine.models.upscale — least-squares linear filters (RAISR, Romano et al. 2017) and an "
+                  "ESPCN-style residual network (Shi et al. 2016, Lim et al. 2017) on pairs degraded with the "
+                  "footage's own blur and noise (ZSSR, Shocher et al. 2018)",
     }
     return TrainedUpscale(nets=nets, params=params, profile=profile, degradation=degradation,
                           lineage=lineage, held_out=held_out)
