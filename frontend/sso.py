@@ -16,6 +16,10 @@ an authenticator app's code. Otherwise a person who has an authenticator app of 
 Loupe gives its code next (the same step as after a password); anyone else is signed in without a
 second factor, and productions and roles that require one (``LOUPE_MFA_REQUIRED_ROLES``, a
 production's "require MFA") stay closed to them.
+
+Roles: with ``LOUPE_OIDC_ROLES_CLAIM`` set (e.g. ``groups``), that claim (from userinfo, or the ID
+token when userinfo lacks it) gives production roles at each sign-in
+(``services.accounts.sso_roles_sync``).
 """
 import functools
 import logging
@@ -158,6 +162,9 @@ class StudioOIDCBackend(OIDCAuthenticationBackend):
         second_factor = second_factor_asserted(payload)
         logger.info("sso sign-in subject=%s amr=%s acr=%s second_factor=%s", payload["sub"], payload.get("amr"),
                     payload.get("acr"), second_factor)
+        roles_claim = settings.LOUPE_OIDC_ROLES_CLAIM
+        if roles_claim and roles_claim not in userinfo and roles_claim in payload:
+            userinfo = {**userinfo, roles_claim: payload[roles_claim]}  # some providers put groups in the ID token only
         user, identity = sso_sign_in(issuer=payload["iss"], subject=payload["sub"], claims=userinfo,
                                      second_factor=second_factor)
         user.sso_identity, user.sso_second_factor = identity, second_factor

@@ -42,11 +42,17 @@ class Production(models.Model):
 
 
 class Membership(models.Model):
-    """A person's role in a production. A person may hold several roles."""
+    """A person's role in a production. A person may hold several roles. A role is given in Loupe
+    (``services.productions.membership_add``) or by the studio's identity provider at sign-in
+    (``services.accounts.sso_roles_sync``, ``granted_by_issuer`` set)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    granted_by_issuer = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="The OpenID Provider (its issuer) whose roles claim gave this role at sign-in, and whose next "
+                  "sign-in takes it away when the claim no longer names it; empty for a role given in Loupe.")
 
     class Meta:
         constraints = [

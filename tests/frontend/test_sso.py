@@ -37,6 +37,12 @@ ACCOUNTS = {
                         "email_verified": True, "given_name": "Dana", "family_name": "Reyes"}},
     "eve": {"password": "idp-pw-eve", "amr": ["pwd"],
             "claims": {"sub": "248289761002", "preferred_username": "eve", "email": "eve@studio.test"}},
+    # The directory's groups give production roles where LOUPE_OIDC_ROLES_CLAIM="groups" (ADR 0012):
+    # roles in TEST, a production Loupe does not have, a role Loupe does not have, other groups.
+    "lee": {"password": "idp-pw-lee", "amr": ["pwd"],
+            "claims": {"sub": "248289761003", "preferred_username": "lee", "email": "lee@studio.test",
+                       "groups": ["loupe:TEST:supervisor", "loupe:TEST:director", "loupe:NOPE:director",
+                                  "loupe:TEST:captain", "editorial", "vpn-users"]}},
 }
 
 
@@ -204,6 +210,64 @@ def test_id_tokens_that_do_not_verify_are_refused(oidc_provider, settings):
         backend.verify_token(id_token, nonce="n-0S6_WzA2Mj")
 
 
+def _studio_sign_in(client, login: str, next_url: str = "/productions/TEST/"):
+    """Through Loupe's /oidc/authenticate/, the provider's forms and Loupe's callback with
+    Django's test client; the callback's response."""
+    authorize = client.get("/oidc/authenticate/", {"next": next_url}).headers["Location"]
+    callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
+    return client.get(callback % _authorization_code(requests.Session(), authorize, login))
+
+
+def test_the_providers_groups_claim_gives_and_takes_away_production_roles(oidc_provider, settings, production,
+                                                                         people, tmp_path, caplog):
+    """LOUPE_OIDC_ROLES_CLAIM="groups", against the real provider: Lee's first sign-in gives the
+    roles his groups name in TEST (the unknown production and role are logged, the sign-in goes
+    on); a producer then gives him the artist role in Loupe and the director role he already had
+    from the provider; with his groups changed at the provider, his next sign-in takes away the
+    supervisor role it no longer names, and leaves the roles given in Loupe. Each change is in
+    TEST's trail."""
+    from django.test import Client
+
+    from reviews.models import Membership
+
+    port = _free_port()
+    issuer = oidc_provider("http://testserver", port)
+    settings.LOUPE_OIDC_ISSUER, settings.LOUPE_OIDC_CLIENT_ID = issuer, "loupe"
+    settings.LOUPE_OIDC_CLIENT_SECRET, settings.LOUPE_OIDC_ROLES_CLAIM = SECRET, "groups"
+
+    def roles():
+        return {(m.role, m.granted_by_issuer) for m in Membership.objects.filter(user__username="lee")}
+
+    caplog.set_level("WARNING", logger="reviews.services.accounts")
+    assert _studio_sign_in(Client(), "lee").headers["Location"] == "/productions/TEST/"
+    assert roles() == {("supervisor", issuer), ("director", issuer)}
+    assert "loupe:TEST:captain" in caplog.text and "loupe:NOPE:director" in caplog.text
+    lee = User.objects.get(username="lee")
+    membership_add(production=production, user=lee, role=Role.ARTIST, actor=people["producer"])
+    membership_add(production=production, user=lee, role=Role.DIRECTOR, actor=people["producer"])
+    assert roles() == {("supervisor", issuer), ("director", ""), ("artist", "")}
+
+    config_path = tmp_path / f"provider-{port}.json"
+    config = json.loads(config_path.read_text())
+    config["accounts"]["lee"]["claims"]["groups"] = ["loupe:TEST:artist", "editorial"]
+    config_path.write_text(json.dumps(config))
+    client = Client()
+    assert _studio_sign_in(client, "lee").headers["Location"] == "/productions/TEST/"
+    assert roles() == {("director", ""), ("artist", "")}
+    assert client.get("/productions/TEST/").status_code == 200
+
+    trail = [(event.action, event.actor_id, event.payload) for event in
+             AuditEvent.objects.filter(production=production, action__startswith="membership.",
+                                       payload__user="lee").order_by("id")]
+    assert trail == [
+        ("membership.add", None, {"user": "lee", "role": "director", "granted_by": issuer}),
+        ("membership.add", None, {"user": "lee", "role": "supervisor", "granted_by": issuer}),
+        ("membership.add", people["producer"].pk, {"user": "lee", "role": "artist"}),
+        ("membership.add", people["producer"].pk, {"user": "lee", "role": "director", "was_granted_by": issuer}),
+        ("membership.remove", None, {"user": "lee", "role": "supervisor", "granted_by": issuer}),
+    ]
+
+
 def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app(oidc_provider, settings, production,
                                                                                 people):
     """In this process (Django's test client) against the real provider: Eve's provider sign-in
@@ -219,13 +283,8 @@ def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app
     settings.LOUPE_OIDC_CLIENT_SECRET = SECRET
     settings.LOUPE_MFA_REQUIRED_ROLES = ["director"]
 
-    def studio_sign_in(client: Client):
-        authorize = client.get("/oidc/authenticate/", {"next": "/productions/TEST/"}).headers["Location"]
-        callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
-        return client.get(callback % _authorization_code(requests.Session(), authorize, "eve"))
-
     client = Client()
-    assert studio_sign_in(client).headers["Location"] == "/productions/TEST/"  # in, without a second factor
+    assert _studio_sign_in(client, "eve").headers["Location"] == "/productions/TEST/"  # in, without a second factor
     eve = User.objects.get(username="eve")
     membership_add(production=production, user=eve, role=Role.DIRECTOR, actor=people["producer"])
     assert client.get("/productions/TEST/").status_code == 403
@@ -233,7 +292,7 @@ def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app
     client.post("/logout/")
 
     client = Client()
-    step = studio_sign_in(client)
+    step = _studio_sign_in(client, "eve")
     assert step.headers["Location"].startswith("/login/code/")
     assert client.get("/productions/TEST/").status_code == 302  # not signed in until the code
     signed_in = client.post(step.headers["Location"], {"otp_token": code_from_secret(secret, steps_ahead=1),

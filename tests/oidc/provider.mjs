@@ -8,13 +8,15 @@
 //                                   "claims": {"sub": "...", "email": "...", ...}}}}
 // Its own login and consent pages (oidc-provider's devInteractions) are what a browser sees; a
 // login is accepted only with the account's password, and the session then carries the
-// account's `amr`/`acr` (RFC 8176), which the ID token reports. Prints "ready" once listening.
+// account's `amr`/`acr` (RFC 8176), which the ID token reports. The accounts are read from CONFIG
+// again at each use, so a test changes a person's claims (their `groups`) between two sign-ins by
+// rewriting the file. Prints "ready" once listening.
 import { readFileSync } from 'node:fs';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const accounts = config.accounts;
+const accountsNow = () => JSON.parse(readFileSync(process.argv[2], 'utf8')).accounts;
 
 const provider = new Provider(config.issuer, {
   clients: config.clients,
@@ -27,7 +29,7 @@ const provider = new Provider(config.issuer, {
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   pkce: { required: () => false },
   async findAccount(ctx, id) {
-    const account = Object.values(accounts).find((candidate) => candidate.claims.sub === id);
+    const account = Object.values(accountsNow()).find((candidate) => candidate.claims.sub === id);
     if (!account) return undefined;
     return { accountId: id, async claims() { return account.claims; } };
   },
@@ -42,7 +44,7 @@ provider.use(async (ctx, next) => {
   let body = '';
   for await (const chunk of ctx.req) body += chunk;
   const form = new URLSearchParams(body);
-  const account = accounts[form.get('login')];
+  const account = accountsNow()[form.get('login')];
   if (!account || account.password !== form.get('password')) {
     ctx.status = 401;
     ctx.type = 'text';
