@@ -6,7 +6,8 @@ in the portal with an account made just in time; given a director's role in Loup
 provider's ``amr`` decides whether the MFA-by-role rule (``LOUPE_MFA_REQUIRED_ROLES``) lets them
 into the production; signing out of Loupe ends the provider's session too; each sign-in is in
 the audit trail. A forged authorization code and ID tokens that do not verify (altered, another
-client's, another nonce) are refused."""
+client's, another nonce) are refused. The provider's ``groups`` claim gives and takes away
+production roles (``LOUPE_OIDC_ROLES_CLAIM``), leaving roles given in Loupe alone."""
 import base64
 import json
 import subprocess

@@ -5,7 +5,7 @@
 //
 // CONFIG: {"port": N, "issuer": "http://127.0.0.1:N", "clients": [oidc-provider client metadata],
 //          "accounts": {"<login>": {"password": "...", "amr": ["pwd", ...], "acr": "...",
-//                                   "claims": {"sub": "...", "email": "...", ...}}}}
+//                                   "claims": {"sub": "...", "email": "...", "groups": [...], ...}}}}
 // Its own login and consent pages (oidc-provider's devInteractions) are what a browser sees; a
 // login is accepted only with the account's password, and the session then carries the
 // account's `amr`/`acr` (RFC 8176), which the ID token reports. The accounts are read from CONFIG
