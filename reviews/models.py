@@ -769,6 +769,17 @@ class SingleSignOnIdentity(Device):
         return False
 
 
+class SingleSignOnSession(models.Model):
+    """A Loupe session signed in through the studio's provider (``frontend.sso``): its Django
+    session key and the provider's session id (the ID token's ``sid``), so that the provider's
+    back-channel logout (OpenID Connect Back-Channel Logout 1.0) can end it."""
+
+    identity = models.ForeignKey(SingleSignOnIdentity, on_delete=models.CASCADE, related_name="sessions")
+    sid = models.CharField(max_length=255, blank=True, db_index=True)
+    session_key = models.CharField(max_length=40, unique=True)
+    signed_in_at = models.DateTimeField(auto_now_add=True)
+
+
 class PlaylistSource(models.TextChoices):
     """How a playlist was first filled (more can be added, reordered and removed by hand)."""
 

@@ -8,6 +8,7 @@ production's business.
 import base64
 import logging
 import secrets
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,7 +24,8 @@ from rest_framework.authtoken.models import Token
 
 from reviews import authz
 from reviews.errors import NotAllowed, ServiceError
-from reviews.models import Membership, Production, RecoveryCode, RecoveryCodeDevice, Role, SingleSignOnIdentity
+from reviews.models import (Membership, Production, RecoveryCode, RecoveryCodeDevice, Role, SingleSignOnIdentity,
+                            SingleSignOnSession)
 
 from .audit import audit_record
 
@@ -367,6 +369,52 @@ def sso_roles_sync(*, user: User, issuer: str, value) -> dict:
     if added or removed:
         logger.info("sso roles user=%s from %s: added %s removed %s", user.pk, issuer, added, removed)
     return {"added": added, "removed": removed, "ignored": ignored}
+
+
+def _session_store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def sso_session_record(*, user: User, issuer: str, sid: str, session_key: str) -> None:
+    """Remember that the Loupe session ``session_key`` is ``user``'s sign-in through ``issuer``
+    in the provider's session ``sid`` (the ID token's ``sid``; "" when it sent none), for
+    ``sso_logout``. Forgets this person's sessions that have ended meanwhile."""
+    identity = SingleSignOnIdentity.objects.filter(user=user, issuer=issuer).first()
+    if identity is None or not session_key:
+        return
+    store = _session_store()
+    ended = [row.pk for row in SingleSignOnSession.objects.filter(identity=identity) if not store().exists(row.session_key)]
+    SingleSignOnSession.objects.filter(pk__in=ended).delete()
+    SingleSignOnSession.objects.update_or_create(session_key=session_key, defaults={"identity": identity, "sid": sid})
+
+
+def sso_logout(*, issuer: str, subject: str, sid: str) -> int:
+    """End the Loupe sessions that the provider ``issuer`` signed out (OpenID Connect
+    Back-Channel Logout 1.0 §2.7): those of its session ``sid`` when given, else every session
+    of its ``subject`` (the ``sub``), or those of ``sid`` for that ``subject`` when both are. The
+    sessions are deleted from the session store, so their next request is signed out. Audited as
+    ``account.sso_logout`` (issuer, sid, sessions: how many were ended) in each production of
+    each person whose session ended. Returns how many sessions were ended (0 when none is known:
+    the provider's logout is then already done here)."""
+    if not subject and not sid:
+        raise ValueError("a logout names a subject or a session id")
+    sessions = SingleSignOnSession.objects.select_related("identity__user").filter(identity__issuer=issuer)
+    if subject:
+        sessions = sessions.filter(identity__subject=subject)
+    if sid:
+        sessions = sessions.filter(sid=sid)
+    store = _session_store()
+    with transaction.atomic():
+        rows = list(sessions.select_for_update(of=("self",)))
+        ended: dict[User, int] = {}
+        for row in rows:
+            store().delete(row.session_key)
+            ended[row.identity.user] = ended.get(row.identity.user, 0) + 1
+        SingleSignOnSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        for user, count in ended.items():
+            _audit_in_productions(user=user, action="account.sso_logout",
+                                  payload={"issuer": issuer, "sid": sid, "sessions": count})
+    return len(rows)
 
 
 def _sso_account_make(*, issuer: str, subject: str, claims: dict) -> User:

@@ -10,6 +10,7 @@ client's, another nonce) are refused. The provider's ``groups`` claim gives and 
 production roles (``LOUPE_OIDC_ROLES_CLAIM``), leaving roles given in Loupe alone."""
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -59,11 +60,13 @@ def oidc_provider(tmp_path):
         issuer = f"http://127.0.0.1:{port}"
         config = {"port": port, "issuer": issuer, "accounts": ACCOUNTS, "clients": [{
             "client_id": "loupe", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post",
-            "redirect_uris": [f"{loupe_url}/oidc/callback/"], "post_logout_redirect_uris": [f"{loupe_url}/login/"]}]}
+            "redirect_uris": [f"{loupe_url}/oidc/callback/"], "post_logout_redirect_uris": [f"{loupe_url}/login/"],
+            "backchannel_logout_uri": f"{loupe_url}/oidc/backchannel-logout/",
+            "backchannel_logout_session_required": True}]}
         path = tmp_path / f"provider-{port}.json"
         path.write_text(json.dumps(config))
         process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(path)], cwd=PROVIDER_DIR,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=(tmp_path / f"provider-{port}.log").open("w"))
         started.append(process)
         wait_for_port(port, process, "The OpenID Provider")
         return issuer
@@ -267,6 +270,46 @@ def test_the_providers_groups_claim_gives_and_takes_away_production_roles(oidc_p
         ("membership.add", people["producer"].pk, {"user": "lee", "role": "director", "was_granted_by": issuer}),
         ("membership.remove", None, {"user": "lee", "role": "supervisor", "granted_by": issuer}),
     ]
+
+
+def test_a_sign_out_at_the_provider_ends_that_loupe_session(start_web_process, oidc_provider, production, people):
+    """Back-Channel Logout 1.0 against the real provider and a Loupe web process: Eve signs in
+    on two devices (two provider sessions, two ``sid``); a logout token Loupe cannot verify is
+    refused (400) and ends nothing; when she signs out at the provider on one device, the
+    provider's logout token ends that device's Loupe session only, audited in TEST's trail."""
+    port = _free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    loupe = start_web_process(LOUPE_OIDC_ISSUER=issuer, LOUPE_OIDC_CLIENT_ID="loupe", LOUPE_OIDC_CLIENT_SECRET=SECRET)
+    oidc_provider(loupe, port)
+
+    def device_signed_in() -> requests.Session:
+        device = requests.Session()
+        authorize = device.get(f"{loupe}/oidc/authenticate/", allow_redirects=False).headers["Location"]
+        state = parse_qs(urlsplit(authorize).query)["state"][0]
+        device.get(f"{loupe}/oidc/callback/", params={"code": _authorization_code(device, authorize, "eve"),
+                                                      "state": state})
+        return device
+
+    def signed_in(device: requests.Session) -> bool:
+        return device.get(f"{loupe}/account/security/", allow_redirects=False).status_code == 200
+
+    laptop = device_signed_in()
+    membership_add(production=production, user=User.objects.get(username="eve"), role=Role.ARTIST,
+                   actor=people["producer"])
+    phone = device_signed_in()
+    assert signed_in(laptop) and signed_in(phone)
+    unsigned = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIyNDgyODk3NjEwMDIifQ.c2lnbmF0dXJl"
+    refused = requests.post(f"{loupe}/oidc/backchannel-logout/", data={"logout_token": unsigned}, timeout=10)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_request")
+    assert signed_in(laptop) and signed_in(phone)
+
+    confirm = laptop.get(f"{issuer}/session/end")
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text).group(1)
+    laptop.post(f"{issuer}/session/end/confirm", data={"xsrf": xsrf, "logout": "yes"}, allow_redirects=False)
+    assert not signed_in(laptop)
+    assert signed_in(phone)
+    ended = AuditEvent.objects.get(production=production, action="account.sso_logout")
+    assert ended.payload["issuer"] == issuer and ended.payload["sessions"] == 1 and ended.payload["sid"]
 
 
 def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app(oidc_provider, settings, production,
