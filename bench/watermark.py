@@ -6,8 +6,10 @@ real footage, false identifications, invisibility, and what embedding costs per 
 Splits. The constants of ``engine.ops.watermark`` (chip and tile size, strength, the sync share,
 the detector's whitening) were chosen on the TUNING split only; the EVALUATION split's clips
 were not looked at while choosing them. Frames are taken at the review stream's width (960
-pixels, or the source's own when smaller), marked with a random session payload, and degraded
-the way a leak degrades them; the same degradations of the unmarked frames must name nobody.
+pixels; a smaller source is enlarged to it for marking, ``watermark.for_marking``, as the portal
+streams it), marked with a random session payload, and degraded the way a leak degrades them; the
+same degradations of the unmarked frames must name nobody. PSNR is against the frame as streamed
+without the mark.
 
 Targets (issue #23): ≥ 95 % correct identifications, 0 false ones, PSNR ≥ 40 dB, embedding
 ≤ 5 ms per 720p frame (beside the JPEG encode every streamed frame already costs, same run).
@@ -80,7 +82,9 @@ def review_frames(relative: str, count: int) -> list[tuple[str, np.ndarray]]:
         height, width = frame.shape[:2]
         if width > REVIEW_WIDTH:
             frame = cv2.resize(frame, (REVIEW_WIDTH, round(REVIEW_WIDTH * height / width)), interpolation=cv2.INTER_AREA)
-        frames.append((f"{name}#{number} ({frame.shape[1]}×{frame.shape[0]})", frame))
+        label = f"{name}#{number} ({width}×{height})"
+        frame = watermark.for_marking(frame)
+        frames.append((label if frame.shape[1] == width else f"{label} → {frame.shape[1]}×{frame.shape[0]}", frame))
     return frames
 
 
@@ -100,7 +104,7 @@ def run_split(name: str, sources: list[str], captures: int, rng: random.Random, 
     psnrs, worst = [], None
     if show_rows:
         print(f"\n{name} split — {len(cases)} captures")
-        print(f"{'frame':48} {'leak':22} {'marked':>9} {'σ':>5}  {'unmarked':>8} {'PSNR':>6}")
+        print(f"{'frame':60} {'leak':22} {'marked':>9} {'σ':>5}  {'unmarked':>8} {'PSNR':>6}")
     for index, (label, frame) in enumerate(cases):
         payload = rng.getrandbits(32)
         marked = watermark.embed(frame, payload)
@@ -120,7 +124,7 @@ def run_split(name: str, sources: list[str], captures: int, rng: random.Random, 
         if worst is None or score < worst[0]:
             worst = (score, label, leak, outcome)
         if show_rows:
-            print(f"{label:48} {leak:22} {outcome:>9} {found.confidence:5.1f}  "
+            print(f"{label:60} {leak:22} {outcome:>9} {found.confidence:5.1f}  "
                   f"{'NAMED' if clean.payload is not None else 'nobody':>8} {psnrs[-1]:6.2f}")
     return {"captures": len(cases), "correct": correct, "false": false, "unmarked_false": unmarked_false,
             "psnr_min": min(psnrs), "psnr_mean": statistics.fmean(psnrs), "worst": worst}

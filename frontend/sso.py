@@ -16,20 +16,33 @@ an authenticator app's code. Otherwise a person who has an authenticator app of 
 Loupe gives its code next (the same step as after a password); anyone else is signed in without a
 second factor, and productions and roles that require one (``LOUPE_MFA_REQUIRED_ROLES``, a
 production's "require MFA") stay closed to them.
+
+Sign-out: signing out of Loupe ends the provider's session too (RP-Initiated Logout 1.0), and a
+sign-out at the provider ends the Loupe sessions it names (Back-Channel Logout 1.0:
+``POST /oidc/backchannel-logout/``; each provider sign-in is remembered with its ``sid``,
+``SingleSignOnSession``).
+
+Roles: with ``LOUPE_OIDC_ROLES_CLAIM`` set (e.g. ``groups``), that claim (from userinfo, or the ID
+token when userinfo lacks it) gives production roles at each sign-in
+(``services.accounts.sso_roles_sync``).
 """
 import functools
 import logging
 import time
 from urllib.parse import urlencode
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
-from django.http import HttpResponseRedirect
+from django.dispatch import receiver
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -37,7 +50,7 @@ from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from reviews.errors import ServiceError
-from reviews.services.accounts import has_second_factor, sso_sign_in
+from reviews.services.accounts import has_second_factor, sso_logout, sso_session_record, sso_sign_in
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +58,12 @@ logger = logging.getLogger(__name__)
 BACKEND = "frontend.sso.StudioOIDCBackend"
 #: Session key marking a session signed in through the provider (its sign-out ends both).
 SSO_SESSION = "loupe_sso"
+#: Session key holding the provider's session id (the ID token's ``sid``), for back-channel logout.
+SSO_SID = "loupe_sso_sid"
+#: The event a logout token carries (OpenID Connect Back-Channel Logout 1.0 §2.4).
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: How old (seconds, by its ``iat``) a logout token may be.
+LOGOUT_TOKEN_MAX_AGE_S = 300
 #: Seconds to wait for the provider (discovery, token, userinfo, keys).
 TIMEOUT_S = 10
 
@@ -158,10 +177,44 @@ class StudioOIDCBackend(OIDCAuthenticationBackend):
         second_factor = second_factor_asserted(payload)
         logger.info("sso sign-in subject=%s amr=%s acr=%s second_factor=%s", payload["sub"], payload.get("amr"),
                     payload.get("acr"), second_factor)
+        roles_claim = settings.LOUPE_OIDC_ROLES_CLAIM
+        if roles_claim and roles_claim not in userinfo and roles_claim in payload:
+            userinfo = {**userinfo, roles_claim: payload[roles_claim]}  # some providers put groups in the ID token only
         user, identity = sso_sign_in(issuer=payload["iss"], subject=payload["sub"], claims=userinfo,
                                      second_factor=second_factor)
         user.sso_identity, user.sso_second_factor = identity, second_factor
+        user.sso_sid = str(payload.get("sid") or "")[:255]
         return user
+
+    def verify_logout_token(self, token: str) -> dict:
+        """The claims of a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6):
+        signed by the provider (its JWKS, ``LOUPE_OIDC_SIGN_ALGO``), from the configured issuer,
+        for this client, issued within ``LOGOUT_TOKEN_MAX_AGE_S``, unexpired when it has ``exp``,
+        with a ``jti``, the back-channel logout event, a ``sub`` or a ``sid``, and no ``nonce``.
+        Raises ``SuspiciousOperation`` with the reason."""
+        try:
+            if "kid" not in jwt.get_unverified_header(token):  # mozilla-django-oidc's key lookup needs it
+                raise SuspiciousOperation("logout token without kid")
+            claims = OIDCAuthenticationBackend.verify_token(self, token, nonce=None)
+        except jwt.InvalidTokenError as error:  # expired, malformed
+            raise SuspiciousOperation(f"logout token does not verify: {error}") from None
+        audience = claims.get("aud")
+        audience = [audience] if isinstance(audience, str) else list(audience or [])
+        events = claims.get("events")
+        if claims.get("iss") != settings.LOUPE_OIDC_ISSUER:
+            raise SuspiciousOperation(f"logout token from another issuer: {claims.get('iss')!r}")
+        if settings.LOUPE_OIDC_CLIENT_ID not in audience:
+            raise SuspiciousOperation(f"logout token for another client: {audience!r}")
+        if not isinstance(claims.get("iat"), (int, float)) or abs(time.time() - claims["iat"]) > LOGOUT_TOKEN_MAX_AGE_S:
+            raise SuspiciousOperation("logout token without a recent iat")
+        if not claims.get("jti") or "nonce" in claims:
+            raise SuspiciousOperation("logout token without jti, or with a nonce")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+            raise SuspiciousOperation("logout token without the back-channel logout event")
+        if not (isinstance(claims.get("sub"), str) and claims["sub"]) and not (isinstance(claims.get("sid"), str)
+                                                                                and claims["sid"]):
+            raise SuspiciousOperation("logout token with neither sub nor sid")
+        return claims
 
 
 class SignInWithProvider(OIDCAuthenticationRequestView):
@@ -210,13 +263,53 @@ class ProviderCallback(OIDCAuthenticationCallbackView):
         if not user.sso_second_factor and has_second_factor(user):
             request.session.cycle_key()
             request.session[PENDING_SIGN_IN] = {"user": user.pk, "backend": BACKEND, "at": time.time()}
-            request.session[SSO_SESSION] = id_token
+            request.session[SSO_SESSION], request.session[SSO_SID] = id_token, user.sso_sid
             return redirect(f"{reverse('login-verify')}?{urlencode({'next': self.success_url})}")
+        # Kept through the sign-in (its new session key keeps the data): see _remember_provider_session.
+        request.session[SSO_SESSION], request.session[SSO_SID] = id_token, user.sso_sid
         auth.login(request, user, backend=BACKEND)
         if user.sso_second_factor:
             otp_login(request, user.sso_identity)
-        request.session[SSO_SESSION] = id_token
         return HttpResponseRedirect(self.success_url)
+
+
+@receiver(user_logged_in, dispatch_uid="loupe-sso-session")
+def _remember_provider_session(sender, request, user, **kwargs):
+    """A session signed in through the provider (at once, or after the person's own second
+    factor) is remembered with the provider's ``sid``, for back-channel logout."""
+    session = getattr(request, "session", None)
+    if session is None or not session.get(SSO_SESSION) or not enabled():
+        return
+    sso_session_record(user=user, issuer=settings.LOUPE_OIDC_ISSUER, sid=session.get(SSO_SID, ""),
+                       session_key=session.session_key)
+
+
+@csrf_exempt
+@require_POST
+def backchannel_logout(request):
+    """``POST /oidc/backchannel-logout/`` (``logout_token=JWT``, form-encoded): the provider says a
+    person signed out there (OpenID Connect Back-Channel Logout 1.0). The token is checked
+    (``StudioOIDCBackend.verify_logout_token``) and the Loupe sessions of its ``sid`` (or of its
+    ``sub``) are ended (``services.accounts.sso_logout``). 200 when done (also when no session was
+    open), 400 ``{"error": "invalid_request", "error_description": …}`` for a token that does not
+    verify, 404 while single sign-on is off; never cached."""
+    if not enabled():
+        raise Http404("Single sign-on is off.")
+    token = request.POST.get("logout_token", "")
+    try:
+        if not token:
+            raise SuspiciousOperation("no logout_token in the request")
+        claims = StudioOIDCBackend().configured().verify_logout_token(token)
+    except (SuspiciousOperation, requests.RequestException, ImproperlyConfigured) as refused:
+        logger.warning("sso back-channel logout refused: %s", refused)
+        response = JsonResponse({"error": "invalid_request", "error_description": str(refused)}, status=400)
+    else:
+        ended = sso_logout(issuer=claims["iss"], subject=claims.get("sub") or "", sid=claims.get("sid") or "")
+        logger.info("sso back-channel logout subject=%s sid=%s sessions_ended=%s", claims.get("sub"),
+                    claims.get("sid"), ended)
+        response = HttpResponse(status=200)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
@@ -241,4 +334,5 @@ def sign_out(request):
 urlpatterns = [
     path("authenticate/", SignInWithProvider.as_view(), name="oidc_authentication_init"),
     path("callback/", ProviderCallback.as_view(), name="oidc_authentication_callback"),
+    path("backchannel-logout/", backchannel_logout, name="oidc_backchannel_logout"),
 ]

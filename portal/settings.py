@@ -340,8 +340,11 @@ if _unknown_roles:
 # and keys come from its discovery document (ISSUER/.well-known/openid-configuration). The sign-in
 # page then offers "Sign in with LOUPE_OIDC_PROVIDER_NAME". A person is their ID token's
 # (iss, sub); on a first sign-in an account is made for them (LOUPE_OIDC_CREATE_USERS) named by
-# the LOUPE_OIDC_USERNAME_CLAIM claim. Production roles are not taken from the provider: they are
-# given in Loupe. The provider's sign-in counts as a second factor when its `amr` claim names one
+# the LOUPE_OIDC_USERNAME_CLAIM claim. Production roles are given in Loupe, and also by the
+# provider when LOUPE_OIDC_ROLES_CLAIM names a claim (e.g. `groups`) whose values
+# LOUPE_OIDC_ROLES_PREFIX<PRODUCTION CODE>:<role> (e.g. loupe:NGT01:director) are made the
+# person's provider-given roles at each sign-in (services.accounts.sso_roles_sync, ADR 0012).
+# The provider's sign-in counts as a second factor when its `amr` claim names one
 # of LOUPE_OIDC_MFA_AMR (RFC 8176 values) or its `acr` is one of LOUPE_OIDC_MFA_ACR.
 LOUPE_OIDC_ISSUER = env.str("LOUPE_OIDC_ISSUER", default="")
 LOUPE_OIDC_CLIENT_ID = env.str("LOUPE_OIDC_CLIENT_ID", default="")
@@ -353,6 +356,8 @@ LOUPE_OIDC_USERNAME_CLAIM = env.str("LOUPE_OIDC_USERNAME_CLAIM", default="prefer
 LOUPE_OIDC_CREATE_USERS = env.bool("LOUPE_OIDC_CREATE_USERS", default=True)
 LOUPE_OIDC_MFA_AMR = env.list("LOUPE_OIDC_MFA_AMR", default=["mfa"])
 LOUPE_OIDC_MFA_ACR = env.list("LOUPE_OIDC_MFA_ACR", default=[])
+LOUPE_OIDC_ROLES_CLAIM = env.str("LOUPE_OIDC_ROLES_CLAIM", default="")
+LOUPE_OIDC_ROLES_PREFIX = env.str("LOUPE_OIDC_ROLES_PREFIX", default="loupe:")
 if LOUPE_OIDC_ISSUER and not (LOUPE_OIDC_CLIENT_ID and LOUPE_OIDC_CLIENT_SECRET):
     raise ImproperlyConfigured("With LOUPE_OIDC_ISSUER set, set LOUPE_OIDC_CLIENT_ID and LOUPE_OIDC_CLIENT_SECRET too.")
 if LOUPE_OIDC_ISSUER:

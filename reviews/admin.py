@@ -32,10 +32,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class MembershipInline(admin.TabularInline):
     """Roles are added and taken away (``membership_add`` / ``membership_remove``, audited); a
-    role is changed by taking it away and adding another."""
+    role is changed by taking it away and adding another. ``granted_by_issuer`` shows the roles the
+    studio's identity provider gave (its next sign-in may take them away)."""
 
     model = models.Membership
     extra = 0
+    fields = ["user", "role", "granted_by_issuer"]
+    readonly_fields = ["granted_by_issuer"]
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -42,11 +42,17 @@ class Production(models.Model):
 
 
 class Membership(models.Model):
-    """A person's role in a production. A person may hold several roles."""
+    """A person's role in a production. A person may hold several roles. A role is given in Loupe
+    (``services.productions.membership_add``) or by the studio's identity provider at sign-in
+    (``services.accounts.sso_roles_sync``, ``granted_by_issuer`` set)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    granted_by_issuer = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="The OpenID Provider (its issuer) whose roles claim gave this role at sign-in, and whose next "
+                  "sign-in takes it away when the claim no longer names it; empty for a role given in Loupe.")
 
     class Meta:
         constraints = [
@@ -761,6 +767,17 @@ class SingleSignOnIdentity(Device):
 
     def verify_token(self, token) -> bool:
         return False
+
+
+class SingleSignOnSession(models.Model):
+    """A Loupe session signed in through the studio's provider (``frontend.sso``): its Django
+    session key and the provider's session id (the ID token's ``sid``), so that the provider's
+    back-channel logout (OpenID Connect Back-Channel Logout 1.0) can end it."""
+
+    identity = models.ForeignKey(SingleSignOnIdentity, on_delete=models.CASCADE, related_name="sessions")
+    sid = models.CharField(max_length=255, blank=True, db_index=True)
+    session_key = models.CharField(max_length=40, unique=True)
+    signed_in_at = models.DateTimeField(auto_now_add=True)
 
 
 class PlaylistSource(models.TextChoices):

@@ -134,14 +134,16 @@ def for_reader(jpeg: bytes, reader: str | None, mark: int | None = None) -> byte
     ``ForensicMark``) when that is given. Unchanged when both are None.
 
     The forensic mark covers the whole picture, so a marked frame is decoded and encoded again
-    whole at ``LOUPE_REVIEW_JPEG_QUALITY`` (the burn-in alone re-encodes only its rows).
+    whole at ``LOUPE_REVIEW_JPEG_QUALITY`` (the burn-in alone re-encodes only its rows); a frame
+    narrower than 960 pixels is enlarged to that width first (``engine.ops.watermark.
+    for_marking``), so that a capture of it halved and cropped still holds the mark.
 
     Raises ``ValueError`` if ``jpeg`` does not decode.
     """
     text = None if reader is None else watermark_text(reviewer=reader, at=datetime.now(timezone.utc))
     if mark is None:
         return jpeg if text is None else burn_in_jpeg(jpeg, text)
-    image = forensic.embed(_decode(jpeg), mark)
+    image = forensic.embed(forensic.for_marking(_decode(jpeg)), mark)
     return _encode(image if text is None else burn_in(image, text))
 
 

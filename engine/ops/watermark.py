@@ -51,6 +51,8 @@ SYNC_SHARE = 0.25  # of the mark's energy, for the sync pattern
 # Capture size ÷ marked size tried by the detector, largest first.
 DETECTION_SCALES = (1.0, 0.9, 0.8, 0.75, 2 / 3, 0.6, 0.5)
 SYNC_MIN_Z = 4.0
+# Frames narrower than this are enlarged to it before they are marked (``for_marking``).
+MARKED_MIN_WIDTH = 960
 SEED = 0x4C6F757065  # "Loupe"
 
 
@@ -192,6 +194,34 @@ def embed(frame: np.ndarray, payload: int) -> np.ndarray:
         offset = (positive.astype(np.float32) - negative.astype(np.float32)) / 255.0
         return np.clip(frame + offset, 0.0, 1.0)
     raise ParameterError(f"watermark embed needs uint8 or float32 frames, not {frame.dtype}")
+
+
+def for_marking(frame: np.ndarray) -> np.ndarray:
+    """``frame`` as it is marked and streamed: unchanged when at least ``MARKED_MIN_WIDTH`` (960)
+    pixels wide, else enlarged to that width (aspect kept; Lanczos, Pillow). The mark is tiles of
+    128 pixels: on a sub-SD source streamed at its own size (176 × 144, 432 × 240), a capture
+    halved and cropped holds less than one tile and the payload cannot be read back
+    (bench/watermark.py: 12 of 100 evaluation captures missed before this); enlarged, it carries
+    the mark at the size a full review frame does. The viewer shows frames fitted to the window
+    anyway, and annotations are kept relative to the picture.
+
+    ``frame``: uint8 [H, W, 3] (any channel order), or float32 [H, W, 3]; returns the same dtype
+    and channels. Raises ``ParameterError`` for another shape or dtype.
+    """
+    from PIL import Image  # light (no OpenCV): web processes mark frames (ADR 0010)
+
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.float32):
+        raise ParameterError(f"watermark needs uint8 or float32 frames of shape [H, W, 3], not {frame.dtype} "
+                             f"{frame.shape}")
+    height, width = frame.shape[:2]
+    if width >= MARKED_MIN_WIDTH:
+        return frame
+    size = (MARKED_MIN_WIDTH, max(1, round(MARKED_MIN_WIDTH * height / width)))
+    if frame.dtype == np.uint8:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize(size, Image.Resampling.LANCZOS))
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(frame[..., channel]))
+                           .resize(size, Image.Resampling.LANCZOS)) for channel in range(3)]
+    return np.clip(np.stack(channels, axis=2), 0.0, 1.0).astype(np.float32)
 
 
 def _folded_residual(luma: np.ndarray) -> np.ndarray:

