@@ -118,10 +118,8 @@ def apply_look(
     if coverage is None and isinstance(look, (str, os.PathLike)):
         coverage = Coverage.from_cube(look)
     unseen, sampled = 0, 0
-    if deep:
-        apply, to_display = look_function(look), display_transform(shot.colorspace)
-    else:
-        apply, to_display = look_table(look).apply, None
+    apply = look_function(look) if deep else look_table(look).apply
+    to_display = display_transform(shot.colorspace)  # measured as a viewer sees it, at every depth
     flicker = FlickerMeter(to_display)
     per_pixel = CorrespondingDeltaE(to_display)
     references = reference.frames(as_float=deep) if reference is not None else None
