@@ -8,9 +8,11 @@ between colour spaces and to a display.
   the supervisor's choice at ingest), else the one its file names (EXR ``colorInteropID``,
   movie metadata ``ocio_colorspace``), else one implied by its ITU-T H.273 transfer tag (sRGB,
   linear), else Rec.709 (:data:`DEFAULT_INPUT`: the BT.1886 display encoding of Rec.709 video).
-- Working spaces: each fix declares the space it computes in (``WORKING_SPACE`` of its module):
-  grading-type fixes a log space (ACEScct, the ``color_timing`` role), blending and compositing
-  scene-linear ACEScg (the ``scene_linear`` role).
+- Working spaces: each fix declares the space it computes in (``WORKING_SPACE`` of its module;
+  None = the clip's input colour space): grading-type fixes a log space (shot match: ACEScct,
+  the ``color_timing`` role), blending and compositing scene-linear ACEScg (the ``scene_linear``
+  role: removal, clean plate, background replacement of deep sources; 8-bit sources keep their
+  code-value paths, ``WORKING_SPACE_8BIT``).
 - Measurements that stand for what a viewer sees (ΔE2000) are taken after the display
   transform (:func:`display_transform`): display ``sRGB - Display`` with the ACES 2.0 SDR view
   for scene-referred spaces, the colorimetric video view for display-referred video encodings.

@@ -18,6 +18,7 @@ from engine.fixes.look import look_function
 from engine.media import colour
 from engine.media.decode import FrameSource, read_frame
 from engine.media.encode import FrameWriter
+from engine.media.images import image_info, read_image
 from engine.media.probe import Encoding, probe
 from engine.media.proxy import write_review_proxy
 from engine.ops.lut3d import load_look
@@ -142,9 +143,9 @@ def test_clean_plate_of_camera_originals_at_source_depth(which, out, request, tm
     # Estimated in scene-linear ACEScg and written at the source's depth: 16-bit PNG, half EXR.
     clip = request.getfixturevalue(which)
     result = _cli(capsys, "clean-plate", "--frames", clip, "--out", tmp_path / out, "--no-align")
-    plate = FrameSource(tmp_path / out)
-    assert plate.encoding == (Encoding(16, "uint") if which == "prores" else Encoding(16, "half"))
-    frame = read_frame(tmp_path / out, 0, as_float=True)
+    info = image_info(tmp_path / out)
+    assert (info.sample_type, info.bit_depth) == (("uint", 16) if which == "prores" else ("half", 16))
+    frame = read_image(tmp_path / out)
     reference = read_frame(clip, result["reference_frame"], as_float=True)
     assert np.abs(frame - reference).mean() < 0.02  # a nearly still shot: the plate is its background
     assert result["reference_mean_abs_difference"] < 5  # 8-bit code units of the clip's encoding
