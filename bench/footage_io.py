@@ -12,10 +12,12 @@ OCIO to ARRI LogC3 where a camera original would be log, in one run:
 - peak traced memory (tracemalloc: NumPy's and OpenImageIO's buffers) decoding the clip once and
   four times over, so that a memory that grows with the clip's length shows;
 - frames/s applying the 33³ Lustre grade (footage/luts/ocio_lustre_33x33x33.3dl) to float32
-  1080p frames: the engine's deep path (:func:`engine.fixes.look.look_function`) against
-  OpenColorIO's own float CPU processor with the same LUT, and the engine's trained-look path
-  (a :class:`engine.ops.lut3d.Lut3D`, here the same LUT sampled to 33³) — with ratios to
-  OpenColorIO. (The 8-bit path's figures against OpenColorIO's uint8 processor are
+  1080p frames: the engine's deep path (:func:`engine.fixes.look.look_function`: the same OCIO
+  processor applied in strips of rows on the process's cores, :func:`engine.media.colour.apply_cpu`)
+  against OpenColorIO's own float CPU processor with the same LUT (one ``applyRGB`` call, as
+  OpenColorIO's Python binding gives it), and the engine's trained-look path (a
+  :class:`engine.ops.lut3d.Lut3D`, here the same LUT sampled to 33³) — with ratios to
+  OpenColorIO, and a check that the engine's output is OpenColorIO's bit for bit. (The 8-bit path's figures against OpenColorIO's uint8 processor are
   bench/look.py's.)
 """
 
@@ -113,10 +115,12 @@ def main() -> None:
 
     engine_file = look_function(LUT)
     engine_lut = look_function(load_look(LUT).to_lut3d(33))
+    assert np.array_equal(engine_file(frame), ocio_float(frame)), "the engine's look is not OpenColorIO's output"
     reference = rate(ocio_float, frame)
     print(f"look on float32 1080p: OpenColorIO float CPU {reference:.1f} f/s; "
           f"engine (LUT file) {rate(engine_file, frame) / reference:.2f}×; "
-          f"engine (trained-look path, a 33³ Lut3D) {rate(engine_lut, frame) / reference:.2f}×")
+          f"engine (trained-look path, a 33³ Lut3D) {rate(engine_lut, frame) / reference:.2f}×; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@
 ``remove`` fills the object masked in MASKS (a folder of numbered mask images, white =
 object; image N masks frame N) by flow-guided video inpainting, changing no pixel outside
 each frame's mask dilated by PX (default 4). ``clean-plate`` writes the shot's background
-rebuilt from its own frames to PLATE.png and its confidence map (255 = every sampled frame
-showed the pixel, 0 = none did) beside it as PLATE_confidence.png.
+rebuilt from its own frames to PLATE.png (8-bit, or 16-bit for deeper sources; ``--out
+PLATE.exr`` writes a deep source's plate as EXR, half or float as the source) and its
+confidence map (255 = every sampled frame showed the pixel, 0 = none did) beside it as
+PLATE_confidence.png.
     python -m engine rebuild --frames INPUT --missing 12,13,40 --out OUT [--flow-width 640]
     python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
     python -m engine continuity --a SHOT_A --b SHOT_B --out FINDINGS.json
@@ -218,13 +220,16 @@ def _inpaint_train(args: argparse.Namespace) -> dict[str, object]:
 
 def _clean_plate(args: argparse.Namespace) -> dict[str, object]:
     out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise ParameterError(f"--out must name a .png file for the plate, got {out.name}")
+    if out.suffix.lower() not in (".png", ".exr"):
+        raise ParameterError(f"--out must name a .png file for the plate (or .exr for a deep source), got {out.name}")
+    shot = _source(args, args.frames, args.range)
+    if out.suffix.lower() == ".exr" and shot.encoding.is_8bit:
+        raise ParameterError(f"--out {out.name}: an 8-bit source's plate is an 8-bit .png")
     params = clean_plate.PlateParams(mask_folder=args.masks, reference_frame=args.reference_frame,
                                max_frames=args.max_frames, align=not args.no_align)
-    result = clean_plate.run(shot=_source(args, args.frames, args.range), params=params, progress=_progress)
+    result = clean_plate.run(shot=shot, params=params, progress=_progress)
     confidence_path = out.with_name(f"{out.stem}_confidence.png")
-    clean_plate.write_plate(out, result.plate)
+    clean_plate.write_plate(out, result.plate, shot.encoding, shot.colorspace)
     clean_plate.write_confidence(confidence_path, result.confidence)
     return {**result.measurements, "reference_frame": result.reference_frame, "out": str(out),
             "confidence": str(confidence_path)}

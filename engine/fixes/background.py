@@ -24,6 +24,21 @@ Per frame:
    grain of the shot's size (seeded by the frame number) to the plate before the blend, so the
    new background (weighted by 1 − α) does not look cleaner than the foreground.
 
+Shots deeper than 8 bits (10/12-bit, half/float EXR) are composited in scene-linear ACEScg,
+the working space :data:`WORKING_SPACE` (Porter–Duff over and the light wrap add light, which a
+log or display encoding does not): the foreground (float32 at source precision, despilled and
+harmonised in the clip's own encoding — grading-type steps, as the shot match's transfer is
+fitted there) and the plate (from its own input colour space) are converted through OpenColorIO
+to ACEScg, composited there in float, and converted back to the shot's input colour space; the
+grain the plate lacks is added after that, in the clip's encoding where it was measured,
+weighted by 1 − α as in the 8-bit path. The keys, the matte's refinement and the grain
+estimates look at 8-bit views (the plate's converted to the shot's encoding). Where the matte
+is 1 and the light wrap cannot reach (the foreground outside the declared region), the output
+is the decoded source itself — bit identical at the source's depth, not a round trip through
+ACEScg. A clean plate for the difference key is read as the shot's own encoding (it is the
+shot's framing, as ``clean-plate`` writes it). 8-bit shots keep their code-value path
+(:data:`WORKING_SPACE_8BIT`) with 8-bit plates.
+
 Everything taken from a still plate (its float copy, its blurred light-wrap copy, its grain
 deviation map) is computed once, not per frame; the harmonisation lattice is looked up once per
 distinct colour.
@@ -49,7 +64,9 @@ from engine.device import single_thread
 from engine.errors import ParameterError, check_cancel
 from engine.fixes.match import fit_colour_transfer
 from engine.fixes.result import FixResult
+from engine.media.colour import COMPOSITING_SPACE, colorspace_transform
 from engine.media.decode import FrameSource
+from engine.media.images import quantise
 from engine.ops import grain as grain_module
 from engine.ops import matte as matte_module
 from engine.ops.lut3d import Lut3D, trilinear
@@ -57,8 +74,10 @@ from engine.fixes.params import BackgroundParams, KEYS  # noqa: F401  (moved the
 
 log = logging.getLogger(__name__)
 
-#: The space this fix works in: the clip's own encoding; 8-bit sources only so far (compositing belongs in ACEScg, issue #21).
-WORKING_SPACE = None
+#: The space deep shots are composited in: scene-linear ACEScg (see the module docstring).
+WORKING_SPACE = COMPOSITING_SPACE
+#: 8-bit shots are composited on their own code values (None: the clip's input colour space).
+WORKING_SPACE_8BIT = None
 
 _check_cancel = functools.partial(check_cancel, fix="background replacement")
 
@@ -93,7 +112,8 @@ def run(
         reference: the new background plate: a clip (frame i behind shot frame i, its last frame
             held if it is shorter) or a single image; resized to the shot's size.
         params: :class:`BackgroundParams`; defaults when None.
-        sink: ``sink(frame_number, before, after)`` per frame, in order (uint8 [H, W, 3] RGB).
+        sink: ``sink(frame_number, before, after)`` per frame, in order ([H, W, 3] RGB: uint8 for
+            8-bit shots, float32 at source precision in the shot's input colour space for deeper ones).
         progress: ``progress(done, total)`` after each frame; total is ``len(shot)``.
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
         clean_plate: with ``key="clean_plate"``, the shot's framing without the foreground
@@ -113,8 +133,9 @@ def run(
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
-    shot.require_8bit("background replacement")
-    reference.require_8bit("background replacement")
+    deep = not shot.encoding.is_8bit
+    if not deep:
+        reference.require_8bit("background replacement of an 8-bit shot")
     params = params if params is not None else BackgroundParams()
     if not isinstance(params, BackgroundParams):
         raise ParameterError(f"params must be BackgroundParams (use BackgroundParams.from_dict for stored JSON), "
@@ -128,8 +149,14 @@ def run(
         raise ParameterError(
             f"the clean plate is {clean_plate.clip_probe.width}x{clean_plate.clip_probe.height} but the shot "
             f"{width}x{height}; it must have the shot's framing")
-    plates = _held(reference.frames(), (width, height))
-    cleans = _held(clean_plate.frames(), (width, height)) if clean_plate is not None else None
+    if deep:
+        linear = _Linear(shot.colorspace, reference.colorspace)
+        plates = (linear.plate(plate) for plate in _held(reference.frames(as_float=True), (width, height)))
+        cleans = (_held((( n, quantise(f, np.uint8)) for n, f in clean_plate.frames(as_float=True)), (width, height))
+                  if clean_plate is not None else None)
+    else:
+        plates = _held(reference.frames(), (width, height))
+        cleans = _held(clean_plate.frames(), (width, height)) if clean_plate is not None else None
     sequence = matte_module.MatteSequence(carry=params.temporal_carry)
     region = np.zeros((height, width), bool)
     harmoniser: _Harmoniser | None = None
@@ -140,27 +167,36 @@ def run(
     alpha_means: list[float] = []
     done = 0
     started = time.perf_counter()
-    for number, frame in shot.frames():
+    for number, source in shot.frames(as_float=deep):
         _check_cancel(should_cancel, f"at frame {number}")
         plate = next(plates)
+        frame = quantise(source, np.uint8) if deep else source  # what the keys look at
         if params.key == "clean_plate":
             raw = matte_module.difference_key(frame, next(cleans))
-            foreground = frame
+            foreground = source
         else:
             raw = matte_module.chroma_key(frame, params.key)
-            foreground = matte_module.despill(frame, params.key)
+            foreground = matte_module.despill(source, params.key)
         alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
         solid = alpha > 0.95
         if harmoniser is None and params.harmonise_strength > 0 and np.count_nonzero(solid) >= 100:
             # Fitted on the first frame with some solid foreground (frames before it have none to change).
-            harmoniser = _Harmoniser(foreground, solid, plate, params.harmonise_strength)
+            harmoniser = _Harmoniser(frame if deep else foreground, solid, plate.view if deep else plate,
+                                     params.harmonise_strength)
         if regrain is None:
-            regrain = _Regrain(frame, solid, plate)
-        if plate_cache is None or plate_cache.plate is not plate:  # a clip plate: every frame; a still: once
-            plate_cache = _PlateCache(plate, params.light_wrap, regrain if params.regrain else None)
+            regrain = _Regrain(frame, solid, plate.view if deep else plate)
         if harmoniser is not None:
             foreground = harmoniser.apply(foreground, alpha > 0)  # only pixels the matte keeps show
-        after = _composite(foreground, plate_cache, alpha, params.light_wrap, seed=number)
+        if deep:
+            if plate_cache is None or plate_cache.plate is not plate.working:
+                plate_cache = _PlateCache(plate.working, params.light_wrap, None)
+            after = linear.composite(source, foreground, plate, plate_cache, alpha, params.light_wrap,
+                                     regrain if params.regrain else None, seed=number,
+                                     recoloured=harmoniser is not None or params.key != "clean_plate")
+        else:
+            if plate_cache is None or plate_cache.plate is not plate:  # a clip plate: every frame; a still: once
+                plate_cache = _PlateCache(plate, params.light_wrap, regrain if params.regrain else None)
+            after = _composite(foreground, plate_cache, alpha, params.light_wrap, seed=number)
         region |= alpha < 1.0
         if previous_alpha is not None:
             changes.append(float(cv2.norm(alpha, previous_alpha, cv2.NORM_L1)) / alpha.size)
@@ -168,15 +204,14 @@ def run(
         alpha_means.append(float(cv2.mean(alpha)[0]))
         if matte_sink is not None:
             matte_sink(number, (alpha * 255.0 + 0.5).astype(np.uint8))
-        sink(number, frame, after)
+        sink(number, source, after)
         done += 1
         if progress is not None:
             progress(done, len(shot))
     if params.harmonise_strength > 0 or params.key != "clean_plate":
         region[:] = True  # the foreground's colour changes too (harmonised, or despilled)
     elif params.light_wrap > 0:
-        band = math.ceil(3 * _wrap_sigma((height, width))) + 1  # the light wrap's reach into the foreground
-        region = cv2.dilate(region.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8)).astype(bool)
+        region = _wrap_reach(region, (height, width))  # the light wrap's reach into the foreground
     elapsed = time.perf_counter() - started
     measurements = {
         "foreground_fraction": float(np.mean(alpha_means)),
@@ -216,12 +251,18 @@ class _Harmoniser:
         self._known: np.ndarray | None = None
 
     def apply(self, frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """uint8 [H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were.
+        """[H, W, 3]: the True pixels of ``keep`` harmonised, the others as they were. float32
+        frames (0..1 code values of a deep source) go through the lattice pixel by pixel, at
+        their precision (inputs clamped to the cube); uint8 frames as follows.
 
         Each distinct 8-bit colour goes through the lattice once per run: its result is kept in a
         table indexed by the 24-bit colour (48 MiB + 16 MiB, touched only where colours occur),
         so that the output is exactly the per-pixel trilinear interpolation's."""
         out = frame.copy()
+        if frame.dtype == np.float32:
+            with single_thread(), torch.no_grad():
+                out[keep] = trilinear(self._lattice, torch.from_numpy(np.ascontiguousarray(frame[keep]))).numpy()
+            return out
         # Pixels as one 3-byte item each (a "V3" view): gathering and scattering them by mask is
         # then one-dimensional, several times faster than on [P, 3] rows.
         pixels = _as_items(frame)[keep].view(np.uint8).reshape(-1, 3)
@@ -280,6 +321,61 @@ class _PlateCache:
             self.grain_size = regrain.shot.size_px
 
 
+class _LinearPlate:
+    """One plate frame of a deep shot: in ACEScg (8-bit units, float32 [H, W, 3]) and as an 8-bit
+    view in the shot's encoding (for the harmonisation fit and the grain estimate)."""
+
+    def __init__(self, working: np.ndarray, view: np.ndarray) -> None:
+        self.working, self.view = working, view
+
+
+class _Linear:
+    """The deep path's conversions (OpenColorIO) and its composite in ACEScg."""
+
+    def __init__(self, shot_space: str, plate_space: str) -> None:
+        self.to_working = colorspace_transform(shot_space, WORKING_SPACE)
+        self.from_working = colorspace_transform(WORKING_SPACE, shot_space)
+        self.plate_to_working = colorspace_transform(plate_space, WORKING_SPACE)
+        self._last: tuple[np.ndarray, _LinearPlate] | None = None
+
+    def plate(self, frame: np.ndarray) -> _LinearPlate:
+        """A plate frame (float32 in its own colour space) in ACEScg; a held still converted once."""
+        if self._last is None or self._last[0] is not frame:
+            working = self.plate_to_working(frame)
+            view = quantise(self.from_working(working), np.uint8)
+            self._last = (frame, _LinearPlate(working * np.float32(255), view))
+        return self._last[1]
+
+    def composite(self, source: np.ndarray, foreground: np.ndarray, plate: _LinearPlate, cache: _PlateCache,
+                  alpha: np.ndarray, light_wrap: float, regrain: _Regrain | None, *, seed: int,
+                  recoloured: bool) -> np.ndarray:
+        """float32 [H, W, 3] in the shot's input colour space: over and light wrap in ACEScg,
+        converted back; grain added in the shot's encoding (weighted by 1 − α); unless the
+        foreground was ``recoloured`` (despilled, harmonised), the decoded ``source`` itself
+        where the matte is 1 and the light wrap cannot reach."""
+        working = self.to_working(foreground) * np.float32(255)
+        out = _blend(working, cache, alpha, light_wrap, cache.values.copy())
+        changed = _wrap_reach(alpha < 1.0, alpha.shape) if light_wrap > 0 else alpha < 1.0
+        if not recoloured:
+            after = source.copy()
+            after[changed] = self.from_working(out[changed].reshape(1, -1, 3) / np.float32(255)).reshape(-1, 3)
+        else:  # despilled or harmonised: every pixel is new
+            after = self.from_working(out / np.float32(255))
+        if regrain is not None and regrain.missing.any():
+            deviation = grain_module.deviation_map(regrain.missing, plate.view)
+            noise = grain_module.grain_noise(source.shape, regrain.shot.size_px, seed=seed, fast=True)
+            noise *= deviation
+            noise *= (1.0 - alpha)[..., None] / np.float32(255)
+            after += noise
+        return after
+
+
+def _wrap_reach(background: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """bool [H, W]: ``background`` grown by the light wrap's reach into the foreground."""
+    band = math.ceil(3 * _wrap_sigma(shape)) + 1
+    return cv2.dilate(background.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8)).astype(bool)
+
+
 def _composite(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, light_wrap: float, *,
                seed: int) -> np.ndarray:
     """Porter–Duff over, light wrap and regrain: uint8 [H, W, 3] (in-place float32 arithmetic).
@@ -293,6 +389,16 @@ def _composite(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, li
         out += plate.values
     else:
         out = plate.values.copy()
+    _blend(foreground, plate, alpha, light_wrap, out)
+    out += 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+def _blend(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, light_wrap: float,
+           out: np.ndarray) -> np.ndarray:
+    """Porter–Duff over and the light wrap, in place on ``out`` (float32 [H, W, 3], the plate's
+    values) and returned; inside the bounding box of the matte's non-zero pixels only."""
     x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
     if w > 0 and h > 0:
         box = (slice(y, y + h), slice(x, x + w))
@@ -313,6 +419,4 @@ def _composite(foreground: np.ndarray, plate: _PlateCache, alpha: np.ndarray, li
             wrap = cv2.subtract(plate.wrap[box], inside)
             wrap *= cv2.merge((weight, weight, weight))
             inside += wrap
-    out += 0.5
-    np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
+    return out

@@ -19,7 +19,20 @@ Streams", IEEE TPAMI 25(10), 2003):
    no frame ever showed (confidence 0) are filled spatially (:mod:`engine.ops.exemplar`) and
    reported as such; a confidence map comes with the plate.
 
-Memory: the aligned samples (``max_frames`` frames) plus a strip of float work space.
+Sources deeper than 8 bits are worked on in scene-linear ACEScg, the working space
+:data:`WORKING_SPACE` (a median of light, not of a log or display encoding): each sampled frame
+(float32 at source precision) is converted through OpenColorIO to ACEScg in 8-bit units (ACEScg
+× 255, so ``motion_threshold`` keeps its scale), aligned by the homography found on its 8-bit
+view, and held as float16 (11 significant bits of linear light, finer than a 12-bit log code);
+the median is taken there, what no frame showed is filled by diffusion (Telea and Navier–Stokes,
+:func:`engine.ops.fusion.diffusion_fill`, which works on float; the exemplar fill is 8-bit), and
+the plate is converted back to the input colour space — float32 at source precision, written
+at the source's depth (16-bit PNG, or EXR). The plate is a new picture (its region is the whole
+frame), so no pixel is owed bit for bit. 8-bit sources keep their code-value path
+(:data:`WORKING_SPACE_8BIT`).
+
+Memory: the aligned samples (``max_frames`` frames; uint8, or float16 for deep sources) plus a
+strip of float work space.
 """
 from __future__ import annotations
 
@@ -35,16 +48,21 @@ import numpy as np
 
 from engine.errors import Cancelled, ParameterError
 from engine.fixes.result import FixResult
+from engine.media.colour import COMPOSITING_SPACE, colorspace_transform
 from engine.media.decode import FrameSource
-from engine.ops import region
+from engine.media.images import quantise, write_image
+from engine.media.probe import Encoding
+from engine.ops import fusion, region
 from engine.ops.align import align_to_shot
 from engine.ops.exemplar import exemplar_fill
 from engine.fixes.params import PlateParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
-#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
-WORKING_SPACE = None
+#: The space the plate of a deep source is estimated in: scene-linear ACEScg.
+WORKING_SPACE = COMPOSITING_SPACE
+#: 8-bit sources are worked on as their own code values (None: the clip's input colour space).
+WORKING_SPACE_8BIT = None
 
 #: Rows of the frame whose medians are computed at once (bounds the float work space).
 _STRIP_ROWS = 64
@@ -55,7 +73,8 @@ class PlateResult(FixResult):
     """A :class:`engine.fixes.result.FixResult` with the plate itself.
 
     Attributes:
-        plate: uint8 [H, W, 3] RGB, in the reference frame's framing.
+        plate: [H, W, 3] RGB, in the reference frame's framing: uint8 for 8-bit sources,
+            float32 at source precision in the clip's input colour space for deeper ones.
         confidence: float32 [H, W] in 0..1: the share of sampled frames that showed the
             background at each pixel; 0 where no frame did (filled spatially).
         reference_frame: the frame number whose framing the plate has.
@@ -92,12 +111,13 @@ def run(
     """Rebuild the clean plate of a shot from its own frames (see the module docstring).
 
     Args:
-        shot: the frames, uint8 RGB.
+        shot: the frames, any depth (see the module docstring).
         params: :class:`PlateParams`; defaults when None.
         masks: what to leave out, when ``params.mask_folder`` is None: a folder, a
             :class:`engine.ops.region.MaskStream`, a callable or one bool [H, W] array; None =
             only moving pixels are left out.
-        sink: called once as ``sink(reference_frame, reference, plate)`` (uint8 [H, W, 3]).
+        sink: called once as ``sink(reference_frame, reference, plate)`` ([H, W, 3]: uint8 for
+            8-bit sources, float32 at source precision for deeper ones).
         progress: ``progress(done, total)`` after each sampled frame; total = frames sampled.
         should_cancel: polled between frames; True stops with :class:`Cancelled`.
 
@@ -107,7 +127,7 @@ def run(
         ``frames_aligned`` (frames that voted), ``unseen_fraction`` (share of the plate no
         frame showed, filled spatially), ``confidence_mean``, ``moving_fraction`` (share of
         usable samples dropped as moving), ``reference_mean_abs_difference`` (mean |plate −
-        reference frame| in code values over the reference's unmasked pixels — small when
+        reference frame| in 8-bit code units of the clip's encoding over the reference's unmasked pixels — small when
         the plate keeps the reference's look).
 
     Raises:
@@ -116,7 +136,6 @@ def run(
         FrameSourceError: the shot or the masks cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
-    shot.require_8bit("clean plate")
     params = params if params is not None else PlateParams()
     if not isinstance(params, PlateParams):
         raise ParameterError(f"params must be PlateParams, got {type(params).__name__}")
@@ -131,14 +150,20 @@ def run(
             f"reference_frame {reference_number} is outside the shot's frames {frames.start}–{frames.stop - 1}"
         )
     wanted = _sampled_numbers(frames, params.max_frames, reference_number)
-    reference = next(FrameSource(shot.path, first=reference_number, stop=reference_number + 1).frames())[1]
+    deep = not shot.encoding.is_8bit
+    reference = next(FrameSource(shot.path, first=reference_number, stop=reference_number + 1,
+                                 input_colorspace=shot.colorspace).frames(as_float=deep))[1]
+    if deep:
+        to_working = colorspace_transform(shot.colorspace, WORKING_SPACE)
+        from_working = colorspace_transform(WORKING_SPACE, shot.colorspace)
+    view = quantise(reference, np.uint8) if deep else reference  # what the alignment looks at
     height, width = reference.shape[:2]
     mask_iter = region.mask_stream(masks).masks(frames) if masks is not None else None
     samples: list[np.ndarray] = []
     usable: list[np.ndarray] = []
     reference_mask = np.zeros((height, width), bool)
     done = 0
-    for number, frame in shot.frames():
+    for number, frame in shot.frames(as_float=deep):
         mask = None
         if mask_iter is not None:
             _, mask = next(mask_iter)
@@ -152,9 +177,10 @@ def run(
             raise Cancelled(f"clean plate cancelled at frame {number}")
         if number == reference_number and mask is not None:
             reference_mask = mask
-        warped, valid = frame, np.ones((height, width), bool)
+        working = (to_working(frame) * np.float32(255)).astype(np.float16) if deep else frame
+        warped, valid = working, np.ones((height, width), bool)
         if params.align and number != reference_number:
-            alignment = align_to_shot(reference, frame)
+            alignment = align_to_shot(view, quantise(frame, np.uint8) if deep else frame)
             if alignment is None:
                 log.info("clean plate: frame %d of %s not aligned; left out", number, shot.path.name)
                 done += 1
@@ -162,6 +188,9 @@ def run(
                     progress(done, len(wanted))
                 continue
             warped, valid = alignment.warped, alignment.valid
+            if deep:  # the same warp as the 8-bit view's, on the working frame
+                warped = cv2.warpPerspective(working.astype(np.float32), alignment.homography, (width, height),
+                                             flags=cv2.INTER_LINEAR).astype(np.float16)
             if mask is not None:
                 mask = cv2.warpPerspective(mask.astype(np.uint8), alignment.homography, (width, height),
                                            flags=cv2.INTER_NEAREST) > 0
@@ -188,9 +217,16 @@ def run(
         kept_count[rows] = kept.sum(axis=0)
     unseen = kept_count == 0
     plate = np.nan_to_num(plate, nan=0.0)
-    plate_u8 = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
-    if unseen.any():
-        plate_u8 = exemplar_fill(plate_u8, unseen)
+    if deep:
+        if unseen.any():
+            plate = fusion.diffusion_fill(plate, unseen)
+        plate_out = from_working(plate / np.float32(255))
+        codes = (plate_out * np.float32(255), reference * np.float32(255))
+    else:
+        plate_out = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
+        if unseen.any():
+            plate_out = exemplar_fill(plate_out, unseen)
+        codes = (plate_out.astype(np.float32), reference)
     confidence = kept_count.astype(np.float32) / len(stack)
     compare = ~reference_mask
     measurements = {
@@ -200,22 +236,43 @@ def run(
         "confidence_mean": float(confidence.mean()),
         "moving_fraction": float(1.0 - kept_count.sum() / max(usable_count, 1)),
         "reference_mean_abs_difference": float(
-            np.abs(plate_u8.astype(np.float32) - reference)[compare].mean()) if compare.any() else float("nan"),
+            np.abs(codes[0] - codes[1])[compare].mean()) if compare.any() else float("nan"),
     }
     if sink is not None:
-        sink(reference_number, reference, plate_u8)
+        sink(reference_number, reference, plate_out)
     log.info("clean plate %s: %s", shot.path.name, measurements)
     return PlateResult(region=np.ones((height, width), bool), measurements=measurements, frame_count=1,
-                       plate=plate_u8, confidence=confidence, reference_frame=reference_number)
+                       plate=plate_out, confidence=confidence, reference_frame=reference_number)
 
 
-def write_plate(path, plate: np.ndarray) -> None:
-    """Write a plate (uint8 [H, W, 3] RGB) as a PNG, atomically (a temporary file renamed into place).
+def write_plate(path, plate: np.ndarray, encoding: Encoding | None = None, colorspace: str | None = None) -> None:
+    """Write a plate ([H, W, 3] RGB) atomically (a temporary file renamed into place): uint8 as
+    an 8-bit PNG; float32 (a deep source's plate) at the source's ``encoding`` — a ``.png``
+    path as a 16-bit PNG, an ``.exr`` path as EXR (half, or float for float sources) recording
+    ``colorspace``.
 
     Raises:
-        ParameterError: the file cannot be written.
+        ParameterError: the file cannot be written, or a float plate to a path that is
+            neither ``.png`` nor ``.exr``.
     """
-    _write_png(Path(path), cv2.cvtColor(plate, cv2.COLOR_RGB2BGR))
+    path = Path(path)
+    if plate.dtype == np.uint8:
+        _write_png(path, cv2.cvtColor(plate, cv2.COLOR_RGB2BGR))
+        return
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".exr"):
+        raise ParameterError(f"a deep source's plate is written as .png (16-bit) or .exr, not {path.name}")
+    sample_type = "uint16" if suffix == ".png" else ("float" if encoding is not None and
+                                                      encoding.sample_type == "float" else "half")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write_image(temporary, plate, sample_type=sample_type, colorspace=colorspace)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise ParameterError(f"could not write {path}: {exc}") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def write_confidence(path, confidence: np.ndarray) -> None:

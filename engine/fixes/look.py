@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.errors import Cancelled
 from engine.fixes.result import FixResult
-from engine.media.colour import display_transform
+from engine.media.colour import apply_cpu, display_transform
 from engine.media.decode import FrameSource
 from engine.ops.lut3d import DenseLut8, Lut3D, OcioTransform, load_look
 from engine.models.look import Coverage
@@ -66,9 +66,7 @@ def look_function(look: Look) -> Callable[[np.ndarray], np.ndarray]:
         processor = look.float_processor()
 
         def apply_lut(frame: np.ndarray) -> np.ndarray:
-            out = np.array(frame, dtype=np.float32, order="C", copy=True)
-            processor.applyRGB(out)
-            return out
+            return apply_cpu(processor, np.array(frame, dtype=np.float32, order="C", copy=True))
 
         return apply_lut
     if not isinstance(look, OcioTransform):
@@ -120,10 +118,8 @@ def apply_look(
     if coverage is None and isinstance(look, (str, os.PathLike)):
         coverage = Coverage.from_cube(look)
     unseen, sampled = 0, 0
-    if deep:
-        apply, to_display = look_function(look), display_transform(shot.colorspace)
-    else:
-        apply, to_display = look_table(look).apply, None
+    apply = look_function(look) if deep else look_table(look).apply
+    to_display = display_transform(shot.colorspace)  # measured as a viewer sees it, at every depth
     flicker = FlickerMeter(to_display)
     per_pixel = CorrespondingDeltaE(to_display)
     references = reference.frames(as_float=deep) if reference is not None else None

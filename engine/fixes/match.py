@@ -45,9 +45,11 @@ Sources deeper than 8 bits (10/12-bit ProRes, DNxHR, DPX, 16-bit TIFF/PNG, EXR) 
 source precision in the grading working space :data:`WORKING_SPACE` (ACEScct, through OCIO —
 :mod:`engine.media.colour`): the same MKL/Reinhard statistics, fitted on ACEScct RGB (a log
 space, opponent enough for the transfer and the one colourists grade in), applied per pixel
-as float32 and brought back to the clip's colour space — no 8-bit step. The ΔE2000 and L*
-measurements are then taken after the display transform, as a viewer sees the frames.
-8-bit sources keep the CIELAB path above and its exact 8-bit table.
+as float32 and brought back to the clip's colour space — no 8-bit step. 8-bit sources keep the
+CIELAB path above (fitted on their codes read as sRGB) and its exact 8-bit table. At every
+depth the ΔE2000 and L* measurements are taken after the display transform of each clip's
+input colour space (:func:`engine.media.colour.display_transform`: display ``sRGB - Display``,
+the colorimetric video view for Rec.709/sRGB video), as a viewer sees the frames.
 
 ``balance`` (Loupe's match, issue #18): exposure and white balance are separated from the
 rest and everything is computed in ACEScct (:data:`WORKING_SPACE`) at every bit depth.
@@ -221,9 +223,9 @@ class _LabMoments:
         self.add_lab(torch.from_numpy(values).to(self._device))
 
     def add_displayed(self, frame: np.ndarray, to_display: Callable[[np.ndarray], np.ndarray] | None) -> None:
-        """Add the CIELAB of one frame as displayed: uint8 codes as they are, float32 frames
-        through ``to_display`` (see :func:`engine.ops.measure.frame_lab`)."""
-        if frame.dtype == np.uint8:
+        """Add the CIELAB of one frame as displayed: through ``to_display`` (uint8 codes as
+        code / 255, see :func:`engine.ops.measure.frame_lab`); uint8 codes as sRGB when None."""
+        if frame.dtype == np.uint8 and to_display is None:
             self.add(frame)
         else:
             self.add_lab(frame_lab(frame, self._device, to_display).to(torch.float64))
@@ -344,7 +346,8 @@ def run(
     if deep and params.align:
         raise ParameterError("align works on 8-bit sources only so far; this shot or reference is deeper — "
                              "match without align")
-    to_display = display_transform(shot.colorspace) if deep else None
+    # Measured as a viewer sees it, at every depth: after the display transform of each clip's colour space.
+    to_display = display_transform(shot.colorspace)
 
     # Pass 1: shot-wide and reference-wide statistics.
     shot_before = _LabMoments(device)
@@ -360,7 +363,7 @@ def run(
             shot_samples.append(_working_sample(frame, shot.colorspace, mask, params.shot_box or params.reference_box))
     reference_stats = _LabMoments(device)
     reference_fit = _LabMoments(device)
-    reference_display = display_transform(reference.colorspace) if deep else None
+    reference_display = display_transform(reference.colorspace)
     for number, frame in reference.frames(step=stride, as_float=deep):
         _check_cancel(should_cancel, f"while measuring the reference (frame {number})")
         mask = resolve_mask(reference_mask, number, frame.shape[:2])
@@ -465,7 +468,7 @@ def _add_sample(displayed: _LabMoments, fit: _LabMoments, frame: np.ndarray, mas
     """Add a sampled frame to the measurement moments (CIELAB as displayed) and to the fit
     moments (CIELAB of 8-bit codes; for float frames, the working space of ``colorspace``)."""
     if frame.dtype == np.uint8:
-        displayed.add(frame)
+        displayed.add_displayed(frame, to_display)
         fit.add(frame, mask)
         return
     displayed.add_displayed(frame, to_display)

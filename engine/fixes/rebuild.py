@@ -46,7 +46,8 @@ from engine.fixes.params import RebuildParams  # noqa: F401  (moved there: impor
 
 log = logging.getLogger(__name__)
 
-#: The space this fix works in: the clip's own encoding; 8-bit sources only so far.
+#: The space this fix works in: None = the clip's own encoding (its input colour space) — the two
+#: frames warped to time t are blended (1 − t, t) on their 8-bit codes; 8-bit sources only so far.
 WORKING_SPACE = None
 
 Sink = Callable[[int, np.ndarray, np.ndarray], None]

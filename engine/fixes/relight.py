@@ -44,6 +44,7 @@ import torch
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.fixes.result import FixResult
+from engine.media.colour import display_transform
 from engine.media.decode import FrameSource
 from engine.ops.masks import FitMask, resolve_mask
 from engine.ops.measure import CorrespondingDeltaE, FlickerMeter, sample_grid
@@ -52,7 +53,10 @@ from engine.fixes.params import RelightParams  # noqa: F401  (moved there: impor
 
 log = logging.getLogger(__name__)
 
-#: The space this fix works in: linear-light Rec.709 (the CDL's numbers read as stops); 8-bit sources only so far.
+#: The space this fix works in: linear-light Rec.709 (OCIO's ``Linear Rec.709 (sRGB)``; the CDL's numbers
+#: read as stops), reached from 8-bit codes by the IEC 61966-2-1 curve whatever the clip's input colour
+#: space (exact for sRGB-encoded clips); 8-bit sources only so far. ΔE is measured after the display
+#: transform of the clip's input colour space.
 WORKING_SPACE = "Linear Rec.709 (sRGB)"
 
 #: Rec.709 / sRGB luminance weights (ITU-R BT.709-6), also the ASC CDL saturation weights.
@@ -285,7 +289,9 @@ def run(
     smoothed = _smooth(shot_numbers, shot_stats, shot.frame_range, params.smoothing_frames)
     decode = torch.from_numpy(_DECODE).to(device)
 
-    flicker, after_meter, before_meter = FlickerMeter(), CorrespondingDeltaE(), CorrespondingDeltaE()
+    to_display = display_transform(shot.colorspace)  # measured as a viewer sees it
+    flicker = FlickerMeter(to_display)
+    after_meter, before_meter = CorrespondingDeltaE(to_display), CorrespondingDeltaE(to_display)
     references = reference.frames() if params.pixels_correspond else None
     frame_cdls: dict[int, Cdl] = {}
     frame_stops: list[float] = []

@@ -54,13 +54,21 @@ parts:
    texture is not grain), synthesised and added inside the hole to the deviation the
    fill lacks.
 
-Sources deeper than 8 bits (10/12-bit ProRes, DPX, 16-bit PNG/TIFF, EXR) are filled at source
-precision: the frames are worked on as float32 in 8-bit code units (value × 255, not rounded;
-scene-linear EXR values above 1 are kept), the fill, its blend, smoothing and grain are
-computed in float, and outside each hole the output is the source frame as decoded — bit
-identical at the source's depth. Only the analysis steps (optical flow, mask tracking) look
-at an 8-bit grey view. The blend, propagation and grain act on the clip's own encoding, the
-working space :data:`WORKING_SPACE`.
+Sources deeper than 8 bits (10/12-bit ProRes, DNxHR, 10-bit H.264/HEVC, DPX, 16-bit PNG/TIFF,
+EXR) are filled at source precision in scene-linear ACEScg, the working space
+:data:`WORKING_SPACE` (blending is done on light, not on a camera's log or a display encoding):
+each decoded frame (float32 in the clip's input colour space) is converted through OpenColorIO
+to ACEScg and held as float32 in 8-bit units (ACEScg value × 255, not rounded, nothing
+clipped); propagation, the fusion, the seamless blend, the temporal smoothing and the grain are
+computed there, and only the hole's pixels are converted back to the input colour space.
+Outside each hole the output is the source frame as decoded — bit identical at the source's
+depth, since those pixels never go through a conversion. The analysis steps (optical flow,
+mask tracking, the stability measurement) look at an 8-bit grey view of the clip's own
+encoding, as for 8-bit sources, and a production's inpainting model (trained on encoded
+frames) fills in the clip's encoding, its fill converted to ACEScg for the fusion.
+8-bit sources keep their exact code-value path in the clip's own encoding
+(:data:`WORKING_SPACE_8BIT`): their fills are rounded to 8-bit codes, and a conversion to a
+linear space and back would move codes that stay, as well as cost the speed of the uint8 path.
 
 Memory is bounded: frames are read once, in order, and held in a sliding buffer of
 ``window_frames + 2 · context_frames`` frames (plus their flows at the flow scale), whatever
@@ -78,14 +86,17 @@ import numpy as np
 
 from engine.errors import Cancelled, ParameterError
 from engine.fixes.result import FixResult
+from engine.media.colour import COMPOSITING_SPACE, colorspace_transform
 from engine.media.decode import FrameSource
 from engine.ops import flow, fusion, grain, region
 from engine.fixes.params import RemovalParams  # noqa: F401  (moved there: importable without torch or OpenCV)
 
 log = logging.getLogger(__name__)
 
-#: Removal blends in the clip's own encoding (None: its input colour space), at its precision.
-WORKING_SPACE = None
+#: Removal of deep sources blends in scene-linear ACEScg (see the module docstring).
+WORKING_SPACE = COMPOSITING_SPACE
+#: 8-bit sources are filled on their own code values (None: the clip's input colour space).
+WORKING_SPACE_8BIT = None
 
 #: Optical flow is computed on frames scaled down to at most this many pixels along the
 #: longer side (DIS at 1080p costs ~1 s a pair on this class of CPU; 640 px ~0.05 s).
@@ -240,8 +251,8 @@ class _Counts:
 
 
 class _Remover:
-    """The removal of one shot. Frames are uint8 for 8-bit sources and float32 in 8-bit code
-    units (source value × 255) for deeper ones (see the module docstring)."""
+    """The removal of one shot. Frames are uint8 for 8-bit sources and float32 ACEScg in 8-bit
+    units (ACEScg value × 255) for deeper ones (see the module docstring)."""
 
     def __init__(self, shot: FrameSource, params: RemovalParams, masks: region.MaskStream,
                  sink, progress, should_cancel, mask_sink=None) -> None:
@@ -255,6 +266,9 @@ class _Remover:
         self.deep = not shot.encoding.is_8bit
         self.frames = shot.frames(as_float=self.deep)
         self.originals: dict[int, np.ndarray] = {}  # deep sources: the decoded frame, for the sink
+        if self.deep:  # to the working space and back (the hole's pixels only)
+            self.to_working = colorspace_transform(shot.colorspace, WORKING_SPACE)
+            self.from_working = colorspace_transform(WORKING_SPACE, shot.colorspace)
         self.masks = masks.masks(shot.frame_range)
         self.slots: dict[int, _Slot] = {}
         self.forward: dict[int, np.ndarray] = {}   # n -> flow n → n+1 (flow scale, completed)
@@ -292,10 +306,12 @@ class _Remover:
                 )
             if self.deep:
                 self.originals[number] = frame
-                frame = frame * np.float32(255)
+                grey = flow.grey8(frame * np.float32(255))  # the clip's own encoding, as for 8-bit
+                frame = self._to_working(frame)
+            else:
+                grey = flow.grey8(frame)
             hole = region.dilate(mask, self.params.margin_px)
             seen = cv2.erode((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            grey = flow.grey8(frame)
             small = cv2.resize(grey, self.small_size, interpolation=cv2.INTER_AREA) if self.scale < 1 else grey
             small_hole = self._small_hole(hole)
             fit_hole = self._small_hole(hole, FLOW_FIT_GROW_PX)
@@ -478,6 +494,23 @@ class _Remover:
             out[ys[dynamic], xs[dynamic]] = diffused[ys[dynamic], xs[dynamic]]
         return out
 
+    def _from_working(self, values: np.ndarray) -> np.ndarray:
+        """float32 [N, 3] working-space pixels (ACEScg × 255) → float32 [N, 3] in the clip's
+        input colour space (source values, 0..1 for integer encodings)."""
+        return self.from_working(values.reshape(1, -1, 3) / np.float32(255)).reshape(-1, 3)
+
+    def _to_working(self, frame: np.ndarray) -> np.ndarray:
+        return self.to_working(frame) * np.float32(255)
+
+    def _model_fill(self, image: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """The production's inpainting model's fill of ``image`` (the frames' type and units)
+        inside ``where``: on the clip's own encoding, as the model was trained."""
+        white = np.float32(255.0)
+        if not self.deep:
+            return self.inpaint.fill(image.astype(np.float32) / white, where) * white
+        encoded = self.from_working(image / white)
+        return self._to_working(self.inpaint.fill(encoded, where))
+
     def _stored(self, values: np.ndarray) -> np.ndarray:
         """Float values in the frames' type: rounded 8-bit codes, or float32 as they are (deep)."""
         return values.astype(np.float32) if self.deep else np.clip(values + 0.5, 0, 255).astype(np.uint8)
@@ -564,14 +597,19 @@ class _Remover:
             self.counts.grain_added.append(added)
         # The guarantee: outside the hole, the source's pixels, bit for bit.
         output = np.where(slot.hole[..., None], output, slot.source)
-        self._measure_stability(output, slot.hole)
+        if self.deep:  # the hole back to the input colour space; outside it the decoded frame itself
+            original = self.originals[t]
+            written = original.copy()
+            written[slot.hole] = self._from_working(output[slot.hole])
+            self._measure_stability(written * np.float32(255), slot.hole)
+        else:
+            self._measure_stability(output, slot.hole)
         slot.frame = output
         slot.finished = True
         if self.mask_sink is not None:
             self.mask_sink(t, slot.hole.astype(np.uint8) * 255)
-        if self.deep:  # back to source values; outside the hole the decoded frame itself
-            original = self.originals[t]
-            self.sink(t, original, np.where(slot.hole[..., None], output / np.float32(255), original))
+        if self.deep:
+            self.sink(t, original, written)
         else:
             self.sink(t, slot.source, output)
         self.done += 1
@@ -623,8 +661,7 @@ class _Remover:
         # 0.1-0.2 dB to Navier-Stokes alone on static holes; choosing lost at most 0.08).
         fillers = [lambda image, where, i=i: fusion.diffusion_fills(image, where)[i] for i in (0, 1)]
         if self.inpaint is not None:
-            white = np.float32(255.0)
-            fillers.append(lambda image, where: self.inpaint.fill(image.astype(np.float32) / white, where) * white)
+            fillers.append(self._model_fill)
         best = None
         for filler in fillers:
             measured = ((filler(slot.source, hole | band)[by, bx] - source[by, bx]) ** 2).mean(axis=1)

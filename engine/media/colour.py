@@ -8,20 +8,24 @@ between colour spaces and to a display.
   the supervisor's choice at ingest), else the one its file names (EXR ``colorInteropID``,
   movie metadata ``ocio_colorspace``), else one implied by its ITU-T H.273 transfer tag (sRGB,
   linear), else Rec.709 (:data:`DEFAULT_INPUT`: the BT.1886 display encoding of Rec.709 video).
-- Working spaces: each fix declares the space it computes in (``WORKING_SPACE`` of its module):
-  grading-type fixes a log space (ACEScct, the ``color_timing`` role), blending and compositing
-  scene-linear ACEScg (the ``scene_linear`` role).
+- Working spaces: each fix declares the space it computes in (``WORKING_SPACE`` of its module;
+  None = the clip's input colour space): grading-type fixes a log space (shot match: ACEScct,
+  the ``color_timing`` role), blending and compositing scene-linear ACEScg (the ``scene_linear``
+  role: removal, clean plate, background replacement of deep sources; 8-bit sources keep their
+  code-value paths, ``WORKING_SPACE_8BIT``).
 - Measurements that stand for what a viewer sees (ΔE2000) are taken after the display
   transform (:func:`display_transform`): display ``sRGB - Display`` with the ACES 2.0 SDR view
   for scene-referred spaces, the colorimetric video view for display-referred video encodings.
 
-Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a copy is made).
+Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a copy is made),
+in strips of rows on the cores the process may use (:func:`apply_cpu`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import PyOpenColorIO as ocio
@@ -46,6 +50,40 @@ VIDEO_VIEW = "Video (colorimetric)"
 
 #: ITU-T H.273 transfer names (as ClipProbe gives them) that imply a colour space.
 _TRANSFER_SPACES = {"iec61966-2-1": "sRGB Encoded Rec.709 (sRGB)", "linear": "Linear Rec.709 (sRGB)"}
+
+
+#: Frames with fewer pixels than this go through OCIO's CPU processor in one call.
+PARALLEL_MIN_PIXELS = 1 << 18
+
+
+@functools.lru_cache(maxsize=1)
+def _strip_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="ocio-strips")
+
+
+def _workers() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, cores))
+
+
+def apply_cpu(cpu: ocio.CPUProcessor, pixels: np.ndarray) -> np.ndarray:
+    """Apply an OCIO CPU processor in place to C-contiguous float32 [..., 3] RGB ``pixels``,
+    in strips of rows on a thread pool of one thread per core the process may use (at most 8;
+    OCIO releases the GIL in ``applyRGB``, and its processor is per pixel, so the result is
+    bit for bit that of one call). Returns ``pixels``.
+
+    Raises:
+        ValueError: ``pixels`` is not C-contiguous float32 with 3 channels last.
+    """
+    if pixels.dtype != np.float32 or not pixels.flags.c_contiguous or pixels.shape[-1] != 3:
+        raise ValueError(f"OCIO works in place on C-contiguous float32 [..., 3], not {pixels.dtype} {pixels.shape}")
+    flat = pixels.reshape(-1, 3)
+    workers = _workers()
+    if workers == 1 or len(flat) < PARALLEL_MIN_PIXELS:
+        cpu.applyRGB(flat)
+    else:
+        list(_strip_pool().map(cpu.applyRGB, np.array_split(flat, workers)))
+    return pixels
 
 
 @functools.lru_cache(maxsize=8)
@@ -127,7 +165,7 @@ class Transform:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         out = np.array(frame, dtype=np.float32, order="C", copy=True)
         if not self.is_identity:
-            self._cpu.applyRGB(out)
+            apply_cpu(self._cpu, out)
         return out
 
 

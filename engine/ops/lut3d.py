@@ -182,9 +182,9 @@ class OcioTransform:
 
     def apply_float(self, rgb: np.ndarray) -> np.ndarray:
         """Apply to float32 [..., 3] RGB (a new array; out-of-range values pass through)."""
-        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
-        self._float.applyRGB(out.reshape(-1, 3))
-        return out
+        from engine.media.colour import apply_cpu  # imported here: only looks need OCIO
+
+        return apply_cpu(self._float, np.array(rgb, dtype=np.float32, order="C", copy=True))
 
     def uint8_processor(self):
         """OpenColorIO's own optimised CPU processor for uint8 RGB in and out.

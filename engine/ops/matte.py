@@ -101,10 +101,12 @@ def chroma_key(frame: np.ndarray, screen: str = "green", *, low: float = 0.25, h
 
 
 def despill(frame: np.ndarray, screen: str = "green") -> np.ndarray:
-    """Spill suppression: the screen channel limited to the larger of the other two (uint8 [H, W, 3])."""
+    """Spill suppression: the screen channel limited to the larger of the other two ([H, W, 3] RGB,
+    uint8 codes or float32 values of any scale; the same type out)."""
     if screen not in SCREENS:
         raise ParameterError(f"screen must be one of {', '.join(SCREENS)}, got {screen!r}")
-    _check_frame(frame)
+    if frame.dtype != np.float32:
+        _check_frame(frame)
     channel = SCREENS[screen]
     others = [c for c in range(3) if c != channel]
     out = frame.copy()

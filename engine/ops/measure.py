@@ -55,15 +55,18 @@ def frame_lab(frame: np.ndarray, device: torch.device | None = None,
     """CIELAB (D65) of the sampled grid of a frame, float32 [N, 3].
 
     Args:
-        frame: uint8 [H, W, 3] sRGB display codes, or float32 [H, W, 3] at source precision.
-        to_display: for float frames, the display transform (float32 [..., 3] → display RGB
-            0..1, e.g. :func:`engine.media.colour.display_transform`), applied to the sampled
-            pixels only; None when the float values already are display RGB.
+        frame: uint8 [H, W, 3] codes, or float32 [H, W, 3] at source precision (0..1 for
+            integer encodings).
+        to_display: the display transform (float32 [..., 3] → display RGB 0..1, e.g.
+            :func:`engine.media.colour.display_transform`), applied to the sampled pixels only
+            (uint8 codes as code / 255); None when the frame already is sRGB display RGB.
     """
     sample = np.ascontiguousarray(sample_grid(frame)).reshape(-1, 1, 3)
-    if sample.dtype == np.uint8:
+    if sample.dtype == np.uint8 and to_display is None:
         rgb = torch.from_numpy(sample.reshape(-1, 3)).to(dtype=torch.float32) / 255.0
     else:
+        if sample.dtype == np.uint8:
+            sample = sample.astype(np.float32) / np.float32(255)
         shown = to_display(sample.astype(np.float32)) if to_display is not None else sample
         rgb = torch.from_numpy(np.clip(shown.reshape(-1, 3), 0.0, 1.0).astype(np.float32))
     return srgb_to_lab(rgb.to(device or torch.device("cpu")))
@@ -74,7 +77,7 @@ class CorrespondingDeltaE:
 
     Call :meth:`add` with each output frame and the reference frame it corresponds to
     (same size). Percentiles come from a histogram of 0.01-wide bins, so they are exact
-    to 0.01 ΔE00. Float frames are measured after ``to_display`` (see :func:`frame_lab`): ΔE
+    to 0.01 ΔE00. Frames are measured after ``to_display`` (see :func:`frame_lab`): ΔE
     as a viewer sees it.
     """
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import PyOpenColorIO as ocio
 import pytest
 import torch
 
@@ -25,11 +26,19 @@ def _packed(frame: np.ndarray) -> np.ndarray:
     return rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
 
 
+#: What a viewer sees of these (untagged, so Rec.709 video) clips: OCIO's own processor for the
+#: studio config's sRGB display through the colorimetric video view, built here, not by the engine.
+_SHOWN = ocio.Config.CreateFromFile("ocio://studio-config-latest").getProcessor(ocio.DisplayViewTransform(
+    src="Gamma 2.4 Encoded Rec.709", display="sRGB - Display", view="Video (colorimetric)")).getDefaultCPUProcessor()
+
+
 def _sample_lab(frame: np.ndarray) -> torch.Tensor:
-    """CIELAB of the pixel grid the engine documents for its statistics."""
+    """CIELAB, as displayed, of the pixel grid the engine documents for its statistics (ΔE2000 is
+    measured after the display transform)."""
     step = max(1, math.ceil(max(frame.shape[:2]) / match.STATS_MAX_SAMPLES_PER_SIDE))
-    rgb = torch.from_numpy(np.ascontiguousarray(frame[::step, ::step]).reshape(-1, 3)).to(torch.float64) / 255.0
-    return srgb_to_lab(rgb)
+    rgb = np.ascontiguousarray(frame[::step, ::step]).reshape(-1, 3).astype(np.float32) / np.float32(255)
+    _SHOWN.applyRGB(rgb)
+    return srgb_to_lab(torch.from_numpy(np.clip(rgb, 0, 1)).to(torch.float64))
 
 
 @dataclass

@@ -20,7 +20,9 @@ from engine.__main__ import main as cli_main
 from engine.errors import ParameterError
 from engine.fixes import background as background_fix
 from engine.media.decode import FrameSource
+from engine.media import colour
 from engine.media.encode import FrameWriter
+from engine.media.probe import Encoding
 from engine.ops import matte
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,3 +146,41 @@ def test_bad_parameters_are_refused(footage):
     with pytest.raises(ParameterError, match="needs a clean plate"):
         background_fix.run(shot=plate, reference=plate, params=background_fix.BackgroundParams(key="clean_plate"),
                       sink=lambda *a: None)
+
+
+def test_a_deep_shot_is_composited_in_acescg_and_keeps_its_foreground_bit_for_bit(footage, harmonizer, tmp_path):
+    # The same real edit as above, written as 16-bit PNGs (a deep Rec.709 source): the over is
+    # taken on light (ACEScg), and outside the region the 16-bit codes are the source's.
+    foregrounds, alphas, plates, _ = harmonizer
+    shot_folder, plate_folder = tmp_path / "shot", tmp_path / "clean"
+    deep = Encoding(16, "uint")
+    with FrameWriter(shot_folder, encoding=deep) as shots, FrameWriter(plate_folder, encoding=deep) as cleans:
+        for index, (foreground, truth, plate) in enumerate(zip(foregrounds, alphas, plates)):
+            shots.write(index, _over(foreground, truth, plate).astype(np.float32) / 255)
+            cleans.write(index, plate.astype(np.float32) / 255)
+    new_plate = FrameSource(footage / "matting" / "background_matting_v1" / "target_background")
+    outputs, mattes = {}, {}
+    result = background_fix.run(
+        shot=FrameSource(shot_folder), reference=new_plate, clean_plate=FrameSource(plate_folder),
+        params=background_fix.BackgroundParams(key="clean_plate", harmonise_strength=0.0, light_wrap=0.0,
+                                               regrain=False),
+        sink=lambda n, before, after: outputs.__setitem__(n, (before, after)),
+        matte_sink=lambda n, alpha: mattes.__setitem__(n, alpha))
+    assert background_fix.WORKING_SPACE == colour.COMPOSITING_SPACE == "ACEScg"
+    region = result.region
+    assert 0.5 < region.mean() < 0.95
+    plate = _small(next(new_plate.frames())[1]).astype(np.float32) / 255
+    to_linear = colour.colorspace_transform(colour.REC709, "ACEScg")
+    from_linear = colour.colorspace_transform("ACEScg", colour.REC709)
+    for index, (before, after) in outputs.items():
+        assert before.dtype == after.dtype == np.float32
+        assert np.array_equal(before[~region], after[~region])  # bit for bit at 16 bits
+        alpha = mattes[index].astype(np.float32)[..., None] / 255
+        edge = ((mattes[index] > 60) & (mattes[index] < 195))
+        foreground = before  # a clean-plate key: the foreground is the shot's own pixels
+        on_light = from_linear(alpha * to_linear(foreground) + (1 - alpha) * to_linear(plate))
+        on_codes = alpha * foreground + (1 - alpha) * plate
+        light_error = np.abs(after - on_light)[edge].mean()
+        codes_error = np.abs(after - on_codes)[edge].mean()
+        assert light_error < codes_error / 10, (light_error, codes_error)  # measured ~0.0005 against ~0.024
+        assert np.abs(after * 255 - np.rint(after * 255))[edge].max() > 0.1

@@ -18,6 +18,7 @@ from engine.fixes.look import look_function
 from engine.media import colour
 from engine.media.decode import FrameSource, read_frame
 from engine.media.encode import FrameWriter
+from engine.media.images import image_info, read_image
 from engine.media.probe import Encoding, probe
 from engine.media.proxy import write_review_proxy
 from engine.ops.lut3d import load_look
@@ -110,13 +111,35 @@ def test_a_smooth_16_bit_gradient_keeps_its_code_values_through_look_apply(foota
     assert min(distinct) >= 1000, distinct
 
 
-def test_shot_match_on_camera_originals_in_acescct(prores, reference_prores, tmp_path, capsys):
+def test_shot_match_on_camera_originals_in_acescct(prores, exr, reference_prores, tmp_path, capsys):
     result = _cli(capsys, "match", "--reference", reference_prores, "--shot", prores, "--out", tmp_path / "matched",
                   "--sample-stride", 1)
     assert result["frame_count"] == FRAMES
     assert result["delta_e2000_after"] < result["delta_e2000_before"] / 2, result
     images, distinct = _distinct_codes(tmp_path / "matched")
     assert images[0].dtype == np.uint16 and min(distinct) > 256
+    # The half-float EXR original: matched, and written back as half-float EXR.
+    result = _cli(capsys, "match", "--reference", reference_prores, "--shot", exr, "--out", tmp_path / "matched_exr",
+                  "--sample-stride", 1)
+    assert result["delta_e2000_after"] < result["delta_e2000_before"] / 2, result
+    assert probe(tmp_path / "matched_exr").sample_type == "half"
+    matched = read_frame(tmp_path / "matched_exr", 0, as_float=True)
+    assert not np.array_equal(matched, read_frame(exr, 0, as_float=True))
+
+
+@pytest.mark.parametrize("which,out", [("prores", "plate.png"), ("exr", "plate.exr")])
+def test_clean_plate_of_camera_originals_at_source_depth(which, out, request, tmp_path, capsys):
+    # Estimated in scene-linear ACEScg and written at the source's depth: 16-bit PNG, half EXR.
+    clip = request.getfixturevalue(which)
+    result = _cli(capsys, "clean-plate", "--frames", clip, "--out", tmp_path / out, "--no-align")
+    info = image_info(tmp_path / out)
+    assert (info.sample_type, info.bit_depth) == (("uint", 16) if which == "prores" else ("half", 16))
+    frame = read_image(tmp_path / out)
+    reference = read_frame(clip, result["reference_frame"], as_float=True)
+    assert np.abs(frame - reference).mean() < 0.02  # a nearly still shot: the plate is its background
+    assert result["reference_mean_abs_difference"] < 5  # 8-bit code units of the clip's encoding
+    codes = frame * 255
+    assert np.abs(codes - np.rint(codes)).max() > 0.1  # not on 8-bit steps
 
 
 @pytest.mark.parametrize("name", ["drawing.svg", "drawing.mov"])
