@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.fixes import background, clean_plate, continuity, look, match, rebuild, reframe, relight, remove
 from engine.media.decode import FrameSource
+from engine.media.images import quantise
 from engine.ops import region
 from reviews.fixes import mask_outlines
 from reviews.models import FixKind
@@ -86,6 +87,11 @@ def _replace_background(i: FixInputs):
 
 
 def _png(image: np.ndarray) -> bytes:
+    """``image`` ([H, W, 3] RGB or [H, W]) as a lossless PNG: uint8 as 8-bit; float32 at source
+    precision (a deep clean plate) as 16-bit, code × 65535 rounded — a half/float source's values
+    outside 0..1 are clipped there (its rendered frames are EXR; its plate is not yet)."""
+    if image.dtype != np.uint8:
+        image = quantise(image, np.uint16)
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
     if not ok:
         raise RuntimeError("OpenCV could not encode a PNG")
