@@ -880,8 +880,8 @@ class ShareScope(models.TextChoices):
 
 class ShareLink(models.Model):
     """A link that lets someone without an account (a studio executive, a performer's agent)
-    review one version or the versions of one playlist (``scope``): until ``expires_at``, unless revoked, behind an optional password (kept
-    only as Django's salted PBKDF2 hash). Only the SHA-256 of the link's token is stored: the
+    review one version or the versions of one playlist (``scope``): until ``expires_at``,
+    unless revoked, behind an optional password (kept only as Django's salted PBKDF2 hash). Only the SHA-256 of the link's token is stored: the
     link itself is shown once, to the person who made it. Guests leave notes but never decide."""
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="share_links")
