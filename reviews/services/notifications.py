@@ -210,8 +210,9 @@ def notification_digest_send() -> int:
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
-    """Mark ``user``'s notifications ``ids`` (all unread ones when None) read; returns how many."""
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    """Mark ``user``'s notifications ``ids`` (all unread ones when None) read; returns how many.
+    Only those shown in the portal (``in_app``) are read there: emailed-only ones are not counted."""
+    unread = Notification.objects.filter(recipient=user, in_app=True, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
