@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
 from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Notification,
-                            NotificationKind, Production, ReviewDecision, ShareLink, Shot)
+                            NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import (clip_ingest_server_file, clip_set_input_colorspace, clip_upload,
@@ -571,14 +571,19 @@ class PlaylistScoped(ProductionScoped):
 
 
 
-class PlaylistList(ProductionScoped, APIView):
+class PlaylistList(ProductionScoped, generics.ListAPIView):
+    """The production's dailies playlists, newest first, each with its items in order (paginated)."""
+
+    serializer_class = serializers.PlaylistSerializer
+    queryset = Playlist.objects.none()  # the model, for the schema; get_queryset() scopes it
     actions = {"POST": authz.MANAGE_PLAYLIST}
 
-    @extend_schema(responses={200: serializers.PlaylistSerializer(many=True)})
-    def get(self, request, code):
-        """The production's dailies playlists, newest first, each with its items in order."""
-        playlists = [_with_items(playlist) for playlist in selectors.playlists_of(self.production)]
-        return Response(serializers.PlaylistSerializer(playlists, many=True).data)
+    def get_queryset(self):
+        return selectors.playlists_of(self.production)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer([_with_items(p) for p in page], many=True).data)
 
     @extend_schema(request=serializers.PlaylistCreateSerializer, responses={201: serializers.PlaylistSerializer})
     def post(self, request, code):

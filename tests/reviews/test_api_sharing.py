@@ -55,6 +55,8 @@ def test_share_links_through_the_api(production, people):
     assert "url" not in listed["results"][0]  # the token is never shown again
     assert supervisor.get(API, {"limit": 1}).json()["next"] is not None  # paginated like the other lists
     assert supervisor.get(API, {"proposal": objects["proposal"]}).json()["count"] == 2
+    playlists = supervisor.get("/api/productions/TEST/playlists/").json()  # paginated too, now
+    assert playlists["count"] == 1 and len(playlists["results"][0]["items"]) == 2
 
     revoked = supervisor.post(f"{API}{link['id']}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
