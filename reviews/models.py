@@ -822,6 +822,7 @@ class NotificationKind(models.TextChoices):
     CONSENT_DENIED = "consent_denied", "Consent denied"
     CONSENT_REVOKED = "consent_revoked", "Consent revoked"
     JOB_FAILED = "job_failed", "Job failed"
+    LIKENESS_RAISED = "likeness_raised", "Raised to digital alteration by likeness screening"
 
 
 class Notification(models.Model):
