@@ -102,3 +102,24 @@ def test_consent_report_register_and_proposal_page_agree(small_proposal, people)
         assert fix_request_screen_likeness(fix_request=fix, samples=3)["raised"]  # a face in the region
         check(altered=True, named=False, consent=consent)
     assert len(checked) == 12
+
+
+#: The issue's classification, written out independently of ``reviews.states``: kinds that stay
+#: routine wherever they work (colour, light, a check, a reframe of the whole picture), and kinds
+#: that remove or replace what their region covers — routine for things, a digital alteration
+#: over a performer.
+ROUTINE_WHEREVER = {"color_match", "look_transfer", "relight", "continuity_check", "reframe"}
+ALTERED_OVER_A_PERFORMER = {"object_removal", "clean_plate", "background_replace", "frame_rebuild"}
+
+
+@pytest.mark.parametrize("overlaps", [False, True], ids=["region-clear", "region-over-a-performer"])
+def test_classification_by_fix_kind_and_region(overlaps):
+    from reviews.models import FixKind
+    from reviews.states import classify, screening_may_raise
+
+    assert set(FixKind.values) == ROUTINE_WHEREVER | ALTERED_OVER_A_PERFORMER  # a new kind is classified here
+    for kind in FixKind.values:
+        altered = overlaps and kind in ALTERED_OVER_A_PERFORMER
+        assert classify(kind=kind, overlaps_performer=overlaps) == \
+            ("digital_alteration" if altered else "routine"), kind
+        assert screening_may_raise(kind) == (kind in ALTERED_OVER_A_PERFORMER), kind
