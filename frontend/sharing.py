@@ -1,5 +1,5 @@
-"""Pages of notifications (the list, preferences) and of share links (making them, and the
-guest's side: arrival, the shared version, notes, frames). The rules are in
+"""Pages of notifications (the list, preferences) and of share links (making them for a version
+or a playlist, and the guest's side: arrival, the shared versions one by one, notes, frames). The rules are in
 ``reviews.services.notifications`` and ``reviews.services.share_links``."""
 import datetime
 
@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from reviews import authz
+from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError
 from reviews.media import SIDES, media_path, review_frame_path
 from reviews.models import EmailDelivery, Notification, NotificationKind, ShareLink
@@ -68,20 +68,19 @@ def notification_preferences(request):
 
 
 # -- share links: the production's side ------------------------------------------------------------
-@login_required
-def share_links(request, proposal_id):
-    """A version's share links (supervisors and producers): make one, see who came, revoke."""
-    proposal = _proposal_page(request, proposal_id)
-    if not authz.may(request.user, proposal.production, authz.SHARE_WITH_GUEST):
+def _share_links_page(request, *, production, links, template_context, share):
+    """The share-link page of a version or a playlist (supervisors and producers): make a link
+    (``share(expires_in=, password=, label=)`` → token), see who came, revoke."""
+    if not authz.may(request.user, production, authz.SHARE_WITH_GUEST):
         raise PermissionDenied(f"Only a {' or '.join(sorted(authz.ACTION_ROLES[authz.SHARE_WITH_GUEST]))} "
-                               f"of {proposal.production.code} may share a version with a guest.")
+                               f"of {production.code} may share with a guest.")
     made_url, error = "", ""
     if request.method == "POST":
         try:
             if "revoke" in request.POST:
-                link = ShareLink.objects.filter(pk=request.POST["revoke"], proposal=proposal).first()
+                link = links.filter(pk=request.POST["revoke"]).first()
                 if link is None:
-                    raise ServiceError("No such share link of this version.")
+                    raise ServiceError("No such share link here.")
                 shares.share_link_revoke(link=link, actor=request.user)
             else:
                 try:
@@ -90,16 +89,39 @@ def share_links(request, proposal_id):
                     raise ServiceError("Say for how many days the link is valid.") from None
                 except ValueError:
                     raise ServiceError("The lifetime is a number of days, e.g. 7 or 0.5.") from None
-                _, token = shares.share_link_create(
-                    proposal=proposal, actor=request.user, expires_in=datetime.timedelta(days=days),
-                    password=request.POST.get("password", ""), label=request.POST.get("label", ""))
+                token = share(expires_in=datetime.timedelta(days=days), password=request.POST.get("password", ""),
+                              label=request.POST.get("label", ""))
                 made_url = request.build_absolute_uri(f"/share/{token}/")
         except (ServiceError, NotAllowed) as failure:
             error = str(failure)
-    links = proposal.share_links.select_related("created_by", "revoked_by").prefetch_related("guests")
     return render(request, "frontend/share_links.html", {
-        "proposal": proposal, "links": links, "made_url": made_url, "error": error,
-        "max_days": settings.LOUPE_SHARE_LINK_MAX_DAYS}, status=400 if error else 200)
+        **template_context, "links": links.select_related("created_by", "revoked_by").prefetch_related("guests"),
+        "made_url": made_url, "error": error, "max_days": settings.LOUPE_SHARE_LINK_MAX_DAYS},
+        status=400 if error else 200)
+
+
+@login_required
+def share_links(request, proposal_id):
+    """A version's share links (supervisors and producers): make one, see who came, revoke."""
+    proposal = _proposal_page(request, proposal_id)
+    return _share_links_page(
+        request, production=proposal.production, links=proposal.share_links.all(),
+        template_context={"proposal": proposal, "shared": f"{proposal.version_label} of {proposal.fix_request.shot.code}"},
+        share=lambda **kw: shares.share_link_create(proposal=proposal, actor=request.user, **kw)[1])
+
+
+@login_required
+def playlist_share_links(request, code, playlist_id):
+    """A playlist's share links (supervisors and producers): the guest steps through its
+    versions in order, leaving notes on each."""
+    production = selectors.production_for(request.user, code)
+    playlist = selectors.playlist_of(production, playlist_id) if production is not None else None
+    if playlist is None:
+        raise Http404("No such playlist among your productions.")
+    return _share_links_page(
+        request, production=production, links=playlist.share_links.all(),
+        template_context={"playlist": playlist, "shared": f"the playlist {playlist.name}"},
+        share=lambda **kw: shares.share_link_create(playlist=playlist, actor=request.user, **kw)[1])
 
 
 # -- share links: the guest's side -----------------------------------------------------------------
@@ -117,19 +139,36 @@ def _guest(request, link):
     return shares.share_guest_of(link, request.session.get(GUEST_SESSION_KEY, {}).get(str(link.pk)))
 
 
-def _arrived_guest(request, link):
-    """The guest of this browser session on ``link`` and the version it shares; 403 before the
-    guest has given their name on the link's page."""
+def _shared(link, proposal_id):
+    """(position, the versions ``link`` shares) for version ``proposal_id`` (None: the first);
+    404 for a version the link does not share."""
+    try:
+        return shares.share_link_proposal(link, proposal_id)
+    except ServiceError as failure:
+        raise Http404(str(failure)) from None
+
+
+def _arrived_guest(request, link, proposal_id=None):
+    """The guest of this browser session on ``link`` and the shared version ``proposal_id``
+    (None: the first); 403 before the guest has given their name on the link's page, 404 for a
+    version the link does not share."""
     guest = _guest(request, link)
     if guest is None:
         raise PermissionDenied("Give your name on the link's page first.")
-    return guest, shares.share_link_proposals(link)[0]
+    position, proposals = _shared(link, proposal_id)
+    return guest, proposals[position]
 
 
-def share_guest_page(request, token):
+def _share_path(token, proposal=None) -> str:
+    return f"/share/{token}/" if proposal is None else f"/share/{token}/versions/{proposal.pk}/"
+
+
+def share_guest_page(request, token, proposal_id=None):
     """``/share/<token>/``: the guest gives their name (and the link's password, if any), then
-    reviews the shared version: frames with their name burnt in, the notes, a note form. No
-    account; no decision."""
+    reviews what is shared — one version, or a playlist's versions one by one
+    (``/share/<token>/versions/<proposal id>/``, with previous / next): frames with their name
+    burnt in, the version's notes, a note form. No account; no decision. A version the link
+    does not share answers 404."""
     try:
         link = shares.share_link_open(token)
     except shares.LinkUnusable as failure:
@@ -137,14 +176,19 @@ def share_guest_page(request, token):
     guest = _guest(request, link)
     if guest is None:
         return _arrive(request, link, token)
-    proposal = shares.share_link_proposals(link)[0]
+    position, proposals = _shared(link, proposal_id)
+    proposal = proposals[position]
     shares.share_view_record(guest=guest, what="page", proposal=proposal)
     clip = proposal.fix_request.shot.clip
     notes = [review_note_payload(note, clip=clip)
              for note in proposal.notes.select_related("author").order_by("frame", "created_at", "id")]
+    path = _share_path(token, proposal if proposal_id is not None else None)
     return render(request, "frontend/share_review.html", {
         "link": link, "token": token, "guest": guest, "proposal": proposal, "fix_request": proposal.fix_request,
-        "notes": notes, "frames": range(proposal.frame_in, proposal.frame_out),
+        "notes": notes, "frames": range(proposal.frame_in, proposal.frame_out), "page_path": path,
+        "position": position + 1, "count": len(proposals), "playlist": link.playlist,
+        "previous": _share_path(token, proposals[position - 1]) if position > 0 else "",
+        "next": _share_path(token, proposals[position + 1]) if position + 1 < len(proposals) else "",
         "error": request.session.pop("share_note_error", "")})
 
 
@@ -176,12 +220,17 @@ def _arrive(request, link, token):
 
 @require_POST
 def share_guest_note(request, token):
-    """A guest's note (form post from the shared version's page)."""
+    """A guest's note (form post from a shared version's page; ``proposal``: the version, the
+    link's first when absent); back to that version's page."""
     try:
         link = shares.share_link_open(token)
     except shares.LinkUnusable as failure:
         return _unusable(request, failure)
-    guest, proposal = _arrived_guest(request, link)
+    try:
+        proposal_id = int(request.POST["proposal"]) if request.POST.get("proposal") else None
+    except ValueError:
+        raise Http404("No such shared version.") from None
+    guest, proposal = _arrived_guest(request, link, proposal_id)
     try:
         frame = int(request.POST.get("frame", ""))
     except ValueError:
@@ -191,19 +240,21 @@ def share_guest_note(request, token):
             shares.share_note_create(guest=guest, proposal=proposal, frame=frame, text=request.POST.get("text", ""))
         except ServiceError as failure:
             request.session["share_note_error"] = str(failure)
-    return redirect(f"/share/{token}/#notes")
+    return redirect(_share_path(token, proposal if proposal_id is not None else None) + "#notes")
 
 
-def share_guest_frame(request, token, side, frame):
-    """One review frame for a guest: their name (marked "guest") and the time burnt in, and the
-    forensic mark of their session; every frame read audited (``share_link.view``)."""
+def share_guest_frame(request, token, side, frame, proposal_id=None):
+    """One review frame of a shared version (``proposal_id``; None: the link's first) for a
+    guest: their name (marked "guest") and the time burnt in, and the forensic mark of their
+    session; every frame read audited (``share_link.view``). 404 for a version the link does
+    not share or a frame outside the version."""
     if side not in SIDES:
         raise Http404("The side is before or after.")
     try:
         link = shares.share_link_open(token)
     except shares.LinkUnusable as failure:
         return _unusable(request, failure)
-    guest, proposal = _arrived_guest(request, link)
+    guest, proposal = _arrived_guest(request, link, proposal_id)
     if not proposal.frame_in <= frame < proposal.frame_out:
         raise Http404(f"Frame {frame} is outside the shared frames.")
     mark = shares.share_guest_mark(guest=guest, proposal=proposal)

@@ -22,6 +22,8 @@ urlpatterns = [
     path("productions/<slug:code>/playlists/", views.playlists, name="playlists"),
     path("productions/<slug:code>/playlists/<int:playlist_id>/", views.playlist_detail, name="playlist"),
     path("productions/<slug:code>/playlists/<int:playlist_id>/session/", views.dailies_session, name="dailies-session"),
+    path("productions/<slug:code>/playlists/<int:playlist_id>/share/", sharing.playlist_share_links,
+         name="playlist-share-links"),
     path("productions/<slug:code>/playlists/<int:playlist_id>/summary/", views.playlist_summary,
          name="playlist-summary"),
     path("media/playlists/<int:playlist_id>/notes/<int:note_id>.jpg", views.playlist_note_thumbnail,
@@ -43,5 +45,8 @@ urlpatterns = [
     path("review/<int:proposal_id>/share/", sharing.share_links, name="share-links"),
     path("share/<str:token>/", sharing.share_guest_page, name="share"),
     path("share/<str:token>/notes/", sharing.share_guest_note, name="share-note"),
+    path("share/<str:token>/versions/<int:proposal_id>/", sharing.share_guest_page, name="share-version"),
+    path("share/<str:token>/versions/<int:proposal_id>/frames/<str:side>/<int:frame>.jpg", sharing.share_guest_frame,
+         name="share-version-frame"),
     path("share/<str:token>/frames/<str:side>/<int:frame>.jpg", sharing.share_guest_frame, name="share-frame"),
 ]

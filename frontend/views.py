@@ -534,7 +534,7 @@ def playlist_detail(request, code, playlist_id):
                    if proposal.pk not in present]
     return render(request, "frontend/playlist.html", {
         "production": production, "playlist": playlist, "items": items, "may_manage": may_manage,
-        "addable": addable,
+        "addable": addable, "may_share": authz.may(request.user, production, authz.SHARE_WITH_GUEST),
     })
 
 

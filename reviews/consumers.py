@@ -728,7 +728,28 @@ class DailiesConsumer(ReviewConsumer):
                                f"to move through the playlist.")
         await self.group_event("room.state", state | {"by": user.pk, "items": items})
 
-    HANDLERS = {"item": on_item, "presenter": ReviewConsumer.on_presenter, "ping": ReviewConsumer.on_ping}
+    async def on_presenter(self, message):
+        """Hand the session to someone present (the presenter), or take it when nobody presents
+        (the room's rule: ``ReviewConsumer.on_presenter``). The current item's review room
+        follows: if the previous presenter presented it, the new one does (``room.state`` to
+        the room), so the frame and compare mode are theirs at once, not from the next item."""
+        before = (await self.store.state()).get("presenter")
+        await ReviewConsumer.on_presenter(self, message)
+        state = await self.store.state()
+        if state.get("presenter") == before or state.get("item") is None:
+            return
+        fix_request_id = await database_sync_to_async(
+            PlaylistItem.objects.filter(pk=state["item"], playlist=self.playlist)
+            .values_list("proposal__fix_request_id", flat=True).first)()
+        if fix_request_id is None:
+            return
+        applied, room = await room_store(fix_request_id).update_if_presenter(
+            before, {"presenter": state["presenter"], "presenter_name": state.get("presenter_name", "")})
+        if applied:
+            await self.channel_layer.group_send(events.room_group(fix_request_id), {
+                "type": "relay", "event": "room.state", "text": json.dumps({"event": "room.state", "data": room})})
+
+    HANDLERS = {"item": on_item, "presenter": on_presenter, "ping": ReviewConsumer.on_ping}
 
     async def relay(self, message):
         if "text" in message and message["event"] in ("room.state", "presence"):

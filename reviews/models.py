@@ -839,6 +839,7 @@ class NotificationKind(models.TextChoices):
     CONSENT_DENIED = "consent_denied", "Consent denied"
     CONSENT_REVOKED = "consent_revoked", "Consent revoked"
     JOB_FAILED = "job_failed", "Job failed"
+    LIKENESS_RAISED = "likeness_raised", "Raised to digital alteration by likeness screening"
 
 
 class Notification(models.Model):
@@ -889,20 +890,23 @@ class NotificationPreferences(models.Model):
 
 
 class ShareScope(models.TextChoices):
-    """What a share link opens. One proposal (a version) today; a playlist is the next scope."""
+    """What a share link opens: one proposal (a version), or a playlist's versions in its order."""
 
     PROPOSAL = "proposal", "One version"
+    PLAYLIST = "playlist", "A playlist"
 
 
 class ShareLink(models.Model):
     """A link that lets someone without an account (a studio executive, a performer's agent)
-    review one version: until ``expires_at``, unless revoked, behind an optional password (kept
-    only as Django's salted PBKDF2 hash). Only the SHA-256 of the link's token is stored: the
+    review one version or the versions of one playlist (``scope``): until ``expires_at``,
+    unless revoked, behind an optional password (kept only as Django's salted PBKDF2 hash). Only the SHA-256 of the link's token is stored: the
     link itself is shown once, to the person who made it. Guests leave notes but never decide."""
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="share_links")
     scope = models.CharField(max_length=16, choices=ShareScope.choices, default=ShareScope.PROPOSAL)
     proposal = models.ForeignKey("Proposal", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="share_links")
+    playlist = models.ForeignKey("Playlist", null=True, blank=True, on_delete=models.CASCADE,
                                  related_name="share_links")
     token_sha256 = models.CharField(max_length=64, unique=True)
     password_hash = models.CharField(max_length=256, blank=True, help_text="Django password hash; blank: none.")
@@ -919,6 +923,8 @@ class ShareLink(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(scope="proposal") | models.Q(proposal__isnull=False),
                                    name="share_link_scope_target"),
+            models.CheckConstraint(condition=~models.Q(scope="playlist") | models.Q(playlist__isnull=False),
+                                   name="share_link_playlist_target"),
         ]
 
     def __str__(self):

@@ -7,7 +7,7 @@ like an id that does not exist, so a filter cannot confirm that someone else's o
 import django_filters
 
 from reviews.api.serializers import MAX_ID
-from reviews.models import Clip, ContinuityFinding, FixRequest, Job, Shot
+from reviews.models import Clip, ContinuityFinding, FixRequest, Job, Notification, ShareLink, Shot
 
 
 class IdFilter(django_filters.NumberFilter):
@@ -62,3 +62,20 @@ class ContinuityFindingFilter(django_filters.FilterSet):
     class Meta:
         model = ContinuityFinding
         fields = ["shot", "fix_request", "kind"]
+
+
+class ShareLinkFilter(django_filters.FilterSet):
+    proposal = IdFilter(field_name="proposal_id")
+    playlist = IdFilter(field_name="playlist_id")
+
+    class Meta:
+        model = ShareLink
+        fields = ["scope", "proposal", "playlist"]
+
+
+class NotificationFilter(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Notification
+        fields = ["kind", "unread"]

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from reviews import measurements
 from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
 from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
-                            LookModel, Production, Proposal, ReviewDecision, Shot)
+                            EmailDelivery, LookModel, NotificationKind, Production, Proposal, ReviewDecision, Shot)
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
 from reviews.timecode import frame_rate_parse
@@ -281,3 +281,98 @@ class PlaylistOrderSerializer(serializers.Serializer):
     """Every item id of the playlist, once each, in the new order."""
 
     items = serializers.ListField(child=IdField(), max_length=500)
+
+
+class ShareGuestSerializer(serializers.Serializer):
+    """One arrival through a share link: the name the guest gave, and when."""
+
+    name = serializers.CharField(read_only=True)
+    arrived_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+
+class ShareLinkSerializer(serializers.Serializer):
+    """A share link (never its token: that is shown once, as ``url``, when it is made).
+    ``state``: ``live``, ``expired`` or ``revoked``."""
+
+    id = serializers.IntegerField(read_only=True)
+    scope = serializers.CharField(read_only=True, help_text="proposal (one version) or playlist.")
+    proposal = serializers.IntegerField(source="proposal_id", read_only=True, allow_null=True)
+    playlist = serializers.IntegerField(source="playlist_id", read_only=True, allow_null=True)
+    label = serializers.CharField(read_only=True)
+    password = serializers.SerializerMethodField(help_text="Whether the link asks for a password.")
+    expires_at = serializers.DateTimeField(read_only=True)
+    state = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_by = serializers.CharField(source="revoked_by.username", read_only=True, default=None, allow_null=True)
+    guests = ShareGuestSerializer(many=True, read_only=True)
+
+    def get_password(self, link) -> bool:
+        return bool(link.password_hash)
+
+    def get_state(self, link) -> str:
+        from django.utils import timezone
+
+        if link.revoked_at is not None:
+            return "revoked"
+        return "expired" if link.expires_at <= timezone.now() else "live"
+
+
+class ShareLinkMadeSerializer(ShareLinkSerializer):
+    """A share link just made, with its address — shown this once; only its SHA-256 is kept."""
+
+    url = serializers.CharField(read_only=True)
+
+
+class ShareLinkCreateSerializer(serializers.Serializer):
+    """A share link to one version (``proposal``) or one playlist (``playlist``): exactly one."""
+
+    proposal = IdField(required=False, help_text="A version of this production.")
+    playlist = IdField(required=False, help_text="A playlist of this production.")
+    days = serializers.FloatField(min_value=0.0, max_value=366.0,
+                                  help_text="How long the link is valid, in days (one hour to "
+                                            "LOUPE_SHARE_LINK_MAX_DAYS).")
+    password = serializers.CharField(required=False, allow_blank=True, max_length=128, write_only=True,
+                                     help_text="Optional; 8 characters or more.")
+    label = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                  help_text="Who it is for (e.g. 'studio notes').")
+
+
+class NotificationSerializer(serializers.Serializer):
+    """One notification of the signed-in person."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    production = serializers.CharField(source="production.code", read_only=True)
+    text = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True, help_text="Where to look: a path on the portal.")
+    created_at = serializers.DateTimeField(read_only=True)
+    read_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    """Which of one's notifications to mark read: ``ids``, or all unread ones when absent."""
+
+    ids = serializers.ListField(child=IdField(), required=False, max_length=1000)
+
+
+class NotificationsMarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
+
+
+class NotificationChannelsSerializer(serializers.Serializer):
+    """One kind's channels: in the portal, by email."""
+
+    in_app = serializers.BooleanField()
+    email = serializers.BooleanField()
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    """Per notification kind, in the portal and/or by email; emails at once or in a daily digest.
+    In a PATCH every part is optional: kinds not named keep their setting."""
+
+    kinds = serializers.DictField(child=NotificationChannelsSerializer(), required=False,
+                                  help_text=f"kind → {{in_app, email}}; kinds: {', '.join(NotificationKind.values)}.")
+    email_delivery = serializers.ChoiceField(choices=EmailDelivery.choices, required=False)

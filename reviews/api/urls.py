@@ -8,6 +8,10 @@ urlpatterns = [
     path("", views.ApiIndex.as_view(), name="index"),
     path("productions/", views.ProductionList.as_view(), name="productions"),
     path("account/token/", views.AccountToken.as_view(), name="account-token"),
+    path("account/notifications/", views.NotificationList.as_view(), name="notifications"),
+    path("account/notifications/read/", views.NotificationsRead.as_view(), name="notifications-read"),
+    path("account/notifications/preferences/", views.NotificationPreferencesView.as_view(),
+         name="notification-preferences"),
     path("productions/<slug:code>/security/", views.ProductionSecurity.as_view(), name="production-security"),
     path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
     path("productions/<slug:code>/clips/<int:pk>/", views.ClipDetail.as_view(), name="clip"),
@@ -41,4 +45,7 @@ urlpatterns = [
     path("productions/<slug:code>/playlists/<int:pk>/order/", views.PlaylistOrder.as_view(), name="playlist-order"),
     path("productions/<slug:code>/playlists/<int:pk>/summary/", views.PlaylistSummary.as_view(),
          name="playlist-summary"),
+    path("productions/<slug:code>/share-links/", views.ShareLinkList.as_view(), name="share-links"),
+    path("productions/<slug:code>/share-links/<int:pk>/revoke/", views.ShareLinkRevoke.as_view(),
+         name="share-link-revoke"),
 ]

@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Production,
-                            ReviewDecision, Shot)
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Notification,
+                            NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import (clip_ingest_server_file, clip_set_input_colorspace, clip_upload,
@@ -571,14 +571,19 @@ class PlaylistScoped(ProductionScoped):
 
 
 
-class PlaylistList(ProductionScoped, APIView):
+class PlaylistList(ProductionScoped, generics.ListAPIView):
+    """The production's dailies playlists, newest first, each with its items in order (paginated)."""
+
+    serializer_class = serializers.PlaylistSerializer
+    queryset = Playlist.objects.none()  # the model, for the schema; get_queryset() scopes it
     actions = {"POST": authz.MANAGE_PLAYLIST}
 
-    @extend_schema(responses={200: serializers.PlaylistSerializer(many=True)})
-    def get(self, request, code):
-        """The production's dailies playlists, newest first, each with its items in order."""
-        playlists = [_with_items(playlist) for playlist in selectors.playlists_of(self.production)]
-        return Response(serializers.PlaylistSerializer(playlists, many=True).data)
+    def get_queryset(self):
+        return selectors.playlists_of(self.production)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer([_with_items(p) for p in page], many=True).data)
 
     @extend_schema(request=serializers.PlaylistCreateSerializer, responses={201: serializers.PlaylistSerializer})
     def post(self, request, code):
@@ -671,3 +676,118 @@ class PlaylistSummary(PlaylistScoped, APIView):
                                                 args=[self.playlist.pk, note.id])}
                           for note in item.notes]})
         return Response({"playlist": self.playlist.pk, "name": self.playlist.name, "items": items})
+
+
+class ShareLinkList(ProductionScoped, generics.ListAPIView):
+    """The production's share links, newest first (supervisors and producers; filter by
+    ``scope``, ``proposal`` or ``playlist``), with the guests who came through each."""
+
+    serializer_class = serializers.ShareLinkSerializer
+    queryset = ShareLink.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.ShareLinkFilter
+    actions = {"GET": authz.SHARE_WITH_GUEST, "HEAD": authz.SHARE_WITH_GUEST, "OPTIONS": authz.SHARE_WITH_GUEST,
+               "POST": authz.SHARE_WITH_GUEST}
+
+    def get_queryset(self):
+        return (self.production.share_links.select_related("created_by", "revoked_by")
+                .prefetch_related("guests").order_by("-created_at", "-id"))
+
+    @extend_schema(request=serializers.ShareLinkCreateSerializer, responses={201: serializers.ShareLinkMadeSerializer})
+    def post(self, request, code):
+        """Make a share link to one version or one playlist (supervisors and producers). The
+        answer's ``url`` is the link — shown this once; 400 for a lifetime out of bounds, a short
+        password, an empty playlist, or neither / both of ``proposal`` and ``playlist``."""
+        import datetime
+
+        from reviews.services.share_links import share_link_create
+
+        data = serializers.ShareLinkCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        proposal = playlist = None
+        if "proposal" in values:
+            proposal = self.production.proposals.filter(pk=values["proposal"]).first()
+            if proposal is None:
+                raise ServiceError("proposal: not one of this production's versions.")
+        if "playlist" in values:
+            playlist = selectors.playlist_of(self.production, values["playlist"])
+            if playlist is None:
+                raise ServiceError("playlist: not one of this production's playlists.")
+        link, token = share_link_create(
+            proposal=proposal, playlist=playlist, actor=request.user,
+            expires_in=datetime.timedelta(days=values["days"]), password=values.get("password", ""),
+            label=values.get("label", ""))
+        link.url = request.build_absolute_uri(f"/share/{token}/")
+        return Response(serializers.ShareLinkMadeSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+class ShareLinkRevoke(ProductionScoped, APIView):
+    actions = {"OPTIONS": authz.SHARE_WITH_GUEST, "POST": authz.SHARE_WITH_GUEST}
+
+    @extend_schema(request=None, responses={200: serializers.ShareLinkSerializer})
+    def post(self, request, code, pk):
+        """Revoke a share link at once (supervisors and producers): its guests' next request is
+        refused. 400 if it is revoked already."""
+        from reviews.services.share_links import share_link_revoke
+
+        link = get_object_or_404(self.production.share_links, pk=pk)
+        link = share_link_revoke(link=link, actor=request.user)
+        return Response(serializers.ShareLinkSerializer(link).data)
+
+
+class NotificationList(generics.ListAPIView):
+    """The signed-in person's notifications shown in the portal, newest first (filter by
+    ``kind``, or ``unread=true``)."""
+
+    serializer_class = serializers.NotificationSerializer
+    queryset = Notification.objects.none()  # the model, for the schema; get_queryset() scopes it
+    filterset_class = filters.NotificationFilter
+
+    def get_queryset(self):
+        return (Notification.objects.filter(recipient=self.request.user, in_app=True)
+                .select_related("production").order_by("-created_at", "-id"))
+
+
+class NotificationsRead(APIView):
+    @extend_schema(request=serializers.NotificationsReadSerializer,
+                   responses={200: serializers.NotificationsMarkedSerializer})
+    def post(self, request):
+        """Mark one's notifications read: those of ``ids`` (ids of others' are ignored), or
+        every unread one when ``ids`` is absent."""
+        from reviews.services.notifications import notifications_mark_read
+
+        data = serializers.NotificationsReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response({"marked": notifications_mark_read(user=request.user, ids=data.validated_data.get("ids"))})
+
+
+class NotificationPreferencesView(APIView):
+    @staticmethod
+    def _answer(preferences):
+        return Response({"kinds": {kind: {"in_app": preferences.wants(kind, "in_app"),
+                                          "email": preferences.wants(kind, "email")}
+                                   for kind in NotificationKind.values},
+                         "email_delivery": preferences.email_delivery})
+
+    @extend_schema(responses={200: serializers.NotificationPreferencesSerializer})
+    def get(self, request):
+        """One's notification preferences: every kind's channels and how emails go."""
+        from reviews.services.notifications import preferences_of
+
+        return self._answer(preferences_of(request.user.pk))
+
+    @extend_schema(request=serializers.NotificationPreferencesSerializer,
+                   responses={200: serializers.NotificationPreferencesSerializer})
+    def patch(self, request):
+        """Change one's notification preferences: the kinds named (others keep theirs) and/or
+        ``email_delivery``. 400 for an unknown kind."""
+        from reviews.services.notifications import preferences_of, preferences_update
+
+        data = serializers.NotificationPreferencesSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        current = preferences_of(request.user.pk)
+        kinds = {kind: {"in_app": current.wants(kind, "in_app"), "email": current.wants(kind, "email")}
+                 for kind in NotificationKind.values}
+        kinds.update(data.validated_data.get("kinds", {}))
+        return self._answer(preferences_update(user=request.user, kinds=kinds, email_delivery=data.validated_data.get(
+            "email_delivery", current.email_delivery)))

@@ -95,6 +95,17 @@ def _consent(kind: str, verb: str) -> Callable[[AuditEvent, ConsentRequest], Mes
     return message
 
 
+def _likeness_raised(event: AuditEvent, fix_request: FixRequest) -> Message:
+    """Likeness screening raised a fix to a digital alteration: the supervisors (who name the
+    performers, or lower it with a reason) and the fix request's people are told."""
+    return Message(NotificationKind.LIKENESS_RAISED,
+                   f"Likeness screening raised the {fix_request.get_kind_display().lower()} on {fix_request.shot.code} "
+                   f"to a digital alteration (a performer's face is in its region): name the performers, or lower "
+                   f"it with a reason.",
+                   f"/productions/{fix_request.production.code}/shots/{fix_request.shot_id}/",
+                   _people_in(fix_request.production_id, Role.SUPERVISOR) | _fix_request_people(fix_request))
+
+
 def _job_failed(event: AuditEvent, job: Job) -> Message:
     fix_request = job.fix_request
     return Message(NotificationKind.JOB_FAILED,
@@ -116,6 +127,7 @@ RULES: dict[str, tuple[type, Callable]] = {
     "consent.deny": (ConsentRequest, _consent(NotificationKind.CONSENT_DENIED, "denied")),
     "consent.revoke": (ConsentRequest, _consent(NotificationKind.CONSENT_REVOKED, "revoked")),
     "job.failed": (Job, _job_failed),
+    "fix_request.likeness_flagged": (FixRequest, _likeness_raised),
 }
 
 
@@ -210,8 +222,9 @@ def notification_digest_send() -> int:
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
-    """Mark ``user``'s notifications ``ids`` (all unread ones when None) read; returns how many."""
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    """Mark ``user``'s notifications ``ids`` (all unread ones when None) read; returns how many.
+    Only those shown in the portal (``in_app``) are read there: emailed-only ones are not counted."""
+    unread = Notification.objects.filter(recipient=user, in_app=True, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())

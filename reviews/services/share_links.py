@@ -1,10 +1,12 @@
-"""Share links: a version reviewed by someone without an account (a studio executive, a
-performer's agent) — expiring, revocable, optionally behind a password; every arrival and view
+"""Share links: a version, or a playlist's versions, reviewed by someone without an account (a
+studio executive, a performer's agent) — expiring, revocable, optionally behind a password; every arrival and view
 audited; the guest's name burnt into every frame (visible and forensic); notes yes, decisions
 never (ADR 0013).
 
-A link's scope is one proposal (``ShareScope.PROPOSAL``); :func:`share_link_proposals` is the one
-place that turns a scope into what the guest may see, so a playlist scope adds a branch there.
+A link's scope is one proposal (``ShareScope.PROPOSAL``) or one playlist (``ShareScope.PLAYLIST``:
+its versions in the playlist's order, as the playlist is when the guest looks — a version taken
+out of the playlist is no longer shared). :func:`share_link_proposals` is the one place that
+turns a scope into what the guest may see; every guest read and note goes through it.
 
 Each arrival is a ``ShareGuest`` with an account-less identity: a ``User`` that is inactive, has
 no usable password and is a member of nothing, so it can sign in nowhere and no role check ever
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from reviews import authz
 from reviews.errors import ServiceError
-from reviews.models import Proposal, ReviewNote, ShareGuest, ShareLink, ShareScope
+from reviews.models import Playlist, Proposal, ReviewNote, ShareGuest, ShareLink, ShareScope
 
 from .audit import audit_record
 from .forensic import forensic_mark_for_frame_views
@@ -54,17 +56,21 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def share_link_create(*, proposal: Proposal, actor: User, expires_in: datetime.timedelta, password: str = "",
-                      label: str = "") -> tuple[ShareLink, str]:
-    """A share link to ``proposal`` valid for ``expires_in`` from now, with an optional password
-    (kept hashed); returns the link and its token (the only time the token is known: the URL is
-    ``/share/<token>/``). Audited as ``share_link.create``.
+def share_link_create(*, actor: User, expires_in: datetime.timedelta, proposal: Proposal | None = None,
+                      playlist: Playlist | None = None, password: str = "", label: str = "") -> tuple[ShareLink, str]:
+    """A share link to ``proposal`` (scope ``proposal``) or to ``playlist`` (scope ``playlist``:
+    its versions in order) — exactly one of the two — valid for ``expires_in`` from now, with an
+    optional password (kept hashed); returns the link and its token (the only time the token is
+    known: the URL is ``/share/<token>/``). Audited as ``share_link.create``.
 
     Raises ``NotAllowed`` unless ``actor`` is a supervisor or producer of the production
-    (``authz.SHARE_WITH_GUEST``); ``ServiceError`` for a lifetime not between one hour and
+    (``authz.SHARE_WITH_GUEST``); ``ServiceError`` unless exactly one of ``proposal`` and
+    ``playlist`` is given, for an empty playlist, a lifetime not between one hour and
     ``LOUPE_SHARE_LINK_MAX_DAYS`` days, or a password shorter than 8 characters.
     """
-    production = proposal.production
+    if (proposal is None) == (playlist is None):
+        raise ServiceError("A share link shares one version or one playlist: name exactly one.")
+    production = (proposal or playlist).production
     authz.require(actor, production, authz.SHARE_WITH_GUEST)
     longest = datetime.timedelta(days=settings.LOUPE_SHARE_LINK_MAX_DAYS)
     if not datetime.timedelta(hours=1) <= expires_in <= longest:
@@ -72,16 +78,20 @@ def share_link_create(*, proposal: Proposal, actor: User, expires_in: datetime.t
                            f"(LOUPE_SHARE_LINK_MAX_DAYS).")
     if password and len(password) < 8:
         raise ServiceError("A share link's password has at least 8 characters (or leave it empty for none).")
+    if playlist is not None and not playlist.items.exists():
+        raise ServiceError(f"The playlist {playlist.name!r} is empty: add versions to it before sharing it.")
     token = secrets.token_urlsafe(24)
+    scope = ShareScope.PROPOSAL if proposal is not None else ShareScope.PLAYLIST
     with transaction.atomic():
         link = ShareLink.objects.create(
-            production=production, scope=ShareScope.PROPOSAL, proposal=proposal, token_sha256=token_digest(token),
+            production=production, scope=scope, proposal=proposal, playlist=playlist, token_sha256=token_digest(token),
             password_hash=make_password(password) if password else "", label=label.strip()[:200],
             expires_at=timezone.now() + expires_in, created_by=actor)
+        target = ({"proposal": proposal.pk, "version": proposal.version_label} if proposal is not None
+                  else {"playlist": playlist.pk, "name": playlist.name})
         audit_record(production=production, actor=actor, action="share_link.create", target=link,
-                     payload={"scope": link.scope, "proposal": proposal.pk, "version": proposal.version_label,
-                              "expires_at": link.expires_at.isoformat(), "password": bool(password),
-                              "label": link.label})
+                     payload={"scope": link.scope, **target, "expires_at": link.expires_at.isoformat(),
+                              "password": bool(password), "label": link.label})
     return link, token
 
 
@@ -97,13 +107,14 @@ def share_link_revoke(*, link: ShareLink, actor: User) -> ShareLink:
         locked.revoked_at, locked.revoked_by = timezone.now(), actor
         locked.save(update_fields=["revoked_at", "revoked_by"])
         audit_record(production=locked.production, actor=actor, action="share_link.revoke", target=locked,
-                     payload={"proposal": locked.proposal_id})
+                     payload={"scope": locked.scope, "proposal": locked.proposal_id,
+                              "playlist": locked.playlist_id})
     return locked
 
 
 def share_link_open(token: str) -> ShareLink:
     """The live link of ``token``. Raises ``LinkUnusable`` (unknown, expired or revoked)."""
-    link = (ShareLink.objects.select_related("production", "proposal__fix_request__shot__clip")
+    link = (ShareLink.objects.select_related("production", "proposal__fix_request__shot__clip", "playlist")
             .filter(token_sha256=token_digest(token)).first())
     if link is None:
         raise LinkUnusable("unknown", "This share link does not exist. Check the address you were sent.")
@@ -122,9 +133,13 @@ def _live(link: ShareLink) -> ShareLink:
 
 
 def share_link_proposals(link: ShareLink) -> list[Proposal]:
-    """What a guest of ``link`` may see, in order: the one place a scope becomes versions."""
+    """What a guest of ``link`` may see, in order: the one place a scope becomes versions. A
+    playlist's versions are read as the playlist is now (with shot and clip)."""
     if link.scope == ShareScope.PROPOSAL:
         return [link.proposal]
+    if link.scope == ShareScope.PLAYLIST:
+        return [item.proposal for item in link.playlist.items.select_related(
+            "proposal__production", "proposal__fix_request__shot__clip").order_by("position", "id")]
     raise ServiceError(f"Unknown share link scope {link.scope!r}.")
 
 
@@ -212,4 +227,20 @@ def share_note_create(*, guest: ShareGuest, proposal: Proposal, frame: int, text
 
 def share_link_open_by_id(link_id: int) -> ShareLink:
     """As :func:`share_link_open`, by the link's id (a guest already in)."""
-    return _live(ShareLink.objects.select_related("production", "proposal").get(pk=link_id))
+    return _live(ShareLink.objects.select_related("production", "proposal", "playlist").get(pk=link_id))
+
+
+def share_link_proposal(link: ShareLink, proposal_id: int | None) -> tuple[int, list[Proposal]]:
+    """The position (0-based) of version ``proposal_id`` among what ``link`` shares, and that
+    list (:func:`share_link_proposals`); ``proposal_id`` None: the first. Raises ``ServiceError``
+    when the version is not shared by the link (another production's, or one outside the
+    playlist), or when the link shares nothing (an emptied playlist)."""
+    proposals = share_link_proposals(link)
+    if not proposals:
+        raise ServiceError("This link shares nothing any more (its playlist is empty).")
+    if proposal_id is None:
+        return 0, proposals
+    for position, proposal in enumerate(proposals):
+        if proposal.pk == proposal_id:
+            return position, proposals
+    raise ServiceError("This version is not shared by the link.")

@@ -2,8 +2,9 @@
 presents a playlist of five versions across five shots on a desktop and the artist follows on a
 phone (390×844: viewer first, the panel in a drawer). The director moves through the items; the
 artist's page follows to each item's room, onto the director's frame and compare mode; both write
-notes, the director wipes against the reference shot and decides on every item; a supervisor joining late lands on the current item
-and frame; the summary is exported as CSV and PDF with the notes, decisions and timecodes."""
+notes, the director wipes against the reference shot and decides on every item; a supervisor
+joining late lands on the current item and frame; the director hands the session to the artist;
+the summary is exported as CSV and PDF with the notes, decisions and timecodes."""
 import csv
 import io
 
@@ -98,6 +99,19 @@ def test_a_dailies_session_through_five_versions(asgi_server, five_versions, peo
                 late.context.close()
             if index < 4:
                 director.click("#dailies-next")
+
+        # The director hands the session to the artist: the artist presents the session and the
+        # current item's room at once (their frame step reaches the director), the director follows.
+        expect(artist.locator("#dailies-hand-over")).to_be_hidden()
+        director.select_option("#dailies-hand-over-to", label="artist")
+        director.click("#dailies-hand-over-button")
+        expect(artist.locator("#dailies-presenter")).to_have_text("You present the session")
+        expect(artist.locator("#follow")).to_have_text("You present")
+        expect(director.locator("#dailies-presenter")).to_have_text("Following artist")
+        expect(director.locator("#dailies-hand-over")).to_be_hidden()
+        expect(artist.locator("#dailies-prev")).to_be_enabled()
+        artist.click("#prev")
+        expect(director.locator("#viewer")).to_have_attribute("data-frame", str(five_versions[4].frame_in))
 
         # The summary, exported for editorial.
         director.click("#dailies-summary")

@@ -23,7 +23,7 @@ def pages_for(role: str, proposal, playlist) -> list[str]:
               f"/productions/TEST/playlists/{playlist.pk}/session/", f"/productions/TEST/playlists/{playlist.pk}/summary/"]
     pages += ["/notifications/", "/notifications/preferences/"]
     if role in (Role.SUPERVISOR, Role.PRODUCER):
-        pages.append(f"/review/{proposal.pk}/share/")
+        pages += [f"/review/{proposal.pk}/share/", f"/productions/TEST/playlists/{playlist.pk}/share/"]
     if role == Role.PRODUCER:
         pages += [f"/productions/TEST/reports/{key}/" for key in ("consent", "disclosure", "audit", "scorecard")]
     return pages

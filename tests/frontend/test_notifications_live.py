@@ -1,5 +1,6 @@
 """An in-app notification arrives live, in real Chromium: the artist's bell counts it and a toast
-shows it the moment the supervisor assigns them a fix request — no reload."""
+shows it the moment the supervisor assigns them a fix request — no reload; and the same
+notification reaches the test's own SMTP server (aiosmtpd) by email, with the link to follow."""
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -11,7 +12,9 @@ from .test_live_progress import in_thread
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_an_assignment_reaches_the_artists_bell_live(asgi_server, production, shots, people):
+def test_an_assignment_reaches_the_artists_bell_live(asgi_server, production, shots, people, smtp_inbox):
+    people["artist"].email = "artist@example.test"
+    in_thread(lambda: people["artist"].save(update_fields=["email"]))
     with sync_playwright() as playwright:
         browser = launch(playwright)
         page = open_signed_in(browser, f"{asgi_server}/assignments/", "artist")
@@ -28,3 +31,7 @@ def test_an_assignment_reaches_the_artists_bell_live(asgi_server, production, sh
         page.wait_for_url(f"{asgi_server}/productions/TEST/shots/{fix_request.shot_id}/")
         expect(page.locator("#notification-count")).to_be_hidden()  # opened: read
         browser.close()
+    mail = smtp_inbox.wait_for("artist@example.test")[0]
+    assert mail["Subject"] == "[Loupe TEST] Fix request assigned to you"
+    assert "Shot match on CUPS is assigned to you." in mail.get_content()
+    assert f"/productions/TEST/shots/{fix_request.shot_id}/" in mail.get_content()

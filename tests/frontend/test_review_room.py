@@ -137,8 +137,8 @@ def test_two_people_review_together(asgi_server, proposal, people):
 
 @pytest.mark.parametrize("size", [(1024, 768), (390, 844)], ids=["tablet", "phone"])
 def test_review_room_on_a_tablet_and_a_phone_with_the_keyboard(asgi_server, small_proposal, people, size):
-    """Viewer first, full width; the panel in a drawer that a button opens; J/K/L shuttle and
-    the `?` overlay of shortcuts."""
+    """Viewer first, full width; the panel in a drawer that a button opens; J/K/L shuttle, frame
+    steps, in / out points and the `?` overlay of shortcuts."""
     from playwright.sync_api import expect, sync_playwright
 
     width, height = size
@@ -173,4 +173,26 @@ def test_review_room_on_a_tablet_and_a_phone_with_the_keyboard(asgi_server, smal
         page.keyboard.press("k")
         expect(page.locator("#play")).to_have_attribute("data-playing", "false")
         expect(page.locator("#speed")).to_have_text("")
+        page.keyboard.up("k")
+        # Frame steps, in / out points (I, O) and Home / End to them, J shuttling backwards, as in RV.
+        viewer = page.locator("#viewer")
+        page.keyboard.press("Home")
+        expect(viewer).to_have_attribute("data-frame", "0")
+        page.keyboard.press("ArrowRight")
+        expect(viewer).to_have_attribute("data-frame", "1")
+        page.keyboard.press("i")
+        expect(page.locator("#loop")).to_have_text("loop 1–5")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        expect(viewer).to_have_attribute("data-frame", "3")
+        page.keyboard.press("o")
+        expect(page.locator("#loop")).to_have_text("loop 1–3")
+        page.keyboard.press("Home")
+        expect(viewer).to_have_attribute("data-frame", "1")
+        page.keyboard.press("End")
+        expect(viewer).to_have_attribute("data-frame", "3")
+        page.keyboard.press("j")
+        expect(page.locator("#speed")).to_have_text("◀︎ 1×")
+        page.keyboard.press("k")
+        expect(page.locator("#play")).to_have_attribute("data-playing", "false")
         browser.close()

@@ -72,7 +72,7 @@ def fuzzer(db, media_root, request):
 
 #: Which object an operation's ``id`` (the URL's ``pk``) names, by its path.
 PK_OBJECT = {"clips": "clip", "fix-requests": "fix_request", "jobs": "job", "proposals": "proposal",
-             "continuity-findings": "finding", "playlists": "playlist"}
+             "continuity-findings": "finding", "playlists": "playlist", "share-links": "share_link"}
 
 
 @schema.parametrize()

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from reviews.errors import Conflict, NotAllowed, ServiceError
-from reviews.models import (Alteration, AuditEvent, ConsentRequest, ConsentStatus, FixRequestStatus, Job, Performer,
-                            ProposalStatus, Role)
+from reviews.models import (Alteration, AuditEvent, ConsentRequest, ConsentStatus, FixRequestStatus, Job, Notification,
+                            Performer, ProposalStatus, Role)
 from reviews.services.consent import (consent_answer, consent_revoke, fix_request_classify,
                                       fix_request_screen_likeness)
 from reviews.services.fix_requests import fix_request_create
@@ -74,6 +74,10 @@ def test_engine_flags_a_face_and_lowering_needs_a_reason(small_proposal, fix_req
     assert car.alteration == Alteration.DIGITAL_ALTERATION
     flagged = AuditEvent.objects.get(action="fix_request.likeness_flagged")
     assert flagged.actor is None and flagged.payload["faces"] == len(screening["faces"])
+    # ... and told to the supervisors, who name the performers (the engine acted: nobody is left out).
+    told = Notification.objects.filter(audit_event=flagged, kind="likeness_raised")
+    assert set(told.values_list("recipient__username", flat=True)) == {"supervisor"}
+    assert "Likeness screening raised the object removal on" in told.first().text
 
     with pytest.raises(NotAllowed, match="Only a supervisor"):
         fix_request_classify(fix_request=car, actor=people["director"], alteration="routine", performers=[])

@@ -104,17 +104,22 @@ def test_consent_report_register_and_proposal_page_agree(small_proposal, people)
     assert len(checked) == 12
 
 
-@pytest.mark.django_db(False)
-def test_every_fix_kind_has_its_place_in_the_classification_rule():
-    """A fix kind added to the portal must say how guild consent treats it: routine whatever it
-    covers, routine unless its region overlaps a performer, or an alteration by kind — never
-    routine by omission."""
-    from reviews.models import FixKind
-    from reviews.states import ALTERING_KINDS, REGION_KINDS, ROUTINE_KINDS, classify
+#: The issue's classification, written out independently of ``reviews.states``: kinds that stay
+#: routine wherever they work (colour, light, a check, a reframe of the whole picture), and kinds
+#: that remove or replace what their region covers — routine for things, a digital alteration
+#: over a performer.
+ROUTINE_WHEREVER = {"color_match", "look_transfer", "relight", "continuity_check", "reframe"}
+ALTERED_OVER_A_PERFORMER = {"object_removal", "clean_plate", "background_replace", "frame_rebuild"}
 
-    places = {kind: [name for name, kinds in (("routine", ROUTINE_KINDS), ("region", REGION_KINDS),
-                                              ("altering", ALTERING_KINDS)) if kind in kinds]
-              for kind in FixKind.values}
-    assert {kind: found for kind, found in places.items() if len(found) != 1} == {}
-    assert classify(kind=FixKind.REFRAME, overlaps_performer=True) == "routine"
-    assert classify(kind=FixKind.OBJECT_REMOVAL, overlaps_performer=True) == "digital_alteration"
+
+@pytest.mark.parametrize("overlaps", [False, True], ids=["region-clear", "region-over-a-performer"])
+def test_classification_by_fix_kind_and_region(overlaps):
+    from reviews.models import FixKind
+    from reviews.states import classify, screening_may_raise
+
+    assert set(FixKind.values) == ROUTINE_WHEREVER | ALTERED_OVER_A_PERFORMER  # a new kind is classified here
+    for kind in FixKind.values:
+        altered = overlaps and kind in ALTERED_OVER_A_PERFORMER
+        assert classify(kind=kind, overlaps_performer=overlaps) == \
+            ("digital_alteration" if altered else "routine"), kind
+        assert screening_may_raise(kind) == (kind in ALTERED_OVER_A_PERFORMER), kind

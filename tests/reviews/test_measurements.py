@@ -13,3 +13,17 @@ def test_measurements_read_as_words_with_units():
         ("New engine figure", "2.500"),
     ]
     assert all("_" not in row["label"] for row in rows)
+
+
+def test_the_method_names_the_one_that_ran():
+    """A shot match's method says which transfer ran, not "MKL … or Reinhard" (issue 25)."""
+    from reviews.fixes import FIXES
+    from reviews.models import FixKind
+
+    match = FIXES[FixKind.COLOR_MATCH]
+    ran = {choice: match.method_for({"method": choice}) for choice in ("mkl", "reinhard", "balance")}
+    assert "Monge–Kantorovich" in ran["mkl"] and "Reinhard" not in ran["mkl"]
+    assert "Reinhard" in ran["reinhard"] and "Monge" not in ran["reinhard"]
+    assert "white balance" in ran["balance"]
+    assert match.method_for({}) == ran["mkl"]  # the default
+    assert all(" or " not in text for text in ran.values())

@@ -18,6 +18,7 @@ What is asserted:
   of OTHER's job>/``) answer exactly as an id that does not exist;
 - never a 5xx.
 """
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
@@ -123,12 +125,23 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/playlists/<int:pk>/order/": Endpoint(
         CODE | {"pk": "playlist"}, {"put": authz.MANAGE_PLAYLIST}),
     "api/productions/<slug:code>/playlists/<int:pk>/summary/": Endpoint(CODE | {"pk": "playlist"}),
+    # Share links: supervisors and producers list, make and revoke them (empty body: 400).
+    "api/productions/<slug:code>/share-links/": Endpoint(CODE, {"post": authz.SHARE_WITH_GUEST},
+                                                         reads=authz.SHARE_WITH_GUEST),
+    "api/productions/<slug:code>/share-links/<int:pk>/revoke/": Endpoint(
+        CODE | {"pk": "share_link"}, {"post": authz.SHARE_WITH_GUEST}, reads=authz.SHARE_WITH_GUEST),
+    # A person's own notifications and preferences (only ever their own rows).
+    "api/account/notifications/": Endpoint(personal=True),
+    "api/account/notifications/read/": Endpoint(actions={"post": None}, personal=True),
+    "api/account/notifications/preferences/": Endpoint(actions={"patch": None}, personal=True),
     # Pages (function views answer any method; a POST renders the page like a GET)
     "productions/<slug:code>/playlists/": Endpoint(CODE, {"post": None}),
     "productions/<slug:code>/playlists/<int:playlist_id>/": Endpoint(CODE | {"playlist_id": "playlist"},
                                                                       {"post": None}),
     "productions/<slug:code>/playlists/<int:playlist_id>/session/": Endpoint(
         CODE | {"playlist_id": "playlist"}, {"post": None}),
+    "productions/<slug:code>/playlists/<int:playlist_id>/share/": Endpoint(
+        CODE | {"playlist_id": "playlist"}, {"post": authz.SHARE_WITH_GUEST}, reads=authz.SHARE_WITH_GUEST),
     "productions/<slug:code>/playlists/<int:playlist_id>/summary/": Endpoint(
         CODE | {"playlist_id": "playlist"}, {"post": None}),
     "media/playlists/<int:playlist_id>/notes/<int:note_id>.jpg": Endpoint(
@@ -272,7 +285,7 @@ def give_proxy(clip_id: int) -> None:
 def playlist_objects(proposal) -> dict:
     """A playlist holding ``proposal`` and a version of a second fix request (the item the
     matrix's DELETE takes out), and a note on ``proposal``'s first frame (made directly)."""
-    from reviews.models import Playlist, PlaylistItem, ReviewNote
+    from reviews.models import Playlist, PlaylistItem, ReviewNote, ShareLink
 
     production = proposal.production
     playlist, _ = Playlist.objects.get_or_create(production=production, name="Dailies")
@@ -288,7 +301,9 @@ def playlist_objects(proposal) -> dict:
     author = User.objects.filter(memberships__production=proposal.production).order_by("pk").first()
     note, _ = ReviewNote.objects.get_or_create(production=proposal.production, proposal=proposal,
                                                frame=proposal.frame_in, defaults={"text": "warmer", "author": author})
-    return {"playlist": playlist.pk, "playlist_item": item.pk, "note": note.pk}
+    link = ShareLink.objects.create(production=production, proposal=proposal, token_sha256=f"{proposal.pk:064d}",
+                                    expires_at=timezone.now() + datetime.timedelta(days=1), created_by=author)
+    return {"playlist": playlist.pk, "playlist_item": item.pk, "note": note.pk, "share_link": link.pk}
 
 
 def objects_of(proposal) -> dict:

@@ -128,3 +128,65 @@ def test_expired_revoked_and_wrong_password_links_are_refused_clearly(small_prop
     artist = Client()
     artist.force_login(people["artist"])
     assert artist.get(f"/review/{small_proposal.pk}/share/").status_code == 403
+
+
+def test_a_playlist_link_shares_its_versions_in_order_and_nothing_else(two_versions, people):
+    """A playlist link: the guest steps through the playlist's versions in its order, notes on
+    each, never decides; every view is audited; a version outside the playlist (or taken out
+    of it) is out of reach; revoking the link closes every version at once."""
+    from reviews.services.playlists import playlist_create, playlist_item_remove
+
+    first, second = two_versions
+    playlist = playlist_create(production=first.production, actor=people["supervisor"], name="For the studio",
+                               proposals=[second, first])
+    with pytest.raises(ServiceError, match="exactly one"):
+        share_link_create(proposal=first, playlist=playlist, actor=people["supervisor"], expires_in=WEEK)
+    with pytest.raises(NotAllowed):
+        share_link_create(playlist=playlist, actor=people["director"], expires_in=WEEK)
+    link, token = share_link_create(playlist=playlist, actor=people["producer"], expires_in=WEEK)
+    assert (link.scope, link.playlist_id, link.proposal_id) == ("playlist", playlist.pk, None)
+
+    guest = Client()
+    assert arrive(guest, token, "Dana Exec").status_code == 302
+    page = guest.get(f"/share/{token}/").content.decode()  # the playlist's first item: CAR_0020
+    assert "CAR_0020" in page and "Item 1 of 2" in page and f"/share/{token}/versions/{first.pk}/" in page
+    assert "Approve" not in page
+    page = guest.get(f"/share/{token}/versions/{first.pk}/").content.decode()
+    assert "CAR_0010" in page and "Item 2 of 2" in page and f"/share/{token}/versions/{second.pk}/" in page
+    for version in (first, second):
+        frame = guest.get(f"/share/{token}/versions/{version.pk}/frames/after/{version.frame_in}.jpg")
+        assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
+        assert guest.post(f"/share/{token}/notes/", {"proposal": version.pk, "frame": version.frame_in,
+                                                     "text": f"note on {version.pk}"}).status_code == 302
+    assert {(n.proposal_id, n.author.get_full_name()) for n in ReviewNote.objects.select_related("author")} == \
+        {(first.pk, "Dana Exec (guest)"), (second.pk, "Dana Exec (guest)")}
+    viewed = AuditEvent.objects.filter(action="share_link.view", payload__share_link=link.pk)
+    assert {(e.target_id, e.payload["what"] == "page") for e in viewed} == \
+        {(str(first.pk), True), (str(first.pk), False), (str(second.pk), True), (str(second.pk), False)}
+    decide = guest.post(f"/api/productions/TEST/proposals/{first.pk}/decisions/", {"decision": "approve"},
+                        content_type="application/json")
+    assert decide.status_code == 403
+
+    # Out of the playlist, out of reach: the page, its frames and notes on it.
+    playlist_item_remove(item=playlist.items.get(proposal=first), actor=people["supervisor"])
+    assert guest.get(f"/share/{token}/versions/{first.pk}/").status_code == 404
+    assert guest.get(f"/share/{token}/versions/{first.pk}/frames/after/{first.frame_in}.jpg").status_code == 404
+    assert guest.post(f"/share/{token}/notes/", {"proposal": first.pk, "frame": first.frame_in,
+                                                 "text": "sneaky"}).status_code == 404
+    assert "Item 1 of 1" in guest.get(f"/share/{token}/").content.decode()
+    assert not ReviewNote.objects.filter(text="sneaky").exists()
+
+    share_link_revoke(link=link, actor=people["supervisor"])
+    assert guest.get(f"/share/{token}/versions/{second.pk}/").status_code == 410
+    assert guest.get(f"/share/{token}/versions/{second.pk}/frames/after/{second.frame_in}.jpg").status_code == 410
+
+    # The playlist's page offers the link to those who may share; the share page makes one.
+    supervisor = Client()
+    supervisor.force_login(people["supervisor"])
+    assert "share-playlist-link" in supervisor.get(f"/productions/TEST/playlists/{playlist.pk}/").content.decode()
+    made = supervisor.post(f"/productions/TEST/playlists/{playlist.pk}/share/", {"label": "agent", "days": "2"})
+    assert made.status_code == 200 and 'id="share-url"' in made.content.decode()
+    assert ShareLink.objects.get(label="agent").playlist_id == playlist.pk
+    artist = Client()
+    artist.force_login(people["artist"])
+    assert artist.get(f"/productions/TEST/playlists/{playlist.pk}/share/").status_code == 403

@@ -2,6 +2,8 @@
 // the strip lists the playlist's items; the presenter moves through them (buttons, or Page Up /
 // Page Down) and every page follows to the review room of the session's current item, where the
 // room makes the session's presenter its presenter, so the frame, compare mode and view follow.
+// The presenter hands the session to someone present (the strip's "Hand over"); the current
+// item's room follows on the server.
 import { socketUrl } from "./frames.js";
 
 const strip = document.getElementById("dailies");
@@ -12,6 +14,7 @@ let socket;
 let me = null;
 let state = { presenter: null, presenter_name: "", item: null };
 let items = [];
+let people = [];
 
 const presenting = () => me !== null && state.presenter === me.user;
 const currentIndex = () => items.findIndex((item) => item.id === state.item);
@@ -45,6 +48,24 @@ function render() {
   $("dailies-presenter").textContent = presenting() ? "You present the session"
     : `Following ${state.presenter_name || "nobody"}`;
   strip.dataset.item = String(state.item ?? "");
+  renderHandOver();
+}
+
+// The presenter's hand-over: everyone else present (once each, though they may hold a page
+// that is moving to the next item).
+function renderHandOver() {
+  const others = [...new Map(people.filter((person) => !me || person.user !== me.user)
+    .map((person) => [person.user, person])).values()];
+  const select = $("dailies-hand-over-to");
+  const chosen = select.value;
+  select.replaceChildren(...others.map((person) => {
+    const option = document.createElement("option");
+    option.value = String(person.user);
+    option.textContent = person.name;
+    return option;
+  }));
+  if (others.some((person) => String(person.user) === chosen)) select.value = chosen;
+  $("dailies-hand-over").hidden = !presenting() || others.length === 0;
 }
 
 // Everyone's page goes where the session is: the review room of the current item's version.
@@ -62,6 +83,10 @@ function step(delta) {
   if (index >= 0 && index < items.length) moveTo(items[index].id);
 }
 
+$("dailies-hand-over-button").addEventListener("click", () => {
+  const user = Number($("dailies-hand-over-to").value);
+  if (presenting() && user) socket.send(JSON.stringify({ type: "presenter", user }));
+});
 $("dailies-prev").addEventListener("click", () => step(-1));
 $("dailies-next").addEventListener("click", () => step(1));
 document.addEventListener("keydown", (event) => {
@@ -75,6 +100,7 @@ const handlers = {
     me = data.you;
     items = data.items;
     state = data.state;
+    people = data.presence;
     renderItems();
     render();
     follow();
@@ -85,7 +111,11 @@ const handlers = {
     render();
     follow();
   },
-  presence(data) { $("dailies-people").textContent = data.people.map((person) => person.name).join(", "); },
+  presence(data) {
+    people = data.people;
+    $("dailies-people").textContent = [...new Set(people.map((person) => person.name))].join(", ");
+    renderHandOver();
+  },
   error(data) { $("dailies-error").textContent = data.detail; },
   pong() {},
 };

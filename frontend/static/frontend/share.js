@@ -1,19 +1,20 @@
 // A guest's view of a shared version (frontend/templates/frontend/share_review.html): step
-// through the shared frames and flip before/after. Frames come from /share/<token>/frames/,
+// through the shared frames and flip before/after. Frames come from the version's page address
+// + frames/ (/share/<token>/frames/, or /share/<token>/versions/<id>/frames/ in a playlist),
 // watermarked with the guest's name by the server.
 const viewer = document.getElementById("share-viewer");
 const image = document.getElementById("share-frame");
 const number = document.getElementById("share-frame-number");
 const sideButton = document.getElementById("share-side");
 const noteFrame = document.getElementById("share-note-frame");
-const token = viewer.dataset.token;
+const frames = viewer.dataset.frames;
 const first = Number(viewer.dataset.frameIn);
 const last = Number(viewer.dataset.frameOut) - 1;
 let frame = first;
 let side = "after";
 
 function show() {
-  image.src = `/share/${token}/frames/${side}/${frame}.jpg`;
+  image.src = `${frames}${side}/${frame}.jpg`;
   image.alt = `Frame ${frame}, ${side} the fix`;
   number.textContent = String(frame);
   sideButton.textContent = side === "after" ? "Show before" : "Show after";
