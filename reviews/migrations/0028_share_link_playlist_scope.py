@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0026_notifications_share_links'),
+        ('reviews', '0027_sso_roles_and_sessions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
