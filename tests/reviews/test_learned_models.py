@@ -187,6 +187,11 @@ def test_bad_input_is_refused_naming_it(production, people, carphone):
     assert again.status_code == 409 and "nothing to cancel" in again.json()["detail"]
     assert api.get(f"/api/productions/{production.code}/learned-models/{theirs.pk}/").status_code == 404
 
+    # The production page lists the trainings; only the post supervisor gets the form to train one.
+    page = api.get(f"/productions/{production.code}/").content.decode()
+    assert 'id="train-form"' in page and f"inpaint training {queued.pk}" in page and "upscale v001" in page
+    assert 'id="train-form"' not in signed_in(people["artist"]).get(f"/productions/{production.code}/").content.decode()
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not settings.CHANNEL_LAYER_IS_SHARED, reason="needs Redis (REDIS_URL) as the broker")
