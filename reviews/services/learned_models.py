@@ -123,7 +123,7 @@ def learned_model_of(production: Production, learned_model_id: object, kind: str
     if isinstance(learned_model_id, bool) or not isinstance(learned_model_id, int):
         raise ServiceError(f"Parameters: learned_model must be the id of one of {production.code}'s "
                            f"{LearnedModelKind(kind).label.lower()}s, got {learned_model_id!r}.")
-    model = production.learned_models.filter(pk=learned_model_id).first()
+    model = production.learned_models.filter(pk=learned_model_id).first() if 0 < learned_model_id < 2**63 else None
     if model is None:
         raise ServiceError(f"Learned model {learned_model_id} is not one of {production.code}'s learned models.")
     if model.kind != kind:

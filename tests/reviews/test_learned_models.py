@@ -142,6 +142,7 @@ def test_bad_input_is_refused_naming_it(production, people, carphone):
 
     for parameters, message in (
             ({"learned_model": 2_000_000_000}, "Learned model 2000000000 is not one of TEST's learned models."),
+            ({"learned_model": 2**70}, f"Learned model {2**70} is not one of TEST's learned models."),
             ({"learned_model": theirs.pk}, f"Learned model {theirs.pk} is not one of TEST's learned models."),
             ({"learned_model": upscale.pk}, f"Learned model {upscale.pk} (upscale v001) is an upscale model; "
                                             f"this fix needs an inpainting model."),
