@@ -87,6 +87,10 @@ def _colorspace_names() -> list[str]:
     return colour.colorspace_names()
 
 
+#: The production page shows this many of its newest learned models and trainings (the API lists all).
+LEARNED_MODELS_SHOWN = 20
+
+
 @login_required
 def production_detail(request, code):
     """A production: its fix requests, newest first, ``FIX_REQUESTS_PER_PAGE`` at a time
@@ -94,6 +98,7 @@ def production_detail(request, code):
     parameters; its dailies ``CLIPS_PER_PAGE`` at a time (``clips_page``)."""
     production = _production_page(request, code)
     may_ingest = authz.may(request.user, production, authz.INGEST_FOOTAGE)
+    may_train = authz.may(request.user, production, authz.TRAIN_MODEL)
     filters = {name: request.GET.get(name, "").strip() for name in ("status", "kind", "q")}
     fix_requests = selectors.fix_requests_of(production).order_by("-created_at", "-id")
     if filters["status"]:
@@ -122,6 +127,9 @@ def production_detail(request, code):
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),
         "delivery_formats": [(key, spec.label) for key, spec in DELIVERY_FORMATS.items()],
+        "learned_models": production.learned_models.order_by("-created_at", "-pk")[:LEARNED_MODELS_SHOWN],
+        "may_train_models": may_train,
+        "training_shots": production.shots.order_by("code") if may_train else (),
     })
 
 

@@ -154,6 +154,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "reviews.tasks.job_run": {"queue": "gpu"},
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
+    "reviews.tasks.learned_model_train_run": {"queue": "gpu"},
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
     "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
     "reviews.tasks.delivery_run": {"queue": "default"},

@@ -137,6 +137,14 @@ class LookModelAdmin(ReadOnlyAdmin):
     list_filter = ["production"]
 
 
+@admin.register(models.LearnedModel)
+class LearnedModelAdmin(ReadOnlyAdmin):
+    """Trainings and their models change only through ``services.learned_models`` and the worker."""
+
+    list_display = ["production", "kind", "version", "name", "state", "beats_classical", "trained_by", "created_at"]
+    list_filter = ["production", "kind", "state"]
+
+
 admin.site.unregister(TOTPDevice)
 
 

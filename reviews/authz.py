@@ -13,6 +13,7 @@ FILE_FIX_REQUEST = "file_fix_request"
 ASSIGN_FIX_REQUEST = "assign_fix_request"
 RUN_JOB = "run_job"
 TRAIN_LOOK = "train_look"
+TRAIN_MODEL = "train_model"
 MANAGE_SECURITY = "manage_security"
 CLASSIFY_FIX_REQUEST = "classify_fix_request"
 ANSWER_CONSENT = "answer_consent"
@@ -33,6 +34,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     ASSIGN_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     RUN_JOB: frozenset({Role.SUPERVISOR, Role.ARTIST}),
     TRAIN_LOOK: frozenset({Role.SUPERVISOR, Role.ARTIST}),
+    # The post supervisor decides what the production's removals and reframes learn from.
+    TRAIN_MODEL: frozenset({Role.SUPERVISOR}),
     MANAGE_SECURITY: frozenset({Role.PRODUCER}),
     CLASSIFY_FIX_REQUEST: frozenset({Role.SUPERVISOR}),
     # The performer role covers the performer and their guild representative; the consent
@@ -61,6 +64,7 @@ ACTION_DESCRIPTIONS = {
     ASSIGN_FIX_REQUEST: "assign fix requests",
     RUN_JOB: "run engine jobs",
     TRAIN_LOOK: "train look models",
+    TRAIN_MODEL: "train the production's inpainting and upscale models",
     MANAGE_SECURITY: "change the production's security settings",
     CLASSIFY_FIX_REQUEST: "classify fix requests and name the performers they affect",
     ANSWER_CONSENT: "answer consent requests",

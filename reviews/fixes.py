@@ -57,6 +57,9 @@ class FixSpec:
     reports_findings: bool = False
     # What ran, given the cleaned parameters, when ``method`` names alternatives (stored with the proposal).
     method_ran: Callable[[dict], str] | None = None
+    # The kind of the production's learned model the fix uses (``LearnedModel.kind``), if any: a
+    # fix request may pin one by id in its ``learned_model`` parameter.
+    learned_model_kind: str | None = None
 
     def method_for(self, parameters: dict) -> str:
         """The method that runs with these (cleaned) parameters, in words."""
@@ -66,9 +69,11 @@ class FixSpec:
 #: Parameters that name a mask source; in the portal the mask is drawn on the fix request instead.
 MASK_PARAMETERS = frozenset({"mask_folder", "box", "polygon", "mask_frame"})
 #: Parameters that would name a file on the server (a model file the engine loads); refused from
-#: people. A reframe's ``model`` and a removal's ``inpaint_model`` will be one of the production's
-#: model versions, by id, once the portal keeps them.
+#: people. A reframe or a removal names one of the production's learned models by id instead
+#: (``learned_model``); the worker gives the engine its file.
 PATH_PARAMETERS = frozenset({"model", "inpaint_model"})
+#: The parameter pinning one of the production's learned models (``LearnedModel``) by id.
+LEARNED_MODEL_PARAMETER = "learned_model"
 
 
 def mask_outlines(mask: dict | list | None) -> list[dict]:
@@ -127,8 +132,10 @@ FIXES: dict[str, FixSpec] = {
         needs_reference=False,
         needs='A mask: outline the object on one frame, and again on later frames where it moves or turns '
               '(keyframes); it is tracked through the frames. '
-              'Parameters: {"margin_px": 4}.',
+              'Parameters: {"margin_px": 4}, optionally {"learned_model": id} of one of the production\'s '
+              'inpainting models (else the newest that beat the classical fill).',
         needs_mask=True,
+        learned_model_kind="inpaint",
     ),
     FixKind.CLEAN_PLATE: FixSpec(
         params_type=PlateParams,
@@ -164,7 +171,9 @@ FIXES: dict[str, FixSpec] = {
         needs_reference=False,
         needs='Parameters: {"box": [x, y, w, h]} of the new framing in the take\'s pixels, {"size": [w, h]} the '
               'delivery size (same aspect), optionally {"keyframes": [{"frame": N, "box": [x, y, w, h]}, ...]} '
-              'eased like a camera move.',
+              'eased like a camera move; optionally {"learned_model": id} of one of the production\'s upscale '
+              'models (else the newest that beat Lanczos at the scale).',
+        learned_model_kind="upscale",
     ),
     FixKind.CONTINUITY_CHECK: FixSpec(
         params_type=ContinuityParams,
@@ -196,11 +205,28 @@ def clean_parameters(kind: str, parameters: dict, *, frame_in: int, frame_out: i
     paths = {name for name in PATH_PARAMETERS if (parameters or {}).get(name) is not None}
     if paths:
         raise ServiceError(f"Parameters: {', '.join(sorted(paths))} cannot be set here: it would name a file on the "
-                           f"server. The portal does not keep upscale or inpainting model versions yet, so a reframe "
-                           f"upscales by Lanczos and a removal uses the classical fills.")
+                           f"server. Name one of the production's learned models by id instead: "
+                           f"{{\"{LEARNED_MODEL_PARAMETER}\": id}}.")
+    parameters = dict(parameters or {})
+    pinned = parameters.pop(LEARNED_MODEL_PARAMETER, None)
+    if pinned is not None and spec.learned_model_kind is None:
+        raise ServiceError(f"Parameters: {LEARNED_MODEL_PARAMETER} applies only to fix kinds that use a learned "
+                           f"model ({', '.join(k for k, s in FIXES.items() if s.learned_model_kind)}), not {kind}.")
+    if pinned is not None and (isinstance(pinned, bool) or not isinstance(pinned, int)):
+        raise ServiceError(f"Parameters: {LEARNED_MODEL_PARAMETER} must be the id of one of the production's "
+                           f"learned models, got {pinned!r}.")
     try:
-        params = spec.params_type.from_dict(parameters or {})
+        params = spec.params_type.from_dict(parameters)
         spec.check_frames(params, frame_in, frame_out)
     except ParameterError as error:
         raise ServiceError(f"Parameters: {error}") from None
-    return params.to_dict()
+    cleaned = params.to_dict()
+    if pinned is not None:
+        cleaned[LEARNED_MODEL_PARAMETER] = pinned
+    return cleaned
+
+
+def engine_parameters(parameters: dict) -> tuple[dict, int | None]:
+    """A fix request's stored parameters split into the engine's and the pinned learned model's id."""
+    parameters = dict(parameters)
+    return parameters, parameters.pop(LEARNED_MODEL_PARAMETER, None)

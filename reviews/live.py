@@ -3,7 +3,8 @@
 A worker is another process; with the in-memory channel layer its ``events.broadcast`` reaches
 no browser. So in that mode each web process runs one *database relay*: once a second it reads
 what changed in the database — jobs queued, running or just finished (state, frames done),
-versions made — and sends the same ``job`` and ``proposal`` events into the production groups
+versions made, trainings of learned models in work — and sends the same ``job``, ``proposal``
+and ``learned_model`` events into the production groups
 of its own in-memory layer. Every page that shows a job (production page, shot board, jobs page,
 review room) already listens to those groups, so they update live in both modes. With Redis
 (``settings.CHANNEL_LAYER_IS_SHARED``) the worker's own events arrive and no relay runs.
@@ -17,7 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import events
-from .models import Job, JobState, Notification, Proposal
+from .models import Job, JobState, LearnedModel, Notification, Proposal
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class RelayState:
     newest version's id."""
 
     jobs: dict[int, tuple[str, int]] = field(default_factory=dict)
+    trainings: dict[int, tuple[str, int]] = field(default_factory=dict)
     last_proposal: int | None = None
     last_notification: int | None = None
 
@@ -39,7 +41,7 @@ class RelayState:
 def relay_changes(seen: RelayState) -> list[tuple[str, str, dict]]:
     """``(group, event, data)`` for every change since ``seen`` (updated in place): jobs that
     appeared or changed state or progress — finished ones once, then forgotten — and new
-    versions. The first call only takes stock. Two queries."""
+    versions, new notifications and trainings. The first call only takes stock. Four queries."""
     from .services.jobs import job_payload  # services import this package's modules
 
     found = []
@@ -63,6 +65,26 @@ def relay_changes(seen: RelayState) -> list[tuple[str, str, dict]]:
     last = newer.values_list("pk", flat=True).last()
     seen.last_proposal = last if last is not None else (seen.last_proposal or 0)
     found += _relay_notifications(seen, first)
+    found += _relay_trainings(seen, first)
+    return found
+
+
+def _relay_trainings(seen: RelayState, first: bool) -> list[tuple[str, str, dict]]:
+    """``learned_model`` events for trainings that appeared or changed state or progress —
+    finished ones once, then forgotten (as for jobs). One query."""
+    from .services.learned_models import learned_model_payload
+
+    found, current = [], {}
+    trainings = (LearnedModel.objects.filter(pk__in=list(seen.trainings))
+                 | LearnedModel.objects.filter(state__in=_ACTIVE))
+    for model in trainings.order_by("pk"):
+        now = (model.state, model.steps_done)
+        if model.state in _ACTIVE:
+            current[model.pk] = now
+        if not first and seen.trainings.get(model.pk) != now:
+            found.append((events.production_group(model.production_id), "learned_model",
+                          learned_model_payload(model)))
+    seen.trainings = current
     return found
 
 

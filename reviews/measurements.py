@@ -39,6 +39,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "train_seconds": ("Training time", "s"),
     "heldout_delta_e2000_mean": ("Look model's colour error on held-out frames, mean", "ΔE"),
     "heldout_delta_e2000_p95": ("Look model's colour error on held-out frames, 95th percentile", "ΔE"),
+    "learned_model": ("Model used (the production's learned model version, or the classical method)", ""),
     "unseen_colours_fraction": ("Share of this shot's colours never in the look's training pairs", "%"),
 }
 

@@ -596,6 +596,70 @@ class LookModel(models.Model):
         return f"{self.production} look v{self.version:03d} {self.name}"
 
 
+class LearnedModelKind(models.TextChoices):
+    INPAINT = "inpaint", "Inpainting model"
+    UPSCALE = "upscale", "Upscale model"
+
+
+class LearnedModel(models.Model):
+    """A network learned from a production's own shots — an inpainting model (object removal)
+    or an upscale model (reframe) — and its training run (docs/adr/0014-production-model-versions.md).
+
+    One row from the request on: ``state`` goes queued → running → succeeded (or failed,
+    cancelled) like a :class:`Job`'s, with ``steps_done`` / ``steps_total`` as its progress.
+    ``version`` (v001, v002, … per production and kind) is given when training succeeds, with
+    ``file_path`` (the ``.pt`` under MEDIA_ROOT), ``lineage`` (clips and frames trained on and
+    held out, per shot), ``measurements`` (held-out figures, the model's beside the classical
+    baseline's: in-hole PSNR against the classical fill, or PSNR against Lanczos per scale, dB),
+    ``beats_classical`` (whether the model beat its baseline on the held-out frames; per scale
+    for an upscale model in ``measurements``), ``training_seconds`` and ``device``. It trains
+    only on, and applies only to, its production.
+    """
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="learned_models")
+    kind = models.CharField(max_length=16, choices=LearnedModelKind.choices)
+    version = models.PositiveIntegerField(null=True, blank=True, help_text="Given when training succeeds.")
+    name = models.CharField(max_length=200)
+    shots = models.ManyToManyField(Shot, related_name="+", help_text="The shots it is trained on.")
+    parameters = models.JSONField(default=dict, help_text="The engine's training parameters, complete.")
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the training worker.")
+    file_path = models.CharField(max_length=255, blank=True, help_text="The .pt file, relative to MEDIA_ROOT.")
+    lineage = models.JSONField(default=dict)
+    measurements = models.JSONField(default=dict, help_text="Held-out figures measured at training.")
+    beats_classical = models.BooleanField(default=False)
+    training_seconds = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=32, blank=True)
+    engine_version = models.CharField(max_length=64, blank=True)
+    trained_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["production", "kind", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["production", "kind", "version"], name="learned_model_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.production} {self.label}"
+
+    @property
+    def label(self) -> str:
+        """``inpaint v003`` (or ``inpaint training 12`` until it has a version)."""
+        return f"{self.kind} v{self.version:03d}" if self.version else f"{self.kind} training {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
 class AnnotationKind(models.TextChoices):
     FREEHAND = "freehand", "Freehand"
     ARROW = "arrow", "Arrow"

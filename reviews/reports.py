@@ -143,6 +143,8 @@ def disclosure_register(production: Production) -> Report:
         standing = standings[fix.pk]
         approval = approvals.get(proposal.pk)
         look = looks.get(proposal.parameters.get("look_model"), "") if "look_model" in proposal.parameters else ""
+        # A removal's or reframe's learned model version (or the classical method) it ran with.
+        look = look or proposal.metrics.get("learned_model", "")
         rows.append([production.code, fix.shot.code, _frames(fix), fix.get_kind_display(),
                      proposal.method + (f"; {look}" if look else ""), proposal.version_label,
                      fix.get_alteration_display(),

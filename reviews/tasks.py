@@ -62,6 +62,22 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
     return look_model.pk
 
 
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, retry_backoff_max=120, max_retries=8)
+def learned_model_train_run(self, model_id: int) -> int | None:
+    """Train learned model ``model_id`` (queue ``gpu``); returns its id, or None when it was not
+    trained (cancelled, failed, or running on another worker: then looked at again once that
+    worker's lease could have run out, as :func:`job_run` does)."""
+    from reviews.worker.training import TrainingBusy, learned_model_train_execute
+
+    try:
+        model = learned_model_train_execute(model_id=model_id, worker=self.request.hostname or "local")
+    except TrainingBusy:
+        learned_model_train_run.apply_async((model_id,), countdown=settings.LOUPE_JOB_LEASE_S)
+        return None
+    return model.pk if model else None
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
              retry_backoff=2, max_retries=8)
 def clip_proxy_run(clip_id: int) -> None:

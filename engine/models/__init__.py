@@ -5,4 +5,7 @@
   production's own graded dailies (applied by the fix :mod:`engine.fixes.look`).
 - :mod:`engine.models.upscale` — the upscale model: super-resolution learned from the production's
   own frames with its camera's blur and noise (used by the fix :mod:`engine.fixes.reframe`).
+- :mod:`engine.models.inpaint` — the inpainting model: a gated-convolution network learned from the
+  production's own frames with free-form holes (used by the fix :mod:`engine.fixes.remove`).
+- :mod:`engine.models.params` — the training parameters of both, light enough for a web process.
 """

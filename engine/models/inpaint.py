@@ -25,12 +25,11 @@ Frames are float32 RGB in their clip's encoding, value 0..1 for integer sources 
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,70 +43,12 @@ from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.media.decode import FrameSource
 from engine.ops.fusion import diffusion_fill
-from engine.params import check_number, params_from_dict
+from engine.models.params import InpaintTrainParams  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
 #: Format tag of the saved file (``torch.save`` of a dict of tensors and plain values).
 FORMAT = "loupe-inpaint-1"
-
-
-@dataclass(frozen=True)
-class InpaintTrainParams:
-    """Parameters of inpainting-model training.
-
-    Attributes:
-        steps: Adam steps (1..100000).
-        batch: crops per step (1..256).
-        crop_px: side of the square training crops, pixels (32..512, multiple of 4).
-        max_side: frames are scaled to at most this many pixels along the longer side (64..4096).
-        frames_per_clip: frames sampled from each clip, evenly spaced (2..10000).
-        heldout_every: every N-th sampled frame is held out for the figures (2..100).
-        width: channels of the first layer (8..128).
-        learning_rate: Adam step size (0 < lr <= 1).
-        seed: random seed of crops and masks.
-        time_budget_s: the steps stop after this many seconds (reading the frames not
-            counted) even if fewer than ``steps`` were taken (1..86400; the lineage records the steps done).
-
-    Raises:
-        ParameterError: a value has the wrong type or is out of range.
-    """
-
-    steps: int = 600
-    batch: int = 8
-    crop_px: int = 64
-    max_side: int = 432
-    frames_per_clip: int = 16
-    heldout_every: int = 5
-    width: int = 16
-    learning_rate: float = 2e-3
-    seed: int = 0
-    time_budget_s: float = 600.0
-
-    def __post_init__(self) -> None:
-        limits = {"steps": (1, 100000), "batch": (1, 256), "crop_px": (32, 512), "max_side": (64, 4096),
-                  "frames_per_clip": (2, 10000), "heldout_every": (2, 100), "width": (8, 128),
-                  "seed": (0, 2**31 - 1)}
-        for name, (low, high) in limits.items():
-            object.__setattr__(self, name, check_number(name, getattr(self, name), low=low, high=high, integer=True))
-        if self.crop_px % 4:
-            raise ParameterError(f"crop_px must be a multiple of 4, got {self.crop_px}")
-        object.__setattr__(self, "learning_rate",
-                           check_number("learning_rate", self.learning_rate, low=1e-8, high=1.0))
-        object.__setattr__(self, "time_budget_s",
-                           check_number("time_budget_s", self.time_budget_s, low=1.0, high=86400.0))
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> InpaintTrainParams:
-        """Parameters from a mapping; missing keys take their defaults.
-
-        Raises:
-            ParameterError: unknown keys (named) or an invalid value.
-        """
-        return params_from_dict(cls, values, "inpainting model training")
-
-    def to_dict(self) -> dict[str, int | float]:
-        return dataclasses.asdict(self)
 
 
 class GatedConv(nn.Module):

@@ -56,7 +56,7 @@ from torch import nn
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
 from engine.ops import lens
-from engine.params import check_limits
+from engine.models.params import UpscaleTrainParams  # noqa: F401  (re-exported)
 
 #: The file's format tag (torch.save of plain tensors and values; read with weights_only).
 FORMAT = "loupe-upscale/2"
@@ -66,50 +66,6 @@ LINEAR_TAPS = 7
 LINEAR_SAMPLES = 60_000
 #: σ (pixels) of a Gaussian whose MTF falls to 50 % at 1 cycle/pixel: √(ln 2 / 2π²).
 _GAUSSIAN_MTF50 = math.sqrt(math.log(2.0) / (2.0 * math.pi ** 2))
-
-
-@dataclass(frozen=True)
-class UpscaleTrainParams:
-    """Parameters of upscale training (constants chosen on the bench's TUNING split).
-
-    Attributes:
-        scales: upscale factors a network is trained for (each in 1.1..4).
-        frames_per_clip: frames sampled from each clip, evenly over its range (2..1000).
-        area_share: share of the training pairs made by plain area resampling instead of the
-            camera's degradation (0..1): footage sharper than the camera model (a downscaled
-            master, a sharpened grade) must not be over-sharpened.
-        held_out_fraction: share of each clip's sampled frames, the last in time, kept out of
-            training for the held-out figures (0..0.9).
-        iterations: Adam steps per scale (1..200000).
-        batch_size: patches per step (1..256).
-        patch_px: side of a high-resolution training patch, pixels (24..512).
-        features: channels of the network's body (4..256).
-        body_layers: 3×3 conv–ReLU layers of the body (1..32).
-        learning_rate: Adam's initial step (0..1).
-        seed: seeds the patch sampling, noise and initial weights.
-    """
-
-    scales: tuple[float, ...] = (2.0, 1.5)
-    frames_per_clip: int = 24
-    area_share: float = 0.5
-    held_out_fraction: float = 0.2
-    iterations: int = 1500
-    batch_size: int = 16
-    patch_px: int = 96
-    features: int = 24
-    body_layers: int = 3
-    learning_rate: float = 5e-4
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_limits(self, {"frames_per_clip": (2, 1000, True), "held_out_fraction": (0, 0.9, False),
-                            "area_share": (0, 1, False),
-                            "iterations": (1, 200000, True), "batch_size": (1, 256, True),
-                            "patch_px": (24, 512, True), "features": (4, 256, True),
-                            "body_layers": (1, 32, True), "learning_rate": (0, 1, False), "seed": (0, 2**31, True)})
-        if not self.scales or any(not isinstance(s, (int, float)) or not 1.1 <= s <= 4 for s in self.scales):
-            raise ParameterError(f"scales must be numbers between 1.1 and 4, got {self.scales!r}")
-        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from rest_framework import serializers
 from reviews import measurements
 from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
 from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
-                            EmailDelivery, LookModel, NotificationKind, Production, Proposal, ReviewDecision, Shot)
+                            EmailDelivery, LearnedModel, LearnedModelKind, LookModel, NotificationKind, Production,
+                            Proposal, ReviewDecision, Shot)
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.jobs import job_eta_seconds
 from reviews.timecode import frame_rate_parse
@@ -202,6 +203,32 @@ class LookModelTrainSerializer(serializers.Serializer):
         min_length=1, help_text="[[camera original shot id, graded shot id], ...] — same frames in each pair.",
     )
     parameters = serializers.DictField(required=False, default=dict)
+
+
+class LearnedModelSerializer(serializers.ModelSerializer):
+    """A learned model (inpainting or upscale) and its training: progress while it trains; once
+    trained its version, lineage and held-out figures (the model's beside the classical baseline's)."""
+
+    label = serializers.CharField(read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    shots = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = LearnedModel
+        fields = ["id", "kind", "version", "label", "name", "shots", "state", "state_label", "steps_done",
+                  "steps_total", "error", "parameters", "lineage", "measurements", "beats_classical",
+                  "training_seconds", "device", "engine_version", "trained_by", "created_at", "started_at",
+                  "finished_at"]
+
+
+class LearnedModelTrainSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=LearnedModelKind.choices)
+    name = serializers.CharField(max_length=200)
+    shots = serializers.ListField(child=IdField(), min_length=1, help_text="Ids of the production's shots to learn from.")
+    parameters = serializers.DictField(
+        required=False, default=dict,
+        help_text="The engine's training parameters (inpaint: steps, frames_per_clip, …; upscale: iterations, "
+                  "scales, …); missing ones take their defaults.")
 
 
 class ProductionSecuritySerializer(serializers.Serializer):

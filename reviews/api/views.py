@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LookModel, Notification,
-                            NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LearnedModel, LookModel,
+                            Notification, NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
 from reviews.services.clips import (clip_ingest_server_file, clip_set_input_colorspace, clip_upload,
@@ -28,6 +28,7 @@ from reviews.services.editorial import clip_bin_import, cut_import, is_bin
 from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
+from reviews.services.learned_models import learned_model_cancel, learned_model_request
 from reviews.services.productions import production_require_mfa
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
@@ -466,6 +467,52 @@ class LookModelList(ProductionScoped, generics.ListAPIView):
         transaction.on_commit(lambda: look_model_train_run.delay(production_id, pairs, user_id, name, parameters))
         return Response({"detail": "Training queued; the look model appears in this list when it is trained."},
                         status=status.HTTP_202_ACCEPTED)
+
+
+class LearnedModelList(ProductionScoped, generics.ListAPIView):
+    """The production's learned models — inpainting (object removal) and upscale (reframe) — and
+    their trainings, newest first; ``?kind=inpaint`` or ``?kind=upscale`` lists one kind."""
+
+    serializer_class = serializers.LearnedModelSerializer
+    queryset = LearnedModel.objects.none()  # the model, for the schema; get_queryset() scopes it
+    actions = {"POST": authz.TRAIN_MODEL}
+
+    def get_queryset(self):
+        models = self.production.learned_models.prefetch_related("shots").order_by("-created_at", "-pk")
+        kind = self.request.query_params.get("kind")
+        return models.filter(kind=kind) if kind else models
+
+    @extend_schema(request=serializers.LearnedModelTrainSerializer, responses={202: serializers.LearnedModelSerializer})
+    def post(self, request, code):
+        """Train the production's next model of a kind on some of its shots (queue ``gpu``).
+        202 with the queued training: follow its ``steps_done`` here or on the production's
+        event stream (``learned_model`` events); it gets its version when trained."""
+        data = serializers.LearnedModelTrainSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = learned_model_request(
+            production=self.production, kind=data.validated_data["kind"], name=data.validated_data["name"],
+            shots=self.production_shots(data.validated_data["shots"]), actor=request.user,
+            parameters=data.validated_data["parameters"])
+        return Response(serializers.LearnedModelSerializer(model).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LearnedModelDetail(ProductionScoped, generics.RetrieveAPIView):
+    serializer_class = serializers.LearnedModelSerializer
+
+    def get_queryset(self):
+        return self.production.learned_models.all()
+
+
+class LearnedModelCancel(ProductionScoped, APIView):
+    actions = {"POST": authz.TRAIN_MODEL}
+
+    @extend_schema(request=None, responses={200: serializers.LearnedModelSerializer})
+    def post(self, request, code, pk):
+        """Cancel a queued or running training; a running one stops within a second or so and
+        leaves no file. 409 once it has ended."""
+        model = learned_model_cancel(learned_model=get_object_or_404(self.production.learned_models, pk=pk),
+                                     actor=request.user)
+        return Response(serializers.LearnedModelSerializer(model).data)
 
 
 class ProductionSecurity(ProductionScoped, APIView):

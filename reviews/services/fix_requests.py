@@ -8,11 +8,12 @@ from django.db import transaction
 
 from reviews import authz, selectors
 from reviews.errors import ServiceError
-from reviews.fixes import clean_parameters, fix_spec
+from reviews.fixes import LEARNED_MODEL_PARAMETER, clean_parameters, fix_spec
 from reviews.models import FixRequest, Production, Shot
 
 from .audit import audit_record
 from .jobs import job_submit
+from .learned_models import learned_model_of
 
 
 @transaction.atomic
@@ -48,6 +49,8 @@ def fix_request_create(*, production: Production, actor: User, shot: Shot, kind:
                            f"file a clean plate fix on it first.")
     if spec.needs_look_model and not production.look_models.filter(pk=parameters["look_model"]).exists():
         raise ServiceError(f"Look model {parameters['look_model']} is not one of {production.code}'s look models.")
+    if spec.learned_model_kind and parameters.get(LEARNED_MODEL_PARAMETER) is not None:
+        learned_model_of(production, parameters[LEARNED_MODEL_PARAMETER], spec.learned_model_kind)
     if assignee is not None and not authz.is_member(assignee, production):
         raise ServiceError(f"{assignee.username} is not a member of {production.code}.")
     if mask is not None:

@@ -12,6 +12,7 @@ A job runs at most once at a time and makes at most one proposal:
 - a delivery for a job that has ended does nothing.
 """
 import base64
+import dataclasses
 import json
 import logging
 import shutil
@@ -33,12 +34,14 @@ from engine.media.decode import FrameSource
 from engine.media.images import quantise, write_image
 from engine.media.probe import Encoding
 from reviews import events, selectors, states, tasks
-from reviews.fixes import fix_spec
+from reviews.errors import ServiceError
+from reviews.fixes import engine_parameters, fix_spec
 from reviews.media import (REGION_OUTLINE_FILE, encode_review_jpeg, frame_name, media_path, proposal_media_dir,
                            trace_region_outline)
 from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobState, Proposal
 from reviews.services.audit import audit_record
 from reviews.services.jobs import job_broadcast as _broadcast
+from reviews.services.learned_models import CLASSICAL, learned_model_of, learned_model_pick
 from reviews.services.looks import look_model_file
 from reviews.services.proposals import proposal_supersede_older
 
@@ -227,8 +230,10 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     writer = _ProposalWriter(staging)
     monitor = _JobMonitor(job, writer)
     reference = fix_request.reference_shot
-    params = spec.params_type.from_dict(fix_request.parameters)
+    parameters, pinned = engine_parameters(fix_request.parameters)
+    params = spec.params_type.from_dict(parameters)
     try:
+        params, learned = _with_learned_model(job, spec.learned_model_kind, params, pinned)
         shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
         writer.colorspace = shot.colorspace
         writer.encoding = shot.encoding
@@ -246,6 +251,8 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             matte_sink=writer.matte,
             mask_sink=writer.mask,
         ))
+        if spec.learned_model_kind:
+            result.measurements["learned_model"] = _learned_model_named(spec.learned_model_kind, learned, result)
         if spec.reports_findings:
             document = continuity.write_findings(result, staging / "findings.json")
         else:
@@ -314,6 +321,41 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
         events.broadcast(events.production_group(job.production_id), "proposal",
                          {"id": proposal.pk, "fix_request": fix_request.pk, "version": proposal.version_label})
     return proposal
+
+
+#: The engine parameter that takes the file of a learned model of each kind.
+_MODEL_FILE_PARAMETER = {"inpaint": "inpaint_model", "upscale": "model"}
+
+
+def _with_learned_model(job: Job, kind: str | None, params, pinned: int | None):
+    """``(params, model)``: the engine parameters naming the file of the learned model the job
+    uses — the one its fix request pins, else :func:`learned_model_pick`'s — and that model
+    (None: the classical method). Raises ``EngineError`` when the pinned model is no longer
+    one the production can use."""
+    if kind is None:
+        return params, None
+    try:
+        if pinned is not None:
+            model = learned_model_of(job.production, pinned, kind)
+        else:
+            scale = params.size[0] / params.box[2] if kind == "upscale" else None
+            model = learned_model_pick(job.production, kind, scale=scale)
+    except ServiceError as error:
+        raise EngineError(str(error)) from None
+    if model is None:
+        return params, None
+    return dataclasses.replace(params, **{_MODEL_FILE_PARAMETER[kind]: str(media_path(model.file_path))}), model
+
+
+def _learned_model_named(kind: str, model, result) -> str:
+    """What filled the removal's unseen pixels or upscaled the reframe, for the proposal: the
+    learned model's version (``inpaint v003``), or the classical method."""
+    if model is None:
+        return CLASSICAL[kind]
+    used = result.measurements.get("inpaint_model_used" if kind == "inpaint" else "upscaler") == 1.0
+    if used:
+        return model.label
+    return f"{CLASSICAL[kind]} ({model.label} did not beat it on its held-out frames)"
 
 
 def _clean_plate_source(fix_request: FixRequest) -> FrameSource:

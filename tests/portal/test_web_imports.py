@@ -11,7 +11,7 @@ HEAVY_LIBRARIES = ("torch", "cv2", "OpenImageIO", "PyOpenColorIO", "reportlab", 
 #: decoding a video (PyAV) and the forensic mark (numpy).
 LIGHT_ENGINE_MODULES = frozenset({
     "engine", "engine.errors", "engine.params", "engine.fixes", "engine.fixes.params", "engine.fixes.reframe",
-    "engine.media", "engine.media.probe", "engine.media.decode", "engine.ops", "engine.ops.watermark",
+    "engine.models", "engine.models.params", "engine.media", "engine.media.probe", "engine.media.decode", "engine.ops", "engine.ops.watermark",
 })
 
 

@@ -1,5 +1,5 @@
 """Without a shared channel layer (no Redis) a worker's events reach no browser, so the web
-process relays job progress, new versions and notifications from the database (reviews/live.py)."""
+process relays job progress, new versions, notifications and trainings from the database (reviews/live.py)."""
 import pytest
 
 from reviews.live import RelayState, relay_changes
@@ -30,3 +30,22 @@ def test_the_database_relay_reports_progress_finishing_and_new_versions(fix_requ
     assert notified == sorted((f"user-{people[name].pk}", "version_ready")
                               for name in ("director", "supervisor", "artist"))
     assert relay_changes(seen) == [] and seen.jobs == {} and seen.last_proposal == proposal.pk
+
+
+def test_the_database_relay_reports_a_trainings_progress_and_its_end(production, people, shots):
+    from reviews.models import LearnedModel
+    from reviews.services.learned_models import learned_model_cancel, learned_model_request
+
+    seen = RelayState()
+    assert relay_changes(seen) == []
+    model = learned_model_request(production=production, kind="inpaint", shots=[shots["CUPS"]],
+                                  actor=people["supervisor"], name="day 1")
+    [(to, event, data)] = relay_changes(seen)
+    assert (to, event, data["label"], data["state"]) == (f"production-{production.pk}", "learned_model",
+                                                         f"inpaint training {model.pk}", "queued")
+    LearnedModel.objects.filter(pk=model.pk).update(state=JobState.RUNNING, steps_done=40)
+    assert [(d["state"], d["steps_done"]) for _, _, d in relay_changes(seen)] == [("running", 40)]
+    learned_model_cancel(learned_model=model, actor=people["supervisor"])
+    LearnedModel.objects.filter(pk=model.pk).update(state=JobState.CANCELLED)
+    assert [d["state"] for _, _, d in relay_changes(seen)] == ["cancelled"]
+    assert relay_changes(seen) == [] and seen.trainings == {}

@@ -36,7 +36,8 @@ from django.utils import timezone
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from reviews.media import clip_proxy_path, clip_thumbnail_path, media_path
-from reviews.models import Clip, ContinuityFinding, FixRequest, Job, JobState, Production, Proposal, ProxyState, Role, Shot
+from reviews.models import (Clip, ContinuityFinding, FixRequest, Job, JobState, LearnedModel, Production, Proposal,
+                            ProxyState, Role, Shot)
 from reviews.routing import websocket_urlpatterns
 
 from .helpers import websocket, without_csrf_token
@@ -107,6 +108,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         CODE | {"pk": "finding"}, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/jobs/": Endpoint(CODE),
     "api/productions/<slug:code>/look-models/": Endpoint(CODE, {"post": authz.TRAIN_LOOK}),
+    "api/productions/<slug:code>/learned-models/": Endpoint(CODE, {"post": authz.TRAIN_MODEL}),
+    "api/productions/<slug:code>/learned-models/<int:pk>/": Endpoint(CODE | {"pk": "learned_model"}),
+    "api/productions/<slug:code>/learned-models/<int:pk>/cancel/": Endpoint(CODE | {"pk": "learned_model"},
+                                                                          {"post": authz.TRAIN_MODEL}),
     "api/productions/<slug:code>/jobs/<int:pk>/": Endpoint(CODE | {"pk": "job"}),
     # The job has succeeded: 409 once past authorisation.
     "api/productions/<slug:code>/jobs/<int:pk>/cancel/": Endpoint(CODE | {"pk": "job"}, {"post": authz.RUN_JOB}),
@@ -311,7 +316,10 @@ def objects_of(proposal) -> dict:
     return playlist_objects(proposal) | {
         "production": proposal.production.code, "clip": fix_request.shot.clip_id, "shot": fix_request.shot_id,
         "fix_request": fix_request.pk, "job": proposal.job_id, "proposal": proposal.pk, "side": "after",
-        "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b"}
+        "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b",
+        "learned_model": LearnedModel.objects.get_or_create(
+            production=proposal.production, kind="inpaint", version=1,
+            defaults={"name": "dailies", "state": JobState.SUCCEEDED})[0].pk}
 
 
 def finding_of(proposal) -> ContinuityFinding:

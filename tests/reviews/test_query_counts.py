@@ -38,6 +38,7 @@ API = [
     ("supervisor", "/api/productions/TEST/jobs/"),
     ("supervisor", "/api/productions/TEST/continuity-findings/"),
     ("supervisor", "/api/productions/TEST/look-models/"),
+    ("supervisor", "/api/productions/TEST/learned-models/"),
     ("producer", "/api/productions/TEST/deliveries/"),
 ]
 

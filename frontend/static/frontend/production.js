@@ -34,6 +34,15 @@ listen(code, {
     const tr = row(data.fix_request);
     if (tr) tr.querySelector(".job").textContent = jobText(data);
   },
+  // A training's progress, then its version and held-out figures (reloaded with the page).
+  learned_model(data) {
+    const tr = document.querySelector(`tr[data-learned-model="${data.id}"]`);
+    if (!tr) return;
+    tr.cells[0].textContent = data.label;
+    tr.querySelector(".training").textContent =
+      `${data.state_label} ${data.steps_done}/${data.steps_total} steps${data.error ? `: ${data.error}` : ""}`;
+    if (data.state !== "queued" && data.state !== "running") tr.querySelector("button[data-cancel-training]")?.remove();
+  },
   proposal(data) {
     const tr = row(data.fix_request);
     if (!tr) return;
