@@ -20,7 +20,7 @@ from reviews.media import (SIDES, clip_proxy_path, clip_thumbnail_path, encode_r
 from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, JobState, Playlist, Production,
                             Proposal, ProxyState, Role)
 from reviews.reports import Report
-from reviews.consumers import serve_frame
+from reviews.consumers import offered_views, serve_frame, view_folder
 from reviews.watermark import for_reader
 from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.annotations import person_name
@@ -227,19 +227,26 @@ def _proposal_frame(request, proposal_id: int, frame: int) -> Proposal:
 @login_required
 def proposal_review_frame(request, proposal_id, side, frame):
     """One review JPEG (``side``: before | after) of a proposal's frame ``frame`` (clip frame
-    number), for members of its production only, watermarked with the reader's name and the
-    time when the production watermarks review frames; each read is audited."""
+    number) in the review view ``?view=<name>`` (default the first of ``LOUPE_REVIEW_VIEWS``; a
+    name not offered is a 400 naming those that are), for members of its production only,
+    watermarked with the reader's name and the time when the production watermarks review
+    frames; each read is audited."""
     if side not in SIDES:
         raise Http404("The side is before or after.")
+    names = [view["name"] for view in offered_views()]
+    view = request.GET.get("view", names[0])
+    if view not in names:
+        return HttpResponse(f"view is one of {', '.join(names)}", status=400, content_type="text/plain")
     proposal = _proposal_frame(request, proposal_id, frame)
-    path = review_frame_path(proposal.media_dir, side, frame)
+    folder = view_folder(proposal, view)
+    path = review_frame_path(proposal.media_dir, side, frame, folder)
     reader = person_name(request.user) if proposal.production.review_watermark else None
     mark = _frame_view_mark(request, proposal.production, proposal=proposal)
     if reader is None and mark is None:
         return _serve(request, production=proposal.production, target=proposal, path=path, content_type="image/jpeg")
     # Watermarked like the review room's frames: through the one function review frames leave by.
     try:
-        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reader, mark=mark)
+        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reader, mark=mark, folder=folder)
     except OSError:
         raise Http404("This media file does not exist (yet).") from None
     media_view_record(production=proposal.production, actor=request.user, target=proposal,

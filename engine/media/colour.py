@@ -148,20 +148,54 @@ def colorspace_transform(source: str, target: str, config_source: str | None = N
 def display_transform(source: str, display: str = MEASUREMENT_DISPLAY, view: str | None = None,
                       config_source: str | None = None) -> Transform:
     """From colour space ``source`` to what ``display`` shows through ``view`` (display code
-    values 0..1). ``view`` None: :data:`VIDEO_VIEW` for display-referred video encodings,
-    :data:`SCENE_VIEW` otherwise.
+    values 0..1). ``view`` None: the config's default view for ``source`` (:func:`resolve_view`).
 
     Raises:
         ParameterError: an unknown colour space, display or view.
     """
     config = load_config(config_source)
     source = resolve_colorspace(source, config)
-    if view is None:
-        view = VIDEO_VIEW if is_display_video(source, config) else SCENE_VIEW
-    if display not in config.getDisplays() or view not in config.getViews(display):
-        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} with view {view!r}")
+    view = resolve_view(source, display, view, config_source)
     transform = ocio.DisplayViewTransform(src=source, display=display, view=view)
     return Transform(config.getProcessor(transform))
+
+
+def resolve_view(source: str, display: str, view: str | None = None, config_source: str | None = None) -> str:
+    """The view of ``display`` a frame in colour space ``source`` is shown through: ``view`` when
+    given, else the config's default view for that display and colour space (OCIO viewing rules:
+    in the studio config the ACES 2.0 SDR view of the display for scene-referred spaces, ``Video
+    (colorimetric)`` for display-referred video), else :data:`VIDEO_VIEW` / :data:`SCENE_VIEW`
+    for a config without viewing rules.
+
+    Raises:
+        ParameterError: an unknown colour space, or the config has no such display and view.
+    """
+    config = load_config(config_source)
+    source = resolve_colorspace(source, config)
+    if display not in config.getDisplays():
+        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} "
+                             f"(it has {', '.join(config.getDisplays())})")
+    if view is None:
+        view = config.getDefaultView(display, source) or (
+            VIDEO_VIEW if is_display_video(source, config) else SCENE_VIEW)
+    if view not in config.getViews(display):
+        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} with view {view!r}")
+    return view
+
+
+def measurement_view(colorspace: str, deep: bool) -> tuple[str, str]:
+    """The display and view the fixes' ΔE2000 (and CIELAB figures) are taken in, for a shot in
+    ``colorspace``: frames of deeper-than-8-bit sources go through :func:`display_transform` to
+    :data:`MEASUREMENT_DISPLAY` (its default view for the space); 8-bit frames are measured on
+    their code values read as sRGB display codes, which is that display's ``Raw`` view.
+    CIELAB is computed from sRGB display codes (IEC 61966-2-1), hence the one display.
+
+    Raises:
+        ParameterError: an unknown colour space.
+    """
+    if not deep:
+        return MEASUREMENT_DISPLAY, "Raw"
+    return MEASUREMENT_DISPLAY, resolve_view(colorspace, MEASUREMENT_DISPLAY)
 
 
 def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT_DISPLAY,

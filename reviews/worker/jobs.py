@@ -42,6 +42,7 @@ from reviews.services.looks import look_model_file
 from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
+from .review_views import ReviewViews
 
 logger = logging.getLogger(__name__)
 
@@ -102,22 +103,35 @@ def _job_end(job: Job, state: str, error: str = "") -> None:
 
 
 class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (PNG) and both review frames (JPEG).
+    """The engine's sink: writes the rendered frame (PNG) and the review frames (JPEG) of both
+    sides in each review view.
 
     Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
-    come as float32 at source precision (issue #21): the rendered frame is stored as a 16-bit
-    PNG and the review frames through the display transform of the clip's colour space
-    (``colorspace``, set once the shot is opened).
+    come as float32 at source precision (issue #21) and are stored as 16-bit PNGs. The review
+    frames of both go through each view's display transform (``ReviewViews``, in the clip's
+    colour space, set by ``open_views`` once the shot is opened; Rec.709 until then).
     """
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.colorspace = colour.REC709
+        self.views: ReviewViews | None = None
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         self.first: int | None = None  # the frames rendered: [first, last]
         self.last: int | None = None
-        for sub in ("frames", "review/before", "review/after"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / "frames").mkdir(parents=True, exist_ok=True)
+
+    def open_views(self, colorspace: str) -> None:
+        """Render review frames through ``LOUPE_REVIEW_VIEWS`` for frames in ``colorspace``.
+        Raises ``ParameterError`` when the config lacks a display or view."""
+        self.views = ReviewViews(colorspace)
+        self.views.write_manifest(self.folder)
+
+    def review_pictures(self, before: np.ndarray, after: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(before, after) as each review view shows them (uint8 [h, w, 3] display codes, in the
+        order of ``views.entries``): what the review JPEGs are encoded from."""
+        if self.views is None:
+            self.open_views(colour.REC709)
+        return list(zip(self.views.pictures(before), self.views.pictures(after)))
 
     def matte(self, frame: int, alpha: np.ndarray) -> None:
         """Store a frame's matte (uint8 [H, W], 255 = foreground) as ``matte/NNNNNN.png``."""
@@ -134,18 +148,17 @@ class _ProposalWriter:
             raise OSError(f"could not write the {name} of frame {frame} to {self.folder}")
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
-        if after.dtype != np.uint8:  # a deeper source, at its precision
-            rendered = quantise(after, np.uint16)
-            before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
-        else:
-            rendered = after
+        rendered = quantise(after, np.uint16) if after.dtype != np.uint8 else after  # a deeper source, at its precision
         bgr = cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR)
         if not cv2.imwrite(str(self.folder / "frames" / frame_name(frame, "png")), bgr,
                            [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f"could not write frame {frame} to {self.folder}")
-        (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
-        (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
-        self.latest = (frame, after)
+        pictures = self.review_pictures(before, after)
+        for entry, (before_codes, after_codes) in zip(self.views.entries, pictures):
+            folder = self.folder / entry["folder"]
+            (folder / "before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before_codes))
+            (folder / "after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after_codes))
+        self.latest = (frame, pictures[0][1])
         self.first = frame if self.first is None else min(self.first, frame)
         self.last = frame if self.last is None else max(self.last, frame)
 
@@ -187,6 +200,23 @@ class _JobMonitor:
         return self.cancelled
 
 
+#: The measurement under which a proposal names the OCIO display and view its colour figures
+#: (CIELAB means, ΔE2000, flicker in L*) were taken in: ``{"display", "view"}``.
+MEASUREMENT_VIEW_KEY = "colour_measured_in"
+
+
+def with_measurement_view(measurements: dict, shot: FrameSource) -> dict:
+    """``measurements`` with ``MEASUREMENT_VIEW_KEY`` naming the display and view the engine
+    took its colour figures in (``engine.media.colour.measurement_view`` of the shot's colour
+    space and depth), when it reported any; unchanged otherwise."""
+    colour_figures = any("delta_e" in key or "flicker" in key or key.startswith(("mean_l_", "mean_a_", "mean_b_"))
+                         for key in measurements)
+    if not colour_figures:
+        return measurements
+    display, view = colour.measurement_view(shot.colorspace, deep=not shot.encoding.is_8bit)
+    return {**measurements, MEASUREMENT_VIEW_KEY: {"display": display, "view": view}}
+
+
 def _clip_source(clip, first: int, stop: int) -> FrameSource:
     """Frames [first, stop) of a clip, read in the clip's input colour space (blank: from the file)."""
     return FrameSource(Path(clip.source_path), first, stop, input_colorspace=clip.input_colorspace or None)
@@ -216,7 +246,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     params = spec.params_type.from_dict(fix_request.parameters)
     try:
         shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
-        writer.colorspace = shot.colorspace
+        writer.open_views(shot.colorspace)
         run = RUNS[fix_request.kind]
         result = run.run(FixInputs(
             shot=shot,
@@ -240,6 +270,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
             for name, data in run.extra_files(result).items():
                 (staging / name).write_bytes(data)
+            metrics = with_measurement_view(result.measurements, shot)
     except Cancelled:
         shutil.rmtree(staging, ignore_errors=True)
         _job_end(job, JobState.CANCELLED)
@@ -286,12 +317,12 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             frame_out=writer.last + 1,
             media_dir=final_dir,
             region_fraction=float(result.region.mean()),
-            metrics=result.measurements,
+            metrics=metrics,
             parameters=fix_request.parameters,
             method=spec.method_for(fix_request.parameters),
         )
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
-                     payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
+                     payload={"job": job.pk, "version": proposal.version_label, "metrics": metrics})
         proposal_supersede_older(proposal=proposal)
         if not fix_request.likeness_screening and states.screening_may_raise(fix_request.kind):
             _enqueue_likeness_screening(fix_request)
