@@ -13,7 +13,11 @@ between colour spaces and to a display.
   scene-linear ACEScg (the ``scene_linear`` role).
 - Measurements that stand for what a viewer sees (ΔE2000) are taken after the display
   transform (:func:`display_transform`): display ``sRGB - Display`` with the ACES 2.0 SDR view
-  for scene-referred spaces, the colorimetric video view for display-referred video encodings.
+  for scene-referred spaces, the colorimetric video view for display-referred video encodings
+  (:func:`measurement_view` names it).
+- Review pictures: any display of the config through its default view for the frame's colour
+  space (:func:`resolve_view`, the config's viewing rules) or a view named; the portal renders
+  each of a short list (``LOUPE_REVIEW_VIEWS``) on the worker.
 
 Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a copy is made).
 """
@@ -201,7 +205,8 @@ def measurement_view(colorspace: str, deep: bool) -> tuple[str, str]:
 def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT_DISPLAY,
                   view: str | None = None) -> np.ndarray:
     """uint8 [H, W, 3] display codes of a float32 [H, W, 3] frame in ``colorspace``, through
-    :func:`display_transform` — what a review picture of a deep source shows.
+    :func:`display_transform` — what a review picture shows on that display (a review proxy, the
+    reference shot's frames in the review room).
 
     Raises:
         ParameterError: an unknown colour space, display or view.
