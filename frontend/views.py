@@ -79,12 +79,12 @@ JOBS_PER_PAGE = 100
 REPORT_ROWS_PER_PAGE = 100
 
 
-def _colorspace_names() -> list[str]:
-    """The input colour spaces a supervisor is offered (``engine.media.colour``: OpenColorIO,
-    loaded on the first supervisor's production page, as ingest loads it)."""
-    from engine.media import colour
+def _colorspace_names(production) -> list[str]:
+    """The input colour spaces a supervisor is offered: those of the production's OCIO config
+    (OpenColorIO, loaded on the first supervisor's production page, as ingest loads it)."""
+    from reviews.services.ocio_configs import colorspace_names_of
 
-    return colour.colorspace_names()
+    return colorspace_names_of(production)
 
 
 @login_required
@@ -117,7 +117,7 @@ def production_detail(request, code):
         "kinds": FixKind.choices,
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
         "may_ingest": may_ingest,
-        "colorspaces": _colorspace_names() if may_ingest else (),
+        "colorspaces": _colorspace_names(production) if may_ingest else (),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),

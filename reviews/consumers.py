@@ -28,6 +28,7 @@ from reviews.services.annotations import annotation_create, annotation_payload, 
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
 from reviews.services.notifications import user_group
+from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
@@ -137,14 +138,15 @@ def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str 
     shot_clip = proposal.fix_request.shot.clip
     number = reference_frame_number(proposal, frame)
     try:
-        source = FrameSource(reference.clip.source_path, number, number + 1,
-                             input_colorspace=reference.clip.input_colorspace or None)
+        source = FrameSource(reference.clip.source_path, number, number + 1)
         [(_, picture)] = list(source.frames(as_float=True))
     except FrameSourceError as error:
         raise OSError(str(error)) from error
     if picture.shape[:2] != (shot_clip.height, shot_clip.width):
         picture = cv2.resize(picture, (shot_clip.width, shot_clip.height), interpolation=cv2.INTER_AREA)
-    codes = colour.display_codes(picture, source.colorspace, view["display"], view.get("view"))
+    # In the production's config, named here: this process serves rooms of many productions.
+    codes = colour.display_codes(picture, reference.clip.input_colorspace or source.colorspace, view["display"],
+                                 view.get("view"), config_source=production_ocio_config(proposal.production))
     return for_reader(encode_review_jpeg(codes), watermark_for, mark)
 
 

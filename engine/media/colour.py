@@ -24,6 +24,7 @@ Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -52,17 +53,45 @@ VIDEO_VIEW = "Video (colorimetric)"
 _TRANSFER_SPACES = {"iec61966-2-1": "sRGB Encoded Rec.709 (sRGB)", "linear": "Linear Rec.709 (sRGB)"}
 
 
-@functools.lru_cache(maxsize=8)
+#: The config of this process's current work when none is named (``use_config``): a worker runs
+#: one job at a time, in the config of the job's production.
+_current_source: str | None = None
+
+
+@contextlib.contextmanager
+def use_config(source: str | os.PathLike | None):
+    """Within the block, functions given no config use the one at ``source`` (None: the
+    default). Process-wide, for a process doing one piece of work at a time (a worker's job);
+    code serving many productions at once passes ``config_source`` instead."""
+    global _current_source
+    previous, _current_source = _current_source, (str(source) if source else None)
+    try:
+        yield
+    finally:
+        _current_source = previous
+
+
+def chosen_config(source: str | os.PathLike | None = None) -> str:
+    """The config meant: ``source``, else the one ``use_config`` set, else :data:`DEFAULT_CONFIG`."""
+    return str(source or _current_source or DEFAULT_CONFIG)
+
+
 def load_config(source: str | os.PathLike | None = None) -> ocio.Config:
-    """The OCIO config at ``source`` (a file or an ``ocio://`` URI); :data:`DEFAULT_CONFIG` when None.
+    """The OCIO config at ``source`` (a file or an ``ocio://`` URI); when None, the one
+    :func:`use_config` set, else :data:`DEFAULT_CONFIG`.
 
     Raises:
         ParameterError: the config cannot be read (the message gives OCIO's reason).
     """
+    return _load_config(chosen_config(source))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_config(source: str) -> ocio.Config:
     try:
-        return ocio.Config.CreateFromFile(str(source or DEFAULT_CONFIG))
+        return ocio.Config.CreateFromFile(source)
     except ocio.Exception as exc:
-        raise ParameterError(f"OCIO config {source or DEFAULT_CONFIG} cannot be read: {exc}") from exc
+        raise ParameterError(f"OCIO config {source} cannot be read: {exc}") from exc
 
 
 def colorspace_names(config: ocio.Config | None = None) -> list[str]:
@@ -135,20 +164,23 @@ class Transform:
         return out
 
 
-@functools.lru_cache(maxsize=64)
 def colorspace_transform(source: str, target: str, config_source: str | None = None) -> Transform:
     """The transform from colour space ``source`` to ``target`` (names resolved as
-    :func:`resolve_colorspace`).
+    :func:`resolve_colorspace`) in the config at ``config_source`` (default: :func:`load_config`'s).
 
     Raises:
         ParameterError: an unknown colour space.
     """
+    return _colorspace_transform(source, target, chosen_config(config_source))
+
+
+@functools.lru_cache(maxsize=64)
+def _colorspace_transform(source: str, target: str, config_source: str) -> Transform:
     config = load_config(config_source)
     source, target = resolve_colorspace(source, config), resolve_colorspace(target, config)
     return Transform(config.getProcessor(source, target))
 
 
-@functools.lru_cache(maxsize=64)
 def display_transform(source: str, display: str = MEASUREMENT_DISPLAY, view: str | None = None,
                       config_source: str | None = None) -> Transform:
     """From colour space ``source`` to what ``display`` shows through ``view`` (display code
@@ -157,6 +189,11 @@ def display_transform(source: str, display: str = MEASUREMENT_DISPLAY, view: str
     Raises:
         ParameterError: an unknown colour space, display or view.
     """
+    return _display_transform(source, display, view, chosen_config(config_source))
+
+
+@functools.lru_cache(maxsize=64)
+def _display_transform(source: str, display: str, view: str | None, config_source: str) -> Transform:
     config = load_config(config_source)
     source = resolve_colorspace(source, config)
     view = resolve_view(source, display, view, config_source)
@@ -203,7 +240,7 @@ def measurement_view(colorspace: str, deep: bool) -> tuple[str, str]:
 
 
 def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT_DISPLAY,
-                  view: str | None = None) -> np.ndarray:
+                  view: str | None = None, config_source: str | None = None) -> np.ndarray:
     """uint8 [H, W, 3] display codes of a float32 [H, W, 3] frame in ``colorspace``, through
     :func:`display_transform` — what a review picture shows on that display (a review proxy, the
     reference shot's frames in the review room).
@@ -211,4 +248,4 @@ def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT
     Raises:
         ParameterError: an unknown colour space, display or view.
     """
-    return quantise(display_transform(colorspace, display, view)(frame), np.uint8)
+    return quantise(display_transform(colorspace, display, view, config_source)(frame), np.uint8)

@@ -39,6 +39,7 @@ from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job,
 from reviews.services.audit import audit_record
 from reviews.services.jobs import job_broadcast as _broadcast
 from reviews.services.looks import look_model_file
+from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
@@ -244,52 +245,54 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     monitor = _JobMonitor(job, writer)
     reference = fix_request.reference_shot
     params = spec.params_type.from_dict(fix_request.parameters)
-    try:
-        shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
-        writer.open_views(shot.colorspace)
-        run = RUNS[fix_request.kind]
-        result = run.run(FixInputs(
-            shot=shot,
-            reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
-            params=params,
-            look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
-            sink=writer,
-            progress=monitor.progress,
-            should_cancel=monitor.should_cancel,
-            mask=fix_request.mask,
-            clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
-            matte_sink=writer.matte,
-            mask_sink=writer.mask,
-        ))
-        if spec.reports_findings:
-            document = continuity.write_findings(result, staging / "findings.json")
-        else:
-            if writer.first is None:
-                raise EngineError("The fix produced no frames.")
-            cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
-            (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
-            for name, data in run.extra_files(result).items():
-                (staging / name).write_bytes(data)
-            metrics = with_measurement_view(result.measurements, shot)
-    except Cancelled:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.CANCELLED)
-        return None
-    except EngineError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, str(error))
-        logger.warning("job %s failed: %s", job.pk, error)
-        return None
-    except (OperationalError, InterfaceError):
-        # Transient database trouble: the task retries, and takes the job over once its lease
-        # has run out.
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    except Exception as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                       f"Retry the job; if it fails again, report job {job.pk}.")
-        raise
+    # Colour spaces, working spaces, review views and measurements in the production's OCIO config.
+    with colour.use_config(production_ocio_config(job.production)):
+        try:
+            shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
+            writer.open_views(shot.colorspace)
+            run = RUNS[fix_request.kind]
+            result = run.run(FixInputs(
+                shot=shot,
+                reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
+                params=params,
+                look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
+                sink=writer,
+                progress=monitor.progress,
+                should_cancel=monitor.should_cancel,
+                mask=fix_request.mask,
+                clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
+                matte_sink=writer.matte,
+                mask_sink=writer.mask,
+            ))
+            if spec.reports_findings:
+                document = continuity.write_findings(result, staging / "findings.json")
+            else:
+                if writer.first is None:
+                    raise EngineError("The fix produced no frames.")
+                cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+                (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
+                for name, data in run.extra_files(result).items():
+                    (staging / name).write_bytes(data)
+                metrics = with_measurement_view(result.measurements, shot)
+        except Cancelled:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.CANCELLED)
+            return None
+        except EngineError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.FAILED, str(error))
+            logger.warning("job %s failed: %s", job.pk, error)
+            return None
+        except (OperationalError, InterfaceError):
+            # Transient database trouble: the task retries, and takes the job over once its lease
+            # has run out.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        except Exception as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                           f"Retry the job; if it fails again, report job {job.pk}.")
+            raise
 
     with transaction.atomic():
         FixRequest.objects.select_for_update().filter(pk=fix_request.pk).first()
