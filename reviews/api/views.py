@@ -121,8 +121,8 @@ class ClipDetail(ProductionScoped, APIView):
 
     @extend_schema(request=serializers.ClipColorspaceSerializer, responses={200: serializers.ClipSerializer})
     def patch(self, request, code, pk):
-        """Change the clip's input colour space (an OCIO name or alias of the ACES studio config,
-        or ``Rec.709``). Its review proxy is made again, and every fix request that has run on it
+        """Change the clip's input colour space (an OCIO name or alias of the production's config
+        — by default the ACES studio config — or ``Rec.709``). Its review proxy is made again, and every fix request that has run on it
         gets a new job, so a new version to review; the response's clip says the new space."""
         clip = get_object_or_404(selectors.clips_of(self.production), pk=pk)
         data = serializers.ClipColorspaceSerializer(data=request.data)
