@@ -20,7 +20,7 @@ from reviews.media import (RENDERED_FRAME_TYPES, SIDES, clip_proxy_path, clip_th
 from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, JobState, Playlist, Production,
                             Proposal, ProxyState, Role)
 from reviews.reports import Report
-from reviews.consumers import serve_frame
+from reviews.consumers import offered_views, serve_frame, view_folder
 from reviews.watermark import for_reader
 from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.annotations import person_name
@@ -79,12 +79,12 @@ JOBS_PER_PAGE = 100
 REPORT_ROWS_PER_PAGE = 100
 
 
-def _colorspace_names() -> list[str]:
-    """The input colour spaces a supervisor is offered (``engine.media.colour``: OpenColorIO,
-    loaded on the first supervisor's production page, as ingest loads it)."""
-    from engine.media import colour
+def _colorspace_names(production) -> list[str]:
+    """The input colour spaces a supervisor is offered: those of the production's OCIO config
+    (OpenColorIO, loaded on the first supervisor's production page, as ingest loads it)."""
+    from reviews.services.ocio_configs import colorspace_names_of
 
-    return colour.colorspace_names()
+    return colorspace_names_of(production)
 
 
 #: The production page shows this many of its newest learned models and trainings (the API lists all).
@@ -122,7 +122,7 @@ def production_detail(request, code):
         "kinds": FixKind.choices,
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
         "may_ingest": may_ingest,
-        "colorspaces": _colorspace_names() if may_ingest else (),
+        "colorspaces": _colorspace_names(production) if may_ingest else (),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),
@@ -235,19 +235,26 @@ def _proposal_frame(request, proposal_id: int, frame: int) -> Proposal:
 @login_required
 def proposal_review_frame(request, proposal_id, side, frame):
     """One review JPEG (``side``: before | after) of a proposal's frame ``frame`` (clip frame
-    number), for members of its production only, watermarked with the reader's name and the
-    time when the production watermarks review frames; each read is audited."""
+    number) in the review view ``?view=<name>`` (default the first of ``LOUPE_REVIEW_VIEWS``; a
+    name not offered is a 400 naming those that are), for members of its production only,
+    watermarked with the reader's name and the time when the production watermarks review
+    frames; each read is audited."""
     if side not in SIDES:
         raise Http404("The side is before or after.")
+    names = [view["name"] for view in offered_views()]
+    view = request.GET.get("view", names[0])
+    if view not in names:
+        return HttpResponse(f"view is one of {', '.join(names)}", status=400, content_type="text/plain")
     proposal = _proposal_frame(request, proposal_id, frame)
-    path = review_frame_path(proposal.media_dir, side, frame)
+    folder = view_folder(proposal, view)
+    path = review_frame_path(proposal.media_dir, side, frame, folder)
     reader = person_name(request.user) if proposal.production.review_watermark else None
     mark = _frame_view_mark(request, proposal.production, proposal=proposal)
     if reader is None and mark is None:
         return _serve(request, production=proposal.production, target=proposal, path=path, content_type="image/jpeg")
     # Watermarked like the review room's frames: through the one function review frames leave by.
     try:
-        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reader, mark=mark)
+        image = serve_frame(proposal=proposal, side=side, frame=frame, watermark_for=reader, mark=mark, folder=folder)
     except OSError:
         raise Http404("This media file does not exist (yet).") from None
     media_view_record(production=proposal.production, actor=request.user, target=proposal,

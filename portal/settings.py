@@ -182,6 +182,21 @@ LOUPE_MEDIA_ACCEL_PREFIX = env.str("LOUPE_MEDIA_ACCEL_PREFIX", default="/protect
 # Review frames are JPEGs no wider than this (pixels), for streaming to browsers.
 LOUPE_REVIEW_WIDTH = env.int("LOUPE_REVIEW_WIDTH", default=960)
 LOUPE_REVIEW_JPEG_QUALITY = env.int("LOUPE_REVIEW_JPEG_QUALITY", default=90)
+# The OCIO displays and views the worker renders review frames through (a short list: each costs
+# one display transform and one JPEG per side per frame); reviewers pick one in the room, the
+# first is a new room's (docs/adr/0016-review-display-and-view.md). JSON: [{"name", "display",
+# "view"?}], names as the production's OCIO config spells them; no "view": the config's default
+# view of the display for the clip's colour space (its viewing rules).
+LOUPE_REVIEW_VIEWS = env.json("LOUPE_REVIEW_VIEWS", default=[
+    {"name": "Rec.709", "display": "Rec.1886 Rec.709 - Display"},
+    {"name": "sRGB", "display": "sRGB - Display"},
+    {"name": "Display P3", "display": "Display P3 - Display"},
+])
+if (not isinstance(LOUPE_REVIEW_VIEWS, list) or not LOUPE_REVIEW_VIEWS
+        or not all(isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("display"), str)
+                   for v in LOUPE_REVIEW_VIEWS)
+        or len({v["name"] for v in LOUPE_REVIEW_VIEWS}) != len(LOUPE_REVIEW_VIEWS)):
+    raise ImproperlyConfigured('LOUPE_REVIEW_VIEWS is a JSON list of {"name", "display", "view"?} with distinct names')
 # The invisible forensic watermark (engine.ops.watermark) in every review frame sent, carrying the
 # viewing session's payload (reviews.models.ForensicMark; `manage.py watermark_identify IMAGE`).
 LOUPE_FORENSIC_WATERMARK = env.bool("LOUPE_FORENSIC_WATERMARK", default=True)

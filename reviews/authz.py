@@ -25,6 +25,7 @@ DELIVER = "deliver"
 READ_DELIVERIES = "read_deliveries"
 MANAGE_PLAYLIST = "manage_playlist"
 SHARE_WITH_GUEST = "share_with_guest"
+SET_OCIO_CONFIG = "set_ocio_config"
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
     APPROVE_PROPOSAL: frozenset({Role.DIRECTOR}),
@@ -54,6 +55,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     MANAGE_PLAYLIST: frozenset({Role.SUPERVISOR}),
     # Who answers for where footage goes (as for the watermark): share links for outside reviewers.
     SHARE_WITH_GUEST: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
+    # The colour pipeline of the whole production: the post supervisor, and the producer.
+    SET_OCIO_CONFIG: frozenset({Role.SUPERVISOR, Role.PRODUCER}),
 }
 
 ACTION_DESCRIPTIONS = {
@@ -72,6 +75,7 @@ ACTION_DESCRIPTIONS = {
     ANNOTATE_FRAME: "draw on frames in the review room",
     WRITE_REVIEW_NOTE: "write notes in the review room",
     SET_REVIEW_WATERMARK: "turn the review watermark on or off",
+    SET_OCIO_CONFIG: "set the production's OCIO config",
     DELIVER: "deliver approved versions to editorial",
     READ_DELIVERIES: "see the production's deliveries",
     MANAGE_PLAYLIST: "build and change dailies playlists",

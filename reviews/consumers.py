@@ -20,7 +20,7 @@ from django.db import transaction
 
 from reviews import authz, events, live, measurements, selectors
 from reviews.errors import ServiceError
-from reviews.media import SIDES, region_outline, review_frame_path
+from reviews.media import REVIEW_FOLDER, SIDES, region_outline, review_frame_path, review_views
 from reviews.models import ForensicMark, PlaylistItem, Production, Proposal, ReviewNote
 from reviews.room import PRESENCE_ANNOUNCE_S, PRESENCE_RENEW_S, room_store
 from reviews.services.access import access_denied_record
@@ -28,6 +28,7 @@ from reviews.services.annotations import annotation_create, annotation_payload, 
 from reviews.services.audit import audit_record
 from reviews.services.forensic import forensic_mark_issue
 from reviews.services.notifications import user_group
+from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
@@ -65,16 +66,42 @@ WATERMARK_RECHECK_S = 2.0
 
 
 def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str | None,
-                mark: int | None = None) -> bytes:
-    """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` as it leaves the
-    server: with ``watermark_for`` (the reader's name) burnt in with the time — the caller
+                mark: int | None = None, folder: str = REVIEW_FOLDER) -> bytes:
+    """The review JPEG of ``side`` (before/after) of ``frame`` of ``proposal`` in the review view
+    whose frames are in ``folder`` (``view_folder``; default the proposal's first view) as it
+    leaves the server: with ``watermark_for`` (the reader's name) burnt in with the time — the caller
     passes the name when the production watermarks review frames
     (``Production.review_watermark``) — and the forensic watermark carrying ``mark``, the
     viewing session's payload (``ForensicMark``); as stored when both are None. The one place a
     review frame leaves the server.
 
     Raises ``OSError`` if the frame is missing on disk."""
-    return for_reader(review_frame_path(proposal.media_dir, side, frame).read_bytes(), watermark_for, mark)
+    return for_reader(review_frame_path(proposal.media_dir, side, frame, folder).read_bytes(), watermark_for, mark)
+
+
+def offered_views() -> list[dict]:
+    """The review views a room offers (``LOUPE_REVIEW_VIEWS``): ``[{"name", "display", "view"}]``,
+    ``view`` null for the display's default view of each clip's colour space. The first is a new
+    room's."""
+    return [{"name": v["name"], "display": v["display"], "view": v.get("view")} for v in settings.LOUPE_REVIEW_VIEWS]
+
+
+def view_named(name) -> dict:
+    """The offered view called ``name``; ``BadRequest`` naming the views offered otherwise."""
+    for view in offered_views():
+        if view["name"] == name:
+            return view
+    raise BadRequest(f"view is one of {', '.join(v['name'] for v in offered_views())}")
+
+
+def view_folder(proposal: Proposal, name: str) -> str:
+    """The folder of ``proposal``'s review frames in the view called ``name``; its first view's
+    (``review``) when it has no frames in that view (made before review views, or before
+    ``LOUPE_REVIEW_VIEWS`` named it) — the frame's header then names the view it was rendered in."""
+    for entry in review_views(proposal.media_dir):
+        if entry["name"] == name:
+            return entry["folder"]
+    return REVIEW_FOLDER
 
 
 #: The A side a room can show besides the original and another version: the fix request's
@@ -91,26 +118,36 @@ def reference_frame_number(proposal: Proposal, frame: int) -> int:
 
 
 def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str | None,
-                          mark: int | None = None) -> bytes:
+                          mark: int | None = None, view: dict | None = None) -> bytes:
     """The review JPEG of the reference shot's frame beside ``frame`` of ``proposal``
-    (``reference_frame_number``), decoded from its original and scaled to the size of the
-    proposal's own review frames (its shot's clip's size, then ``encode_review_jpeg``), marked
-    as ``serve_frame`` marks. Raises ``OSError`` (``FrameSourceError``) if the original cannot be read."""
+    (``reference_frame_number``), decoded from its original in its clip's input colour space,
+    scaled to the size of the proposal's own review frames (its shot's clip's size), put through
+    the display and view of ``view`` (an ``offered_views`` entry; default the first) as the
+    worker renders review frames, encoded (``encode_review_jpeg``) and marked as ``serve_frame``
+    marks. OpenColorIO is imported on first use, as the decode is. Raises ``OSError``
+    (``FrameSourceError``) if the original cannot be read."""
     import cv2
 
     from engine.errors import FrameSourceError
-    from engine.media.decode import read_frame
+    from engine.media import colour
+    from engine.media.decode import FrameSource
     from reviews.media import encode_review_jpeg
 
+    view = view or offered_views()[0]
     reference = proposal.fix_request.reference_shot
     shot_clip = proposal.fix_request.shot.clip
+    number = reference_frame_number(proposal, frame)
     try:
-        picture = read_frame(reference.clip.source_path, reference_frame_number(proposal, frame))
+        source = FrameSource(reference.clip.source_path, number, number + 1)
+        [(_, picture)] = list(source.frames(as_float=True))
     except FrameSourceError as error:
         raise OSError(str(error)) from error
     if picture.shape[:2] != (shot_clip.height, shot_clip.width):
         picture = cv2.resize(picture, (shot_clip.width, shot_clip.height), interpolation=cv2.INTER_AREA)
-    return for_reader(encode_review_jpeg(picture), watermark_for, mark)
+    # In the production's config, named here: this process serves rooms of many productions.
+    codes = colour.display_codes(picture, reference.clip.input_colorspace or source.colorspace, view["display"],
+                                 view.get("view"), config_source=production_ocio_config(proposal.production))
+    return for_reader(encode_review_jpeg(codes), watermark_for, mark)
 
 
 @database_sync_to_async
@@ -139,6 +176,7 @@ def version_payload(proposal: Proposal) -> dict:
         "metrics": proposal.metrics,
         "measurements": measurements.describe(proposal.metrics),
         "method": proposal.method,
+        "views": [entry["name"] for entry in review_views(proposal.media_dir)],
     }
 
 
@@ -275,6 +313,8 @@ class ReviewConsumer(LiveConsumer):
         self.bucket = message_bucket_for(user.pk)  # this person's messages per second here (reviews.throttling)
         self.dropping = False  # messages are being dropped by the bucket (told once per run of drops)
         self.frame_queue: deque = deque()
+        self.view_folders: dict[tuple[int, str], str] = {}  # (version, view name) → folder of its frames
+        self.views_of: dict[int, list[str]] = {}  # version → the names of the views it was rendered in
         self.frame_ready = asyncio.Event()
         self.frame_server = asyncio.create_task(self._serve_frames())
         await self.accept()
@@ -289,7 +329,7 @@ class ReviewConsumer(LiveConsumer):
         state = await self.store.initialise({"presenter": None, "presenter_name": "", "proposal": self.proposal.pk,
                                              "versus": None, "frame": self.proposal.frame_in, "mode": "wipe",
                                              "orientation": "vertical", "wipe": 0.5, "ab": "b",
-                                             "playing": False})
+                                             "playing": False, "view": offered_views()[0]["name"]})
         present = await self.store.present()
         if not any(person["user"] == state.get("presenter") for person in present):
             # Nobody presents (a new room, or the presenter's process died): the first here drives.
@@ -316,6 +356,7 @@ class ReviewConsumer(LiveConsumer):
                     "may_decide": self.room.may_decide},
             "state": state,
             "presence": present,
+            "views": offered_views(),
             "versions": [version_payload(v) for v in self.versions.values()],
             "annotations": self.room.annotations,
             "notes": self.room.notes,
@@ -440,10 +481,11 @@ class ReviewConsumer(LiveConsumer):
         allowed = SIDES + ((REFERENCE,) if self.proposal.fix_request.reference_shot_id else ())
         if not isinstance(sides, list) or not sides or any(side not in allowed for side in sides):
             raise BadRequest(f"sides is a list of {', '.join(allowed)}")
+        view = view_named(message.get("view", offered_views()[0]["name"]))["name"]
         if message.get("flush"):
             self.frame_queue.clear()  # a seek: what was queued for the old playhead is not wanted
         for side in dict.fromkeys(sides):
-            request = (proposal, frame, side)
+            request = (proposal, frame, side, view)
             if request not in self.frame_queue:
                 self.frame_queue.append(request)
         self.frame_ready.set()
@@ -464,11 +506,11 @@ class ReviewConsumer(LiveConsumer):
                 images = await asyncio.gather(*(
                     loop.run_in_executor(FRAME_THREADS, functools.partial(
                         serve_reference_frame, proposal=proposal, frame=frame, watermark_for=watermark_for,
-                        mark=self.mark) if side == REFERENCE else functools.partial(
+                        mark=self.mark, view=view_named(view)) if side == REFERENCE else functools.partial(
                         serve_frame, proposal=proposal, side=side, frame=frame, watermark_for=watermark_for,
-                        mark=self.mark))
-                    for proposal, frame, side in batch), return_exceptions=True)
-                for (proposal, frame, side), image in zip(batch, images):
+                        mark=self.mark, folder=self._view_folder(proposal, view)))
+                    for proposal, frame, side, view in batch), return_exceptions=True)
+                for (proposal, frame, side, view), image in zip(batch, images):
                     if isinstance(image, OSError):
                         await self.send_event("error", {"detail": f"Frame {frame} ({side}) of {proposal.version_label} "
                                                                   f"is missing on the server; tell the post supervisor."})
@@ -478,12 +520,35 @@ class ReviewConsumer(LiveConsumer):
                     timecode = frame_timecode(start_timecode=self.clip.start_timecode,
                                               frame_rate=self.clip.frame_rate, frame=frame)
                     header = {"proposal": proposal.pk, "version": proposal.version_label, "frame": frame,
-                              "timecode": timecode, "side": side}
+                              "timecode": timecode, "side": side, "view": view,
+                              "rendered_in": self._rendered_in(proposal, view, side)}
                     await self.send(bytes_data=pack_frame_message(header, image))
             self.frame_ready.clear()
 
+    def _view_folder(self, proposal: Proposal, view: str) -> str:
+        """``view_folder``, read once per version and view on this connection."""
+        key = (proposal.pk, view)
+        if key not in self.view_folders:
+            self.view_folders[key] = view_folder(proposal, view)
+        return self.view_folders[key]
+
+    def _rendered_in(self, proposal: Proposal, view: str, side: str) -> str | None:
+        """The name of the view a frame sent for ``view`` was rendered in: ``view``, or the
+        version's first view when it has no frames in ``view`` (null: made before review views)."""
+        if side == REFERENCE or view in self.version_views(proposal):
+            return view
+        names = self.version_views(proposal)
+        return names[0] if names else None
+
+    def version_views(self, proposal: Proposal) -> list[str]:
+        if proposal.pk not in self.views_of:
+            self.views_of[proposal.pk] = [entry["name"] for entry in review_views(proposal.media_dir)]
+        return self.views_of[proposal.pk]
+
     async def on_state(self, message):
         changes = {}
+        if "view" in message:
+            changes["view"] = view_named(message["view"])["name"]
         if "proposal" in message:
             changes["proposal"] = self._version(message).pk
         if message.get("versus") == REFERENCE:

@@ -4,8 +4,10 @@ this is the one place that names them. A key it does not know is shown as words,
 import json
 
 # key → (label, unit). Units: "ΔE" (CIEDE2000), "L*" / "a*" / "b*" (CIELAB, 0–100 / ±),
-# "%" (the stored value is a 0–1 share), "stops", "frames/s", "s", "px", "levels" (8-bit code values).
+# "%" (the stored value is a 0–1 share), "stops", "frames/s", "s", "px", "levels" (8-bit code values),
+# "view" (an OCIO display and view, {"display", "view"}).
 LABELS: dict[str, tuple[str, str]] = {
+    "colour_measured_in": ("Colour figures measured in (OCIO display · view)", "view"),
     "delta_e2000_before": ("Colour difference to the reference, before", "ΔE"),
     "delta_e2000_after": ("Colour difference to the reference, after", "ΔE"),
     "mean_l_reference": ("Lightness of the reference", "L*"),
@@ -51,6 +53,8 @@ def _words(key: str) -> str:
 def _format(value, unit: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if unit == "view" and isinstance(value, dict):
+        return f"{value.get('display')} · {value.get('view')}"
     if isinstance(value, (int, float)):
         if unit == "%":
             return f"{value * 100:.1f} %"

@@ -11,10 +11,15 @@ a proposal's in ``proposals/job-<job id>/``:
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
   made from the same decode so that frame N is frame N on both; a restart marker after each
   row of MCUs (see ``reviews.watermark``);
+- ``review/views.json`` — the OCIO display and view each set of review frames was rendered
+  through (``review_views``): the first (``LOUPE_REVIEW_VIEWS``' first) in ``review/before|after``,
+  the others in ``review/views/<n>-<name>/before|after``; absent for proposals made before review
+  views (one set, in ``review/``, of 8-bit sources' codes as stored);
 - ``region.png`` — the region the fix changed (255) and left untouched (0).
 """
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +64,38 @@ def frame_name(frame: int, extension: str) -> str:
     return f"{frame:06d}.{extension}"
 
 
-def review_frame_path(media_dir: str, side: str, frame: int) -> Path:
+#: Where a proposal's review frames are: the first view's in this folder, the others' below it.
+REVIEW_FOLDER = "review"
+REVIEW_VIEWS_FILE = "review/views.json"
+
+
+def review_frame_path(media_dir: str, side: str, frame: int, folder: str = REVIEW_FOLDER) -> Path:
+    """A proposal's review JPEG of ``side`` of ``frame``, in the view whose frames are in
+    ``folder`` (an entry's ``folder`` of :func:`review_views`; default the first view's)."""
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, not {side!r}")
-    return media_path(media_dir) / "review" / side / frame_name(frame, "jpg")
+    if folder != REVIEW_FOLDER and not folder.startswith(f"{REVIEW_FOLDER}/views/"):
+        raise ValueError(f"not a review frame folder: {folder!r}")
+    return media_path(media_dir) / folder / side / frame_name(frame, "jpg")
+
+
+def review_view_folders(views: list[dict]) -> list[str]:
+    """The folder of each review view, in order: the first in ``review``, the others in
+    ``review/views/<n>-<name as a slug>``."""
+    return [REVIEW_FOLDER if number == 0 else
+            f"{REVIEW_FOLDER}/views/{number}-{re.sub(r'[^a-z0-9]+', '-', view['name'].lower()).strip('-')}"
+            for number, view in enumerate(views)]
+
+
+def review_views(media_dir: str) -> list[dict]:
+    """The views a proposal's review frames were rendered through, as the worker recorded them in
+    ``review/views.json``: ``[{"name", "display", "view", "folder"}]``, the first the default
+    (``name`` as in ``LOUPE_REVIEW_VIEWS``, ``display`` and ``view`` as the OCIO config names
+    them). ``[]`` for a proposal made before review views (its one set is in ``review/``)."""
+    path = media_path(media_dir) / REVIEW_VIEWS_FILE
+    if not path.is_file():
+        return []
+    return json.loads(path.read_text())["views"]
 
 
 def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes:

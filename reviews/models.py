@@ -32,6 +32,10 @@ class Production(models.Model):
         default=True,
         help_text="Burn the reviewer's name and the time into every frame streamed to the review room.",
     )
+    ocio_config = models.CharField(
+        max_length=300, blank=True, default="",
+        help_text="The production's own OpenColorIO config: its file under MEDIA_ROOT "
+                  "(services.productions.production_set_ocio_config); blank: the ACES studio config.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

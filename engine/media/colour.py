@@ -15,7 +15,11 @@ between colour spaces and to a display.
   code-value paths, ``WORKING_SPACE_8BIT``).
 - Measurements that stand for what a viewer sees (ΔE2000) are taken after the display
   transform (:func:`display_transform`): display ``sRGB - Display`` with the ACES 2.0 SDR view
-  for scene-referred spaces, the colorimetric video view for display-referred video encodings.
+  for scene-referred spaces, the colorimetric video view for display-referred video encodings
+  (:func:`measurement_view` names it).
+- Review pictures: any display of the config through its default view for the frame's colour
+  space (:func:`resolve_view`, the config's viewing rules) or a view named; the portal renders
+  each of a short list (``LOUPE_REVIEW_VIEWS``) on the worker.
 
 Frames are float32 [H, W, 3] RGB; OCIO's CPU processor works on them in place (a copy is made),
 in strips of rows on the cores the process may use (:func:`apply_cpu`).
@@ -23,6 +27,7 @@ in strips of rows on the cores the process may use (:func:`apply_cpu`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -86,17 +91,45 @@ def apply_cpu(cpu: ocio.CPUProcessor, pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-@functools.lru_cache(maxsize=8)
+#: The config of this process's current work when none is named (``use_config``): a worker runs
+#: one job at a time, in the config of the job's production.
+_current_source: str | None = None
+
+
+@contextlib.contextmanager
+def use_config(source: str | os.PathLike | None):
+    """Within the block, functions given no config use the one at ``source`` (None: the
+    default). Process-wide, for a process doing one piece of work at a time (a worker's job);
+    code serving many productions at once passes ``config_source`` instead."""
+    global _current_source
+    previous, _current_source = _current_source, (str(source) if source else None)
+    try:
+        yield
+    finally:
+        _current_source = previous
+
+
+def chosen_config(source: str | os.PathLike | None = None) -> str:
+    """The config meant: ``source``, else the one ``use_config`` set, else :data:`DEFAULT_CONFIG`."""
+    return str(source or _current_source or DEFAULT_CONFIG)
+
+
 def load_config(source: str | os.PathLike | None = None) -> ocio.Config:
-    """The OCIO config at ``source`` (a file or an ``ocio://`` URI); :data:`DEFAULT_CONFIG` when None.
+    """The OCIO config at ``source`` (a file or an ``ocio://`` URI); when None, the one
+    :func:`use_config` set, else :data:`DEFAULT_CONFIG`.
 
     Raises:
         ParameterError: the config cannot be read (the message gives OCIO's reason).
     """
+    return _load_config(chosen_config(source))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_config(source: str) -> ocio.Config:
     try:
-        return ocio.Config.CreateFromFile(str(source or DEFAULT_CONFIG))
+        return ocio.Config.CreateFromFile(source)
     except ocio.Exception as exc:
-        raise ParameterError(f"OCIO config {source or DEFAULT_CONFIG} cannot be read: {exc}") from exc
+        raise ParameterError(f"OCIO config {source} cannot be read: {exc}") from exc
 
 
 def colorspace_names(config: ocio.Config | None = None) -> list[str]:
@@ -169,45 +202,85 @@ class Transform:
         return out
 
 
-@functools.lru_cache(maxsize=64)
 def colorspace_transform(source: str, target: str, config_source: str | None = None) -> Transform:
     """The transform from colour space ``source`` to ``target`` (names resolved as
-    :func:`resolve_colorspace`).
+    :func:`resolve_colorspace`) in the config at ``config_source`` (default: :func:`load_config`'s).
 
     Raises:
         ParameterError: an unknown colour space.
     """
+    return _colorspace_transform(source, target, chosen_config(config_source))
+
+
+@functools.lru_cache(maxsize=64)
+def _colorspace_transform(source: str, target: str, config_source: str) -> Transform:
     config = load_config(config_source)
     source, target = resolve_colorspace(source, config), resolve_colorspace(target, config)
     return Transform(config.getProcessor(source, target))
 
 
-@functools.lru_cache(maxsize=64)
 def display_transform(source: str, display: str = MEASUREMENT_DISPLAY, view: str | None = None,
                       config_source: str | None = None) -> Transform:
     """From colour space ``source`` to what ``display`` shows through ``view`` (display code
-    values 0..1). ``view`` None: :data:`VIDEO_VIEW` for display-referred video encodings,
-    :data:`SCENE_VIEW` otherwise.
+    values 0..1). ``view`` None: the config's default view for ``source`` (:func:`resolve_view`).
 
     Raises:
         ParameterError: an unknown colour space, display or view.
     """
+    return _display_transform(source, display, view, chosen_config(config_source))
+
+
+@functools.lru_cache(maxsize=64)
+def _display_transform(source: str, display: str, view: str | None, config_source: str) -> Transform:
     config = load_config(config_source)
     source = resolve_colorspace(source, config)
-    if view is None:
-        view = VIDEO_VIEW if is_display_video(source, config) else SCENE_VIEW
-    if display not in config.getDisplays() or view not in config.getViews(display):
-        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} with view {view!r}")
+    view = resolve_view(source, display, view, config_source)
     transform = ocio.DisplayViewTransform(src=source, display=display, view=view)
     return Transform(config.getProcessor(transform))
 
 
+def resolve_view(source: str, display: str, view: str | None = None, config_source: str | None = None) -> str:
+    """The view of ``display`` a frame in colour space ``source`` is shown through: ``view`` when
+    given, else the config's default view for that display and colour space (OCIO viewing rules:
+    in the studio config the ACES 2.0 SDR view of the display for scene-referred spaces, ``Video
+    (colorimetric)`` for display-referred video), else :data:`VIDEO_VIEW` / :data:`SCENE_VIEW`
+    for a config without viewing rules.
+
+    Raises:
+        ParameterError: an unknown colour space, or the config has no such display and view.
+    """
+    config = load_config(config_source)
+    source = resolve_colorspace(source, config)
+    if display not in config.getDisplays():
+        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} "
+                             f"(it has {', '.join(config.getDisplays())})")
+    if view is None:
+        view = config.getDefaultView(display, source) or (
+            VIDEO_VIEW if is_display_video(source, config) else SCENE_VIEW)
+    if view not in config.getViews(display):
+        raise ParameterError(f"OCIO config {config.getName()} has no display {display!r} with view {view!r}")
+    return view
+
+
+def measurement_view(colorspace: str) -> tuple[str, str]:
+    """The display and view the fixes' ΔE2000 (and CIELAB figures) are taken in, for a shot in
+    ``colorspace`` at any bit depth: frames go through :func:`display_transform` to
+    :data:`MEASUREMENT_DISPLAY`, its default view for the space. CIELAB is computed from sRGB
+    display codes (IEC 61966-2-1), hence the one display.
+
+    Raises:
+        ParameterError: an unknown colour space.
+    """
+    return MEASUREMENT_DISPLAY, resolve_view(colorspace, MEASUREMENT_DISPLAY)
+
+
 def display_codes(frame: np.ndarray, colorspace: str, display: str = MEASUREMENT_DISPLAY,
-                  view: str | None = None) -> np.ndarray:
+                  view: str | None = None, config_source: str | None = None) -> np.ndarray:
     """uint8 [H, W, 3] display codes of a float32 [H, W, 3] frame in ``colorspace``, through
-    :func:`display_transform` — what a review picture of a deep source shows.
+    :func:`display_transform` — what a review picture shows on that display (a review proxy, the
+    reference shot's frames in the review room).
 
     Raises:
         ParameterError: an unknown colour space, display or view.
     """
-    return quantise(display_transform(colorspace, display, view)(frame), np.uint8)
+    return quantise(display_transform(colorspace, display, view, config_source)(frame), np.uint8)

@@ -53,6 +53,11 @@ class ClipUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A video file (MOV, MP4, MXF, AVI, MKV); its type is decided by probing.")
 
 
+class OcioConfigUploadSerializer(serializers.Serializer):
+    config = serializers.FileField(help_text="An OpenColorIO config (.ocio, UTF-8 YAML), self-contained: LUT files "
+                                             "it names are not uploaded with it.")
+
+
 class ShotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Shot

@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/notifications/preferences/", views.NotificationPreferencesView.as_view(),
          name="notification-preferences"),
     path("productions/<slug:code>/security/", views.ProductionSecurity.as_view(), name="production-security"),
+    path("productions/<slug:code>/ocio-config/", views.ProductionOcioConfig.as_view(), name="production-ocio-config"),
     path("productions/<slug:code>/clips/", views.ClipList.as_view(), name="clips"),
     path("productions/<slug:code>/clips/<int:pk>/", views.ClipDetail.as_view(), name="clip"),
     path("productions/<slug:code>/clips/upload/", views.ClipUpload.as_view(), name="clip-upload"),

@@ -29,6 +29,7 @@ from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import fix_request_create, fix_requests_assign
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.learned_models import learned_model_cancel, learned_model_request
+from reviews.services.ocio_configs import colorspace_names_of, production_set_ocio_config
 from reviews.services.productions import production_require_mfa
 from reviews.services.proposals import proposal_decide
 from reviews.tasks import look_model_train_run
@@ -121,8 +122,8 @@ class ClipDetail(ProductionScoped, APIView):
 
     @extend_schema(request=serializers.ClipColorspaceSerializer, responses={200: serializers.ClipSerializer})
     def patch(self, request, code, pk):
-        """Change the clip's input colour space (an OCIO name or alias of the ACES studio config,
-        or ``Rec.709``). Its review proxy is made again, and every fix request that has run on it
+        """Change the clip's input colour space (an OCIO name or alias of the production's config
+        — by default the ACES studio config — or ``Rec.709``). Its review proxy is made again, and every fix request that has run on it
         gets a new job, so a new version to review; the response's clip says the new space."""
         clip = get_object_or_404(selectors.clips_of(self.production), pk=pk)
         data = serializers.ClipColorspaceSerializer(data=request.data)
@@ -130,6 +131,36 @@ class ClipDetail(ProductionScoped, APIView):
         clip, _jobs = clip_set_input_colorspace(clip=clip, input_colorspace=data.validated_data["input_colorspace"],
                                                 actor=request.user)
         return Response(serializers.ClipSerializer(clip).data)
+
+
+class ProductionOcioConfig(ProductionScoped, APIView):
+    parser_classes = [parsers.MultiPartParser]
+    actions = {"PUT": authz.SET_OCIO_CONFIG, "DELETE": authz.SET_OCIO_CONFIG}
+
+    def _described(self) -> dict:
+        return {"config": "uploaded" if self.production.ocio_config else "ocio://studio-config-latest",
+                "colorspaces": colorspace_names_of(self.production)}
+
+    def get(self, request, code):
+        """The production's OCIO config — ``uploaded`` (its own) or the ACES studio config's URI —
+        and the colour space names its clips may be read in."""
+        return Response(self._described())
+
+    @extend_schema(request={"multipart/form-data": serializers.OcioConfigUploadSerializer})
+    def put(self, request, code):
+        """Make the uploaded ``.ocio`` file the production's config (producers and post
+        supervisors). 400 naming OpenColorIO's error, or what the config lacks, and nothing
+        stored, for a config Loupe cannot use."""
+        data = serializers.OcioConfigUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["config"]
+        production_set_ocio_config(production=self.production, data=upload.read(), actor=request.user)
+        return Response(self._described())
+
+    def delete(self, request, code):
+        """Go back to the ACES studio config."""
+        production_set_ocio_config(production=self.production, data=b"", actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ClipUpload(ProductionScoped, APIView):

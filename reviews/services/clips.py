@@ -24,6 +24,7 @@ from reviews.models import Clip, FixRequest, Job, Production, ProxyState
 
 from .audit import audit_record
 from .jobs import job_submit
+from .ocio_configs import production_ocio_config
 from .proxies import clip_proxy_enqueue
 
 if TYPE_CHECKING:
@@ -203,7 +204,8 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User, input_
         poster = media_decode.read_frame(source.probe_path, probe.frame_count // 2)
         if probe.frame_count > 1:
             media_decode.read_frame(source.probe_path, probe.frame_count - 1)
-        colorspace = colour.input_colorspace(probe, input_colorspace)
+        colorspace = colour.input_colorspace(probe, input_colorspace,
+                                             colour.load_config(production_ocio_config(production)))
     except EngineError as error:  # FrameSourceError, ParameterError and any more specific media error
         raise IngestError(f"{source.name}: {error}") from None
     if source.is_sequence:
@@ -254,7 +256,8 @@ def clip_ingest(*, production: Production, path: str | Path, actor: User, input_
 
 def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User) -> tuple[Clip, list[Job]]:
     """Change the OCIO colour space the engine reads ``clip`` in (``Clip.input_colorspace``: a
-    name or alias in the ACES studio config, or ``Rec.709``). Everything made from the clip in
+    name or alias in the production's OCIO config — by default the ACES studio config — or
+    ``Rec.709``). Everything made from the clip in
     the old space is made again once this commits: its review proxy, and a new job (so a new
     version, for review again) for every fix request that has run on a shot of the clip or with
     one as its reference. Returns the clip and those jobs; no job when the space is unchanged.
@@ -266,12 +269,14 @@ def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User)
 
     production = clip.production
     authz.require(actor, production, authz.INGEST_FOOTAGE)
+    config = colour.load_config(production_ocio_config(production))
     try:
-        name = colour.resolve_colorspace(input_colorspace)
+        name = colour.resolve_colorspace(input_colorspace, config)
     except EngineError as error:
         raise IngestError(f"{clip.name}: {error}") from None
     previous = clip.input_colorspace or colour.REC709
-    if colour.resolve_colorspace(previous) == name:
+    if config.getColorSpace(colour.DEFAULT_INPUT if previous == colour.REC709 else previous) is not None \
+            and colour.resolve_colorspace(previous, config) == name:
         return clip, []
     with transaction.atomic():
         clip.input_colorspace = name

@@ -15,6 +15,7 @@ from engine.errors import EngineError
 from reviews import events
 from reviews.media import clip_proxy_path
 from reviews.models import Clip, ProxyState
+from reviews.services.ocio_configs import production_ocio_config
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def clip_proxy_make(*, clip_id: int) -> Clip | None:
     engine's message; the proxy file is written atomically, so it is whole or absent.
     """
     # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
+    from engine.media import colour
     from engine.media.decode import FrameSource
     from engine.media.proxy import write_review_proxy
 
@@ -74,8 +76,9 @@ def clip_proxy_make(*, clip_id: int) -> Clip | None:
             _set(clip, proxy_frames_done=done)
 
     try:
-        source = FrameSource(clip.source_path, input_colorspace=clip.input_colorspace or None)
-        write_review_proxy(source, path, max_width=settings.LOUPE_REVIEW_WIDTH, progress=progress)
+        with colour.use_config(production_ocio_config(clip.production)):
+            source = FrameSource(clip.source_path, input_colorspace=clip.input_colorspace or None)
+            write_review_proxy(source, path, max_width=settings.LOUPE_REVIEW_WIDTH, progress=progress)
     except EngineError as error:
         logger.warning("proxy of clip %s failed: %s", clip.pk, error)
         _set(clip, proxy_state=ProxyState.FAILED, proxy_error=str(error))

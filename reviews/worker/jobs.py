@@ -43,9 +43,11 @@ from reviews.services.audit import audit_record
 from reviews.services.jobs import job_broadcast as _broadcast
 from reviews.services.learned_models import CLASSICAL, learned_model_of, learned_model_pick
 from reviews.services.looks import look_model_file
+from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
+from .review_views import ReviewViews
 
 logger = logging.getLogger(__name__)
 
@@ -106,24 +108,39 @@ def _job_end(job: Job, state: str, error: str = "") -> None:
 
 
 class _ProposalWriter:
-    """The engine's sink: writes the rendered frame (``_store_rendered``) and both review frames (JPEG).
+    """The engine's sink: writes the rendered frame (``_store_rendered``) and the review frames
+    (JPEG) of both sides in each review view.
 
     Frames of 8-bit sources come as uint8 and are stored as they are; frames of deeper sources
     come as float32 at source precision (issue #21): the rendered frame is stored at the
     source's precision (``encoding``, set once the shot is opened: a 16-bit PNG for integer
-    sources, EXR of the source's sample type for half/float ones) and the review frames through
-    the display transform of the clip's colour space (``colorspace``, set with it).
+    sources, EXR of the source's sample type for half/float ones). The review frames of both go
+    through each view's display transform (``ReviewViews``, in the clip's colour space
+    ``colorspace``, set by ``open_views`` once the shot is opened; Rec.709 until then).
     """
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.colorspace = colour.REC709
         self.encoding = Encoding()  # the source's: how the rendered frames are stored
+        self.views: ReviewViews | None = None
         self.latest: tuple[int, np.ndarray] | None = None  # the last frame rendered, for previews
         self.first: int | None = None  # the frames rendered: [first, last]
         self.last: int | None = None
-        for sub in ("frames", "review/before", "review/after"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / "frames").mkdir(parents=True, exist_ok=True)
+
+    def open_views(self, colorspace: str) -> None:
+        """Render review frames through ``LOUPE_REVIEW_VIEWS`` for frames in ``colorspace``.
+        Raises ``ParameterError`` when the config lacks a display or view."""
+        self.views = ReviewViews(colorspace)
+        self.views.write_manifest(self.folder)
+
+    def review_pictures(self, before: np.ndarray, after: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(before, after) as each review view shows them (uint8 [h, w, 3] display codes, in the
+        order of ``views.entries``): what the review JPEGs are encoded from."""
+        if self.views is None:
+            self.open_views(colour.REC709)
+        return list(zip(self.views.pictures(before), self.views.pictures(after)))
 
     def matte(self, frame: int, alpha: np.ndarray) -> None:
         """Store a frame's matte (uint8 [H, W], 255 = foreground) as ``matte/NNNNNN.png``."""
@@ -141,11 +158,12 @@ class _ProposalWriter:
 
     def __call__(self, frame: int, before: np.ndarray, after: np.ndarray) -> None:
         self._store_rendered(frame, after)
-        if after.dtype != np.uint8:  # a deeper source, at its precision
-            before, after = (colour.display_codes(image, self.colorspace) for image in (before, after))
-        (self.folder / "review/before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before))
-        (self.folder / "review/after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after))
-        self.latest = (frame, after)
+        pictures = self.review_pictures(before, after)
+        for entry, (before_codes, after_codes) in zip(self.views.entries, pictures):
+            folder = self.folder / entry["folder"]
+            (folder / "before" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(before_codes))
+            (folder / "after" / frame_name(frame, "jpg")).write_bytes(encode_review_jpeg(after_codes))
+        self.latest = (frame, pictures[0][1])
         self.first = frame if self.first is None else min(self.first, frame)
         self.last = frame if self.last is None else max(self.last, frame)
 
@@ -204,6 +222,23 @@ class _JobMonitor:
         return self.cancelled
 
 
+#: The measurement under which a proposal names the OCIO display and view its colour figures
+#: (CIELAB means, ΔE2000, flicker in L*) were taken in: ``{"display", "view"}``.
+MEASUREMENT_VIEW_KEY = "colour_measured_in"
+
+
+def with_measurement_view(measurements: dict, shot: FrameSource) -> dict:
+    """``measurements`` with ``MEASUREMENT_VIEW_KEY`` naming the display and view the engine
+    took its colour figures in (``engine.media.colour.measurement_view`` of the shot's colour
+    space), when it reported any; unchanged otherwise."""
+    colour_figures = any("delta_e" in key or "flicker" in key or key.startswith(("mean_l_", "mean_a_", "mean_b_"))
+                         for key in measurements)
+    if not colour_figures:
+        return measurements
+    display, view = colour.measurement_view(shot.colorspace)
+    return {**measurements, MEASUREMENT_VIEW_KEY: {"display": display, "view": view}}
+
+
 def _clip_source(clip, first: int, stop: int) -> FrameSource:
     """Frames [first, stop) of a clip, read in the clip's input colour space (blank: from the file)."""
     return FrameSource(Path(clip.source_path), first, stop, input_colorspace=clip.input_colorspace or None)
@@ -232,55 +267,59 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     reference = fix_request.reference_shot
     parameters, pinned = engine_parameters(fix_request.parameters)
     params = spec.params_type.from_dict(parameters)
-    try:
-        params, learned = _with_learned_model(job, spec.learned_model_kind, params, pinned)
-        shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
-        writer.colorspace = shot.colorspace
-        writer.encoding = shot.encoding
-        run = RUNS[fix_request.kind]
-        result = run.run(FixInputs(
-            shot=shot,
-            reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
-            params=params,
-            look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
-            sink=writer,
-            progress=monitor.progress,
-            should_cancel=monitor.should_cancel,
-            mask=fix_request.mask,
-            clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
-            matte_sink=writer.matte,
-            mask_sink=writer.mask,
-        ))
-        if spec.learned_model_kind:
-            result.measurements["learned_model"] = _learned_model_named(spec.learned_model_kind, learned, result)
-        if spec.reports_findings:
-            document = continuity.write_findings(result, staging / "findings.json")
-        else:
-            if writer.first is None:
-                raise EngineError("The fix produced no frames.")
-            cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
-            (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
-            for name, data in run.extra_files(result).items():
-                (staging / name).write_bytes(data)
-    except Cancelled:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.CANCELLED)
-        return None
-    except EngineError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, str(error))
-        logger.warning("job %s failed: %s", job.pk, error)
-        return None
-    except (OperationalError, InterfaceError):
-        # Transient database trouble: the task retries, and takes the job over once its lease
-        # has run out.
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    except Exception as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                       f"Retry the job; if it fails again, report job {job.pk}.")
-        raise
+    # Colour spaces, working spaces, review views and measurements in the production's OCIO config.
+    with colour.use_config(production_ocio_config(job.production)):
+        try:
+            params, learned = _with_learned_model(job, spec.learned_model_kind, params, pinned)
+            shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
+            writer.colorspace = shot.colorspace
+            writer.encoding = shot.encoding
+            writer.open_views(shot.colorspace)
+            run = RUNS[fix_request.kind]
+            result = run.run(FixInputs(
+                shot=shot,
+                reference=_clip_source(reference.clip, reference.source_in, reference.source_out) if reference else None,
+                params=params,
+                look_path=look_model_file(job.production, params.look_model) if spec.needs_look_model else None,
+                sink=writer,
+                progress=monitor.progress,
+                should_cancel=monitor.should_cancel,
+                mask=fix_request.mask,
+                clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
+                matte_sink=writer.matte,
+                mask_sink=writer.mask,
+            ))
+            if spec.learned_model_kind:
+                result.measurements["learned_model"] = _learned_model_named(spec.learned_model_kind, learned, result)
+            if spec.reports_findings:
+                document = continuity.write_findings(result, staging / "findings.json")
+            else:
+                if writer.first is None:
+                    raise EngineError("The fix produced no frames.")
+                cv2.imwrite(str(staging / "region.png"), result.region.astype(np.uint8) * 255)
+                (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
+                for name, data in run.extra_files(result).items():
+                    (staging / name).write_bytes(data)
+                metrics = with_measurement_view(result.measurements, shot)
+        except Cancelled:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.CANCELLED)
+            return None
+        except EngineError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.FAILED, str(error))
+            logger.warning("job %s failed: %s", job.pk, error)
+            return None
+        except (OperationalError, InterfaceError):
+            # Transient database trouble: the task retries, and takes the job over once its lease
+            # has run out.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        except Exception as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                           f"Retry the job; if it fails again, report job {job.pk}.")
+            raise
 
     with transaction.atomic():
         FixRequest.objects.select_for_update().filter(pk=fix_request.pk).first()
@@ -308,12 +347,12 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             frame_out=writer.last + 1,
             media_dir=final_dir,
             region_fraction=float(result.region.mean()),
-            metrics=result.measurements,
+            metrics=metrics,
             parameters=fix_request.parameters,
             method=spec.method_for(fix_request.parameters),
         )
         audit_record(production=job.production, actor=None, action="proposal.create", target=proposal,
-                     payload={"job": job.pk, "version": proposal.version_label, "metrics": result.measurements})
+                     payload={"job": job.pk, "version": proposal.version_label, "metrics": metrics})
         proposal_supersede_older(proposal=proposal)
         if not fix_request.likeness_screening and states.screening_may_raise(fix_request.kind):
             _enqueue_likeness_screening(fix_request)

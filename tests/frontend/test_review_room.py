@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 
+from reviews.media import review_views
 from reviews.models import Annotation, ProposalStatus
 
 from ..reviews.helpers import outside_watermark
@@ -22,8 +23,11 @@ from .test_live_progress import in_thread
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def review_image(proposal, side, frame) -> np.ndarray:
-    path = Path(settings.MEDIA_ROOT) / proposal.media_dir / "review" / side / f"{frame:06d}.jpg"
+def review_image(proposal, side, frame, view: str | None = None) -> np.ndarray:
+    """A stored review JPEG, int16 [H, W, 3] RGB: the first view's, or the one named ``view``."""
+    folder = next(entry["folder"] for entry in review_views(proposal.media_dir) if entry["name"] == view) \
+        if view else "review"
+    path = Path(settings.MEDIA_ROOT) / proposal.media_dir / folder / side / f"{frame:06d}.jpg"
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(np.int16)
 
 
@@ -87,6 +91,32 @@ def test_two_people_review_together(asgi_server, proposal, people):
         expect(artist.locator("#viewer")).to_have_attribute("data-mode", "difference")
         director.select_option("#mode", "wipe")
         expect(artist.locator("#viewer")).to_have_attribute("data-mode", "wipe")
+
+        # The presenter's OCIO view is the room's: the director picks sRGB and both show frame 12
+        # through it (the stored sRGB frames, not the Rec.709 ones shown so far); the artist picks
+        # Display P3 for themself and stops following the view, until they follow again.
+        left = np.zeros(shown_a.shape[:2], bool)
+        left[:, :split - 4] = True  # the wipe has not moved: left of it is A, the original
+
+        def shows(page, view, user):
+            """Mean difference of the page's A side from the stored "before" frames of ``view``."""
+            expect(page.locator("#viewer")).to_have_attribute("data-view", view)
+            shown = canvas_pixels(page)[..., :3]
+            where = outside_watermark(shown, user) & left
+            return np.abs(shown[where] - review_image(proposal, "before", frame + 2, view)[where]).mean()
+
+        assert np.abs(review_image(proposal, "before", frame + 2, "sRGB")
+                      - review_image(proposal, "before", frame + 2, "Rec.709")).mean() > 3
+        director.select_option("#view", "sRGB")
+        assert shows(director, "sRGB", "director") < 3 and shows(artist, "sRGB", "artist") < 3
+        artist.select_option("#view", "Display P3")
+        expect(artist.locator("#follow-view")).not_to_be_checked()
+        assert shows(artist, "Display P3", "artist") < 3
+        director.select_option("#view", "Rec.709")
+        assert shows(director, "Rec.709", "director") < 3
+        expect(artist.locator("#viewer")).to_have_attribute("data-view", "Display P3")
+        artist.check("#follow-view")
+        assert shows(artist, "Rec.709", "artist") < 3
 
         # The director draws an arrow on frame 12; the artist sees it, on that frame.
         director.click("#tools [data-tool=arrow]")

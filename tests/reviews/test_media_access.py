@@ -165,3 +165,30 @@ def test_a_clip_frame_to_draw_on_carries_the_readers_watermark(proposal_with_fra
     assert ok and np.abs(plain_image.astype(int) - bgr).mean() < 3
     views = AuditEvent.objects.filter(action="media.view", actor=people["supervisor"], target_id=str(clip.pk))
     assert [event.payload["media"] for event in views] == ["original frame 10"] * 2
+
+
+def test_a_review_frame_in_another_view(proposal_with_frames, people, settings):
+    """``?view=<name>``: the review JPEG of that view, as the worker lays them out
+    (``review/views.json``); a view not offered is a 400 naming those that are; a proposal with
+    no frames in the view (made before review views) serves its one set."""
+    from reviews.worker.review_views import ReviewViews
+
+    settings.LOUPE_FORENSIC_WATERMARK = False
+    proposal = proposal_with_frames
+    production_set_review_watermark(production=proposal.production, enabled=False, actor=people["supervisor"])
+    artist = signed_in(people["artist"])
+    url = f"/media/proposals/{proposal.pk}/review/before/10.jpg"
+    legacy = review_frame_path(proposal.media_dir, "before", 10).read_bytes()
+    assert body(artist.get(url + "?view=sRGB")) == legacy
+
+    views = ReviewViews("Rec.709")
+    views.write_manifest(media_path(proposal.media_dir))
+    folder = next(entry["folder"] for entry in views.entries if entry["name"] == "sRGB")
+    picture = cv2.cvtColor(cv2.imdecode(np.frombuffer(legacy, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    srgb = encode_review_jpeg(views.pictures(picture)[1])
+    write_bytes_atomically(review_frame_path(proposal.media_dir, "before", 10, folder), srgb)
+    assert body(artist.get(url + "?view=sRGB")) == srgb != legacy
+    assert body(artist.get(url)) == legacy  # the first view's, where it always was
+    response = artist.get(url + "?view=HDR")
+    assert response.status_code == 400
+    assert response.content.decode() == "view is one of Rec.709, sRGB, Display P3"

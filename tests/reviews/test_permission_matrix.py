@@ -86,6 +86,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/security/": Endpoint(CODE, {"post": authz.MANAGE_SECURITY}),
     "api/productions/<slug:code>/clips/": Endpoint(CODE, {"post": authz.INGEST_FOOTAGE}),
     "api/productions/<slug:code>/clips/<int:pk>/": Endpoint(CODE | {"pk": "clip"}, {"patch": authz.INGEST_FOOTAGE}),
+    "api/productions/<slug:code>/ocio-config/": Endpoint(CODE, {"put": authz.SET_OCIO_CONFIG,
+                                                                "delete": authz.SET_OCIO_CONFIG}, body=MULTIPART),
     "api/productions/<slug:code>/clips/upload/": Endpoint(CODE, {"post": authz.INGEST_FOOTAGE}, body=MULTIPART),
     "api/productions/<slug:code>/cuts/": Endpoint(CODE, {"post": authz.IMPORT_CUT}, body=MULTIPART),
     # Empty body: 400 (no format given) once past authorisation; producers read, supervisors deliver.

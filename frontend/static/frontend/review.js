@@ -27,7 +27,13 @@ let socket;
 let me = null; // {user, name, roles, may_annotate, may_note, may_decide}
 let frameRate = [24, 1];
 let room = { presenter: null, presenter_name: "", proposal: openedProposal, versus: null, frame: frameIn,
-             mode: "wipe", orientation: "vertical", wipe: 0.5, ab: "b", playing: false };
+             mode: "wipe", orientation: "vertical", wipe: 0.5, ab: "b", playing: false, view: null };
+// The OCIO display/view frames are shown through: the room's (the presenter's choice) while
+// following it, else this viewer's own pick.
+let offeredViews = []; // [{name, display, view}], from the room event
+let ownView = null;
+const followsView = () => isPresenter() || $("follow-view").checked || ownView === null;
+const shownView = () => (followsView() ? room.view || offeredViews[0]?.name : ownView);
 const versions = new Map(); // id -> version payload
 const images = new Map(); // "proposal:frame:side" -> {bitmap, timecode}
 const requested = new Set();
@@ -46,7 +52,7 @@ let stroke = null; // the drawing in progress
 let replyTo = null;
 
 const isPresenter = () => me !== null && room.presenter === me.user;
-const key = (proposal, frame, side) => `${proposal}:${frame}:${side}`;
+const key = (proposal, frame, side, view = shownView()) => `${proposal}:${frame}:${side}:${view}`;
 const clamp = (frame) => Math.min(frameOut - 1, Math.max(frameIn, frame));
 
 function send(message) {
@@ -77,7 +83,7 @@ function request(frame, flush) {
     byProposal.get(proposal).push(side);
   }
   for (const [proposal, sides] of byProposal) {
-    send({ type: "frame", proposal, frame, sides, flush: flush || undefined });
+    send({ type: "frame", proposal, frame, sides, view: shownView() || undefined, flush: flush || undefined });
     flush = false;
   }
 }
@@ -106,8 +112,8 @@ function prefetch() {
 async function onFrame(buffer) {
   const { header, image } = parseFrameMessage(buffer);
   const bitmap = await createImageBitmap(image);
-  images.set(key(header.proposal, header.frame, header.side), { bitmap, timecode: header.timecode });
-  if (header.frame === current) draw();
+  images.set(key(header.proposal, header.frame, header.side, header.view), { bitmap, timecode: header.timecode });
+  if (header.frame === current && header.view === shownView()) draw();
 }
 
 function pictureOf(source, frame) {
@@ -177,6 +183,7 @@ function draw() {
   $("frame-number").textContent = String(current);
   canvas.dataset.frame = String(current);
   canvas.dataset.mode = room.mode;
+  canvas.dataset.view = shownView() || "";
   canvas.dataset.proposal = String(room.proposal);
   canvas.dataset.versus = room.versus ? String(room.versus) : "";
   drawOverlay();
@@ -321,11 +328,12 @@ function applyRoomState(incoming) {
   // The echo of this page's own changes carries nothing new (and may lag a drag or playback).
   const state = me && incoming.by === me.user
     ? { presenter: incoming.presenter, presenter_name: incoming.presenter_name } : incoming;
-  const before = { proposal: room.proposal, versus: room.versus, mode: room.mode };
+  const before = { proposal: room.proposal, versus: room.versus, mode: room.mode, view: shownView() };
   room = { ...room, ...state };
   if (!isPresenter() && playing) setPlaying(false);
   const changedSources = before.proposal !== room.proposal || before.versus !== room.versus;
   if (changedSources) showVersion();
+  if (before.view !== shownView()) { prefetch(); draw(); }
   if (!isPresenter() || changedSources || before.mode !== room.mode) {
     if (state.frame !== undefined && !isPresenter()) show(state.frame); else { prefetch(); draw(); }
   }
@@ -337,6 +345,9 @@ function syncControls() {
   document.querySelectorAll(".drive").forEach((element) => { element.disabled = !presenting; });
   $("mode").value = room.mode;
   $("orientation").value = room.orientation;
+  if (shownView()) $("view").value = shownView();
+  $("view").dataset.shown = shownView() || "";
+  $("follow-view").disabled = presenting;
   $("version").value = String(room.proposal);
   $("versus").value = room.versus ? String(room.versus) : "";
   const labelA = room.versus === REFERENCE ? `Reference ${referenceShot}`
@@ -492,6 +503,12 @@ const handlers = {
     present = data.presence;
     annotations = data.annotations;
     notes = data.notes;
+    offeredViews = data.views || [];
+    $("view").replaceChildren(...offeredViews.map((v) => {
+      const option = new Option(v.name, v.name);
+      option.title = v.view ? `${v.display} · ${v.view}` : v.display;
+      return option;
+    }));
     setVersions(data.versions);
     $("note-form").hidden = !me.may_note;
     document.querySelectorAll("#tools .draw").forEach((button) => { button.hidden = !me.may_annotate; });
@@ -654,6 +671,16 @@ $("loop-in").addEventListener("click", () => { loopIn = current; if (loopOut ===
 $("loop-out").addEventListener("click", () => { loopOut = current; if (loopIn === null || loopIn > current) loopIn = frameIn; showLoop(); });
 $("loop-clear").addEventListener("click", () => { loopIn = loopOut = null; showLoop(); });
 $("mode").addEventListener("change", (event) => drive({ mode: event.target.value }));
+// The presenter's view is the room's; anyone else picking one stops following the presenter's.
+$("view").addEventListener("change", (event) => {
+  if (isPresenter()) { drive({ view: event.target.value }); return; }
+  ownView = event.target.value;
+  $("follow-view").checked = false;
+  syncControls();
+  prefetch();
+  draw();
+});
+$("follow-view").addEventListener("change", () => { syncControls(); prefetch(); draw(); });
 $("orientation").addEventListener("change", (event) => drive({ orientation: event.target.value }));
 $("version").addEventListener("change", (event) => {
   const proposal = Number(event.target.value);
