@@ -8,7 +8,13 @@ a proposal's in ``proposals/job-<job id>/``:
 - ``review/before/NNNNNN.jpg`` and ``review/after/NNNNNN.jpg`` — review frames, both sides
   made from the same decode so that frame N is frame N on both; a restart marker after each
   row of MCUs (see ``reviews.watermark``);
-- ``region.png`` — the region the fix changed (255) and left untouched (0).
+- ``region.png`` — the region the fix changed (255) and left untouched (0);
+- ``segmentation/NNNNNN.png`` — for a fix that used its fix request's mask sequence, a copy of
+  that sequence (the object's mask as the supervisor corrected it, before any margin).
+
+A fix request's mask sequence (a mask job's output) lives in ``masks/job-<job id>/``:
+``NNNNNN.png`` per clip frame N of the fix request (0 outside the object, 255 inside) and
+``strokes.json`` (the outline(s) and the correction strokes it was segmented from).
 """
 import io
 import json
@@ -38,6 +44,16 @@ def clip_proxy_path(clip_id: int) -> Path:
 def proposal_media_dir(job_id: int) -> str:
     """The folder (relative to MEDIA_ROOT) of the proposal a job makes: one job, one folder."""
     return f"proposals/job-{job_id}"
+
+
+def mask_media_dir(job_id: int) -> str:
+    """The folder (relative to MEDIA_ROOT) of the mask sequence a mask job makes."""
+    return f"masks/job-{job_id}"
+
+
+def mask_frame_path(media_dir: str, frame: int) -> Path:
+    """One frame's mask of a mask sequence (PNG, 0/255; N = clip frame)."""
+    return media_path(media_dir) / frame_name(frame, "png")
 
 
 def rendered_frame_path(media_dir: str, frame: int) -> Path:
