@@ -308,6 +308,8 @@ def test_supervisor_previews_the_mask_over_the_frames_and_paints_a_correction(as
                                f" return m.src.endsWith('/media/masks/{job.pk}/3.png') && m.complete"
                                f" && m.naturalWidth === {clip.width}; }}")
         page.check("#file-fix input[name=mask_shape][value=subtract]")
+        overlay.scroll_into_view_if_needed()
+        box = overlay.bounding_box()
         page.mouse.move(*at(left, (top + bottom) / 2))
         page.mouse.down()
         page.mouse.move(*at(right, (top + bottom) / 2), steps=5)
