@@ -332,6 +332,11 @@ if (dialog) {
     }
   });
 
+  // Closed after a preview: the draft stays filed (with its mask); the board shows it.
+  dialog.addEventListener("close", () => {
+    if (filed) window.location.reload();
+  });
+
   form.addEventListener("submit", async (event) => {
     if (event.submitter && event.submitter.value === "cancel") return;
     event.preventDefault();
