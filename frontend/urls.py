@@ -32,6 +32,7 @@ urlpatterns = [
     path("media/clips/<int:clip_id>/thumbnail.jpg", views.clip_thumbnail, name="clip-thumbnail"),
     path("media/clips/<int:clip_id>/proxy.mp4", views.clip_proxy, name="clip-proxy"),
     path("media/clips/<int:clip_id>/frames/<int:frame>.jpg", views.clip_frame, name="clip-frame"),
+    path("media/masks/<int:job_id>/<int:frame>.png", views.mask_frame, name="mask-frame"),
     path("assignments/", views.assignments, name="assignments"),
     path("media/findings/<int:finding_id>/<str:side>.png", views.finding_crop, name="finding-crop"),
     path("media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg", views.proposal_review_frame,

@@ -16,9 +16,10 @@ from reviews.deliverables import DELIVERY_FORMATS
 from reviews.errors import ServiceError
 from reviews.fixes import FIXES
 from reviews.media import (RENDERED_FRAME_TYPES, SIDES, clip_proxy_path, clip_thumbnail_path, encode_review_jpeg,
-                           media_path, media_response, private, rendered_frame_path, review_frame_path)
-from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, JobState, Playlist, Production,
-                            Proposal, ProxyState, Role)
+                           mask_frame_path, mask_media_dir, media_path, media_response, private, rendered_frame_path,
+                           review_frame_path)
+from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, Job, JobState, Playlist,
+                            Production, Proposal, ProxyState, Role)
 from reviews.reports import Report
 from reviews.consumers import offered_views, serve_frame, view_folder
 from reviews.watermark import for_reader
@@ -271,6 +272,22 @@ def proposal_rendered_frame(request, proposal_id, frame):
     path = rendered_frame_path(proposal.media_dir, frame)
     return _serve(request, production=proposal.production, target=proposal, path=path,
                   content_type=RENDERED_FRAME_TYPES[path.suffix])
+
+
+@login_required
+def mask_frame(request, job_id, frame):
+    """Frame ``frame``'s mask (PNG, 0 outside the object, 255 inside) of a fix request's mask
+    sequence (a succeeded mask job), for members of its production only; each read is audited.
+    Served like a proposal's rendered frames: a mask is a shape, not a picture of the footage,
+    so it is not watermarked (the frame it lies over is)."""
+    job = selectors.mask_job_for(request.user, job_id)
+    if job is None:
+        _refuse(request, reason_if_locked=selectors.productions_locked_for(request.user).filter(jobs__pk=job_id)
+                .first(), target_model=Job, target_id=job_id)
+    if job.state != JobState.SUCCEEDED:
+        raise Http404("This mask job has not made its masks (yet).")
+    return _serve(request, production=job.production, target=job,
+                  path=mask_frame_path(mask_media_dir(job.pk), frame), content_type="image/png")
 
 
 @login_required

@@ -49,6 +49,9 @@ class FixSpec:
     # The region comes from the mask drawn on the fix request (never from parameters, which
     # could name server folders): required when True.
     needs_mask: bool = False
+    # The drawn mask can be segmented through the frames as a per-pixel mask sequence (a "mask"
+    # job, corrected by strokes) that the fix then uses instead of the tracked outline.
+    uses_mask_sequence: bool = False
     # Whether these (cleaned) parameters need the shot's clean plate (a clean_plate proposal).
     needs_clean_plate: Callable[[dict], bool] = field(default=lambda parameters: False)
     # Checks the parameters against the fix request's frames [frame_in, frame_out); raises ParameterError.
@@ -136,12 +139,14 @@ FIXES: dict[str, FixSpec] = {
               'inpainting models (else the newest that beat the classical fill).',
         needs_mask=True,
         learned_model_kind="inpaint",
+        uses_mask_sequence=True,
     ),
     FixKind.CLEAN_PLATE: FixSpec(
         params_type=PlateParams,
         method="engine.fixes.clean_plate — frames aligned by homography, robust temporal median without masked or moving pixels",
         needs_reference=False,
         needs="Optionally a mask of what to leave out of the plate on every frame.",
+        uses_mask_sequence=True,
     ),
     FixKind.BACKGROUND_REPLACE: FixSpec(
         params_type=BackgroundParams,

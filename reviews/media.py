@@ -15,7 +15,13 @@ a proposal's in ``proposals/job-<job id>/``:
   through (``review_views``): the first (``LOUPE_REVIEW_VIEWS``' first) in ``review/before|after``,
   the others in ``review/views/<n>-<name>/before|after``; absent for proposals made before review
   views (one set, in ``review/``, of 8-bit sources' codes as stored);
-- ``region.png`` — the region the fix changed (255) and left untouched (0).
+- ``region.png`` — the region the fix changed (255) and left untouched (0);
+- ``segmentation/NNNNNN.png`` — for a fix that used its fix request's mask sequence, a copy of
+  that sequence (the object's mask as the supervisor corrected it, before any margin).
+
+A fix request's mask sequence (a mask job's output) lives in ``masks/job-<job id>/``:
+``NNNNNN.png`` per clip frame N of the fix request (0 outside the object, 255 inside) and
+``strokes.json`` (the outline(s) and the correction strokes it was segmented from).
 """
 import io
 import json
@@ -50,6 +56,16 @@ def proposal_media_dir(job_id: int) -> str:
 
 #: The file types a rendered frame is stored as, by extension: the content type it is served with.
 RENDERED_FRAME_TYPES = {".exr": "image/x-exr", ".png": "image/png"}
+
+
+def mask_media_dir(job_id: int) -> str:
+    """The folder (relative to MEDIA_ROOT) of the mask sequence a mask job makes."""
+    return f"masks/job-{job_id}"
+
+
+def mask_frame_path(media_dir: str, frame: int) -> Path:
+    """One frame's mask of a mask sequence (PNG, 0/255; N = clip frame)."""
+    return media_path(media_dir) / frame_name(frame, "png")
 
 
 def rendered_frame_path(media_dir: str, frame: int) -> Path:

@@ -297,6 +297,11 @@ class FixRequest(models.Model):
     performers = models.ManyToManyField(Performer, blank=True, related_name="fix_requests")
     likeness_screening = models.JSONField(default=dict, blank=True,
                                           help_text="The engine's last likeness screening (engine.likeness).")
+    mask_strokes = models.JSONField(
+        default=list, blank=True,
+        help_text='Correction strokes painted on the mask sequence, in the order painted: {"frame": N, "mode": '
+                  '"add" | "subtract", "points": [[x, y], ...], "radius": r} (a brush path in the clip\'s pixels); '
+                  'each makes its frame a keyframe the mask re-propagates from (engine.ops.segment).')
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -322,11 +327,21 @@ class JobState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class JobStage(models.TextChoices):
+    """What a job makes: the fix (a proposal, or a check's findings), or the fix request's mask
+    sequence (the object segmented through the frames from its outlines and strokes)."""
+
+    FIX = "fix", "Fix"
+    MASK = "mask", "Mask"
+
+
 class Job(models.Model):
-    """One run of the engine for a fix request, on a worker."""
+    """One run of the engine for a fix request, on a worker: the fix itself, or (``stage`` mask)
+    the mask sequence the fix will use."""
 
     production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="jobs")
     fix_request = models.ForeignKey(FixRequest, on_delete=models.CASCADE, related_name="jobs")
+    stage = models.CharField(max_length=8, choices=JobStage.choices, default=JobStage.FIX)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
     frames_done = models.PositiveIntegerField(default=0)
     frames_total = models.PositiveIntegerField(default=0)

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from . import authz, states
 from .models import (Alteration, Annotation, Clip, ConsentRequest, ContinuityFinding, FixKind, FixRequest, Job,
-                     Membership, Production, Proposal, ProposalStatus, RecoveryCode, RecoveryCodeDevice, ReviewNote,
-                     Shot)
+                     JobStage, Membership, Production, Proposal, ProposalStatus, RecoveryCode, RecoveryCodeDevice,
+                     ReviewNote, Shot)
 
 
 def productions_for(user: User | AnonymousUser) -> QuerySet[Production]:
@@ -129,6 +129,18 @@ def finding_for(user: User | AnonymousUser, finding_id: int) -> ContinuityFindin
 
 def jobs_of(production: Production) -> QuerySet[Job]:
     return production.jobs.select_related("fix_request__shot")
+
+
+def mask_job_of(fix_request: FixRequest) -> Job | None:
+    """The fix request's newest mask job (any state): its mask sequence is the one the fix uses
+    once it has succeeded (older mask jobs are stale: a stroke came after them)."""
+    return fix_request.jobs.filter(stage=JobStage.MASK).order_by("-pk").first()
+
+
+def mask_job_for(user: User | AnonymousUser, job_id: int) -> Job | None:
+    """A mask job if ``user`` is a member of its production, else None (no existence leak)."""
+    return (Job.objects.filter(pk=job_id, stage=JobStage.MASK, production__in=productions_for(user))
+            .select_related("production", "fix_request").first())
 
 
 #: Shot board statuses, most pressing first. A shot's status is that of its most pressing fix

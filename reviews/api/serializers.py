@@ -98,7 +98,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "fix_request", "state", "state_label", "frames_done", "frames_total", "eta_seconds", "error", "worker",
+        fields = ["id", "fix_request", "stage", "state", "state_label", "frames_done", "frames_total", "eta_seconds", "error", "worker",
                   "attempts", "cancel_requested_at", "created_at", "started_at", "finished_at"]
 
     def get_eta_seconds(self, job) -> float | None:
@@ -114,9 +114,27 @@ class FixRequestSerializer(serializers.ModelSerializer):
         model = FixRequest
         fields = ["id", "shot", "kind", "frame_in", "frame_out", "reference_shot", "parameters", "description",
                   "assignee", "due_date", "mask", "status", "alteration", "alteration_reason", "performers",
-                  "likeness_screening", "created_at", "run"]
+                  "likeness_screening", "mask_strokes", "created_at", "run"]
         read_only_fields = ["status", "alteration", "alteration_reason", "performers", "likeness_screening",
-                            "created_at"]
+                            "mask_strokes", "created_at"]
+
+
+class MaskStrokeSerializer(serializers.Serializer):
+    """A correction stroke on a fix request's mask (checked by ``services.fix_requests.clean_stroke``)."""
+
+    frame = serializers.JSONField(help_text="The clip frame painted on, one of the fix request's frames.")
+    mode = serializers.JSONField(help_text='"add" puts the painted pixels in the mask, "subtract" takes them out.')
+    points = serializers.JSONField(help_text="The brush path, [[x, y], ...] in the clip's pixels.")
+    radius = serializers.JSONField(help_text="The brush radius, pixels.")
+
+
+class MaskSequenceSerializer(serializers.Serializer):
+    """A fix request's mask sequence: its strokes, its newest mask job and where its frames are."""
+
+    strokes = serializers.JSONField(help_text="The correction strokes, in the order painted.")
+    job = JobSerializer(allow_null=True, help_text="The newest mask job; its masks are the fix's once it succeeded.")
+    frame_url = serializers.CharField(allow_null=True,
+                                      help_text="URL of frame N's mask (PNG 0/255) with {frame} for N, once it succeeded.")
 
 
 class ContinuityFindingSerializer(serializers.ModelSerializer):

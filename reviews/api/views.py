@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, LearnedModel, LookModel,
+from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, JobState, LearnedModel, LookModel,
                             Notification, NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
@@ -26,7 +26,8 @@ from reviews.services.consent import fix_request_classify
 from reviews.services.deliveries import delivery_submit
 from reviews.services.editorial import clip_bin_import, cut_import, is_bin
 from reviews.services.findings import continuity_checks_file, finding_file_fix
-from reviews.services.fix_requests import fix_request_create, fix_requests_assign
+from reviews.services.fix_requests import (fix_request_create, fix_request_mask_propagate, fix_request_mask_stroke,
+                                          fix_requests_assign)
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.learned_models import learned_model_cancel, learned_model_request
 from reviews.services.ocio_configs import colorspace_names_of, production_set_ocio_config
@@ -377,6 +378,48 @@ class FixRequestJobs(ProductionScoped, APIView):
         job, created = job_submit(fix_request=fix_request, actor=request.user, idempotency_key=key)
         return Response(serializers.JobSerializer(job).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _mask_sequence_data(fix_request: FixRequest) -> dict:
+    job = selectors.mask_job_of(fix_request)
+    frame_url = None
+    if job is not None and job.state == JobState.SUCCEEDED:
+        frame_url = reverse("frontend:mask-frame", args=[job.pk, 0]).replace("/0.png", "/{frame}.png")
+    return {"strokes": fix_request.mask_strokes, "job": serializers.JobSerializer(job).data if job else None,
+            "frame_url": frame_url}
+
+
+class FixRequestMask(ProductionScoped, APIView):
+    """A fix request's mask sequence: the object outlined on it segmented through its frames."""
+
+    actions = {"POST": authz.FILE_FIX_REQUEST}
+
+    @extend_schema(responses={200: serializers.MaskSequenceSerializer})
+    def get(self, request, code, pk):
+        """The correction strokes, the newest mask job and the URL of its mask frames."""
+        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
+        return Response(_mask_sequence_data(fix_request))
+
+    @extend_schema(request=None, responses={201: serializers.MaskSequenceSerializer})
+    def post(self, request, code, pk):
+        """Segment the outlined object through the fix request's frames (a mask job, queue ``gpu``):
+        the fix then uses that mask sequence instead of the tracked outline."""
+        fix_request = get_object_or_404(self.production.fix_requests.select_related("shot__clip"), pk=pk)
+        fix_request_mask_propagate(fix_request=fix_request, actor=request.user)
+        return Response(_mask_sequence_data(fix_request), status=status.HTTP_201_CREATED)
+
+
+class FixRequestMaskStrokes(ProductionScoped, APIView):
+    actions = {"POST": authz.FILE_FIX_REQUEST}
+
+    @extend_schema(request=serializers.MaskStrokeSerializer, responses={201: serializers.MaskSequenceSerializer})
+    def post(self, request, code, pk):
+        """Paint a correction stroke on one frame of the mask: that frame becomes a keyframe and
+        a mask job re-propagates the mask from it. 400 naming what is wrong with the stroke."""
+        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
+        fix_request_mask_stroke(fix_request=fix_request, actor=request.user, stroke=request.data)
+        fix_request.refresh_from_db()
+        return Response(_mask_sequence_data(fix_request), status=status.HTTP_201_CREATED)
 
 
 class ContinuityFindingList(ProductionScoped, generics.ListAPIView):

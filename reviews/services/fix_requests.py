@@ -7,12 +7,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from reviews import authz, selectors
-from reviews.errors import ServiceError
-from reviews.fixes import LEARNED_MODEL_PARAMETER, clean_parameters, fix_spec
-from reviews.models import FixRequest, Production, Shot
+from reviews.errors import Conflict, ServiceError
+from reviews.fixes import FIXES, LEARNED_MODEL_PARAMETER, clean_parameters, fix_spec
+from reviews.models import FixRequest, FixRequestStatus, Job, JobStage, JobState, Production, Shot
 
 from .audit import audit_record
-from .jobs import job_submit
+from .jobs import job_cancel, job_submit
 from .learned_models import learned_model_of
 
 
@@ -173,3 +173,115 @@ def fix_requests_assign(*, production: Production, actor: User, shots: list[Shot
                               "to": assignee.username if assignee else None})
         changed.append(fix_request)
     return changed
+
+
+#: Correction strokes a fix request's mask may hold.
+MAX_MASK_STROKES = 200
+#: Largest brush radius of a correction stroke, pixels.
+MAX_STROKE_RADIUS = 500
+STROKE_MODES = ("add", "subtract")
+
+
+def _mask_sequence_check(fix_request: FixRequest) -> None:
+    """A mask sequence is made for a fix kind that uses one, from the outline(s) drawn on the
+    fix request, before the fix is decided."""
+    spec = fix_spec(fix_request.kind)
+    if not spec.uses_mask_sequence:
+        kinds = ", ".join(kind for kind, candidate in FIXES.items() if candidate.uses_mask_sequence)
+        raise ServiceError(f"A {fix_request.kind} fix does not use a mask sequence; {kinds} fixes do.")
+    if fix_request.mask is None:
+        raise ServiceError("Draw the outline of the object on one of the fix's frames first: the mask sequence is "
+                           "segmented from it.")
+    if fix_request.status in (FixRequestStatus.APPROVED, FixRequestStatus.REJECTED):
+        raise Conflict(f"Fix request {fix_request.pk} is {fix_request.get_status_display().lower()}; its mask is "
+                       f"no longer changed.")
+
+
+def _mask_job_queue(fix_request: FixRequest, actor: User) -> Job:
+    """Queue a mask job; older mask jobs of the fix request still queued or running are
+    cancelled (their result would be stale)."""
+    for older in fix_request.jobs.filter(stage=JobStage.MASK, state__in=(JobState.QUEUED, JobState.RUNNING)):
+        job_cancel(job=older, actor=actor)
+    job, _ = job_submit(fix_request=fix_request, actor=actor, stage=JobStage.MASK)
+    return job
+
+
+@transaction.atomic
+def fix_request_mask_propagate(*, fix_request: FixRequest, actor: User) -> Job:
+    """Queue a mask job: the object outlined on the fix request's keyframe(s), corrected by its
+    strokes, segmented through its frames (``engine.ops.segment``) and stored as a PNG mask per
+    frame; the fix then uses that mask sequence instead of the tracked outline.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor of the production; ``ServiceError``
+    when the fix kind uses no mask sequence or no outline is drawn; ``Conflict`` when the fix
+    request has been decided.
+    """
+    authz.require(actor, fix_request.production, authz.FILE_FIX_REQUEST)
+    _mask_sequence_check(fix_request)
+    job = _mask_job_queue(fix_request, actor)
+    audit_record(production=fix_request.production, actor=actor, action="fix_request.mask_propagate",
+                 target=fix_request, payload={"job": job.pk, "strokes": len(fix_request.mask_strokes)})
+    return job
+
+
+@transaction.atomic
+def fix_request_mask_stroke(*, fix_request: FixRequest, actor: User, stroke: dict) -> tuple[dict, Job]:
+    """Add a correction stroke (see :func:`clean_stroke`) to the fix request's mask and queue a
+    mask job: the stroke's frame becomes a keyframe and the mask re-propagates from there.
+    Returns the stored stroke and the job.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor of the production; ``ServiceError``
+    naming what is wrong with the stroke, or as :func:`fix_request_mask_propagate`;
+    ``Conflict`` when the fix request has been decided.
+    """
+    authz.require(actor, fix_request.production, authz.FILE_FIX_REQUEST)
+    fix_request = FixRequest.objects.select_for_update(of=("self",)).select_related("shot__clip", "production").get(
+        pk=fix_request.pk)
+    _mask_sequence_check(fix_request)
+    stroke = clean_stroke(stroke, shot=fix_request.shot, frame_in=fix_request.frame_in,
+                          frame_out=fix_request.frame_out)
+    if len(fix_request.mask_strokes) >= MAX_MASK_STROKES:
+        raise ServiceError(f"A mask holds at most {MAX_MASK_STROKES} correction strokes; redraw the outline on a "
+                           f"keyframe instead.")
+    fix_request.mask_strokes = [*fix_request.mask_strokes, stroke]
+    fix_request.save(update_fields=["mask_strokes"])
+    job = _mask_job_queue(fix_request, actor)
+    audit_record(production=fix_request.production, actor=actor, action="fix_request.mask_stroke",
+                 target=fix_request, payload={"job": job.pk, "stroke": stroke,
+                                              "strokes": len(fix_request.mask_strokes)})
+    return stroke, job
+
+
+def clean_stroke(stroke: dict, *, shot: Shot, frame_in: int, frame_out: int) -> dict:
+    """Check a correction stroke and return it normalised: ``{"frame": N, "mode": "add" |
+    "subtract", "points": [[x, y], ...], "radius": r}`` — a brush path of 1 to
+    ``LOUPE_MASK_MAX_POINTS`` points in the clip's pixels (inside the picture, rounded to 0.1 px)
+    painted with a round brush of ``r`` pixels (0.5 ≤ r ≤ MAX_STROKE_RADIUS) on frame N in
+    ``[frame_in, frame_out)``. Add puts the painted pixels in the mask, subtract takes them out.
+
+    Raises ``ServiceError`` naming what is wrong.
+    """
+    if not isinstance(stroke, dict) or set(stroke) != {"frame", "mode", "points", "radius"}:
+        raise ServiceError('A stroke is {"frame": N, "mode": "add" or "subtract", "points": [[x, y], ...], '
+                           '"radius": r} (pixels).')
+    frame, mode, points, radius = stroke["frame"], stroke["mode"], stroke["points"], stroke["radius"]
+    if isinstance(frame, bool) or not isinstance(frame, int) or not frame_in <= frame < frame_out:
+        raise ServiceError(f"The stroke's frame must be one of the fix's frames, {frame_in}–{frame_out - 1}.")
+    if mode not in STROKE_MODES:
+        raise ServiceError(f"The stroke's mode must be one of {', '.join(STROKE_MODES)}, not {mode!r}.")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) or not (
+            0.5 <= radius <= MAX_STROKE_RADIUS):
+        raise ServiceError(f"The stroke's radius must be a number of pixels, 0.5–{MAX_STROKE_RADIUS}.")
+    if not isinstance(points, list) or not points:
+        raise ServiceError("The stroke's points must be a non-empty list of [x, y] pairs of numbers.")
+    if len(points) > settings.LOUPE_MASK_MAX_POINTS:
+        raise ServiceError(f"The stroke has {len(points)} points; at most {settings.LOUPE_MASK_MAX_POINTS} are "
+                           f"accepted (LOUPE_MASK_MAX_POINTS). Paint it as several strokes.")
+    try:
+        points = [[round(float(x), 1), round(float(y), 1)] for x, y in points]
+    except (TypeError, ValueError):
+        raise ServiceError("The stroke's points must be [x, y] pairs of numbers.") from None
+    width, height = shot.clip.width, shot.clip.height
+    if not all(math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height for x, y in points):
+        raise ServiceError(f"The stroke's points must lie inside the picture, 0–{width} × 0–{height} pixels.")
+    return {"frame": frame, "mode": mode, "points": points, "radius": round(float(radius), 1)}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from reviews import authz, events, tasks
 from reviews.errors import Conflict
-from reviews.models import FixRequest, FixRequestStatus, Job, JobState
+from reviews.models import FixRequest, FixRequestStatus, Job, JobStage, JobState
 
 from .audit import audit_record
 
@@ -32,6 +32,7 @@ def job_payload(job: Job) -> dict:
     return {
         "id": job.pk,
         "fix_request": job.fix_request_id,
+        "stage": job.stage,
         "state": job.state,
         "state_label": job.get_state_display(),
         "frames_done": job.frames_done,
@@ -51,12 +52,18 @@ def _enqueue(job: Job) -> None:
     transaction.on_commit(lambda: tasks.job_run.delay(job.pk))
 
 
-def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | None = None) -> tuple[Job, bool]:
+def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | None = None,
+               stage: str = JobStage.FIX) -> tuple[Job, bool]:
     """Queue an engine job for ``fix_request``; it is sent to the ``gpu`` queue once the
     transaction commits. Returns ``(job, created)``: submitting the same ``idempotency_key``
     again (a double click, a client retry) returns the first job and queues nothing.
 
-    Raises ``NotAllowed`` unless ``actor`` is a supervisor or artist of the production.
+    ``stage`` mask makes the fix request's mask sequence (``reviews.worker.masks``; the fix
+    request's status is left as it is); fix runs the fix.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor or artist of the production;
+    ``Conflict`` for a fix while the fix request's mask sequence is still being made (its
+    fix would use it).
     """
     production = fix_request.production
     authz.require(actor, production, authz.RUN_JOB)
@@ -64,13 +71,18 @@ def job_submit(*, fix_request: FixRequest, actor: User, idempotency_key: str | N
         existing = Job.objects.filter(production=production, idempotency_key=idempotency_key).first()
         if existing:
             return existing, False
+    if stage == JobStage.FIX and fix_request.jobs.filter(
+            stage=JobStage.MASK, state__in=(JobState.QUEUED, JobState.RUNNING)).exists():
+        raise Conflict(f"Fix request {fix_request.pk}'s mask is still being propagated through its frames; "
+                       f"run the fix once its mask job has finished.")
     try:
         with transaction.atomic():
-            job = Job.objects.create(production=production, fix_request=fix_request, created_by=actor,
+            job = Job.objects.create(production=production, fix_request=fix_request, created_by=actor, stage=stage,
                                      frames_total=fix_request.duration_frames, idempotency_key=idempotency_key)
-            FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_PROGRESS)
+            if stage == JobStage.FIX:
+                FixRequest.objects.filter(pk=fix_request.pk).update(status=FixRequestStatus.IN_PROGRESS)
             audit_record(production=production, actor=actor, action="job.submit", target=job,
-                         payload={"fix_request": fix_request.pk})
+                         payload={"fix_request": fix_request.pk, "stage": stage})
             job_broadcast(job)
             _enqueue(job)
     except IntegrityError:
@@ -112,5 +124,5 @@ def job_retry(*, job: Job, actor: User) -> Job:
     authz.require(actor, job.production, authz.RUN_JOB)  # before the state: it is not theirs to learn
     if job.state not in (JobState.FAILED, JobState.CANCELLED):
         raise Conflict(f"Job {job.pk} is {job.get_state_display().lower()}; only failed or cancelled jobs are retried.")
-    new_job, _ = job_submit(fix_request=job.fix_request, actor=actor)
+    new_job, _ = job_submit(fix_request=job.fix_request, actor=actor, stage=job.stage)
     return new_job

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from engine.errors import EngineError
 from engine.fixes import background, clean_plate, continuity, look, match, rebuild, reframe, relight, remove
 from engine.media.decode import FrameSource
 from engine.media.images import quantise
@@ -33,6 +34,8 @@ class FixInputs:
     clean_plate: FrameSource | None = None  # the shot's clean plate, for fixes that need one
     matte_sink: Callable | None = None  # matte_sink(frame, alpha uint8 [H, W]) stores a matte per frame
     mask_sink: Callable | None = None  # mask_sink(frame, hole uint8 [H, W]) stores the region a frame may change
+    # The fix request's stored mask sequence (reviews.worker.masks): used instead of tracking the outline.
+    mask_sequence: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def _engine_callbacks(inputs: FixInputs) -> dict:
     return {"sink": inputs.sink, "progress": inputs.progress, "should_cancel": inputs.should_cancel}
 
 
-def _drawn_polygon(outline: dict) -> np.ndarray:
+def drawn_polygon(outline: dict) -> np.ndarray:
     """float32 [K, 2] (x, y) of a drawn outline (a rectangle is two opposite corners)."""
     points = np.float32(outline["points"])
     if outline["shape"] == "rectangle":
@@ -55,26 +58,49 @@ def _drawn_polygon(outline: dict) -> np.ndarray:
     return points
 
 
-def _tracked(i: FixInputs) -> region.TrackedOutlines:
-    """The drawn outlines tracked through the shot (between two keyframes, both)."""
-    outlines = {outline["frame"]: _drawn_polygon(outline) for outline in mask_outlines(i.mask)}
+class MaskSequence:
+    """A stored mask sequence (``masks/job-<id>/NNNNNN.png``, 0/255) as the engine's mask
+    stream: ``masks(frames)`` yields ``(frame_number, bool [H, W])`` read by clip frame number.
+
+    Raises ``EngineError`` when a frame's mask is missing.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def masks(self, frames: range):
+        for number in frames:
+            mask = cv2.imread(str(self.folder / f"{number:06d}.png"), cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                raise EngineError(f"The mask sequence has no mask for frame {number}: propagate the mask again.")
+            yield number, mask > 127
+
+
+def _tracked(i: FixInputs) -> region.MaskStream:
+    """The fix request's mask sequence when it has one; else the drawn outlines tracked through
+    the shot (between two keyframes, both)."""
+    if i.mask_sequence is not None:
+        return MaskSequence(i.mask_sequence)
+    outlines = {outline["frame"]: drawn_polygon(outline) for outline in mask_outlines(i.mask)}
     return region.track_keyframes(i.shot, outlines, should_cancel=i.should_cancel)
 
 
 def _remove_object(i: FixInputs):
-    """Object removal of the drawn object, tracked through the shot from the frames it was drawn on."""
+    """Object removal of the drawn object: its mask sequence (segmented and corrected), or its
+    outline tracked through the shot from the frames it was drawn on."""
     return remove.run(shot=i.shot, params=i.params, masks=_tracked(i), mask_sink=i.mask_sink, **_engine_callbacks(i))
 
 
 def _clean_plate(i: FixInputs):
-    """A clean plate; one drawn outline marks what to leave out on every frame (a locked-off
-    shot), outlines on several keyframes are tracked through the shot."""
+    """A clean plate; what to leave out is the fix request's mask sequence when it has one, else
+    one drawn outline marks it on every frame (a locked-off shot), outlines on several
+    keyframes are tracked through the shot."""
     outlines = mask_outlines(i.mask)
-    if len(outlines) > 1:
+    if len(outlines) > 1 or i.mask_sequence is not None:
         leave_out = _tracked(i)
     elif outlines:
         probe = i.shot.clip_probe
-        leave_out = region.rasterise(_drawn_polygon(outlines[0]), (probe.height, probe.width))
+        leave_out = region.rasterise(drawn_polygon(outlines[0]), (probe.height, probe.width))
     else:
         leave_out = None
     return clean_plate.run(shot=i.shot, params=i.params, masks=leave_out, **_engine_callbacks(i))

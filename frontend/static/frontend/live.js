@@ -21,7 +21,8 @@ export function listen(code, handlers) {
 // A job as one line of text: state, frames, time left, error.
 export function jobText(job) {
   const eta = job.eta_seconds !== null && job.eta_seconds !== undefined ? ` · ${Math.round(job.eta_seconds)} s left` : "";
-  return `${job.state_label} ${job.frames_done}/${job.frames_total}${eta}${job.error ? `: ${job.error}` : ""}`;
+  const stage = job.stage === "mask" ? "Mask: " : ""; // a mask job (the fix request's mask sequence)
+  return `${stage}${job.state_label} ${job.frames_done}/${job.frames_total}${eta}${job.error ? `: ${job.error}` : ""}`;
 }
 
 // A link to a new version's review room (a "proposal" event), labelled ``text``.
