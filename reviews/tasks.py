@@ -104,6 +104,17 @@ def delivery_run(delivery_id: int) -> str | None:
     return delivery.status
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=2, max_retries=8)
+def report_export_run(export_id: int) -> str | None:
+    """Build report export ``export_id``'s PDF (queue ``default``); returns its state, None if it
+    had ended or is gone. A failure is recorded on the export (and in the audit trail)."""
+    from reviews.worker.reports import report_export_build
+
+    export = report_export_build(export_id)
+    return export.state if export else None
+
+
 @shared_task
 def notification_digest_run() -> int:
     """The daily notification digest (``manage.py send_notification_digest``), for Celery beat."""
