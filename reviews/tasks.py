@@ -47,7 +47,7 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
 
     from reviews.errors import ServiceError
     from reviews.models import Production
-    from reviews.services.looks import look_model_train
+    from reviews.worker.looks import look_model_train
 
     production = Production.objects.get(pk=production_id)
     shots = {shot.pk: shot for shot in production.shots.select_related("clip")}
@@ -66,7 +66,7 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
              retry_backoff=2, max_retries=8)
 def clip_proxy_run(clip_id: int) -> None:
     """Make clip ``clip_id``'s browser review proxy (queue ``default``)."""
-    from reviews.services.proxies import clip_proxy_make
+    from reviews.worker.proxies import clip_proxy_make
 
     clip_proxy_make(clip_id=clip_id)
 
