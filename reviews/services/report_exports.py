@@ -22,6 +22,10 @@ from reviews.models import Production, ReportExport, ReportExportState
 from .audit import audit_record
 
 
+#: The longest value of one filter an export keeps (a shot code, a username, an action…).
+MAX_FILTER_CHARS = 200
+
+
 def report_export_payload(export: ReportExport) -> dict:
     """What a browser is told of an export: ``{"id", "report", "state", "state_label",
     "rows_done", "rows_total", "error", "download"}`` (``download``: the file's URL once done,
@@ -46,12 +50,17 @@ def report_export_submit(*, production: Production, actor: User, report: str, fi
     (``queued``).
 
     Raises ``NotAllowed`` unless ``actor`` may read the production's reports; ``ServiceError``
-    (400) for a report that does not exist or a date that is not YYYY-MM-DD.
+    (400) for a report that does not exist, a date that is not YYYY-MM-DD, or a filter holding a
+    NUL character or longer than ``MAX_FILTER_CHARS``.
     """
     authz.require(actor, production, authz.READ_REPORTS)
     if report not in reports.REPORTS:
         raise ServiceError(f"There is no report {report!r}; the reports are {', '.join(reports.REPORTS)}.")
     kept = reports.report_filters(filters or {}) if report == "audit" else {}
+    for name, value in kept.items():
+        if "\x00" in value or len(value) > MAX_FILTER_CHARS:
+            raise ServiceError(f"The filter {name!r} holds a NUL character or more than {MAX_FILTER_CHARS} "
+                               "characters; shorten it.")
     try:
         reports.report_build(production, report, kept, page=1)  # the filters' checks, one page read
     except ValueError as error:

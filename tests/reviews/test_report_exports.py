@@ -102,6 +102,9 @@ def test_only_people_who_may_read_reports_ask_for_follow_cancel_or_download(prod
     assert not ReportExport.objects.exists()
     assert producer.post(exports_url, {"report": "audit", "from": "23/11/2026"}).status_code == 400
     assert producer.post(exports_url, {"report": "payroll"}).status_code == 400
+    for bad in ("x\x00", "x" * 201):
+        refused = producer.post(exports_url, {"report": "audit", "shot": bad})
+        assert refused.status_code == 400 and "shot" in (text := refused.content.decode()) and "holds a NUL" in text
     assert not ReportExport.objects.exists()
 
     export = report_export_submit(production=production, actor=people["producer"], report="scorecard")
