@@ -8,6 +8,7 @@ from the worker ``report.ready`` or ``report.fail``. Progress goes to the produc
 group as ``report_export`` events (``report_export_payload``) — counts and state only, never
 the report's content.
 """
+import datetime
 from pathlib import Path
 
 from django.contrib.auth.models import User
@@ -62,7 +63,9 @@ def report_export_submit(*, production: Production, actor: User, report: str, fi
             raise ServiceError(f"The filter {name!r} holds a NUL character or more than {MAX_FILTER_CHARS} "
                                "characters; shorten it.")
     try:
-        reports.report_build(production, report, kept, page=1)  # the filters' checks, one page read
+        for name in ("from", "to"):
+            if kept.get(name):
+                datetime.date.fromisoformat(kept[name])
     except ValueError as error:
         raise ServiceError(f"Dates are YYYY-MM-DD ({error}).") from error
     with transaction.atomic():
