@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
+from typing import BinaryIO
 
 from asgiref.sync import sync_to_async
 
@@ -81,8 +82,9 @@ PDF_FONT_SIZE = 7
 PDF_LEADING = 8.5
 
 
-def report_pdf(report: Report, *, production_label: str) -> bytes:
-    """The report as a PDF: title, production, generation time, filters, summary and the table
+def report_pdf(report: Report, *, production_label: str, out: BinaryIO | None = None) -> bytes | None:
+    """The report as a PDF — its bytes, or with ``out`` (a binary file open for writing) written
+    there and None: title, production, generation time, filters, summary and the table
     (header row repeated on every page, landscape A4). Long cells wrap, and past
     ``PDF_CELL_MAX_CHARS`` are cut short with a note (``pdf_cell_text``), so every row fits on a
     page.
@@ -90,7 +92,8 @@ def report_pdf(report: Report, *, production_label: str) -> bytes:
     Drawn row by row on ReportLab's canvas as ``report.rows`` is read (an iterator for the
     whole audit trail): memory holds the pages drawn (their content streams) and one chunk of
     rows, not a layout of every row at once — the platypus Table this replaced needed 2.2 GB and
-    more than 8 minutes for 100,000 audit events (issue #24).
+    more than 8 minutes for 100,000 audit events (issue #24). Made by a worker
+    (``reviews.worker.reports``), which reads ``report.rows`` through its progress counter.
     """
     # ReportLab when a PDF is made: web processes start without it
     from reportlab.lib.colors import grey, lightgrey
@@ -100,7 +103,7 @@ def report_pdf(report: Report, *, production_label: str) -> bytes:
     from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen.canvas import Canvas
 
-    buffer = io.BytesIO()
+    buffer = out if out is not None else io.BytesIO()
     page_width, page_height = landscape(A4)
     margin = 12 * mm
     canvas = Canvas(buffer, pagesize=(page_width, page_height), pageCompression=0)
@@ -168,7 +171,7 @@ def report_pdf(report: Report, *, production_label: str) -> bytes:
     if empty:
         row(["Nothing to report."] + [""] * (len(report.columns) - 1), "Helvetica")
     canvas.save()
-    return buffer.getvalue()
+    return None if out is not None else buffer.getvalue()
 
 
 def dailies_summary_pdf(playlist, summary, *, production_label: str, thumbnail) -> bytes:

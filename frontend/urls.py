@@ -19,6 +19,11 @@ urlpatterns = [
     path("productions/<slug:code>/reports/scorecard/", views.report, {"report": "scorecard"}, name="report-scorecard"),
     path("productions/<slug:code>/reports/deliveries/", views.report, {"report": "deliveries"},
          name="report-deliveries"),
+    # Report PDFs, made by a worker: the list (POST asks for one), one export (POST cancels), its file.
+    path("productions/<slug:code>/reports/exports/", views.report_exports, name="report-exports"),
+    path("productions/<slug:code>/reports/exports/<int:export_id>/", views.report_export, name="report-export"),
+    path("productions/<slug:code>/reports/exports/<int:export_id>/download/", views.report_export_download,
+         name="report-export-download"),
     path("productions/<slug:code>/playlists/", views.playlists, name="playlists"),
     path("productions/<slug:code>/playlists/<int:playlist_id>/", views.playlist_detail, name="playlist"),
     path("productions/<slug:code>/playlists/<int:playlist_id>/session/", views.dailies_session, name="dailies-session"),

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -19,8 +19,7 @@ from reviews.media import (RENDERED_FRAME_TYPES, SIDES, clip_proxy_path, clip_th
                            mask_frame_path, mask_media_dir, media_path, media_response, private, rendered_frame_path,
                            review_frame_path)
 from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, Job, JobState, Playlist,
-                            Production, Proposal, ProxyState, Role)
-from reviews.reports import Report
+                            Production, Proposal, ProxyState, ReportExport, Role)
 from reviews.consumers import offered_views, serve_frame, view_folder
 from reviews.watermark import for_reader
 from reviews.services.access import access_denied_record, media_view_record
@@ -29,6 +28,8 @@ from reviews.services.consent import consent_answer, consent_revoke
 from reviews.services.findings import FOLLOW_UPS
 from reviews.services.forensic import forensic_mark_for_frame_views
 from reviews.services.jobs import job_payload
+from reviews.services.report_exports import (report_export_cancel, report_export_download_path, report_export_payload,
+                                             report_export_submit)
 from reviews.timecode import frame_timecode
 
 from . import exports
@@ -455,21 +456,6 @@ def consent(request, code):
     }, status=status)
 
 
-def _report_for(production, key: str, query, *, paged: bool = False) -> Report:
-    if key == "consent":
-        return reports.consent_report(production)
-    if key == "disclosure":
-        return reports.disclosure_register(production)
-    if key == "scorecard":
-        return reports.post_scorecard(production)
-    if key == "deliveries":
-        return reports.deliveries_report(production)
-    return reports.audit_report(production, date_from=query.get("from", ""), date_to=query.get("to", ""),
-                                person=query.get("person", "").strip(), shot=query.get("shot", "").strip(),
-                                action=query.get("action", "").strip(), hide_media=bool(query.get("hide_media")),
-                                page=query.get("page", "1") if paged else None)
-
-
 def _without(query, name: str):
     """A copy of the query parameters without ``name`` (a page link keeps the filters)."""
     kept = query.copy()
@@ -479,7 +465,9 @@ def _without(query, name: str):
 
 @login_required
 def report(request, code, report):
-    """A producer's report as a page, or with ``?format=csv`` / ``?format=pdf`` as a download.
+    """A producer's report as a page, or with ``?format=csv`` as a streamed download; a PDF is
+    made by a worker (``report_exports``), and ``?format=pdf`` leads to the page's button that
+    starts it, the filters kept.
     The audit trail takes the filters ``from``, ``to`` (YYYY-MM-DD), ``person``, ``shot``,
     ``action`` and ``hide_media`` as query parameters, so a filtered trail is a link and its
     exports match it; the page shows it ``reports.AUDIT_PAGE_SIZE`` events at a time (``page``),
@@ -491,8 +479,12 @@ def report(request, code, report):
         return render(request, "frontend/report.html", {"production": production, "error": str(refused),
                                                         "reports": reports.REPORTS}, status=refused.status_code)
     export = request.GET.get("format", "")
+    if export == "pdf":
+        # A PDF is made by a worker (issue #24): the page, with the filters, offers to start it.
+        return redirect(f"{request.path}?{_without(_without(request.GET, 'format'), 'page').urlencode()}#export-pdf")
     try:
-        built = _report_for(production, report, request.GET, paged=export not in ("csv", "pdf"))
+        built = reports.report_build(production, report, request.GET, page=None if export == "csv" else
+                                     request.GET.get("page", "1"))
     except ValueError as error:
         return render(request, "frontend/report.html", {
             "production": production, "reports": reports.REPORTS, "key": report, "query": request.GET,
@@ -502,9 +494,6 @@ def report(request, code, report):
         # Streamed as it is read: the first bytes leave at once, memory is one chunk (issue #24).
         response = StreamingHttpResponse(exports.stream_from_sync(exports.report_csv_chunks(built)),
                                          content_type="text/csv; charset=utf-8")
-    elif export == "pdf":
-        response = HttpResponse(exports.report_pdf(built, production_label=f"{production.code} {production.name}"),
-                                content_type="application/pdf")
     else:
         if built.page is None:  # the other reports, one row per fix request or consent: paged on the page
             pager = page_of(request, built.rows, per_page=REPORT_ROWS_PER_PAGE)
@@ -514,8 +503,80 @@ def report(request, code, report):
             "production": production, "reports": reports.REPORTS, "key": report, "report": built,
             "rows": [[exports.cell_text(value) for value in row] for row in built.rows],
             "query": request.GET, "export_query": _without(request.GET, "page").urlencode(),
+            "pdf_filters": reports.report_filters(request.GET) if report == "audit" else {},
             "actions": reports.audit_actions(production) if report == "audit" else []})
     response["Content-Disposition"] = f'attachment; filename="{stem}.{export}"'
+    return response
+
+
+def _export_page(request, production: Production, export_id: int) -> ReportExport:
+    """The production's report export a URL names, for people who may read its reports: else
+    ``NotAllowed`` (403), or 404 as a page that does not exist."""
+    authz.require(request.user, production, authz.READ_REPORTS)
+    export = ReportExport.objects.select_related("production", "created_by").filter(
+        production=production, pk=export_id).first()
+    if export is None:
+        raise Http404("No such report export in this production.")
+    return export
+
+
+def _refused_page(request, production, refused: ServiceError):
+    return render(request, "frontend/report.html", {"production": production, "error": str(refused),
+                                                    "reports": reports.REPORTS}, status=refused.status_code)
+
+
+@login_required
+def report_exports(request, code):
+    """The production's report PDFs (newest first, paged), made by workers; a POST (``report``,
+    and for the audit trail its filters as the page names them) asks for one and leads to its
+    page, where its progress shows live."""
+    production = _production_page(request, code)
+    try:
+        authz.require(request.user, production, authz.READ_REPORTS)
+        if request.method == "POST":
+            export = report_export_submit(production=production, actor=request.user,
+                                          report=request.POST.get("report", ""), filters=request.POST)
+            return redirect("frontend:report-export", production.code, export.pk)
+    except ServiceError as refused:
+        return _refused_page(request, production, refused)
+    pager = page_of(request, production.report_exports.select_related("created_by").order_by("-created_at", "-pk"),
+                    per_page=REPORT_ROWS_PER_PAGE)
+    return render(request, "frontend/report_exports.html", {
+        "production": production, "reports": reports.REPORTS, "exports": pager["rows"], "pager": pager})
+
+
+@login_required
+def report_export(request, code, export_id):
+    """One report PDF being made or made: its progress live (``report_export`` events on the
+    production's socket, and ``?format=json`` read again as a fallback), a cancel button while it
+    runs (a POST cancels) and the download link once ready."""
+    production = _production_page(request, code)
+    try:
+        export = _export_page(request, production, export_id)
+        if request.method == "POST":
+            export = report_export_cancel(export=export, actor=request.user)
+    except ServiceError as refused:
+        return _refused_page(request, production, refused)
+    if request.GET.get("format") == "json":
+        return JsonResponse(report_export_payload(export))
+    return render(request, "frontend/report_export.html", {
+        "production": production, "reports": reports.REPORTS, "export": export,
+        "payload": report_export_payload(export), "title": reports.REPORTS.get(export.report, export.report)})
+
+
+@login_required
+def report_export_download(request, code, export_id):
+    """A finished report PDF as a download, for people who may read the reports; each download
+    is audited (``report.download``)."""
+    production = _production_page(request, code)
+    try:
+        export = _export_page(request, production, export_id)
+        path = report_export_download_path(export=export, actor=request.user)
+    except ServiceError as refused:
+        return _refused_page(request, production, refused)
+    response = media_response(path, "application/pdf")
+    stem = f"{production.code}-{export.report}-{timezone.localtime(export.created_at, datetime.timezone.utc):%Y%m%d-%H%M}"
+    response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
     return response
 
 

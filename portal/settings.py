@@ -158,6 +158,7 @@ CELERY_TASK_ROUTES = {
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
     "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
     "reviews.tasks.delivery_run": {"queue": "default"},
+    "reviews.tasks.report_export_run": {"queue": "default"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

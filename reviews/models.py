@@ -1030,3 +1030,44 @@ class ShareGuest(models.Model):
 
     def __str__(self):
         return f"{self.name} (guest, link {self.link_id})"
+
+
+class ReportExportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ReportExport(models.Model):
+    """A producer's report as a PDF, built by a worker (``reviews.worker.reports``) and then
+    downloaded: which report, with which filters, how far the worker has come (``rows_done`` of
+    ``rows_total``) and the file it made (``file``, under MEDIA_ROOT)."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="report_exports")
+    report = models.CharField(max_length=32, help_text="A key of reviews.reports.REPORTS, e.g. audit.")
+    filters = models.JSONField(default=dict, blank=True,
+                               help_text="The audit trail's filters as the page gives them: from, to, person, shot, "
+                                         "action, hide_media.")
+    state = models.CharField(max_length=16, choices=ReportExportState.choices, default=ReportExportState.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=1024, blank=True, help_text="The PDF, relative to MEDIA_ROOT, once done.")
+    size_bytes = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["production", "-created_at"]
+
+    def __str__(self):
+        return f"{self.production.code} {self.report} PDF {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (ReportExportState.DONE, ReportExportState.FAILED, ReportExportState.CANCELLED)

@@ -255,6 +255,47 @@ def audit_rows(events, *, chunk: int = AUDIT_CHUNK) -> Iterator[list]:
         last = batch[-1].pk
 
 
+#: The audit trail's filters, as the page's query parameters name them.
+AUDIT_FILTERS = ("from", "to", "person", "shot", "action", "hide_media")
+
+
+def report_filters(query) -> dict[str, str]:
+    """The audit trail's filters of ``query`` (a mapping: the page's query parameters), those
+    given only, trimmed: what a ``ReportExport`` keeps and ``report_build`` reads."""
+    return {name: str(query.get(name, "")).strip() for name in AUDIT_FILTERS if str(query.get(name, "")).strip()}
+
+
+def report_build(production: Production, key: str, filters=None, *, page: str | int | None = None) -> Report:
+    """The report ``key`` (of ``REPORTS``) of ``production``; for the audit trail, filtered by
+    ``filters`` (``AUDIT_FILTERS``: ``from``/``to`` YYYY-MM-DD, ``person``, ``shot``, ``action``,
+    ``hide_media``) and, with ``page``, only that page (``audit_report``).
+
+    Raises ``KeyError`` for a report that does not exist, ``ValueError`` for a date that is not
+    YYYY-MM-DD."""
+    builders = {"consent": consent_report, "disclosure": disclosure_register, "scorecard": post_scorecard,
+                "deliveries": deliveries_report}
+    if key in builders:
+        return builders[key](production)
+    if key != "audit":
+        raise KeyError(key)
+    filters = filters or {}
+    return audit_report(production, date_from=filters.get("from", ""), date_to=filters.get("to", ""),
+                        person=filters.get("person", "").strip(), shot=filters.get("shot", "").strip(),
+                        action=filters.get("action", "").strip(), hide_media=bool(filters.get("hide_media")),
+                        page=page)
+
+
+def report_row_count(production: Production, key: str, report: Report, filters=None) -> int:
+    """How many rows ``report`` (``report_build(production, key, filters)``) has: its list's
+    length, or for the whole audit trail (an iterator) one count of the filtered events."""
+    if isinstance(report.rows, list):
+        return len(report.rows)
+    filters = filters or {}
+    return audit_events(production, date_from=filters.get("from", ""), date_to=filters.get("to", ""),
+                        person=filters.get("person", ""), shot=filters.get("shot", ""),
+                        action=filters.get("action", ""), hide_media=bool(filters.get("hide_media"))).count()
+
+
 def audit_actions(production: Production) -> list[str]:
     """The actions the production's trail holds, for the audit page's action filter."""
     return list(AuditEvent.objects.filter(production=production).order_by("action")

@@ -47,7 +47,7 @@ def look_model_train_run(production_id: int, pairs: list[list[int]], actor_id: i
 
     from reviews.errors import ServiceError
     from reviews.models import Production
-    from reviews.services.looks import look_model_train
+    from reviews.worker.looks import look_model_train
 
     production = Production.objects.get(pk=production_id)
     shots = {shot.pk: shot for shot in production.shots.select_related("clip")}
@@ -82,7 +82,7 @@ def learned_model_train_run(self, model_id: int) -> int | None:
              retry_backoff=2, max_retries=8)
 def clip_proxy_run(clip_id: int) -> None:
     """Make clip ``clip_id``'s browser review proxy (queue ``default``)."""
-    from reviews.services.proxies import clip_proxy_make
+    from reviews.worker.proxies import clip_proxy_make
 
     clip_proxy_make(clip_id=clip_id)
 
@@ -118,6 +118,17 @@ def delivery_run(delivery_id: int) -> str | None:
         logger.warning("delivery %s of %s failed: %s", delivery.number, delivery.production.code, error)
         delivery.refresh_from_db()
     return delivery.status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=2, max_retries=8)
+def report_export_run(export_id: int) -> str | None:
+    """Build report export ``export_id``'s PDF (queue ``default``); returns its state, None if it
+    had ended or is gone. A failure is recorded on the export (and in the audit trail)."""
+    from reviews.worker.reports import report_export_build
+
+    export = report_export_build(export_id)
+    return export.state if export else None
 
 
 @shared_task

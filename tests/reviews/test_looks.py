@@ -19,7 +19,7 @@ from reviews.models import Job, LookModel
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
 from reviews.worker.jobs import job_execute
-from reviews.services.looks import look_model_train
+from reviews.worker.looks import look_model_train
 from reviews.services.shots import shot_create
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,7 @@ from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from reviews.media import clip_proxy_path, clip_thumbnail_path, mask_frame_path, mask_media_dir, media_path
 from reviews.models import (Clip, ContinuityFinding, FixRequest, Job, JobState, LearnedModel, Production, Proposal,
-                            ProxyState, Role, Shot)
+                            ProxyState, ReportExport, ReportExportState, Role, Shot)
 from reviews.routing import websocket_urlpatterns
 
 from .helpers import websocket, without_csrf_token
@@ -170,6 +170,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "productions/<slug:code>/reports/audit/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "productions/<slug:code>/reports/scorecard/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
     "productions/<slug:code>/reports/deliveries/": Endpoint(CODE, {"post": None}, reads=authz.READ_REPORTS),
+    # Report PDFs: an empty form names no report (400); the export is done, so a cancel is 409;
+    # the download answers a POST as a GET.
+    "productions/<slug:code>/reports/exports/": Endpoint(CODE, {"post": authz.READ_REPORTS}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/exports/<int:export_id>/": Endpoint(
+        CODE | {"export_id": "report_export"}, {"post": authz.READ_REPORTS}, reads=authz.READ_REPORTS),
+    "productions/<slug:code>/reports/exports/<int:export_id>/download/": Endpoint(
+        CODE | {"export_id": "report_export"}, {"post": None}, reads=authz.READ_REPORTS),
     "review/<int:proposal_id>/": Endpoint({"proposal_id": "proposal"}, {"post": None}),
     "media/clips/<int:clip_id>/thumbnail.jpg": Endpoint({"clip_id": "clip"}, {"post": None}),
     "media/clips/<int:clip_id>/proxy.mp4": Endpoint({"clip_id": "clip"}, {"post": None}),
@@ -328,7 +335,8 @@ def objects_of(proposal) -> dict:
         "learned_model": LearnedModel.objects.get_or_create(
             production=proposal.production, kind="inpaint", version=1,
             defaults={"name": "dailies", "state": JobState.SUCCEEDED})[0].pk,
-        "mask_job": mask_job_of(proposal).pk}
+        "mask_job": mask_job_of(proposal).pk,
+        "report_export": report_export_of(proposal.production).pk}
 
 
 def mask_job_of(proposal) -> Job:
@@ -341,6 +349,17 @@ def mask_job_of(proposal) -> Job:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x89PNG\r\n\x1a\n")
     return job
+
+
+def report_export_of(production) -> ReportExport:
+    """A finished report PDF of the production, with a stand-in file (made directly, no worker)."""
+    export, _ = ReportExport.objects.get_or_create(
+        production=production, report="audit",
+        defaults={"state": ReportExportState.DONE, "file": f"reports/{production.pk}/matrix-audit.pdf"})
+    path = media_path(export.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"%PDF-1.4 stand-in")
+    return export
 
 
 def finding_of(proposal) -> ContinuityFinding:
@@ -518,6 +537,7 @@ def test_http_matrix(proposal, people):
     proposal.refresh_from_db()
     assert proposal.status == "in_review"
     assert Job.objects.count() == jobs_made
+    assert ReportExport.objects.count() == 2 and not ReportExport.objects.exclude(state=ReportExportState.DONE).exists()
 
 
 # --- WebSocket -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from engine.media.probe import probe
 from reviews.media import clip_proxy_path
 from reviews.models import Clip, ProxyState
 from reviews.services.clips import clip_ingest
-from reviews.services.proxies import clip_proxy_make
+from reviews.worker.proxies import clip_proxy_make
 
 
 def _difference(proxy_frame: np.ndarray, original: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from reviews import reports
-from reviews.models import AuditEvent, ReviewDecision
+from reviews.models import AuditEvent, ReportExport, ReportExportState, ReviewDecision
 from reviews.services.consent import consent_answer
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,32 @@ def csv_text(response) -> str:
     """A CSV export's text: it is streamed (issue #24), so it is read as it comes."""
     assert response.streaming
     return b"".join(response).decode("utf-8-sig")
+
+
+def pdf_export(client: Client, url: str, **progress) -> tuple[ReportExport, bytes]:
+    """A report's PDF as a producer gets it (issue #24): the old ``?format=pdf`` link leads to
+    the page's "Export PDF" form, filters kept; the form asks for a worker job; the worker's
+    function builds it here (the job's own code, in this process) and the file is downloaded."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from reviews.worker.reports import report_export_build
+
+    page = client.get(url + ("&" if "?" in url else "?") + "format=pdf")
+    assert page.status_code == 302 and page["Location"].endswith("#export-pdf"), page
+    filters = dict(parse_qsl(urlsplit(page["Location"]).query))
+    assert "format" not in filters
+    report = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    code = urlsplit(url).path.split("/")[2]
+    asked = client.post(f"/productions/{code}/reports/exports/", {"report": report, **filters})
+    assert asked.status_code == 302, asked.content[:500]
+    export = ReportExport.objects.get(pk=int(asked["Location"].rstrip("/").rsplit("/", 1)[-1]))
+    assert export.state == ReportExportState.QUEUED and export.filters == filters
+    export = report_export_build(export.pk, **progress)
+    assert export.state == ReportExportState.DONE, export.error
+    download = client.get(f"/productions/{code}/reports/exports/{export.pk}/download/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"].startswith(f'attachment; filename="{code}-{report}-')
+    return export, b"".join(download.streaming_content)
 
 
 def event(action: str) -> AuditEvent:
@@ -104,10 +130,15 @@ def test_report_pages_and_exports_for_producers_only(history, people):
     assert rows[0][:3] == ["Production", "Shot", "Frames"]
     assert rows[1:] == [[str(v) for v in r] for r in reports.disclosure_register(history.production).rows]
 
-    pdf = producer.get("/productions/TEST/reports/audit/?person=performer&format=pdf")
-    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
-    assert b"Audit trail" in pdf.content and b"person = performer" in pdf.content and b"consent.grant" in pdf.content
-    assert b"membership.add" not in pdf.content
+    export, pdf = pdf_export(producer, "/productions/TEST/reports/audit/?person=performer")
+    assert pdf.startswith(b"%PDF-") and export.rows_total == export.rows_done == 2
+    assert b"Audit trail" in pdf and b"person = performer" in pdf and b"consent.grant" in pdf
+    assert b"membership.add" not in pdf
+    assert director.post("/productions/TEST/reports/exports/", {"report": "audit"}).status_code == 403
+    assert director.get(f"/productions/TEST/reports/exports/{export.pk}/download/").status_code == 403
+    downloaded = AuditEvent.objects.get(action="report.download")
+    assert (downloaded.actor, downloaded.target_id, downloaded.payload["media"]) == (
+        people["producer"], str(export.pk), export.file)
 
     bad = producer.get("/productions/TEST/reports/audit/?from=yesterday")
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.content.decode()
@@ -143,8 +174,8 @@ def test_the_audit_trail_exports_to_pdf_with_the_largest_inputs_the_api_accepts(
 
     producer = Client()
     producer.force_login(people["producer"])
-    pdf = producer.get(f"/productions/{production.code}/reports/audit/?format=pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    _, pdf = pdf_export(producer, f"/productions/{production.code}/reports/audit/")
+    assert pdf.startswith(b"%PDF")
     from frontend.exports import PDF_CELL_MAX_CHARS, pdf_cell_text
     from reviews.models import AuditEvent
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reviews.errors import ServiceError
 from reviews.management.actor import command_production_and_actor
-from reviews.services.looks import look_model_train
+from reviews.worker.looks import look_model_train
 
 
 class Command(BaseCommand):
