@@ -189,6 +189,12 @@ def test_review_room_on_a_tablet_and_a_phone_with_the_keyboard(asgi_server, smal
         expect(panel).to_have_class("panel open")
         page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().right <= innerWidth + 1")
         expect(page.locator("#decide button.approve")).to_be_visible()
+        # Each measurement's value (number and unit) stays on one line, however narrow the panel.
+        lines = page.evaluate("""() => [...document.querySelectorAll('#metrics dd')].map(dd => {
+            const text = document.createRange();
+            text.selectNodeContents(dd);
+            return new Set([...text.getClientRects()].map(box => Math.round(box.top))).size; })""")
+        assert lines and max(lines) == 1, lines
         page.click("#panel-close")
         page.wait_for_function("() => document.getElementById('panel').getBoundingClientRect().left >= innerWidth - 1")
 
