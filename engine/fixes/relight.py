@@ -55,6 +55,7 @@ import torch
 
 from engine.device import get_device
 from engine.errors import Cancelled, ParameterError
+from engine.fixes.match import _working_space_apply
 from engine.fixes.result import FixResult
 from engine.media.colour import COMPOSITING_SPACE, GRADING_SPACE, colorspace_transform, display_transform
 from engine.media.decode import FrameSource
@@ -419,12 +420,13 @@ def _render(frame: np.ndarray, cdl: Cdl, decode: torch.Tensor) -> np.ndarray:
 
 def _deep_render(colorspace: str) -> Callable[[np.ndarray, Cdl], np.ndarray]:
     """``render(frame, cdl)``: a float32 [H, W, 3] frame in ``colorspace`` taken to ACEScct
-    through OCIO, the (ACEScct) CDL applied, and brought back → float32 [H, W, 3]."""
-    to_working = colorspace_transform(colorspace, GRADING_SPACE)
-    from_working = colorspace_transform(GRADING_SPACE, colorspace)
+    through OCIO, the (ACEScct) CDL applied, and brought back → float32 [H, W, 3] (shot match's
+    working-space round trip, :func:`engine.fixes.match._working_space_apply`)."""
 
     def render(frame: np.ndarray, cdl: Cdl) -> np.ndarray:
-        graded = apply_cdl(torch.from_numpy(np.ascontiguousarray(to_working(frame), np.float32)), cdl)
-        return from_working(np.ascontiguousarray(graded.numpy(), np.float32))
+        def grade(values: np.ndarray) -> np.ndarray:
+            return apply_cdl(torch.from_numpy(np.ascontiguousarray(values, np.float32)), cdl).numpy()
+
+        return _working_space_apply(colorspace, grade)(frame)
 
     return render
