@@ -22,6 +22,13 @@ both, each brought to time ``t`` along optical flow:
    frame only (occluded in the other) and is taken from that frame alone (Baker et al. 2011,
    occlusion reasoning).
 
+Precision. Sources deeper than 8 bits (10/12/16-bit, half/float) are rebuilt at source precision:
+the flow (step 1) and the photo-consistency of step 2 are computed on 8-bit views of the frames
+through the display transform of the clip's colour space (:func:`engine.media.colour.display_codes`,
+as a viewer sees them), while the pixels warped and blended in step 3 are the float32 source values
+in the clip's own encoding — no 8-bit step. Every frame that is not rebuilt is handed on as decoded,
+bit-identical to the source at its depth.
+
 Frames with no good neighbour on one side (missing frames at the start or end of the shot)
 repeat the nearest good frame, and the measurements say how many did.
 """
@@ -39,6 +46,7 @@ import numpy as np
 
 from engine.errors import ParameterError, check_cancel
 from engine.fixes.result import FixResult
+from engine.media.colour import display_codes
 from engine.media.decode import FrameSource
 from engine.ops import flow as flow_module
 from engine.params import check_number
@@ -47,7 +55,8 @@ from engine.fixes.params import RebuildParams  # noqa: F401  (moved there: impor
 log = logging.getLogger(__name__)
 
 #: The space this fix works in: None = the clip's own encoding (its input colour space) — the two
-#: frames warped to time t are blended (1 − t, t) on their 8-bit codes; 8-bit sources only so far.
+#: frames warped to time t are blended (1 − t, t) on their values at source precision (uint8 codes
+#: for 8-bit clips, float32 otherwise); the flow of deeper clips is found on their display views.
 WORKING_SPACE = None
 
 Sink = Callable[[int, np.ndarray, np.ndarray], None]
@@ -61,29 +70,39 @@ class Interpolator:
     :meth:`at` for every time between them.
 
     Args:
-        frame_0, frame_1: uint8 [H, W, 3] RGB, the same size.
+        frame_0, frame_1: uint8 [H, W, 3] RGB, or float32 [H, W, 3] at source precision, the same size.
         flow_width: flow is computed at most this wide (pixels).
+        view_0, view_1: uint8 [H, W, 3] views of float32 frames the flow is found on (their
+            display codes); required for float32 frames, None for uint8 ones (the frames themselves).
 
     Raises:
-        ParameterError: the frames differ in size.
+        ParameterError: the frames differ in size, or float32 frames come without views.
     """
 
     frame_0: np.ndarray
     frame_1: np.ndarray
     flow_width: int = 640
+    view_0: np.ndarray | None = None
+    view_1: np.ndarray | None = None
     _pair: flow_module.FlowPair = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.frame_0.shape != self.frame_1.shape:
             raise ParameterError(f"frames differ in size: {self.frame_0.shape} and {self.frame_1.shape}")
+        view_0 = self.frame_0 if self.view_0 is None else self.view_0
+        view_1 = self.frame_1 if self.view_1 is None else self.view_1
+        if view_0.dtype != np.uint8 or view_1.dtype != np.uint8 or view_0.shape != self.frame_0.shape \
+                or view_1.shape != self.frame_0.shape:
+            raise ParameterError("float frames are interpolated along flow found on their uint8 views "
+                                 "(view_0, view_1) of the frames' size")
         height, width = self.frame_0.shape[:2]
         scale = min(1.0, self.flow_width / width)
         self._size = (max(1, round(width * scale)), max(1, round(height * scale)))
         if scale < 1.0:
-            small_0 = cv2.resize(self.frame_0, self._size, interpolation=cv2.INTER_AREA)
-            small_1 = cv2.resize(self.frame_1, self._size, interpolation=cv2.INTER_AREA)
+            small_0 = cv2.resize(view_0, self._size, interpolation=cv2.INTER_AREA)
+            small_1 = cv2.resize(view_1, self._size, interpolation=cv2.INTER_AREA)
         else:
-            small_0, small_1 = self.frame_0, self.frame_1
+            small_0, small_1 = view_0, view_1
         self._small = (small_0, small_1)
         self._pair = flow_module.flow_pair(small_0, small_1)
 
@@ -93,7 +112,8 @@ class Interpolator:
         return float((self._pair.forward_valid.mean() + self._pair.backward_valid.mean()) / 2.0)
 
     def at(self, t: float) -> np.ndarray:
-        """The frame at time ``t`` (0 = frame_0, 1 = frame_1): uint8 [H, W, 3] RGB.
+        """The frame at time ``t`` (0 = frame_0, 1 = frame_1): [H, W, 3] RGB of the frames' dtype
+        (uint8 rounded; float32 unrounded, at source precision).
 
         The flows at t and the blend weights are found at flow size and scaled up; the frames
         are warped at full size.
@@ -112,7 +132,9 @@ class Interpolator:
         warped_1 = flow_module.warp(self.frame_1, to_1).astype(np.float32)
         out -= warped_1
         out *= weight_0[..., None]
-        out += warped_1  # between the two warped frames (weights in 0..1), so 0..255
+        out += warped_1  # between the two warped frames (weights in 0..1), so 0..255 for codes
+        if self.frame_0.dtype != np.uint8:
+            return out  # float32 at source precision: no rounding
         out += 0.5
         return out.astype(np.uint8)
 
@@ -208,6 +230,15 @@ _SUM_RGB = np.ones((1, 3), np.float32)
 _check_cancel = functools.partial(check_cancel, fix="frame rebuild")
 
 
+def _interpolator(shot: FrameSource, frame_0: np.ndarray, frame_1: np.ndarray, flow_width: int) -> Interpolator:
+    """An :class:`Interpolator` of two frames of ``shot``: uint8 frames as they are; float32 ones
+    with their display views (the clip's colour space through the display transform) for the flow."""
+    if frame_0.dtype == np.uint8:
+        return Interpolator(frame_0, frame_1, flow_width=flow_width)
+    return Interpolator(frame_0, frame_1, flow_width=flow_width, view_0=display_codes(frame_0, shot.colorspace),
+                        view_1=display_codes(frame_1, shot.colorspace))
+
+
 def run(
     *,
     shot: FrameSource,
@@ -229,7 +260,8 @@ def run(
         reference: unused (must be None); present so every fix has the same call shape.
         params: :class:`RebuildParams`.
         sink: ``sink(frame_number, before, after)`` for every frame of the shot, in order;
-            uint8 [H, W, 3] RGB; ``after`` is ``before`` itself for a good frame.
+            uint8 [H, W, 3] RGB for an 8-bit shot, float32 [H, W, 3] at source precision for a
+            deeper one; ``after`` is ``before`` itself for a good frame.
         progress: ``progress(done, total)`` after each sink call; total is ``len(shot)``.
         should_cancel: polled between frames; True stops the run with :class:`Cancelled`.
 
@@ -247,7 +279,6 @@ def run(
         FrameSourceError: the shot cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
-    shot.require_8bit("frame rebuild")
     if not isinstance(params, RebuildParams):
         raise ParameterError(
             f"params must be RebuildParams (use RebuildParams.from_dict for stored JSON), got {type(params).__name__}"
@@ -287,7 +318,7 @@ def run(
             return
         started = time.perf_counter()
         if previous is not None and following is not None:
-            interpolator = Interpolator(previous[1], following[1], flow_width=params.flow_width)
+            interpolator = _interpolator(shot, previous[1], following[1], params.flow_width)
             trusted.append(interpolator.trusted_fraction)
             span = following[0] - previous[0]
             rebuilt = [interpolator.at((number - previous[0]) / span) for number, _ in waiting]
@@ -301,7 +332,7 @@ def run(
             emit(number, before, after)
         waiting.clear()
 
-    for number, frame in shot.frames():
+    for number, frame in shot.frames(as_float=not shot.encoding.is_8bit):
         _check_cancel(should_cancel, f"at frame {number}")
         if number in missing:
             waiting.append((number, frame))
@@ -343,7 +374,8 @@ def retime(
         shot: the source frames (streamed; two are held at a time).
         factor: output frames per source frame, 0.1..16.
         sink: ``sink(j, before, after)`` for output frame j (from 0), in order; ``before``
-            is the source frame nearest in time, ``after`` the retimed frame (uint8 [H, W, 3] RGB).
+            is the source frame nearest in time, ``after`` the retimed frame (uint8 [H, W, 3] RGB;
+            float32 at source precision for a shot deeper than 8 bits, as :func:`run`).
         flow_width, progress, should_cancel: as for :func:`run` (progress total = output frames).
 
     Returns:
@@ -353,7 +385,6 @@ def retime(
     Raises:
         ParameterError: a factor out of range. FrameSourceError, Cancelled: as :func:`run`.
     """
-    shot.require_8bit("frame rebuild")
     factor = check_number("retime factor", factor, low=0.1, high=16.0)
     first = shot.frame_range.start
     total = math.floor((len(shot) - 1) * factor + 1e-9) + 1
@@ -362,7 +393,7 @@ def retime(
     output = 0
     pair: list[tuple[int, np.ndarray]] = []
     interpolator: Interpolator | None = None
-    for number, frame in shot.frames():
+    for number, frame in shot.frames(as_float=not shot.encoding.is_8bit):
         _check_cancel(should_cancel, f"at frame {number}")
         pair = (pair + [(number, frame)])[-2:]
         interpolator = None
@@ -376,7 +407,7 @@ def retime(
                 after = frame
             elif len(pair) == 2 and lower == pair[0][0]:
                 if interpolator is None:
-                    interpolator = Interpolator(pair[0][1], pair[1][1], flow_width=flow_width)
+                    interpolator = _interpolator(shot, pair[0][1], pair[1][1], flow_width)
                 after = interpolator.at(fraction)
                 interpolated += 1
             else:  # pragma: no cover - positions advance monotonically

@@ -1,7 +1,7 @@
 """Camera originals at source precision (issue #21): real footage converted in the test through
 OCIO to ARRI LogC3 and written as 10-bit ProRes 4444 and as a half-float EXR sequence; probed,
-decoded and written back at source depth; looks and shot matches run on them without an 8-bit
-step; non-media files refused with the engine's media error.
+decoded and written back at source depth; looks, shot matches, relight and frame rebuild run on
+them without an 8-bit step; non-media files refused with the engine's media error.
 """
 
 import json
@@ -176,11 +176,66 @@ def test_object_removal_keeps_every_pixel_outside_the_hole_at_source_depth(which
         assert np.abs(filled - np.rint(filled)).max() > 0.1  # not on 8-bit steps
 
 
-def test_a_fix_not_yet_at_source_precision_refuses_a_deep_source(prores, cups, tmp_path, capsys):
-    # Rather than quietly write an 8-bit version of a 10-bit original.
-    assert cli_main(["relight", "--reference", str(cups), "--shot", str(prores), "--out", str(tmp_path / "relit")]) == 2
-    assert "relight works on 8-bit footage only so far" in capsys.readouterr().err
-    assert not (tmp_path / "relit").exists()
+def _levels(frames):
+    """Fewest distinct values of a channel over float32 [H, W, 3] frames."""
+    stacked = np.stack(frames)
+    return min(len(np.unique(stacked[..., c])) for c in range(3))
+
+
+def test_relight_of_a_camera_original_in_acescct_at_source_depth(prores, exr, cups, tmp_path, capsys):
+    # A copy of the EXR original one stop darker and tinted (gains in scene-linear ACEScg), relit
+    # onto the original: the ACEScct CDL undoes it, written back as half-float EXR.
+    to_linear, to_log = colour.colorspace_transform(LOGC3, "ACEScg"), colour.colorspace_transform("ACEScg", LOGC3)
+    originals = [frame for _, frame in FrameSource(exr).frames(as_float=True)]
+    with FrameWriter(tmp_path / "darker", encoding=Encoding(16, "half"), colorspace=LOGC3) as writer:
+        for number, frame in enumerate(originals):
+            writer.write(number, to_log(to_linear(frame) * np.float32([0.4, 0.5, 0.6])))
+    result = _cli(capsys, "relight", "--reference", exr, "--shot", tmp_path / "darker", "--out", tmp_path / "relit",
+                  "--smoothing-frames", 0)
+    assert result["frame_count"] == FRAMES and result["cdl"]["working_space"] == "ACEScct"
+    # In ACEScct a gain g is the offset −log2(g) / 17.52 (one stop = 1/17.52), contrast the slope.
+    assert np.allclose(result["cdl"]["offset"], -np.log2([0.4, 0.5, 0.6]) / 17.52, atol=2e-3), result["cdl"]
+    assert np.allclose(result["cdl"]["slope"], 1.0, atol=0.01) and result["cdl"]["power"] == [1.0, 1.0, 1.0]
+    assert 0.9 < result["exposure_stops"] < 1.3  # ≈ 1 stop; luminance-weighted over the tint
+    assert probe(tmp_path / "relit").sample_type == "half"
+    relit = [frame for _, frame in FrameSource(tmp_path / "relit").frames(as_float=True)]
+    darker = [frame for _, frame in FrameSource(tmp_path / "darker").frames(as_float=True)]
+    before = np.mean([np.abs(d - o).mean() for d, o in zip(darker, originals, strict=True)])
+    after = np.mean([np.abs(r - o).mean() for r, o in zip(relit, originals, strict=True)])
+    assert after < before / 10, (before, after)
+    assert _levels(originals) > 256 and _levels(relit) > 256
+    # A 10-bit ProRes 4444 original relit onto an 8-bit reference: 16-bit PNGs, no 8-bit step.
+    result = _cli(capsys, "relight", "--reference", cups, "--shot", prores, "--out", tmp_path / "relit_prores")
+    assert result["frame_count"] == FRAMES and result["cdl"]["working_space"] == "ACEScct"
+    images, distinct = _distinct_codes(tmp_path / "relit_prores")
+    assert images[0].dtype == np.uint16 and min(distinct) > 256
+    assert _levels([frame for _, frame in FrameSource(prores).frames(as_float=True)]) > 256
+    shifted = FrameSource(tmp_path / "relit_prores").frames(as_float=True)
+    assert not np.array_equal(next(shifted)[1], read_frame(prores, 0, as_float=True))
+
+
+@pytest.mark.parametrize("which", ["prores", "exr"])
+def test_frame_rebuild_of_a_camera_original_keeps_every_other_frame_bit_identical(which, request, tmp_path, capsys):
+    clip = request.getfixturevalue(which)
+    source = [frame for _, frame in FrameSource(clip).frames(as_float=True)]
+    result = _cli(capsys, "rebuild", "--frames", clip, "--missing", "1,2", "--out", tmp_path / "rebuilt")
+    assert (result["frame_count"], result["frames_interpolated"]) == (FRAMES, 2)
+    out = probe(tmp_path / "rebuilt")
+    assert out.sample_type == "half" if which == "exr" else out.pixel_format == "rgb48"
+    rebuilt = [frame for _, frame in FrameSource(tmp_path / "rebuilt").frames(as_float=True)]
+    for number in (0, 3):
+        assert np.array_equal(rebuilt[number], source[number])  # bit-identical at source depth
+    for number in (1, 2):
+        assert not np.array_equal(rebuilt[number], source[number])  # new, from frames 0 and 3
+        assert np.abs(rebuilt[number] - source[number]).mean() < 0.02  # a nearly still shot
+        codes = rebuilt[number] * 255
+        assert np.abs(codes - np.rint(codes)).max() > 0.1  # not on 8-bit steps
+    assert _levels(source[1:3]) > 256 and _levels(rebuilt[1:3]) > 256
+    if which == "exr":  # retiming ×2: the source frames land on the even output frames, untouched
+        result = _cli(capsys, "rebuild", "--frames", clip, "--retime", 2, "--out", tmp_path / "retimed")
+        retimed = [frame for _, frame in FrameSource(tmp_path / "retimed").frames(as_float=True)]
+        assert result["frames_out"] == len(retimed) == 2 * FRAMES - 1
+        assert all(np.array_equal(retimed[2 * n], source[n]) for n in range(FRAMES))
 
 
 def test_the_review_proxy_of_a_log_original_shows_it_through_the_display_transform(prores, tmp_path):
