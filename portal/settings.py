@@ -426,6 +426,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a field named "kind": each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "FixKindEnum": "reviews.models.FixKind",
+        "FindingKindEnum": "reviews.models.FindingKind",
+        "LearnedModelKindEnum": "reviews.models.LearnedModelKind",
+        "AnnotationKindEnum": "reviews.models.AnnotationKind",
+        "NotificationKindEnum": "reviews.models.NotificationKind",
+    },
 }
 
 LANGUAGE_CODE = "en-gb"

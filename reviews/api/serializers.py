@@ -58,6 +58,13 @@ class OcioConfigUploadSerializer(serializers.Serializer):
                                              "it names are not uploaded with it.")
 
 
+class OcioConfigSerializer(serializers.Serializer):
+    """A production's OCIO config, as ``GET …/ocio-config/`` answers."""
+    config = serializers.CharField(help_text='"uploaded" (the production\'s own) or the ACES studio config\'s URI.')
+    colorspaces = serializers.ListField(child=serializers.CharField(),
+                                        help_text="The colour space names the production's clips may be read in.")
+
+
 class ShotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Shot

@@ -142,12 +142,14 @@ class ProductionOcioConfig(ProductionScoped, APIView):
         return {"config": "uploaded" if self.production.ocio_config else "ocio://studio-config-latest",
                 "colorspaces": colorspace_names_of(self.production)}
 
+    @extend_schema(responses={200: serializers.OcioConfigSerializer})
     def get(self, request, code):
         """The production's OCIO config — ``uploaded`` (its own) or the ACES studio config's URI —
         and the colour space names its clips may be read in."""
         return Response(self._described())
 
-    @extend_schema(request={"multipart/form-data": serializers.OcioConfigUploadSerializer})
+    @extend_schema(request={"multipart/form-data": serializers.OcioConfigUploadSerializer},
+                   responses={200: serializers.OcioConfigSerializer})
     def put(self, request, code):
         """Make the uploaded ``.ocio`` file the production's config (producers and post
         supervisors). 400 naming OpenColorIO's error, or what the config lacks, and nothing
@@ -158,6 +160,7 @@ class ProductionOcioConfig(ProductionScoped, APIView):
         production_set_ocio_config(production=self.production, data=upload.read(), actor=request.user)
         return Response(self._described())
 
+    @extend_schema(responses={204: None})
     def delete(self, request, code):
         """Go back to the ACES studio config."""
         production_set_ocio_config(production=self.production, data=b"", actor=request.user)

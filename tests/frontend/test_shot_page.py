@@ -48,7 +48,11 @@ def test_a_finding_becomes_an_object_removal_in_one_click(asgi_server, productio
         browser.close()
 
     removal = FixRequest.objects.get(kind="object_removal")  # (the ORM refuses to run inside Playwright's loop)
-    assert filed.endswith(f" {removal.pk}") and removal.mask["points"][0] == finding.box[:2]
+    # The removal covers the object's own outline (the polygon of its mask), inside the finding's box.
+    outline = finding.details["outline"]
+    assert filed.endswith(f" {removal.pk}") and removal.mask["shape"] == "polygon" and removal.mask["points"] == outline
+    x, y, width, height = finding.box
+    assert all(x - 1 <= px <= x + width + 1 and y - 1 <= py <= y + height + 1 for px, py in outline)
 
 
 @pytest.mark.browser
