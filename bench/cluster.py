@@ -52,6 +52,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loupe_
 # on theirs, which would wipe this room's presence and take this bench's jobs.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# The bench's people sign in with force_login, without a second factor: a role that requires one
+# would see none of the production and the room would refuse them (403), as it should.
+os.environ.setdefault("LOUPE_MFA_REQUIRED_ROLES", "")
 WORK = Path(tempfile.mkdtemp(prefix="loupe-bench-cluster-"))
 os.environ["LOUPE_MEDIA_ROOT"] = str(WORK / "media")
 (WORK / "media").mkdir()
@@ -200,10 +203,17 @@ class Reviewer:
         self.snapshots: asyncio.Queue = asyncio.Queue()  # (arrival time, room snapshot)
         self.events: asyncio.Queue = asyncio.Queue()  # (arrival time, event, data)
         self.task = None
+        self.last_error: Exception | None = None
 
-    async def start(self) -> None:
+    async def start(self, timeout_s: float = 60) -> None:
+        """Connect and wait for the room's first snapshot; a socket refused until ``timeout_s``
+        stops the bench with the reason instead of retrying for ever."""
         self.task = asyncio.create_task(self._run())
-        await self.snapshots.get()
+        try:
+            await asyncio.wait_for(self.snapshots.get(), timeout_s)
+        except TimeoutError:
+            self.task.cancel()
+            raise SystemExit(f"a reviewer could not join the room within {timeout_s} s: {self.last_error!r}") from None
 
     async def _run(self) -> None:
         while True:
@@ -218,8 +228,8 @@ class Reviewer:
                                 self._receive(json.loads(payload), time.perf_counter())
                     finally:
                         pinger.cancel()
-            except Exception:  # noqa: BLE001 — a browser retries whatever closed its socket
-                pass
+            except Exception as error:  # noqa: BLE001 — a browser retries whatever closed its socket
+                self.last_error = error
             self.socket = None
             await asyncio.sleep(self.delay_s)
 
@@ -348,7 +358,7 @@ async def room_figures(cluster: Cluster, proposal, director_cookie: str, cookies
     # Notes written before the kill, each seen by the presenter (stored and fanned out).
     notes = [f"cluster note {i}" for i in range(10)]
     for i, text in enumerate(notes):
-        await reviewers[i].send({"type": "note", "frame": proposal.frame_in, "text": text})
+        await reviewers[i % len(reviewers)].send({"type": "note", "frame": proposal.frame_in, "text": text})
         await presenter.next_event("note", lambda d, t=text: d.get("text") == t)
     for reviewer in reviewers:
         while not reviewer.snapshots.empty():

@@ -21,7 +21,6 @@ from reviews.media import (RENDERED_FRAME_TYPES, SIDES, clip_proxy_path, clip_th
 from reviews.models import (Clip, ContinuityFinding, Decision, FixKind, FixRequestStatus, Job, JobState, Playlist,
                             Production, Proposal, ProxyState, ReportExport, Role)
 from reviews.consumers import offered_views, serve_frame, view_folder
-from reviews.watermark import for_reader
 from reviews.services.access import access_denied_record, media_view_record
 from reviews.services.annotations import person_name
 from reviews.services.consent import consent_answer, consent_revoke
@@ -202,6 +201,7 @@ def clip_frame(request, clip_id, frame):
     each read is audited."""
     # PyAV on first use (OpenCV only for an image-sequence original): docs/adr/0010-light-web-processes.md
     from engine.media.decode import read_frame
+    from reviews.watermark import for_reader
 
     clip = _clip_media(request, clip_id)
     if not 0 <= frame < clip.frame_count:
@@ -695,6 +695,7 @@ def playlist_summary(request, code, playlist_id):
 
 def _note_thumbnail(proposal: Proposal, frame: int, reader: str | None) -> bytes | None:
     from reviews.dailies import annotated_frame_jpeg
+    from reviews.watermark import for_reader
 
     try:
         return for_reader(annotated_frame_jpeg(proposal, frame), reader)

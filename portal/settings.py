@@ -5,6 +5,7 @@ in-memory channel layer, and Celery on kombu's filesystem transport (no broker s
 ``DATABASE_URL`` and ``REDIS_URL`` set it uses PostgreSQL, the Redis channel layer and the Redis
 broker — the way it runs in production and in CI. ``docs/operations.md`` lists every variable.
 """
+import sys
 from pathlib import Path
 
 import environ
@@ -28,7 +29,6 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
     "portal.apps.LoupeAdminConfig",  # django.contrib.admin, second factor required
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -48,6 +48,11 @@ INSTALLED_APPS = [
     "reviews",
     "frontend",
 ]
+# Daphne's app installs Twisted's reactor as it loads (about 35 MiB in every process): only
+# `manage.py runserver` needs it, to serve WebSockets in development. Web processes run uvicorn
+# (portal.processes), workers no server at all.
+if sys.argv[1:2] == ["runserver"]:
+    INSTALLED_APPS.insert(0, "daphne")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -95,7 +95,12 @@ def is_member(user: User | AnonymousUser, production: Production) -> bool:
 
 
 def may(user: User | AnonymousUser, production: Production, action: str) -> bool:
-    return bool(roles_in(user, production) & ACTION_ROLES[action])
+    return roles_may(roles_in(user, production), action)
+
+
+def roles_may(roles: set[str], action: str) -> bool:
+    """True when one of ``roles`` may take ``action``: :func:`may` for roles already looked up."""
+    return bool(roles & ACTION_ROLES[action])
 
 
 def require(user: User | AnonymousUser, production: Production, action: str) -> None:

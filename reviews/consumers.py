@@ -32,7 +32,6 @@ from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.review_notes import review_note_create, review_note_payload
 from reviews.throttling import message_bucket_for, write_refusal, write_wait_s
 from reviews.timecode import frame_timecode
-from reviews.watermark import for_reader
 
 # Close codes (4000–4999 are the application's).
 CLOSE_UNAUTHENTICATED = 4401
@@ -76,6 +75,9 @@ def serve_frame(*, proposal: Proposal, side: str, frame: int, watermark_for: str
     review frame leaves the server.
 
     Raises ``OSError`` if the frame is missing on disk."""
+    # on first use: NumPy and Pillow are not loaded with the URLconf (docs/adr/0010-light-web-processes.md)
+    from reviews.watermark import for_reader
+
     return for_reader(review_frame_path(proposal.media_dir, side, frame, folder).read_bytes(), watermark_for, mark)
 
 
@@ -147,16 +149,9 @@ def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str 
     # In the production's config, named here: this process serves rooms of many productions.
     codes = colour.display_codes(picture, reference.clip.input_colorspace or source.colorspace, view["display"],
                                  view.get("view"), config_source=production_ocio_config(proposal.production))
+    from reviews.watermark import for_reader
+
     return for_reader(encode_review_jpeg(codes), watermark_for, mark)
-
-
-@database_sync_to_async
-def _issue_mark(proposal: Proposal, viewer) -> int | None:
-    """The forensic payload of this review-room connection (None when the portal does not mark)."""
-    if not settings.LOUPE_FORENSIC_WATERMARK:
-        return None
-    return forensic_mark_issue(production=proposal.production, viewer=viewer, proposal=proposal,
-                               channel=ForensicMark.Channel.REVIEW_ROOM).payload
 
 
 @database_sync_to_async
@@ -192,28 +187,36 @@ class RoomContext:
     may_decide: bool
     annotations: list[dict]
     notes: list[dict]
+    mark: int | None  # this connection's forensic payload (None when the portal does not mark)
 
 
 @database_sync_to_async
 def _open_room(user, proposal_id: int) -> RoomContext | None:
+    """Everything a connection needs before its snapshot, in one trip to the database thread: a
+    room of n that reconnects at once (its web process died) waits for n of these in line."""
     proposal = selectors.proposal_for(user, proposal_id)
     if proposal is None:
         return None
+    production = proposal.production
     with transaction.atomic():
-        audit_record(production=proposal.production, actor=user, action="footage.review", target=proposal,
+        audit_record(production=production, actor=user, action="footage.review", target=proposal,
                      payload={"version": proposal.version_label})
+        mark = (forensic_mark_issue(production=production, viewer=user, proposal=proposal,
+                                    channel=ForensicMark.Channel.REVIEW_ROOM).payload
+                if settings.LOUPE_FORENSIC_WATERMARK else None)
     versions = selectors.versions_of(proposal)
     clip = proposal.fix_request.shot.clip
-    production = proposal.production
+    roles = authz.roles_in(user, production)
     return RoomContext(
         proposal=proposal,
         versions={v.pk: v for v in versions},
-        roles=sorted(authz.roles_in(user, production)),
-        may_annotate=authz.may(user, production, authz.ANNOTATE_FRAME),
-        may_note=authz.may(user, production, authz.WRITE_REVIEW_NOTE),
-        may_decide=authz.may(user, production, authz.APPROVE_PROPOSAL),
+        roles=sorted(roles),
+        may_annotate=authz.roles_may(roles, authz.ANNOTATE_FRAME),
+        may_note=authz.roles_may(roles, authz.WRITE_REVIEW_NOTE),
+        may_decide=authz.roles_may(roles, authz.APPROVE_PROPOSAL),
         annotations=[annotation_payload(a) for a in selectors.annotations_of(versions)],
         notes=[review_note_payload(n, clip=clip) for n in selectors.review_notes_of(versions)],
+        mark=mark,
     )
 
 
@@ -303,7 +306,7 @@ class ReviewConsumer(LiveConsumer):
         self.fix_request_id = self.proposal.fix_request_id
         self.room_group_name = events.room_group(self.fix_request_id)
         self.viewer = person_name(user)
-        self.mark = await _issue_mark(self.proposal, user)
+        self.mark = self.room.mark
         self.watermark = self.proposal.production.review_watermark
         self.watermark_checked_at = asyncio.get_running_loop().time()
         self.store = room_store(self.fix_request_id)

@@ -23,15 +23,19 @@ A fix request's mask sequence (a mask job's output) lives in ``masks/job-<job id
 ``NNNNNN.png`` per clip frame N of the fix request (0 outside the object, 255 inside) and
 ``strokes.json`` (the outline(s) and the correction strokes it was segmented from).
 """
+from __future__ import annotations
+
 import io
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
-from PIL import Image
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 SIDES = ("before", "after")
@@ -118,6 +122,10 @@ def encode_review_jpeg(frame: np.ndarray, max_width: int | None = None) -> bytes
     """Encode ``frame`` (uint8 [H, W, 3] RGB) as a JPEG no wider than ``max_width`` pixels
     (default ``LOUPE_REVIEW_WIDTH``), resized with box (area) averaging, at
     ``LOUPE_REVIEW_JPEG_QUALITY`` through Pillow (libjpeg-turbo; no OpenCV in web processes)."""
+    # on first use: NumPy and Pillow are not loaded with the URLconf (docs/adr/0010-light-web-processes.md)
+    import numpy as np
+    from PIL import Image
+
     height, width = frame.shape[:2]
     max_width = max_width or settings.LOUPE_REVIEW_WIDTH
     image = Image.fromarray(np.ascontiguousarray(frame))
@@ -199,6 +207,7 @@ def trace_region_outline(path: Path, *, max_points: int = 4000) -> list[list[lis
     first)."""
     # OpenCV on the worker (and for proposals older than REGION_OUTLINE_FILE): web processes start without it
     import cv2
+    import numpy as np
 
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if mask is None:

@@ -1,9 +1,21 @@
 """SMPTE timecode for frames of a clip, through OpenTimelineIO's opentime (no home-made
 arithmetic). Drop-frame follows the clip's start timecode: ``;`` before the frames field means
 drop-frame (SMPTE ST 12-1), ``:`` means non-drop."""
-from fractions import Fraction
+from __future__ import annotations
 
-import opentimelineio as otio
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import opentimelineio as otio
+
+
+def _opentime():
+    """OpenTimelineIO's opentime, loaded on first use: about 17 MiB that a web process does not
+    carry until it formats a timecode (docs/adr/0010-light-web-processes.md)."""
+    from opentimelineio import opentime
+
+    return opentime
 
 
 def frame_timecode(*, start_timecode: str, frame_rate: Fraction, frame: int) -> str:
@@ -14,8 +26,9 @@ def frame_timecode(*, start_timecode: str, frame_rate: Fraction, frame: int) -> 
     """
     rate = float(frame_rate)
     drop_frame = ";" in start_timecode
-    start = otio.opentime.from_timecode(start_timecode, rate)
-    return otio.opentime.to_timecode(start + otio.opentime.RationalTime(frame, rate), rate, drop_frame)
+    opentime = _opentime()
+    start = opentime.from_timecode(start_timecode, rate)
+    return opentime.to_timecode(start + opentime.RationalTime(frame, rate), rate, drop_frame)
 
 
 def nominal_rate(frame_rate: float | Fraction) -> int:
@@ -35,14 +48,14 @@ def source_frame(*, time: otio.opentime.RationalTime, start_timecode: str, frame
     """
     if nominal_rate(time.rate) != nominal_rate(frame_rate):
         raise ValueError(f"the cut counts {float(time.rate):g} frames/s but the clip has {float(frame_rate):g}")
-    start = otio.opentime.from_timecode(start_timecode, float(frame_rate))
+    start = _opentime().from_timecode(start_timecode, float(frame_rate))
     return round(time.value) - round(start.value)
 
 
 def time_timecode(time: otio.opentime.RationalTime) -> str:
     """An editorial time as non-drop ``HH:MM:SS:FF`` at its own rate (as CMX3600 prints it)."""
     try:
-        return otio.opentime.to_timecode(time, time.rate, False)
+        return _opentime().to_timecode(time, time.rate, False)
     except ValueError:
         return f"{time.value:g}@{time.rate:g}"
 

@@ -1,4 +1,4 @@
-"""A dailies session in real Chromium (one daphne, the Redis channel layer): the director
+"""A dailies session in real Chromium (one web process, the Redis channel layer): the director
 presents a playlist of five versions across five shots on a desktop and the artist follows on a
 phone (390×844: viewer first, the panel in a drawer). The director moves through the items; the
 artist's page follows to each item's room, onto the director's frame and compare mode; both write

@@ -1,4 +1,4 @@
-"""In real Chromium, two people in one review room (two browser contexts, one daphne, the Redis
+"""In real Chromium, two people in one review room (two browser contexts, one web process, the Redis
 channel layer): the director opens it first and presents, sees before and after either side of
 the wipe; the artist joins and follows — the director scrubs and the artist's player lands on the
 same frame with the same picture; the director draws an arrow and the artist sees it; the

@@ -6,7 +6,8 @@ from bench.web_load import load_web
 from reviews.fixes import FIXES, clean_parameters
 
 #: Modules a web process must not hold: the deep-learning and image libraries the engine runs on.
-HEAVY_LIBRARIES = ("torch", "cv2", "OpenImageIO", "PyOpenColorIO", "reportlab", "kornia", "scipy", "sklearn")
+HEAVY_LIBRARIES = ("torch", "cv2", "OpenImageIO", "PyOpenColorIO", "reportlab", "kornia", "scipy", "sklearn",
+                   "twisted")  # Twisted: daphne's reactor, for `manage.py runserver` only
 #: The engine modules a web process may hold: contracts, the fixes' parameter types, probing and
 #: decoding a video (PyAV) and the forensic mark (numpy).
 LIGHT_ENGINE_MODULES = frozenset({
