@@ -146,8 +146,12 @@ class Cluster:
 
     def start_worker(self, name: str) -> None:
         command = celery_worker_command(pool="solo", hostname=f"{name}@%h", loglevel="WARNING")
+        # Each worker stands for one worker host of one core (as in bench/jobs.py): one thread for
+        # torch, OpenMP and OpenCV, so that two of them on this machine's two cores are two hosts, not
+        # two processes fighting for the same cores.
         self.workers[name] = subprocess.Popen(command + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
-                                              cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
+                                              cwd=REPO, env=self.env | {"OMP_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"},
+                                              stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL)
 
     def wait_worker_ready(self, name: str, timeout_s: float = 180) -> None:

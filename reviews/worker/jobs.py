@@ -3,12 +3,16 @@ them through ``reviews.services.jobs``.
 
 A job runs at most once at a time and makes at most one proposal:
 
-- a running job holds a lease — ``heartbeat_at``, renewed about every second — so a second
-  delivery of its message (a broker redelivering after a worker died, or a visibility timeout)
-  finds it alive and raises ``JobBusy``; the task tries again later, and takes the job over
-  once the lease has run out;
-- frames are rendered into a staging folder that is renamed into place in the transaction that
-  creates the proposal; the proposal is one-to-one with its job;
+- a running job holds a lease — ``heartbeat_at``, renewed about every second by a thread of the
+  attempt's own (``_Lease``), whatever the engine is busy with — so a second delivery of its
+  message (a broker redelivering after a worker died, or a visibility timeout) finds it alive
+  and raises ``JobBusy``; the task tries again later, and takes the job over once the lease has
+  run out;
+- an attempt that lost its lease (its worker stalled past ``LOUPE_JOB_LEASE_S`` and another took
+  over) stops at its next frame and leaves the job to the new owner: it neither ends the job nor
+  stores anything — each attempt renders into a staging folder of its own, renamed into place
+  in the transaction that creates the proposal, and only while the attempt still owns the job;
+  the proposal is one-to-one with its job;
 - a delivery for a job that has ended does nothing.
 """
 import base64
@@ -16,6 +20,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -189,13 +194,70 @@ class _ProposalWriter:
             raise OSError(f"could not write frame {frame} to {self.folder}")
 
 
-class _JobMonitor:
-    """The engine's progress and should_cancel callbacks: writes progress, renews the lease and
-    looks for a cancel request — each at most every so often, since the engine calls per frame."""
+class _Lease:
+    """A running attempt's hold on its job: renews ``heartbeat_at`` every ``HEARTBEAT_INTERVAL_S``
+    from a thread of its own (with its own database connection), so that a long step between
+    the engine's callbacks — a fit before the first frame, one slow 4K frame on a loaded host —
+    does not let the lease run out while the worker lives. A worker killed takes the thread
+    with it, and the lease runs out as it should.
 
-    def __init__(self, job: Job, writer: _ProposalWriter):
+    The lease is *lost* when the job's row names another attempt (another worker took over
+    after this one went silent past ``LOUPE_JOB_LEASE_S``): renewing stops and ``lost`` is set.
+    A row this connection cannot see (a test's uncommitted transaction) is not a loss.
+    Use as a context manager around the attempt."""
+
+    def __init__(self, job: Job):
+        self.job_id, self.worker, self.attempt = job.pk, job.worker, job.attempts
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, name=f"lease-job-{job.pk}", daemon=True)
+
+    def __enter__(self) -> "_Lease":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _mine(self):
+        return Job.objects.filter(pk=self.job_id, worker=self.worker, attempts=self.attempt)
+
+    def _renew_until_stopped(self) -> None:
+        try:
+            while not self._stop.wait(HEARTBEAT_INTERVAL_S):
+                try:
+                    if self._mine().filter(state=JobState.RUNNING).update(heartbeat_at=timezone.now()):
+                        continue
+                    owner = Job.objects.filter(pk=self.job_id).values_list("worker", "attempts").first()
+                except DatabaseError:
+                    continue  # transient: the next period tries again (and the lease runs out if it lasts)
+                if owner is not None and owner != (self.worker, self.attempt):
+                    logger.warning("job %s: %s lost its lease to %s (attempt %s)", self.job_id, self.worker,
+                                   owner[0], owner[1])
+                    self.lost.set()
+                    return
+        finally:
+            connection.close()  # this thread's own
+
+    def still_held(self) -> bool:
+        """True while the job's row names this attempt (as this connection sees it)."""
+        return not self.lost.is_set() and self._mine().exists()
+
+    def held(self) -> bool:
+        """:meth:`still_held`, locking the job's row: call it inside the transaction that stores
+        the attempt's result, so that no takeover slips in between."""
+        return not self.lost.is_set() and self._mine().select_for_update().exists()
+
+
+class _JobMonitor:
+    """The engine's progress and should_cancel callbacks: writes progress and looks for a cancel
+    request or a lost lease — each at most every so often, since the engine calls per frame."""
+
+    def __init__(self, job: Job, writer: _ProposalWriter | None, lease: _Lease):
         self.job = job
         self.writer = writer
+        self.lease = lease
         self.last_preview = 0.0
         self.last_progress = 0.0
         self.last_heartbeat = time.monotonic()
@@ -218,10 +280,13 @@ class _JobMonitor:
                               "image": data_url})
 
     def should_cancel(self) -> bool:
+        """True once a cancel was requested or the lease was lost (the engine then raises
+        ``Cancelled``; :func:`job_execute` tells the two apart by ``lease.lost``)."""
+        if self.lease.lost.is_set():
+            return True
         now = time.monotonic()
         if not self.cancelled and now - self.last_heartbeat >= HEARTBEAT_INTERVAL_S:
             self.last_heartbeat = now
-            Job.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now())
             self.cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested_at__isnull=False).exists()
         return self.cancelled
 
@@ -262,15 +327,24 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     if job is None:
         return None
     fix_request = FixRequest.objects.select_related("shot__clip", "reference_shot__clip").get(pk=job.fix_request_id)
-    if job.stage == JobStage.MASK:
-        _mask_job_execute(job, fix_request)
-        return None
+    with _Lease(job) as lease:
+        if job.stage == JobStage.MASK:
+            _mask_job_execute(job, fix_request, lease)
+            return None
+        return _fix_job_execute(job, fix_request, lease)
+
+
+def _fix_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> Proposal | None:
+    """One attempt at a fix job (:func:`job_execute`), for as long as it holds ``lease``."""
     spec = fix_spec(fix_request.kind)
     final_dir = proposal_media_dir(job.pk)
-    staging = media_path(final_dir).with_name(f".staging-job-{job.pk}")
-    shutil.rmtree(staging, ignore_errors=True)  # a previous attempt's, if a worker died mid-job
+    staging = media_path(final_dir).with_name(f".staging-job-{job.pk}-{job.attempts}")
+    for earlier in staging.parent.glob(f".staging-job-{job.pk}-*"):
+        if earlier != staging:  # an earlier attempt's, whose worker died (or lost its lease) mid-job
+            shutil.rmtree(earlier, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     writer = _ProposalWriter(staging)
-    monitor = _JobMonitor(job, writer)
+    monitor = _JobMonitor(job, writer, lease)
     reference = fix_request.reference_shot
     parameters, pinned = engine_parameters(fix_request.parameters)
     params = spec.params_type.from_dict(parameters)
@@ -312,27 +386,31 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
                 if mask_sequence is not None:  # the mask it was made with, kept with the proposal
                     shutil.copytree(mask_sequence, staging / SEGMENTATION_DIR)
                 metrics = with_measurement_view(result.measurements, shot)
-        except Cancelled:
-            shutil.rmtree(staging, ignore_errors=True)
-            _job_end(job, JobState.CANCELLED)
-            return None
-        except EngineError as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            _job_end(job, JobState.FAILED, str(error))
-            logger.warning("job %s failed: %s", job.pk, error)
-            return None
         except (OperationalError, InterfaceError):
             # Transient database trouble: the task retries, and takes the job over once its lease
             # has run out.
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        except Exception as error:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
-            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                           f"Retry the job; if it fails again, report job {job.pk}.")
+            if not lease.still_held():
+                return None  # another attempt owns the job now: its outcome is that attempt's to record
+            if isinstance(error, Cancelled):
+                _job_end(job, JobState.CANCELLED)
+                return None
+            if isinstance(error, EngineError):
+                _job_end(job, JobState.FAILED, str(error))
+                logger.warning("job %s failed: %s", job.pk, error)
+                return None
+            if isinstance(error, Exception):
+                _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                               f"Retry the job; if it fails again, report job {job.pk}.")
             raise
 
     with transaction.atomic():
+        if not lease.held():
+            shutil.rmtree(staging, ignore_errors=True)
+            return None  # lost to another attempt while rendering: one proposal per job, that one's
         FixRequest.objects.select_for_update().filter(pk=fix_request.pk).first()
         target = media_path(final_dir)
         shutil.rmtree(target, ignore_errors=True)
@@ -408,30 +486,36 @@ def _learned_model_named(kind: str, model, result) -> str:
     return f"{CLASSICAL[kind]} ({model.label} did not beat it on its held-out frames)"
 
 
-def _mask_job_execute(job: Job, fix_request: FixRequest) -> None:
+def _mask_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> None:
     """Run a mask job (``reviews.worker.masks``): the mask sequence is stored, progress goes to
     the production's group like a fix's; engine errors (an empty corrected mask, unreadable
-    footage) fail the job with the engine's message."""
-    monitor = _JobMonitor(job, None)
+    footage) fail the job with the engine's message. An attempt that lost ``lease`` leaves the
+    job to the attempt that owns it."""
+    monitor = _JobMonitor(job, None, lease)
     try:
         with colour.use_config(production_ocio_config(job.production)):  # the clip read as its jobs read it
             shot = _clip_source(fix_request.shot.clip, fix_request.frame_in, fix_request.frame_out)
             media_dir = mask_sequence_make(job, fix_request, shot, progress=monitor.progress,
                                            should_cancel=monitor.should_cancel)
-    except Cancelled:
-        _job_end(job, JobState.CANCELLED)
-        return
-    except EngineError as error:
-        _job_end(job, JobState.FAILED, str(error))
-        logger.warning("mask job %s failed: %s", job.pk, error)
-        return
     except (OperationalError, InterfaceError):
         raise
-    except Exception as error:
-        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                       f"Retry the job; if it fails again, report job {job.pk}.")
+    except BaseException as error:
+        if not lease.still_held():
+            return
+        if isinstance(error, Cancelled):
+            _job_end(job, JobState.CANCELLED)
+            return
+        if isinstance(error, EngineError):
+            _job_end(job, JobState.FAILED, str(error))
+            logger.warning("mask job %s failed: %s", job.pk, error)
+            return
+        if isinstance(error, Exception):
+            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                           f"Retry the job; if it fails again, report job {job.pk}.")
         raise
     with transaction.atomic():
+        if not lease.held():
+            return  # the owning attempt writes the job's mask sequence (the same folder, the same masks)
         job.state = JobState.SUCCEEDED
         job.finished_at = timezone.now()
         job.frames_done = job.frames_total

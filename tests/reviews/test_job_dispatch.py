@@ -39,7 +39,7 @@ def long_fix_request(production, people, shots, frames: int) -> FixRequest:
 
 
 def leftovers(media_root: Path, job: Job) -> list[Path]:
-    return list(Path(media_root).glob(f"proposals/.staging-job-{job.pk}"))
+    return list(Path(media_root).glob(f"proposals/.staging-job-{job.pk}*"))
 
 
 @pytest.mark.timeout(900)  # a hang guard: on a loaded 2-core machine the 60 frames take minutes
@@ -115,3 +115,48 @@ def test_an_engine_error_fails_the_job_with_a_message_a_person_can_act_on(celery
 
     retry = signed_in(people["artist"]).post(f"/api/productions/{fix_request.production.code}/jobs/{job.pk}/retry/")
     assert retry.status_code == 201 and retry.json()["id"] != job.pk
+
+
+def test_an_attempt_that_lost_its_lease_stores_nothing_and_leaves_the_job_to_its_owner(production, people, shots,
+                                                                                      media_root):
+    """A worker that stalls past the lease (a frozen host, a lost network) while its job runs is
+    taken over by another; when it wakes it must neither end the job nor store a version."""
+    import threading
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from reviews.worker.jobs import _job_start, job_execute
+
+    fix_request = long_fix_request(production, people, shots, frames=60)
+    job, _ = job_submit(fix_request=fix_request, actor=people["artist"])
+    outcome = {}
+
+    def first_worker():
+        try:
+            outcome["first"] = job_execute(job_id=job.pk, worker="first@host")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_worker)
+    first.start()
+    wait_for_job(job, lambda j: j.state == JobState.RUNNING and j.frames_done >= 3, timeout_s=240,
+                 what="the first attempt to be rendering")
+    # The takeover another worker makes once the first's heartbeat is older than the lease — here
+    # made so at once, in one transaction, so that the first's renewal cannot come in between.
+    with transaction.atomic():
+        Job.objects.select_for_update().filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        second = _job_start(job.pk, "second@host")
+    assert (second.worker, second.attempts) == ("second@host", 2)
+    first.join(timeout=600)  # a hang guard
+    assert not first.is_alive() and outcome["first"] is None
+    job.refresh_from_db()
+    assert (job.state, job.worker) == (JobState.RUNNING, "second@host")  # not ended by the first
+    assert not Proposal.objects.filter(job=job).exists() and leftovers(media_root, job) == []
+    # The owner's lease lapses too (it was never run here); the next delivery finishes the job once.
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    proposal = job_execute(job_id=job.pk, worker="third@host")
+    job.refresh_from_db()
+    assert (job.state, job.worker, job.attempts) == (JobState.SUCCEEDED, "third@host", 3)
+    assert list(Proposal.objects.filter(job=job)) == [proposal] and leftovers(media_root, job) == []
