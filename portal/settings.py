@@ -434,6 +434,9 @@ SPECTACULAR_SETTINGS = {
         "LearnedModelKindEnum": "reviews.models.LearnedModelKind",
         "AnnotationKindEnum": "reviews.models.AnnotationKind",
         "NotificationKindEnum": "reviews.models.NotificationKind",
+        "JobStateEnum": "reviews.models.JobState",
+        "IngestStateEnum": "reviews.models.IngestState",
+        "IngestStepEnum": "reviews.models.IngestStep",
     },
 }
 
