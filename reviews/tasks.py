@@ -104,7 +104,7 @@ def fix_request_screen_run(fix_request_id: int) -> bool | None:
     """Screen a fix request's frames for faces (queue ``gpu``); returns whether it was flagged,
     None when the fix request no longer exists."""
     from reviews.models import FixRequest
-    from reviews.services.consent import fix_request_screen_likeness
+    from reviews.worker.likeness import fix_request_screen_likeness
 
     fix_request = FixRequest.objects.select_related("shot__clip", "production").filter(pk=fix_request_id).first()
     if fix_request is None:
@@ -119,7 +119,7 @@ def delivery_run(delivery_id: int) -> str | None:
     A failure is recorded on the delivery (and in the audit trail), not raised to Celery."""
     from reviews.errors import ServiceError
     from reviews.models import Delivery
-    from reviews.services.deliveries import delivery_render
+    from reviews.worker.deliveries import delivery_render
 
     delivery = Delivery.objects.select_related("production", "created_by").filter(pk=delivery_id).first()
     if delivery is None:
