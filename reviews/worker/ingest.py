@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from engine.errors import EngineError
@@ -326,6 +326,8 @@ def clip_ingest_execute(ingest_id: int, *, progress: Progress | None = None) -> 
             current.save(update_fields=["state", "clip", "finished_at", "step", "error"])
             current.production = production
             clip_ingest_broadcast(current)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task tries again (autoretry), the ingest stays running
     except Exception as error:  # a failure is the ingest's state, told to the person, not a crash
         if isinstance(error, IngestError) or getattr(error, "status_code", 500) < 500:
             message = str(error)
