@@ -90,6 +90,8 @@ def _colorspace_names(production) -> list[str]:
 
 #: The production page shows this many of its newest learned models and trainings (the API lists all).
 LEARNED_MODELS_SHOWN = 20
+#: The production page shows a supervisor this many of its newest ingests (the API lists all).
+INGESTS_SHOWN = 10
 
 
 @login_required
@@ -124,6 +126,7 @@ def production_detail(request, code):
         "may_run_jobs": authz.may(request.user, production, authz.RUN_JOB),
         "may_ingest": may_ingest,
         "colorspaces": _colorspace_names(production) if may_ingest else (),
+        "ingests": production.ingests.select_related("clip")[:INGESTS_SHOWN] if may_ingest else (),
         "may_import_cut": authz.may(request.user, production, authz.IMPORT_CUT),
         "may_read_reports": authz.may(request.user, production, authz.READ_REPORTS),
         "may_deliver": authz.may(request.user, production, authz.DELIVER),

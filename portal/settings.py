@@ -161,6 +161,7 @@ CELERY_TASK_ROUTES = {
     "reviews.tasks.look_model_train_run": {"queue": "gpu"},
     "reviews.tasks.learned_model_train_run": {"queue": "gpu"},
     "reviews.tasks.clip_proxy_run": {"queue": "default"},
+    "reviews.tasks.clip_ingest_run": {"queue": "default"},
     "reviews.tasks.fix_request_screen_run": {"queue": "gpu"},
     "reviews.tasks.delivery_run": {"queue": "default"},
     "reviews.tasks.report_export_run": {"queue": "default"},
@@ -438,6 +439,9 @@ SPECTACULAR_SETTINGS = {
         "LearnedModelKindEnum": "reviews.models.LearnedModelKind",
         "AnnotationKindEnum": "reviews.models.AnnotationKind",
         "NotificationKindEnum": "reviews.models.NotificationKind",
+        "JobStateEnum": "reviews.models.JobState",
+        "IngestStateEnum": "reviews.models.IngestState",
+        "IngestStepEnum": "reviews.models.IngestStep",
     },
 }
 

@@ -1032,6 +1032,61 @@ class ShareGuest(models.Model):
         return f"{self.name} (guest, link {self.link_id})"
 
 
+class IngestState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class IngestStep(models.TextChoices):
+    """What a running ingest is doing (``ClipIngest.step``), in order."""
+
+    TYPING = "typing", "Deciding the upload's type"
+    PROBING = "probing", "Probing"
+    DECODING = "decoding", "Decoding the middle and last frames"
+    CHECKSUM = "checksum", "Computing the SHA-256"
+    STORING = "storing", "Storing the clip"
+
+
+class ClipIngest(models.Model):
+    """One ingest of dailies asked for by a person and executed by a worker
+    (``reviews.worker.ingest``): a file on the dailies mounts (``source_path``) or an upload
+    stored under ``MEDIA_ROOT/originals/<production>/`` (``upload_path`` until the worker types it
+    by probing and names it, then ``source_path``). ``bytes_done`` of ``bytes_total`` counts the
+    bytes checksummed so far; ``error`` says, for people, why a failed ingest failed; ``clip`` is
+    the clip a ready ingest made."""
+
+    production = models.ForeignKey(Production, on_delete=models.CASCADE, related_name="ingests")
+    name = models.CharField(max_length=255, help_text="What the person gave: the upload's name or the path's.")
+    source_path = models.CharField(max_length=1024, blank=True,
+                                   help_text="The media read (absolute path); for an upload, once the worker named it.")
+    upload_path = models.CharField(max_length=1024, blank=True,
+                                   help_text="An upload as received (absolute path under MEDIA_ROOT), before typing.")
+    input_colorspace = models.CharField(max_length=128, blank=True,
+                                        help_text="The colour space the supervisor chose; blank: what the file names.")
+    state = models.CharField(max_length=16, choices=IngestState.choices, default=IngestState.QUEUED)
+    step = models.CharField(max_length=16, choices=IngestStep.choices, blank=True)
+    bytes_done = models.BigIntegerField(default=0)
+    bytes_total = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["production", "-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.production.code} ingest {self.pk} {self.name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (IngestState.READY, IngestState.FAILED)
+
+
 class ReportExportState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

@@ -87,12 +87,24 @@ def clip_proxy_run(clip_id: int) -> None:
     clip_proxy_make(clip_id=clip_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=2, max_retries=8)
+def clip_ingest_run(ingest_id: int) -> str | None:
+    """Run ingest ``ingest_id`` (queue ``default``): probe, checksum, thumbnail, store the clip.
+    Returns its state, None if it had ended or is gone. A failure is recorded on the ingest (and
+    in the audit trail), not raised to Celery."""
+    from reviews.worker.ingest import clip_ingest_execute
+
+    ingest = clip_ingest_execute(ingest_id)
+    return ingest.state if ingest else None
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def fix_request_screen_run(fix_request_id: int) -> bool | None:
     """Screen a fix request's frames for faces (queue ``gpu``); returns whether it was flagged,
     None when the fix request no longer exists."""
     from reviews.models import FixRequest
-    from reviews.services.consent import fix_request_screen_likeness
+    from reviews.worker.likeness import fix_request_screen_likeness
 
     fix_request = FixRequest.objects.select_related("shot__clip", "production").filter(pk=fix_request_id).first()
     if fix_request is None:
@@ -107,7 +119,7 @@ def delivery_run(delivery_id: int) -> str | None:
     A failure is recorded on the delivery (and in the audit trail), not raised to Celery."""
     from reviews.errors import ServiceError
     from reviews.models import Delivery
-    from reviews.services.deliveries import delivery_render
+    from reviews.worker.deliveries import delivery_render
 
     delivery = Delivery.objects.select_related("production", "created_by").filter(pk=delivery_id).first()
     if delivery is None:

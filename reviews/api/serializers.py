@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from reviews import measurements
 from reviews.deliverables import DEFAULT_FORMAT, DELIVERY_FORMATS
-from reviews.models import (Alteration, Clip, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
+from reviews.models import (Alteration, Clip, ClipIngest, ContinuityFinding, Cut, Decision, Delivery, FixKind, FixRequest, Job,
                             EmailDelivery, LearnedModel, LearnedModelKind, LookModel, NotificationKind, Production,
                             Proposal, ReviewDecision, Shot)
 from reviews.services.findings import FOLLOW_UPS
@@ -41,7 +41,32 @@ class ClipSerializer(serializers.ModelSerializer):
 
 
 class ClipIngestSerializer(serializers.Serializer):
-    path = serializers.CharField(help_text="Server-side path of a video file or image-sequence folder.")
+    path = serializers.CharField(help_text="Server-side path of a video file, image-sequence folder or sequence "
+                                           "pattern (name.%04d.png).")
+    input_colorspace = serializers.CharField(
+        max_length=128, required=False, allow_blank=True,
+        help_text="OCIO colour space to read the clip in (a name or alias of the production's config, or "
+                  "Rec.709); default: what the file names, else Rec.709.")
+
+
+class IngestSerializer(serializers.ModelSerializer):
+    """An ingest a worker runs: ``queued``, ``running`` (``step``; ``bytes_done`` of
+    ``bytes_total`` checksummed), then ``ready`` with its ``clip`` or ``failed`` with ``error``."""
+
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    clip = ClipSerializer(read_only=True, allow_null=True, help_text="The clip it made, once ready.")
+    url = serializers.SerializerMethodField(help_text="Where to read this ingest again (GET).")
+
+    class Meta:
+        model = ClipIngest
+        fields = ["id", "name", "state", "state_label", "step", "bytes_done", "bytes_total", "error", "clip", "url",
+                  "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_url(self, ingest) -> str:
+        from reviews.services.clips import clip_ingest_url
+
+        return clip_ingest_url(ingest)
 
 
 class ClipColorspaceSerializer(serializers.Serializer):

@@ -16,12 +16,12 @@ from rest_framework.views import APIView
 
 from reviews import authz, selectors
 from reviews.errors import NotAllowed, ServiceError, TooLarge
-from reviews.models import (Clip, ContinuityFinding, Cut, Delivery, FixRequest, Job, JobState, LearnedModel, LookModel,
+from reviews.models import (Clip, ClipIngest, ContinuityFinding, Cut, Delivery, FixRequest, Job, JobState, LearnedModel, LookModel,
                             Notification, NotificationKind, Playlist, Production, ReviewDecision, ShareLink, Shot)
 from reviews.services.access import access_denied_record
 from reviews.services.accounts import api_token_create, api_token_revoke
-from reviews.services.clips import (clip_ingest_server_file, clip_set_input_colorspace, clip_upload,
-                                    upload_request_check)
+from reviews.services.clips import (clip_ingest_server_file, clip_ingest_url, clip_set_input_colorspace,
+                                    clip_upload, upload_request_check)
 from reviews.services.consent import fix_request_classify
 from reviews.services.deliveries import delivery_submit
 from reviews.services.editorial import clip_bin_import, cut_import, is_bin
@@ -102,15 +102,47 @@ class ClipList(ProductionScoped, generics.ListAPIView):
     def get_queryset(self):
         return selectors.clips_of(self.production)
 
-    @extend_schema(request=serializers.ClipIngestSerializer, responses={201: serializers.ClipSerializer})
+    @extend_schema(request=serializers.ClipIngestSerializer, responses={202: serializers.IngestSerializer})
     def post(self, request, code):
         """Ingest a file from the dailies folders on the server (``LOUPE_INGEST_ROOTS``); it stays
-        where it is, read-only. 403 for a path outside them."""
+        where it is, read-only. A worker probes, checksums and stores it: 202 with the ingest
+        (``queued``; its ``url`` in ``Location`` too) — read it again until it is ``ready`` (with
+        its ``clip``) or ``failed`` (with ``error``). 403 for a path outside the dailies folders;
+        400 for a path that does not exist, an empty file or a type Loupe does not ingest."""
         data = serializers.ClipIngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clip = clip_ingest_server_file(production=self.production, path=data.validated_data["path"],
-                                       actor=request.user)
-        return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+        ingest = clip_ingest_server_file(production=self.production, path=data.validated_data["path"],
+                                         actor=request.user,
+                                         input_colorspace=data.validated_data.get("input_colorspace", ""))
+        return _accepted(ingest)
+
+
+def _accepted(ingest: ClipIngest) -> Response:
+    """202 with the ingest and its URL in ``Location``."""
+    return Response(serializers.IngestSerializer(ingest).data, status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": clip_ingest_url(ingest)})
+
+
+class IngestList(ProductionScoped, generics.ListAPIView):
+    """The production's ingests, newest first: queued, running, ready (with the clip) or failed
+    (with the reason)."""
+
+    serializer_class = serializers.IngestSerializer
+    queryset = ClipIngest.objects.none()  # the model, for the schema; get_queryset() scopes it
+    pagination_class = NewestFirstCursor
+
+    def get_queryset(self):
+        return self.production.ingests.select_related("production", "clip")
+
+
+class IngestDetail(ProductionScoped, generics.RetrieveAPIView):
+    """One ingest: its state, step and bytes checksummed; its clip once ``ready``, its ``error``
+    once ``failed``."""
+
+    serializer_class = serializers.IngestSerializer
+
+    def get_queryset(self):
+        return self.production.ingests.select_related("production", "clip")
 
 
 class ClipDetail(ProductionScoped, APIView):
@@ -172,11 +204,13 @@ class ClipUpload(ProductionScoped, APIView):
     actions = {"POST": authz.INGEST_FOOTAGE}
 
     @extend_schema(request={"multipart/form-data": serializers.ClipUploadSerializer},
-                   responses={201: serializers.ClipSerializer})
+                   responses={202: serializers.IngestSerializer})
     def post(self, request, code):
-        """Upload a video file: stored as an original under the production's folder with a safe
-        name (its type decided by probing), then ingested. 413 over the size limit (refused from
-        the Content-Length, before the body is read)."""
+        """Upload a video file: stored with the production's originals, then a worker types it by
+        probing, names it safely and ingests it — 202 with the ingest (``queued``; its ``url`` in
+        ``Location`` too), read again until ``ready`` (with its ``clip``) or ``failed`` (with
+        ``error``; the file is removed). 413 over the size limit (refused from the
+        Content-Length, before the body is read); 400 for an empty file."""
         try:
             content_length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -184,8 +218,8 @@ class ClipUpload(ProductionScoped, APIView):
         upload_request_check(content_length=content_length)
         data = serializers.ClipUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        clip = clip_upload(production=self.production, upload=data.validated_data["file"], actor=request.user)
-        return Response(serializers.ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
+        return _accepted(clip_upload(production=self.production, upload=data.validated_data["file"],
+                                     actor=request.user))
 
 
 class CutList(ProductionScoped, generics.ListAPIView):

@@ -1,8 +1,12 @@
-"""Dailies ingest: probe, checksum and thumbnail a media file (or image sequence) that stays
-where it is."""
+"""Dailies ingest, the web side: check what can be checked cheaply (the person's role, the
+path inside the dailies folders, the upload's size, the media's name and type by its
+extension), record a ``ClipIngest`` and queue it (``reviews.tasks.clip_ingest_run``, queue
+``default``). The worker reads the media — probe, two decoded frames, SHA-256, thumbnail — and
+stores the Clip (``reviews.worker.ingest``), which this module never imports at module level
+(docs/adr/0010-light-web-processes.md). Also a clip's input colour space, changed later.
+"""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -17,10 +21,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from engine.errors import EngineError
-from reviews import authz
+from reviews import authz, events, tasks
 from reviews.errors import IngestError, NotAllowed, TooLarge
-from reviews.media import clip_proxy_path, clip_thumbnail_path, encode_review_jpeg, media_path, write_bytes_atomically
-from reviews.models import Clip, FixRequest, Job, Production, ProxyState
+from reviews.media import clip_proxy_path, media_path
+from reviews.models import Clip, ClipIngest, FixRequest, Job, Production, ProxyState
 
 from .audit import audit_record
 from .jobs import job_submit
@@ -53,24 +57,6 @@ def _sequence_extensions() -> frozenset[str]:
     from engine.media.probe import IMAGE_EXTENSIONS  # PyAV, on first ingest: web processes start without it
 
     return frozenset(f".{ext}" for ext in IMAGE_EXTENSIONS)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _folder_manifest_sha256(folder: Path) -> tuple[str, int]:
-    """SHA-256 over the folder's files (name and SHA-256 of each, in name order), and their total size."""
-    digest = hashlib.sha256()
-    size = 0
-    for file in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(f"{file.name}\0{_sha256(file)}\n".encode())
-        size += file.stat().st_size
-    return digest.hexdigest(), size
 
 
 @dataclass(frozen=True)
@@ -137,7 +123,7 @@ def media_source(path: str | Path) -> MediaSource:
     return MediaSource(name=path.name, probe_path=path, is_sequence=False)
 
 
-def _check_probe(source: MediaSource, probe: media_probe.ClipProbe) -> None:
+def check_probe(source: MediaSource, probe: media_probe.ClipProbe) -> None:
     """Refuse what probed but is not usable footage (names the file and the fact), before any
     frame is decoded: frames larger than ``LOUPE_FRAME_MAX_PIXELS`` among them."""
     name = source.name
@@ -162,7 +148,7 @@ def _check_probe(source: MediaSource, probe: media_probe.ClipProbe) -> None:
         raise IngestError(f"{name}: a frame rate of {float(probe.frame_rate):g} frames/s is not plausible.")
 
 
-def _reel(source: MediaSource, probe: media_probe.ClipProbe) -> str:
+def reel_of(source: MediaSource, probe: media_probe.ClipProbe) -> str:
     """The reel an EDL names this clip by: the media's reel/tape tag, else its name without
     extension (a sequence: without the frame-number pattern)."""
     if probe.reel:
@@ -171,87 +157,6 @@ def _reel(source: MediaSource, probe: media_probe.ClipProbe) -> str:
         pattern = _PATTERN.match(Path(source.name).name)
         return (pattern["prefix"].rstrip("._-") if pattern else source.name) or source.probe_path.name
     return Path(source.name).stem
-
-
-def clip_ingest(*, production: Production, path: str | Path, actor: User, input_colorspace: str | None = None) -> Clip:
-    """Ingest the media at ``path`` into ``production`` as a Clip: a video file (MOV, MP4, MXF,
-    AVI, MKV — the type decided by probing, not by the extension), a folder of numbered images,
-    or a sequence pattern ``name.%04d.png`` / ``name.####.png``. Probe it with PyAV (codec,
-    pixel format and bit depth, size, pixel aspect, exact frame rate, frame count, start
-    timecode, reel, colour tags, audio streams), record its SHA-256 (chain of custody; a
-    sequence's is its manifest's), decode its middle and last frames (which catches truncated
-    files), and make a thumbnail of the middle one; the browser review proxy is queued on the
-    ``default`` queue once this commits (``services.proxies``). The original is only read.
-    Its input colour space (``Clip.input_colorspace``) is ``input_colorspace`` when the supervisor
-    chose one (an OCIO name or alias of the ACES studio config, or ``Rec.709``), else what the
-    file names, else Rec.709.
-
-    Raises ``NotAllowed`` unless ``actor`` is the production's supervisor, and ``IngestError``
-    (naming the file) when it is missing, empty, of a type Loupe does not ingest, its extension
-    disagrees with its content, unreadable, truncated, has zero frames or absurd dimensions, names
-    an unknown colour space, or is already ingested (same checksum). Nothing is stored on failure.
-    """
-    # on first use: web processes start without OpenCV (docs/adr/0010-light-web-processes.md)
-    from engine.media import colour
-    from engine.media import decode as media_decode
-    from engine.media import probe as media_probe
-
-    authz.require(actor, production, authz.INGEST_FOOTAGE)
-    source = media_source(path)
-    try:
-        probe = media_probe.probe(source.probe_path)
-        _check_probe(source, probe)
-        poster = media_decode.read_frame(source.probe_path, probe.frame_count // 2)
-        if probe.frame_count > 1:
-            media_decode.read_frame(source.probe_path, probe.frame_count - 1)
-        colorspace = colour.input_colorspace(probe, input_colorspace,
-                                             colour.load_config(production_ocio_config(production)))
-    except EngineError as error:  # FrameSourceError, ParameterError and any more specific media error
-        raise IngestError(f"{source.name}: {error}") from None
-    if source.is_sequence:
-        checksum, size_bytes = _folder_manifest_sha256(source.probe_path)
-    else:
-        checksum, size_bytes = _sha256(source.probe_path), source.probe_path.stat().st_size
-    duplicate = Clip.objects.filter(production=production, checksum_sha256=checksum).first()
-    if duplicate:
-        raise IngestError(f"{source.name} is already in {production.code} as clip {duplicate.name!r} (same SHA-256).")
-    thumbnail = encode_review_jpeg(poster)
-
-    with transaction.atomic():
-        clip = Clip.objects.create(
-            production=production,
-            name=source.name,
-            source_path=str(source.probe_path),
-            checksum_sha256=checksum,
-            size_bytes=size_bytes,
-            codec=probe.codec,
-            pixel_format=probe.pixel_format,
-            width=probe.width,
-            height=probe.height,
-            frame_rate_num=probe.frame_rate.numerator,
-            frame_rate_den=probe.frame_rate.denominator,
-            frame_count=probe.frame_count,
-            start_timecode=probe.start_timecode or "00:00:00:00",
-            container_format=probe.container_format,
-            pixel_aspect_num=probe.pixel_aspect.numerator,
-            pixel_aspect_den=probe.pixel_aspect.denominator,
-            bit_depth=probe.bit_depth,
-            color_primaries=probe.color_primaries or "",
-            color_transfer=probe.color_transfer or "",
-            color_matrix=probe.color_matrix or "",
-            color_range=probe.color_range or "",
-            reel=_reel(source, probe),
-            input_colorspace=colorspace,
-            audio_streams=list(probe.audio_streams),
-            ingested_by=actor,
-        )
-        audit_record(production=production, actor=actor, action="clip.ingest", target=clip,
-                     payload={"path": str(source.probe_path), "sha256": checksum, "frame_count": probe.frame_count,
-                              "input_colorspace": colorspace})
-        write_bytes_atomically(clip_thumbnail_path(clip.pk), thumbnail)
-        clip_proxy_enqueue(clip)
-    logger.info("ingested clip %s (%s) into %s", clip.pk, source.probe_path, production.code)
-    return clip
 
 
 def clip_set_input_colorspace(*, clip: Clip, input_colorspace: str, actor: User) -> tuple[Clip, list[Job]]:
@@ -309,27 +214,86 @@ def clip_facts(clip: Clip) -> str:
             f"colour {tags} read as {clip.input_colorspace or colour.REC709} {audio} sha256 {clip.checksum_sha256[:12]}")
 
 
-#: Demuxer → the extension an uploaded original is stored with (its type decided by probing).
-_UPLOAD_EXTENSIONS = (("mov", ".mov"), ("mp4", ".mp4"), ("mxf", ".mxf"), ("avi", ".avi"), ("matroska", ".mkv"))
-
-
-def _safe_stem(name: str) -> str:
+def safe_stem(name: str) -> str:
+    """A file stem safe to store: letters, digits, ``_`` and ``-`` of ``name``'s stem (80 at
+    most; ``upload`` when nothing is left) — no folder, no ``..``."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_.")[:80]
     return stem or "upload"
 
 
-def clip_ingest_server_file(*, production: Production, path: str, actor: User) -> Clip:
-    """``clip_ingest`` for a path on the server named through the API: only below one of
+def clip_ingest(*, production: Production, path: str | Path, actor: User, input_colorspace: str | None = None,
+                progress=None) -> Clip:
+    """Ingest ``path`` in this process, synchronously: ``reviews.worker.ingest.clip_ingest``
+    (its documentation says what is read, stored and raised). For the ``ingest`` and ``demo``
+    commands, benches and tests — a web request asks a worker instead (``clip_ingest_server_file``,
+    ``clip_upload``). The worker module (PyAV, OpenColorIO, the engine's decoding) is imported
+    on the first call, never when this module is."""
+    from reviews.worker.ingest import clip_ingest as execute
+
+    return execute(production=production, path=path, actor=actor, input_colorspace=input_colorspace,
+                   progress=progress)
+
+
+def clip_ingest_url(ingest: ClipIngest) -> str:
+    """Where the API answers how ``ingest`` stands (``GET``)."""
+    return f"/api/productions/{ingest.production.code}/ingests/{ingest.pk}/"
+
+
+def clip_ingest_payload(ingest: ClipIngest) -> dict:
+    """What a browser is told of an ingest: ``{"id", "name", "state", "state_label", "step",
+    "step_label", "bytes_done", "bytes_total", "error", "clip", "url"}`` (``clip``: the clip's
+    id once ready, else None)."""
+    return {"id": ingest.pk, "name": ingest.name, "state": ingest.state, "state_label": ingest.get_state_display(),
+            "step": ingest.step, "step_label": ingest.get_step_display() if ingest.step else "",
+            "bytes_done": ingest.bytes_done, "bytes_total": ingest.bytes_total, "error": ingest.error,
+            "clip": ingest.clip_id, "url": clip_ingest_url(ingest)}
+
+
+def clip_ingest_broadcast(ingest: ClipIngest) -> None:
+    """Tell the production's pages how ``ingest`` stands (``clip_ingest`` events, after the
+    transaction commits)."""
+    events.broadcast(events.production_group(ingest.production_id), "clip_ingest", clip_ingest_payload(ingest))
+
+
+def _ingest_submit(*, production: Production, actor: User, name: str, source_path: str = "", upload_path: str = "",
+                   input_colorspace: str = "") -> ClipIngest:
+    """Record an ingest (``queued``; audit ``clip.ingest_request``) and queue it once this commits."""
+    with transaction.atomic():
+        ingest = ClipIngest.objects.create(production=production, name=name[:255], source_path=source_path,
+                                           upload_path=upload_path, input_colorspace=input_colorspace,
+                                           created_by=actor)
+        audit_record(production=production, actor=actor, action="clip.ingest_request", target=ingest,
+                     payload={"name": ingest.name, "path": source_path or upload_path, "upload": bool(upload_path)}
+                     | ({"input_colorspace": input_colorspace} if input_colorspace else {}))
+        clip_ingest_broadcast(ingest)
+        transaction.on_commit(lambda: tasks.clip_ingest_run.delay(ingest.pk))
+    return ingest
+
+
+def clip_ingest_server_file(*, production: Production, path: str, actor: User,
+                            input_colorspace: str = "") -> ClipIngest:
+    """Ask a worker to ingest a path on the server named through the API: only below one of
     ``LOUPE_INGEST_ROOTS`` (the dailies mounts; symbolic links and ``..`` resolved first) and
     never below MEDIA_ROOT — so that nobody ingests another production's uploaded originals or
-    any other file the server can read. Raises ``NotAllowed`` (403) for a path outside them."""
+    any other file the server can read. What is checked here, before anything is recorded, costs
+    no reading of the media: the role, the folders, and ``media_source`` (the path exists, is
+    not empty, has an extension Loupe ingests or is a sequence folder/pattern). Returns the
+    ``ClipIngest`` (``queued``); the worker probes, checksums and stores (``reviews.worker.ingest``)
+    and a failure there ends the ingest ``failed`` with the reason.
+
+    Raises ``NotAllowed`` (403) unless ``actor`` may ingest footage or for a path outside the
+    dailies folders; ``IngestError`` (400) naming the file for what ``media_source`` refuses.
+    """
+    authz.require(actor, production, authz.INGEST_FOOTAGE)
     resolved = Path(os.path.realpath(path))
     roots = [Path(os.path.realpath(root)) for root in settings.LOUPE_INGEST_ROOTS]
     media_root = Path(os.path.realpath(settings.MEDIA_ROOT))
     if resolved.is_relative_to(media_root) or not any(resolved.is_relative_to(root) for root in roots):
         raise NotAllowed(f"{Path(path).name}: the API ingests only files under the dailies folders "
                          f"({', '.join(str(root) for root in roots) or 'none configured'}); upload it instead.")
-    return clip_ingest(production=production, path=resolved, actor=actor)
+    source = media_source(resolved)
+    return _ingest_submit(production=production, actor=actor, name=source.name, source_path=str(resolved),
+                          input_colorspace=input_colorspace)
 
 
 #: Room for the multipart envelope around an uploaded file (boundary lines, part headers, fields).
@@ -345,17 +309,16 @@ def upload_request_check(*, content_length: int) -> None:
         raise TooLarge(f"The upload is {content_length} bytes; uploads are limited to {limit} bytes.")
 
 
-def clip_upload(*, production: Production, upload, actor: User) -> Clip:
-    """Store an uploaded video file (``upload``: a Django ``UploadedFile``) as an original under
-    ``MEDIA_ROOT/originals/<production>/`` with a safe name, and ingest it (``clip_ingest``).
+def clip_upload(*, production: Production, upload, actor: User) -> ClipIngest:
+    """Store an uploaded file (``upload``: a Django ``UploadedFile``) where originals are kept,
+    ``MEDIA_ROOT/originals/<production>/``, under a hidden name, and ask a worker to ingest it:
+    the worker types it by probing, names it ``<safe stem>.<extension of its content>`` and
+    ingests it (``reviews.worker.ingest``); if it does not become a clip, its file is removed.
+    Returns the ``ClipIngest`` (``queued``).
 
-    The stored extension comes from probing the content, not from the uploaded name. Raises
-    ``NotAllowed`` (nothing written) unless ``actor`` is a supervisor; ``TooLarge`` over
-    ``LOUPE_UPLOAD_MAX_BYTES``; ``IngestError`` for content that is not a video Loupe ingests,
-    or as ``clip_ingest`` does — and then the stored file is removed again.
+    Raises ``NotAllowed`` (nothing written) unless ``actor`` is a supervisor; ``TooLarge`` over
+    ``LOUPE_UPLOAD_MAX_BYTES``; ``IngestError`` for an empty file.
     """
-    from engine.media import probe as media_probe  # PyAV, on first upload: web processes start without it
-
     authz.require(actor, production, authz.INGEST_FOOTAGE)
     limit = settings.LOUPE_UPLOAD_MAX_BYTES
     if upload.size > limit:
@@ -369,25 +332,8 @@ def clip_upload(*, production: Production, upload, actor: User) -> Clip:
         with incoming.open("wb") as stream:
             for chunk in upload.chunks():
                 stream.write(chunk)
-        try:
-            demuxers = set(media_probe.probe(incoming).container_format.split(","))
-        except EngineError:  # any media error of the engine's: not footage it can read
-            raise IngestError(f"{upload.name} is not a video file FFmpeg can read.") from None
-        extension = next((ext for demuxer, ext in _UPLOAD_EXTENSIONS if demuxer in demuxers), None)
-        if extension is None:
-            raise IngestError(f"{upload.name} is {'/'.join(sorted(demuxers))}, not a video container Loupe "
-                              f"ingests (MOV, MP4, MXF, AVI, MKV).")
-        given = Path(upload.name).suffix.lower()
-        if extension in (".mov", ".mp4") and given in (".mov", ".mp4", ".m4v"):
-            extension = given  # one demuxer reads all three; keep the name the person gave
-        target = folder / f"{_safe_stem(upload.name)}{extension}"
-        if target.exists():
-            target = folder / f"{_safe_stem(upload.name)}-{uuid.uuid4().hex[:8]}{extension}"
-        os.replace(incoming, target)
-    finally:
+        return _ingest_submit(production=production, actor=actor, name=Path(upload.name).name or "upload",
+                              upload_path=str(incoming))
+    except BaseException:
         incoming.unlink(missing_ok=True)
-    try:
-        return clip_ingest(production=production, path=target, actor=actor)
-    except Exception:
-        target.unlink(missing_ok=True)
         raise

@@ -1,24 +1,19 @@
 """Guild consent: classifying fix requests (routine alteration or digital alteration of a
-performer's likeness or performance, SAG-AFTRA 2023), the engine's likeness screening, and the
-performers' answers to consent requests."""
+performer's likeness or performance, SAG-AFTRA 2023) and the performers' answers to consent
+requests. The engine's likeness screening runs on a worker (``reviews.worker.likeness``)."""
 from __future__ import annotations
 
 import datetime
 import logging
-from pathlib import Path
-
-import numpy as np
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from engine.errors import EngineError
-from reviews import authz, events, states
+from reviews import authz, states
 from reviews.errors import NotAllowed, ServiceError
 from reviews.fixes import fix_spec
-from reviews.media import media_path
 from reviews.models import Alteration, ConsentRequest, ConsentStatus, FixRequest, Performer, Proposal, ProposalStatus
 from reviews.timecode import frame_timecode
 
@@ -106,72 +101,6 @@ def fix_request_classify(*, fix_request: FixRequest, actor: User, alteration: st
             _ensure_consent_requests(locked)
     fix_request.refresh_from_db()
     return fix_request
-
-
-def _fix_region(fix_request: FixRequest) -> np.ndarray | None:
-    """bool [H, W]: the region the fix request's newest version declared (its ``region.png``);
-    None (the whole frame) before it has a version."""
-    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
-    import cv2
-
-    latest = fix_request.proposals.order_by("-version").first()
-    if latest is None:
-        return None
-    region = cv2.imread(str(media_path(latest.media_dir) / "region.png"), cv2.IMREAD_GRAYSCALE)
-    return region > 0 if region is not None else None
-
-
-def fix_request_screen_likeness(*, fix_request: FixRequest, samples: int = 6) -> dict:
-    """Run the engine's likeness screening (``engine.ops.likeness``) on the fix request's frames
-    and keep its result. Faces count inside the region its newest version declared (the whole
-    frame before the first version: jobs screen once a version exists).
-
-    What a face inside means is the classification rule's (``states.classify``): it raises a
-    routine removal, replacement or rebuild (its region overlaps a performer) to a digital
-    alteration, never a colour or relight fix, and never lowers anything. A raise is audited
-    as ``fix_request.likeness_flagged`` with the engine as actor, kept in the screening
-    (``raised``: True, ``raised_at``), shown on the proposal page and announced to the
-    production's open pages (event ``fix_request.classified``); the supervisor then names the
-    performers, or lowers it with a reason.
-
-    Returns the screening as stored (``{"method", "frames_scanned", "flagged", "faces",
-    "raised"}``, or ``{"error": ...}`` when the footage could not be read). Decoding runs
-    outside any transaction; the update is one transaction.
-    """
-    # on the worker only: web processes stay free of OpenCV (docs/adr/0010-light-web-processes.md)
-    from engine.media.decode import FrameSource
-    from engine.ops import likeness
-
-    source_path = Path(fix_request.shot.clip.source_path)
-    try:
-        found = likeness.screen(FrameSource(source_path, fix_request.frame_in, fix_request.frame_out),
-                                region=_fix_region(fix_request), samples=samples).to_dict()
-    except EngineError as error:
-        logger.warning("likeness screening of fix request %s failed: %s", fix_request.pk, error)
-        found = {"method": likeness.METHOD, "error": str(error), "flagged": False}
-    with transaction.atomic():
-        locked = FixRequest.objects.select_for_update().select_related("shot").get(pk=fix_request.pk)
-        by_rule = states.classify(kind=locked.kind, overlaps_performer=found["flagged"])
-        raise_it = states.alteration_rank(by_rule) > states.alteration_rank(locked.alteration)
-        found["raised"] = raise_it
-        if raise_it:
-            found["raised_at"] = timezone.now().isoformat(timespec="seconds")
-            locked.alteration = by_rule
-        locked.likeness_screening = found
-        locked.save(update_fields=["likeness_screening", "alteration"])
-        if raise_it:
-            frames = sorted({f["frame"] for f in found["faces"]})
-            audit_record(production=locked.production, actor=None, action="fix_request.likeness_flagged",
-                         target=locked, payload={"to": locked.alteration, "method": found["method"],
-                                                 "faces": len(found["faces"]), "frames": frames})
-            events.broadcast(events.production_group(locked.production_id), "fix_request.classified", {
-                "fix_request": locked.pk, "shot": locked.shot.code, "alteration": locked.alteration,
-                "message": f"Likeness screening raised the {locked.get_kind_display().lower()} on "
-                           f"{locked.shot.code} to a digital alteration: a face inside its region on "
-                           f"frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))}. "
-                           f"Name the performers, or lower it with a reason."})
-    fix_request.refresh_from_db()
-    return found
 
 
 def _check_answerer(consent: ConsentRequest, actor: User) -> None:

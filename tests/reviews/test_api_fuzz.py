@@ -73,7 +73,7 @@ def fuzzer(db, media_root, request):
 #: Which object an operation's ``id`` (the URL's ``pk``) names, by its path.
 PK_OBJECT = {"clips": "clip", "fix-requests": "fix_request", "jobs": "job", "proposals": "proposal",
              "continuity-findings": "finding", "playlists": "playlist", "share-links": "share_link",
-             "learned-models": "learned_model"}
+             "learned-models": "learned_model", "ingests": "ingest"}
 
 
 @schema.parametrize()

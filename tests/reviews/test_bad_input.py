@@ -9,6 +9,9 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from reviews.models import IngestState
+from reviews.worker.ingest import clip_ingest_execute
+
 from .helpers import signed_in, websocket
 from .test_permission_matrix import add_objects
 
@@ -88,8 +91,9 @@ def test_nul_in_query_parameters_is_a_bad_request(api, production, people):
 
 @pytest.mark.parametrize("name", ["drawing.svg", "drawing.mov"])
 def test_an_svg_upload_is_refused_with_a_reason(api, tmp_path, name):
-    """An SVG, also renamed .mov: the engine's media error becomes a 400 naming the file (the
-    engine raises its own error type for it; the portal catches every ``EngineError``)."""
+    """An SVG, also renamed .mov: accepted (202), then the engine's media error ends the ingest
+    failed with a reason naming the file (the engine raises its own error type for it; the
+    worker catches every ``EngineError``)."""
     client, objects = api
     svg = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" ' \
           b'height="64" fill="red"/></svg>'
@@ -97,7 +101,9 @@ def test_an_svg_upload_is_refused_with_a_reason(api, tmp_path, name):
     path.write_bytes(svg)
     with path.open("rb") as upload:
         response = client.post(f"/api/productions/{objects['production']}/clips/upload/", data={"file": upload})
-    assert response.status_code == 400 and name in response.json()["detail"]
+    assert response.status_code == 202, response.content
+    ingest = clip_ingest_execute(response.json()["id"])
+    assert ingest.state == IngestState.FAILED and name in ingest.error and ingest.clip is None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,8 +11,8 @@ from django.utils import timezone
 from reviews.errors import Conflict, NotAllowed, ServiceError
 from reviews.models import (Alteration, AuditEvent, ConsentRequest, ConsentStatus, FixRequestStatus, Job, Notification,
                             Performer, ProposalStatus, Role)
-from reviews.services.consent import (consent_answer, consent_revoke, fix_request_classify,
-                                      fix_request_screen_likeness)
+from reviews.services.consent import consent_answer, consent_revoke, fix_request_classify
+from reviews.worker.likeness import fix_request_screen_likeness
 from reviews.services.fix_requests import fix_request_create
 from reviews.worker.jobs import job_execute
 from reviews.services.productions import membership_add

@@ -11,8 +11,8 @@ import pytest
 from reviews import reports
 from reviews.errors import Conflict
 from reviews.models import ConsentRequest, Job, Performer, ProposalStatus
-from reviews.services.consent import (consent_answer, consent_revoke, fix_request_classify,
-                                      fix_request_screen_likeness)
+from reviews.services.consent import consent_answer, consent_revoke, fix_request_classify
+from reviews.worker.likeness import fix_request_screen_likeness
 from reviews.services.fix_requests import fix_request_create
 from reviews.worker.jobs import job_execute
 from reviews.services.proposals import proposal_decide, proposal_require_final

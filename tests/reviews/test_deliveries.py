@@ -26,7 +26,7 @@ from reviews.credentials import AI_EDITED, LOUPE_ASSERTION, credentials_read
 from reviews.errors import NotAllowed
 from reviews.media import rendered_frame_path
 from reviews.models import AuditEvent, DeliveredVersion, Delivery, Job, Performer
-from reviews.services import deliveries
+from reviews.worker import deliveries
 from reviews.services.clips import clip_ingest
 from reviews.services.consent import consent_answer, consent_revoke, fix_request_classify
 from reviews.services.deliveries import DeliveryFailed, NothingToDeliver, delivery_create

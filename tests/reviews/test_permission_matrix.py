@@ -36,7 +36,7 @@ from django.utils import timezone
 from reviews import authz
 from reviews.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from reviews.media import clip_proxy_path, clip_thumbnail_path, mask_frame_path, mask_media_dir, media_path
-from reviews.models import (Clip, ContinuityFinding, FixRequest, Job, JobState, LearnedModel, Production, Proposal,
+from reviews.models import (Clip, ClipIngest, ContinuityFinding, FixRequest, Job, JobState, LearnedModel, Production, Proposal,
                             ProxyState, ReportExport, ReportExportState, Role, Shot)
 from reviews.routing import websocket_urlpatterns
 
@@ -89,6 +89,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api/productions/<slug:code>/ocio-config/": Endpoint(CODE, {"put": authz.SET_OCIO_CONFIG,
                                                                 "delete": authz.SET_OCIO_CONFIG}, body=MULTIPART),
     "api/productions/<slug:code>/clips/upload/": Endpoint(CODE, {"post": authz.INGEST_FOOTAGE}, body=MULTIPART),
+    "api/productions/<slug:code>/ingests/": Endpoint(CODE),
+    "api/productions/<slug:code>/ingests/<int:pk>/": Endpoint(CODE | {"pk": "ingest"}),
     "api/productions/<slug:code>/cuts/": Endpoint(CODE, {"post": authz.IMPORT_CUT}, body=MULTIPART),
     # Empty body: 400 (no format given) once past authorisation; producers read, supervisors deliver.
     "api/productions/<slug:code>/deliveries/": Endpoint(CODE, {"post": authz.DELIVER}, reads=authz.READ_DELIVERIES),
@@ -336,7 +338,10 @@ def objects_of(proposal) -> dict:
             production=proposal.production, kind="inpaint", version=1,
             defaults={"name": "dailies", "state": JobState.SUCCEEDED})[0].pk,
         "mask_job": mask_job_of(proposal).pk,
-        "report_export": report_export_of(proposal.production).pk}
+        "report_export": report_export_of(proposal.production).pk,
+        "ingest": ClipIngest.objects.get_or_create(production=proposal.production, name=fix_request.shot.clip.name,
+                                                   defaults={"source_path": fix_request.shot.clip.source_path,
+                                                             "clip": fix_request.shot.clip, "state": "ready"})[0].pk}
 
 
 def mask_job_of(proposal) -> Job:

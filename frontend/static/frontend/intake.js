@@ -1,7 +1,11 @@
 // Bringing in footage and the cut from the production page, through the API: uploads (one
 // request per file), server-side paths ingested in place, and cut imports with their conform
 // report. Each outcome — the probed facts, or the specific error — is listed under the forms.
+// An ingest is run by a worker (the API answers 202 with the ingest's URL): its line follows it
+// from the production's socket ("clip_ingest" events) and, as a fallback for a socket that cannot
+// reach the worker's events, by reading its URL every few seconds, until it is ready or failed.
 import { describe, patch, post } from "./api.js";
+import { listen } from "./live.js";
 import { logTo } from "./log.js";
 
 const section = document.getElementById("intake");
@@ -10,15 +14,70 @@ const say = logTo(document.getElementById("intake-log"));
 
 const clipFacts = (clip) => `${clip.name}: ${clip.codec} ${clip.width}×${clip.height}, ${clip.frame_count} frames, TC ${clip.start_timecode}`;
 
+const FINISHED = ["ready", "failed"];
+const following = new Map(); // ingest id → read it again
+let listening = false;
+
+const percent = (ingest) => (ingest.step === "checksum" && ingest.bytes_total
+  ? ` ${Math.floor((100 * ingest.bytes_done) / ingest.bytes_total)}%` : "");
+const stateText = (ingest) => `${ingest.state_label}${ingest.state === "running" && ingest.step_label ? `: ${ingest.step_label}${percent(ingest)}` : ""}`;
+
+// Show how ingest ``accepted`` stands on ``line`` (its log line) and in the ingests table, until it ends.
+function follow(label, accepted, line) {
+  if (!listening) {
+    listening = true;
+    listen(code, { clip_ingest: (ingest) => following.get(ingest.id)?.() });
+  }
+  let finished = false;
+  const show = (ingest) => {
+    if (finished) return;
+    const cell = document.querySelector(`#ingests tr[data-ingest="${ingest.id}"] .state`);
+    if (cell) cell.textContent = stateText(ingest);
+    if (ingest.state === "ready") line.textContent = `ok ${clipFacts(ingest.clip)}`;
+    else if (ingest.state === "failed") line.textContent = `${label}: ${ingest.error}`;
+    else line.textContent = `${label} — ${stateText(ingest)}`;
+    line.className = ingest.state === "failed" ? "error" : "ok";
+    if (FINISHED.includes(ingest.state)) {
+      finished = true;
+      following.delete(ingest.id);
+    }
+  };
+  const read = async () => {
+    const response = await fetch(accepted.url, { credentials: "same-origin" });
+    if (response.ok) show(await response.json());
+  };
+  following.set(accepted.id, read);
+  show(accepted);
+  (async () => {
+    while (!finished) {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      if (!finished) await read();
+    }
+  })();
+}
+
+// Ingests the page was drawn with that had not ended: followed too.
+document.querySelectorAll("#ingests tr[data-ingest]").forEach((row) => {
+  if (row.dataset.finished) return;
+  const id = Number(row.dataset.ingest);
+  const label = row.cells[0].textContent;
+  follow(label, { id, url: `/api/productions/${code}/ingests/${id}/`, state: "queued", state_label: row.querySelector(".state").textContent },
+    say(`${label} — ${row.querySelector(".state").textContent}`, true));
+});
+
 document.getElementById("upload-form")?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
   for (const file of form.elements.file.files) {
     const body = new FormData();
     body.append("file", file);
-    say(`Uploading ${file.name}…`, true);
+    const line = say(`Uploading ${file.name}…`, true);
     const { ok, data } = await post(`/api/productions/${code}/clips/upload/`, body);
-    say(ok ? `ok ${clipFacts(data)}` : `${file.name}: ${describe(data)}`, ok);
+    if (ok) follow(file.name, data, line);
+    else {
+      line.textContent = `${file.name}: ${describe(data)}`;
+      line.className = "error";
+    }
   }
   form.reset();
 });
@@ -27,7 +86,8 @@ document.getElementById("path-form")?.addEventListener("submit", async (event) =
   event.preventDefault();
   const path = event.target.elements.path.value.trim();
   const { ok, data } = await post(`/api/productions/${code}/clips/`, { path });
-  say(ok ? `ok ${clipFacts(data)}` : `${path}: ${describe(data)}`, ok);
+  if (ok) follow(path, data, say(`${path} — queued`, true));
+  else say(`${path}: ${describe(data)}`, false);
 });
 
 document.getElementById("cut-form")?.addEventListener("submit", async (event) => {

@@ -30,7 +30,7 @@ from django.db import transaction
 
 from portal.processes import asgi_server_command, celery_worker_command
 from reviews.models import Clip, Production, Role
-from reviews.services.clips import clip_ingest
+from reviews.worker.ingest import clip_ingest
 from reviews.services.editorial import cut_import
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.jobs import job_submit

@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reviews.errors import ServiceError
 from reviews.management.actor import command_production_and_actor
-from reviews.services.clips import clip_facts, clip_ingest
+from reviews.services.clips import clip_facts
+from reviews.worker.ingest import clip_ingest
 
 
 class Command(BaseCommand):
