@@ -194,6 +194,9 @@ def read_keyframes(path: str | Path) -> list[dict[str, object]]:
 _MARGIN_PX = 8
 #: Frames of the take sampled to measure its grain and, without a model, its sharpness.
 _PROFILE_FRAMES = 4
+#: The sharpness match's coring threshold, in deviations of the plate's grain and an 8-bit
+#: step's rounding together (chosen on bench/upscale.py's TUNING split).
+CORING_SIGMAS = 2.0
 
 
 def _crop(frame, box: Box):
@@ -311,6 +314,9 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
             target_mtf50 = None
         vignetting = None
     eight_bit = shot.encoding.is_8bit
+    # The sharpness match leaves fluctuations below the plate's grain and an 8-bit step alone
+    # (lens.sharpen's coring): they are compression noise or quantisation, and grain is regrain's.
+    coring = CORING_SIGMAS * math.sqrt(plate_grain.mean_sigma ** 2 + 1.0 / 12.0) / 255.0
     region = np.ones((height, width), bool)
     measurements: dict[str, float] = {"upscaler": 1.0 if upscaler is not None else 0.0}
     sharpen_amount = 0.0
@@ -318,6 +324,17 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     track: dict[int, list[float]] = {}
     total = len(shot)
     output_radius = lens.radius_map(height, width)
+    def _regrained(out, number: int):
+        """The frame (float32, clipped) with the plate's grain where it lacks it, as the
+        estimate reads grain; and the mean deviation added (code values)."""
+        codes = out * np.float32(255.0)
+        # what the delivered frame already holds, its 8-bit rounding included (the plate's
+        # figure includes its own)
+        present = grain_ops.fill_deviation(np.rint(codes) if eight_bit else codes, region)
+        codes, mean_added = grain_ops.regrain(codes, region, plate_grain, seed=number, present=present,
+                                              as_estimated=True)
+        return codes / np.float32(255.0), mean_added
+
     for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
         check_cancel(should_cancel, f"before frame {number}", fix="reframe")
         box = params.box_at(number)
@@ -326,12 +343,18 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
         if count == 1:
             measurements["scale"] = round(width / box[2], 4)
             if params.match_sharpness and target_mtf50 is not None:
+                # measured as delivered, the regrain included: the plate's MTF50 is measured on
+                # its grain too, and grain on an edge raises the figure
+                def finish(candidate, number=number):
+                    return _regrained(candidate, number)[0] if params.regrain else candidate
+
                 try:
-                    sharpen_amount = lens.sharpness_amount(np.clip(out, 0, 1), target_mtf50)
+                    sharpen_amount = lens.sharpness_amount(np.clip(out, 0, 1), target_mtf50, coring=coring,
+                                                           finish=finish)
                 except lens.NoEdgesError:
                     sharpen_amount = 0.0
                 measurements["mtf50_target"] = round(target_mtf50, 4)
-        out = lens.sharpen(out, sharpen_amount)
+        out = lens.sharpen(out, sharpen_amount, coring=coring)
         if vignetting is not None:
             # The box's pixels carry the take's vignetting at their place in it; the delivery
             # frame should carry it at theirs.
@@ -345,8 +368,7 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
             out = out * gain[..., None]
         out = np.clip(out, 0.0, None if not eight_bit else 1.0).astype(np.float32)
         if params.regrain:
-            codes, mean_added = grain_ops.regrain(out * np.float32(255.0), region, plate_grain, seed=number)
-            out = codes / np.float32(255.0)
+            out, mean_added = _regrained(out, number)
             added.append(mean_added)
         if count == 1 and "mtf50_target" in measurements:
             try:
