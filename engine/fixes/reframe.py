@@ -305,14 +305,13 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     sampled = [frame for _, frame in shot.frames(step=step, as_float=True)][:_PROFILE_FRAMES]
     consecutive = [frame for _, (_, frame) in zip(range(3), shot.frames(as_float=True))]
     plate_grain = lens.estimate_grain(consecutive)
-    if upscaler is not None:
-        target_mtf50, vignetting = upscaler.profile.mtf50_cycles_per_px, upscaler.profile.vignetting
-    else:
-        try:
-            target_mtf50 = lens.mtf50_of_frames(sampled)
-        except lens.NoEdgesError:
-            target_mtf50 = None
-        vignetting = None
+    # The sharpness to match is the take's own (the shot the cutaway sits beside); the
+    # production's, from the model's profile, only when the take has no edges to measure.
+    try:
+        target_mtf50 = lens.mtf50_of_frames(sampled)
+    except lens.NoEdgesError:
+        target_mtf50 = upscaler.profile.mtf50_cycles_per_px if upscaler is not None else None
+    vignetting = upscaler.profile.vignetting if upscaler is not None else None
     eight_bit = shot.encoding.is_8bit
     # The sharpness match leaves fluctuations below the plate's grain and an 8-bit step alone
     # (lens.sharpen's coring): they are compression noise or quantisation, and grain is regrain's.
