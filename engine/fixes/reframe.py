@@ -10,11 +10,15 @@ Each output frame: the box cut from the take at sub-pixel precision (the box's p
 margin, on an integer grid), upscaled — by :class:`engine.models.upscale.TrainedUpscale` when a
 model is given, else by Lanczos — and resampled so that the box fills the delivery size
 exactly; then the production's signature (:mod:`engine.ops.lens`): sharpness brought to the
-footage's MTF50 (one unsharp-mask/blur amount found on the first frame, kept for the shot, so
-that it cannot pump), the model's vignetting moved from the box's place in the take to the
-delivery frame's (only with a model: one shot cannot tell vignetting from its content), and the
-take's own grain added back where the upscale smoothed it (:func:`engine.ops.grain.regrain`,
-per luma bin and channel, seeded by the frame number).
+take's own MTF50 (the production's, from the model, when the take has no edges to measure): one
+unsharp-mask/blur amount found on the first frame *as delivered* (regrain included, since grain
+on an edge raises the figure the plate's is measured with), kept for the shot so that it cannot
+pump, and cored (:data:`CORING_SIGMAS`) so that compression noise and 8-bit steps are not
+multiplied with the edges; the model's vignetting moved from the box's place in the take to the
+delivery frame's (only with a model: one shot cannot tell vignetting from its content); and the
+take's own grain added back where the delivered frame — its 8-bit rounding included — lacks it
+(:func:`engine.ops.grain.regrain` with ``as_estimated``: scaled so that Immerkær's estimate reads
+it as it reads the plate's; per luma bin and channel, seeded by the frame number).
 
 The output is a new picture: its region is the whole delivery frame. Frames are float32 at
 source precision (0..1 code values) throughout; 8-bit sources are written back as 8-bit.
