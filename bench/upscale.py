@@ -1,7 +1,7 @@
 """Upscale and reframe: learned super-resolution against classical baselines in the same run
 (prints; not a test).
 
-    .venv/bin/python bench/upscale.py [--split evaluation|tuning] [--iterations 1000] [--frames-per-clip 16]
+    .venv/bin/python bench/upscale.py [--split evaluation|tuning] [--iterations 2000] [--frames-per-clip 16]
 
 Footage: the clips of a split, each brought to 864×480 (INTER_AREA from 720p/540p: the
 "production's" frames, written once as 8-bit PNGs under var/bench_upscale/). Splits:
@@ -22,12 +22,14 @@ Temporal stability: the warping error of Lai et al. 2018 (engine.ops.flow.warpin
 the true frames) of each method's output over consecutive held-out pairs, beside the truth's own.
 
 Speed: frames/s of the model's 2× upscale to 1920×1080 (960×540 in), on this machine as loaded
-(the load average is printed beside it).
+(the load average is printed beside it), and frames per CPU-second of the bench's process (with
+--threads 1: the wall-clock speed on one free core, other sessions' cache pressure aside).
 
 Reframe signature: a 2× punch-in (box 216,120,432,240 → 864×480) of a held-out stretch of each
 evaluation clip by engine.fixes.reframe (model + lens profile + regrain) and by plain Lanczos,
-against the clip's own frames (the plate and the surrounding shot): grain σ ratio (Immerkær, mean
-over luma bins and channels), grain power-spectrum distance (radially binned power spectrum of
+against the clip's own frames (the plate and the surrounding shot): grain σ ratio (Immerkær per
+luma bin and channel on the 8-bit codes of the first frame of each, like with like: RMS over the
+luma bins both populate with ≥ 200 flat pixels), grain power-spectrum distance (radially binned power spectrum of
 the high-pass residual of the flattest 32×32 blocks, Σ|P_out − P_plate| / ΣP_plate), MTF50 ratio.
 
 Targets (issue #26): 2× ≥ Lanczos + 1.5 dB on every evaluation clip; 1.5× ≥ Lanczos + 1 dB;
@@ -113,10 +115,27 @@ def grain_spectrum(frames) -> np.ndarray:
     return total / max(len(frames), 1)
 
 
+def grain_bins(frames) -> tuple[np.ndarray, np.ndarray]:
+    """Immerkær's deviation per luma bin and channel (engine.ops.grain, 8-bit code values) of
+    the first frame as written in 8 bits, and its flat pixels per bin."""
+    codes = np.clip(np.rint(frames[0] * 255.0), 0, 255).astype(np.uint8)
+    return grain.estimate_grain(codes).sigma, grain.bin_pixels(codes)
+
+
+def grain_ratio(output, plate) -> float:
+    """Grain σ of the output over the plate's, like with like: the same estimator on the same
+    8-bit codes, over the luma bins both populate (RMS over those bins and the channels)."""
+    (sigma_out, count_out), (sigma_plate, count_plate) = output, plate
+    common = (count_out >= 200) & (count_plate >= 200)
+    if not common.any():
+        return float("nan")
+    return float(np.sqrt(np.mean(sigma_out[common] ** 2)) / max(np.sqrt(np.mean(sigma_plate[common] ** 2)), 1e-6))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=SPLITS, default="evaluation")
-    parser.add_argument("--iterations", type=int, default=1000, help="training steps per scale")
+    parser.add_argument("--iterations", type=int, default=2000, help="training steps per scale")
     parser.add_argument("--frames-per-clip", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch and OpenCV threads (0: their defaults); 1 on a machine loaded by others")
@@ -194,17 +213,20 @@ def main() -> None:
 
     low = cv2.resize(held[names[0]][0][0][1], (960, 540), interpolation=cv2.INTER_AREA)
     model_upscale(low, (1920, 1080))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     runs = 3
     for _ in range(runs):
         model_upscale(low, (1920, 1080))
     fps = runs / (time.perf_counter() - started)
+    cpu_fps = runs / max(time.process_time() - cpu_started, 1e-9)  # frames per CPU-second of this process
     lanczos_started = time.perf_counter()
     for _ in range(runs):
         upscale.lanczos(low, (1920, 1080))
     lanczos_fps = runs / (time.perf_counter() - lanczos_started)
     print(f"speed: model {fps:.2f} frames/s at 1920×1080 output (Lanczos {lanczos_fps:.1f}); load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (target ≥ 2 frames/s)")
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (target ≥ 2 frames/s); {cpu_fps:.2f} frames per "
+          f"CPU-second of this process (threads {args.threads or 'default'}; with 1 thread, the frames/s of one "
+          f"free core, others' cache pressure aside)")
 
     model_path = CACHE / f"model_{args.split}.pt"
     model.save(model_path)
@@ -222,11 +244,12 @@ def main() -> None:
                     sink=lambda _n, _b, after: outputs.append(after.astype(np.float32) / 255.0))
         plain = [reframe.render_frame(f, BOX, SIZE) for f in plate]
         plate_grain = lens.estimate_grain(plate).mean_sigma
+        plate_bins = grain_bins(plate)
         plate_spectrum = grain_spectrum(plate)
         plate_mtf = lens.mtf50_of_frames(plate)
         row = []
         for frames in (outputs, plain):
-            ratio = lens.estimate_grain([np.clip(f, 0, 1) for f in frames]).mean_sigma / max(plate_grain, 1e-6)
+            ratio = grain_ratio(grain_bins(frames), plate_bins)
             spectrum = grain_spectrum(frames)
             distance = float(np.abs(spectrum - plate_spectrum).sum() / max(plate_spectrum.sum(), 1e-9))
             try:

@@ -525,7 +525,7 @@ def _add_upscale_and_reframe(commands) -> None:
     train.add_argument("--frames", action="append", required=True, help="a clip (video file or folder); repeatable")
     train.add_argument("--out", required=True, help="output model file (MODEL.pt)")
     train.add_argument("--frames-per-clip", type=int, default=24, help="frames sampled per clip (default %(default)s)")
-    train.add_argument("--iterations", type=int, default=1500, help="training steps per scale (default %(default)s)")
+    train.add_argument("--iterations", type=int, default=2000, help="training steps per scale (default %(default)s)")
     train.add_argument("--scales", default="2,1.5", help="scales a network is trained for (default %(default)s)")
     train.set_defaults(handler=_upscale_train)
     apply = actions.add_parser("apply", help="upscale every frame of a clip")

@@ -10,11 +10,15 @@ Each output frame: the box cut from the take at sub-pixel precision (the box's p
 margin, on an integer grid), upscaled — by :class:`engine.models.upscale.TrainedUpscale` when a
 model is given, else by Lanczos — and resampled so that the box fills the delivery size
 exactly; then the production's signature (:mod:`engine.ops.lens`): sharpness brought to the
-footage's MTF50 (one unsharp-mask/blur amount found on the first frame, kept for the shot, so
-that it cannot pump), the model's vignetting moved from the box's place in the take to the
-delivery frame's (only with a model: one shot cannot tell vignetting from its content), and the
-take's own grain added back where the upscale smoothed it (:func:`engine.ops.grain.regrain`,
-per luma bin and channel, seeded by the frame number).
+take's own MTF50 (the production's, from the model, when the take has no edges to measure): one
+unsharp-mask/blur amount found on the first frame *as delivered* (regrain included, since grain
+on an edge raises the figure the plate's is measured with), kept for the shot so that it cannot
+pump, and cored (:data:`CORING_SIGMAS`) so that compression noise and 8-bit steps are not
+multiplied with the edges; the model's vignetting moved from the box's place in the take to the
+delivery frame's (only with a model: one shot cannot tell vignetting from its content); and the
+take's own grain added back where the delivered frame — its 8-bit rounding included — lacks it
+(:func:`engine.ops.grain.regrain` with ``as_estimated``: scaled so that Immerkær's estimate reads
+it as it reads the plate's; per luma bin and channel, seeded by the frame number).
 
 The output is a new picture: its region is the whole delivery frame. Frames are float32 at
 source precision (0..1 code values) throughout; 8-bit sources are written back as 8-bit.
@@ -194,6 +198,9 @@ def read_keyframes(path: str | Path) -> list[dict[str, object]]:
 _MARGIN_PX = 8
 #: Frames of the take sampled to measure its grain and, without a model, its sharpness.
 _PROFILE_FRAMES = 4
+#: The sharpness match's coring threshold, in deviations of the plate's grain and an 8-bit
+#: step's rounding together (chosen on bench/upscale.py's TUNING split).
+CORING_SIGMAS = 2.0
 
 
 def _crop(frame, box: Box):
@@ -302,15 +309,17 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     sampled = [frame for _, frame in shot.frames(step=step, as_float=True)][:_PROFILE_FRAMES]
     consecutive = [frame for _, (_, frame) in zip(range(3), shot.frames(as_float=True))]
     plate_grain = lens.estimate_grain(consecutive)
-    if upscaler is not None:
-        target_mtf50, vignetting = upscaler.profile.mtf50_cycles_per_px, upscaler.profile.vignetting
-    else:
-        try:
-            target_mtf50 = lens.mtf50_of_frames(sampled)
-        except lens.NoEdgesError:
-            target_mtf50 = None
-        vignetting = None
+    # The sharpness to match is the take's own (the shot the cutaway sits beside); the
+    # production's, from the model's profile, only when the take has no edges to measure.
+    try:
+        target_mtf50 = lens.mtf50_of_frames(sampled)
+    except lens.NoEdgesError:
+        target_mtf50 = upscaler.profile.mtf50_cycles_per_px if upscaler is not None else None
+    vignetting = upscaler.profile.vignetting if upscaler is not None else None
     eight_bit = shot.encoding.is_8bit
+    # The sharpness match leaves fluctuations below the plate's grain and an 8-bit step alone
+    # (lens.sharpen's coring): they are compression noise or quantisation, and grain is regrain's.
+    coring = CORING_SIGMAS * math.sqrt(plate_grain.mean_sigma ** 2 + 1.0 / 12.0) / 255.0
     region = np.ones((height, width), bool)
     measurements: dict[str, float] = {"upscaler": 1.0 if upscaler is not None else 0.0}
     sharpen_amount = 0.0
@@ -318,6 +327,17 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     track: dict[int, list[float]] = {}
     total = len(shot)
     output_radius = lens.radius_map(height, width)
+    def _regrained(out, number: int):
+        """The frame (float32, clipped) with the plate's grain where it lacks it, as the
+        estimate reads grain; and the mean deviation added (code values)."""
+        codes = out * np.float32(255.0)
+        # what the delivered frame already holds, its 8-bit rounding included (the plate's
+        # figure includes its own)
+        present = grain_ops.fill_deviation(np.rint(codes) if eight_bit else codes, region)
+        codes, mean_added = grain_ops.regrain(codes, region, plate_grain, seed=number, present=present,
+                                              as_estimated=True)
+        return codes / np.float32(255.0), mean_added
+
     for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
         check_cancel(should_cancel, f"before frame {number}", fix="reframe")
         box = params.box_at(number)
@@ -326,12 +346,18 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
         if count == 1:
             measurements["scale"] = round(width / box[2], 4)
             if params.match_sharpness and target_mtf50 is not None:
+                # measured as delivered, the regrain included: the plate's MTF50 is measured on
+                # its grain too, and grain on an edge raises the figure
+                def finish(candidate, number=number):
+                    return _regrained(candidate, number)[0] if params.regrain else candidate
+
                 try:
-                    sharpen_amount = lens.sharpness_amount(np.clip(out, 0, 1), target_mtf50)
+                    sharpen_amount = lens.sharpness_amount(np.clip(out, 0, 1), target_mtf50, coring=coring,
+                                                           finish=finish)
                 except lens.NoEdgesError:
                     sharpen_amount = 0.0
                 measurements["mtf50_target"] = round(target_mtf50, 4)
-        out = lens.sharpen(out, sharpen_amount)
+        out = lens.sharpen(out, sharpen_amount, coring=coring)
         if vignetting is not None:
             # The box's pixels carry the take's vignetting at their place in it; the delivery
             # frame should carry it at theirs.
@@ -345,8 +371,7 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
             out = out * gain[..., None]
         out = np.clip(out, 0.0, None if not eight_bit else 1.0).astype(np.float32)
         if params.regrain:
-            codes, mean_added = grain_ops.regrain(out * np.float32(255.0), region, plate_grain, seed=number)
-            out = codes / np.float32(255.0)
+            out, mean_added = _regrained(out, number)
             added.append(mean_added)
         if count == 1 and "mtf50_target" in measurements:
             try:

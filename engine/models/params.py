@@ -95,12 +95,12 @@ class UpscaleTrainParams:
     frames_per_clip: int = 24
     area_share: float = 0.5
     held_out_fraction: float = 0.2
-    iterations: int = 1500
+    iterations: int = 2000
     batch_size: int = 16
     patch_px: int = 96
     features: int = 24
     body_layers: int = 3
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     seed: int = 0
 
     def __post_init__(self) -> None:

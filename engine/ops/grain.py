@@ -221,7 +221,27 @@ def grain_noise(shape: tuple[int, ...], size_px: float, *, seed: int, fast: bool
     return noise
 
 
-def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int) -> tuple[np.ndarray, float]:
+def bin_pixels(frame: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """int64 [BINS]: per luma bin, the flat pixels :func:`estimate_grain` measures a frame
+    (uint8, or float32 in 8-bit code units, [H, W, 3] RGB) on; a bin with fewer than 200 borrows
+    the frame's overall deviation. Comparing two frames' grain like with like means comparing
+    the bins both populate."""
+    keep = np.ones(frame.shape[:2], bool) if exclude is None else ~exclude
+    flat = _flat(frame, keep)
+    return np.bincount(_luma_bins(frame)[flat], minlength=BINS)[:BINS]
+
+
+def apparent_deviation(noise: np.ndarray) -> np.ndarray:
+    """float32 [3]: what Immerkær's estimate (:func:`estimate_grain`'s) reads as the deviation of
+    a noise field (float32 [H, W, 3]) — its true deviation for white noise, less for grain with a
+    spatial correlation (about 0.42 of it at ``size_px`` 0.6, 0.25 at 0.7: the estimate's mask
+    is a high-pass)."""
+    response = np.abs(cv2.filter2D(noise.astype(np.float32), -1, _IMMERKAER, borderType=cv2.BORDER_REFLECT))
+    return (np.sqrt(np.pi / 2.0) / 6.0 * response.reshape(-1, noise.shape[-1]).mean(axis=0)).astype(np.float32)
+
+
+def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int,
+            present: np.ndarray | None = None, as_estimated: bool = False) -> tuple[np.ndarray, float]:
     """Add grain inside ``region`` of a filled frame so that it matches ``grain``.
 
     Args:
@@ -231,18 +251,29 @@ def regrain(frame: np.ndarray, region: np.ndarray, grain: Grain, *, seed: int) -
         grain: the plate's :class:`Grain`; the deviation the fill lacks is scaled by
             :attr:`Grain.changing`.
         seed: seeds the noise (use the frame number: reproducible, different every frame).
+        present: float32 [BINS, 3], the deviation the fill already has as it will be delivered
+            (e.g. measured on the frame rounded to the 8 bits it is written in, whose rounding
+            counts as grain to the estimate); default :func:`fill_deviation` of ``frame``.
+        as_estimated: scale the synthesised grain so that Immerkær's estimate reads the
+            missing deviation on it (:func:`apparent_deviation`): ``grain.sigma`` is that
+            estimate of the plate's correlated grain, so measured back the same way the result
+            then matches the plate. Off (the grain's own deviation is the missing one), the
+            estimate reads less than was missing wherever ``grain.size_px`` > 0.
 
     Returns:
         ``(frame with grain, mean deviation added in code values)``; a new array of the frame's type.
     """
     if not region.any():
         return frame.copy(), 0.0
-    missing = np.sqrt(np.maximum(grain.sigma ** 2 - fill_deviation(frame, region) ** 2, 0.0))
+    present = fill_deviation(frame, region) if present is None else present
+    missing = np.sqrt(np.maximum(grain.sigma ** 2 - present ** 2, 0.0))
     ys, xs = np.nonzero(region)
     top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     pad = int(np.ceil(3 * grain.size_px)) + 1
     h, w = bottom - top + 2 * pad, right - left + 2 * pad
     noise = grain_noise((h, w, 3), grain.size_px, seed=seed)[pad:pad + bottom - top, pad:pad + right - left]
+    if as_estimated:
+        noise = noise / np.maximum(apparent_deviation(noise), 1e-3)
     crop = frame[top:bottom, left:right]
     scale = deviation_map(missing * grain.changing, crop)  # [h, w, 3]
     inside = region[top:bottom, left:right]

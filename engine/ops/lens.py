@@ -25,7 +25,7 @@ sources), the engine's working frames; grain deviations are in 8-bit code values
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -299,33 +299,45 @@ _MAX_UNSHARP = 6.0
 _MAX_BLUR_SIGMA_PX = 2.5
 
 
-def sharpen(frame: np.ndarray, amount: float) -> np.ndarray:
-    """``amount`` > 0: unsharp mask ``x + amount (x − G₁ x)``; < 0: Gaussian blur of σ = −amount
-    pixels; 0: the frame itself. float32 [H, W, 3] in and out (not clipped)."""
+def sharpen(frame: np.ndarray, amount: float, *, coring: float = 0.0) -> np.ndarray:
+    """``amount`` > 0: unsharp mask ``x + amount · c(x − G₁ x)``; < 0: Gaussian blur of σ =
+    −amount pixels; 0: the frame itself. float32 [H, W, 3] in and out (not clipped).
+
+    ``coring`` (code values of the frame, ≥ 0): the detail ``d = x − G₁ x`` is soft-thresholded,
+    ``c(d) = sign(d) · max(|d| − coring, 0)``, before it is amplified — the threshold of a
+    darkroom or Photoshop unsharp mask: fluctuations smaller than it (compression noise,
+    quantisation steps, grain finer than the plate's) are left as they are instead of being
+    multiplied with the edges. 0 is a plain unsharp mask."""
     if amount > 0:
-        blurred = cv2.GaussianBlur(frame, (0, 0), _UNSHARP_SIGMA_PX)
-        return frame + np.float32(amount) * (frame - blurred)
+        detail = frame - cv2.GaussianBlur(frame, (0, 0), _UNSHARP_SIGMA_PX)
+        if coring > 0:
+            detail = np.sign(detail) * np.maximum(np.abs(detail) - np.float32(coring), np.float32(0.0))
+        return frame + np.float32(amount) * detail
     if amount < 0:
         return cv2.GaussianBlur(frame, (0, 0), -amount)
     return frame
 
 
-def sharpness_amount(frame: np.ndarray, target_mtf50: float, *, iterations: int = 12) -> float:
-    """The :func:`sharpen` amount that brings the frame's MTF50 to ``target_mtf50`` (cycles per
-    pixel), by bisection on the frame's own edges; clamped to [−2.5, 6].
+def sharpness_amount(frame: np.ndarray, target_mtf50: float, *, iterations: int = 12,
+                     coring: float = 0.0, finish: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
+    """The :func:`sharpen` amount (with that ``coring``) that brings the frame's MTF50 to
+    ``target_mtf50`` (cycles per pixel), by bisection on the frame's own edges; clamped to
+    [−2.5, 6]. ``finish``: what is done to the sharpened frame before it is delivered (e.g. a
+    regrain), applied before each measurement — the frame is matched as delivered.
 
     Raises:
         NoEdgesError: the frame holds too few edges to measure.
     """
+    finish = finish or (lambda candidate: candidate)
     samples = find_edges(frame)
-    current = mtf50(frame, samples)
+    current = mtf50(finish(frame), samples)
     if abs(current - target_mtf50) < 0.005:
         return 0.0
     low, high = (0.0, _MAX_UNSHARP) if current < target_mtf50 else (-_MAX_BLUR_SIGMA_PX, 0.0)
     for _ in range(iterations):
         middle = (low + high) / 2.0
         try:
-            value = mtf50(sharpen(frame, middle), samples)
+            value = mtf50(finish(sharpen(frame, middle, coring=coring)), samples)
         except NoEdgesError:
             value = current
         if value < target_mtf50:

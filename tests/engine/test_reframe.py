@@ -139,6 +139,44 @@ def test_upscale_training_learns_the_production_pairs_and_the_file_round_trips(t
     assert again.profile == trained.profile or again.profile.to_dict() == trained.profile.to_dict()
 
 
+def test_an_untrained_network_is_bicubic_and_applying_it_in_strips_changes_nothing(tennis):
+    torch = pytest.importorskip("torch")
+    net = upscale.UpscaleNet(features=8, body_layers=2, scale=2.0).eval()
+    x = torch.from_numpy(np.ascontiguousarray(tennis[0].transpose(2, 0, 1)))[None]
+    with torch.inference_mode():
+        bicubic = torch.nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        np.testing.assert_allclose(net.doubled(x).numpy(), bicubic.numpy(), atol=1e-5)  # edges included
+        for parameter in net.body.parameters():  # a body that does something
+            parameter.copy_(torch.randn_like(parameter) * 0.2)
+        whole = net.doubled(x)[0].permute(1, 2, 0).numpy()
+        assert np.abs(whole - bicubic[0].permute(1, 2, 0).numpy()).mean() > 0.01
+        strips = torch.zeros(480, 864, 3)
+        net.doubled_into(x, strips, tile_rows=37)  # strips of 37 rows, the last one shorter
+    np.testing.assert_allclose(strips.numpy(), whole, atol=1e-5)
+
+
+def test_a_model_file_of_the_previous_format_is_refused_with_train_it_again(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "old.pt"
+    torch.save({"format": "loupe-upscale/2", "nets": {}}, path)
+
+    with pytest.raises(ParameterError, match="it is loupe-upscale/2: train it again"):
+        upscale.load(path)
+
+
+def test_the_sharpness_match_cores_fluctuations_below_its_threshold_and_still_sharpens_edges(tennis):
+    soft = cv2.GaussianBlur(tennis[0], (0, 0), 0.7)
+    fine = np.random.default_rng(0).normal(0.0, 0.5 / 255, soft.shape).astype(np.float32)
+    flat = np.full_like(soft, 0.5) + fine
+
+    np.testing.assert_array_equal(lens.sharpen(flat, 4.0, coring=3 / 255), flat)  # nothing above the threshold
+    assert np.std(lens.sharpen(flat, 4.0) - flat) > 2 * np.std(fine)  # a plain unsharp mask multiplies it
+    sharp = lens.mtf50(tennis[0])
+    amount = lens.sharpness_amount(soft, sharp, coring=1 / 255)
+    restored = lens.sharpen(soft, amount, coring=1 / 255)
+    assert lens.mtf50(restored, lens.find_edges(soft)) == pytest.approx(sharp, rel=0.05)
+
+
 def test_a_file_that_is_not_an_upscale_model_is_refused(tmp_path):
     path = tmp_path / "look.pt"
     path.write_bytes(b"not a model")
