@@ -17,7 +17,7 @@ and ``web_rss_mib``:
   snapshot (``lost_notes``: target 0);
 - kill -9 of the worker running a job: the job finishes on the other worker, with exactly one
   version (``versions_per_killed_job``: target 1);
-- ``--jobs`` queued jobs through one worker, then through two: ``worker_scaling`` (target ≥ 1.8);
+- ``--jobs`` queued jobs of ``--frames`` frames through one worker, then through two: ``worker_scaling`` (target ≥ 1.8);
 - a rolling restart (``migrate``, then each web process stopped and started again in turn, the
   next one only once nginx sends to the restarted one again) while
   the reviewers stay connected and a client keeps requesting pages through nginx:
@@ -26,7 +26,7 @@ and ``web_rss_mib``:
 Works in a throwaway database (``test_<name>``) and media folder, removed at the end. Needs
 PostgreSQL, Redis and nginx (``apt-get install nginx``).
 
-    .venv/bin/python bench/cluster.py [--reviewers 50] [--rounds 20] [--jobs 20] [--reconnect-delay 0.25]
+    .venv/bin/python bench/cluster.py [--reviewers 50] [--rounds 20] [--jobs 20] [--frames 48] [--reconnect-delay 0.25]
 """
 import argparse
 import asyncio
@@ -189,6 +189,12 @@ class Cluster:
                     process.kill()
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -270,7 +276,7 @@ class Reviewer:
             await self.socket.close()
 
 
-def setup(reviewers: int, jobs: int):
+def setup(reviewers: int, jobs: int, frames: int):
     with transaction.atomic():
         production = production_create(code="CLUSTER", name="Cluster benchmark", actor=None)
         director = User.objects.create_user("cluster-director", first_name="Cluster", last_name="Director")
@@ -297,7 +303,7 @@ def setup(reviewers: int, jobs: int):
     room_fix = fix(shot, 12)
     job = Job.objects.create(production=production, fix_request=room_fix, frames_total=12)
     proposal = job_execute(job_id=job.pk, worker="bench")
-    short = [fix(shot, 12) for _ in range(2 * jobs)]
+    short = [fix(shot, frames) for _ in range(2 * jobs)]
     return proposal, director, viewers, supervisor, short, fix(long_shot, min(60, cups.frame_count))
 
 
@@ -315,11 +321,17 @@ def wait_jobs(ids: list[int], timeout_s: float = 900) -> None:
         time.sleep(0.1)
 
 
-def jobs_seconds(fix_requests, actor) -> float:
+def jobs_seconds(fix_requests, actor, cluster: "Cluster") -> tuple[float, dict[str, float]]:
+    """The seconds ``fix_requests``' jobs take from submission to the last one's end, and the
+    CPU seconds each process of the cluster (and this one, which submits and polls) used meanwhile."""
+    processes = {f"worker {name}": p.pid for name, p in cluster.workers.items()}
+    processes |= {f"web {i + 1}": p.pid for i, p in enumerate(cluster.web)} | {"bench": os.getpid()}
+    before = {name: cpu_s(pid) for name, pid in processes.items()}
     started = time.perf_counter()
     ids = [job_submit(fix_request=f, actor=actor)[0].pk for f in fix_requests]
     wait_jobs(ids)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, {name: cpu_s(pid) - before[name] for name, pid in processes.items()}
 
 
 async def room_figures(cluster: Cluster, proposal, director_cookie: str, cookies: list[str], args) -> dict:
@@ -441,6 +453,8 @@ def main():
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20, help="playhead moves")
     parser.add_argument("--jobs", type=int, default=20, help="queued jobs per worker count")
+    parser.add_argument("--frames", type=int, default=48,
+                        help="frames per queued job (as bench/jobs.py: a job's own work, not its start-up, dominates)")
     parser.add_argument("--reconnect-delay", type=float, default=0.25, help="a reviewer's wait before reconnecting (s)")
     args = parser.parse_args()
     if not settings.CHANNEL_LAYER_IS_SHARED:
@@ -458,7 +472,7 @@ def main():
         client = redis.Redis.from_url(settings.REDIS_URL)
         for key in client.scan_iter("loupe:room:*"):
             client.delete(key)
-        proposal, director, viewers, supervisor, short, long_fix = setup(args.reviewers, args.jobs)
+        proposal, director, viewers, supervisor, short, long_fix = setup(args.reviewers, args.jobs, args.frames)
         env = dict(os.environ, DATABASE_URL=database_url(connection.settings_dict))
         cluster = Cluster(env)
         for index in (0, 1):
@@ -498,12 +512,15 @@ def main():
             cluster.stop_worker(name)
         cluster.start_worker("one")
         cluster.wait_worker_ready("one")
-        one = jobs_seconds(short[:args.jobs], supervisor)
+        one, one_cpu = jobs_seconds(short[:args.jobs], supervisor, cluster)
         cluster.start_worker("two")
         cluster.wait_worker_ready("two")
-        two = jobs_seconds(short[args.jobs:], supervisor)
+        two, two_cpu = jobs_seconds(short[args.jobs:], supervisor, cluster)
         scaling = one / two
-        print(f"{args.jobs} queued jobs: one worker {args.jobs / one:.2f} jobs/s, two workers {args.jobs / two:.2f} "
+        for label, seconds, cpu in (("one worker", one, one_cpu), ("two workers", two, two_cpu)):
+            print(f"  CPU seconds in the {label}' run ({seconds:.1f} s): "
+                  + ", ".join(f"{name} {value:.1f}" for name, value in cpu.items()))
+        print(f"{args.jobs} queued jobs of {args.frames} frames: one worker {args.jobs / one:.2f} jobs/s, two workers {args.jobs / two:.2f} "
               f"jobs/s, ratio {scaling:.2f} (target ≥ 1.8; this machine has {os.cpu_count()} cores)")
 
         print(json.dumps({"reconnect_p99_s": room["reconnect_p99_s"], "lost_notes": room["lost_notes"],
