@@ -97,3 +97,26 @@ def test_long_lists_on_pages_come_a_page_at_a_time_with_their_filters(production
     assert board.count("<tr data-shot=") == 100 and 'href="?sort=code&amp;page=2"' in board
     rest = supervisor.get("/productions/TEST/shots/?sort=code&page=2").content.decode()
     assert rest.count("<tr data-shot=") == 12
+
+
+def test_the_ingests_list_makes_the_same_queries_for_3_and_15_ingests(production, people, shots):
+    """The production's ingests (a worker job each, issue #24): ready ones name their clip, failed
+    ones their reason — neither costs a query per row."""
+    from reviews.models import ClipIngest, IngestState
+
+    clip = shots["CUPS"].clip
+    client = signed_in(people["supervisor"])
+
+    def add(n):
+        ClipIngest.objects.bulk_create(
+            ClipIngest(production=production, name=f"take-{i}.mov", created_by=people["supervisor"],
+                       **({"state": IngestState.READY, "clip": clip} if i % 2 else
+                          {"state": IngestState.FAILED, "error": f"take-{i}.mov is truncated"}))
+            for i in range(n))
+
+    add(3)
+    small = query_counts({"supervisor": client}, [("supervisor", "/api/productions/TEST/ingests/")])
+    add(12)
+    assert production.ingests.count() == 15
+    large = query_counts({"supervisor": client}, [("supervisor", "/api/productions/TEST/ingests/")])
+    assert small == large
