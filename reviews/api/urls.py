@@ -29,6 +29,8 @@ urlpatterns = [
          name="fix-request-mask"),
     path("productions/<slug:code>/fix-requests/<int:pk>/mask/strokes/", views.FixRequestMaskStrokes.as_view(),
          name="fix-request-mask-strokes"),
+    path("productions/<slug:code>/fix-requests/<int:pk>/mask/strokes/last/", views.FixRequestMaskStrokeLast.as_view(),
+         name="fix-request-mask-stroke-last"),
     path("productions/<slug:code>/fix-requests/<int:pk>/classification/", views.FixRequestClassification.as_view(),
          name="fix-request-classification"),
     path("productions/<slug:code>/continuity-checks/", views.ContinuityChecks.as_view(), name="continuity-checks"),

@@ -27,7 +27,7 @@ from reviews.services.deliveries import delivery_submit
 from reviews.services.editorial import clip_bin_import, cut_import, is_bin
 from reviews.services.findings import continuity_checks_file, finding_file_fix
 from reviews.services.fix_requests import (fix_request_create, fix_request_mask_propagate, fix_request_mask_stroke,
-                                          fix_requests_assign)
+                                          fix_request_mask_stroke_undo, fix_requests_assign)
 from reviews.services.jobs import job_cancel, job_retry, job_submit
 from reviews.services.learned_models import learned_model_cancel, learned_model_request
 from reviews.services.ocio_configs import colorspace_names_of, production_set_ocio_config
@@ -457,6 +457,19 @@ class FixRequestMaskStrokes(ProductionScoped, APIView):
         fix_request_mask_stroke(fix_request=fix_request, actor=request.user, stroke=request.data)
         fix_request.refresh_from_db()
         return Response(_mask_sequence_data(fix_request), status=status.HTTP_201_CREATED)
+
+
+class FixRequestMaskStrokeLast(ProductionScoped, APIView):
+    actions = {"DELETE": authz.FILE_FIX_REQUEST}
+
+    @extend_schema(responses={200: serializers.MaskSequenceSerializer})
+    def delete(self, request, code, pk):
+        """Undo the newest correction stroke of the mask: a mask job re-propagates the mask
+        without it. 400 when the mask has no stroke."""
+        fix_request = get_object_or_404(self.production.fix_requests, pk=pk)
+        fix_request_mask_stroke_undo(fix_request=fix_request, actor=request.user)
+        fix_request.refresh_from_db()
+        return Response(_mask_sequence_data(fix_request))
 
 
 class ContinuityFindingList(ProductionScoped, generics.ListAPIView):

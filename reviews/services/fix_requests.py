@@ -252,6 +252,31 @@ def fix_request_mask_stroke(*, fix_request: FixRequest, actor: User, stroke: dic
     return stroke, job
 
 
+@transaction.atomic
+def fix_request_mask_stroke_undo(*, fix_request: FixRequest, actor: User) -> tuple[dict, Job]:
+    """Remove the newest correction stroke of the fix request's mask and queue a mask job, so
+    the mask re-propagates without it. Returns the removed stroke and the job.
+
+    Raises ``NotAllowed`` unless ``actor`` is a supervisor of the production; ``ServiceError``
+    when the mask has no stroke, or as :func:`fix_request_mask_propagate`; ``Conflict`` when the
+    fix request has been decided.
+    """
+    authz.require(actor, fix_request.production, authz.FILE_FIX_REQUEST)
+    fix_request = FixRequest.objects.select_for_update(of=("self",)).select_related("shot__clip", "production").get(
+        pk=fix_request.pk)
+    _mask_sequence_check(fix_request)
+    if not fix_request.mask_strokes:
+        raise ServiceError("The mask has no correction stroke to undo.")
+    *kept, stroke = fix_request.mask_strokes
+    fix_request.mask_strokes = kept
+    fix_request.save(update_fields=["mask_strokes"])
+    job = _mask_job_queue(fix_request, actor)
+    audit_record(production=fix_request.production, actor=actor, action="fix_request.mask_stroke_undo",
+                 target=fix_request, payload={"job": job.pk, "stroke": stroke,
+                                              "strokes": len(fix_request.mask_strokes)})
+    return stroke, job
+
+
 def clean_stroke(stroke: dict, *, shot: Shot, frame_in: int, frame_out: int) -> dict:
     """Check a correction stroke and return it normalised: ``{"frame": N, "mode": "add" |
     "subtract", "points": [[x, y], ...], "radius": r}`` — a brush path of 1 to

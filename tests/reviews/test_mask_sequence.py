@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from reviews.media import mask_frame_path, mask_media_dir, media_path
-from reviews.models import FixRequest, Job, JobStage
+from reviews.models import AuditEvent, FixRequest, Job, JobStage
 from reviews.services.clips import clip_ingest
 from reviews.services.fix_requests import fix_request_create
 from reviews.services.productions import membership_add, production_create
@@ -169,3 +169,32 @@ def test_other_productions_people_and_artists_are_refused(people, removal):
                                  kind="relight", frame_in=10, frame_out=15, reference_shot=removal.shot)
     answer = post(people["supervisor"], url(relight))
     assert answer.status_code == 400 and "does not use a mask sequence" in answer.json()["detail"]
+
+
+def test_the_newest_stroke_is_undone_and_the_mask_repropagates_without_it(people, removal):
+    supervisor = people["supervisor"]
+    first = {"frame": 12, "mode": "subtract", "points": [[200, 200]], "radius": 20}
+    second = {"frame": 13, "mode": "add", "points": [[10, 10], [30, 10]], "radius": 5}
+    assert post(supervisor, url(removal, "strokes/"), first).status_code == 201
+    assert post(supervisor, url(removal, "strokes/"), second).status_code == 201
+    painted = newest_mask_job(removal)
+
+    undone = client(supervisor).delete(url(removal, "strokes/last/"))
+    assert undone.status_code == 200, undone.json()
+    assert undone.json()["strokes"] == [first] and undone.json()["job"]["state"] == "queued"
+    assert FixRequest.objects.get(pk=removal.pk).mask_strokes == [first]
+    job = newest_mask_job(removal)
+    assert job.pk != painted.pk and undone.json()["job"]["id"] == job.pk
+    painted.refresh_from_db()
+    assert painted.state == "cancelled"  # its result would hold the undone stroke
+    event = AuditEvent.objects.filter(action="fix_request.mask_stroke_undo").get()
+    assert event.payload == {"job": job.pk, "stroke": second, "strokes": 1}
+    masks = run_newest_mask_job(removal)  # the engine re-propagates with the one stroke left
+    assert not masks[13][5:16, 5:36].any()  # the undone add stroke is not in the mask
+
+    assert client(people["artist"]).delete(url(removal, "strokes/last/")).status_code == 403
+    assert client(supervisor).delete(url(removal, "strokes/last/")).status_code == 200
+    empty = client(supervisor).delete(url(removal, "strokes/last/"))
+    assert empty.status_code == 400 and empty.json()["detail"] == "The mask has no correction stroke to undo."
+    assert FixRequest.objects.get(pk=removal.pk).mask_strokes == []
+    assert AuditEvent.objects.filter(action="fix_request.mask_stroke_undo").count() == 2

@@ -109,6 +109,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         CODE | {"pk": "fix_request"}, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/fix-requests/<int:pk>/mask/strokes/": Endpoint(
         CODE | {"pk": "fix_request"}, {"post": authz.FILE_FIX_REQUEST}),
+    "api/productions/<slug:code>/fix-requests/<int:pk>/mask/strokes/last/": Endpoint(
+        CODE | {"pk": "fix_request"}, {"delete": authz.FILE_FIX_REQUEST}),
     # Empty body: 400 (no shots given) once past authorisation.
     "api/productions/<slug:code>/continuity-checks/": Endpoint(CODE, {"post": authz.FILE_FIX_REQUEST}),
     "api/productions/<slug:code>/continuity-findings/": Endpoint(CODE),
