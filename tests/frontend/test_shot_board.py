@@ -257,7 +257,8 @@ def test_supervisor_previews_the_mask_over_the_frames_and_paints_a_correction(as
     """A removal outlined with a box on five frames of real footage: Preview mask files it as a
     draft and queues its mask job (run here as the worker does); the mask then shows over the
     frame while scrubbing, and a subtract stroke painted on a later frame is stored on the fix
-    request with a mask job to re-propagate from there."""
+    request with a mask job to re-propagate from there; "Undo stroke" then takes it off again
+    (the stroke count goes down) with a new mask job."""
     import cv2
     import numpy as np
     from playwright.sync_api import expect, sync_playwright
@@ -315,11 +316,28 @@ def test_supervisor_previews_the_mask_over_the_frames_and_paints_a_correction(as
         page.mouse.move(*at(right, (top + bottom) / 2), steps=5)
         page.mouse.up()
         expect(page.locator("#mask-status")).to_contain_text("Mask: queued")
+        in_thread(fix_request.refresh_from_db)
+        [stroke] = fix_request.mask_strokes
+        assert (stroke["frame"], stroke["mode"], stroke["radius"]) == (3, "subtract", 12.0) and len(stroke["points"]) >= 2
+        assert abs(stroke["points"][0][0] - left * clip.width) < 4
+        assert abs(stroke["points"][-1][0] - right * clip.width) < 4
+        assert in_thread(lambda: list(fix_request.jobs.order_by("pk").values_list("stage", "state"))) == [
+            ("mask", "succeeded"), ("mask", "queued")]
+
+        # Undo the stroke: the count goes down and a new mask job re-propagates without it.
+        in_thread(lambda: job_execute(job_id=Job.objects.filter(fix_request=fix_request).latest("pk").pk,
+                                      worker="test"))
+        expect(page.locator("#mask-status")).to_contain_text("(1 correction stroke)")
+        undo = page.locator("#mask-undo-stroke")
+        expect(undo).to_be_enabled()
+        undo.click()
+        expect(page.locator("#mask-status")).to_contain_text("Mask: queued")
+        expect(undo).to_be_disabled()
+        in_thread(lambda: job_execute(job_id=Job.objects.filter(fix_request=fix_request).latest("pk").pk,
+                                      worker="test"))
+        expect(page.locator("#mask-status")).to_contain_text("(0 correction strokes)")
         browser.close()
 
     fix_request.refresh_from_db()
-    [stroke] = fix_request.mask_strokes
-    assert (stroke["frame"], stroke["mode"], stroke["radius"]) == (3, "subtract", 12.0) and len(stroke["points"]) >= 2
-    assert abs(stroke["points"][0][0] - left * clip.width) < 4 and abs(stroke["points"][-1][0] - right * clip.width) < 4
-    assert list(fix_request.jobs.order_by("pk").values_list("stage", "state")) == [("mask", "succeeded"),
-                                                                                    ("mask", "queued")]
+    assert fix_request.mask_strokes == []
+    assert list(fix_request.jobs.order_by("pk").values_list("stage", "state")) == [("mask", "succeeded")] * 3

@@ -3,7 +3,8 @@
 // go through the API; the board reloads to show what the server stored. Before running a removal
 // or a clean plate, "Preview mask" files it as a draft and segments the outlined object through
 // its frames (a mask job): the mask shows over the frame while scrubbing, and add/subtract brush
-// strokes painted on any frame are sent to the fix request, which re-propagates the mask from there.
+// strokes painted on any frame are sent to the fix request, which re-propagates the mask from there;
+// "Undo stroke" removes the newest one and re-propagates without it.
 import { describe, post } from "./api.js";
 
 const table = document.getElementById("shots");
@@ -153,6 +154,11 @@ if (dialog) {
     if (url && inside) maskImage.src = url.replace("{frame}", String(frame));
   }
 
+  // "Undo stroke" is offered while the mask has a correction stroke.
+  function showUndo() {
+    document.getElementById("mask-undo-stroke").disabled = !filed || !sequence?.strokes.length;
+  }
+
   function describeMask() {
     const job = sequence?.job;
     if (!job) return "";
@@ -168,6 +174,7 @@ if (dialog) {
 
   // Follow the newest mask job until it has ended, then show its mask.
   async function follow() {
+    showUndo();
     maskStatus.textContent = describeMask();
     while (sequence?.job && ["queued", "running"].includes(sequence.job.state)) {
       await new Promise((resolve) => setTimeout(resolve, 700));
@@ -232,6 +239,15 @@ if (dialog) {
       follow();
     }
   });
+  // "Undo stroke": the newest stroke is removed and a new mask job re-propagates without it.
+  document.getElementById("mask-undo-stroke").addEventListener("click", async () => {
+    const { ok, data } = await post(`/api/productions/${code}/fix-requests/${filed}/mask/strokes/last/`, {}, "DELETE");
+    document.getElementById("file-fix-error").textContent = ok ? "" : describe(data);
+    if (ok) {
+      sequence = data;
+      follow();
+    }
+  });
   canvas.addEventListener("pointerup", (event) => {
     if (!drag) return;
     outline().points = [drag, toClip(event)];
@@ -279,6 +295,7 @@ if (dialog) {
     sequence = null;
     locked(false);
     maskStatus.textContent = "";
+    showUndo();
     form.elements.mask_shape.value = "rectangle";
     document.getElementById("file-fix-error").textContent = "";
     loadFrame();
