@@ -391,7 +391,7 @@ def _fix_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> Propos
             # has run out.
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        except BaseException as error:
+        except Exception as error:
             shutil.rmtree(staging, ignore_errors=True)
             if not lease.still_held():
                 return None  # another attempt owns the job now: its outcome is that attempt's to record
@@ -402,9 +402,11 @@ def _fix_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> Propos
                 _job_end(job, JobState.FAILED, str(error))
                 logger.warning("job %s failed: %s", job.pk, error)
                 return None
-            if isinstance(error, Exception):
-                _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                               f"Retry the job; if it fails again, report job {job.pk}.")
+            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                           f"Retry the job; if it fails again, report job {job.pk}.")
+            raise
+        except BaseException:  # the worker stopping (SystemExit, KeyboardInterrupt): the lease runs out
+            shutil.rmtree(staging, ignore_errors=True)
             raise
 
     with transaction.atomic():
@@ -499,7 +501,7 @@ def _mask_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> None:
                                            should_cancel=monitor.should_cancel)
     except (OperationalError, InterfaceError):
         raise
-    except BaseException as error:
+    except Exception as error:
         if not lease.still_held():
             return
         if isinstance(error, Cancelled):
@@ -509,9 +511,8 @@ def _mask_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> None:
             _job_end(job, JobState.FAILED, str(error))
             logger.warning("mask job %s failed: %s", job.pk, error)
             return
-        if isinstance(error, Exception):
-            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                           f"Retry the job; if it fails again, report job {job.pk}.")
+        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
+                                       f"Retry the job; if it fails again, report job {job.pk}.")
         raise
     with transaction.atomic():
         if not lease.held():
