@@ -178,10 +178,10 @@ def test_a_celery_worker_ingests_what_the_api_accepted(celery_worker_process, pr
     accepted = [post_path(client, footage / "vos" / "tennis" / "frames"),
                 post_path(client, footage / "clips" / "sam2_01_dog.mp4")]
     assert [response.status_code for response in accepted] == [202, 202]
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a hang guard: on a loaded 2-core machine the worker may take minutes
     for response in accepted:
         while (state := client.get(response["Location"]).json())["state"] not in ("ready", "failed"):
-            assert time.monotonic() < deadline, f"the worker did not finish ingest {state} within 120 s"
+            assert time.monotonic() < deadline, f"the worker did not finish ingest {state} within 600 s"
             time.sleep(0.25)
         assert state["state"] == "ready", state
     tennis, dog = (Clip.objects.get(pk=client.get(r["Location"]).json()["clip"]["id"]) for r in accepted)
