@@ -321,6 +321,19 @@ def wait_jobs(ids: list[int], timeout_s: float = 900) -> None:
         time.sleep(0.1)
 
 
+def warm_up(names: list[str], fix_request, actor, timeout_s: float = 600) -> None:
+    """Runs jobs until every worker in ``names`` has finished one (as bench/jobs.py does), so
+    that a throughput counts jobs, not a worker's first job (its first database connections,
+    colour configs, caches)."""
+    deadline, warm = time.monotonic() + timeout_s, set()
+    while warm != set(names):
+        ids = [job_submit(fix_request=fix_request, actor=actor)[0].pk for _ in names]
+        wait_jobs(ids)
+        warm |= {worker.split("@")[0] for worker in Job.objects.filter(pk__in=ids).values_list("worker", flat=True)}
+        if time.monotonic() > deadline:
+            raise SystemExit(f"workers {sorted(set(names) - warm)} ran no job in {timeout_s} s")
+
+
 def jobs_seconds(fix_requests, actor, cluster: "Cluster") -> tuple[float, dict[str, float]]:
     """The seconds ``fix_requests``' jobs take from submission to the last one's end, and the
     CPU seconds each process of the cluster (and this one, which submits and polls) used meanwhile."""
@@ -512,9 +525,11 @@ def main():
             cluster.stop_worker(name)
         cluster.start_worker("one")
         cluster.wait_worker_ready("one")
+        warm_up(["one"], short[0], supervisor)
         one, one_cpu = jobs_seconds(short[:args.jobs], supervisor, cluster)
         cluster.start_worker("two")
         cluster.wait_worker_ready("two")
+        warm_up(["one", "two"], short[0], supervisor)
         two, two_cpu = jobs_seconds(short[args.jobs:], supervisor, cluster)
         scaling = one / two
         for label, seconds, cpu in (("one worker", one, one_cpu), ("two workers", two, two_cpu)):

@@ -2,6 +2,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -12,6 +13,15 @@ app.autodiscover_tasks()
 # Signal handlers of the operations side: the request id carried into tasks, the worker's
 # metrics exporter (docs/operations.md).
 from portal import metrics, request_id  # noqa: E402,F401
+
+
+@worker_init.connect
+def _load_the_engine(**kwargs) -> None:
+    """A worker loads what its jobs run (the engine's fixes: torch, OpenCV, OpenColorIO's
+    bindings) before it consumes, not in its first job: a worker that answers a ping is ready to
+    run one at full speed, and with a prefork pool the children share what the parent loaded.
+    Web processes never send ``worker_init``, so they stay light (ADR 0010)."""
+    import reviews.worker.jobs  # noqa: F401
 
 
 def broker_connection(*, timeout_s: float):

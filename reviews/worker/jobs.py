@@ -4,7 +4,7 @@ them through ``reviews.services.jobs``.
 A job runs at most once at a time and makes at most one proposal:
 
 - a running job holds a lease — ``heartbeat_at``, renewed about every second by a thread of the
-  attempt's own (``_Lease``), whatever the engine is busy with — so a second delivery of its
+  attempt's own (``reviews.worker.lease``), whatever the engine is busy with — so a second delivery of its
   message (a broker redelivering after a worker died, or a visibility timeout) finds it alive
   and raises ``JobBusy``; the task tries again later, and takes the job over once the lease has
   run out;
@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import shutil
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -52,6 +51,7 @@ from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
+from .lease import Lease
 from .review_views import ReviewViews
 from .masks import mask_sequence_make, stored_mask_sequence
 
@@ -62,8 +62,8 @@ logger = logging.getLogger(__name__)
 
 # Progress is written and broadcast at most this often (seconds), plus on the last frame.
 PROGRESS_INTERVAL_S = 0.5
-# The lease is renewed, and a cancel request looked for, at most this often (seconds).
-HEARTBEAT_INTERVAL_S = 1.0
+# A cancel request is looked for at most this often (seconds).
+CANCEL_CHECK_INTERVAL_S = 1.0
 # While a job renders, a small preview of its latest frame goes to browsers this often (seconds).
 PREVIEW_INTERVAL_S = 2.0
 PREVIEW_WIDTH = 320
@@ -194,73 +194,17 @@ class _ProposalWriter:
             raise OSError(f"could not write frame {frame} to {self.folder}")
 
 
-class _Lease:
-    """A running attempt's hold on its job: renews ``heartbeat_at`` every ``HEARTBEAT_INTERVAL_S``
-    from a thread of its own (with its own database connection), so that a long step between
-    the engine's callbacks — a fit before the first frame, one slow 4K frame on a loaded host —
-    does not let the lease run out while the worker lives. A worker killed takes the thread
-    with it, and the lease runs out as it should.
-
-    The lease is *lost* when the job's row names another attempt (another worker took over
-    after this one went silent past ``LOUPE_JOB_LEASE_S``): renewing stops and ``lost`` is set.
-    A row this connection cannot see (a test's uncommitted transaction) is not a loss.
-    Use as a context manager around the attempt."""
-
-    def __init__(self, job: Job):
-        self.job_id, self.worker, self.attempt = job.pk, job.worker, job.attempts
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew_until_stopped, name=f"lease-job-{job.pk}", daemon=True)
-
-    def __enter__(self) -> "_Lease":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _mine(self):
-        return Job.objects.filter(pk=self.job_id, worker=self.worker, attempts=self.attempt)
-
-    def _renew_until_stopped(self) -> None:
-        try:
-            while not self._stop.wait(HEARTBEAT_INTERVAL_S):
-                try:
-                    if self._mine().filter(state=JobState.RUNNING).update(heartbeat_at=timezone.now()):
-                        continue
-                    owner = Job.objects.filter(pk=self.job_id).values_list("worker", "attempts").first()
-                except DatabaseError:
-                    continue  # transient: the next period tries again (and the lease runs out if it lasts)
-                if owner is not None and owner != (self.worker, self.attempt):
-                    logger.warning("job %s: %s lost its lease to %s (attempt %s)", self.job_id, self.worker,
-                                   owner[0], owner[1])
-                    self.lost.set()
-                    return
-        finally:
-            connection.close()  # this thread's own
-
-    def still_held(self) -> bool:
-        """True while the job's row names this attempt (as this connection sees it)."""
-        return not self.lost.is_set() and self._mine().exists()
-
-    def held(self) -> bool:
-        """:meth:`still_held`, locking the job's row: call it inside the transaction that stores
-        the attempt's result, so that no takeover slips in between."""
-        return not self.lost.is_set() and self._mine().select_for_update().exists()
-
-
 class _JobMonitor:
     """The engine's progress and should_cancel callbacks: writes progress and looks for a cancel
     request or a lost lease — each at most every so often, since the engine calls per frame."""
 
-    def __init__(self, job: Job, writer: _ProposalWriter | None, lease: _Lease):
+    def __init__(self, job: Job, writer: _ProposalWriter | None, lease: Lease):
         self.job = job
         self.writer = writer
         self.lease = lease
         self.last_preview = 0.0
         self.last_progress = 0.0
-        self.last_heartbeat = time.monotonic()
+        self.last_cancel_check = time.monotonic()
         self.cancelled = False
 
     def progress(self, done: int, total: int) -> None:
@@ -285,8 +229,8 @@ class _JobMonitor:
         if self.lease.lost.is_set():
             return True
         now = time.monotonic()
-        if not self.cancelled and now - self.last_heartbeat >= HEARTBEAT_INTERVAL_S:
-            self.last_heartbeat = now
+        if not self.cancelled and now - self.last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
+            self.last_cancel_check = now
             self.cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested_at__isnull=False).exists()
         return self.cancelled
 
@@ -327,14 +271,14 @@ def job_execute(*, job_id: int, worker: str) -> Proposal | None:
     if job is None:
         return None
     fix_request = FixRequest.objects.select_related("shot__clip", "reference_shot__clip").get(pk=job.fix_request_id)
-    with _Lease(job) as lease:
+    with Lease(Job, job.pk, worker=job.worker, attempts=job.attempts) as lease:
         if job.stage == JobStage.MASK:
             _mask_job_execute(job, fix_request, lease)
             return None
         return _fix_job_execute(job, fix_request, lease)
 
 
-def _fix_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> Proposal | None:
+def _fix_job_execute(job: Job, fix_request: FixRequest, lease: Lease) -> Proposal | None:
     """One attempt at a fix job (:func:`job_execute`), for as long as it holds ``lease``."""
     spec = fix_spec(fix_request.kind)
     final_dir = proposal_media_dir(job.pk)
@@ -488,7 +432,7 @@ def _learned_model_named(kind: str, model, result) -> str:
     return f"{CLASSICAL[kind]} ({model.label} did not beat it on its held-out frames)"
 
 
-def _mask_job_execute(job: Job, fix_request: FixRequest, lease: _Lease) -> None:
+def _mask_job_execute(job: Job, fix_request: FixRequest, lease: Lease) -> None:
     """Run a mask job (``reviews.worker.masks``): the mask sequence is stored, progress goes to
     the production's group like a fix's; engine errors (an empty corrected mask, unreadable
     footage) fail the job with the engine's message. An attempt that lost ``lease`` leaves the

@@ -1,11 +1,14 @@
 """Learned models, the worker side: training a production's inpainting or upscale model on a
 Celery worker (queue ``gpu``); people ask for one through ``reviews.services.learned_models``.
 
-Like an engine job (``reviews.worker.jobs``) a training holds a lease — ``heartbeat_at``,
-renewed about every second, when a cancel request is also looked for — so a redelivered message
-finds it alive (``TrainingBusy``) and takes it over only once the lease has run out. The model
-file is written under a temporary name and renamed into place in the transaction that gives
-the model its version; a cancelled or failed training leaves no file and no version.
+Like an engine job (``reviews.worker.jobs``) a training holds a lease (``reviews.worker.lease``:
+``heartbeat_at`` renewed about every second by a thread of the attempt's own, whatever the
+training step is doing), so a redelivered message finds it alive (``TrainingBusy``) and takes
+it over only once the lease has run out; an attempt that lost its lease stops at its next step
+and leaves the training to the new owner. Each attempt writes the model file under a temporary
+name of its own, renamed into place in the transaction that gives the model its version, and
+only while the attempt still owns the training; a cancelled or failed training leaves no file
+and no version.
 """
 import logging
 import time
@@ -25,12 +28,14 @@ from reviews.models import JobState, LearnedModel, LearnedModelKind, Shot
 from reviews.services.audit import audit_record
 from reviews.services.learned_models import learned_model_broadcast
 
+from .lease import Lease
+
 logger = logging.getLogger(__name__)
 
 #: Progress is written and broadcast at most this often (seconds), plus at the end.
 PROGRESS_INTERVAL_S = 0.5
-#: The lease is renewed, and a cancel request looked for, at most this often (seconds).
-HEARTBEAT_INTERVAL_S = 1.0
+#: A cancel request is looked for at most this often (seconds).
+CANCEL_CHECK_INTERVAL_S = 1.0
 
 
 class TrainingBusy(Exception):
@@ -44,12 +49,13 @@ def model_file(model: LearnedModel) -> str:
 
 class _TrainingMonitor:
     """The engine's ``progress`` and ``should_cancel`` callbacks for one training: writes
-    progress, renews the lease and looks for a cancel request, each at most every so often."""
+    progress and looks for a cancel request or a lost lease, each at most every so often."""
 
-    def __init__(self, model: LearnedModel):
+    def __init__(self, model: LearnedModel, lease: Lease):
         self.model = model
+        self.lease = lease
         self.last_progress = 0.0
-        self.last_heartbeat = 0.0
+        self.last_cancel_check = 0.0
         self.cancelled = False
 
     def progress(self, done: int, total: int) -> None:
@@ -62,10 +68,13 @@ class _TrainingMonitor:
         learned_model_broadcast(self.model)
 
     def should_cancel(self) -> bool:
+        """True once a cancel was requested or the lease was lost (the engine then raises
+        ``Cancelled``; :func:`learned_model_train_execute` tells the two apart by ``lease.lost``)."""
+        if self.lease.lost.is_set():
+            return True
         now = time.monotonic()
-        if not self.cancelled and now - self.last_heartbeat >= HEARTBEAT_INTERVAL_S:
-            self.last_heartbeat = now
-            LearnedModel.objects.filter(pk=self.model.pk).update(heartbeat_at=timezone.now())
+        if not self.cancelled and now - self.last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
+            self.last_cancel_check = now
             self.cancelled = LearnedModel.objects.filter(pk=self.model.pk, cancel_requested_at__isnull=False).exists()
         return self.cancelled
 
@@ -163,31 +172,45 @@ def learned_model_train_execute(*, model_id: int, worker: str) -> LearnedModel |
     model = _start(model_id, worker)
     if model is None:
         return None
+    with Lease(LearnedModel, model.pk, worker=model.worker, started_at=model.started_at) as lease:
+        return _train_and_store(model, lease)
+
+
+def _train_and_store(model: LearnedModel, lease: Lease) -> LearnedModel | None:
+    """One attempt at a training (:func:`learned_model_train_execute`), for as long as it holds ``lease``."""
     shots = list(model.shots.select_related("clip").order_by("pk"))
-    staging = media_path(f"models/{model.production.code}/.training-{model.pk}.pt")
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    monitor = _TrainingMonitor(model)
+    folder = media_path(f"models/{model.production.code}")
+    folder.mkdir(parents=True, exist_ok=True)
+    # Each attempt its own file: one that lost its lease cannot overwrite the new owner's.
+    staging = folder / f".training-{model.pk}-{model.started_at.timestamp():.6f}.pt"
+    monitor = _TrainingMonitor(model, lease)
     try:
         fields = TRAIN[model.kind](model, shots, monitor, staging)
-    except Cancelled:
-        staging.unlink(missing_ok=True)
-        _end(model, JobState.CANCELLED)
-        return None
-    except EngineError as error:
-        staging.unlink(missing_ok=True)
-        _end(model, JobState.FAILED, str(error))
-        logger.warning("training of %s failed: %s", model.label, error)
-        return None
     except (OperationalError, InterfaceError):
         staging.unlink(missing_ok=True)
         raise
     except Exception as error:
         staging.unlink(missing_ok=True)
+        if not lease.still_held():
+            return None  # another attempt owns the training now: its outcome is that attempt's to record
+        if isinstance(error, Cancelled):
+            _end(model, JobState.CANCELLED)
+            return None
+        if isinstance(error, EngineError):
+            _end(model, JobState.FAILED, str(error))
+            logger.warning("training of %s failed: %s", model.label, error)
+            return None
         _end(model, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
                                      f"Train again; if it fails again, report learned model {model.pk}.")
         raise
+    except BaseException:  # the worker stopping (SystemExit, KeyboardInterrupt): the lease runs out
+        staging.unlink(missing_ok=True)
+        raise
 
     with transaction.atomic():
+        if not lease.held():
+            staging.unlink(missing_ok=True)
+            return None  # lost to another attempt while training: one version per training, that one's
         # Locks the production's models of this kind: two trainings ending at once get v001 and v002.
         list(LearnedModel.objects.select_for_update().filter(production=model.production, kind=model.kind)
              .values_list("pk", flat=True))

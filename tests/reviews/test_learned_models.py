@@ -229,3 +229,52 @@ def test_a_training_on_a_celery_worker_reports_progress_and_stops_on_cancel(cele
     actions = list(AuditEvent.objects.filter(target_id=str(model.pk), action__startswith="learned_model.")
                    .values_list("action", flat=True).order_by("pk"))
     assert actions == ["learned_model.request", "learned_model.cancel", "learned_model.cancelled"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(900)  # a hang guard
+def test_a_training_attempt_that_lost_its_lease_stores_nothing_and_leaves_the_training_to_its_owner(
+        production, people, carphone, media_root):
+    """A worker that stalls past the lease while it trains is taken over by another; when it wakes
+    it must neither end the training nor store a file or a version (the lease thread of
+    ``reviews.worker.lease``, the same rule as an engine job's)."""
+    import threading
+    from datetime import timedelta
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from reviews.worker.training import _start, learned_model_train_execute
+
+    model = learned_model_request(production=production, actor=people["supervisor"], kind="inpaint", name="takeover",
+                                  shots=[carphone], parameters=dict(INPAINT_PARAMETERS, steps=100000))
+    folder = Path(media_root, "models", production.code)
+    outcome = {}
+
+    def first_worker():
+        try:
+            outcome["first"] = learned_model_train_execute(model_id=model.pk, worker="first@host")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_worker)
+    first.start()
+    deadline = time.monotonic() + 300  # a hang guard
+    while not (model.state == JobState.RUNNING and model.steps_done >= 5) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        model.refresh_from_db()
+    assert model.state == JobState.RUNNING and model.steps_done >= 5, (model.state, model.error)
+    # The takeover another worker makes once the first's heartbeat is older than the lease, made
+    # so at once in one transaction, so that the first's renewal cannot come in between.
+    with transaction.atomic():
+        LearnedModel.objects.select_for_update().filter(pk=model.pk).update(
+            heartbeat_at=timezone.now() - timedelta(hours=1))
+        second = _start(model.pk, "second@host")
+    assert second.worker == "second@host"
+    first.join(timeout=600)  # a hang guard
+    assert not first.is_alive() and outcome["first"] is None
+    model.refresh_from_db()
+    assert (model.state, model.worker, model.version) == (JobState.RUNNING, "second@host", None)  # not ended
+    assert not list(folder.glob(f".training-{model.pk}-*")) and model.file_path == ""
+    assert not AuditEvent.objects.filter(target_id=str(model.pk), action__in=[
+        "learned_model.cancelled", "learned_model.failed", "learned_model.train"]).exists()
