@@ -134,6 +134,7 @@ def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str 
     from engine.media import colour
     from engine.media.decode import FrameSource
     from reviews.media import encode_review_jpeg
+    from reviews.watermark import for_reader
 
     view = view or offered_views()[0]
     reference = proposal.fix_request.reference_shot
@@ -149,8 +150,6 @@ def serve_reference_frame(*, proposal: Proposal, frame: int, watermark_for: str 
     # In the production's config, named here: this process serves rooms of many productions.
     codes = colour.display_codes(picture, reference.clip.input_colorspace or source.colorspace, view["display"],
                                  view.get("view"), config_source=production_ocio_config(proposal.production))
-    from reviews.watermark import for_reader
-
     return for_reader(encode_review_jpeg(codes), watermark_for, mark)
 
 

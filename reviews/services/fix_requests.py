@@ -234,22 +234,14 @@ def fix_request_mask_stroke(*, fix_request: FixRequest, actor: User, stroke: dic
     naming what is wrong with the stroke, or as :func:`fix_request_mask_propagate`;
     ``Conflict`` when the fix request has been decided.
     """
-    authz.require(actor, fix_request.production, authz.FILE_FIX_REQUEST)
-    fix_request = FixRequest.objects.select_for_update(of=("self",)).select_related("shot__clip", "production").get(
-        pk=fix_request.pk)
-    _mask_sequence_check(fix_request)
-    stroke = clean_stroke(stroke, shot=fix_request.shot, frame_in=fix_request.frame_in,
-                          frame_out=fix_request.frame_out)
-    if len(fix_request.mask_strokes) >= MAX_MASK_STROKES:
-        raise ServiceError(f"A mask holds at most {MAX_MASK_STROKES} correction strokes; redraw the outline on a "
-                           f"keyframe instead.")
-    fix_request.mask_strokes = [*fix_request.mask_strokes, stroke]
-    fix_request.save(update_fields=["mask_strokes"])
-    job = _mask_job_queue(fix_request, actor)
-    audit_record(production=fix_request.production, actor=actor, action="fix_request.mask_stroke",
-                 target=fix_request, payload={"job": job.pk, "stroke": stroke,
-                                              "strokes": len(fix_request.mask_strokes)})
-    return stroke, job
+    def add(locked: FixRequest) -> tuple[list[dict], dict]:
+        cleaned = clean_stroke(stroke, shot=locked.shot, frame_in=locked.frame_in, frame_out=locked.frame_out)
+        if len(locked.mask_strokes) >= MAX_MASK_STROKES:
+            raise ServiceError(f"A mask holds at most {MAX_MASK_STROKES} correction strokes; redraw the outline on a "
+                               f"keyframe instead.")
+        return [*locked.mask_strokes, cleaned], cleaned
+
+    return _mask_strokes_change(fix_request, actor, add, action="fix_request.mask_stroke")
 
 
 @transaction.atomic
@@ -261,19 +253,29 @@ def fix_request_mask_stroke_undo(*, fix_request: FixRequest, actor: User) -> tup
     when the mask has no stroke, or as :func:`fix_request_mask_propagate`; ``Conflict`` when the
     fix request has been decided.
     """
+    def remove_newest(locked: FixRequest) -> tuple[list[dict], dict]:
+        if not locked.mask_strokes:
+            raise ServiceError("The mask has no correction stroke to undo.")
+        *kept, newest = locked.mask_strokes
+        return kept, newest
+
+    return _mask_strokes_change(fix_request, actor, remove_newest, action="fix_request.mask_stroke_undo")
+
+
+def _mask_strokes_change(fix_request: FixRequest, actor: User, change, *, action: str) -> tuple[dict, Job]:
+    """What changing a mask's strokes takes, whichever the change: the supervisor's permission,
+    the fix request locked and checked (:func:`_mask_sequence_check`), ``change(locked)`` →
+    (the strokes to keep, the stroke added or removed), a mask job queued to re-propagate, and
+    the audit record ``action``. Returns that stroke and the job."""
     authz.require(actor, fix_request.production, authz.FILE_FIX_REQUEST)
     fix_request = FixRequest.objects.select_for_update(of=("self",)).select_related("shot__clip", "production").get(
         pk=fix_request.pk)
     _mask_sequence_check(fix_request)
-    if not fix_request.mask_strokes:
-        raise ServiceError("The mask has no correction stroke to undo.")
-    *kept, stroke = fix_request.mask_strokes
-    fix_request.mask_strokes = kept
+    fix_request.mask_strokes, stroke = change(fix_request)
     fix_request.save(update_fields=["mask_strokes"])
     job = _mask_job_queue(fix_request, actor)
-    audit_record(production=fix_request.production, actor=actor, action="fix_request.mask_stroke_undo",
-                 target=fix_request, payload={"job": job.pk, "stroke": stroke,
-                                              "strokes": len(fix_request.mask_strokes)})
+    audit_record(production=fix_request.production, actor=actor, action=action, target=fix_request,
+                 payload={"job": job.pk, "stroke": stroke, "strokes": len(fix_request.mask_strokes)})
     return stroke, job
 
 
