@@ -17,6 +17,7 @@ A job runs at most once at a time and makes at most one proposal:
 """
 import base64
 import dataclasses
+import functools
 import json
 import logging
 import shutil
@@ -31,7 +32,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from engine.errors import Cancelled, EngineError
+from engine.errors import EngineError
 from engine.fixes import continuity
 from engine.media import colour
 from engine.media.decode import FrameSource
@@ -51,7 +52,7 @@ from reviews.services.ocio_configs import production_ocio_config
 from reviews.services.proposals import proposal_supersede_older
 
 from .fixes import RUNS, FixInputs
-from .lease import Lease
+from .lease import Lease, end_after_error
 from .review_views import ReviewViews
 from .masks import mask_sequence_make, stored_mask_sequence
 
@@ -67,6 +68,10 @@ CANCEL_CHECK_INTERVAL_S = 1.0
 # While a job renders, a small preview of its latest frame goes to browsers this often (seconds).
 PREVIEW_INTERVAL_S = 2.0
 PREVIEW_WIDTH = 320
+
+
+#: What an unexpected failure tells people to do.
+_RETRY_THE_JOB = "Retry the job; if it fails again, report job {job}."
 
 
 class JobBusy(Exception):
@@ -337,18 +342,10 @@ def _fix_job_execute(job: Job, fix_request: FixRequest, lease: Lease) -> Proposa
             raise
         except Exception as error:
             shutil.rmtree(staging, ignore_errors=True)
-            if not lease.still_held():
-                return None  # another attempt owns the job now: its outcome is that attempt's to record
-            if isinstance(error, Cancelled):
-                _job_end(job, JobState.CANCELLED)
-                return None
-            if isinstance(error, EngineError):
-                _job_end(job, JobState.FAILED, str(error))
-                logger.warning("job %s failed: %s", job.pk, error)
-                return None
-            _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                           f"Retry the job; if it fails again, report job {job.pk}.")
-            raise
+            if end_after_error(error, lease, functools.partial(_job_end, job), what=f"job {job.pk}",
+                               again=_RETRY_THE_JOB.format(job=job.pk)):
+                raise
+            return None
         except BaseException:  # the worker stopping (SystemExit, KeyboardInterrupt): the lease runs out
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -446,18 +443,10 @@ def _mask_job_execute(job: Job, fix_request: FixRequest, lease: Lease) -> None:
     except (OperationalError, InterfaceError):
         raise
     except Exception as error:
-        if not lease.still_held():
-            return
-        if isinstance(error, Cancelled):
-            _job_end(job, JobState.CANCELLED)
-            return
-        if isinstance(error, EngineError):
-            _job_end(job, JobState.FAILED, str(error))
-            logger.warning("mask job %s failed: %s", job.pk, error)
-            return
-        _job_end(job, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                       f"Retry the job; if it fails again, report job {job.pk}.")
-        raise
+        if end_after_error(error, lease, functools.partial(_job_end, job), what=f"mask job {job.pk}",
+                           again=_RETRY_THE_JOB.format(job=job.pk)):
+            raise
+        return
     with transaction.atomic():
         if not lease.held():
             return  # the owning attempt writes the job's mask sequence (the same folder, the same masks)

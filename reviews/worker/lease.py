@@ -10,14 +10,16 @@ waits; once the lease has run out it takes the row over and names itself in it.
 
 The lease is *lost* when the row names another attempt: renewing stops and ``lost`` is set.
 The attempt that lost it stops at its next callback and neither ends the row nor stores
-anything: its outcome is the new owner's to record.
+anything: its outcome is the new owner's to record (:func:`end_after_error`).
 """
 import logging
 import threading
+from collections.abc import Callable
 
 from django.db import DatabaseError, connection, models
 from django.utils import timezone
 
+from engine.errors import Cancelled, EngineError
 from reviews.models import JobState
 
 logger = logging.getLogger(__name__)
@@ -76,3 +78,23 @@ class Lease:
         """:meth:`still_held`, locking the row: call it inside the transaction that stores the
         attempt's result, so that no takeover slips in between."""
         return not self.lost.is_set() and self._mine().select_for_update().exists()
+
+
+def end_after_error(error: Exception, lease: Lease, end: Callable[..., None], *, what: str, again: str) -> bool:
+    """How an attempt that raised ``error`` ends its row — the one rule for jobs and trainings:
+    nothing when it lost ``lease`` (the owning attempt records the outcome); cancelled on
+    ``Cancelled``; failed with the engine's message on ``EngineError`` (logged as ``what``
+    failed); failed on anything else, saying so and what to do (``again``).
+    ``end(state, error="")`` ends the row. Returns True when the error was unexpected and
+    should propagate."""
+    if not lease.still_held():
+        return False
+    if isinstance(error, Cancelled):
+        end(JobState.CANCELLED)
+        return False
+    if isinstance(error, EngineError):
+        end(JobState.FAILED, str(error))
+        logger.warning("%s failed: %s", what, error)
+        return False
+    end(JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). {again}")
+    return True

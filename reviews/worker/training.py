@@ -10,6 +10,7 @@ name of its own, renamed into place in the transaction that gives the model its 
 only while the attempt still owns the training; a cancelled or failed training leaves no file
 and no version.
 """
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -20,7 +21,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from engine.errors import Cancelled, EngineError
+from engine.errors import Cancelled
 from engine.media.decode import FrameSource
 from engine.models import inpaint, upscale
 from reviews.media import media_path
@@ -28,7 +29,7 @@ from reviews.models import JobState, LearnedModel, LearnedModelKind, Shot
 from reviews.services.audit import audit_record
 from reviews.services.learned_models import learned_model_broadcast
 
-from .lease import Lease
+from .lease import Lease, end_after_error
 
 logger = logging.getLogger(__name__)
 
@@ -191,18 +192,10 @@ def _train_and_store(model: LearnedModel, lease: Lease) -> LearnedModel | None:
         raise
     except Exception as error:
         staging.unlink(missing_ok=True)
-        if not lease.still_held():
-            return None  # another attempt owns the training now: its outcome is that attempt's to record
-        if isinstance(error, Cancelled):
-            _end(model, JobState.CANCELLED)
-            return None
-        if isinstance(error, EngineError):
-            _end(model, JobState.FAILED, str(error))
-            logger.warning("training of %s failed: %s", model.label, error)
-            return None
-        _end(model, JobState.FAILED, f"The worker hit an unexpected error ({type(error).__name__}: {error}). "
-                                     f"Train again; if it fails again, report learned model {model.pk}.")
-        raise
+        if end_after_error(error, lease, functools.partial(_end, model), what=f"training of {model.label}",
+                           again=f"Train again; if it fails again, report learned model {model.pk}."):
+            raise
+        return None
     except BaseException:  # the worker stopping (SystemExit, KeyboardInterrupt): the lease runs out
         staging.unlink(missing_ok=True)
         raise
