@@ -190,11 +190,16 @@ def sky_segmentation(shot: FrameSource, *, stride: int = KEY_STRIDE,
 def sky_alphas(shot: FrameSource, *, stride: int = KEY_STRIDE,
                should_cancel: Callable[[], bool] | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_number, float32 [H, W] sky matte in 0..1)`` for every frame of the shot:
-    :func:`sky_segmentation`'s alphas; keyframes' binary masks are softened by the guided filter
-    (:func:`engine.ops.matte.refine`) like the carried frames. Raises :class:`NoSkyFound`."""
-    segmentation = sky_segmentation(shot, stride=stride, should_cancel=should_cancel)
-    scale = segmentation.scale
-    radius = max(1, round(2 / scale))
-    for number, frame, probability in segmentation.probabilities():
-        full = cv2.resize(probability, (segmentation.size[1], segmentation.size[0]), interpolation=cv2.INTER_LINEAR)
+    :func:`soft_alphas` of :func:`sky_segmentation`. Raises :class:`NoSkyFound`."""
+    return soft_alphas(sky_segmentation(shot, stride=stride, should_cancel=should_cancel))
+
+
+def soft_alphas(segmentation: segment.Segmentation, frames: range | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame_number, float32 [H, W] matte in 0..1)``: like ``Segmentation.alphas`` but
+    keyframes too are softened by the guided filter (:func:`engine.ops.matte.refine`, radius
+    2 analysis pixels), so a sky's edge does not turn hard on every keyframe."""
+    radius = max(1, round(2 / segmentation.scale))
+    height, width = segmentation.size
+    for number, frame, probability in segmentation.probabilities(frames):
+        full = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
         yield number, refine(segment._small(frame, 1.0), full, radius=radius, eps=1e-3)
