@@ -39,8 +39,11 @@ nearest keyframes found no sky get none (:class:`SkySegmentation`). A shot with 
 keyframe that has a sky raises :class:`NoSkyFound` — an honest "no sky found", never an empty or
 made-up matte.
 
-Known limits (bench/sky.py): a bright, flat, sky-coloured wall or snowfield touching the top of
-the frame is taken for sky; a sky that enters the shot only between two keyframes is missed
+Known limits (bench/sky.py, ADR 0008): anything bright and flat touching the top of the frame —
+a ceiling, a lit wall, white paper seen from above, snow — is taken for sky (every no-sky
+evaluation shot of the bench got a false sky: "no sky found" is reliable only when nothing
+bright and flat touches the top, e.g. the dark aerial city), so the proposal is for the
+supervisor to check and correct, not a silent default; a sky that enters the shot only between two keyframes is missed
 until the next one; between a keyframe with a sky and one without, the sky is carried (a tilt
 down from the sky keeps a shrinking matte until the colour model drops it).
 """
