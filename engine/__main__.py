@@ -25,12 +25,13 @@ PLATE_confidence.png.
     python -m engine rebuild --frames INPUT --retime FACTOR --out OUT [--flow-width 640]
     python -m engine continuity --a SHOT_A --b SHOT_B --out FINDINGS.json
         [--a-range FIRST:STOP] [--b-range FIRST:STOP] [--samples 8] [--threshold 20]
-    python -m engine replace-background --frames INPUT --background PLATE [--clean-plate PLATE | --key green|blue]
-        --out OUT [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
+    python -m engine replace-background --frames INPUT --background PLATE [--clean-plate PLATE | --key green|blue|sky]
+        --out OUT [--masks MASKS] [--mattes FOLDER] [--harmonise 0.5] [--light-wrap 0.3] [--no-regrain]
     python -m engine watermark embed --payload HEX --frames INPUT --out OUT
     python -m engine watermark detect IMAGE
     python -m engine segment --frames IN --keyframe N --outline POLY.json|MASK.png --out MASKS
         [--keyframe N --outline ... ...] [--soft]
+    python -m engine segment --frames IN --sky --out MASKS [--soft]
     python -m engine upscale train --frames IN [--frames IN ...] --out MODEL.pt
         [--frames-per-clip 24] [--iterations 1500] [--scales 2,1.5]
     python -m engine upscale apply --model MODEL.pt --scale 2 --frames IN --out OUT
@@ -41,7 +42,13 @@ PLATE_confidence.png.
 or list of polygons, in pixels, or a mask image, white = object), through the whole clip and
 writes MASKS, a folder of numbered PNG masks (0 outside, 255 inside; ``--soft``: the 8-bit
 soft matte) that ``remove --masks`` takes (:mod:`engine.ops.segment`). Repeat ``--keyframe``
-and ``--outline`` in pairs for several keyframes.
+and ``--outline`` in pairs for several keyframes. ``segment --sky`` proposes the shot's sky
+itself (:mod:`engine.ops.sky`: smooth, bright, connected to the top of the frame, on a keyframe
+every 24 frames) and carries it the same way; a shot without a sky fails with exit status 2 and
+"no sky found …", writing nothing. ``replace-background --key sky`` composites the new plate
+inside the sky: MASKS (``segment --sky`` or ``segment`` output, 255 = replace, soft greys
+allowed), or the automatic sky proposal without ``--masks``; the plate is harmonised toward the
+shot's sky and every pixel outside the matte and the light wrap's reach is the source's.
 
 ``upscale train`` learns a production's super-resolution from its own clips (pairs degraded
 with the footage's own blur and noise) and prints its held-out PSNR beside Lanczos;
@@ -75,6 +82,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import itertools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,7 +96,7 @@ from engine.media.decode import FrameSource
 from engine.media.encode import FrameWriter
 from engine.models import inpaint as inpaint_model
 from engine.models import look as look_model
-from engine.ops import segment, watermark
+from engine.ops import region, segment, sky, watermark
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -354,6 +362,9 @@ def _replace_background(args: argparse.Namespace) -> dict[str, object]:
                                         regrain=not args.no_regrain)
     shot = _source(args, args.frames)
     plate_source = _source(args, args.clean_plate) if args.clean_plate else None
+    if args.masks and key != "sky":
+        raise ParameterError("--masks is the sky matte of --key sky; the chroma and clean-plate keys make their own")
+    sky_mattes = region.MaskFolder(args.masks).alphas(shot.frame_range) if args.masks else None
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(_writer(args.out, shot))
         mattes = stack.enter_context(FrameWriter(Path(args.mattes))) if args.mattes else None
@@ -363,6 +374,7 @@ def _replace_background(args: argparse.Namespace) -> dict[str, object]:
             # Mattes as PNGs with R = G = B = alpha (255 = foreground).
             matte_sink=(lambda number, alpha: mattes.write(number, np.repeat(alpha[..., None], 3, axis=2)))
             if mattes is not None else None,
+            mattes=sky_mattes,
             progress=_progress,
         )
     return {**result.measurements, "frame_count": result.frame_count, "region_fraction": float(result.region.mean())}
@@ -377,7 +389,11 @@ def _add_replace_background(commands) -> None:
     parser.add_argument("--background", required=True, help="new background plate: clip, folder or one image's folder")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--clean-plate", help="the shot's framing without the foreground (difference key)")
-    which.add_argument("--key", choices=("green", "blue"), default="green", help="screen colour (default %(default)s)")
+    which.add_argument("--key", choices=("green", "blue", "sky"), default="green",
+                       help="screen colour, or sky: replace inside the sky matte (default %(default)s)")
+    parser.add_argument("--masks", help="with --key sky: folder of numbered mattes of the region to replace "
+                                        "(255 = replace, soft greys allowed; image N is frame N); "
+                                        "default: the automatic sky proposal")
     parser.add_argument("--out", required=True, help="output: folder of PNG frames, or a .mp4/.mov file")
     parser.add_argument("--mattes", help="also write the mattes to this folder (8-bit PNGs, R = G = B = alpha, 255 = foreground)")
     defaults = background.BackgroundParams()
@@ -430,7 +446,13 @@ def _add_watermark(commands) -> None:
 
 
 def _segment(args: argparse.Namespace) -> dict[str, object]:
-    keys, outlines = args.keyframe, args.outline
+    if args.sky:
+        if args.keyframe or args.outline:
+            raise ParameterError("--sky proposes the sky itself; give either --sky or --keyframe/--outline pairs")
+        return _segment_sky(args)
+    keys, outlines = args.keyframe or [], args.outline or []
+    if not keys:
+        raise ParameterError("give --keyframe N --outline POLY.json|MASK.png (or --sky for the shot's sky)")
     if len(keys) != len(outlines):
         raise ParameterError(f"give one --outline per --keyframe: {len(keys)} keyframe(s), {len(outlines)} outline(s)")
     shot = _source(args, args.frames)
@@ -450,16 +472,33 @@ def _segment(args: argparse.Namespace) -> dict[str, object]:
             "out": str(args.out)}
 
 
+def _segment_sky(args: argparse.Namespace) -> dict[str, object]:
+    shot = _source(args, args.frames)
+    alphas = sky.sky_alphas(shot)  # raises NoSkyFound before the folder is made
+    first = next(alphas)
+    covered = 0.0
+    with FrameWriter(Path(args.out), frame_rate=shot.clip_probe.frame_rate) as writer:
+        for count, (number, alpha) in enumerate(itertools.chain([first], alphas), start=1):
+            grey = np.rint(alpha * 255.0).astype(np.uint8) if args.soft else np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+            covered += float((alpha >= 0.5).mean())
+            writer.write(number, np.repeat(grey[..., None], 3, axis=2))
+            _progress(count, len(shot))
+    return {"frame_count": len(shot), "sky": True, "keyframes": sky.key_frames(shot.frame_range),
+            "mean_mask_fraction": covered / len(shot), "out": str(args.out)}
+
+
 def _add_segment(commands) -> None:
     parser = commands.add_parser(
         "segment", help="video object segmentation: an outline or mask on keyframes carried through the clip as per-pixel masks")
     parser.add_argument("--frames", required=True, help="input clip: video file or folder of numbered images")
-    parser.add_argument("--keyframe", required=True, type=int, action="append", metavar="N",
+    parser.add_argument("--keyframe", type=int, action="append", metavar="N",
                         help="frame the outline is drawn on (repeat with --outline for several keyframes)")
-    parser.add_argument("--outline", required=True, action="append", metavar="POLY.json|MASK.png",
+    parser.add_argument("--outline", action="append", metavar="POLY.json|MASK.png",
                         help="the object on the keyframe: JSON polygon(s) in pixels, or a mask image (white = object)")
     parser.add_argument("--out", required=True, help="output folder of numbered PNG masks (0/255; image N masks frame N)")
     parser.add_argument("--soft", action="store_true", help="write the 8-bit soft matte instead of 0/255")
+    parser.add_argument("--sky", action="store_true",
+                        help="the shot's sky, proposed automatically (no --keyframe/--outline); 'no sky found' fails")
     parser.set_defaults(handler=_segment)
 
 

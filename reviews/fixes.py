@@ -52,6 +52,13 @@ class FixSpec:
     # The drawn mask can be segmented through the frames as a per-pixel mask sequence (a "mask"
     # job, corrected by strokes) that the fix then uses instead of the tracked outline.
     uses_mask_sequence: bool = False
+    # Whether these (cleaned) parameters take a mask sequence (default: whenever the kind uses one).
+    mask_sequence_applies: Callable[[dict], bool] = field(default=lambda parameters: True)
+    # Whether the mask job proposes the region itself when no outline is drawn (the sky:
+    # ``engine.ops.sky``), given the cleaned parameters.
+    proposes_mask: Callable[[dict], bool] = field(default=lambda parameters: False)
+    # Whether the mask sequence is stored as 8-bit soft mattes (0..255) rather than 0/255 masks.
+    soft_mask: Callable[[dict], bool] = field(default=lambda parameters: False)
     # Whether these (cleaned) parameters need the shot's clean plate (a clean_plate proposal).
     needs_clean_plate: Callable[[dict], bool] = field(default=lambda parameters: False)
     # Checks the parameters against the fix request's frames [frame_in, frame_out); raises ParameterError.
@@ -150,17 +157,27 @@ FIXES: dict[str, FixSpec] = {
     ),
     FixKind.BACKGROUND_REPLACE: FixSpec(
         params_type=BackgroundParams,
-        method="engine.fixes.background — chroma or clean-plate difference key, guided-filter edges (He et al. 2010), "
-               "mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
+        method="engine.fixes.background — chroma, clean-plate difference or sky key, guided-filter edges (He et al. "
+               "2010), mattes carried along flow; Porter–Duff over with MKL harmonisation, light wrap and regrain",
         needs_reference=True,
-        needs='A reference shot: the new background plate. Parameters: {"key": "green" | "blue" | "clean_plate"} '
-              '(clean_plate needs a clean plate of this shot).',
+        needs='A reference shot: the new background plate (or sky). Parameters: {"key": "green" | "blue" | '
+              '"clean_plate" | "sky"} (clean_plate needs a clean plate of this shot; sky replaces inside the '
+              'fix request\'s mask sequence — the sky proposed automatically, or segmented from an outline of '
+              'it, corrected by strokes — and leaves every other pixel as it is).',
         needs_clean_plate=lambda parameters: parameters["key"] == "clean_plate",
+        uses_mask_sequence=True,
+        mask_sequence_applies=lambda parameters: parameters.get("key") == "sky",
+        proposes_mask=lambda parameters: parameters.get("key") == "sky",
+        soft_mask=lambda parameters: parameters.get("key") == "sky",
         method_ran=lambda parameters: "engine.fixes.background — " + {
             "green": "green-screen chroma key", "blue": "blue-screen chroma key",
-            "clean_plate": "clean-plate difference key"}.get(parameters.get("key"), "key") +
+            "clean_plate": "clean-plate difference key",
+            # (Proposal.method holds 200 characters.)
+            "sky": "sky matte (mask sequence, or engine.ops.sky's proposal); the new sky harmonised to the "
+                   "shot's (MKL), Porter–Duff over inside the matte only, light wrap, regrain"}.get(parameters.get("key"), "key") + (
+            "" if parameters.get("key") == "sky" else
             ", guided-filter edges (He et al. 2010), mattes carried along flow; Porter–Duff over with MKL "
-            "harmonisation, light wrap and regrain",
+            "harmonisation, light wrap and regrain"),
     ),
     FixKind.FRAME_REBUILD: FixSpec(
         params_type=RebuildParams,

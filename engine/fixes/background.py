@@ -4,7 +4,10 @@ over a new background plate.
 Per frame:
 
 1. **Matte** — chroma key (green/blue screen) or difference key against a clean plate, cleaned,
-   refined by the guided filter and carried along optical flow (:class:`engine.ops.matte.MatteSequence`).
+   refined by the guided filter and carried along optical flow (:class:`engine.ops.matte.MatteSequence`);
+   or, with ``key="sky"``, a mask sequence of the region to replace (the shot's sky: given as
+   ``mattes``, e.g. a fix request's corrected mask sequence, else proposed by
+   :func:`engine.ops.sky.sky_alphas`), the foreground's alpha being ``1 − sky``.
 2. **Foreground** — spill suppressed (chroma key), then colour-harmonised to the new plate: the
    shot match's MKL transfer (Pitié & Kokaram 2007, :func:`engine.fixes.match.fit_colour_transfer`)
    from the foreground's colours (alpha > 0.95) to the plate's, fitted once on the first frame
@@ -43,7 +46,17 @@ Everything taken from a still plate (its float copy, its blurred light-wrap copy
 deviation map) is computed once, not per frame; the harmonisation lattice is looked up once per
 distinct colour.
 
-The region the fix changes: with a clean-plate key and no harmonisation, where the matte is
+**Sky replacement** (``key="sky"``) is the same compositor with the roles of harmonisation turned
+round: the new plate (sky) is moved toward the shot's own sky (the MKL transfer fitted from the
+plate's colours to the shot's pixels with sky alpha > 0.95 on the first frame that has 100 of
+them, ``harmonise_strength``), so the foreground keeps its colours; light wrap and regrain as
+above. Every pixel outside the matte (sky alpha 0) and the light wrap's reach is the decoded
+source itself, bit-identical at the source's depth (copied, not recomputed). The articles'
+example — a cloud that sneaks into one shot of a sequence that must match the others — is a sky
+replacement with the clear sky of a neighbouring shot as the plate.
+
+The region the fix changes: with a clean-plate key or the sky key and no harmonisation of the
+foreground (the sky key never harmonises it), where the matte is
 below 1 in any frame (the background), grown by the light wrap's reach into the foreground; with a
 chroma key (despill) or ``harmonise_strength`` > 0 the foreground's colour changes too, so the
 whole frame. Mattes go to ``matte_sink`` so the portal can store them with the proposal.
@@ -54,7 +67,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -69,6 +82,7 @@ from engine.media.decode import FrameSource
 from engine.media.images import quantise
 from engine.ops import grain as grain_module
 from engine.ops import matte as matte_module
+from engine.ops import sky as sky_module
 from engine.ops.lut3d import Lut3D, trilinear
 from engine.fixes.params import BackgroundParams, KEYS  # noqa: F401  (moved there: importable without torch or OpenCV)
 
@@ -104,6 +118,7 @@ def run(
     should_cancel: Callable[[], bool] | None = None,
     clean_plate: FrameSource | None = None,
     matte_sink: Callable[[int, np.ndarray], None] | None = None,
+    mattes: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> FixResult:
     """Replace the background of ``shot`` with ``reference`` (see the module docstring).
 
@@ -119,6 +134,10 @@ def run(
         clean_plate: with ``key="clean_plate"``, the shot's framing without the foreground
             (a clip, frame i for shot frame i, last held; or one image); same size as the shot.
         matte_sink: ``matte_sink(frame_number, alpha)`` with alpha uint8 [H, W] (255 = foreground).
+        mattes: with ``key="sky"``, ``(frame_number, sky)`` for every frame of the shot in order,
+            ``sky`` the region to replace: float32 0..1, uint8 0..255 or bool [H, W] (a mask
+            sequence, e.g. :class:`engine.ops.region.MaskStream` ``masks()`` or
+            :func:`engine.ops.sky.sky_alphas`); None: the automatic sky proposal.
 
     Returns:
         :class:`engine.fixes.result.FixResult`; ``measurements``: ``foreground_fraction`` (mean alpha),
@@ -129,7 +148,9 @@ def run(
 
     Raises:
         ParameterError: invalid params; ``key="clean_plate"`` without a clean plate (or a clean
-            plate with a chroma key); a clean plate of another size; no screen colour in a frame.
+            plate with a chroma key); a clean plate of another size; no screen colour in a frame;
+            ``mattes`` without ``key="sky"``, or a matte of another size or frame number.
+        NoSkyFound: ``key="sky"`` without ``mattes`` and the shot has no sky the proposal finds.
         FrameSourceError: a clip cannot be decoded.
         Cancelled: ``should_cancel()`` returned True.
     """
@@ -144,7 +165,14 @@ def run(
         raise ParameterError("key clean_plate needs a clean plate: the shot's framing without the foreground")
     if params.key != "clean_plate" and clean_plate is not None:
         raise ParameterError(f"a clean plate was given but the key is {params.key}; use key clean_plate")
+    if mattes is not None and params.key != "sky":
+        raise ParameterError(f"a mask sequence was given but the key is {params.key}; use key sky")
     width, height = shot.clip_probe.width, shot.clip_probe.height
+    sky_mattes = None
+    if params.key == "sky":
+        sky_mattes = iter(mattes if mattes is not None else sky_module.sky_alphas(shot, should_cancel=should_cancel))
+    recolours_foreground = params.key in matte_module.SCREENS or (
+        params.harmonise_strength > 0 and params.key != "sky")
     if clean_plate is not None and (clean_plate.clip_probe.width, clean_plate.clip_probe.height) != (width, height):
         raise ParameterError(
             f"the clean plate is {clean_plate.clip_probe.width}x{clean_plate.clip_probe.height} but the shot "
@@ -158,6 +186,7 @@ def run(
         plates = _held(reference.frames(), (width, height))
         cleans = _held(clean_plate.frames(), (width, height)) if clean_plate is not None else None
     sequence = matte_module.MatteSequence(carry=params.temporal_carry)
+    sky_plates = _SkyPlates(params.harmonise_strength, linear if deep else None)
     region = np.zeros((height, width), bool)
     harmoniser: _Harmoniser | None = None
     regrain: _Regrain | None = None
@@ -171,15 +200,21 @@ def run(
         _check_cancel(should_cancel, f"at frame {number}")
         plate = next(plates)
         frame = quantise(source, np.uint8) if deep else source  # what the keys look at
-        if params.key == "clean_plate":
+        if sky_mattes is not None:
+            alpha = 1.0 - _sky_matte(sky_mattes, number, (height, width))
+            foreground = source
+        elif params.key == "clean_plate":
             raw = matte_module.difference_key(frame, next(cleans))
             foreground = source
         else:
             raw = matte_module.chroma_key(frame, params.key)
             foreground = matte_module.despill(source, params.key)
-        alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
+        if sky_mattes is None:
+            alpha = sequence.add(frame, matte_module.refine(frame, matte_module.clean(raw)))
         solid = alpha > 0.95
-        if harmoniser is None and params.harmonise_strength > 0 and np.count_nonzero(solid) >= 100:
+        if sky_mattes is not None:
+            plate = sky_plates.plate(plate, frame, alpha, deep)
+        elif harmoniser is None and params.harmonise_strength > 0 and np.count_nonzero(solid) >= 100:
             # Fitted on the first frame with some solid foreground (frames before it have none to change).
             harmoniser = _Harmoniser(frame if deep else foreground, solid, plate.view if deep else plate,
                                      params.harmonise_strength)
@@ -192,11 +227,14 @@ def run(
                 plate_cache = _PlateCache(plate.working, params.light_wrap, None)
             after = linear.composite(source, foreground, plate, plate_cache, alpha, params.light_wrap,
                                      regrain if params.regrain else None, seed=number,
-                                     recoloured=harmoniser is not None or params.key != "clean_plate")
+                                     recoloured=harmoniser is not None or params.key in matte_module.SCREENS)
         else:
             if plate_cache is None or plate_cache.plate is not plate:  # a clip plate: every frame; a still: once
                 plate_cache = _PlateCache(plate, params.light_wrap, regrain if params.regrain else None)
             after = _composite(foreground, plate_cache, alpha, params.light_wrap, seed=number)
+            if not recolours_foreground:  # the source itself outside the matte and the light wrap's reach
+                kept = ~(_wrap_reach(alpha < 1.0, alpha.shape) if params.light_wrap > 0 else alpha < 1.0)
+                after[kept] = source[kept]
         region |= alpha < 1.0
         if previous_alpha is not None:
             changes.append(float(cv2.norm(alpha, previous_alpha, cv2.NORM_L1)) / alpha.size)
@@ -208,7 +246,7 @@ def run(
         done += 1
         if progress is not None:
             progress(done, len(shot))
-    if params.harmonise_strength > 0 or params.key != "clean_plate":
+    if recolours_foreground:
         region[:] = True  # the foreground's colour changes too (harmonised, or despilled)
     elif params.light_wrap > 0:
         region = _wrap_reach(region, (height, width))  # the light wrap's reach into the foreground
@@ -222,6 +260,60 @@ def run(
     }
     log.info("background replacement %s: %s", shot.path.name, measurements)
     return FixResult(region=region, measurements=measurements, frame_count=done)
+
+
+def _sky_matte(mattes: Iterator[tuple[int, object]], number: int, size: tuple[int, int]) -> np.ndarray:
+    """The next sky matte of ``mattes`` as float32 [H, W] in 0..1, checked to be frame ``number``'s."""
+    try:
+        given, sky = next(mattes)
+    except StopIteration:
+        raise ParameterError(f"the mask sequence ends before frame {number}") from None
+    if given != number:
+        raise ParameterError(f"the mask sequence gives frame {given} where frame {number} was expected")
+    sky = np.asarray(sky)
+    if sky.shape != size:
+        raise ParameterError(f"the mask of frame {number} has shape {sky.shape}; the frames are "
+                             f"{size[1]}x{size[0]} (one [H, W] matte a frame)")
+    if sky.dtype == bool:
+        return sky.astype(np.float32)
+    if sky.dtype == np.uint8:
+        return sky.astype(np.float32) / 255.0
+    return np.clip(sky.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+class _SkyPlates:
+    """Sky replacement's plates moved toward the shot's own sky: the MKL transfer from the plate's
+    colours to the shot's pixels with sky alpha > 0.95 (foreground alpha < 0.05), fitted on the
+    first frame with at least 100 of them, with ``strength``; a still plate is recoloured once."""
+
+    def __init__(self, strength: float, linear: _Linear | None) -> None:
+        self.strength = strength
+        self.linear = linear
+        self.harmoniser: _Harmoniser | None = None
+        self._last: tuple[object, object] | None = None
+
+    def plate(self, plate, frame: np.ndarray, alpha: np.ndarray, deep: bool):
+        """``plate`` (uint8 [H, W, 3], or a deep shot's :class:`_LinearPlate`) harmonised, or as it is
+        until a frame shows enough sky (or with strength 0)."""
+        if self.strength <= 0:
+            return plate
+        if self.harmoniser is None:
+            sky = alpha < 0.05
+            if np.count_nonzero(sky) < 100:
+                return plate
+            view = plate.view if deep else plate
+            # The plate's colours are the ones moved: fitted from them to the shot's sky.
+            self.harmoniser = _Harmoniser(view, np.ones(view.shape[:2], bool), frame[sky], self.strength)
+        if self._last is not None and self._last[0] is plate:
+            return self._last[1]
+        if deep:
+            encoded = self.linear.from_working(plate.working / np.float32(255))
+            moved = self.harmoniser.apply(encoded, np.ones(encoded.shape[:2], bool))
+            result = _LinearPlate(self.linear.to_working(moved) * np.float32(255), quantise(moved, np.uint8))
+        else:
+            result = self.harmoniser.apply(plate, np.ones(plate.shape[:2], bool))
+        self._last = (plate, result)
+        return result
 
 
 def _wrap_sigma(shape: tuple[int, ...]) -> float:

@@ -356,7 +356,7 @@ class PlateParams:
 
 
 #: Matte methods: chroma keys by screen colour, or the difference against a clean plate.
-KEYS = ("green", "blue", "clean_plate")
+KEYS = ("green", "blue", "clean_plate", "sky")
 
 
 @dataclass(frozen=True)
@@ -364,9 +364,14 @@ class BackgroundParams:
     """Parameters of a background replacement.
 
     Attributes:
-        key: ``"green"`` / ``"blue"`` (chroma key against that screen) or ``"clean_plate"``
-            (difference key; the run needs a clean plate).
-        harmonise_strength: 0..1, how far the foreground's colour is moved toward the plate's.
+        key: ``"green"`` / ``"blue"`` (chroma key against that screen), ``"clean_plate"``
+            (difference key; the run needs a clean plate) or ``"sky"`` (the matte is a mask
+            sequence of the region to replace — the shot's sky, proposed automatically by
+            :mod:`engine.ops.sky` or segmented from a drawn outline — and only that region and
+            the light wrap's margin change).
+        harmonise_strength: 0..1, how far the foreground's colour is moved toward the plate's
+            (``"sky"``: how far the new plate's colour is moved toward the shot's own sky, so the
+            foreground stays bit-identical).
         light_wrap: 0..1, weight of the plate's blurred light over the foreground's edges.
         regrain: add the shot's grain over the new background.
         temporal_carry: 0..0.95, weight of the previous frame's matte carried along optical flow.

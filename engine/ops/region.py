@@ -92,6 +92,21 @@ class MaskFolder:
         for number, image in FrameSource(self.path, first=frames.start, stop=frames.stop).frames():
             yield number, (image > 127).any(axis=2)
 
+    def alphas(self, frames: range) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(frame_number, uint8 [H, W])`` soft mattes (an 8-bit matte's grey, the largest
+        channel of each pixel: 0 outside, 255 inside) for every frame of ``frames``.
+
+        Raises:
+            ParameterError: the folder has fewer images than the frames asked for.
+        """
+        if self._clip.clip_probe.frame_count < frames.stop:
+            raise ParameterError(
+                f"mask folder {self.path} has {self._clip.clip_probe.frame_count} images but frames up to "
+                f"{frames.stop - 1} need a mask (image N masks frame N)"
+            )
+        for number, image in FrameSource(self.path, first=frames.start, stop=frames.stop).frames():
+            yield number, image.max(axis=2)
+
 
 class _CallableMasks:
     def __init__(self, function: Callable[[int], np.ndarray]) -> None:

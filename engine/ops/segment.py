@@ -106,8 +106,11 @@ class AppearanceModel:
     def fit(self, frame: np.ndarray, mask: np.ndarray) -> None:
         codes = _lab_codes(frame)
         band = max(3, round(BACKGROUND_BAND * _object_size(mask)))
-        around = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(
-            cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))).astype(bool) & ~mask
+        if band >= np.hypot(*mask.shape):  # the band reaches every pixel (a large object, e.g. a sky)
+            around = ~mask
+        else:
+            around = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))).astype(bool) & ~mask
         size = HISTOGRAM_BINS ** 3
         core = round(CORE_SHARE * _object_size(mask))
         if core > 0:  # the object's colours from its core: edge pixels mix in the background's

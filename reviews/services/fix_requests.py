@@ -189,7 +189,10 @@ def _mask_sequence_check(fix_request: FixRequest) -> None:
     if not spec.uses_mask_sequence:
         kinds = ", ".join(kind for kind, candidate in FIXES.items() if candidate.uses_mask_sequence)
         raise ServiceError(f"A {fix_request.kind} fix does not use a mask sequence; {kinds} fixes do.")
-    if fix_request.mask is None:
+    if not spec.mask_sequence_applies(fix_request.parameters):
+        raise ServiceError(f"This {fix_request.kind} fix makes its own matte (key "
+                           f"{fix_request.parameters.get('key')!r}); a mask sequence is used with key \"sky\".")
+    if fix_request.mask is None and not spec.proposes_mask(fix_request.parameters):
         raise ServiceError("Draw the outline of the object on one of the fix's frames first: the mask sequence is "
                            "segmented from it.")
     if fix_request.status in (FixRequestStatus.APPROVED, FixRequestStatus.REJECTED):

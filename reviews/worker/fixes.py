@@ -69,11 +69,16 @@ class MaskSequence:
         self.folder = folder
 
     def masks(self, frames: range):
+        for number, alpha in self.alphas(frames):
+            yield number, alpha > 127
+
+    def alphas(self, frames: range):
+        """Yield ``(frame_number, uint8 [H, W])``: the stored matte as it is (0..255)."""
         for number in frames:
-            mask = cv2.imread(str(self.folder / f"{number:06d}.png"), cv2.IMREAD_GRAYSCALE)
-            if mask is None:
+            alpha = cv2.imread(str(self.folder / f"{number:06d}.png"), cv2.IMREAD_GRAYSCALE)
+            if alpha is None:
                 raise EngineError(f"The mask sequence has no mask for frame {number}: propagate the mask again.")
-            yield number, mask > 127
+            yield number, alpha
 
 
 def _tracked(i: FixInputs) -> region.MaskStream:
@@ -107,9 +112,17 @@ def _clean_plate(i: FixInputs):
 
 
 def _replace_background(i: FixInputs):
-    """Background replacement: the reference shot is the new background plate."""
+    """Background replacement: the reference shot is the new background plate. With key sky the
+    region replaced is the fix request's mask sequence (soft mattes) when it has one, else its
+    drawn outline(s) tracked through the shot, else the engine's automatic sky proposal."""
+    mattes = None
+    if i.params.key == "sky":
+        if i.mask_sequence is not None:
+            mattes = MaskSequence(i.mask_sequence).alphas(i.shot.frame_range)
+        elif mask_outlines(i.mask):
+            mattes = _tracked(i).masks(i.shot.frame_range)
     return background.run(shot=i.shot, reference=i.reference, params=i.params, clean_plate=i.clean_plate,
-                         matte_sink=i.matte_sink, **_engine_callbacks(i))
+                         matte_sink=i.matte_sink, mattes=mattes, **_engine_callbacks(i))
 
 
 def _png(image: np.ndarray) -> bytes:

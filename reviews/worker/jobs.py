@@ -305,7 +305,8 @@ def _fix_job_execute(job: Job, fix_request: FixRequest, lease: Lease) -> Proposa
             writer.colorspace = shot.colorspace
             writer.encoding = shot.encoding
             writer.open_views(shot.colorspace)
-            mask_sequence = stored_mask_sequence(fix_request) if spec.uses_mask_sequence else None
+            mask_sequence = (stored_mask_sequence(fix_request) if spec.uses_mask_sequence
+                             and spec.mask_sequence_applies(fix_request.parameters) else None)
             run = RUNS[fix_request.kind]
             result = run.run(FixInputs(
                 shot=shot,

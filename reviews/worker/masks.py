@@ -3,6 +3,12 @@ outline(s) drawn on it and its correction strokes (``engine.ops.segment``), stor
 sequence — ``masks/job-<job id>/NNNNNN.png`` (0 outside, 255 inside; N = clip frame) and
 ``strokes.json`` beside it — for the fix to use instead of the outline tracked as a polygon.
 
+A sky replacement (``background_replace`` with key ``sky``) is the same job with two
+differences: without a drawn outline the sky is proposed automatically
+(:func:`engine.ops.sky.sky_segmentation`; a shot without one fails the job with "no sky
+found …"), and its masks are stored as 8-bit soft mattes (0..255, the guided filter's edges),
+which the compositor uses as alpha.
+
 The fix's run (``reviews.worker.fixes``) reads the newest mask job's sequence
 (:func:`stored_mask_sequence`); the job itself (``reviews.worker.jobs.job_execute``) copies it
 beside the proposal's frames (``segmentation/``), so a proposal keeps the mask it was made
@@ -18,8 +24,9 @@ import numpy as np
 from engine.errors import EngineError
 from engine.media.decode import FrameSource
 from engine.ops.segment import Segmentation, keyframe_mask
+from engine.ops.sky import sky_segmentation, soft_alphas
 from reviews import selectors
-from reviews.fixes import mask_outlines
+from reviews.fixes import fix_spec, mask_outlines
 from reviews.media import frame_name, mask_media_dir, media_path
 from reviews.models import FixRequest, Job, JobState
 
@@ -40,16 +47,21 @@ def stroke_mask(stroke: dict, size: tuple[int, int]) -> np.ndarray:
 
 
 def segmentation_of(fix_request: FixRequest, shot: FrameSource, *, should_cancel=None) -> Segmentation:
-    """The fix request's segmentation: its outline(s) as keyframes, then each correction
+    """The fix request's segmentation: its outline(s) as keyframes — or, with none drawn and a
+    fix that proposes its region (the sky), the automatic proposal — then each correction
     stroke in the order painted (``Segmentation.correct``: the stroke's frame becomes a
     keyframe the mask re-propagates from).
 
-    Raises ``ParameterError`` (an ``EngineError``) when an outline or a corrected mask is empty.
+    Raises ``ParameterError`` (an ``EngineError``) when an outline or a corrected mask is empty;
+    ``NoSkyFound`` (one too) when the shot has no sky to propose.
     """
     size = (shot.clip_probe.height, shot.clip_probe.width)
-    keyframes = {outline["frame"]: keyframe_mask(drawn_polygon(outline), size)
-                 for outline in mask_outlines(fix_request.mask)}
-    segmentation = Segmentation(shot, keyframes, should_cancel=should_cancel)
+    outlines = mask_outlines(fix_request.mask)
+    if not outlines and fix_spec(fix_request.kind).proposes_mask(fix_request.parameters):
+        segmentation = sky_segmentation(shot, should_cancel=should_cancel)
+    else:
+        keyframes = {outline["frame"]: keyframe_mask(drawn_polygon(outline), size) for outline in outlines}
+        segmentation = Segmentation(shot, keyframes, should_cancel=should_cancel)
     for stroke in fix_request.mask_strokes:
         segmentation = segmentation.correct(stroke["frame"], **{stroke["mode"]: stroke_mask(stroke, size)})
     return segmentation
@@ -57,7 +69,7 @@ def segmentation_of(fix_request: FixRequest, shot: FrameSource, *, should_cancel
 
 def mask_sequence_make(job: Job, fix_request: FixRequest, shot: FrameSource, *, progress, should_cancel) -> str:
     """Segment the fix request's object through ``shot`` (its frames) and store one PNG mask a
-    frame in the job's folder, written to a staging folder renamed into place at the end.
+    frame (0/255; a sky replacement's: 8-bit soft mattes) in the job's folder, written to a staging folder renamed into place at the end.
     Returns the folder, relative to MEDIA_ROOT. ``progress(done, total)`` after every frame.
 
     Raises ``EngineError`` (unreadable footage, an empty outline or corrected mask) or
@@ -70,9 +82,11 @@ def mask_sequence_make(job: Job, fix_request: FixRequest, shot: FrameSource, *, 
     try:
         segmentation = segmentation_of(fix_request, shot, should_cancel=should_cancel)
         frames = shot.frame_range
-        for done, (number, mask) in enumerate(segmentation.masks(frames), start=1):
-            if not cv2.imwrite(str(staging / frame_name(number, "png")), mask.astype(np.uint8) * 255,
-                               [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+        soft = fix_spec(fix_request.kind).soft_mask(fix_request.parameters)
+        alphas = soft_alphas(segmentation, frames) if soft else segmentation.alphas(frames)
+        for done, (number, alpha) in enumerate(alphas, start=1):
+            image = np.rint(alpha * 255.0).astype(np.uint8) if soft else np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+            if not cv2.imwrite(str(staging / frame_name(number, "png")), image, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
                 raise OSError(f"could not write the mask of frame {number} to {staging}")
             progress(done, len(frames))
         (staging / "strokes.json").write_text(json.dumps(

@@ -1,7 +1,8 @@
 // The shot board: select shots and assign their open fixes in bulk; file a fix request on a shot
 // with a mask drawn on one or more of its frames (a rectangle dragged, or a polygon clicked). Both
-// go through the API; the board reloads to show what the server stored. Before running a removal
-// or a clean plate, "Preview mask" files it as a draft and segments the outlined object through
+// go through the API; the board reloads to show what the server stored. Before running a removal,
+// a clean plate or a sky replacement (its sky proposed by the server when nothing is outlined),
+// "Preview mask" files it as a draft and segments the outlined object through
 // its frames (a mask job): the mask shows over the frame while scrubbing, and add/subtract brush
 // strokes painted on any frame are sent to the fix request, which re-propagates the mask from there;
 // "Undo stroke" removes the newest one and re-propagates without it.
