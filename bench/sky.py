@@ -235,8 +235,8 @@ def main() -> None:
         rows = {"baseline": {n: baseline(f) for n, f in frames.items()},
                 "per frame": {n: sky.detect(f).mask for n, f in frames.items()},
                 "sky matte": {n: a >= 0.5 for n, a in sky.sky_alphas(pier)}}
-        print(f"\npier (real sky, partial truth; tuning): share of the bottom third taken for sky / of the top row "
-              f"found, " + ", ".join(f"{name} {np.mean([m[third:].mean() for m in masks.values()]):.3f} / "
+        print("\npier (real sky, partial truth; tuning): share of the bottom third taken for sky / of the top row "
+              "found, " + ", ".join(f"{name} {np.mean([m[third:].mean() for m in masks.values()]):.3f} / "
                                       f"{np.mean([m[0].mean() for m in masks.values()]):.3f}"
                                       for name, masks in rows.items()), flush=True)
         if not quick:
