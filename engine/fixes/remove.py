@@ -125,6 +125,12 @@ FUSION_BAND_PX = 6
 #: The spatial fill's error grows with the depth into the hole: its squared error measured on
 #: the band (mean depth FUSION_BAND_PX / 2) is scaled by (depth + this) / (band depth + this).
 SPATIAL_DEPTH_PX = 4.0
+#: The spatial fills are measured on up to this many holes of the frame's hole shape placed
+#: where the frame is known (engine.ops.fusion.self_check).
+SELF_CHECK_HOLES = 3
+#: A colour carried from a finished frame or a keyframe was made up there: its expected squared
+#: error is the spatial fill's (measured on the synthetic holes) times this.
+MADE_UP_ERROR = 1.0
 #: The temporal median of a pixel needs at least this many frames that show it; it is taken
 #: over at most MEDIAN_FRAMES frames of the buffer, the nearest first.
 MEDIAN_MIN_FRAMES = 3
@@ -245,6 +251,7 @@ class _Counts:
     spatial: int = 0
     keyframes: int = 0
     fused_pixels: int = 0
+    self_checked: int = 0
     grain_added: list = field(default_factory=list)
     warp_inside: list = field(default_factory=lambda: [0.0, 0])
     warp_outside: list = field(default_factory=lambda: [0.0, 0])
@@ -654,30 +661,49 @@ class _Remover:
         measured = np.zeros(hole.shape, bool)
         measured[by[shown], bx[shown]] = True
         median_error = fusion.spread_error(band_error, measured, hole)
-        # The spatial fills (Telea, Navier-Stokes; the production's model when it has one),
-        # each measured on the band hidden from it. Spatial fills err together (each diffuses
-        # the same edge inwards), so the one measured best is taken rather than a mix, which
-        # would assume independent errors (tuning split: mixing Telea and Navier-Stokes lost
-        # 0.1-0.2 dB to Navier-Stokes alone on static holes; choosing lost at most 0.08).
-        fillers = [lambda image, where, i=i: fusion.diffusion_fills(image, where)[i] for i in (0, 1)]
-        if self.inpaint is not None:
-            fillers.append(self._model_fill)
-        best = None
-        for filler in fillers:
-            measured = ((filler(slot.source, hole | band)[by, bx] - source[by, bx]) ** 2).mean(axis=1)
-            if best is None or measured.mean() < best[1].mean():
-                best = (filler, measured)
-        filler, band_error[by, bx] = best
-        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)[ys, xs]
-        growth = (depth + SPATIAL_DEPTH_PX) / (FUSION_BAND_PX / 2 + SPATIAL_DEPTH_PX)
-        values = [filler(slot.source, hole)[ys, xs]]
-        errors = [fusion.spread_error(band_error, band, hole) * growth]
-        values += [carried, median]
-        errors += [carried_error, median_error]
+        # The spatial fills (Telea, Navier-Stokes, the membrane; the production's model when it
+        # has one), mixed and weighed by what they scored on holes of this shape placed where
+        # this frame's truth is known (fusion.self_check): as deep as the hole is, which a band
+        # just outside it does not tell.
+        spatial, spatial_error = self._spatial(slot, band)
+        # A colour carried from a finished frame or a keyframe was made up there (no frame shows
+        # it): its error is a spatial fill's, not the ring's (the ring is carried from frames that
+        # show it). It is offered with the spatial fill's measured error times MADE_UP_ERROR.
+        made_up = fill.done & ~fill.propagated & ~fill.dynamic
+        carried_error = np.where(made_up, spatial_error * MADE_UP_ERROR, carried_error)
+        values = [spatial, carried, median]
+        errors = [spatial_error, carried_error, median_error]
         fused = fusion.fuse(values, errors)
         out = composed.copy()
         out[ys, xs] = self._stored(fused)
         return out
+
+    def _spatial(self, slot: _Slot, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The spatial fill of the slot's hole (float32 [N, 3], hole pixels in ``np.nonzero``
+        order) and its expected squared error (float32 [N]): the mix of the fillers measured
+        best, per depth, on SELF_CHECK_HOLES holes of the same shape placed where the frame is
+        known (:func:`engine.ops.fusion.self_check`). When no such place fits in the frame (a
+        hole as large as the frame allows), the filler measured best on the band outside the
+        hole (hidden from it), its error grown with depth by SPATIAL_DEPTH_PX."""
+        hole, source = slot.hole, slot.source
+        fillers = [lambda image, where: fusion.diffusion_fills(image, where, methods=(cv2.INPAINT_TELEA,))[0],
+                   lambda image, where: fusion.diffusion_fills(image, where, methods=(cv2.INPAINT_NS,))[0],
+                   fusion.membrane_fill]
+        if self.inpaint is not None:
+            fillers.append(self._model_fill)
+        check = fusion.self_check(source, hole, fillers, copies=SELF_CHECK_HOLES, clear_px=FUSION_BAND_PX)
+        if check is not None:
+            self.counts.self_checked += 1
+            return check.apply([filler(source, hole) for filler in fillers], hole)
+        by, bx = np.nonzero(band)
+        truth = source[by, bx].astype(np.float32)
+        scored = [(((filler(source, hole | band)[by, bx] - truth) ** 2).mean(axis=1), filler) for filler in fillers]
+        band_error, filler = min(scored, key=lambda pair: pair[0].mean())
+        measured = np.zeros(hole.shape, np.float32)
+        measured[by, bx] = band_error
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)[hole]
+        growth = (depth + SPATIAL_DEPTH_PX) / (FUSION_BAND_PX / 2 + SPATIAL_DEPTH_PX)
+        return filler(source, hole)[hole], fusion.spread_error(measured, band, hole) * growth
 
     def _temporal_median(self, t: int, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 [N, 3]: per pixel (ys, xs) the median over up to MEDIAN_FRAMES other frames of
