@@ -214,18 +214,52 @@ def _simplex(k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SpatialCheck:
-    """What :func:`self_check` measured: per depth class, the mix of the spatial fills with the
-    lowest squared error on the synthetic holes, and that error.
+    """What :func:`self_check` measured: per depth class, the pooled products of the spatial
+    fills' errors on the synthetic holes, and from them the mix of the fills with the lowest
+    squared error and that error.
 
     Attributes:
+        gram: float64 [D, K, K], per depth class the sums of products of the K fills' errors
+            (code values², over pixels and channels).
+        pixels: float [D], the (weighted) count of pixels each class was measured on.
         weights: float [D, K], the mix of the K fills per depth class (rows sum to 1).
-        errors: float [D], its mean squared error (code values², per channel) per class.
-        measured_pixels: int [D], synthetic-hole pixels each class was measured on.
+        errors: float [D], its mean squared error (code values², per channel) per class; +inf
+            for a class nothing measured.
     """
 
+    gram: np.ndarray
+    pixels: np.ndarray
     weights: np.ndarray
     errors: np.ndarray
-    measured_pixels: np.ndarray
+
+    @classmethod
+    def from_gram(cls, gram: np.ndarray, pixels: np.ndarray) -> SpatialCheck:
+        """The check whose mixes and errors are chosen from ``gram`` and ``pixels`` (shapes as
+        the attributes). A class measured on fewer than :data:`DEPTH_MIN_PIXELS` pixels takes
+        the figures of the next shallower class that has them."""
+        count, k = gram.shape[0], gram.shape[1]
+        mixes = _simplex(k)
+        weights, errors = np.zeros((count, k)), np.zeros(count)
+        for c in range(count):
+            source = c
+            while source > 0 and pixels[source] < DEPTH_MIN_PIXELS:
+                source -= 1
+            if pixels[source] <= 0:
+                weights[c], errors[c] = np.full(k, 1.0 / k), np.inf
+                continue
+            mse = np.einsum("mi,ij,mj->m", mixes, gram[source], mixes) / (3 * pixels[source])
+            best = int(np.argmin(mse))
+            weights[c], errors[c] = mixes[best], mse[best]
+        return cls(gram, pixels, weights, errors)
+
+    def pooled(self, earlier: SpatialCheck | None, carry: float) -> SpatialCheck:
+        """This check with ``earlier``'s measurements added at weight ``carry`` (0..1): a
+        running, exponentially decaying pool over the frames of a shot, so that the mix does
+        not jump from frame to frame on a few pixels' evidence. ``earlier`` None, or of another
+        number of fills: this check unchanged."""
+        if earlier is None or earlier.gram.shape != self.gram.shape:
+            return self
+        return SpatialCheck.from_gram(self.gram + carry * earlier.gram, self.pixels + carry * earlier.pixels)
 
     def apply(self, fills: list[np.ndarray], hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The mixed fill of ``hole``'s pixels and its expected squared error.
@@ -244,7 +278,8 @@ class SpatialCheck:
         return (stacked * weight[..., None]).sum(axis=0), self.errors[classes].astype(np.float32)
 
 
-def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, clear_px: int) -> SpatialCheck | None:
+def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, clear_px: int,
+               untrusted: np.ndarray | None = None) -> SpatialCheck | None:
     """Measure the spatial fills on holes of the same shape placed where the truth is known.
 
     The hole's shape is moved to up to ``copies`` places of the same frame clear of the hole
@@ -253,20 +288,22 @@ def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, cle
     Where fewer places are clear (a hole of a large share of the frame), copies overlapping the
     hole by up to :data:`OVERLAP_SHARE` are taken too: the filler then fills the copy and the
     hole together and is measured on the copy's pixels whose truth is known, each classed by
-    its depth into the two.
-    For each class the mix of the fillers (a grid of step :data:`MIX_STEP` on the simplex)
-    with the lowest pooled squared error is kept: fills that diffuse the same edge inwards err
-    together, so their best mix is measured, not derived from independent errors. This is the
-    held-out validation of a predictor on the very image it is used on (as in the
-    self-similarity of natural images that exemplar inpainting relies on, Criminisi et al. 2004),
-    and, unlike a band just outside the hole, it measures the fill as deep as the hole is.
+    its depth into the two. For each class the mix of the fillers (a grid of step
+    :data:`MIX_STEP` on the simplex) with the lowest pooled squared error is kept: fills that
+    diffuse the same edge inwards err together, so their best mix is measured, not derived
+    from independent errors. This is the held-out validation of a predictor on the very image
+    it is used on and, unlike a band just outside the hole, it measures the fill as deep as
+    the hole is.
 
     Args:
-        frame: uint8 or float32 [H, W, 3], the frame (its values outside ``hole`` are the truth).
-        hole: bool [H, W], the real hole.
+        frame: uint8 or float32 [H, W, 3], the frame (its values outside ``untrusted`` are the
+            truth).
+        hole: bool [H, W], the hole to be filled (its shape is copied).
         fillers: K callables ``filler(image, where) -> float32 [H, W, 3]`` filling ``where``.
         copies: the most synthetic holes measured.
-        clear_px: the copies keep this far from the hole.
+        clear_px: the copies keep this far from ``untrusted``.
+        untrusted: bool [H, W], pixels that are not the truth (default ``hole``; a frame whose
+            hole is partly filled already passes its whole hole).
 
     Returns:
         :class:`SpatialCheck`, or None when no copy fits in the frame.
@@ -274,9 +311,10 @@ def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, cle
     Raises:
         ParameterError: the shapes disagree.
     """
-    if frame.shape[:2] != hole.shape:
+    untrusted = hole if untrusted is None else untrusted
+    if frame.shape[:2] != hole.shape or untrusted.shape != hole.shape:
         raise ParameterError(f"a frame of shape {frame.shape} and a hole of shape {hole.shape} disagree")
-    clear = region_grow(hole, clear_px)
+    clear = region_grow(untrusted, clear_px)
     places = synthetic_holes(hole, clear, copies)
     if len(places) < copies:
         taken = np.zeros_like(hole)
@@ -288,10 +326,10 @@ def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, cle
     classes_count = len(DEPTH_EDGES_PX) - 1
     k = len(fillers)
     gram = np.zeros((classes_count, k, k), np.float64)
-    pixels = np.zeros(classes_count, np.int64)
+    pixels = np.zeros(classes_count, np.float64)
     pad = clear_px
     for place in places:
-        unknown = place | hole if (place & clear).any() else place
+        unknown = place | untrusted if (place & clear).any() else place
         ys, xs = np.nonzero(unknown)
         top, left = max(0, ys.min() - pad), max(0, xs.min() - pad)
         bottom, right = min(hole.shape[0], ys.max() + 1 + pad), min(hole.shape[1], xs.max() + 1 + pad)
@@ -304,20 +342,7 @@ def self_check(frame: np.ndarray, hole: np.ndarray, fillers, *, copies: int, cle
             chosen = residuals[classes == c]
             gram[c] += chosen.T @ chosen
             pixels[c] += len(chosen) // 3
-    mixes = _simplex(k)
-    weights = np.zeros((classes_count, k))
-    errors = np.zeros(classes_count)
-    for c in range(classes_count):
-        source = c
-        while source > 0 and pixels[source] < DEPTH_MIN_PIXELS:
-            source -= 1
-        if pixels[source] == 0:
-            weights[c], errors[c] = np.full(k, 1.0 / k), np.inf
-            continue
-        mse = np.einsum("mi,ij,mj->m", mixes, gram[source], mixes) / (3 * pixels[source])
-        best = int(np.argmin(mse))
-        weights[c], errors[c] = mixes[best], mse[best]
-    return SpatialCheck(weights, errors, pixels)
+    return SpatialCheck.from_gram(gram, pixels)
 
 
 def membrane_fill(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
