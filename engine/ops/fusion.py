@@ -97,6 +97,18 @@ def spread_error(squared_error: np.ndarray, measured: np.ndarray, hole: np.ndarr
     return spread[hole]
 
 
+def weights(values: list[np.ndarray], squared_errors: list[np.ndarray]) -> np.ndarray:
+    """float32 [K, N]: the share of each candidate in :func:`fuse`'s mean at each pixel (columns
+    sum to 1 where a source covers the pixel, else 0). Arguments as :func:`fuse`."""
+    if not values or len(values) != len(squared_errors):
+        raise ParameterError("fuse needs one squared error per candidate, and at least one candidate")
+    stacked = np.stack(values).astype(np.float32)
+    errors = np.stack(squared_errors).astype(np.float32)
+    usable = np.isfinite(errors) & np.all(np.isfinite(stacked), axis=2)
+    weight = np.where(usable, 1.0 / (np.where(usable, errors, 0) + ERROR_FLOOR), 0.0).astype(np.float32)
+    return weight / np.maximum(weight.sum(axis=0), 1e-12)
+
+
 def fuse(values: list[np.ndarray], squared_errors: list[np.ndarray]) -> np.ndarray:
     """Inverse-variance weighted mean of several candidate fills of the same pixels.
 
