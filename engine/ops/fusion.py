@@ -12,6 +12,11 @@ deeper they reach), and the fill is the inverse-variance weighted mean of the so
 minimum-variance unbiased combination of independent estimates (Gauss–Markov; as in the
 per-pixel fusion of exposure stacks and of multi-frame candidates in video completion, e.g.
 Huang et al., "Temporally Coherent Completion of Dynamic Video", SIGGRAPH Asia 2016, §5).
+
+A band just outside the hole says little about a spatial fill deep inside it, so the spatial
+fills are also *self-checked* (:func:`self_check`): the hole's own shape is placed where the
+frame is known, filled there, and compared with the frame per depth into the hole
+(ADR 0007, amendment of 2026-12-08).
 """
 from __future__ import annotations
 
