@@ -328,15 +328,11 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     total = len(shot)
     output_radius = lens.radius_map(height, width)
     def _regrained(out, number: int):
-        """The frame (float32, clipped) with the plate's grain where it lacks it, as the
-        estimate reads grain; and the mean deviation added (code values)."""
-        codes = out * np.float32(255.0)
-        # what the delivered frame already holds, its 8-bit rounding included (the plate's
-        # figure includes its own)
-        present = grain_ops.fill_deviation(np.rint(codes) if eight_bit else codes, region)
-        codes, mean_added = grain_ops.regrain(codes, region, plate_grain, seed=number, present=present,
-                                              as_estimated=True)
-        return codes / np.float32(255.0), mean_added
+        """The frame (float32) with the plate's grain where, as delivered, it reads less; and
+        the RMS deviation added (code values)."""
+        codes, deviation_added = grain_ops.regrain(out * np.float32(255.0), region, plate_grain, seed=number,
+                                                   quantised=eight_bit)
+        return codes / np.float32(255.0), deviation_added
 
     for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
         check_cancel(should_cancel, f"before frame {number}", fix="reframe")

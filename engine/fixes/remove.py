@@ -52,7 +52,8 @@ parts:
 8. **Regrain** (:mod:`engine.ops.grain`): grain estimated on the plate (spatially, and scaled by
    the share of it that changes between consecutive frames along the flow — fixed fine
    texture is not grain), synthesised and added inside the hole to the deviation the
-   fill lacks.
+   fill lacks — as the estimate reads the fill as written (8-bit codes for 8-bit sources),
+   :func:`engine.ops.grain.regrain`'s rule, the same for every fix.
 
 Sources deeper than 8 bits (10/12-bit ProRes, DNxHR, 10-bit H.264/HEVC, DPX, 16-bit PNG/TIFF,
 EXR) are filled at source precision in scene-linear ACEScg, the working space
