@@ -17,8 +17,10 @@ pump, and cored (:data:`CORING_SIGMAS`) so that compression noise and 8-bit step
 multiplied with the edges; the model's vignetting moved from the box's place in the take to the
 delivery frame's (only with a model: one shot cannot tell vignetting from its content); and the
 take's own grain added back where the delivered frame — its 8-bit rounding included — lacks it
-(:func:`engine.ops.grain.regrain` with ``as_estimated``: scaled so that Immerkær's estimate reads
-it as it reads the plate's; per luma bin and channel, seeded by the frame number).
+(:func:`engine.ops.grain.regrain` with ``quantised`` for 8-bit takes, the rule of every fix's
+regrain: per luma bin and channel, the gain of unit grain found so that Immerkær's estimate of the
+frame as written reads the plate's — rounding is not additive, so the deficit read before the
+grain is not what to add; seeded by the frame number; the frame itself stays float32).
 
 The output is a new picture: its region is the whole delivery frame. Frames are float32 at
 source precision (0..1 code values) throughout; 8-bit sources are written back as 8-bit.
@@ -261,7 +263,8 @@ class ReframeResult:
         region: bool [height, width], all True (the picture is new).
         measurements: ``scale`` (delivery ÷ box width, first frame), ``mtf50_target``,
             ``mtf50_output`` (cycles per pixel, first frame), ``sharpen_amount``,
-            ``grain_sigma_plate``, ``grain_sigma_added`` (8-bit code values, mean), ``upscaler``
+            ``grain_sigma_plate`` (8-bit code values, mean over bins and channels), ``grain_sigma_added``
+            (8-bit code values, RMS of the grain added, mean over frames), ``upscaler``
             (1 = learned model, 0 = Lanczos).
         frame_count: frames written.
         box_track: per frame number, the box ``[x, y, w, h]`` rendered.

@@ -826,7 +826,7 @@ def run(
           ``filled_spatially_fraction``: how the hole pixels were filled (sum to 1);
           ``keyframes``: frames filled spatially;
         - ``grain_sigma_plate``, ``grain_sigma_added``: the plate's grain deviation and the
-          mean deviation added (0..255 code values); ``grain_changing_share``: the share of
+          deviation of the grain added (RMS inside the hole, mean over frames; 0..255 code values); ``grain_changing_share``: the share of
           the plate's deviation that changes from frame to frame (:attr:`engine.ops.grain.Grain.changing`;
           the rest is fixed fine texture, which fresh grain every frame would make boil);
         - ``warping_error_inside``, ``warping_error_outside``, ``warping_error_ratio``:
