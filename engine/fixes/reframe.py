@@ -8,7 +8,9 @@ move's corners); before the first keyframe and after the last the box holds.
 
 Each output frame: the box cut from the take at sub-pixel precision (the box's pixels and a
 margin, on an integer grid), upscaled — by :class:`engine.models.upscale.TrainedUpscale` when a
-model is given, else by Lanczos — and resampled so that the box fills the delivery size
+model is given, its detail over a Lanczos upscale cored at :data:`CORING_SIGMAS` (the network
+sharpens the take's 8-bit steps and compression noise too, which read as grain the plate does not
+have), else by Lanczos — and resampled so that the box fills the delivery size
 exactly; then the production's signature (:mod:`engine.ops.lens`): sharpness brought to the
 take's own MTF50 (the production's, from the model, when the take has no edges to measure): one
 unsharp-mask/blur amount found on the first frame *as delivered* (regrain included, since grain
@@ -200,8 +202,10 @@ def read_keyframes(path: str | Path) -> list[dict[str, object]]:
 _MARGIN_PX = 8
 #: Frames of the take sampled to measure its grain and, without a model, its sharpness.
 _PROFILE_FRAMES = 4
-#: The sharpness match's coring threshold, in deviations of the plate's grain and an 8-bit
-#: step's rounding together (chosen on bench/upscale.py's TUNING split).
+#: The coring threshold of the sharpness match and of the learned upscale's detail over Lanczos,
+#: in deviations of the plate's grain and an 8-bit step's rounding together (chosen on
+#: bench/upscale.py's TUNING split for the sharpness match; kept for the upscale's detail, where
+#: the TUNING split read the same or closer grain with it: blocks 1.026 → 1.001, dog 1.002).
 CORING_SIGMAS = 2.0
 
 
@@ -216,11 +220,16 @@ def _crop(frame, box: Box):
     return np.ascontiguousarray(frame[top:bottom, left:right]), (x - left, y - top)
 
 
-def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None):
+def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None, *, coring: float = 0.0):
     """The box of ``frame`` (float32 [H, W, 3], 0..1) rendered at ``size`` (width, height):
     upscaled (``upscaler``: a :class:`~engine.models.upscale.TrainedUpscale`, or None for
     Lanczos; area-resampled when the box is larger than ``size``) and resampled by Lanczos-4 at
-    the box's sub-pixel position so that the box fills the frame exactly. float32 [h, w, 3]."""
+    the box's sub-pixel position so that the box fills the frame exactly. float32 [h, w, 3].
+
+    ``coring`` (0..1 code values, ≥ 0): the learned upscale's detail over a Lanczos upscale is
+    cored (:func:`engine.ops.lens.core`) — what the network adds below the plate's grain and an
+    8-bit step (it sharpens the take's quantisation steps and compression noise too) is not
+    detail the plate has."""
     import cv2
     import numpy as np
 
@@ -231,6 +240,12 @@ def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None):
         big = cv2.resize(crop, big_size, interpolation=cv2.INTER_AREA)
     elif upscaler is not None and scale > 1.05:
         big = upscaler.upscale(crop, big_size)
+        if coring > 0:
+            from engine.models.upscale import lanczos
+            from engine.ops.lens import core
+
+            plain = lanczos(crop, big_size)
+            big = plain + core(big - plain, coring)
     else:
         big, big_size = crop, (crop.shape[1], crop.shape[0])
     sx, sy = big_size[0] / crop.shape[1], big_size[1] / crop.shape[0]
@@ -320,8 +335,9 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
         target_mtf50 = upscaler.profile.mtf50_cycles_per_px if upscaler is not None else None
     vignetting = upscaler.profile.vignetting if upscaler is not None else None
     eight_bit = shot.encoding.is_8bit
-    # The sharpness match leaves fluctuations below the plate's grain and an 8-bit step alone
-    # (lens.sharpen's coring): they are compression noise or quantisation, and grain is regrain's.
+    # The learned upscale's detail and the sharpness match leave fluctuations below the plate's
+    # grain and an 8-bit step alone (lens.core): they are compression noise or quantisation, and
+    # grain is regrain's.
     coring = CORING_SIGMAS * math.sqrt(plate_grain.mean_sigma ** 2 + 1.0 / 12.0) / 255.0
     region = np.ones((height, width), bool)
     measurements: dict[str, float] = {"upscaler": 1.0 if upscaler is not None else 0.0}
@@ -341,7 +357,7 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
         check_cancel(should_cancel, f"before frame {number}", fix="reframe")
         box = params.box_at(number)
         track[number] = [round(v, 3) for v in box]
-        out = render_frame(frame, box, (width, height), upscaler)
+        out = render_frame(frame, box, (width, height), upscaler, coring=coring)
         if count == 1:
             measurements["scale"] = round(width / box[2], 4)
             if params.match_sharpness and target_mtf50 is not None:
