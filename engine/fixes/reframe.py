@@ -22,7 +22,8 @@ take's own grain added back where the delivered frame — its 8-bit rounding inc
 (:func:`engine.ops.grain.regrain` with ``quantised`` for 8-bit takes, the rule of every fix's
 regrain: per luma bin and channel, the gain of unit grain found so that Immerkær's estimate of the
 frame as written reads the plate's — rounding is not additive, so the deficit read before the
-grain is not what to add; seeded by the frame number; the frame itself stays float32).
+grain is not what to add; the gains are found on the first frame and kept for the shot, as
+the sharpening amount is; seeded by the frame number; the frame itself stays float32).
 
 The output is a new picture: its region is the whole delivery frame. Frames are float32 at
 source precision (0..1 code values) throughout; 8-bit sources are written back as 8-bit.
@@ -346,11 +347,13 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     track: dict[int, list[float]] = {}
     total = len(shot)
     output_radius = lens.radius_map(height, width)
-    def _regrained(out, number: int):
+    calibration: dict = {}  # the regrain's gains, found on the first frame as delivered, used for every frame
+
+    def _regrained(out, number: int, calibration: dict | None = None):
         """The frame (float32) with the plate's grain where, as delivered, it reads less; and
         the RMS deviation added (code values)."""
         codes, deviation_added = grain_ops.regrain(out * np.float32(255.0), region, plate_grain, seed=number,
-                                                   quantised=eight_bit)
+                                                   quantised=eight_bit, calibration=calibration)
         return codes / np.float32(255.0), deviation_added
 
     for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
@@ -386,7 +389,7 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
             out = out * gain[..., None]
         out = np.clip(out, 0.0, None if not eight_bit else 1.0).astype(np.float32)
         if params.regrain:
-            out, mean_added = _regrained(out, number)
+            out, mean_added = _regrained(out, number, calibration)
             added.append(mean_added)
         if count == 1 and "mtf50_target" in measurements:
             try:
