@@ -2,6 +2,14 @@
 (prints; not a test).
 
     .venv/bin/python bench/upscale.py [--split evaluation|tuning] [--iterations 2000] [--frames-per-clip 16]
+        [--model var/bench_upscale/model_evaluation.pt [--signature-only]]
+
+Every run that trains saves its model as var/bench_upscale/model_<split>.pt. ``--model FILE``
+reuses such a file instead of training (no training time is measured; training is seeded, so a
+file from an earlier run of the same split and options is the model that run trained and its
+PSNR figures are that run's); ``--signature-only`` then skips the PSNR, warping-error and speed
+parts and measures the reframe signature alone (for developing the lens and grain steps: one
+training takes ~9 min on this CPU).
 
 Footage: the clips of a split, each brought to 864×480 (INTER_AREA from 720p/540p: the
 "production's" frames, written once as 8-bit PNGs under var/bench_upscale/). Splits:
@@ -27,10 +35,20 @@ Speed: frames/s of the model's 2× upscale to 1920×1080 (960×540 in), on this 
 
 Reframe signature: a 2× punch-in (box 216,120,432,240 → 864×480) of a held-out stretch of each
 evaluation clip by engine.fixes.reframe (model + lens profile + regrain) and by plain Lanczos,
-against the clip's own frames (the plate and the surrounding shot): grain σ ratio (Immerkær per
-luma bin and channel on the 8-bit codes of the first frame of each, like with like: RMS over the
-luma bins both populate with ≥ 200 flat pixels), grain power-spectrum distance (radially binned power spectrum of
-the high-pass residual of the flattest 32×32 blocks, Σ|P_out − P_plate| / ΣP_plate), MTF50 ratio.
+against the clip's own frames (the plate and the surrounding shot). What is measured, exactly:
+
+- grain σ ratio: the same estimator on the same kind of pixels for both — Immerkær's deviation
+  per luma bin and RGB channel over the flattest 30 % of the frame (engine.ops.grain.estimate_grain)
+  on the 8-bit code values of the *first frame* of each: the plate's as stored (the production's
+  frames are 8-bit PNGs, so its figure includes its own rounding), the reframe's as
+  engine.fixes.reframe writes them for an 8-bit take (rounded from its float result, once, at
+  the end), plain Lanczos's float result rounded the same way; RMS over the luma bins and
+  channels both frames populate with ≥ 200 flat pixels (a bin with fewer borrows the frame's
+  overall figure, which would compare different things). The printed plate σ is that
+  estimator's mean over all bins and channels (float frames, exactly the 8-bit codes).
+- grain power-spectrum distance: radially binned power spectrum of the high-pass residual of the
+  flattest 32×32 blocks, Σ|P_out − P_plate| / ΣP_plate (float frames, the reframe's 8-bit codes).
+- MTF50 ratio: engine.ops.lens.mtf50_of_frames of the three frames of each.
 
 Targets (issue #26): 2× ≥ Lanczos + 1.5 dB on every evaluation clip; 1.5× ≥ Lanczos + 1 dB;
 training < 15 min; ≥ 2 frames/s at 1080p; grain within 10 %, MTF50 within 15 %.
@@ -132,46 +150,9 @@ def grain_ratio(output, plate) -> float:
     return float(np.sqrt(np.mean(sigma_out[common] ** 2)) / max(np.sqrt(np.mean(sigma_plate[common] ** 2)), 1e-6))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=SPLITS, default="evaluation")
-    parser.add_argument("--iterations", type=int, default=2000, help="training steps per scale")
-    parser.add_argument("--frames-per-clip", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch and OpenCV threads (0: their defaults); 1 on a machine loaded by others")
-    args = parser.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        cv2.setNumThreads(args.threads)
-    names = SPLITS[args.split]
-    print(f"split {args.split.upper()}: {', '.join(names)}  (TUNING split: {', '.join(SPLITS['tuning'])}; "
-          f"EVALUATION split: {', '.join(SPLITS['evaluation'])})  load average {os.getloadavg()[0]:.1f}; "
-          f"threads {args.threads or 'default'}", flush=True)
-    folders = {name: production_frames(name) for name in names}
-    clips, held = [], {}
-    for name, folder in folders.items():
-        source = FrameSource(folder)
-        count = len(source)
-        stop = int(count * TRAIN_END)
-        step = max(1, stop // args.frames_per_clip)
-        train = list(FrameSource(folder, first=0, stop=stop).frames(step=step, as_float=True))[:args.frames_per_clip]
-        clips.append((name, train))
-        first = int(count * EVAL_START)
-        spacing = max(2, (count - 1 - first) // EVAL_FRAMES)
-        held[name] = [(list(FrameSource(folder, first=n, stop=n + 2).frames(as_float=True)))
-                      for n in range(first, count - 1, spacing)][:EVAL_FRAMES]
-    params = upscale.UpscaleTrainParams(iterations=args.iterations, frames_per_clip=args.frames_per_clip,
-                                        held_out_fraction=0.0)
-    started = time.perf_counter()
-    model = upscale.train_upscale(clips, params=params, progress=lambda done, total: print(
-        f"training step {done}/{total}", file=sys.stderr, flush=True) if done % 100 == 0 else None)
-    training_s = time.perf_counter() - started
-    print(f"training: {training_s / 60:.1f} min for {args.iterations} steps × {len(params.scales)} scales, "
-          f"{sum(len(f) for _, f in clips)} frames 864×480 (target < 15 min for 432×240 → 864×480); "
-          f"camera blur σ {model.degradation.camera_blur_px:.2f} px, noise σ "
-          f"{[round(v * 255, 2) for v in model.degradation.noise_sigma]} code values")
+def upscale_tables(model, names, held, threads: int) -> tuple[dict[str, tuple[float, str]], float]:
+    """The PSNR/SSIM table, the warping errors and the speed (printed); returns the worst Δ model −
+    Lanczos per case and the model's frames/s at 1080p output."""
     model_upscale = model.upscale
     methods = {"bicubic": bicubic, "lanczos": upscale.lanczos, "unsharp-lanczos": unsharp_lanczos,
                "model": model_upscale}
@@ -225,11 +206,71 @@ def main() -> None:
     lanczos_fps = runs / (time.perf_counter() - lanczos_started)
     print(f"speed: model {fps:.2f} frames/s at 1920×1080 output (Lanczos {lanczos_fps:.1f}); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (target ≥ 2 frames/s); {cpu_fps:.2f} frames per "
-          f"CPU-second of this process (threads {args.threads or 'default'}; with 1 thread, the frames/s of one "
+          f"CPU-second of this process (threads {threads or 'default'}; with 1 thread, the frames/s of one "
           f"free core, others' cache pressure aside)")
+    return worst, fps
 
-    model_path = CACHE / f"model_{args.split}.pt"
-    model.save(model_path)
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=SPLITS, default="evaluation")
+    parser.add_argument("--iterations", type=int, default=2000, help="training steps per scale")
+    parser.add_argument("--frames-per-clip", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch and OpenCV threads (0: their defaults); 1 on a machine loaded by others")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="reuse this trained model file (a model_<split>.pt of an earlier run) instead of training")
+    parser.add_argument("--signature-only", action="store_true",
+                        help="with --model: only the reframe signature (no PSNR, warping error or speed)")
+    args = parser.parse_args()
+    if args.signature_only and args.model is None:
+        parser.error("--signature-only needs --model (the signature is measured with a trained model)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+    names = SPLITS[args.split]
+    print(f"split {args.split.upper()}: {', '.join(names)}  (TUNING split: {', '.join(SPLITS['tuning'])}; "
+          f"EVALUATION split: {', '.join(SPLITS['evaluation'])})  load average {os.getloadavg()[0]:.1f}; "
+          f"threads {args.threads or 'default'}", flush=True)
+    folders = {name: production_frames(name) for name in names}
+    clips, held = [], {}
+    for name, folder in folders.items():
+        source = FrameSource(folder)
+        count = len(source)
+        stop = int(count * TRAIN_END)
+        step = max(1, stop // args.frames_per_clip)
+        train = list(FrameSource(folder, first=0, stop=stop).frames(step=step, as_float=True))[:args.frames_per_clip]
+        clips.append((name, train))
+        first = int(count * EVAL_START)
+        spacing = max(2, (count - 1 - first) // EVAL_FRAMES)
+        held[name] = [(list(FrameSource(folder, first=n, stop=n + 2).frames(as_float=True)))
+                      for n in range(first, count - 1, spacing)][:EVAL_FRAMES]
+    params = upscale.UpscaleTrainParams(iterations=args.iterations, frames_per_clip=args.frames_per_clip,
+                                        held_out_fraction=0.0)
+    if args.model is not None:
+        model = upscale.load(args.model)
+        training_s = float("nan")
+        print(f"model: {args.model} (reused, not trained in this run)")
+    else:
+        started = time.perf_counter()
+        model = upscale.train_upscale(clips, params=params, progress=lambda done, total: print(
+            f"training step {done}/{total}", file=sys.stderr, flush=True) if done % 100 == 0 else None)
+        training_s = time.perf_counter() - started
+        print(f"training: {training_s / 60:.1f} min for {args.iterations} steps × {len(params.scales)} scales, "
+              f"{sum(len(f) for _, f in clips)} frames 864×480 (target < 15 min for 432×240 → 864×480); "
+              f"camera blur σ {model.degradation.camera_blur_px:.2f} px, noise σ "
+              f"{[round(v * 255, 2) for v in model.degradation.noise_sigma]} code values")
+    worst: dict[str, tuple[float, str]] = {}
+    fps = float("nan")
+    if not args.signature_only:
+        worst, fps = upscale_tables(model, names, held, args.threads)
+
+    model_path = args.model
+    if model_path is None:
+        model_path = CACHE / f"model_{args.split}.pt"
+        model.save(model_path)
     print("\nreframe 2× punch-in vs the plate:  clip  |  grain σ ratio  spectrum distance  MTF50 ratio  "
           "(reframe / plain Lanczos)")
     signature_worst = (0.0, "")
@@ -264,10 +305,13 @@ def main() -> None:
         if miss >= signature_worst[0]:
             signature_worst = (miss, name)
 
-    print(f"\nSUMMARY ({args.split}): worst 2× gain over Lanczos {worst['x2'][0]:+.2f} dB ({worst['x2'][1]}; "
-          f"target +1.5); worst 1.5× {worst['x1.5'][0]:+.2f} dB ({worst['x1.5'][1]}; target +1.0); worst 2× on "
-          f"area-downscaled input {worst['x2-area'][0]:+.2f} dB ({worst['x2-area'][1]}); training "
-          f"{training_s / 60:.1f} min; {fps:.2f} frames/s at 1080p; worst reframe signature {signature_worst[1]} "
+    upscale_summary = "" if not worst else (
+        f"worst 2× gain over Lanczos {worst['x2'][0]:+.2f} dB ({worst['x2'][1]}; target +1.5); worst 1.5× "
+        f"{worst['x1.5'][0]:+.2f} dB ({worst['x1.5'][1]}; target +1.0); worst 2× on area-downscaled input "
+        f"{worst['x2-area'][0]:+.2f} dB ({worst['x2-area'][1]}); training "
+        f"{'not measured (model reused)' if args.model else f'{training_s / 60:.1f} min'}; "
+        f"{fps:.2f} frames/s at 1080p; ")
+    print(f"\nSUMMARY ({args.split}): {upscale_summary}worst reframe signature {signature_worst[1]} "
           f"({signature_worst[0]:.2f}× its tolerance)")
 
 

@@ -23,9 +23,12 @@ Per frame:
    Immerkær's noise deviation per luma bin and channel and the grain size (its spatial
    correlation), measured once on the flat pixels of the shot's solid foreground (alpha > 0.95;
    the whole first frame if it has none) and once on the plate; the deviation the plate lacks,
-   ``sqrt(max(σ_shot² − σ_plate², 0))`` in the plate pixel's luma bin, is added as Gaussian
-   grain of the shot's size (seeded by the frame number) to the plate before the blend, so the
-   new background (weighted by 1 − α) does not look cleaner than the foreground.
+   ``sqrt(max(σ_shot² − σ_plate², 0))`` as the estimate reads it, is added by the rule of every
+   fix's regrain (:func:`engine.ops.grain.regrain_gain`: unit grain the estimate reads as 1,
+   scaled per luma bin and channel so that the first plate frame as written — 8-bit codes for
+   8-bit shots — reads the shot's grain) as grain of the shot's size (seeded by the frame number)
+   to the plate before the blend, so the new background (weighted by 1 − α) does not look
+   cleaner than the foreground.
 
 Shots deeper than 8 bits (10/12-bit, half/float EXR) are composited in scene-linear ACEScg,
 the working space :data:`WORKING_SPACE` (Porter–Duff over and the light wrap add light, which a
@@ -219,7 +222,7 @@ def run(
             harmoniser = _Harmoniser(frame if deep else foreground, solid, plate.view if deep else plate,
                                      params.harmonise_strength)
         if regrain is None:
-            regrain = _Regrain(frame, solid, plate.view if deep else plate)
+            regrain = _Regrain(frame, solid, plate.view if deep else plate, quantised=not deep)
         if harmoniser is not None:
             foreground = harmoniser.apply(foreground, alpha > 0)  # only pixels the matte keeps show
         if deep:
@@ -383,12 +386,21 @@ def _as_items(pixels: np.ndarray) -> np.ndarray:
 
 class _Regrain:
     """The shot's grain and the plate's (:func:`engine.ops.grain.estimate_grain`), measured once, and
-    the deviation the plate lacks per luma bin and channel (float32 [BINS, 3], code values)."""
+    the gain per luma bin and channel (float32 [BINS, 3], code values) of unit grain
+    (:func:`engine.ops.grain.unit_grain`: the estimate reads 1 on it) that brings the first plate
+    frame, as delivered, to the shot's grain — :func:`engine.ops.grain.regrain_gain`, the rule every
+    fix's regrain follows (the deficit ``sqrt(max(σ_shot² − σ_plate², 0))`` as the estimate reads
+    it, calibrated on the frame as written)."""
 
-    def __init__(self, frame: np.ndarray, solid: np.ndarray, plate: np.ndarray) -> None:
+    def __init__(self, frame: np.ndarray, solid: np.ndarray, plate: np.ndarray, *, quantised: bool) -> None:
         self.shot = grain_module.estimate_grain(frame, exclude=~solid if solid.any() else None)
         self.plate = grain_module.estimate_grain(plate)
-        self.missing = np.sqrt(np.maximum(self.shot.sigma ** 2 - self.plate.sigma ** 2, 0.0)).astype(np.float32)
+        whole = np.ones(plate.shape[:2], bool)
+        noise = grain_module.unit_grain(plate.shape, self.shot.size_px, seed=0, fast=True)
+        self.missing = grain_module.regrain_gain(plate, whole, self.shot, noise, quantised=quantised)
+        # per channel, what makes the frames' own noise (grain_noise, deviation 1) unit grain
+        self.unit = (1.0 / np.maximum(grain_module.apparent_deviation(
+            grain_module.grain_noise(plate.shape, self.shot.size_px, seed=0, fast=True)), 1e-3)).astype(np.float32)
 
 
 class _PlateCache:
@@ -409,7 +421,7 @@ class _PlateCache:
         self.grain_deviation = None
         self.grain_size = 0.0
         if regrain is not None and regrain.missing.any():
-            self.grain_deviation = grain_module.deviation_map(regrain.missing, plate)
+            self.grain_deviation = grain_module.deviation_map(regrain.missing, plate) * regrain.unit
             self.grain_size = regrain.shot.size_px
 
 
@@ -454,7 +466,7 @@ class _Linear:
         else:  # despilled or harmonised: every pixel is new
             after = self.from_working(out / np.float32(255))
         if regrain is not None and regrain.missing.any():
-            deviation = grain_module.deviation_map(regrain.missing, plate.view)
+            deviation = grain_module.deviation_map(regrain.missing, plate.view) * regrain.unit
             noise = grain_module.grain_noise(source.shape, regrain.shot.size_px, seed=seed, fast=True)
             noise *= deviation
             noise *= (1.0 - alpha)[..., None] / np.float32(255)

@@ -8,7 +8,9 @@ move's corners); before the first keyframe and after the last the box holds.
 
 Each output frame: the box cut from the take at sub-pixel precision (the box's pixels and a
 margin, on an integer grid), upscaled — by :class:`engine.models.upscale.TrainedUpscale` when a
-model is given, else by Lanczos — and resampled so that the box fills the delivery size
+model is given, its detail over a Lanczos upscale cored at :data:`CORING_SIGMAS` (the network
+sharpens the take's 8-bit steps and compression noise too, which read as grain the plate does not
+have), else by Lanczos — and resampled so that the box fills the delivery size
 exactly; then the production's signature (:mod:`engine.ops.lens`): sharpness brought to the
 take's own MTF50 (the production's, from the model, when the take has no edges to measure): one
 unsharp-mask/blur amount found on the first frame *as delivered* (regrain included, since grain
@@ -17,8 +19,11 @@ pump, and cored (:data:`CORING_SIGMAS`) so that compression noise and 8-bit step
 multiplied with the edges; the model's vignetting moved from the box's place in the take to the
 delivery frame's (only with a model: one shot cannot tell vignetting from its content); and the
 take's own grain added back where the delivered frame — its 8-bit rounding included — lacks it
-(:func:`engine.ops.grain.regrain` with ``as_estimated``: scaled so that Immerkær's estimate reads
-it as it reads the plate's; per luma bin and channel, seeded by the frame number).
+(:func:`engine.ops.grain.regrain` with ``quantised`` for 8-bit takes, the rule of every fix's
+regrain: per luma bin and channel, the gain of unit grain found so that Immerkær's estimate of the
+frame as written reads the plate's — rounding is not additive, so the deficit read before the
+grain is not what to add; the gains are found on the first frame and kept for the shot, as
+the sharpening amount is; seeded by the frame number; the frame itself stays float32).
 
 The output is a new picture: its region is the whole delivery frame. Frames are float32 at
 source precision (0..1 code values) throughout; 8-bit sources are written back as 8-bit.
@@ -198,8 +203,10 @@ def read_keyframes(path: str | Path) -> list[dict[str, object]]:
 _MARGIN_PX = 8
 #: Frames of the take sampled to measure its grain and, without a model, its sharpness.
 _PROFILE_FRAMES = 4
-#: The sharpness match's coring threshold, in deviations of the plate's grain and an 8-bit
-#: step's rounding together (chosen on bench/upscale.py's TUNING split).
+#: The coring threshold of the sharpness match and of the learned upscale's detail over Lanczos,
+#: in deviations of the plate's grain and an 8-bit step's rounding together (chosen on
+#: bench/upscale.py's TUNING split for the sharpness match; kept for the upscale's detail, where
+#: the TUNING split read the same or closer grain with it: blocks 1.026 → 1.001, dog 1.002).
 CORING_SIGMAS = 2.0
 
 
@@ -214,11 +221,16 @@ def _crop(frame, box: Box):
     return np.ascontiguousarray(frame[top:bottom, left:right]), (x - left, y - top)
 
 
-def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None):
+def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None, *, coring: float = 0.0):
     """The box of ``frame`` (float32 [H, W, 3], 0..1) rendered at ``size`` (width, height):
     upscaled (``upscaler``: a :class:`~engine.models.upscale.TrainedUpscale`, or None for
     Lanczos; area-resampled when the box is larger than ``size``) and resampled by Lanczos-4 at
-    the box's sub-pixel position so that the box fills the frame exactly. float32 [h, w, 3]."""
+    the box's sub-pixel position so that the box fills the frame exactly. float32 [h, w, 3].
+
+    ``coring`` (0..1 code values, ≥ 0): the learned upscale's detail over a Lanczos upscale is
+    cored (:func:`engine.ops.lens.core`) — what the network adds below the plate's grain and an
+    8-bit step (it sharpens the take's quantisation steps and compression noise too) is not
+    detail the plate has."""
     import cv2
     import numpy as np
 
@@ -229,6 +241,12 @@ def render_frame(frame, box: Box, size: tuple[int, int], upscaler=None):
         big = cv2.resize(crop, big_size, interpolation=cv2.INTER_AREA)
     elif upscaler is not None and scale > 1.05:
         big = upscaler.upscale(crop, big_size)
+        if coring > 0:
+            from engine.models.upscale import lanczos
+            from engine.ops.lens import core
+
+            plain = lanczos(crop, big_size)
+            big = plain + core(big - plain, coring)
     else:
         big, big_size = crop, (crop.shape[1], crop.shape[0])
     sx, sy = big_size[0] / crop.shape[1], big_size[1] / crop.shape[0]
@@ -261,7 +279,8 @@ class ReframeResult:
         region: bool [height, width], all True (the picture is new).
         measurements: ``scale`` (delivery ÷ box width, first frame), ``mtf50_target``,
             ``mtf50_output`` (cycles per pixel, first frame), ``sharpen_amount``,
-            ``grain_sigma_plate``, ``grain_sigma_added`` (8-bit code values, mean), ``upscaler``
+            ``grain_sigma_plate`` (8-bit code values, mean over bins and channels), ``grain_sigma_added``
+            (8-bit code values, RMS of the grain added, mean over frames), ``upscaler``
             (1 = learned model, 0 = Lanczos).
         frame_count: frames written.
         box_track: per frame number, the box ``[x, y, w, h]`` rendered.
@@ -317,8 +336,9 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
         target_mtf50 = upscaler.profile.mtf50_cycles_per_px if upscaler is not None else None
     vignetting = upscaler.profile.vignetting if upscaler is not None else None
     eight_bit = shot.encoding.is_8bit
-    # The sharpness match leaves fluctuations below the plate's grain and an 8-bit step alone
-    # (lens.sharpen's coring): they are compression noise or quantisation, and grain is regrain's.
+    # The learned upscale's detail and the sharpness match leave fluctuations below the plate's
+    # grain and an 8-bit step alone (lens.core): they are compression noise or quantisation, and
+    # grain is regrain's.
     coring = CORING_SIGMAS * math.sqrt(plate_grain.mean_sigma ** 2 + 1.0 / 12.0) / 255.0
     region = np.ones((height, width), bool)
     measurements: dict[str, float] = {"upscaler": 1.0 if upscaler is not None else 0.0}
@@ -327,22 +347,20 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
     track: dict[int, list[float]] = {}
     total = len(shot)
     output_radius = lens.radius_map(height, width)
-    def _regrained(out, number: int):
-        """The frame (float32, clipped) with the plate's grain where it lacks it, as the
-        estimate reads grain; and the mean deviation added (code values)."""
-        codes = out * np.float32(255.0)
-        # what the delivered frame already holds, its 8-bit rounding included (the plate's
-        # figure includes its own)
-        present = grain_ops.fill_deviation(np.rint(codes) if eight_bit else codes, region)
-        codes, mean_added = grain_ops.regrain(codes, region, plate_grain, seed=number, present=present,
-                                              as_estimated=True)
-        return codes / np.float32(255.0), mean_added
+    calibration: dict = {}  # the regrain's gains, found on the first frame as delivered, used for every frame
+
+    def _regrained(out, number: int, calibration: dict | None = None):
+        """The frame (float32) with the plate's grain where, as delivered, it reads less; and
+        the RMS deviation added (code values)."""
+        codes, deviation_added = grain_ops.regrain(out * np.float32(255.0), region, plate_grain, seed=number,
+                                                   quantised=eight_bit, calibration=calibration)
+        return codes / np.float32(255.0), deviation_added
 
     for count, (number, frame) in enumerate(shot.frames(as_float=True), start=1):
         check_cancel(should_cancel, f"before frame {number}", fix="reframe")
         box = params.box_at(number)
         track[number] = [round(v, 3) for v in box]
-        out = render_frame(frame, box, (width, height), upscaler)
+        out = render_frame(frame, box, (width, height), upscaler, coring=coring)
         if count == 1:
             measurements["scale"] = round(width / box[2], 4)
             if params.match_sharpness and target_mtf50 is not None:
@@ -371,7 +389,7 @@ def run(*, shot, params: ReframeParams, sink: Callable[[int, object, object], No
             out = out * gain[..., None]
         out = np.clip(out, 0.0, None if not eight_bit else 1.0).astype(np.float32)
         if params.regrain:
-            out, mean_added = _regrained(out, number)
+            out, mean_added = _regrained(out, number, calibration)
             added.append(mean_added)
         if count == 1 and "mtf50_target" in measurements:
             try:

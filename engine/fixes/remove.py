@@ -59,7 +59,8 @@ parts:
 8. **Regrain** (:mod:`engine.ops.grain`): grain estimated on the plate (spatially, and scaled by
    the share of it that changes between consecutive frames along the flow — fixed fine
    texture is not grain), synthesised and added inside the hole to the deviation the
-   fill lacks.
+   fill lacks — as the estimate reads the fill as written (8-bit codes for 8-bit sources),
+   :func:`engine.ops.grain.regrain`'s rule, the same for every fix.
 
 Sources deeper than 8 bits (10/12-bit ProRes, DNxHR, 10-bit H.264/HEVC, DPX, 16-bit PNG/TIFF,
 EXR) are filled at source precision in scene-linear ACEScg, the working space
@@ -918,7 +919,7 @@ def run(
           ``filled_spatially_fraction``: how the hole pixels were filled (sum to 1);
           ``keyframes``: frames filled spatially;
         - ``grain_sigma_plate``, ``grain_sigma_added``: the plate's grain deviation and the
-          mean deviation added (0..255 code values); ``grain_changing_share``: the share of
+          deviation of the grain added (RMS inside the hole, mean over frames; 0..255 code values); ``grain_changing_share``: the share of
           the plate's deviation that changes from frame to frame (:attr:`engine.ops.grain.Grain.changing`;
           the rest is fixed fine texture, which fresh grain every frame would make boil);
         - ``warping_error_inside``, ``warping_error_outside``, ``warping_error_ratio``:

@@ -299,6 +299,17 @@ _MAX_UNSHARP = 6.0
 _MAX_BLUR_SIGMA_PX = 2.5
 
 
+def core(detail: np.ndarray, threshold: float) -> np.ndarray:
+    """Soft-thresholded detail, ``sign(d) · max(|d| − threshold, 0)`` (float32, the shape of
+    ``detail``; ``threshold`` in its code values, ≥ 0; 0 returns ``detail`` itself): the coring of
+    a darkroom or Photoshop unsharp mask — fluctuations below the threshold (compression noise,
+    quantisation steps, grain finer than the plate's) are not detail to add. Used by
+    :func:`sharpen` and by the reframe on its learned upscale's detail over Lanczos."""
+    if threshold <= 0:
+        return detail
+    return np.sign(detail) * np.maximum(np.abs(detail) - np.float32(threshold), np.float32(0.0))
+
+
 def sharpen(frame: np.ndarray, amount: float, *, coring: float = 0.0) -> np.ndarray:
     """``amount`` > 0: unsharp mask ``x + amount · c(x − G₁ x)``; < 0: Gaussian blur of σ =
     −amount pixels; 0: the frame itself. float32 [H, W, 3] in and out (not clipped).
@@ -309,9 +320,7 @@ def sharpen(frame: np.ndarray, amount: float, *, coring: float = 0.0) -> np.ndar
     quantisation steps, grain finer than the plate's) are left as they are instead of being
     multiplied with the edges. 0 is a plain unsharp mask."""
     if amount > 0:
-        detail = frame - cv2.GaussianBlur(frame, (0, 0), _UNSHARP_SIGMA_PX)
-        if coring > 0:
-            detail = np.sign(detail) * np.maximum(np.abs(detail) - np.float32(coring), np.float32(0.0))
+        detail = core(frame - cv2.GaussianBlur(frame, (0, 0), _UNSHARP_SIGMA_PX), coring)
         return frame + np.float32(amount) * detail
     if amount < 0:
         return cv2.GaussianBlur(frame, (0, 0), -amount)

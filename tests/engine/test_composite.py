@@ -23,7 +23,7 @@ from engine.media.decode import FrameSource
 from engine.media import colour
 from engine.media.encode import FrameWriter
 from engine.media.probe import Encoding
-from engine.ops import matte
+from engine.ops import grain, matte
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = (480, 270)
@@ -184,3 +184,36 @@ def test_a_deep_shot_is_composited_in_acescg_and_keeps_its_foreground_bit_for_bi
         codes_error = np.abs(after - on_codes)[edge].mean()
         assert light_error < codes_error / 10, (light_error, codes_error)  # measured ~0.0005 against ~0.024
         assert np.abs(after * 255 - np.rint(after * 255))[edge].max() > 0.1
+
+
+def test_the_new_background_carries_the_shots_grain_as_written(footage, harmonizer, tmp_path):
+    """The shot (the real composite) carries correlated grain (white noise blurred by σ 0.7 px,
+    deviation 2 code values — the estimate reads less than 2 on it); the new plate is the pier
+    blurred (almost no grain). Where the new plate shows, the output read by the estimator the
+    shot's foreground was read with reads the shot's grain (engine.ops.grain.regrain_gain's rule)."""
+    foregrounds, alphas, plates, _ = harmonizer
+    rng = np.random.default_rng(0)
+    with FrameWriter(tmp_path / "shot") as shots, FrameWriter(tmp_path / "clean") as cleans, \
+            FrameWriter(tmp_path / "plate") as new_plates:
+        for index, (foreground, truth, plate) in enumerate(zip(foregrounds, alphas, plates)):
+            noise = cv2.GaussianBlur(rng.standard_normal(plate.shape).astype(np.float32), (0, 0), 0.7)
+            noise *= 2.0 / noise.std()
+            shots.write(index, np.clip(_over(foreground, truth, plate) + noise + 0.5, 0, 255).astype(np.uint8))
+            cleans.write(index, plate)
+            new_plates.write(index, cv2.GaussianBlur(plate, (0, 0), 1.5))
+    outputs = {}
+    background_fix.run(shot=FrameSource(tmp_path / "shot"), reference=FrameSource(tmp_path / "plate"),
+                       clean_plate=FrameSource(tmp_path / "clean"),
+                       params=background_fix.BackgroundParams(key="clean_plate", harmonise_strength=0.0),
+                       sink=lambda n, before, after: outputs.__setitem__(n, after))
+    shot = next(FrameSource(tmp_path / "shot").frames())[1]
+    solid = alphas[0] > 0.95
+    shot_grain = grain.estimate_grain(shot, exclude=~solid)
+    shot_bins = grain.bin_pixels(shot, exclude=~solid)
+    for index, after in outputs.items():
+        shown = cv2.erode((alphas[index] < 0.02).astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        read = grain.fill_deviation(after, shown)
+        common = (grain.bin_pixels(after, exclude=~shown) >= 200) & (shot_bins >= 200)
+        assert common.any()
+        ratio = np.sqrt(np.mean(read[common] ** 2)) / np.sqrt(np.mean(shot_grain.sigma[common] ** 2))
+        assert abs(ratio - 1) < 0.10, (index, ratio, read[common], shot_grain.sigma[common])
