@@ -20,6 +20,11 @@ def signed_in(user) -> Client:
     return client
 
 
+def post_json(user, url: str, body=None):
+    """POST ``body`` as JSON (an empty body when None) to ``url`` as ``user``, signed in."""
+    return signed_in(user).post(url, json.dumps(body) if body is not None else "", content_type="application/json")
+
+
 def session_cookie(user) -> bytes:
     client = Client()
     client.force_login(user)

@@ -5,12 +5,9 @@ fix composites the snow rally's sky (frames 168–171) inside that mask sequence
 pixel outside the region is the source's. A shot without a sky (the aerial city pass) fails
 its mask job and its fix with "no sky found"; a chroma-key replacement refuses a mask sequence;
 other productions' people and artists are refused."""
-import json
-
 import cv2
 import numpy as np
 import pytest
-from django.test import Client
 
 from engine.media.decode import FrameSource
 from reviews.media import mask_frame_path, mask_media_dir, media_path
@@ -21,19 +18,13 @@ from reviews.services.productions import membership_add, production_create
 from reviews.services.shots import shot_create
 from reviews.worker.jobs import job_execute
 
+from .helpers import post_json
+
 pytestmark = pytest.mark.django_db
 
 FRAMES = (10, 14)
 
 
-def client(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(user, url, body=None):
-    return client(user).post(url, json.dumps(body) if body is not None else "", content_type="application/json")
 
 
 def shot_of(production, people, path, code, source_in=0, source_out=None):
@@ -79,7 +70,7 @@ def test_the_sky_is_proposed_corrected_and_replaced_inside_its_mask_only(product
     fix_request = sky_fix(production, people, pier, sky_plate)
     assert fix_request.mask is None  # nothing drawn: the sky is proposed
 
-    started = post(supervisor, url(fix_request))
+    started = post_json(supervisor, url(fix_request))
     assert started.status_code == 201, started.json()
     job = run_newest_mask_job(fix_request)
     assert job.state == "succeeded", job.error
@@ -92,13 +83,13 @@ def test_the_sky_is_proposed_corrected_and_replaced_inside_its_mask_only(product
 
     # Take the top-left corner out of the sky on frame 12: a keyframe from there.
     stroke = {"frame": 12, "mode": "subtract", "radius": 120, "points": [[0, 0], [300, 0], [300, 100]]}
-    assert post(supervisor, url(fix_request, "strokes/"), stroke).status_code == 201
+    assert post_json(supervisor, url(fix_request, "strokes/"), stroke).status_code == 201
     job = run_newest_mask_job(fix_request)
     assert job.state == "succeeded", job.error
     second = stored_mattes(job)
     assert second[12][:100, :300].max() < 128 and first[12][:100, :300].min() > 128
 
-    ran = post(supervisor, f"/api/productions/TEST/fix-requests/{fix_request.pk}/jobs/")
+    ran = post_json(supervisor, f"/api/productions/TEST/fix-requests/{fix_request.pk}/jobs/")
     assert ran.status_code == 201, ran.json()
     proposal = job_execute(job_id=ran.json()["id"], worker="test")
     assert proposal is not None, Job.objects.get(pk=ran.json()["id"]).error
@@ -123,11 +114,11 @@ def test_a_shot_without_a_sky_says_so(production, people, footage, sky_plate):
     aerial = shot_of(production, people, footage / "clips" / "harmonizer_aerial_dusk_lowlight.mp4", "AERIAL")
     fix_request = sky_fix(production, people, aerial, sky_plate)
     # Without a mask job the fix proposes the sky itself, and fails honestly.
-    ran = post(people["supervisor"], f"/api/productions/TEST/fix-requests/{fix_request.pk}/jobs/")
+    ran = post_json(people["supervisor"], f"/api/productions/TEST/fix-requests/{fix_request.pk}/jobs/")
     assert job_execute(job_id=ran.json()["id"], worker="test") is None
     assert "no sky found in frames 10–13" in Job.objects.get(pk=ran.json()["id"]).error
     # So does its mask job, naming what to do instead.
-    assert post(people["supervisor"], url(fix_request)).status_code == 201
+    assert post_json(people["supervisor"], url(fix_request)).status_code == 201
     job = run_newest_mask_job(fix_request)
     assert job.state == "failed" and "no sky found" in job.error and "draw the sky's outline" in job.error
 
@@ -137,9 +128,9 @@ def test_only_a_sky_key_takes_a_mask_sequence_and_strangers_are_refused(producti
     green = fix_request_create(production=production, actor=people["supervisor"], shot=pier,
                                kind="background_replace", frame_in=10, frame_out=14, reference_shot=sky_plate,
                                parameters={"key": "green"})
-    answer = post(people["supervisor"], url(green))
+    answer = post_json(people["supervisor"], url(green))
     assert answer.status_code == 400 and 'a mask sequence is used with key "sky"' in answer.json()["detail"]
-    bad = post(people["supervisor"], "/api/productions/TEST/fix-requests/", {
+    bad = post_json(people["supervisor"], "/api/productions/TEST/fix-requests/", {
         "shot": pier.pk, "kind": "background_replace", "frame_in": 10, "frame_out": 14,
         "reference_shot": sky_plate.pk, "parameters": {"key": "moon"}})
     assert bad.status_code == 400 and "green, blue, clean_plate, sky" in bad.json()["detail"]
@@ -148,8 +139,8 @@ def test_only_a_sky_key_takes_a_mask_sequence_and_strangers_are_refused(producti
     stroke = {"frame": 12, "mode": "add", "points": [[10, 10]], "radius": 5}
     other = production_create(code="OTHER", name="Other production", actor=None)
     membership_add(production=other, user=people["outsider"], role="supervisor", actor=None)
-    assert post(people["outsider"], url(fix_request)).status_code == 404
-    assert post(people["outsider"], url(fix_request, "strokes/"), stroke).status_code == 404
-    assert post(people["artist"], url(fix_request)).status_code == 403
-    assert post(people["artist"], url(fix_request, "strokes/"), stroke).status_code == 403
+    assert post_json(people["outsider"], url(fix_request)).status_code == 404
+    assert post_json(people["outsider"], url(fix_request, "strokes/"), stroke).status_code == 404
+    assert post_json(people["artist"], url(fix_request)).status_code == 403
+    assert post_json(people["artist"], url(fix_request, "strokes/"), stroke).status_code == 403
     assert not Job.objects.filter(fix_request=fix_request).exists()
