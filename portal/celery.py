@@ -16,12 +16,18 @@ from portal import metrics, request_id  # noqa: E402,F401
 
 
 @worker_init.connect
-def _load_the_engine(**kwargs) -> None:
-    """A worker loads what its jobs run (the engine's fixes: torch, OpenCV, OpenColorIO's
-    bindings) before it consumes, not in its first job: a worker that answers a ping is ready to
-    run one at full speed, and with a prefork pool the children share what the parent loaded.
-    Web processes never send ``worker_init``, so they stay light (ADR 0010)."""
-    import reviews.worker.jobs  # noqa: F401
+def _load_the_engine(sender=None, **kwargs) -> None:
+    """A worker that runs engine jobs (it consumes the queue ``job_run`` is routed to) loads the
+    engine (torch, OpenCV, OpenColorIO's bindings) before it consumes, not in its first job: it
+    answers a ping only once it can run one at full speed, and with a prefork pool the children
+    share what the parent loaded. Other workers (ingest, proxies, reports on ``default``) do not
+    carry it: a report's PDF job keeps its memory target. Web processes never send
+    ``worker_init``, so they stay light (ADR 0010)."""
+    from django.conf import settings
+
+    engine_queue = settings.CELERY_TASK_ROUTES["reviews.tasks.job_run"]["queue"]
+    if sender is not None and engine_queue in (sender.app.amqp.queues.consume_from or {}):
+        import reviews.worker.jobs  # noqa: F401
 
 
 def broker_connection(*, timeout_s: float):

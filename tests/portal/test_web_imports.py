@@ -2,6 +2,9 @@
 interpreter that loads every URLconf and the ASGI application imports neither torch nor OpenCV
 nor the engine's heavy modules — only workers run the engine. Fix specifications (kinds and
 their parameter types) stay importable there."""
+import pytest
+from django.conf import settings
+
 from bench.web_load import load_web
 from reviews.fixes import FIXES, clean_parameters
 
@@ -78,3 +81,41 @@ def test_asking_for_an_ingest_reads_no_media_and_loads_nothing_heavy(footage):
     assert heavy(modules) == []
     assert not {name for name in modules if name.startswith("reviews.worker")}
     assert "ascmhl" not in modules  # the delivery's manifest is written by the worker
+
+
+@pytest.mark.skipif(not settings.CHANNEL_LAYER_IS_SHARED, reason="needs Redis (REDIS_URL) as the broker")
+@pytest.mark.timeout(600)  # a hang guard
+def test_only_a_worker_of_the_engine_queue_loads_the_engine_before_it_consumes(process_env):
+    """A worker that consumes the engine jobs' queue has torch loaded once it answers a ping (its
+    first job does not pay for it); a worker of the other queue (ingest, proxies, report PDFs) never
+    loads it, so a report's memory stays its own."""
+    import socket
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from portal.celery import app
+    from portal.processes import celery_worker_command
+
+    from tests.conftest import REPO
+
+    engine_queue = settings.CELERY_TASK_ROUTES["reviews.tasks.job_run"]["queue"]
+    other_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    assert engine_queue != other_queue
+    workers = {name: subprocess.Popen(celery_worker_command(queues=queue, pool="solo", hostname=f"{name}@%h",
+                                                            loglevel="WARNING")
+                                      + ["--without-gossip", "--without-mingle", "--without-heartbeat"],
+                                      cwd=REPO, env=process_env)
+               for name, queue in (("engine", engine_queue), ("reports", other_queue))}
+    try:
+        for name, process in workers.items():
+            deadline = time.monotonic() + 300  # a hang guard
+            while not app.control.ping(destination=[f"{name}@{socket.gethostname()}"], timeout=1.0):
+                assert process.poll() is None and time.monotonic() < deadline, f"worker {name} did not start"
+        loaded = {name: "libtorch" in Path(f"/proc/{process.pid}/maps").read_text()
+                  for name, process in workers.items()}
+        assert loaded == {"engine": True, "reports": False}
+    finally:
+        for process in workers.values():
+            process.terminate()
+            process.wait(timeout=60)
