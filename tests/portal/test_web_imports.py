@@ -111,7 +111,10 @@ def test_only_a_worker_of_the_engine_queue_loads_the_engine_before_it_consumes(p
         for name, process in workers.items():
             deadline = time.monotonic() + 300  # a hang guard
             while not app.control.ping(destination=[f"{name}@{socket.gethostname()}"], timeout=1.0):
-                assert process.poll() is None and time.monotonic() < deadline, f"worker {name} did not start"
+                if process.poll() is not None:
+                    pytest.fail(f"worker {name} exited at start-up")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"worker {name} did not answer a ping: hung?")
         loaded = {name: "libtorch" in Path(f"/proc/{process.pid}/maps").read_text()
                   for name, process in workers.items()}
         assert loaded == {"engine": True, "reports": False}
